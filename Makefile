@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Wave-VM build. Plain make: outputs under build/, binaries in build/bin/.
+#   make            build everything        make check   run all tests
+#   make deps       install Debian packages  make demo    the main job
+#   make SAN=1      ASan+UBSan build         make V=1     show commands
+# See 'make help'.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.DEFAULT_GOAL := all
+
+BUILD   ?= build
+BIN     := $(BUILD)/bin
+OBJ     := $(BUILD)/obj
+CC      ?= cc
+CLANG   ?= clang
+PKG_CONFIG ?= pkg-config
+FUZZ_SECONDS ?= 10
+
+V ?= 0
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wformat=2 -Wvla -Wno-unused-parameter
+OPT ?= -O2 -g
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I. -MMD -MP -pthread $(WARN) $(OPT)
+ifeq ($(SAN),1)
+BASE_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDSAN := -fsanitize=address,undefined
+endif
+ALL_CFLAGS := $(BASE_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS := -pthread $(LDSAN) $(LDFLAGS)
+
+# Packages: checked here, installed by 'make deps' (scripts/deps.sh).
+have = $(shell $(PKG_CONFIG) --exists $(1) 2>/dev/null && echo yes)
+need_pkg = $(if $(call have,$(1)),,$(error $(1) development files are missing: run 'make deps' (as root) first))
+CMOCKA_CFLAGS = $(shell $(PKG_CONFIG) --cflags cmocka)
+CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
+DPDK_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libdpdk)
+DPDK_LIBS     = $(shell $(PKG_CONFIG) --libs libdpdk)
+
+# The build flags are part of every object's inputs: SAN=1 and back rebuilds.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)
+$(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = "$(FLAGS_NOW)" ] || echo "$(FLAGS_NOW)" > $(FLAGS_STAMP))
+
+# ---- sources ---------------------------------------------------------------
+LIB_SRCS := $(wildcard common/*.c) $(wildcard channel/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
+LIBWAVE  := $(BUILD)/libwave.a
+
+WAVECTL_SRCS := $(wildcard tools/*.c) $(filter-out bench/dpdk-%.c,$(wildcard bench/*.c))
+WAVECTL_OBJS := $(WAVECTL_SRCS:%.c=$(OBJ)/%.o)
+DPDK_SRCS    := $(wildcard bench/dpdk-*.c)
+DPDK_OBJS    := $(DPDK_SRCS:%.c=$(OBJ)/%.o)
+
+TEST_SRCS := $(wildcard tests/test-*.c)
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(wildcard fuzz/fuzz-*.c)
+FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%)
+
+PROGS := $(BIN)/wavectl
+
+# ---- rules -----------------------------------------------------------------
+.PHONY: all lib tests fuzz-build check check-unit check-fuzz fuzz demo bench deps clean help
+
+all: $(PROGS) tests
+
+lib: $(LIBWAVE)
+
+$(OBJ)/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(DPDK_OBJS): $(OBJ)/%.o: %.c $(FLAGS_STAMP)
+	$(call need_pkg,libdpdk)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DPDK_CFLAGS) -Wno-missing-prototypes -c $< -o $@
+
+$(LIBWAVE): $(LIB_OBJS)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN)/wavectl: $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBWAVE)
+	$(call need_pkg,libdpdk)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBWAVE) $(DPDK_LIBS) -lm
+
+tests: $(TEST_BINS)
+
+$(OBJ)/tests/%.o: tests/%.c $(FLAGS_STAMP)
+	$(call need_pkg,cmocka)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%: $(OBJ)/tests/%.o $(LIBWAVE)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBWAVE) $(CMOCKA_LIBS) -lm
+
+# Fuzzers: clang + libFuzzer + ASan/UBSan, built from the library sources.
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined
+fuzz-build: $(FUZZ_BINS)
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS) $(wildcard channel/*.h common/*.h)
+	@mkdir -p $(@D)
+	$(call say,FUZZCC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS)
+
+# ---- running ---------------------------------------------------------------
+deps:
+	@./scripts/deps.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all fuzz-build
+	@./tests/run.sh $(BUILD) $(FUZZ_SECONDS)
+
+check-unit: all
+	@./tests/run.sh $(BUILD) 0
+
+# Fuzz for longer: make fuzz FUZZ_SECONDS=600
+fuzz: fuzz-build
+	@for f in $(FUZZ_BINS); do \
+		mkdir -p $(BUILD)/corpus/$$(basename $$f); \
+		echo "== $$f for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/corpus/$$(basename $$f) fuzz/corpus || exit 1; \
+	done
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	$(BIN)/wavectl bench channel --quick
+
+bench: all
+	$(BIN)/wavectl bench channel
+
+clean:
+	rm -rf $(BUILD)
+
+help:
+	@echo "Targets:"
+	@echo "  all         build wavectl, the library and the tests (default)"
+	@echo "  deps        install the Debian packages the project needs (root)"
+	@echo "  check       build everything and run every test, fuzzers $(FUZZ_SECONDS)s each"
+	@echo "  check-unit  run the tests without fuzzing"
+	@echo "  fuzz        run the fuzzers for FUZZ_SECONDS each (default $(FUZZ_SECONDS))"
+	@echo "  demo        the main job: build and run the channel benchmark (--quick)"
+	@echo "  bench       the full channel benchmark"
+	@echo "  clean       remove build/"
+	@echo "Variables: SAN=1 (ASan+UBSan), V=1 (verbose), CC, CLANG, OPT, FUZZ_SECONDS"
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

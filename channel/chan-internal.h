@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Between the generic channel (chan.c) and its transports (chan-shm.c,
+ * chan-tcp.c). Not for users of the channel.
+ */
+#ifndef WAVE_CHANNEL_CHAN_INTERNAL_H
+#define WAVE_CHANNEL_CHAN_INTERNAL_H
+
+#include <stdint.h>
+#include <sys/epoll.h>
+
+#include "channel/chan.h"
+
+/* epoll tags: what an event in chan->epfd is about. */
+enum chan_tag {
+	CHAN_TAG_DELAY = 1,   /* generic: link-delay timer */
+	CHAN_TAG_LISTEN,      /* transport: listening socket */
+	CHAN_TAG_CONN,        /* transport: connection to the peer */
+	CHAN_TAG_DOORBELL,    /* transport: our doorbell eventfd */
+	CHAN_TAG_RETRY,       /* transport: reconnect timer */
+};
+
+struct chan;
+
+/*
+ * A transport. Every callback runs on the channel's thread.
+ * @open:    parse addr, start listening or connecting, register fds in
+ *           ch->epfd. Returns 0 or -errno (logged).
+ * @event:   an epoll event with a transport tag fired. Must not block.
+ *           Attach: call chan_peer_up(); detach: chan_peer_down().
+ * @send:    publish up to n host-order messages stamped ts_ns; only called
+ *           while up. Returns count accepted, -EPROTO (stream broken: the
+ *           caller drops the generation) or -ENOTCONN (peer gone, handled).
+ * @recv:    take up to max messages with send/arrival time <= visible_ts,
+ *           in wire order; *held_ts = time of a held-back message or 0.
+ *           Returns count or -EPROTO (stream broken).
+ * @ready:   nonzero if recv(visible_ts) would return a message; same held_ts.
+ * @arm:     about to sleep: ask the peer for a doorbell. Returns nonzero if
+ *           a message arrived meanwhile (then do not sleep).
+ * @disarm:  woke up.
+ * @drop:    throw the current peer away (protocol error); reconnect/accept anew.
+ * @close:   release everything.
+ */
+struct chan_transport_ops {
+	const char *scheme;
+	int (*open)(struct chan *ch, const char *addr);
+	void (*event)(struct chan *ch, enum chan_tag tag, uint32_t events);
+	int (*send)(struct chan *ch, const struct wave_msg *m, unsigned int n, uint64_t ts_ns);
+	int (*recv)(struct chan *ch, struct wave_msg *out, unsigned int max,
+		    uint64_t visible_ts, uint64_t *held_ts);
+	int (*ready)(struct chan *ch, uint64_t visible_ts, uint64_t *held_ts);
+	int (*arm)(struct chan *ch);
+	void (*disarm)(struct chan *ch);
+	void (*drop)(struct chan *ch);
+	void (*close)(struct chan *ch);
+};
+
+extern const struct chan_transport_ops chan_shm_ops;
+extern const struct chan_transport_ops chan_tcp_ops;
+
+struct chan {
+	const struct chan_transport_ops *ops;
+	struct chan_opts opts;
+	const char *label;
+	int epfd;
+	int delay_tfd;
+	uint64_t delay_armed_for;  /* absolute ns the delay timer is set to, or 0 */
+	int up;
+	uint64_t generation;       /* of the current (or last) attach */
+	uint64_t instance;         /* ours, random per process */
+	uint64_t peer_instance;
+	struct wave_msg peer_hello;/* host order, delivered first after attach */
+	int hello_pending;
+	uint64_t open_ns;
+	struct chan_stats st;
+	void *priv;                /* transport state */
+};
+
+/* For transports. */
+int chan_epoll_add(struct chan *ch, int fd, uint32_t events, enum chan_tag tag);
+int chan_epoll_mod(struct chan *ch, int fd, uint32_t events, enum chan_tag tag);
+void chan_epoll_del(struct chan *ch, int fd);
+
+/*
+ * Checks a peer HELLO (wire order in, host order out in *hello): valid
+ * message, the expected role, and (agents' reply) the generation we gave.
+ * Logs and counts a rejection. Returns 0 or -errno.
+ */
+int chan_check_hello(struct chan *ch, struct wave_msg *hello, enum wave_role want_role,
+		     int check_generation);
+/* The peer is attached as generation gen; hello (host order) is queued for chan_recv. */
+void chan_peer_up(struct chan *ch, uint64_t gen, const struct wave_msg *hello);
+/* The peer is gone (why is logged). */
+void chan_peer_down(struct chan *ch, const char *why);
+
+/* Reconnect backoff for connecting sides: 10 ms doubling to 500 ms. */
+#define CHAN_RETRY_MIN_NS (10 * 1000000ull)
+#define CHAN_RETRY_MAX_NS (500 * 1000000ull)
+int chan_timer_arm(int tfd, uint64_t abs_ns);
+
+#endif

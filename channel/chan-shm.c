@@ -1,0 +1,593 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * shm:NAME transport: both processes on one host.
+ *
+ * Data moves only through the rings of a sealed memfd region (region.h,
+ * ring.h). A SOCK_SEQPACKET unix socket in the abstract namespace
+ * ("wave-vm/shm/NAME") is the control path: the host listens, an agent
+ * connects, and the host passes a FRESH memfd for every attach together with
+ * its doorbell eventfd; the agent answers with its own eventfd. The socket
+ * also tells each side at once when the other dies (EOF/HUP). This is the
+ * ivshmem-server model (fds over a unix socket), so an ivshmem transport can
+ * reuse the same attach protocol.
+ *
+ * Why a fresh region per attach: a restarted peer can never read a slot
+ * written for an earlier generation, by construction rather than by
+ * generation checks on every message. The alternative, resetting one
+ * long-lived region, races with a dying peer that still writes into it.
+ *
+ * The memfd is sealed against shrinking and growing before it is passed, and
+ * the agent refuses an unsealed one: otherwise the host could truncate it and
+ * kill the agent with SIGBUS on its next poll.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "channel/chan-internal.h"
+#include "channel/codec.h"
+#include "channel/region.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+#define SHM_NAME_MAX 48
+#define SHM_SEALS    (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+enum shm_state { SHM_IDLE, SHM_HANDSHAKE, SHM_UP };
+
+struct shm_priv {
+	char name[SHM_NAME_MAX + 1];
+	struct sockaddr_un addr;
+	socklen_t addrlen;
+	enum shm_state state;
+	int listen_fd;   /* host */
+	int conn_fd;
+	int retry_tfd;   /* agent */
+	uint64_t retry_ns;
+	int waiting_logged;
+	int efd;         /* our doorbell */
+	int peer_efd;
+	int memfd;
+	uint64_t next_gen;
+	struct region region;
+	struct ring_tx tx;
+	struct ring_rx rx;
+};
+
+static struct shm_priv *priv(struct chan *ch)
+{
+	return ch->priv;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Forget the current peer: unmap its region and close its fds. */
+static void shm_reset(struct chan *ch)
+{
+	struct shm_priv *p = priv(ch);
+
+	if (p->conn_fd >= 0)
+		chan_epoll_del(ch, p->conn_fd);
+	close_fd(&p->conn_fd);
+	close_fd(&p->peer_efd);
+	close_fd(&p->memfd);
+	if (p->region.base)
+		munmap(p->region.base, p->region.size);
+	memset(&p->region, 0, sizeof(p->region));
+	p->state = SHM_IDLE;
+}
+
+static void agent_schedule_retry(struct chan *ch)
+{
+	struct shm_priv *p = priv(ch);
+
+	chan_timer_arm(p->retry_tfd, wave_now_ns() + p->retry_ns);
+	p->retry_ns = p->retry_ns * 2 > CHAN_RETRY_MAX_NS ? CHAN_RETRY_MAX_NS : p->retry_ns * 2;
+}
+
+static void peer_lost(struct chan *ch, const char *why)
+{
+	chan_peer_down(ch, why);
+	shm_reset(ch);
+	if (ch->opts.role == CHAN_AGENT) {
+		priv(ch)->retry_ns = CHAN_RETRY_MIN_NS;
+		agent_schedule_retry(ch);
+	}
+}
+
+/* Sends one 64-byte message with fds attached. */
+static int send_with_fds(int sock, const struct wave_msg *m, const int *fds, int nfds)
+{
+	char cbuf[CMSG_SPACE(2 * sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = CMSG_SPACE(nfds * sizeof(int)),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*m) ? 0 : -errno ? -errno : -EIO;
+}
+
+/*
+ * Receives one 64-byte message and exactly want_fds fds. Every fd received
+ * is closed on any error, so a hostile peer cannot make us leak fds.
+ * Returns 0, -EAGAIN (nothing yet), -EPIPE (peer closed) or -EPROTO (why set).
+ */
+static int recv_with_fds(int sock, struct wave_msg *m, int *fds, int want_fds,
+			 char *why, size_t len)
+{
+	char cbuf[CMSG_SPACE(8 * sizeof(int))];
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	int got = 0, i, n;
+	ssize_t r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR ? -EAGAIN : -EPIPE;
+	if (r == 0)
+		return -EPIPE;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		for (i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (got < want_fds)
+				fds[got] = fd;
+			else
+				close(fd);
+			got++;
+		}
+	}
+	if (r != sizeof(*m) || got != want_fds || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		snprintf(why, len, "attach message of %zd bytes with %d fds (want %zu bytes, %d fds)",
+			 r, got, sizeof(*m), want_fds);
+		for (i = 0; i < got && i < want_fds; i++)
+			close(fds[i]);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int name_ok(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > SHM_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Host: a new agent connected. Build its region and offer it. */
+static int host_offer(struct chan *ch, int fd)
+{
+	struct shm_priv *p = priv(ch);
+	size_t size = region_size_for(ch->opts.ring_slots);
+	struct wave_msg hello;
+	char mname[80];
+	void *base;
+	int ret, fds[2];
+
+	snprintf(mname, sizeof(mname), "wave-shm-%s", p->name);
+	p->memfd = memfd_create(mname, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (p->memfd < 0)
+		return -errno;
+	if (ftruncate(p->memfd, (off_t)size) || fcntl(p->memfd, F_ADD_SEALS, SHM_SEALS))
+		return -errno;
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
+	if (base == MAP_FAILED)
+		return -errno;
+	ret = region_init(base, size, ch->opts.ring_slots, p->next_gen, &p->region);
+	if (ret) {
+		munmap(base, size);
+		return ret;
+	}
+	ch->generation = p->next_gen++;
+	wave_msg_hello(&hello, WAVE_ROLE_HOST, ch->instance, ch->generation,
+		       ch->opts.ring_slots);
+	wave_msg_to_wire(&hello);
+	fds[0] = p->memfd;
+	fds[1] = p->efd;
+	p->conn_fd = fd;
+	ret = send_with_fds(fd, &hello, fds, 2);
+	if (ret)
+		return ret;
+	p->state = SHM_HANDSHAKE;
+	return chan_epoll_add(ch, fd, EPOLLIN | EPOLLRDHUP, CHAN_TAG_CONN);
+}
+
+static void host_accept(struct chan *ch)
+{
+	struct shm_priv *p = priv(ch);
+	struct ucred cred = { 0 };
+	socklen_t clen = sizeof(cred);
+	int fd, ret;
+
+	fd = accept4(p->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen);
+	if (p->state == SHM_UP) {
+		ch->st.hello_rejected++;
+		wave_log_rl(WAVE_LOG_WARN,
+			    "%s: refusing agent pid %d on shm:%s: generation %llu is attached",
+			    ch->label, cred.pid, p->name, (unsigned long long)ch->generation);
+		close(fd);
+		return;
+	}
+	if (p->state == SHM_HANDSHAKE) {
+		wave_warn("%s: agent pid %d replaces an unfinished attach", ch->label, cred.pid);
+		shm_reset(ch);
+	}
+	ret = host_offer(ch, fd);
+	if (ret) {
+		wave_log_rl(WAVE_LOG_ERR, "%s: cannot offer a region to pid %d: %s", ch->label,
+			    cred.pid, strerror(-ret));
+		if (p->conn_fd != fd)
+			close(fd);
+		shm_reset(ch);
+	}
+}
+
+static void host_finish(struct chan *ch)
+{
+	struct shm_priv *p = priv(ch);
+	struct wave_msg hello;
+	char why[160];
+	int ret;
+
+	ret = recv_with_fds(p->conn_fd, &hello, &p->peer_efd, 1, why, sizeof(why));
+	if (ret == -EAGAIN)
+		return;
+	if (ret == -EPROTO) {
+		ch->st.hello_rejected++;
+		wave_log_rl(WAVE_LOG_ERR, "%s: agent refused at attach: %s", ch->label, why);
+	}
+	if (ret || chan_check_hello(ch, &hello, WAVE_ROLE_AGENT, 1)) {
+		shm_reset(ch);
+		return;
+	}
+	ring_tx_init(&p->tx, p->region.slots[REGION_SIDE_AGENT], p->region.nslots,
+		     p->region.ctl[REGION_SIDE_HOST], 0);
+	ring_rx_init(&p->rx, p->region.slots[REGION_SIDE_HOST], p->region.nslots,
+		     p->region.ctl[REGION_SIDE_AGENT]);
+	p->state = SHM_UP;
+	chan_peer_up(ch, ch->generation, &hello);
+}
+
+/* Agent: map and check what the host offered, then answer. */
+static int agent_accept_offer(struct chan *ch, struct wave_msg *hello, char *why, size_t len)
+{
+	struct shm_priv *p = priv(ch);
+	struct wave_msg reply;
+	struct stat stb;
+	void *base;
+	int seals;
+
+	if (fstat(p->memfd, &stb) || stb.st_size <= 0) {
+		snprintf(why, len, "region fd is not a sized file");
+		return -EPROTO;
+	}
+	seals = fcntl(p->memfd, F_GET_SEALS);
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
+		snprintf(why, len, "region memfd is not sealed against resizing (seals 0x%x)", seals);
+		return -EPROTO;
+	}
+	base = mmap(NULL, (size_t)stb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
+	if (base == MAP_FAILED) {
+		snprintf(why, len, "cannot map the region: %s", strerror(errno));
+		return -EPROTO;
+	}
+	if (region_validate(base, (size_t)stb.st_size, &p->region, why, len)) {
+		munmap(base, (size_t)stb.st_size);
+		memset(&p->region, 0, sizeof(p->region));
+		return -EPROTO;
+	}
+	p->region.size = (size_t)stb.st_size; /* unmap what we mapped */
+	if (p->region.generation != hello->p.hello.generation) {
+		snprintf(why, len, "region generation %llu differs from HELLO's %llu",
+			 (unsigned long long)p->region.generation,
+			 (unsigned long long)hello->p.hello.generation);
+		return -EPROTO;
+	}
+	ch->generation = hello->p.hello.generation;
+	ring_tx_init(&p->tx, p->region.slots[REGION_SIDE_HOST], p->region.nslots,
+		     p->region.ctl[REGION_SIDE_AGENT], 0);
+	ring_rx_init(&p->rx, p->region.slots[REGION_SIDE_AGENT], p->region.nslots,
+		     p->region.ctl[REGION_SIDE_HOST]);
+	wave_msg_hello(&reply, WAVE_ROLE_AGENT, ch->instance, ch->generation, p->region.nslots);
+	wave_msg_to_wire(&reply);
+	if (send_with_fds(p->conn_fd, &reply, &p->efd, 1)) {
+		snprintf(why, len, "cannot answer the host: %s", strerror(errno));
+		return -EPIPE;
+	}
+	return 0;
+}
+
+static void agent_finish(struct chan *ch)
+{
+	struct shm_priv *p = priv(ch);
+	struct wave_msg hello;
+	int fds[2] = { -1, -1 };
+	char why[160];
+	int ret;
+
+	ret = recv_with_fds(p->conn_fd, &hello, fds, 2, why, sizeof(why));
+	if (ret == -EAGAIN)
+		return;
+	if (ret == -EPIPE) {
+		peer_lost(ch, "host closed the connection during attach (another agent attached?)");
+		return;
+	}
+	if (ret == 0) {
+		p->memfd = fds[0];
+		p->peer_efd = fds[1];
+		if (chan_check_hello(ch, &hello, WAVE_ROLE_HOST, 0)) {
+			peer_lost(ch, "host HELLO rejected");
+			return;
+		}
+		ret = agent_accept_offer(ch, &hello, why, sizeof(why));
+	}
+	if (ret) {
+		ch->st.hello_rejected++;
+		wave_log_rl(WAVE_LOG_ERR, "%s: host refused at attach: %s", ch->label, why);
+		peer_lost(ch, "bad offer");
+		return;
+	}
+	p->state = SHM_UP;
+	p->waiting_logged = 0;
+	chan_peer_up(ch, ch->generation, &hello);
+}
+
+static void agent_connect(struct chan *ch)
+{
+	struct shm_priv *p = priv(ch);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&p->addr, p->addrlen)) {
+		if (!p->waiting_logged++)
+			wave_info("%s: waiting for a host on shm:%s", ch->label, p->name);
+		if (fd >= 0)
+			close(fd);
+		agent_schedule_retry(ch);
+		return;
+	}
+	p->conn_fd = fd;
+	p->state = SHM_HANDSHAKE;
+	if (chan_epoll_add(ch, fd, EPOLLIN | EPOLLRDHUP, CHAN_TAG_CONN))
+		peer_lost(ch, "epoll");
+}
+
+static void conn_event(struct chan *ch, uint32_t events)
+{
+	struct shm_priv *p = priv(ch);
+	ssize_t r;
+	char c;
+
+	if (p->state == SHM_HANDSHAKE) {
+		if (ch->opts.role == CHAN_HOST)
+			host_finish(ch);
+		else
+			agent_finish(ch);
+		return;
+	}
+	/* Once up, the control socket carries nothing: data is a protocol error. */
+	r = recv(p->conn_fd, &c, 1, MSG_DONTWAIT);
+	if (r > 0) {
+		ch->st.proto_errors++;
+		peer_lost(ch, "unexpected data on the control connection");
+		return;
+	}
+	if (r < 0 && (errno == EAGAIN || errno == EINTR) &&
+	    !(events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR)))
+		return;
+	peer_lost(ch, "control connection closed");
+}
+
+static void shm_event(struct chan *ch, enum chan_tag tag, uint32_t events)
+{
+	struct shm_priv *p = priv(ch);
+	uint64_t v;
+
+	switch (tag) {
+	case CHAN_TAG_LISTEN:
+		host_accept(ch);
+		break;
+	case CHAN_TAG_CONN:
+		if (p->conn_fd >= 0)
+			conn_event(ch, events);
+		break;
+	case CHAN_TAG_DOORBELL:
+		if (read(p->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			wave_log_rl(WAVE_LOG_WARN, "%s: doorbell read: %s", ch->label, strerror(errno));
+		break;
+	case CHAN_TAG_RETRY:
+		if (read(p->retry_tfd, &v, sizeof(v)) == sizeof(v) && p->state == SHM_IDLE)
+			agent_connect(ch);
+		break;
+	default:
+		break;
+	}
+}
+
+static int shm_open_host(struct chan *ch)
+{
+	struct shm_priv *p = priv(ch);
+
+	p->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (p->listen_fd < 0)
+		return -errno;
+	if (bind(p->listen_fd, (struct sockaddr *)&p->addr, p->addrlen)) {
+		int err = errno;
+
+		wave_err("%s: cannot serve shm:%s: %s", ch->label, p->name,
+			 err == EADDRINUSE ? "another host process already serves it" : strerror(err));
+		return -err;
+	}
+	if (listen(p->listen_fd, 4))
+		return -errno;
+	p->next_gen = 1;
+	return chan_epoll_add(ch, p->listen_fd, EPOLLIN, CHAN_TAG_LISTEN);
+}
+
+static int shm_chan_open(struct chan *ch, const char *addr)
+{
+	struct shm_priv *p;
+	int ret;
+
+	if (!name_ok(addr)) {
+		wave_err("channel URI 'shm:%s': NAME must be 1-%d characters of [A-Za-z0-9._-]",
+			 addr, SHM_NAME_MAX);
+		return -EINVAL;
+	}
+	if (ch->opts.role == CHAN_HOST && !region_size_for(ch->opts.ring_slots)) {
+		wave_err("ring slots %u: must be a power of two in %u..%u", ch->opts.ring_slots,
+			 REGION_MIN_SLOTS, REGION_MAX_SLOTS);
+		return -EINVAL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	ch->priv = p;
+	p->listen_fd = p->conn_fd = p->retry_tfd = p->peer_efd = p->memfd = -1;
+	strcpy(p->name, addr);
+	p->addr.sun_family = AF_UNIX;
+	/* Abstract namespace: leading NUL, no file to clean up after a crash. */
+	ret = snprintf(p->addr.sun_path + 1, sizeof(p->addr.sun_path) - 1, "wave-vm/shm/%s", addr);
+	p->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + ret);
+
+	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (p->efd < 0 || chan_epoll_add(ch, p->efd, EPOLLIN, CHAN_TAG_DOORBELL)) {
+		ret = -errno;
+		goto err;
+	}
+	if (ch->opts.role == CHAN_HOST) {
+		ret = shm_open_host(ch);
+		if (ret)
+			goto err;
+		return 0;
+	}
+	p->retry_ns = CHAN_RETRY_MIN_NS;
+	p->retry_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (p->retry_tfd < 0 || chan_epoll_add(ch, p->retry_tfd, EPOLLIN, CHAN_TAG_RETRY)) {
+		ret = -errno;
+		goto err;
+	}
+	agent_connect(ch);
+	return 0;
+err:
+	ch->ops->close(ch);
+	return ret ? ret : -EIO;
+}
+
+static int shm_send(struct chan *ch, const struct wave_msg *m, unsigned int n, uint64_t ts)
+{
+	struct shm_priv *p = priv(ch);
+	static const uint64_t one = 1;
+	int ret = ring_send(&p->tx, m, n, ts);
+
+	if (ret > 0 && ring_tx_need_kick(&p->tx)) {
+		ch->st.tx_kicks++;
+		if (write(p->peer_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			wave_log_rl(WAVE_LOG_WARN, "%s: doorbell: %s", ch->label, strerror(errno));
+	}
+	return ret;
+}
+
+static int shm_recv(struct chan *ch, struct wave_msg *out, unsigned int max,
+		    uint64_t visible_ts, uint64_t *held_ts)
+{
+	return ring_recv(&priv(ch)->rx, out, max, visible_ts, held_ts);
+}
+
+static int shm_ready(struct chan *ch, uint64_t visible_ts, uint64_t *held_ts)
+{
+	uint64_t ts;
+
+	*held_ts = 0;
+	if (!ring_rx_peek(&priv(ch)->rx, &ts))
+		return 0;
+	if (ts > visible_ts) {
+		*held_ts = ts;
+		return 0;
+	}
+	return 1;
+}
+
+static int shm_arm(struct chan *ch)
+{
+	return ring_rx_arm_wake(&priv(ch)->rx);
+}
+
+static void shm_disarm(struct chan *ch)
+{
+	ring_rx_disarm_wake(&priv(ch)->rx);
+}
+
+static void shm_drop(struct chan *ch)
+{
+	shm_reset(ch);
+	if (ch->opts.role == CHAN_AGENT) {
+		priv(ch)->retry_ns = CHAN_RETRY_MIN_NS;
+		agent_schedule_retry(ch);
+	}
+}
+
+static void shm_close(struct chan *ch)
+{
+	struct shm_priv *p = priv(ch);
+
+	if (!p)
+		return;
+	shm_reset(ch);
+	close_fd(&p->listen_fd);
+	close_fd(&p->retry_tfd);
+	close_fd(&p->efd);
+	free(p);
+	ch->priv = NULL;
+}
+
+const struct chan_transport_ops chan_shm_ops = {
+	.scheme = "shm:",
+	.open = shm_chan_open,
+	.event = shm_event,
+	.send = shm_send,
+	.recv = shm_recv,
+	.ready = shm_ready,
+	.arm = shm_arm,
+	.disarm = shm_disarm,
+	.drop = shm_drop,
+	.close = shm_close,
+};

@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Generic channel: URI dispatch, sequence/timestamp stamping, validation of
+ * everything received, link emulation (receiver-side delay, fault windows),
+ * generations and statistics. Transports (chan-shm.c, chan-tcp.c) only move
+ * bytes and manage their peer.
+ *
+ * The pollable fd is an epoll instance holding the transport's fds and the
+ * link-delay timer, so an event loop watches one fd however many the
+ * transport uses and however often it reconnects (libbpf's ring_buffer does
+ * the same). The alternative, exposing every transport fd, would make users
+ * re-register fds on every reconnect.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "channel/chan-internal.h"
+#include "channel/codec.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/parse.h"
+
+void chan_opts_init(struct chan_opts *o, enum chan_role role)
+{
+	memset(o, 0, sizeof(*o));
+	o->role = role;
+	o->ring_slots = CHAN_DEFAULT_SLOTS;
+	o->spin_ns = CHAN_DEFAULT_SPIN_NS;
+	o->label = role == CHAN_HOST ? "host" : "agent";
+}
+
+static int parse_fault(struct chan_opts *o, const char *arg)
+{
+	static const struct { const char *name; enum chan_fault_kind kind; } kinds[] = {
+		{ "stall", CHAN_FAULT_STALL },
+		{ "drop-hb", CHAN_FAULT_DROP_HB },
+	};
+	char buf[128], *at, *plus;
+	struct chan_fault f = { 0 };
+	size_t i;
+
+	if (o->nr_faults >= CHAN_MAX_FAULTS) {
+		wave_err("--link-fault: at most %d faults", CHAN_MAX_FAULTS);
+		return -EINVAL;
+	}
+	if (strlen(arg) >= sizeof(buf) || !(at = strchr(strcpy(buf, arg), '@'))) {
+		wave_err("--link-fault: '%s' is not KIND@AFTER[+FOR] (e.g. stall@2s+500ms)", arg);
+		return -EINVAL;
+	}
+	*at++ = '\0';
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(buf, kinds[i].name) == 0)
+			f.kind = kinds[i].kind;
+	if (!f.kind) {
+		wave_err("--link-fault: unknown kind '%s' (stall, drop-hb)", buf);
+		return -EINVAL;
+	}
+	f.len_ns = UINT64_MAX;
+	plus = strchr(at, '+');
+	if (plus)
+		*plus++ = '\0';
+	if (wave_parse_duration("--link-fault AFTER", at, WAVE_NSEC_PER_MSEC, 0,
+				3600 * WAVE_NSEC_PER_SEC, &f.at_ns) ||
+	    (plus && wave_parse_duration("--link-fault FOR", plus, WAVE_NSEC_PER_MSEC, 1,
+					 3600 * WAVE_NSEC_PER_SEC, &f.len_ns)))
+		return -EINVAL;
+	o->faults[o->nr_faults++] = f;
+	return 1;
+}
+
+int chan_opts_parse_link(struct chan_opts *o, const char *opt, const char *arg)
+{
+	uint64_t us;
+
+	if (strcmp(opt, "--link-delay") == 0) {
+		if (wave_parse_u64("--link-delay", arg, 0, 1000000, &us))
+			return -EINVAL;
+		o->link_delay_ns = us * WAVE_NSEC_PER_USEC;
+		return 1;
+	}
+	if (strcmp(opt, "--link-fault") == 0)
+		return parse_fault(o, arg ? arg : "");
+	return 0;
+}
+
+int chan_epoll_add(struct chan *ch, int fd, uint32_t events, enum chan_tag tag)
+{
+	struct epoll_event ev = { .events = events, .data.u32 = tag };
+
+	return epoll_ctl(ch->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+int chan_epoll_mod(struct chan *ch, int fd, uint32_t events, enum chan_tag tag)
+{
+	struct epoll_event ev = { .events = events, .data.u32 = tag };
+
+	return epoll_ctl(ch->epfd, EPOLL_CTL_MOD, fd, &ev) ? -errno : 0;
+}
+
+void chan_epoll_del(struct chan *ch, int fd)
+{
+	epoll_ctl(ch->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+int chan_timer_arm(int tfd, uint64_t abs_ns)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = (time_t)(abs_ns / WAVE_NSEC_PER_SEC),
+			      .tv_nsec = (long)(abs_ns % WAVE_NSEC_PER_SEC) },
+	};
+
+	return timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL) ? -errno : 0;
+}
+
+int chan_check_hello(struct chan *ch, struct wave_msg *m, enum wave_role want_role,
+		     int check_generation)
+{
+	char why[160];
+	int ret;
+
+	wave_msg_from_wire(m);
+	ret = wave_msg_check(m, why, sizeof(why));
+	if (!ret && m->h.type != WAVE_MSG_HELLO) {
+		snprintf(why, sizeof(why), "expected HELLO, got %s", wave_msg_type_name(m->h.type));
+		ret = -EPROTO;
+	}
+	if (!ret && m->p.hello.role != want_role) {
+		snprintf(why, sizeof(why), "peer says it is %s, expected %s",
+			 m->p.hello.role == WAVE_ROLE_HOST ? "a host" : "an agent",
+			 want_role == WAVE_ROLE_HOST ? "a host" : "an agent");
+		ret = -EPROTO;
+	}
+	if (!ret && check_generation && m->p.hello.generation != ch->generation) {
+		snprintf(why, sizeof(why), "peer answered generation %llu, offered %llu",
+			 (unsigned long long)m->p.hello.generation,
+			 (unsigned long long)ch->generation);
+		ret = -EPROTO;
+	}
+	if (ret) {
+		ch->st.hello_rejected++;
+		wave_log_rl(WAVE_LOG_ERR, "%s: peer refused at attach: %s", ch->label, why);
+	}
+	return ret;
+}
+
+void chan_peer_up(struct chan *ch, uint64_t gen, const struct wave_msg *hello)
+{
+	ch->up = 1;
+	ch->generation = gen;
+	ch->peer_instance = hello->p.hello.instance;
+	ch->peer_hello = *hello;
+	ch->hello_pending = 1;
+	ch->st.attaches++;
+	wave_info("%s: peer attached: generation %llu, peer instance %016llx", ch->label,
+		  (unsigned long long)gen, (unsigned long long)ch->peer_instance);
+}
+
+void chan_peer_down(struct chan *ch, const char *why)
+{
+	if (!ch->up)
+		return;
+	ch->up = 0;
+	ch->hello_pending = 0;
+	ch->delay_armed_for = 0;
+	chan_timer_arm(ch->delay_tfd, 0);
+	ch->st.detaches++;
+	wave_info("%s: peer detached (generation %llu): %s", ch->label,
+		  (unsigned long long)ch->generation, why);
+}
+
+static const struct chan_transport_ops *const transports[] = {
+	&chan_shm_ops,
+	&chan_tcp_ops,
+};
+
+int chan_open(const char *uri, const struct chan_opts *o, struct chan **out)
+{
+	const struct chan_transport_ops *ops = NULL;
+	struct chan *ch;
+	size_t i;
+	int ret;
+
+	for (i = 0; uri && i < sizeof(transports) / sizeof(transports[0]); i++)
+		if (strncmp(uri, transports[i]->scheme, strlen(transports[i]->scheme)) == 0)
+			ops = transports[i];
+	if (!ops) {
+		wave_err("channel URI '%s': unknown scheme (use shm:NAME or tcp://HOST:PORT)",
+			 uri ? uri : "");
+		return -EINVAL;
+	}
+	if (o->role != CHAN_HOST && o->role != CHAN_AGENT)
+		return -EINVAL;
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return -ENOMEM;
+	ch->ops = ops;
+	ch->opts = *o;
+	ch->label = o->label ? o->label : "chan";
+	ch->open_ns = wave_now_ns();
+	if (getrandom(&ch->instance, sizeof(ch->instance), 0) != sizeof(ch->instance))
+		ch->instance = ch->open_ns ^ ((uint64_t)getpid() << 32);
+	ch->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ch->delay_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ch->epfd < 0 || ch->delay_tfd < 0) {
+		ret = -errno;
+		goto err_fds;
+	}
+	ret = chan_epoll_add(ch, ch->delay_tfd, EPOLLIN, CHAN_TAG_DELAY);
+	if (ret)
+		goto err_fds;
+	ret = ops->open(ch, uri + strlen(ops->scheme));
+	if (ret)
+		goto err_fds;
+	*out = ch;
+	return 0;
+
+err_fds:
+	if (ch->delay_tfd >= 0)
+		close(ch->delay_tfd);
+	if (ch->epfd >= 0)
+		close(ch->epfd);
+	free(ch);
+	return ret;
+}
+
+void chan_close(struct chan *ch)
+{
+	if (!ch)
+		return;
+	ch->ops->close(ch);
+	close(ch->delay_tfd);
+	close(ch->epfd);
+	free(ch);
+}
+
+static int fault_active(const struct chan *ch, enum chan_fault_kind kind, uint64_t now)
+{
+	uint64_t t = now - ch->open_ns;
+	unsigned int i;
+
+	for (i = 0; i < ch->opts.nr_faults; i++) {
+		const struct chan_fault *f = &ch->opts.faults[i];
+
+		if (f->kind == kind && t >= f->at_ns && t - f->at_ns < f->len_ns)
+			return 1;
+	}
+	return 0;
+}
+
+static int is_heartbeat(const struct wave_msg *m)
+{
+	return m->h.type == WAVE_MSG_HEARTBEAT || m->h.type == WAVE_MSG_HEARTBEAT_ECHO;
+}
+
+static void protocol_error(struct chan *ch, const char *what)
+{
+	ch->st.proto_errors++;
+	wave_log_rl(WAVE_LOG_ERR, "%s: %s: dropping generation %llu", ch->label, what,
+		    (unsigned long long)ch->generation);
+	ch->ops->drop(ch);
+	chan_peer_down(ch, what);
+}
+
+static int transport_send(struct chan *ch, const struct wave_msg *m, unsigned int n,
+			  uint64_t now)
+{
+	int ret = ch->ops->send(ch, m, n, now);
+
+	if (unlikely(ret == -EPROTO)) {
+		protocol_error(ch, "peer wrote an impossible credit");
+		return -ENOTCONN;
+	}
+	return ret;
+}
+
+/* Sends with heartbeats filtered out; dropped ones count as sent. */
+static int send_dropping_hb(struct chan *ch, const struct wave_msg *m, unsigned int n,
+			    uint64_t now)
+{
+	unsigned int i = 0, run;
+	int ret;
+
+	while (i < n) {
+		if (is_heartbeat(&m[i])) {
+			ch->st.fault_dropped_hb++;
+			i++;
+			continue;
+		}
+		for (run = 0; i + run < n && !is_heartbeat(&m[i + run]); run++)
+			;
+		ret = transport_send(ch, &m[i], run, now);
+		if (ret < 0)
+			return ret;
+		i += (unsigned int)ret;
+		if ((unsigned int)ret < run)
+			break;
+	}
+	return (int)i;
+}
+
+int chan_send_batch(struct chan *ch, const struct wave_msg *msgs, unsigned int n)
+{
+	uint64_t now;
+	unsigned int i;
+	char why[160];
+	int ret;
+
+	if (unlikely(!ch->up)) {
+		ch->st.tx_notconn++;
+		return -ENOTCONN;
+	}
+	for (i = 0; i < n; i++) {
+		if (unlikely(wave_msg_check(&msgs[i], why, sizeof(why)) ||
+			     msgs[i].h.type == WAVE_MSG_HELLO)) {
+			wave_log_rl(WAVE_LOG_ERR, "%s: refusing to send message %u: %s",
+				    ch->label, i, msgs[i].h.type == WAVE_MSG_HELLO ?
+				    "HELLO is sent by the channel itself" : why);
+			if (i == 0)
+				return -EINVAL;
+			n = i;
+			break;
+		}
+	}
+	now = wave_now_ns();
+	if (unlikely(ch->opts.nr_faults)) {
+		if (fault_active(ch, CHAN_FAULT_STALL, now)) {
+			ch->st.fault_stalled++;
+			return 0;
+		}
+		if (fault_active(ch, CHAN_FAULT_DROP_HB, now))
+			ret = send_dropping_hb(ch, msgs, n, now);
+		else
+			ret = transport_send(ch, msgs, n, now);
+	} else {
+		ret = transport_send(ch, msgs, n, now);
+	}
+	if (ret > 0) {
+		ch->st.tx_msgs += (unsigned int)ret;
+		ch->st.tx_batches++;
+	}
+	if (ret >= 0 && (unsigned int)ret < n)
+		ch->st.tx_full++;
+	return ret;
+}
+
+int chan_send(struct chan *ch, const struct wave_msg *msg)
+{
+	int ret = chan_send_batch(ch, msg, 1);
+
+	return ret == 1 ? 0 : ret == 0 ? -EAGAIN : ret;
+}
+
+static uint64_t visible_limit(const struct chan *ch)
+{
+	uint64_t now;
+
+	if (!ch->opts.link_delay_ns)
+		return UINT64_MAX;
+	now = wave_now_ns();
+	return now > ch->opts.link_delay_ns ? now - ch->opts.link_delay_ns : 0;
+}
+
+/* A message is held back by the emulated link: wake up when it becomes visible. */
+static void note_held(struct chan *ch, uint64_t held_ts)
+{
+	uint64_t due = held_ts + ch->opts.link_delay_ns;
+
+	if (!held_ts || ch->delay_armed_for == due)
+		return;
+	ch->st.rx_held++;
+	ch->delay_armed_for = due;
+	chan_timer_arm(ch->delay_tfd, due);
+}
+
+/* Converts, validates and compacts received messages in place. */
+static unsigned int admit(struct chan *ch, struct wave_msg *m, unsigned int n)
+{
+	unsigned int i, kept = 0;
+	char why[160];
+
+	for (i = 0; i < n; i++) {
+		wave_msg_from_wire(&m[i]);
+		if (unlikely(wave_msg_check(&m[i], why, sizeof(why)) ||
+			     m[i].h.type == WAVE_MSG_HELLO)) {
+			ch->st.rx_invalid++;
+			wave_log_rl(WAVE_LOG_WARN, "%s: dropped invalid message (seq %u): %s",
+				    ch->label, m[i].h.seq, m[i].h.type == WAVE_MSG_HELLO ?
+				    "HELLO in the middle of a generation" : why);
+			continue;
+		}
+		if (kept != i)
+			m[kept] = m[i];
+		kept++;
+	}
+	return kept;
+}
+
+int chan_recv(struct chan *ch, struct wave_msg *out, unsigned int max)
+{
+	unsigned int got = 0;
+	uint64_t held;
+	int ret;
+
+	if (unlikely(!ch->up))
+		return -ENOTCONN;
+	if (unlikely(!max))
+		return 0;
+	if (unlikely(ch->hello_pending)) {
+		out[got++] = ch->peer_hello;
+		ch->hello_pending = 0;
+	}
+	ret = ch->ops->recv(ch, out + got, max - got, visible_limit(ch), &held);
+	if (unlikely(ret < 0)) {
+		protocol_error(ch, "peer broke the message stream");
+		return got ? (int)got : -ENOTCONN;
+	}
+	if (unlikely(held))
+		note_held(ch, held);
+	if (ret) {
+		ret = (int)admit(ch, out + got, (unsigned int)ret);
+		ch->st.rx_msgs += (unsigned int)ret;
+		ch->st.rx_batches++;
+	}
+	return (int)got + ret;
+}
+
+int chan_fd(const struct chan *ch)
+{
+	return ch->epfd;
+}
+
+static void dispatch(struct chan *ch, const struct epoll_event *ev, int n)
+{
+	uint64_t v;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (ev[i].data.u32 == CHAN_TAG_DELAY) {
+			if (read(ch->delay_tfd, &v, sizeof(v)) == sizeof(v))
+				ch->delay_armed_for = 0;
+			continue;
+		}
+		ch->ops->event(ch, (enum chan_tag)ev[i].data.u32, ev[i].events);
+	}
+}
+
+int chan_process(struct chan *ch)
+{
+	struct epoll_event ev[8];
+	int n;
+
+	do {
+		n = epoll_wait(ch->epfd, ev, 8, 0);
+		if (n < 0)
+			return errno == EINTR ? 0 : -errno;
+		dispatch(ch, ev, n);
+	} while (n == 8);
+	return 0;
+}
+
+static int ready(struct chan *ch)
+{
+	uint64_t held;
+	int r;
+
+	if (!ch->up)
+		return 0;
+	if (ch->hello_pending)
+		return 1;
+	r = ch->ops->ready(ch, visible_limit(ch), &held);
+	if (r < 0) {
+		protocol_error(ch, "peer broke the message stream");
+		return 0;
+	}
+	if (!r && held)
+		note_held(ch, held);
+	return r;
+}
+
+int chan_wait(struct chan *ch, int timeout_ms)
+{
+	struct epoll_event ev[8];
+	uint64_t spin_end;
+	int n, r;
+
+	if (ready(ch))
+		return 1;
+	if (ch->up && ch->opts.spin_ns) {
+		spin_end = wave_now_ns() + ch->opts.spin_ns;
+		do {
+			wave_cpu_relax();
+			if (ready(ch))
+				return 1;
+		} while (wave_now_ns() < spin_end);
+	}
+	if (ch->up && ch->ops->arm(ch)) {
+		ch->ops->disarm(ch);
+		return ready(ch);
+	}
+	n = epoll_wait(ch->epfd, ev, 8, timeout_ms);
+	if (ch->up)
+		ch->ops->disarm(ch);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	dispatch(ch, ev, n);
+	r = chan_process(ch);
+	if (r)
+		return r;
+	return ready(ch);
+}
+
+int chan_is_up(const struct chan *ch)
+{
+	return ch->up;
+}
+
+uint64_t chan_generation(const struct chan *ch)
+{
+	return ch->generation;
+}
+
+const struct chan_stats *chan_get_stats(const struct chan *ch)
+{
+	return &ch->st;
+}

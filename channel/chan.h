@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The Wave channel: how waved (host) and wave-agent (IPU) talk.
+ *
+ * One API over several transports, chosen by URI:
+ *   shm:NAME          shared-memory rings (both processes on this host)
+ *   tcp://HOST:PORT   length-framed batches over TCP (a DPU on the network)
+ * The host side listens/creates, the agent side connects; either may start
+ * first and either may restart. Each attach is a new GENERATION: the first
+ * message chan_recv() returns in a generation is the peer's validated HELLO
+ * (with its instance id and the generation number), and nothing sent in an
+ * earlier generation is ever delivered after it.
+ *
+ * Threading: a channel is used by one thread. Sends and receives never block
+ * and never make a system call on the shm fast path; chan_wait() spins
+ * briefly, then sleeps on the channel fd.
+ *
+ * Everything received is validated (codec.c) before chan_recv() returns it;
+ * invalid messages are dropped and counted, a broken stream (sequence jump,
+ * bad frame, impossible credit) drops the generation and is counted.
+ */
+#ifndef WAVE_CHANNEL_CHAN_H
+#define WAVE_CHANNEL_CHAN_H
+
+#include <stdint.h>
+
+#include "channel/wire.h"
+
+struct chan;
+
+enum chan_role { CHAN_HOST = WAVE_ROLE_HOST, CHAN_AGENT = WAVE_ROLE_AGENT };
+
+#define CHAN_DEFAULT_SLOTS   1024u
+#define CHAN_DEFAULT_SPIN_NS 50000u
+#define CHAN_MAX_FAULTS      4
+
+enum chan_fault_kind { CHAN_FAULT_STALL = 1, CHAN_FAULT_DROP_HB = 2 };
+
+/* A window [at, at + len) after chan_open() during which the fault acts. */
+struct chan_fault {
+	enum chan_fault_kind kind;
+	uint64_t at_ns;
+	uint64_t len_ns;  /* UINT64_MAX: until the channel closes */
+};
+
+struct chan_opts {
+	enum chan_role role;
+	uint32_t ring_slots;      /* host: slots per direction (power of two) */
+	uint64_t link_delay_ns;   /* receiver-side emulated link latency */
+	uint64_t spin_ns;         /* chan_wait() spins this long before sleeping */
+	unsigned int nr_faults;
+	struct chan_fault faults[CHAN_MAX_FAULTS];
+	const char *label;        /* prefix for log lines, e.g. "waved" */
+};
+
+struct chan_stats {
+	uint64_t tx_msgs, tx_batches, tx_full, tx_kicks, tx_notconn;
+	uint64_t rx_msgs, rx_batches, rx_invalid, rx_held;
+	uint64_t proto_errors;    /* broken stream: generation dropped */
+	uint64_t hello_rejected;  /* peers refused at attach */
+	uint64_t attaches, detaches;
+	uint64_t fault_stalled, fault_dropped_hb;
+};
+
+void chan_opts_init(struct chan_opts *o, enum chan_role role);
+
+/*
+ * The link options every binary takes: "--link-delay" (microseconds) and
+ * "--link-fault" (KIND@AFTER[+FOR], KIND one of stall, drop-hb; durations
+ * with units, e.g. stall@2s+500ms). Returns 1 if opt is one of them and arg
+ * was valid, 0 if opt is not a link option, -EINVAL/-ERANGE on a bad value
+ * (already logged, naming the option and value).
+ */
+int chan_opts_parse_link(struct chan_opts *o, const char *opt, const char *arg);
+#define CHAN_LINK_HELP                                                               \
+	"  --link-delay US        emulate a link: messages become visible US microseconds\n" \
+	"                         after they were sent (receiver side; default 0)\n"        \
+	"  --link-fault SPEC      inject a fault: stall@AFTER[+FOR] (sends are refused)\n"   \
+	"                         or drop-hb@AFTER[+FOR] (heartbeats are dropped);\n"      \
+	"                         e.g. stall@2s+500ms. May be given up to 4 times.\n"
+
+/*
+ * Opens a channel. Host: starts listening (fails if another host serves the
+ * same URI). Agent: starts connecting and keeps retrying in the background
+ * (driven by chan_process/chan_wait). Returns 0 and *out, or -errno after
+ * logging what was wrong with the URI or options.
+ */
+int chan_open(const char *uri, const struct chan_opts *o, struct chan **out);
+void chan_close(struct chan *ch);
+
+/*
+ * Sends n messages in order (seq and ts_ns are filled in by the channel).
+ * Returns how many were accepted (fewer than n when the peer's window is
+ * full; retry the rest later), or -ENOTCONN when no peer is attached, or
+ * -EINVAL when msgs[ret] is invalid (nothing from it on was sent).
+ */
+int chan_send_batch(struct chan *ch, const struct wave_msg *msgs, unsigned int n);
+/* One message: 0, -EAGAIN (window full), -ENOTCONN or -EINVAL. */
+int chan_send(struct chan *ch, const struct wave_msg *msg);
+
+/*
+ * Receives up to max validated, host-order messages. Returns the count (0 if
+ * none is ready yet) or -ENOTCONN when no peer is attached.
+ */
+int chan_recv(struct chan *ch, struct wave_msg *out, unsigned int max);
+
+/* A file descriptor that is readable when chan_process() has work. */
+int chan_fd(const struct chan *ch);
+
+/* Handles attach, detach, reconnect, doorbells and timers; never blocks. */
+int chan_process(struct chan *ch);
+
+/*
+ * Waits until chan_recv() has something or timeout_ms passes (-1: forever):
+ * spins for opts.spin_ns, then sleeps on the doorbell. Returns 1 if messages
+ * are ready, 0 on timeout (or an attach/detach event), -errno on error.
+ */
+int chan_wait(struct chan *ch, int timeout_ms);
+
+int chan_is_up(const struct chan *ch);
+uint64_t chan_generation(const struct chan *ch);
+const struct chan_stats *chan_get_stats(const struct chan *ch);
+
+#endif

@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Message codec. Validation is table-free code, one function per type, so a
+ * reader can see every rule for a message in one place; the alternative (a
+ * generic field-descriptor table) is shorter but hides the cross-field rules
+ * (runtime <= deadline <= period) that matter most.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "channel/codec.h"
+
+static const char *const type_names[WAVE_MSG_TYPE_MAX] = {
+	[WAVE_MSG_INVALID] = "INVALID",
+	[WAVE_MSG_HELLO] = "HELLO",
+	[WAVE_MSG_SNAPSHOT_BEGIN] = "SNAPSHOT_BEGIN",
+	[WAVE_MSG_SNAPSHOT_END] = "SNAPSHOT_END",
+	[WAVE_MSG_VM_ADD] = "VM_ADD",
+	[WAVE_MSG_VM_DEL] = "VM_DEL",
+	[WAVE_MSG_VCPU_STATE] = "VCPU_STATE",
+	[WAVE_MSG_HOST_CPU] = "HOST_CPU",
+	[WAVE_MSG_HEARTBEAT] = "HEARTBEAT",
+	[WAVE_MSG_HEARTBEAT_ECHO] = "HEARTBEAT_ECHO",
+	[WAVE_MSG_TXN] = "TXN",
+	[WAVE_MSG_TXN_RESULT] = "TXN_RESULT",
+	[WAVE_MSG_RESYNC_REQ] = "RESYNC_REQ",
+};
+
+static const char *const status_names[WAVE_ST_MAX] = {
+	[WAVE_ST_OK] = "ok",
+	[WAVE_ST_STALE_EPOCH] = "stale-epoch",
+	[WAVE_ST_STALE_TARGET] = "stale-target",
+	[WAVE_ST_NO_TARGET] = "no-target",
+	[WAVE_ST_INVALID] = "invalid",
+	[WAVE_ST_FALLBACK] = "refused-in-fallback",
+	[WAVE_ST_FAILED] = "failed",
+};
+
+static const char *const op_names[WAVE_OP_MAX] = {
+	[WAVE_OP_PLACE] = "PLACE",
+	[WAVE_OP_SET_WEIGHT] = "SET_WEIGHT",
+	[WAVE_OP_SET_QUOTA] = "SET_QUOTA",
+	[WAVE_OP_SET_CLASS] = "SET_CLASS",
+};
+
+const char *wave_msg_type_name(unsigned int type)
+{
+	return type < WAVE_MSG_TYPE_MAX ? type_names[type] : "UNKNOWN";
+}
+
+const char *wave_status_name(unsigned int status)
+{
+	return status < WAVE_ST_MAX ? status_names[status] : "unknown";
+}
+
+const char *wave_op_name(unsigned int op)
+{
+	return op && op < WAVE_OP_MAX ? op_names[op] : "UNKNOWN";
+}
+
+void wave_msg_init(struct wave_msg *m, enum wave_msg_type type)
+{
+	memset(m, 0, sizeof(*m));
+	m->h.type = (uint8_t)type;
+}
+
+void wave_msg_hello(struct wave_msg *m, enum wave_role role, uint64_t instance,
+		    uint64_t generation, uint32_t ring_slots)
+{
+	wave_msg_init(m, WAVE_MSG_HELLO);
+	m->p.hello.magic = WAVE_MAGIC;
+	m->p.hello.major = WAVE_PROTO_MAJOR;
+	m->p.hello.minor = WAVE_PROTO_MINOR;
+	m->p.hello.features = WAVE_FEAT_BATCH;
+	m->p.hello.instance = instance;
+	m->p.hello.generation = generation;
+	m->p.hello.role = (uint8_t)role;
+	m->p.hello.ring_slots = ring_slots;
+}
+
+/*
+ * Byte order. htole{16,32,64} is the identity on little-endian hosts and a
+ * byte swap on big-endian ones; both are involutions, so this one function
+ * converts in either direction. The header type byte is read before the
+ * header is swapped (it is a single byte, order-free).
+ */
+#define SW16(x) ((x) = htole16(x))
+#define SW32(x) ((x) = htole32(x))
+#define SW64(x) ((x) = htole64(x))
+
+static void swab_txn(struct wave_txn *t)
+{
+	SW32(t->txn_id); SW32(t->epoch); SW32(t->vm_id); SW32(t->barrier);
+	SW16(t->index);
+	switch (t->op) {
+	case WAVE_OP_PLACE:
+		SW32(t->u.place.cpu_base); SW64(t->u.place.mask);
+		break;
+	case WAVE_OP_SET_WEIGHT:
+		SW32(t->u.weight.weight);
+		break;
+	case WAVE_OP_SET_QUOTA:
+		SW32(t->u.quota.quota_us); SW32(t->u.quota.period_us);
+		break;
+	case WAVE_OP_SET_CLASS:
+		SW64(t->u.cls.runtime_ns); SW64(t->u.cls.deadline_ns);
+		SW64(t->u.cls.period_ns);
+		break;
+	}
+}
+
+void wave_msg_swab(struct wave_msg *m)
+{
+	SW32(m->h.seq); SW16(m->h.rsvd); SW64(m->h.ts_ns);
+	switch (m->h.type) {
+	case WAVE_MSG_HELLO: {
+		struct wave_hello *p = &m->p.hello;
+		SW32(p->magic); SW16(p->major); SW16(p->minor); SW64(p->features);
+		SW64(p->instance); SW64(p->generation); SW32(p->ring_slots);
+		break;
+	}
+	case WAVE_MSG_SNAPSHOT_BEGIN:
+	case WAVE_MSG_SNAPSHOT_END:
+		SW32(m->p.snap.epoch); SW32(m->p.snap.snap_id); SW32(m->p.snap.count);
+		break;
+	case WAVE_MSG_VM_ADD:
+		SW32(m->p.vm_add.vm_id); SW16(m->p.vm_add.nr_vcpus);
+		SW32(m->p.vm_add.weight); SW32(m->p.vm_add.barrier);
+		break;
+	case WAVE_MSG_VM_DEL:
+		SW32(m->p.vm_del.vm_id); SW32(m->p.vm_del.barrier);
+		break;
+	case WAVE_MSG_VCPU_STATE: {
+		struct wave_vcpu_state *p = &m->p.vcpu;
+		SW32(p->vm_id); SW16(p->index); SW16(p->cpu); SW32(p->barrier);
+		SW64(p->run_ns); SW64(p->wait_ns); SW32(p->wakeups); SW32(p->preempts);
+		SW32(p->tid);
+		break;
+	}
+	case WAVE_MSG_HOST_CPU: {
+		struct wave_host_cpu *p = &m->p.cpu;
+		SW16(p->cpu); SW16(p->flags); SW32(p->barrier); SW64(p->busy_ns);
+		SW64(p->idle_ns); SW32(p->nr_running);
+		break;
+	}
+	case WAVE_MSG_HEARTBEAT:
+	case WAVE_MSG_HEARTBEAT_ECHO:
+		SW64(m->p.hb.hb_seq); SW32(m->p.hb.epoch); SW64(m->p.hb.t_host_ns);
+		SW64(m->p.hb.t_agent_ns);
+		break;
+	case WAVE_MSG_TXN:
+		swab_txn(&m->p.txn);
+		break;
+	case WAVE_MSG_TXN_RESULT: {
+		struct wave_txn_result *p = &m->p.result;
+		SW32(p->txn_id); SW32(p->epoch); SW32(p->err); SW32(p->vm_id);
+		SW32(p->barrier);
+		break;
+	}
+	case WAVE_MSG_RESYNC_REQ:
+		SW32(m->p.resync.epoch);
+		break;
+	}
+}
+
+/* Validation. Each check_* returns 0 or -errno after writing the reason. */
+
+static int bad(char *why, size_t len, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int bad(char *why, size_t len, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && len) {
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}
+
+#define FAIL(...) return bad(why, len, -EINVAL, __VA_ARGS__)
+#define RSVD_ZERO(field, what)                                                 \
+	do {                                                                   \
+		if (!all_zero(&(field), sizeof(field)))                        \
+			FAIL("%s: reserved bytes are not zero", what);         \
+	} while (0)
+
+static int all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		if (*b++)
+			return 0;
+	return 1;
+}
+
+static int check_hello(const struct wave_hello *p, char *why, size_t len)
+{
+	if (p->magic != WAVE_MAGIC)
+		return bad(why, len, -EPROTO, "HELLO: bad magic 0x%08x (want 0x%08x)",
+			   p->magic, WAVE_MAGIC);
+	if (p->major != WAVE_PROTO_MAJOR)
+		return bad(why, len, -EPROTONOSUPPORT,
+			   "HELLO: protocol version %u.%u, this side speaks %u.%u",
+			   p->major, p->minor, WAVE_PROTO_MAJOR, WAVE_PROTO_MINOR);
+	if (p->role != WAVE_ROLE_HOST && p->role != WAVE_ROLE_AGENT)
+		FAIL("HELLO: role %u is neither host (1) nor agent (2)", p->role);
+	if (p->features & ~WAVE_FEAT_KNOWN)
+		FAIL("HELLO: unknown feature bits 0x%llx",
+		     (unsigned long long)(p->features & ~WAVE_FEAT_KNOWN));
+	if (p->ring_slots & (p->ring_slots - 1))
+		FAIL("HELLO: ring_slots %u is not a power of two", p->ring_slots);
+	RSVD_ZERO(p->rsvd0, "HELLO");
+	RSVD_ZERO(p->rsvd1, "HELLO");
+	return 0;
+}
+
+static int check_name(const char *name, char *why, size_t len)
+{
+	int i, ended = 0;
+
+	for (i = 0; i < WAVE_NAME_LEN; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c == 0)
+			ended = 1;
+		else if (ended || c < 0x20 || c > 0x7e)
+			FAIL("VM_ADD: name byte %d is 0x%02x (want printable, NUL-padded)",
+			     i, c);
+	}
+	return 0;
+}
+
+static int check_vm_add(const struct wave_vm_add *p, char *why, size_t len)
+{
+	if (p->vm_id >= WAVE_MAX_VMS)
+		FAIL("VM_ADD: vm_id %u >= %u", p->vm_id, WAVE_MAX_VMS);
+	if (p->nr_vcpus == 0 || p->nr_vcpus > WAVE_MAX_VCPUS)
+		FAIL("VM_ADD: nr_vcpus %u not in 1..%u", p->nr_vcpus, WAVE_MAX_VCPUS);
+	if (p->vm_class >= WAVE_CLASS_MAX)
+		FAIL("VM_ADD: class %u unknown", p->vm_class);
+	if (p->nr_threads > WAVE_MAX_THREADS)
+		FAIL("VM_ADD: nr_threads %u > %u", p->nr_threads, WAVE_MAX_THREADS);
+	if (p->weight < WAVE_WEIGHT_MIN || p->weight > WAVE_WEIGHT_MAX)
+		FAIL("VM_ADD: weight %u not in %u..%u", p->weight, WAVE_WEIGHT_MIN,
+		     WAVE_WEIGHT_MAX);
+	return check_name(p->name, why, len);
+}
+
+static int check_target(const char *what, uint32_t vm_id, unsigned int kind,
+			unsigned int index, char *why, size_t len)
+{
+	if (vm_id >= WAVE_MAX_VMS)
+		FAIL("%s: vm_id %u >= %u", what, vm_id, WAVE_MAX_VMS);
+	if (kind >= WAVE_KIND_MAX)
+		FAIL("%s: kind %u unknown", what, kind);
+	if (kind == WAVE_KIND_VCPU && index >= WAVE_MAX_VCPUS)
+		FAIL("%s: vCPU index %u >= %u", what, index, WAVE_MAX_VCPUS);
+	if (kind != WAVE_KIND_VCPU && index >= WAVE_MAX_THREADS)
+		FAIL("%s: thread index %u >= %u", what, index, WAVE_MAX_THREADS);
+	return 0;
+}
+
+static int check_vcpu(const struct wave_vcpu_state *p, char *why, size_t len)
+{
+	int ret = check_target("VCPU_STATE", p->vm_id, p->kind, p->index, why, len);
+
+	if (ret)
+		return ret;
+	if (p->state >= WAVE_TS_MAX)
+		FAIL("VCPU_STATE: state %u unknown", p->state);
+	if (p->cpu >= WAVE_MAX_CPUS && p->cpu != WAVE_CPU_NONE)
+		FAIL("VCPU_STATE: cpu %u >= %u", p->cpu, WAVE_MAX_CPUS);
+	RSVD_ZERO(p->rsvd0, "VCPU_STATE");
+	RSVD_ZERO(p->rsvd1, "VCPU_STATE");
+	return 0;
+}
+
+static int check_host_cpu(const struct wave_host_cpu *p, char *why, size_t len)
+{
+	if (p->cpu >= WAVE_MAX_CPUS)
+		FAIL("HOST_CPU: cpu %u >= %u", p->cpu, WAVE_MAX_CPUS);
+	if (p->flags & ~WAVE_CPU_F_KNOWN)
+		FAIL("HOST_CPU: unknown flags 0x%x", p->flags);
+	RSVD_ZERO(p->rsvd, "HOST_CPU");
+	return 0;
+}
+
+static int check_hb(const struct wave_heartbeat *p, int echo, char *why, size_t len)
+{
+	if (!echo && p->t_agent_ns)
+		FAIL("HEARTBEAT: t_agent_ns %llu must be zero",
+		     (unsigned long long)p->t_agent_ns);
+	RSVD_ZERO(p->rsvd0, "HEARTBEAT");
+	RSVD_ZERO(p->rsvd1, "HEARTBEAT");
+	return 0;
+}
+
+static int check_place(const struct wave_txn *t, char *why, size_t len)
+{
+	uint32_t base = t->u.place.cpu_base;
+	uint64_t mask = t->u.place.mask;
+
+	if (base % 64 || base >= WAVE_MAX_CPUS)
+		FAIL("TXN PLACE: cpu_base %u not a multiple of 64 below %u", base,
+		     WAVE_MAX_CPUS);
+	if (!mask)
+		FAIL("TXN PLACE: empty CPU mask");
+	RSVD_ZERO(t->u.place.rsvd0, "TXN PLACE");
+	RSVD_ZERO(t->u.place.rsvd1, "TXN PLACE");
+	return 0;
+}
+
+static int check_quota(const struct wave_txn *t, char *why, size_t len)
+{
+	uint32_t q = t->u.quota.quota_us, p = t->u.quota.period_us;
+
+	if (p < WAVE_PERIOD_US_MIN || p > WAVE_PERIOD_US_MAX)
+		FAIL("TXN SET_QUOTA: period_us %u not in %u..%u", p, WAVE_PERIOD_US_MIN,
+		     WAVE_PERIOD_US_MAX);
+	if (q != WAVE_QUOTA_UNLIMITED && q < WAVE_PERIOD_US_MIN)
+		FAIL("TXN SET_QUOTA: quota_us %u below %u", q, WAVE_PERIOD_US_MIN);
+	RSVD_ZERO(t->u.quota.rsvd, "TXN SET_QUOTA");
+	return 0;
+}
+
+static int check_class(const struct wave_txn *t, char *why, size_t len)
+{
+	uint64_t r = t->u.cls.runtime_ns, d = t->u.cls.deadline_ns, p = t->u.cls.period_ns;
+
+	switch (t->policy) {
+	case WAVE_SCHED_OTHER:
+		if (t->prio || r || d || p)
+			FAIL("TXN SET_CLASS OTHER: prio and times must be zero");
+		return 0;
+	case WAVE_SCHED_FIFO:
+		if (t->prio < 1 || t->prio > WAVE_FIFO_PRIO_MAX)
+			FAIL("TXN SET_CLASS FIFO: prio %u not in 1..%u", t->prio,
+			     WAVE_FIFO_PRIO_MAX);
+		if (r || d || p)
+			FAIL("TXN SET_CLASS FIFO: times must be zero");
+		return 0;
+	case WAVE_SCHED_DEADLINE:
+		if (t->prio)
+			FAIL("TXN SET_CLASS DEADLINE: prio %u must be zero", t->prio);
+		if (r < WAVE_DL_RUNTIME_NS_MIN || r > d || d > p || p > WAVE_DL_PERIOD_NS_MAX)
+			FAIL("TXN SET_CLASS DEADLINE: need %u <= runtime %llu <= deadline %llu <= period %llu <= %llu",
+			     WAVE_DL_RUNTIME_NS_MIN, (unsigned long long)r,
+			     (unsigned long long)d, (unsigned long long)p,
+			     (unsigned long long)WAVE_DL_PERIOD_NS_MAX);
+		return 0;
+	}
+	FAIL("TXN SET_CLASS: policy %u unknown", t->policy);
+}
+
+static int check_txn(const struct wave_txn *t, char *why, size_t len)
+{
+	int ret = check_target("TXN", t->vm_id, t->kind, t->index, why, len);
+
+	if (ret)
+		return ret;
+	if (t->op_count == 0 || t->op_count > WAVE_TXN_MAX_OPS)
+		FAIL("TXN: op_count %u not in 1..%u", t->op_count, WAVE_TXN_MAX_OPS);
+	if (t->op_idx >= t->op_count)
+		FAIL("TXN: op_idx %u >= op_count %u", t->op_idx, t->op_count);
+	if (t->op != WAVE_OP_SET_CLASS && (t->policy || t->prio))
+		FAIL("TXN %s: policy/prio must be zero", wave_op_name(t->op));
+	switch (t->op) {
+	case WAVE_OP_PLACE:
+		return check_place(t, why, len);
+	case WAVE_OP_SET_WEIGHT:
+		if (t->u.weight.weight < WAVE_WEIGHT_MIN || t->u.weight.weight > WAVE_WEIGHT_MAX)
+			FAIL("TXN SET_WEIGHT: weight %u not in %u..%u", t->u.weight.weight,
+			     WAVE_WEIGHT_MIN, WAVE_WEIGHT_MAX);
+		RSVD_ZERO(t->u.weight.rsvd, "TXN SET_WEIGHT");
+		return 0;
+	case WAVE_OP_SET_QUOTA:
+		return check_quota(t, why, len);
+	case WAVE_OP_SET_CLASS:
+		return check_class(t, why, len);
+	}
+	FAIL("TXN: op %u unknown", t->op);
+}
+
+static int check_result(const struct wave_txn_result *p, char *why, size_t len)
+{
+	if (p->status >= WAVE_ST_MAX)
+		FAIL("TXN_RESULT: status %u unknown", p->status);
+	if ((p->status == WAVE_ST_FAILED) != (p->err > 0))
+		FAIL("TXN_RESULT: err %d does not fit status %s", p->err,
+		     wave_status_name(p->status));
+	if (p->op_idx >= WAVE_TXN_MAX_OPS)
+		FAIL("TXN_RESULT: op_idx %u >= %u", p->op_idx, WAVE_TXN_MAX_OPS);
+	RSVD_ZERO(p->rsvd0, "TXN_RESULT");
+	RSVD_ZERO(p->rsvd1, "TXN_RESULT");
+	return 0;
+}
+
+int wave_msg_check(const struct wave_msg *m, char *why, size_t len)
+{
+	if (m->h.type == WAVE_MSG_INVALID || m->h.type >= WAVE_MSG_TYPE_MAX)
+		return bad(why, len, -EBADMSG, "unknown message type %u", m->h.type);
+	if (m->h.flags & ~WAVE_F_KNOWN)
+		FAIL("%s: unknown header flags 0x%02x", wave_msg_type_name(m->h.type),
+		     m->h.flags);
+	if (m->h.rsvd)
+		FAIL("%s: header reserved field is 0x%04x", wave_msg_type_name(m->h.type),
+		     m->h.rsvd);
+
+	switch (m->h.type) {
+	case WAVE_MSG_HELLO:
+		return check_hello(&m->p.hello, why, len);
+	case WAVE_MSG_SNAPSHOT_BEGIN:
+	case WAVE_MSG_SNAPSHOT_END:
+		RSVD_ZERO(m->p.snap.rsvd, wave_msg_type_name(m->h.type));
+		return 0;
+	case WAVE_MSG_VM_ADD:
+		return check_vm_add(&m->p.vm_add, why, len);
+	case WAVE_MSG_VM_DEL:
+		if (m->p.vm_del.vm_id >= WAVE_MAX_VMS)
+			FAIL("VM_DEL: vm_id %u >= %u", m->p.vm_del.vm_id, WAVE_MAX_VMS);
+		RSVD_ZERO(m->p.vm_del.rsvd, "VM_DEL");
+		return 0;
+	case WAVE_MSG_VCPU_STATE:
+		return check_vcpu(&m->p.vcpu, why, len);
+	case WAVE_MSG_HOST_CPU:
+		return check_host_cpu(&m->p.cpu, why, len);
+	case WAVE_MSG_HEARTBEAT:
+		return check_hb(&m->p.hb, 0, why, len);
+	case WAVE_MSG_HEARTBEAT_ECHO:
+		return check_hb(&m->p.hb, 1, why, len);
+	case WAVE_MSG_TXN:
+		return check_txn(&m->p.txn, why, len);
+	case WAVE_MSG_TXN_RESULT:
+		return check_result(&m->p.result, why, len);
+	case WAVE_MSG_RESYNC_REQ:
+		if (m->p.resync.reason >= WAVE_RESYNC_MAX)
+			FAIL("RESYNC_REQ: reason %u unknown", m->p.resync.reason);
+		RSVD_ZERO(m->p.resync.rsvd0, "RESYNC_REQ");
+		RSVD_ZERO(m->p.resync.rsvd1, "RESYNC_REQ");
+		return 0;
+	}
+	return bad(why, len, -EBADMSG, "unknown message type %u", m->h.type);
+}

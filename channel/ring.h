@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Single-producer single-consumer message ring built for a slow,
+ * non-coherent link (PCIe between host and IPU).
+ *
+ * Placement rule: the ring's slots live in the RECEIVER's memory; the
+ * sender's control block (credit, wake flag) lives in the SENDER's memory.
+ * So each side only ever READS its own memory on the fast path:
+ *   - the sender writes slots across the link (posted writes) and reads the
+ *     credit the receiver wrote into the sender's control block;
+ *   - the receiver polls the sequence word of the next slot in its own
+ *     memory and writes credit across the link.
+ * Nothing on the fast path reads across the link. Compare DPDK's rte_ring,
+ * whose producer reads the consumer's tail on every enqueue: one link round
+ * trip per batch on PCIe, and a contended cache line between two cores.
+ *
+ * Publication: a slot is valid when its seq equals (position + 1) mod 2^32.
+ * The sender writes the body, then seq with release order (an extra store
+ * fence with write-combining mappings). The receiver loads seq with acquire
+ * order and then reads the body. A slot not yet written for this lap holds
+ * (position + 1 - nslots); any other value means the peer corrupted the ring.
+ *
+ * Credit: the receiver stores how many messages it has consumed (a 64-bit
+ * position, never wraps) into the sender's control block. It does so once
+ * per nslots/4 messages or when it has drained the ring, so credit traffic
+ * is a small fraction of message traffic. The sender re-reads credit only
+ * when its cached window is used up. Credit is untrusted: it must lie in
+ * [previous credit, head].
+ *
+ * Sleeping: a receiver about to sleep sets the wake flag in the sender's
+ * control block, issues a full fence and checks the ring once more; a
+ * sender issues a full fence after publishing and checks its (local) wake
+ * flag. This is the classic store-fence-load pairing: at least one side
+ * sees the other, so a wake-up is never lost.
+ */
+#ifndef WAVE_CHANNEL_RING_H
+#define WAVE_CHANNEL_RING_H
+
+#include <stdint.h>
+
+#include "channel/wire.h"
+
+struct ring_ctl {
+	_Alignas(64) uint64_t credit; /* messages consumed; written by the receiver */
+	uint8_t pad0[56];
+	_Alignas(64) uint32_t wake;   /* 1: receiver sleeps, kick its doorbell */
+	uint8_t pad1[60];
+};
+_Static_assert(sizeof(struct ring_ctl) == 128, "ring_ctl is two cache lines");
+
+struct ring_tx {
+	struct wave_msg *slots;      /* in the receiver's memory */
+	struct ring_ctl *ctl;        /* in our memory */
+	uint32_t mask;
+	int wc;                      /* slots are write-combining: sfence before seq */
+	uint64_t head;               /* next position to write */
+	uint64_t credit;             /* last valid credit seen */
+};
+
+struct ring_rx {
+	struct wave_msg *slots;      /* in our memory */
+	struct ring_ctl *peer_ctl;   /* in the sender's memory */
+	uint32_t mask;
+	uint32_t credit_step;        /* return credit after this many messages */
+	uint64_t tail;               /* next position to read */
+	uint64_t credited;           /* last credit written to the peer */
+};
+
+/* Prepares slots for a fresh generation: slot i holds "previous lap". */
+void ring_slots_init(struct wave_msg *slots, uint32_t nslots);
+
+/* REQUIRES: nslots is a power of two >= 4; ctl zeroed for a fresh generation. */
+void ring_tx_init(struct ring_tx *t, struct wave_msg *slots, uint32_t nslots,
+		  struct ring_ctl *ctl, int write_combining);
+void ring_rx_init(struct ring_rx *r, struct wave_msg *slots, uint32_t nslots,
+		  struct ring_ctl *peer_ctl);
+
+/*
+ * Publishes up to n messages (host order in, wire order in the slots) with
+ * send timestamp ts_ns. Returns how many were sent (0 when the window is
+ * full), or -EPROTO when the peer wrote an impossible credit (the ring is
+ * then unusable and the caller must drop the generation).
+ */
+int ring_send(struct ring_tx *t, const struct wave_msg *msgs, unsigned int n,
+	      uint64_t ts_ns);
+
+/*
+ * Consumes up to max messages whose send timestamp is <= visible_ts (pass
+ * UINT64_MAX without link delay). If a published message is held back by
+ * visible_ts, its timestamp is stored in *held_ts (else *held_ts = 0).
+ * Returns the count, or -EPROTO when a slot holds a sequence that is neither
+ * the expected one nor the previous lap's (the peer corrupted the ring).
+ * Messages are returned in wire order; the caller converts and validates.
+ */
+int ring_recv(struct ring_rx *r, struct wave_msg *out, unsigned int max,
+	      uint64_t visible_ts, uint64_t *held_ts);
+
+/* Nonzero if the next slot is published (visible or not). */
+int ring_rx_ready(const struct ring_rx *r);
+/* Like ring_rx_ready, and gives the published message's send time. */
+int ring_rx_peek(const struct ring_rx *r, uint64_t *ts_ns);
+
+/* Receiver: announce sleep. Returns nonzero if the ring became ready meanwhile. */
+int ring_rx_arm_wake(struct ring_rx *r);
+void ring_rx_disarm_wake(struct ring_rx *r);
+
+/* Sender, after ring_send: nonzero if the receiver asked to be woken (flag cleared). */
+int ring_tx_need_kick(struct ring_tx *t);
+
+/* Messages sent but not yet credited. */
+static inline uint64_t ring_tx_inflight(const struct ring_tx *t)
+{
+	return t->head - t->credit;
+}
+
+#endif

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Wave-VM wire format, protocol version 1.
+ *
+ * Every message is one 64-byte cache line: a 16-byte header and a 48-byte
+ * payload whose layout depends on the type. All fields have explicit widths
+ * and are little-endian on the wire; codec.c converts to and from host order
+ * at the channel boundary, so users of the channel only see host order.
+ * Every size and offset is pinned by a _Static_assert: a layout change is a
+ * compile error here, not a silent protocol break.
+ *
+ * Why one cache line: on PCIe a message is then one posted write burst, and
+ * a receiver polling its own memory sees a whole message or none of it once
+ * the sequence word (written last) is valid. Variable-length messages were
+ * rejected: they need a length word read before the payload, i.e. a second
+ * dependent load across a slow link, and a bounds check per message.
+ *
+ * Reserved fields must be zero: a receiver rejects non-zero reserved bytes,
+ * so later versions can give them a meaning behind a feature bit.
+ */
+#ifndef WAVE_CHANNEL_WIRE_H
+#define WAVE_CHANNEL_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
+	       __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__, "mixed-endian host");
+
+#define WAVE_MAGIC         0x45564157u /* "WAVE" read as little-endian u32 */
+#define WAVE_PROTO_MAJOR   1
+#define WAVE_PROTO_MINOR   0
+#define WAVE_MSG_SIZE      64
+#define WAVE_PAYLOAD_SIZE  48
+
+/* Feature bits announced in HELLO; a peer uses a feature only if both set it. */
+#define WAVE_FEAT_BATCH    (1ULL << 0) /* receiver handles batches */
+#define WAVE_FEAT_PRESTAGE (1ULL << 1) /* prestaged decisions (later) */
+#define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE)
+
+/* Limits every receiver enforces on ids and counts. */
+#define WAVE_MAX_VMS       4096u /* vm_id < WAVE_MAX_VMS */
+#define WAVE_MAX_VCPUS     1024u /* vCPU index < WAVE_MAX_VCPUS */
+#define WAVE_MAX_THREADS   64u   /* emulator/I/O thread index */
+#define WAVE_MAX_CPUS      1024u /* host CPU number < WAVE_MAX_CPUS */
+#define WAVE_CPU_NONE      0xffffu
+#define WAVE_TXN_MAX_OPS   16u
+#define WAVE_WEIGHT_MIN    1u
+#define WAVE_WEIGHT_MAX    10000u
+#define WAVE_NAME_LEN      16
+
+enum wave_msg_type {
+	WAVE_MSG_INVALID = 0,
+	WAVE_MSG_HELLO = 1,          /* both ways: first message of a generation */
+	WAVE_MSG_SNAPSHOT_BEGIN = 2, /* host->agent: full state follows */
+	WAVE_MSG_SNAPSHOT_END = 3,
+	WAVE_MSG_VM_ADD = 4,         /* host->agent */
+	WAVE_MSG_VM_DEL = 5,
+	WAVE_MSG_VCPU_STATE = 6,     /* host->agent: per-thread state, carries a barrier */
+	WAVE_MSG_HOST_CPU = 7,       /* host->agent */
+	WAVE_MSG_HEARTBEAT = 8,      /* host->agent */
+	WAVE_MSG_HEARTBEAT_ECHO = 9, /* agent->host */
+	WAVE_MSG_TXN = 10,           /* agent->host: one op of a transaction */
+	WAVE_MSG_TXN_RESULT = 11,    /* host->agent */
+	WAVE_MSG_RESYNC_REQ = 12,    /* agent->host: send me a snapshot */
+	WAVE_MSG_TYPE_MAX = 13,
+};
+
+/* Header flags. */
+#define WAVE_F_SNAPSHOT  (1u << 0) /* part of a snapshot (between BEGIN and END) */
+#define WAVE_F_KNOWN     (WAVE_F_SNAPSHOT)
+
+struct wave_hdr {
+	/*
+	 * Stream position + 1 within the current generation, mod 2^32. In a
+	 * ring slot it is written last with release order: a receiver that
+	 * reads the expected value may read the rest of the slot.
+	 */
+	uint32_t seq;
+	uint8_t type;    /* enum wave_msg_type */
+	uint8_t flags;   /* WAVE_F_* */
+	uint16_t rsvd;   /* zero */
+	uint64_t ts_ns;  /* sender CLOCK_MONOTONIC at send */
+};
+
+enum wave_role { WAVE_ROLE_HOST = 1, WAVE_ROLE_AGENT = 2 };
+
+struct wave_hello {
+	uint32_t magic;      /* WAVE_MAGIC */
+	uint16_t major;      /* must equal WAVE_PROTO_MAJOR */
+	uint16_t minor;      /* informational */
+	uint64_t features;   /* WAVE_FEAT_* */
+	uint64_t instance;   /* random per process start: tells a restart apart */
+	uint64_t generation; /* host-assigned per attach; agents echo it */
+	uint8_t role;        /* enum wave_role of the sender */
+	uint8_t rsvd0[3];
+	uint32_t ring_slots; /* slots of the sender's receive ring (0 for tcp) */
+	uint64_t rsvd1;
+};
+
+struct wave_snapshot {       /* SNAPSHOT_BEGIN and SNAPSHOT_END */
+	uint32_t epoch;      /* host epoch the snapshot belongs to */
+	uint32_t snap_id;
+	uint32_t count;      /* BEGIN: messages that follow; END: messages sent */
+	uint32_t rsvd[9];
+};
+
+enum wave_vm_class { WAVE_CLASS_BATCH = 0, WAVE_CLASS_LATENCY = 1, WAVE_CLASS_MAX };
+
+struct wave_vm_add {
+	uint32_t vm_id;
+	uint16_t nr_vcpus;   /* 1..WAVE_MAX_VCPUS */
+	uint8_t vm_class;    /* enum wave_vm_class */
+	uint8_t nr_threads;  /* emulator + I/O threads, < WAVE_MAX_THREADS */
+	uint32_t weight;     /* WAVE_WEIGHT_MIN..WAVE_WEIGHT_MAX */
+	uint32_t barrier;
+	uint8_t uuid[16];
+	char name[WAVE_NAME_LEN]; /* NUL-padded, printable, may be truncated */
+};
+
+struct wave_vm_del {
+	uint32_t vm_id;
+	uint32_t barrier;
+	uint32_t rsvd[10];
+};
+
+/* What a thread record describes. */
+enum wave_kind { WAVE_KIND_VCPU = 0, WAVE_KIND_EMULATOR = 1, WAVE_KIND_IOTHREAD = 2,
+		 WAVE_KIND_MAX };
+enum wave_thread_state { WAVE_TS_BLOCKED = 0, WAVE_TS_RUNNABLE = 1, WAVE_TS_RUNNING = 2,
+			 WAVE_TS_GONE = 3, WAVE_TS_MAX };
+
+struct wave_vcpu_state {
+	uint32_t vm_id;
+	uint16_t index;      /* vCPU index, or emulator/I/O thread index */
+	uint8_t kind;        /* enum wave_kind */
+	uint8_t state;       /* enum wave_thread_state */
+	uint16_t cpu;        /* last host CPU, or WAVE_CPU_NONE */
+	uint16_t rsvd0;
+	uint32_t barrier;    /* per-target sequence; a TXN names it */
+	uint64_t run_ns;     /* cumulative on-CPU time */
+	uint64_t wait_ns;    /* cumulative runnable-but-waiting time */
+	uint32_t wakeups;
+	uint32_t preempts;   /* involuntary switches */
+	uint32_t tid;        /* host thread id, informational */
+	uint32_t rsvd1;
+};
+
+#define WAVE_CPU_ONLINE   (1u << 0)
+#define WAVE_CPU_ALLOWED  (1u << 1) /* in the operator's --cpus set */
+#define WAVE_CPU_F_KNOWN  (WAVE_CPU_ONLINE | WAVE_CPU_ALLOWED)
+
+struct wave_host_cpu {
+	uint16_t cpu;
+	uint16_t flags;      /* WAVE_CPU_* */
+	uint32_t barrier;
+	uint64_t busy_ns;    /* cumulative */
+	uint64_t idle_ns;    /* cumulative */
+	uint32_t nr_running;
+	uint32_t rsvd[5];
+};
+
+struct wave_heartbeat {      /* HEARTBEAT and HEARTBEAT_ECHO */
+	uint64_t hb_seq;
+	uint32_t epoch;
+	uint32_t rsvd0;
+	uint64_t t_host_ns;  /* host send time, echoed unchanged */
+	uint64_t t_agent_ns; /* ECHO: agent receive time; HEARTBEAT: zero */
+	uint64_t rsvd1[2];
+};
+
+enum wave_txn_op {
+	WAVE_OP_PLACE = 1,      /* CPU set: cpu_base + mask bits */
+	WAVE_OP_SET_WEIGHT = 2,
+	WAVE_OP_SET_QUOTA = 3,  /* CFS bandwidth */
+	WAVE_OP_SET_CLASS = 4,  /* scheduling policy and parameters */
+	WAVE_OP_MAX = 5,
+};
+
+enum wave_sched_policy { WAVE_SCHED_OTHER = 0, WAVE_SCHED_FIFO = 1, WAVE_SCHED_DEADLINE = 2,
+			 WAVE_SCHED_MAX };
+
+#define WAVE_QUOTA_UNLIMITED   0xffffffffu
+#define WAVE_PERIOD_US_MIN     1000u    /* kernel CFS bandwidth limits */
+#define WAVE_PERIOD_US_MAX     1000000u
+#define WAVE_DL_RUNTIME_NS_MIN 1024u    /* SCHED_DEADLINE granularity */
+#define WAVE_DL_PERIOD_NS_MAX  4000000000ull
+#define WAVE_FIFO_PRIO_MAX     99u
+
+/*
+ * One operation of a transaction. A transaction of N ops is N TXN messages
+ * with the same txn_id, op_idx 0..N-1 and op_count N, sent in one batch; the
+ * host applies it only when all N arrived and all validate (txn.c). Each op
+ * names its target (vm_id, kind, index) and the barrier it was computed from.
+ */
+struct wave_txn {
+	uint32_t txn_id;
+	uint32_t epoch;      /* host epoch the agent computed under */
+	uint32_t vm_id;
+	uint32_t barrier;    /* target's barrier seen by the agent */
+	uint16_t index;
+	uint8_t kind;        /* enum wave_kind */
+	uint8_t op;          /* enum wave_txn_op */
+	uint8_t op_idx;
+	uint8_t op_count;    /* 1..WAVE_TXN_MAX_OPS */
+	uint8_t policy;      /* SET_CLASS: enum wave_sched_policy; else zero */
+	uint8_t prio;        /* SET_CLASS FIFO: 1..99; else zero */
+	union {
+		struct {
+			uint32_t cpu_base; /* multiple of 64 */
+			uint32_t rsvd0;
+			uint64_t mask;     /* bit i: CPU cpu_base + i */
+			uint64_t rsvd1;
+		} place;
+		struct {
+			uint32_t weight;
+			uint32_t rsvd[5];
+		} weight;
+		struct {
+			uint32_t quota_us; /* WAVE_QUOTA_UNLIMITED or >= 1000 */
+			uint32_t period_us;
+			uint32_t rsvd[4];
+		} quota;
+		struct {
+			uint64_t runtime_ns;
+			uint64_t deadline_ns;
+			uint64_t period_ns;
+		} cls;
+	} u;
+};
+
+enum wave_status {
+	WAVE_ST_OK = 0,
+	WAVE_ST_STALE_EPOCH = 1,   /* computed under an older epoch */
+	WAVE_ST_STALE_TARGET = 2,  /* target's barrier moved on */
+	WAVE_ST_NO_TARGET = 3,     /* no such VM or thread */
+	WAVE_ST_INVALID = 4,       /* arguments out of range or not allowed */
+	WAVE_ST_FALLBACK = 5,      /* host is in fallback; agent decisions refused */
+	WAVE_ST_FAILED = 6,        /* the OS refused; err holds the errno */
+	WAVE_ST_MAX = 7,
+};
+
+struct wave_txn_result {
+	uint32_t txn_id;
+	uint32_t epoch;      /* host epoch now */
+	uint8_t status;      /* enum wave_status */
+	uint8_t op_idx;      /* op that decided the status */
+	uint16_t rsvd0;
+	int32_t err;         /* positive errno with WAVE_ST_FAILED, else 0 */
+	uint32_t vm_id;      /* target of op_idx */
+	uint32_t barrier;    /* that target's barrier now */
+	uint32_t rsvd1[6];
+};
+
+enum wave_resync_reason { WAVE_RESYNC_START = 0, WAVE_RESYNC_GAP = 1, WAVE_RESYNC_STALE = 2,
+			  WAVE_RESYNC_MAX };
+
+struct wave_resync_req {
+	uint32_t epoch;      /* epoch the agent last knew */
+	uint8_t reason;      /* enum wave_resync_reason */
+	uint8_t rsvd0[3];
+	uint32_t rsvd1[10];
+};
+
+struct wave_msg {
+	struct wave_hdr h;
+	union {
+		uint8_t raw[WAVE_PAYLOAD_SIZE];
+		struct wave_hello hello;
+		struct wave_snapshot snap;
+		struct wave_vm_add vm_add;
+		struct wave_vm_del vm_del;
+		struct wave_vcpu_state vcpu;
+		struct wave_host_cpu cpu;
+		struct wave_heartbeat hb;
+		struct wave_txn txn;
+		struct wave_txn_result result;
+		struct wave_resync_req resync;
+	} p;
+} __attribute__((aligned(WAVE_MSG_SIZE)));
+
+/* Layout pins. */
+#define WAVE_PAYLOAD_IS_48(t) _Static_assert(sizeof(struct t) == WAVE_PAYLOAD_SIZE, #t " is not 48 bytes")
+_Static_assert(sizeof(struct wave_hdr) == 16, "header is not 16 bytes");
+_Static_assert(offsetof(struct wave_hdr, seq) == 0, "seq offset");
+_Static_assert(offsetof(struct wave_hdr, type) == 4, "type offset");
+_Static_assert(offsetof(struct wave_hdr, flags) == 5, "flags offset");
+_Static_assert(offsetof(struct wave_hdr, ts_ns) == 8, "ts offset");
+_Static_assert(sizeof(struct wave_msg) == WAVE_MSG_SIZE, "message is not 64 bytes");
+_Static_assert(offsetof(struct wave_msg, p) == 16, "payload offset");
+WAVE_PAYLOAD_IS_48(wave_hello);
+WAVE_PAYLOAD_IS_48(wave_snapshot);
+WAVE_PAYLOAD_IS_48(wave_vm_add);
+WAVE_PAYLOAD_IS_48(wave_vm_del);
+WAVE_PAYLOAD_IS_48(wave_vcpu_state);
+WAVE_PAYLOAD_IS_48(wave_host_cpu);
+WAVE_PAYLOAD_IS_48(wave_heartbeat);
+WAVE_PAYLOAD_IS_48(wave_txn);
+WAVE_PAYLOAD_IS_48(wave_txn_result);
+WAVE_PAYLOAD_IS_48(wave_resync_req);
+_Static_assert(offsetof(struct wave_hello, features) == 8, "hello.features");
+_Static_assert(offsetof(struct wave_hello, generation) == 24, "hello.generation");
+_Static_assert(offsetof(struct wave_hello, role) == 32, "hello.role");
+_Static_assert(offsetof(struct wave_hello, ring_slots) == 36, "hello.ring_slots");
+_Static_assert(offsetof(struct wave_vm_add, uuid) == 16, "vm_add.uuid");
+_Static_assert(offsetof(struct wave_vm_add, name) == 32, "vm_add.name");
+_Static_assert(offsetof(struct wave_vcpu_state, barrier) == 12, "vcpu.barrier");
+_Static_assert(offsetof(struct wave_vcpu_state, run_ns) == 16, "vcpu.run_ns");
+_Static_assert(offsetof(struct wave_vcpu_state, tid) == 40, "vcpu.tid");
+_Static_assert(offsetof(struct wave_host_cpu, busy_ns) == 8, "cpu.busy_ns");
+_Static_assert(offsetof(struct wave_heartbeat, t_host_ns) == 16, "hb.t_host_ns");
+_Static_assert(offsetof(struct wave_heartbeat, t_agent_ns) == 24, "hb.t_agent_ns");
+_Static_assert(offsetof(struct wave_txn, index) == 16, "txn.index");
+_Static_assert(offsetof(struct wave_txn, op_count) == 21, "txn.op_count");
+_Static_assert(offsetof(struct wave_txn, u) == 24, "txn.u");
+_Static_assert(offsetof(struct wave_txn, u.place.mask) == 32, "txn.place.mask");
+_Static_assert(offsetof(struct wave_txn, u.cls.period_ns) == 40, "txn.cls.period");
+_Static_assert(offsetof(struct wave_txn_result, err) == 12, "result.err");
+
+#endif
