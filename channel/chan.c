@@ -43,6 +43,7 @@ static int parse_fault(struct chan_opts *o, const char *arg)
 	char buf[128], *at, *plus;
 	struct chan_fault f = { 0 };
 	size_t i;
+	int ret;
 
 	if (o->nr_faults >= CHAN_MAX_FAULTS) {
 		wave_err("--link-fault: at most %d faults", CHAN_MAX_FAULTS);
@@ -64,11 +65,13 @@ static int parse_fault(struct chan_opts *o, const char *arg)
 	plus = strchr(at, '+');
 	if (plus)
 		*plus++ = '\0';
-	if (wave_parse_duration("--link-fault AFTER", at, WAVE_NSEC_PER_MSEC, 0,
-				3600 * WAVE_NSEC_PER_SEC, &f.at_ns) ||
-	    (plus && wave_parse_duration("--link-fault FOR", plus, WAVE_NSEC_PER_MSEC, 1,
-					 3600 * WAVE_NSEC_PER_SEC, &f.len_ns)))
-		return -EINVAL;
+	ret = wave_parse_duration("--link-fault AFTER", at, WAVE_NSEC_PER_MSEC, 0,
+				  3600 * WAVE_NSEC_PER_SEC, &f.at_ns);
+	if (!ret && plus)
+		ret = wave_parse_duration("--link-fault FOR", plus, WAVE_NSEC_PER_MSEC, 1,
+					  3600 * WAVE_NSEC_PER_SEC, &f.len_ns);
+	if (ret)
+		return ret;
 	o->faults[o->nr_faults++] = f;
 	return 1;
 }

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Codec: byte order on the wire, and validation of every message type. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "channel/codec.h"
+
+static char why[200];
+
+static struct wave_msg vcpu_msg(void)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_VCPU_STATE);
+	m.p.vcpu.vm_id = 7;
+	m.p.vcpu.index = 1;
+	m.p.vcpu.kind = WAVE_KIND_VCPU;
+	m.p.vcpu.state = WAVE_TS_RUNNING;
+	m.p.vcpu.cpu = 1;
+	m.p.vcpu.barrier = 42;
+	m.p.vcpu.run_ns = 1000;
+	return m;
+}
+
+static struct wave_msg txn_msg(enum wave_txn_op op)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_TXN);
+	m.p.txn.txn_id = 9;
+	m.p.txn.epoch = 3;
+	m.p.txn.vm_id = 7;
+	m.p.txn.kind = WAVE_KIND_VCPU;
+	m.p.txn.op = (uint8_t)op;
+	m.p.txn.op_count = 1;
+	switch (op) {
+	case WAVE_OP_PLACE:
+		m.p.txn.u.place.mask = 0x2;
+		break;
+	case WAVE_OP_SET_WEIGHT:
+		m.p.txn.u.weight.weight = 100;
+		break;
+	case WAVE_OP_SET_QUOTA:
+		m.p.txn.u.quota.quota_us = 50000;
+		m.p.txn.u.quota.period_us = 100000;
+		break;
+	case WAVE_OP_SET_CLASS:
+		m.p.txn.policy = WAVE_SCHED_DEADLINE;
+		m.p.txn.u.cls.runtime_ns = 1000000;
+		m.p.txn.u.cls.deadline_ns = 5000000;
+		m.p.txn.u.cls.period_ns = 5000000;
+		break;
+	default:
+		break;
+	}
+	return m;
+}
+
+static void wire_fields_are_little_endian(void **state)
+{
+	struct wave_msg m = vcpu_msg();
+	const uint8_t *b = (const uint8_t *)&m;
+
+	m.h.seq = 0x01020304;
+	m.p.vcpu.vm_id = 0x0a0b0c0d;
+	m.p.vcpu.run_ns = 0x1122334455667788ull;
+	wave_msg_to_wire(&m);
+	assert_int_equal(b[0], 0x04);
+	assert_int_equal(b[3], 0x01);
+	assert_int_equal(b[16], 0x0d);
+	assert_int_equal(b[19], 0x0a);
+	assert_int_equal(b[16 + 16], 0x88);
+	assert_int_equal(b[16 + 23], 0x11);
+}
+
+static void swab_is_its_own_inverse(void **state)
+{
+	enum wave_txn_op ops[] = { WAVE_OP_PLACE, WAVE_OP_SET_WEIGHT, WAVE_OP_SET_QUOTA,
+				   WAVE_OP_SET_CLASS };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		struct wave_msg a = txn_msg(ops[i]), b = a;
+
+		wave_msg_to_wire(&b);
+		wave_msg_from_wire(&b);
+		assert_memory_equal(&a, &b, sizeof(a));
+	}
+}
+
+static void valid_messages_pass(void **state)
+{
+	struct wave_msg m = vcpu_msg();
+
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	for (int op = WAVE_OP_PLACE; op < WAVE_OP_MAX; op++) {
+		m = txn_msg((enum wave_txn_op)op);
+		assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	}
+	wave_msg_hello(&m, WAVE_ROLE_AGENT, 1, 2, 1024);
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	wave_msg_init(&m, WAVE_MSG_HEARTBEAT);
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	wave_msg_init(&m, WAVE_MSG_VM_ADD);
+	m.p.vm_add.nr_vcpus = 2;
+	m.p.vm_add.weight = 100;
+	strcpy(m.p.vm_add.name, "lat0");
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+}
+
+static void hello_bad_magic_is_protocol_error(void **state)
+{
+	struct wave_msg m;
+
+	wave_msg_hello(&m, WAVE_ROLE_HOST, 1, 1, 0);
+	m.p.hello.magic = 0xdeadbeef;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EPROTO);
+	assert_non_null(strstr(why, "magic 0xdeadbeef"));
+}
+
+static void hello_version_mismatch_is_named(void **state)
+{
+	struct wave_msg m;
+
+	wave_msg_hello(&m, WAVE_ROLE_HOST, 1, 1, 0);
+	m.p.hello.major = WAVE_PROTO_MAJOR + 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EPROTONOSUPPORT);
+	assert_non_null(strstr(why, "protocol version 2.0"));
+}
+
+static void hello_unknown_feature_rejected(void **state)
+{
+	struct wave_msg m;
+
+	wave_msg_hello(&m, WAVE_ROLE_HOST, 1, 1, 0);
+	m.p.hello.features |= 1ULL << 40;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "feature"));
+}
+
+static void unknown_type_rejected(void **state)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_TYPE_MAX);
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EBADMSG);
+	m.h.type = 0;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EBADMSG);
+	m.h.type = 200;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EBADMSG);
+	assert_non_null(strstr(why, "200"));
+}
+
+static void reserved_bytes_must_be_zero(void **state)
+{
+	struct wave_msg m = vcpu_msg();
+
+	m.p.vcpu.rsvd1 = 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m = vcpu_msg();
+	m.h.rsvd = 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m = vcpu_msg();
+	m.h.flags = 0x80;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+}
+
+static void out_of_range_ids_rejected(void **state)
+{
+	struct wave_msg m = vcpu_msg();
+
+	m.p.vcpu.vm_id = WAVE_MAX_VMS;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "vm_id 4096"));
+	m = vcpu_msg();
+	m.p.vcpu.index = WAVE_MAX_VCPUS;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m = vcpu_msg();
+	m.p.vcpu.kind = WAVE_KIND_EMULATOR;
+	m.p.vcpu.index = WAVE_MAX_THREADS;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m = vcpu_msg();
+	m.p.vcpu.cpu = WAVE_MAX_CPUS;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m.p.vcpu.cpu = WAVE_CPU_NONE;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m = vcpu_msg();
+	m.p.vcpu.state = WAVE_TS_MAX;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+}
+
+static void vm_add_name_must_be_printable(void **state)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_VM_ADD);
+	m.p.vm_add.nr_vcpus = 1;
+	m.p.vm_add.weight = 1;
+	strcpy(m.p.vm_add.name, "a\x01");
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	memset(m.p.vm_add.name, 0, sizeof(m.p.vm_add.name));
+	m.p.vm_add.name[0] = 'a';
+	m.p.vm_add.name[2] = 'b'; /* garbage after the terminator */
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	memset(m.p.vm_add.name, 'x', sizeof(m.p.vm_add.name)); /* full, no NUL: ok */
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.vm_add.nr_vcpus = 0;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m.p.vm_add.nr_vcpus = 1;
+	m.p.vm_add.weight = WAVE_WEIGHT_MAX + 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+}
+
+static void txn_arguments_checked(void **state)
+{
+	struct wave_msg m = txn_msg(WAVE_OP_PLACE);
+
+	m.p.txn.u.place.mask = 0;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "empty CPU mask"));
+	m = txn_msg(WAVE_OP_PLACE);
+	m.p.txn.u.place.cpu_base = 32;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+
+	m = txn_msg(WAVE_OP_SET_QUOTA);
+	m.p.txn.u.quota.period_us = 999;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m = txn_msg(WAVE_OP_SET_QUOTA);
+	m.p.txn.u.quota.quota_us = WAVE_QUOTA_UNLIMITED;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+
+	m = txn_msg(WAVE_OP_SET_CLASS);
+	m.p.txn.u.cls.runtime_ns = 6000000; /* runtime > deadline */
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "runtime 6000000"));
+	m = txn_msg(WAVE_OP_SET_CLASS);
+	m.p.txn.policy = WAVE_SCHED_FIFO;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL); /* times set */
+	memset(&m.p.txn.u, 0, sizeof(m.p.txn.u));
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL); /* prio 0 */
+	m.p.txn.prio = 50;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.txn.policy = WAVE_SCHED_MAX;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+
+	m = txn_msg(WAVE_OP_SET_WEIGHT);
+	m.p.txn.prio = 1; /* only SET_CLASS may carry policy/prio */
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m = txn_msg(WAVE_OP_SET_WEIGHT);
+	m.p.txn.op_idx = 1; /* op_idx >= op_count */
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m = txn_msg(WAVE_OP_SET_WEIGHT);
+	m.p.txn.op_count = WAVE_TXN_MAX_OPS + 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m = txn_msg(WAVE_OP_SET_WEIGHT);
+	m.p.txn.op = WAVE_OP_MAX;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+}
+
+static void txn_result_err_matches_status(void **state)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_TXN_RESULT);
+	m.p.result.status = WAVE_ST_FAILED;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m.p.result.err = EBUSY;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.result.status = WAVE_ST_OK;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m.p.result.err = 0;
+	m.p.result.status = WAVE_ST_MAX;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+}
+
+static void names_cover_every_value(void **state)
+{
+	for (unsigned int t = 1; t < WAVE_MSG_TYPE_MAX; t++)
+		assert_string_not_equal(wave_msg_type_name(t), "UNKNOWN");
+	assert_string_equal(wave_msg_type_name(999), "UNKNOWN");
+	for (unsigned int s = 0; s < WAVE_ST_MAX; s++)
+		assert_string_not_equal(wave_status_name(s), "unknown");
+	assert_string_equal(wave_op_name(WAVE_OP_SET_CLASS), "SET_CLASS");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(wire_fields_are_little_endian),
+		cmocka_unit_test(swab_is_its_own_inverse),
+		cmocka_unit_test(valid_messages_pass),
+		cmocka_unit_test(hello_bad_magic_is_protocol_error),
+		cmocka_unit_test(hello_version_mismatch_is_named),
+		cmocka_unit_test(hello_unknown_feature_rejected),
+		cmocka_unit_test(unknown_type_rejected),
+		cmocka_unit_test(reserved_bytes_must_be_zero),
+		cmocka_unit_test(out_of_range_ids_rejected),
+		cmocka_unit_test(vm_add_name_must_be_printable),
+		cmocka_unit_test(txn_arguments_checked),
+		cmocka_unit_test(txn_result_err_matches_status),
+		cmocka_unit_test(names_cover_every_value),
+	};
+
+	return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
+}
