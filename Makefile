@@ -62,6 +62,7 @@ DPDK_SRCS    := $(wildcard bench/dpdk-*.c)
 DPDK_OBJS    := $(DPDK_SRCS:%.c=$(OBJ)/%.o)
 
 TEST_SRCS := $(wildcard tests/test-*.c)
+TEST_UTIL_OBJS := $(OBJ)/tests/util.o
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%)
@@ -104,10 +105,10 @@ $(OBJ)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/%: $(OBJ)/tests/%.o $(LIBWAVE)
+$(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL_OBJS) $(LIBWAVE)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBWAVE) $(CMOCKA_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_UTIL_OBJS) $(LIBWAVE) $(CMOCKA_LIBS) -lm
 
 # Fuzzers: clang + libFuzzer + ASan/UBSan, built from the library sources.
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined

@@ -118,7 +118,7 @@ int ring_recv(struct ring_rx *r, struct wave_msg *out, unsigned int max,
 	      uint64_t visible_ts, uint64_t *held_ts)
 {
 	unsigned int i = 0;
-	int drained = 0;
+	int drained = 0, corrupt = 0;
 
 	*held_ts = 0;
 	while (i < max) {
@@ -127,7 +127,7 @@ int ring_recv(struct ring_rx *r, struct wave_msg *out, unsigned int max,
 
 		if (seq != SEQ_OF(r->tail)) {
 			if (seq != SEQ_OF(r->tail - r->mask - 1))
-				return -EPROTO;
+				corrupt = 1;
 			drained = 1;
 			break;
 		}
@@ -141,7 +141,8 @@ int ring_recv(struct ring_rx *r, struct wave_msg *out, unsigned int max,
 	}
 	if (r->tail != r->credited && (drained || r->tail - r->credited >= r->credit_step))
 		rx_return_credit(r);
-	return (int)i;
+	/* Deliver what was good; the corrupt slot is reported on the next call. */
+	return corrupt && !i ? -EPROTO : (int)i;
 }
 
 int ring_rx_ready(const struct ring_rx *r)

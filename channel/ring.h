@@ -88,8 +88,9 @@ int ring_send(struct ring_tx *t, const struct wave_msg *msgs, unsigned int n,
  * Consumes up to max messages whose send timestamp is <= visible_ts (pass
  * UINT64_MAX without link delay). If a published message is held back by
  * visible_ts, its timestamp is stored in *held_ts (else *held_ts = 0).
- * Returns the count, or -EPROTO when a slot holds a sequence that is neither
- * the expected one nor the previous lap's (the peer corrupted the ring).
+ * Returns the count, or -EPROTO when the next slot holds a sequence that is
+ * neither the expected one nor the previous lap's (the peer corrupted the
+ * ring); messages before a corrupt slot are delivered first.
  * Messages are returned in wire order; the caller converts and validates.
  */
 int ring_recv(struct ring_rx *r, struct wave_msg *out, unsigned int max,

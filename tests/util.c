@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Channel test helpers; see util.h. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "channel/codec.h"
+#include "common/clock.h"
+#include "tests/util.h"
+
+int test_free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+int test_uri_setup(void **state)
+{
+	static unsigned int counter;
+	char *uri = malloc(64);
+
+	if (strcmp(*state, "shm") == 0)
+		snprintf(uri, 64, "shm:test-%d-%u", getpid(), counter++);
+	else
+		snprintf(uri, 64, "tcp://127.0.0.1:%d", test_free_port());
+	*state = uri;
+	return 0;
+}
+
+int test_uri_teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+const char *test_uri(void *state)
+{
+	return state;
+}
+
+static struct chan *open_role(const char *uri, const struct chan_opts *o, enum chan_role role)
+{
+	struct chan_opts def;
+	struct chan *ch = NULL;
+
+	if (!o) {
+		chan_opts_init(&def, role);
+		o = &def;
+	}
+	assert_int_equal(chan_open(uri, o, &ch), 0);
+	return ch;
+}
+
+struct chan *test_open_host(const char *uri, const struct chan_opts *o)
+{
+	return open_role(uri, o, CHAN_HOST);
+}
+
+struct chan *test_open_agent(const char *uri, const struct chan_opts *o)
+{
+	return open_role(uri, o, CHAN_AGENT);
+}
+
+int test_pump_until(struct chan *a, struct chan *b, int (*cond)(void *), void *arg,
+		    int timeout_ms)
+{
+	uint64_t end = wave_now_ns() + (uint64_t)timeout_ms * WAVE_NSEC_PER_MSEC;
+
+	while (!cond(arg)) {
+		if (wave_now_ns() > end)
+			return 0;
+		assert_int_equal(chan_process(a), 0);
+		if (b)
+			assert_int_equal(chan_process(b), 0);
+		usleep(500);
+	}
+	return 1;
+}
+
+struct pair {
+	struct chan *a, *b;
+};
+
+static int both_up(void *arg)
+{
+	struct pair *p = arg;
+
+	return chan_is_up(p->a) && chan_is_up(p->b);
+}
+
+void test_wait_up(struct chan *host, struct chan *agent)
+{
+	struct pair p = { host, agent };
+
+	assert_true(test_pump_until(host, agent, both_up, &p, 5000));
+}
+
+void test_open_pair(const char *uri, const struct chan_opts *ho, const struct chan_opts *ao,
+		    struct chan **host, struct chan **agent)
+{
+	*host = test_open_host(uri, ho);
+	*agent = test_open_agent(uri, ao);
+	test_wait_up(*host, *agent);
+}
+
+int test_recv_one(struct chan *ch, struct wave_msg *m)
+{
+	uint64_t end = wave_now_ns() + 2 * WAVE_NSEC_PER_SEC;
+	int n;
+
+	while ((n = chan_recv(ch, m, 1)) == 0 && wave_now_ns() < end)
+		chan_wait(ch, 10);
+	return n;
+}
+
+void test_drain_hello(struct chan *a, struct chan *b)
+{
+	struct wave_msg m;
+
+	if (a) {
+		assert_int_equal(test_recv_one(a, &m), 1);
+		assert_int_equal(m.h.type, WAVE_MSG_HELLO);
+	}
+	if (b) {
+		assert_int_equal(test_recv_one(b, &m), 1);
+		assert_int_equal(m.h.type, WAVE_MSG_HELLO);
+	}
+}
+
+struct wave_msg *test_hb(struct wave_msg *m, uint64_t seq)
+{
+	wave_msg_init(m, WAVE_MSG_HEARTBEAT);
+	m->p.hb.hb_seq = seq;
+	return m;
+}
+
+void test_stream(struct chan *tx, struct chan *rx, unsigned int n, unsigned int batch)
+{
+	struct wave_msg out[64], in[64];
+	uint64_t sent = 0, got = 0, end = wave_now_ns() + 20 * WAVE_NSEC_PER_SEC;
+	int r;
+
+	assert_true(batch <= 64);
+	while (got < n) {
+		assert_true(wave_now_ns() < end);
+		if (sent < n) {
+			unsigned int k = n - sent < batch ? (unsigned int)(n - sent) : batch;
+
+			for (unsigned int i = 0; i < k; i++)
+				test_hb(&out[i], sent + i);
+			r = chan_send_batch(tx, out, k);
+			assert_true(r >= 0);
+			sent += (unsigned int)r;
+		}
+		chan_process(tx);
+		r = chan_recv(rx, in, 64);
+		assert_true(r >= 0);
+		for (int i = 0; i < r; i++) {
+			assert_int_equal(in[i].h.type, WAVE_MSG_HEARTBEAT);
+			assert_int_equal(in[i].p.hb.hb_seq, got);
+			got++;
+		}
+		if (r == 0)
+			chan_wait(rx, 1);
+	}
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Helpers shared by the channel tests (cmocka assertions inside). */
+#ifndef WAVE_TESTS_UTIL_H
+#define WAVE_TESTS_UTIL_H
+
+#include <stdint.h>
+
+#include "channel/chan.h"
+
+/* cmocka prestate is "shm" or "tcp"; setup turns it into a fresh URI. */
+int test_uri_setup(void **state);
+int test_uri_teardown(void **state);
+const char *test_uri(void *state);
+/* A free TCP port on 127.0.0.1 (bound and released). */
+int test_free_port(void);
+
+struct chan *test_open_host(const char *uri, const struct chan_opts *o);
+struct chan *test_open_agent(const char *uri, const struct chan_opts *o);
+void test_open_pair(const char *uri, const struct chan_opts *ho, const struct chan_opts *ao,
+		    struct chan **host, struct chan **agent);
+void test_wait_up(struct chan *host, struct chan *agent);
+/* Drives both channels (b may be NULL) until cond(arg) or timeout. */
+int test_pump_until(struct chan *a, struct chan *b, int (*cond)(void *), void *arg,
+		    int timeout_ms);
+/* Waits up to 2 s for one message. Returns 1, or 0 on timeout. */
+int test_recv_one(struct chan *ch, struct wave_msg *m);
+/* Each non-NULL channel's next message must be the peer's HELLO. */
+void test_drain_hello(struct chan *a, struct chan *b);
+struct wave_msg *test_hb(struct wave_msg *m, uint64_t seq);
+/* Sends n heartbeats tx -> rx in batches, checks every one arrives in order. */
+void test_stream(struct chan *tx, struct chan *rx, unsigned int n, unsigned int batch);
+
+#endif
