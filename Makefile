@@ -134,7 +134,7 @@ fuzz: fuzz-build
 	@for f in $(FUZZ_BINS); do \
 		mkdir -p $(BUILD)/corpus/$$(basename $$f); \
 		echo "== $$f for $(FUZZ_SECONDS)s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/corpus/$$(basename $$f) fuzz/corpus || exit 1; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(BUILD)/corpus/$$(basename $$f) fuzz/corpus/$$(basename $$f) || exit 1; \
 	done
 
 demo: deps

@@ -36,7 +36,7 @@ if [ "$fuzz_s" -gt 0 ]; then
 		corpus="$build/corpus/$(basename "$f")"
 		mkdir -p "$corpus"
 		run "$(basename "$f") (${fuzz_s}s)" "$f" -max_total_time="$fuzz_s" \
-			-print_final_stats=0 "$corpus" fuzz/corpus
+			-print_final_stats=0 "$corpus" "fuzz/corpus/$(basename "$f")"
 	done
 fi
 

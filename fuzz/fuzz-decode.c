@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * libFuzzer target for everything that parses peer bytes in a message
+ * stream: the TCP frame parser, the message codec (byte order + validation)
+ * and the transaction assembler fed with what validates.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "channel/codec.h"
+#include "channel/frame.h"
+#include "channel/txn.h"
+#include "common/log.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct wave_msg msgs[FRAME_MAX_MSGS * 4];
+
+static void feed(struct txn_asm *a, struct wave_msg *m)
+{
+	char why[200];
+	uint32_t bad;
+
+	wave_msg_from_wire(m);
+	if (wave_msg_check(m, why, sizeof(why)) || m->h.type != WAVE_MSG_TXN)
+		return;
+	if (txn_asm_push(a, &m->p.txn, &bad, why, sizeof(why)) == TXN_ASM_INTERRUPTED)
+		txn_asm_push(a, &m->p.txn, &bad, why, sizeof(why));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct txn_asm a = { 0 };
+	unsigned int n = 0, i;
+	char why[200];
+	ssize_t used;
+	size_t off;
+
+	wave_log_set_level(WAVE_LOG_ERR);
+	/* As a TCP byte stream. */
+	used = frame_parse(data, size, msgs, FRAME_MAX_MSGS * 4, &n, why, sizeof(why));
+	if (used >= 0 && ((size_t)used > size || n > FRAME_MAX_MSGS * 4))
+		__builtin_trap();
+	for (i = 0; i < n; i++)
+		feed(&a, &msgs[i]);
+	/* As raw ring slots. */
+	for (off = 0; off + WAVE_MSG_SIZE <= size; off += WAVE_MSG_SIZE) {
+		struct wave_msg m;
+
+		memcpy(&m, data + off, sizeof(m));
+		feed(&a, &m);
+	}
+	return 0;
+}
