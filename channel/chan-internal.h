@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 
 #include "channel/chan.h"
+#include "common/clock.h"
 
 /* epoll tags: what an event in chan->epfd is about. */
 enum chan_tag {
@@ -71,7 +72,9 @@ struct chan {
 	uint64_t peer_instance;
 	struct wave_msg peer_hello;/* host order, delivered first after attach */
 	int hello_pending;
+	int stamp;                 /* the peer asked for send timestamps */
 	uint64_t open_ns;
+	struct wave_clock clock;   /* time base of ts_ns for this generation */
 	struct chan_stats st;
 	void *priv;                /* transport state */
 };
@@ -88,6 +91,8 @@ void chan_epoll_del(struct chan *ch, int fd);
  */
 int chan_check_hello(struct chan *ch, struct wave_msg *hello, enum wave_role want_role,
 		     int check_generation);
+/* Our HELLO for this channel (host order): role, instance, generation, features. */
+void chan_make_hello(struct chan *ch, struct wave_msg *m, uint32_t ring_slots);
 /* The peer is attached as generation gen; hello (host order) is queued for chan_recv. */
 void chan_peer_up(struct chan *ch, uint64_t gen, const struct wave_msg *hello);
 /* The peer is gone (why is logged). */

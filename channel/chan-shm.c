@@ -209,14 +209,13 @@ static int host_offer(struct chan *ch, int fd)
 	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
 	if (base == MAP_FAILED)
 		return -errno;
-	ret = region_init(base, size, ch->opts.ring_slots, p->next_gen, &p->region);
+	ret = region_init(base, size, ch->opts.ring_slots, p->next_gen, &ch->clock, &p->region);
 	if (ret) {
 		munmap(base, size);
 		return ret;
 	}
 	ch->generation = p->next_gen++;
-	wave_msg_hello(&hello, WAVE_ROLE_HOST, ch->instance, ch->generation,
-		       ch->opts.ring_slots);
+	chan_make_hello(ch, &hello, ch->opts.ring_slots);
 	wave_msg_to_wire(&hello);
 	fds[0] = p->memfd;
 	fds[1] = p->efd;
@@ -323,11 +322,12 @@ static int agent_accept_offer(struct chan *ch, struct wave_msg *hello, char *why
 		return -EPROTO;
 	}
 	ch->generation = hello->p.hello.generation;
+	ch->clock = p->region.clock;
 	ring_tx_init(&p->tx, p->region.slots[REGION_SIDE_HOST], p->region.nslots,
 		     p->region.ctl[REGION_SIDE_AGENT], 0);
 	ring_rx_init(&p->rx, p->region.slots[REGION_SIDE_AGENT], p->region.nslots,
 		     p->region.ctl[REGION_SIDE_HOST]);
-	wave_msg_hello(&reply, WAVE_ROLE_AGENT, ch->instance, ch->generation, p->region.nslots);
+	chan_make_hello(ch, &reply, p->region.nslots);
 	wave_msg_to_wire(&reply);
 	if (send_with_fds(p->conn_fd, &reply, &p->efd, 1)) {
 		snprintf(why, len, "cannot answer the host: %s", strerror(errno));
@@ -459,6 +459,7 @@ static int shm_open_host(struct chan *ch)
 	if (listen(p->listen_fd, 4))
 		return -errno;
 	p->next_gen = 1;
+	wave_clock_best(&ch->clock);
 	return chan_epoll_add(ch, p->listen_fd, EPOLLIN, CHAN_TAG_LISTEN);
 }
 

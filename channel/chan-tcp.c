@@ -181,7 +181,7 @@ static int send_hello(struct chan *ch)
 	struct tcp_priv *p = priv(ch);
 	struct wave_msg hello;
 
-	wave_msg_hello(&hello, (enum wave_role)ch->opts.role, ch->instance, ch->generation, 0);
+	chan_make_hello(ch, &hello, 0);
 	hello.h.ts_ns = wave_now_ns();
 	wave_msg_to_wire(&hello);
 	frame_put_header(p->txbuf + p->txlen, 1);

@@ -21,6 +21,7 @@
 
 #include "channel/chan-internal.h"
 #include "channel/codec.h"
+#include "channel/ring.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/parse.h"
@@ -151,9 +152,17 @@ int chan_check_hello(struct chan *ch, struct wave_msg *m, enum wave_role want_ro
 	return ret;
 }
 
+void chan_make_hello(struct chan *ch, struct wave_msg *m, uint32_t ring_slots)
+{
+	wave_msg_hello(m, (enum wave_role)ch->opts.role, ch->instance, ch->generation, ring_slots);
+	if (ch->opts.timestamps || ch->opts.link_delay_ns)
+		m->p.hello.features |= WAVE_FEAT_TIMESTAMPS;
+}
+
 void chan_peer_up(struct chan *ch, uint64_t gen, const struct wave_msg *hello)
 {
 	ch->up = 1;
+	ch->stamp = !!(hello->p.hello.features & WAVE_FEAT_TIMESTAMPS);
 	ch->generation = gen;
 	ch->peer_instance = hello->p.hello.instance;
 	ch->peer_hello = *hello;
@@ -310,32 +319,34 @@ int chan_send_batch(struct chan *ch, const struct wave_msg *msgs, unsigned int n
 {
 	uint64_t now;
 	unsigned int i;
-	char why[160];
 	int ret;
 
 	if (unlikely(!ch->up)) {
 		ch->st.tx_notconn++;
 		return -ENOTCONN;
 	}
+	/*
+	 * The receiver validates everything (it cannot trust us anyway); here
+	 * only what the channel itself owns is refused: HELLO, unknown types.
+	 */
 	for (i = 0; i < n; i++) {
-		if (unlikely(wave_msg_check(&msgs[i], why, sizeof(why)) ||
-			     msgs[i].h.type == WAVE_MSG_HELLO)) {
-			wave_log_rl(WAVE_LOG_ERR, "%s: refusing to send message %u: %s",
-				    ch->label, i, msgs[i].h.type == WAVE_MSG_HELLO ?
-				    "HELLO is sent by the channel itself" : why);
+		if (unlikely(msgs[i].h.type <= WAVE_MSG_HELLO ||
+			     msgs[i].h.type >= WAVE_MSG_TYPE_MAX)) {
+			wave_log_rl(WAVE_LOG_ERR, "%s: refusing to send message %u of type %u (%s)",
+				    ch->label, i, msgs[i].h.type, wave_msg_type_name(msgs[i].h.type));
 			if (i == 0)
 				return -EINVAL;
 			n = i;
 			break;
 		}
 	}
-	now = wave_now_ns();
+	now = ch->stamp ? wave_clock_now(&ch->clock) : 0;
 	if (unlikely(ch->opts.nr_faults)) {
-		if (fault_active(ch, CHAN_FAULT_STALL, now)) {
+		if (fault_active(ch, CHAN_FAULT_STALL, wave_now_ns())) {
 			ch->st.fault_stalled++;
 			return 0;
 		}
-		if (fault_active(ch, CHAN_FAULT_DROP_HB, now))
+		if (fault_active(ch, CHAN_FAULT_DROP_HB, wave_now_ns()))
 			ret = send_dropping_hb(ch, msgs, n, now);
 		else
 			ret = transport_send(ch, msgs, n, now);
@@ -364,20 +375,30 @@ static uint64_t visible_limit(const struct chan *ch)
 
 	if (!ch->opts.link_delay_ns)
 		return UINT64_MAX;
-	now = wave_now_ns();
+	now = wave_clock_now(&ch->clock);
 	return now > ch->opts.link_delay_ns ? now - ch->opts.link_delay_ns : 0;
 }
 
-/* A message is held back by the emulated link: wake up when it becomes visible. */
+/*
+ * A message is held back by the emulated link: make the channel fd readable
+ * when it becomes visible. The timer is re-armed only if it is idle or set
+ * for later: a timer set for an earlier time has fired (or will) and keeps
+ * the fd readable until chan_process() reads it, so no wake-up is lost, and
+ * a busy-polling receiver makes no timer system call per message.
+ */
 static void note_held(struct chan *ch, uint64_t held_ts)
 {
-	uint64_t due = held_ts + ch->opts.link_delay_ns;
+	uint64_t due = held_ts + ch->opts.link_delay_ns, now;
 
-	if (!held_ts || ch->delay_armed_for == due)
+	if (!held_ts)
 		return;
 	ch->st.rx_held++;
+	if (ch->delay_armed_for && ch->delay_armed_for <= due)
+		return;
 	ch->delay_armed_for = due;
-	chan_timer_arm(ch->delay_tfd, due);
+	/* The timer runs on CLOCK_MONOTONIC; due is in channel-clock ns. */
+	now = wave_clock_now(&ch->clock);
+	chan_timer_arm(ch->delay_tfd, wave_now_ns() + (due > now ? due - now : 0));
 }
 
 /* Converts, validates and compacts received messages in place. */
@@ -485,25 +506,39 @@ static int ready(struct chan *ch)
 	return r;
 }
 
+/*
+ * Polls until a message is ready or spin_end; 1 if ready. The peer is asked
+ * for a doorbell (arm) from the start of the spin, so the spin doubles as
+ * the settle window that makes the fence-free sender safe (ring.h).
+ */
+static int spin(struct chan *ch, uint64_t spin_end)
+{
+	int armed = ch->ops->arm(ch);
+
+	while (!armed || wave_now_ns() < spin_end) {
+		if (ready(ch) || !ch->up) {
+			if (ch->up)
+				ch->ops->disarm(ch);
+			return ch->up;
+		}
+		armed = 1;
+		wave_cpu_relax();
+	}
+	return 0;
+}
+
 int chan_wait(struct chan *ch, int timeout_ms)
 {
 	struct epoll_event ev[8];
-	uint64_t spin_end;
+	uint64_t spin_ns;
 	int n, r;
 
 	if (ready(ch))
 		return 1;
-	if (ch->up && ch->opts.spin_ns) {
-		spin_end = wave_now_ns() + ch->opts.spin_ns;
-		do {
-			wave_cpu_relax();
-			if (ready(ch))
-				return 1;
-		} while (wave_now_ns() < spin_end);
-	}
-	if (ch->up && ch->ops->arm(ch)) {
-		ch->ops->disarm(ch);
-		return ready(ch);
+	if (ch->up) {
+		spin_ns = ch->opts.spin_ns > RING_SETTLE_NS ? ch->opts.spin_ns : RING_SETTLE_NS;
+		if (spin(ch, wave_now_ns() + spin_ns))
+			return 1;
 	}
 	n = epoll_wait(ch->epfd, ev, 8, timeout_ms);
 	if (ch->up)

@@ -47,6 +47,7 @@ struct chan_opts {
 	enum chan_role role;
 	uint32_t ring_slots;      /* host: slots per direction (power of two) */
 	uint64_t link_delay_ns;   /* receiver-side emulated link latency */
+	int timestamps;           /* ask the peer to stamp send times (implied by a link delay) */
 	uint64_t spin_ns;         /* chan_wait() spins this long before sleeping */
 	unsigned int nr_faults;
 	struct chan_fault faults[CHAN_MAX_FAULTS];

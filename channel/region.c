@@ -55,7 +55,7 @@ static void fill_view(void *base, size_t size, uint32_t nslots, uint64_t gen,
 }
 
 int region_init(void *base, size_t size, uint32_t nslots, uint64_t generation,
-		struct region *out)
+		const struct wave_clock *clock, struct region *out)
 {
 	struct region_hdr *h = base;
 	uint64_t off[2], step;
@@ -78,8 +78,12 @@ int region_init(void *base, size_t size, uint32_t nslots, uint64_t generation,
 	h->side_off[1] = htole64(off[1]);
 	h->side_size = htole64(side_size_for(nslots));
 	h->generation = htole64(generation);
+	h->clock_kind = htole32(clock->kind);
+	h->clock_shift = htole32(clock->shift);
+	h->clock_mult = htole64(clock->mult);
 
 	fill_view(base, need, nslots, generation, off, out);
+	out->clock = *clock;
 	ring_slots_init(out->slots[0], nslots);
 	ring_slots_init(out->slots[1], nslots);
 	return 0;
@@ -105,6 +109,7 @@ static int reject(char *why, size_t len, int err, const char *fmt, ...)
 int region_validate(void *base, size_t mapped, struct region *out, char *why, size_t len)
 {
 	struct region_hdr h;
+	struct wave_clock clock;
 	uint64_t off[2], side_size, rsize;
 	uint32_t nslots;
 	int s;
@@ -149,10 +154,26 @@ int region_validate(void *base, size_t mapped, struct region *out, char *why, si
 	    (off[1] <= off[0] && off[0] - off[1] < side_size))
 		BAD("region: sides at %llu and %llu overlap", (unsigned long long)off[0],
 		    (unsigned long long)off[1]);
-	for (s = 0; s < 8; s++)
+	for (s = 0; s < 6; s++)
 		if (h.rsvd[s])
 			BAD("region: reserved word %d is not zero", s);
+	clock.kind = (enum wave_clock_kind)le32toh(h.clock_kind);
+	clock.shift = le32toh(h.clock_shift);
+	clock.mult = le64toh(h.clock_mult);
+	if (clock.kind == WAVE_CLOCK_MONO && (clock.shift || clock.mult))
+		BAD("region: monotonic clock with shift %u mult %llu", clock.shift,
+		    (unsigned long long)clock.mult);
+	if (clock.kind == WAVE_CLOCK_TSC &&
+	    (clock.shift != 32 || clock.mult < (1ull << 32) / 10 || clock.mult > (10ull << 32)))
+		BAD("region: TSC clock shift %u mult %llu is not a 0.1-10 GHz scale", clock.shift,
+		    (unsigned long long)clock.mult);
+	if (clock.kind != WAVE_CLOCK_MONO && clock.kind != WAVE_CLOCK_TSC)
+		BAD("region: clock kind %u unknown", (unsigned int)clock.kind);
+	if (!wave_clock_usable(&clock))
+		return reject(why, len, -EPROTO,
+			      "region: the host stamps with the TSC, which this CPU cannot follow");
 
 	fill_view(base, rsize, nslots, le64toh(h.generation), off, out);
+	out->clock = clock;
 	return 0;
 }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "channel/ring.h"
+#include "common/clock.h"
 
 #define REGION_MAGIC     0x3147455245564157ull /* "WAVEREG1" little-endian */
 #define REGION_VERSION   1u
@@ -44,7 +45,10 @@ struct region_hdr {
 	uint64_t side_off[2];
 	uint64_t side_size;      /* ring_ctl + slots, same for both sides */
 	uint64_t generation;
-	uint64_t rsvd[8];
+	uint32_t clock_kind;     /* enum wave_clock_kind: time base of ts_ns */
+	uint32_t clock_shift;    /* WAVE_CLOCK_TSC: ns = (ticks * mult) >> shift */
+	uint64_t clock_mult;
+	uint64_t rsvd[6];
 };
 _Static_assert(sizeof(struct region_hdr) == 128, "region header is two cache lines");
 
@@ -54,6 +58,7 @@ struct region {
 	size_t size;
 	uint32_t nslots;
 	uint64_t generation;
+	struct wave_clock clock;  /* both sides stamp and compare with this */
 	struct ring_ctl *ctl[2];  /* ctl[s]: side s as sender */
 	struct wave_msg *slots[2];/* slots[s]: messages to side s */
 };
@@ -67,12 +72,13 @@ size_t region_size_for(uint32_t nslots);
  * Fills *out. Returns 0 or -EINVAL.
  */
 int region_init(void *base, size_t size, uint32_t nslots, uint64_t generation,
-		struct region *out);
+		const struct wave_clock *clock, struct region *out);
 
 /*
  * Checks an untrusted region header against the mapping of mapped_size bytes
  * at base: magic, version, sizes, alignment, offsets inside the mapping and
- * not overlapping. Returns 0 and fills *out, or -EINVAL/-EPROTO with the
+ * not overlapping, a channel clock this machine can follow. Returns 0 and
+ * fills *out, or -EINVAL/-EPROTO with the
  * reason (naming the field and value) in why.
  */
 int region_validate(void *base, size_t mapped_size, struct region *out,

@@ -10,6 +10,10 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 #include "channel/codec.h"
 #include "channel/ring.h"
 #include "common/clock.h"
@@ -39,6 +43,9 @@ void ring_tx_init(struct ring_tx *t, struct wave_msg *slots, uint32_t nslots,
 	t->wc = write_combining;
 	t->head = 0;
 	t->credit = 0;
+#if defined(__x86_64__)
+	t->atomic16 = __builtin_cpu_supports("avx");
+#endif
 }
 
 void ring_rx_init(struct ring_rx *r, struct wave_msg *slots, uint32_t nslots,
@@ -50,6 +57,7 @@ void ring_rx_init(struct ring_rx *r, struct wave_msg *slots, uint32_t nslots,
 	r->credit_step = nslots / 4;
 	r->tail = 0;
 	r->credited = 0;
+	r->avail = 0;
 }
 
 /*
@@ -66,10 +74,46 @@ static int tx_refresh_credit(struct ring_tx *t)
 	return 0;
 }
 
+/*
+ * Writes slot s from src with sequence word seq and timestamp ts, header
+ * last. x86 with AVX guarantees that an aligned 16-byte SSE store is atomic
+ * (Intel SDM 3A 9.1.1; AMD likewise), so the header (seq, type, flags, ts)
+ * goes in one store after the three payload stores: four stores per slot,
+ * the same as copying a 64-byte element, and a reader that sees seq sees ts.
+ * Elsewhere: payload and ts, then seq with a release store.
+ */
+static inline void slot_payload(struct wave_msg *s, const struct wave_msg *src)
+{
+	memcpy(&s->p, &src->p, sizeof(s->p));
+}
+
+static inline void slot_publish(struct ring_tx *t, struct wave_msg *s,
+				const struct wave_msg *src, uint32_t seq, uint64_t ts)
+{
+#if defined(__x86_64__)
+	if (likely(t->atomic16)) {
+		uint64_t w0;
+
+		memcpy(&w0, src, sizeof(w0));
+		w0 = (w0 & ~0xffffffffull) | seq;
+		/* The compiler must not sink earlier payload stores below this one. */
+		atomic_signal_fence(memory_order_release);
+		_mm_store_si128((__m128i *)s, _mm_set_epi64x((long long)ts, (long long)w0));
+		return;
+	}
+#endif
+	memcpy((uint8_t *)s + sizeof(s->h.seq), (const uint8_t *)src + sizeof(s->h.seq),
+	       sizeof(s->h) - sizeof(s->h.seq));
+	s->h.ts_ns = ts;
+	STORE_REL(&s->h.seq, seq);
+}
+
 int ring_send(struct ring_tx *t, const struct wave_msg *msgs, unsigned int n,
 	      uint64_t ts_ns)
 {
 	uint64_t room = (uint64_t)t->mask + 1 - (t->head - t->credit);
+	struct wave_msg wire[8];
+	const struct wave_msg *src = msgs;
 	unsigned int i;
 
 	if (room < n) {
@@ -80,29 +124,30 @@ int ring_send(struct ring_tx *t, const struct wave_msg *msgs, unsigned int n,
 		if (room < n)
 			n = (unsigned int)room;
 	}
-	for (i = 0; i < n; i++) {
-		struct wave_msg *s = &t->slots[(t->head + i) & t->mask];
-
-		const struct wave_msg *src = &msgs[i];
-		struct wave_msg wire;
-
-		if (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) {
-			wire = msgs[i];
-			wave_msg_to_wire(&wire);
-			src = &wire;
+	if (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) {
+		/* Convert a few at a time; the loop below then publishes them. */
+		if (n > 8)
+			n = 8;
+		for (i = 0; i < n; i++) {
+			wire[i] = msgs[i];
+			wave_msg_to_wire(&wire[i]);
 		}
-		/* Everything but seq; seq is the publication word, written last. */
-		memcpy((uint8_t *)s + sizeof(s->h.seq), (const uint8_t *)src + sizeof(s->h.seq),
-		       WAVE_MSG_SIZE - sizeof(s->h.seq));
-		s->h.ts_ns = htole64(ts_ns);
-		/*
-		 * Body before seq. On write-back memory release order is enough;
-		 * write-combining buffers may drain out of order, so fence them.
-		 */
-		if (t->wc)
-			atomic_thread_fence(memory_order_seq_cst);
-		STORE_REL(&s->h.seq, SEQ_OF(t->head + i));
+		src = wire;
 	}
+	/*
+	 * Two passes: every payload, then every header. A receiver polling the
+	 * first slot of the batch contends for that one line only, not for
+	 * each slot as it is being written; the batch then becomes visible as
+	 * a run of lines already written.
+	 */
+	for (i = 0; i < n; i++)
+		slot_payload(&t->slots[(t->head + i) & t->mask], &src[i]);
+	/* Write-combining buffers may drain out of order: fence them. */
+	if (t->wc)
+		atomic_thread_fence(memory_order_seq_cst);
+	for (i = 0; i < n; i++)
+		slot_publish(t, &t->slots[(t->head + i) & t->mask], &src[i],
+			     SEQ_OF(t->head + i), htole64(ts_ns));
 	t->head += n;
 	return (int)n;
 }
@@ -114,21 +159,52 @@ static void rx_return_credit(struct ring_rx *r)
 	r->credited = r->tail;
 }
 
+/*
+ * How many slots from tail are published (up to RING_PROBE). While the ring
+ * is empty only the next slot is polled: one line the sender will write,
+ * like polling a producer index. Once it is published, the run behind it is
+ * measured by probing tail + 31, + 15, ... (B-Queue's backtracking, Wang et
+ * al. 2013): a published slot implies every slot before it is published
+ * (in-order release stores), and the receiver then consumes the run without
+ * touching the line the sender is writing. Polling slot after slot instead
+ * would sit on the very line the sender writes next and trade it between
+ * the two cores once per message (the FastForward problem).
+ * Returns 0 with *avail set, or -EPROTO if the next slot holds a sequence
+ * that is neither this lap's nor the previous lap's.
+ */
+static int rx_probe(struct ring_rx *r, uint32_t *avail)
+{
+	uint32_t probe = RING_PROBE < r->mask + 1 ? RING_PROBE : r->mask + 1;
+	uint32_t seq = LOAD_ACQ(&r->slots[r->tail & r->mask].h.seq);
+
+	*avail = 0;
+	if (seq != SEQ_OF(r->tail))
+		return seq == SEQ_OF(r->tail - r->mask - 1) ? 0 : -EPROTO;
+	for (; probe > 1; probe >>= 1) {
+		uint64_t pos = r->tail + probe - 1;
+
+		if (LOAD_ACQ(&r->slots[pos & r->mask].h.seq) == SEQ_OF(pos))
+			break;
+	}
+	*avail = probe;
+	return 0;
+}
+
 int ring_recv(struct ring_rx *r, struct wave_msg *out, unsigned int max,
 	      uint64_t visible_ts, uint64_t *held_ts)
 {
 	unsigned int i = 0;
-	int drained = 0, corrupt = 0;
+	int corrupt = 0;
 
 	*held_ts = 0;
-	while (i < max) {
+	if (!r->avail && rx_probe(r, &r->avail))
+		corrupt = 1;
+	while (i < max && r->avail) {
 		const struct wave_msg *s = &r->slots[r->tail & r->mask];
-		uint32_t seq = LOAD_ACQ(&s->h.seq);
 
-		if (seq != SEQ_OF(r->tail)) {
-			if (seq != SEQ_OF(r->tail - r->mask - 1))
-				corrupt = 1;
-			drained = 1;
+		/* Acquire: the body is read after seq; each slot is checked, probed or not. */
+		if (unlikely(LOAD_ACQ(&s->h.seq) != SEQ_OF(r->tail))) {
+			corrupt = 1;
 			break;
 		}
 		if (unlikely(le64toh(s->h.ts_ns) > visible_ts)) {
@@ -137,11 +213,22 @@ int ring_recv(struct ring_rx *r, struct wave_msg *out, unsigned int max,
 		}
 		memcpy(&out[i], s, sizeof(*s));
 		r->tail++;
+		r->avail--;
 		i++;
+		if (!r->avail && i < max && rx_probe(r, &r->avail))
+			corrupt = 1;
 	}
-	if (r->tail != r->credited && (drained || r->tail - r->credited >= r->credit_step))
+	/*
+	 * Credit: every credit_step messages, and whenever we have caught up
+	 * with the sender, so a sender waiting for room is never stranded.
+	 */
+	if (r->tail != r->credited && (!r->avail || r->tail - r->credited >= r->credit_step))
 		rx_return_credit(r);
-	/* Deliver what was good; the corrupt slot is reported on the next call. */
+	/*
+	 * Deliver what was good first; the corrupt slot is reported by the
+	 * call that reaches it. A slot that does not hold its seq although a
+	 * later one is published means the sender broke the order: corrupt too.
+	 */
 	return corrupt && !i ? -EPROTO : (int)i;
 }
 
@@ -169,7 +256,11 @@ int ring_rx_arm_wake(struct ring_rx *r)
 	if (r->tail != r->credited)
 		rx_return_credit(r);
 	STORE_RLX(&r->peer_ctl->wake, 1);
-	/* Orders the flag store before the slot load; pairs with ring_tx_need_kick. */
+	/*
+	 * Makes the flag globally visible before we look at the ring again.
+	 * The sender has no matching fence (see "Sleeping" in ring.h): the
+	 * caller must keep polling for RING_SETTLE_NS before it sleeps.
+	 */
 	atomic_thread_fence(memory_order_seq_cst);
 	return ring_rx_ready(r);
 }
@@ -181,9 +272,8 @@ void ring_rx_disarm_wake(struct ring_rx *r)
 
 int ring_tx_need_kick(struct ring_tx *t)
 {
-	/* Orders our seq stores before the flag load; pairs with ring_rx_arm_wake. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!LOAD_RLX(&t->ctl->wake))
+	/* No fence here: that is the point of the settle window (ring.h). */
+	if (likely(!LOAD_RLX(&t->ctl->wake)))
 		return 0;
 	return __atomic_exchange_n(&t->ctl->wake, 0, __ATOMIC_RELAXED) != 0;
 }

@@ -36,7 +36,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 /* Feature bits announced in HELLO; a peer uses a feature only if both set it. */
 #define WAVE_FEAT_BATCH    (1ULL << 0) /* receiver handles batches */
 #define WAVE_FEAT_PRESTAGE (1ULL << 1) /* prestaged decisions (later) */
-#define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE)
+#define WAVE_FEAT_TIMESTAMPS (1ULL << 2) /* stamp ts_ns on what you send me */
+#define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE | WAVE_FEAT_TIMESTAMPS)
 
 /* Limits every receiver enforces on ids and counts. */
 #define WAVE_MAX_VMS       4096u /* vm_id < WAVE_MAX_VMS */
@@ -80,7 +81,13 @@ struct wave_hdr {
 	uint8_t type;    /* enum wave_msg_type */
 	uint8_t flags;   /* WAVE_F_* */
 	uint16_t rsvd;   /* zero */
-	uint64_t ts_ns;  /* sender CLOCK_MONOTONIC at send */
+	/*
+	 * Send time in channel-clock ns (common/clock.h) if the receiver asked
+	 * for timestamps in its HELLO (WAVE_FEAT_TIMESTAMPS: it emulates link
+	 * delay or traces), else 0. A clock read is a third of the cost of a
+	 * one-message send, so it is paid only where someone reads the value.
+	 */
+	uint64_t ts_ns;
 };
 
 enum wave_role { WAVE_ROLE_HOST = 1, WAVE_ROLE_AGENT = 2 };

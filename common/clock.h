@@ -35,6 +35,53 @@ static inline void wave_cpu_relax(void)
 #endif
 }
 
+/*
+ * The channel clock: the time base of message timestamps and link-delay
+ * emulation on one host. Both ends of a shm channel must use the same one,
+ * so the host picks it and publishes it in the shared region. With an
+ * invariant TSC that the kernel itself trusts as its clocksource, it is the
+ * TSC scaled to nanoseconds (about 10 ns a read here, against 23 ns for
+ * clock_gettime: a third of the cost of a one-message send); otherwise it
+ * is CLOCK_MONOTONIC. Absolute values mean nothing; differences are ns.
+ */
+enum wave_clock_kind { WAVE_CLOCK_MONO = 0, WAVE_CLOCK_TSC = 1 };
+
+struct wave_clock {
+	enum wave_clock_kind kind;
+	uint32_t shift;
+	uint64_t mult;   /* ns = (ticks * mult) >> shift */
+};
+
+static inline uint64_t wave_ticks(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return __builtin_ia32_rdtsc();
+#elif defined(__aarch64__)
+	uint64_t v;
+
+	__asm__ __volatile__("isb; mrs %0, cntvct_el0" : "=r"(v));
+	return v;
+#else
+	return 0;
+#endif
+}
+
+static inline uint64_t wave_clock_now(const struct wave_clock *c)
+{
+	if (c->kind == WAVE_CLOCK_TSC)
+		return (uint64_t)(((unsigned __int128)wave_ticks() * c->mult) >> c->shift);
+	return wave_now_ns();
+}
+
+/*
+ * The best channel clock this machine offers (calibrated once per process,
+ * about 10 ms the first time).
+ */
+void wave_clock_best(struct wave_clock *c);
+
+/* Nonzero if this machine can follow a clock the peer chose. */
+int wave_clock_usable(const struct wave_clock *c);
+
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "channel/region.h"
+
+static const struct wave_clock mono = { .kind = WAVE_CLOCK_MONO };
 #include "channel/ring.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -29,6 +29,8 @@
 #include "channel/codec.h"
 #include "channel/frame.h"
 #include "channel/region.h"
+
+static const struct wave_clock mono = { .kind = WAVE_CLOCK_MONO };
 #include "common/clock.h"
 #include "common/log.h"
 #include "tests/util.h"
@@ -481,7 +483,7 @@ static void shm_raw_host_offer(const char *uri, int seal, void (*flaw)(void *bas
 	fds[0] = memfd_create("hostile", MFD_ALLOW_SEALING);
 	assert_int_equal(ftruncate(fds[0], (off_t)size), 0);
 	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], 0);
-	assert_int_equal(region_init(base, size, 64, 1, &reg), 0);
+	assert_int_equal(region_init(base, size, 64, 1, &mono, &reg), 0);
 	if (flaw)
 		flaw(base);
 	if (seal)

@@ -24,6 +24,11 @@
 #include "common/log.h"
 #include "tests/util.h"
 
+static int is_down_fn(void *arg)
+{
+	return !chan_is_up(arg);
+}
+
 static void attach_delivers_hello_first(void **state)
 {
 	const char *uri = test_uri(*state);
@@ -55,6 +60,36 @@ static void messages_arrive_in_order_both_ways(void **state)
 	test_stream(agent, host, 700, 1);
 	assert_int_equal(chan_get_stats(agent)->rx_invalid, 0);
 	assert_int_equal(chan_get_stats(host)->proto_errors, 0);
+	chan_close(agent);
+	chan_close(host);
+}
+
+static void timestamps_only_when_asked(void **state)
+{
+	const char *uri = test_uri(*state);
+	struct chan_opts ao;
+	struct chan *host, *agent;
+	struct wave_msg m[2];
+
+	test_open_pair(uri, NULL, NULL, &host, &agent);
+	test_drain_hello(host, agent);
+	assert_int_equal(chan_send(host, test_hb(&m[0], 1)), 0);
+	assert_int_equal(test_recv_one(agent, &m[1]), 1);
+	assert_int_equal(m[1].h.ts_ns, 0);
+	chan_close(agent);
+	assert_true(test_pump_until(host, NULL, is_down_fn, host, 2000));
+
+	chan_opts_init(&ao, CHAN_AGENT);
+	ao.timestamps = 1;
+	agent = test_open_agent(uri, &ao);
+	test_wait_up(host, agent);
+	test_drain_hello(host, agent);
+	assert_int_equal(chan_send(host, test_hb(&m[0], 2)), 0);
+	assert_int_equal(chan_send(host, test_hb(&m[0], 3)), 0);
+	assert_int_equal(test_recv_one(agent, &m[0]), 1);
+	assert_int_equal(test_recv_one(agent, &m[1]), 1);
+	assert_int_not_equal(m[0].h.ts_ns, 0);
+	assert_true(m[1].h.ts_ns >= m[0].h.ts_ns);
 	chan_close(agent);
 	chan_close(host);
 }
@@ -322,6 +357,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		BOTH(attach_delivers_hello_first),
+		BOTH(timestamps_only_when_asked),
 		BOTH(messages_arrive_in_order_both_ways),
 		BOTH(agent_restart_is_new_generation),
 		BOTH(host_restart_agent_reconnects),

@@ -8,9 +8,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "channel/region.h"
+
+static const struct wave_clock mono = { .kind = WAVE_CLOCK_MONO };
 
 #define NSLOTS 128u
 
@@ -30,7 +33,7 @@ static int setup(void **state)
 	f->size = region_size_for(NSLOTS);
 	f->mem = aligned_alloc(4096, f->size);
 	f->h = f->mem;
-	assert_int_equal(region_init(f->mem, f->size, NSLOTS, 77, &reg), 0);
+	assert_int_equal(region_init(f->mem, f->size, NSLOTS, 77, &mono, &reg), 0);
 	*state = f;
 	return 0;
 }
@@ -64,7 +67,7 @@ static void fresh_region_validates_with_same_view(void **state)
 	struct fixture *f = *state;
 	struct region a, b;
 
-	assert_int_equal(region_init(f->mem, f->size, NSLOTS, 77, &a), 0);
+	assert_int_equal(region_init(f->mem, f->size, NSLOTS, 77, &mono, &a), 0);
 	assert_int_equal(region_validate(f->mem, f->size, &b, why, sizeof(why)), 0);
 	assert_int_equal(b.nslots, NSLOTS);
 	assert_int_equal(b.generation, 77);
@@ -137,9 +140,45 @@ static void side_size_and_reserved_checked(void **state)
 	f->h->side_size = htole64(le64toh(f->h->side_size) + 64);
 	assert_int_equal(validate(f, f->size), -EINVAL);
 	f->h->side_size = htole64(le64toh(f->h->side_size) - 64);
-	f->h->rsvd[7] = 1;
+	f->h->rsvd[5] = 1;
 	assert_int_equal(validate(f, f->size), -EINVAL);
 	assert_non_null(strstr(why, "reserved"));
+}
+
+static void clock_fields_checked(void **state)
+{
+	struct fixture *f = *state;
+
+	f->h->clock_kind = htole32(7);
+	assert_int_equal(validate(f, f->size), -EINVAL);
+	assert_non_null(strstr(why, "clock kind 7"));
+	f->h->clock_kind = htole32(WAVE_CLOCK_MONO);
+	f->h->clock_mult = htole64(5);
+	assert_int_equal(validate(f, f->size), -EINVAL);
+	f->h->clock_kind = htole32(WAVE_CLOCK_TSC);
+	f->h->clock_shift = htole32(32);
+	f->h->clock_mult = htole64(1); /* a 4 EHz TSC */
+	assert_int_equal(validate(f, f->size), -EINVAL);
+	assert_non_null(strstr(why, "TSC clock"));
+}
+
+static void host_clock_is_adopted(void **state)
+{
+	struct fixture *f = *state;
+	struct wave_clock best;
+	struct region reg;
+
+	wave_clock_best(&best);
+	assert_int_equal(region_init(f->mem, f->size, NSLOTS, 3, &best, &reg), 0);
+	assert_int_equal(region_validate(f->mem, f->size, &reg, why, sizeof(why)), 0);
+	assert_int_equal(reg.clock.kind, best.kind);
+	assert_int_equal(reg.clock.mult, best.mult);
+	/* The adopted clock advances in nanoseconds like CLOCK_MONOTONIC. */
+	uint64_t c0 = wave_clock_now(&reg.clock), m0 = wave_now_ns();
+	struct timespec ts = { 0, 20000000 };
+	nanosleep(&ts, NULL);
+	uint64_t dc = wave_clock_now(&reg.clock) - c0, dm = wave_now_ns() - m0;
+	assert_true(dc > dm * 99 / 100 && dc < dm * 101 / 100);
 }
 
 int main(void)
@@ -152,6 +191,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_slots_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(offsets_outside_rejected, setup, teardown),
 		cmocka_unit_test_setup_teardown(side_size_and_reserved_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(clock_fields_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(host_clock_is_adopted, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("region", tests, NULL, NULL);

@@ -15,6 +15,8 @@
 
 #include "channel/codec.h"
 #include "channel/region.h"
+
+static const struct wave_clock mono = { .kind = WAVE_CLOCK_MONO };
 #include "channel/ring.h"
 
 #define NSLOTS 64u
@@ -32,7 +34,7 @@ static int setup(void **state)
 	size_t size = region_size_for(NSLOTS);
 
 	f->mem = aligned_alloc(4096, size);
-	assert_int_equal(region_init(f->mem, size, NSLOTS, 1, &f->reg), 0);
+	assert_int_equal(region_init(f->mem, size, NSLOTS, 1, &mono, &f->reg), 0);
 	/* host -> agent direction */
 	ring_tx_init(&f->tx, f->reg.slots[REGION_SIDE_AGENT], NSLOTS, f->reg.ctl[REGION_SIDE_HOST], 0);
 	ring_rx_init(&f->rx, f->reg.slots[REGION_SIDE_AGENT], NSLOTS, f->reg.ctl[REGION_SIDE_HOST]);

@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * wavectl bench channel: the Wave shm channel against DPDK's rte_ring, a raw
+ * cache-line mailbox (the floor), a unix socket and TCP loopback, measured
+ * in one run on two pinned cores with 64-byte messages.
+ *
+ * Throughput: one thread streams messages in batches of 1 or 32, the other
+ * receives with the same batch size; msgs/s = messages / elapsed. Latency:
+ * a ping-pong of one message; each sample is half the round trip, so every
+ * contender's "one-way" latency is measured the same way and the clocks of
+ * two cores are never compared. Contenders run interleaved, REPS times, and
+ * the median is reported, so machine drift hits them all alike.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench.h"
+#include "bench/pipe.h"
+#include "channel/codec.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/parse.h"
+
+#define REPS 3
+
+struct cfg {
+	int quick, json;
+	const char *only;        /* comma-separated contender names, or NULL */
+	uint64_t link_delay_us;
+	int cpu[2];
+	uint64_t tput_msgs;
+	size_t lat_samples;
+};
+
+struct result {
+	const char *name;
+	double mps[2][REPS];     /* [batch 1, batch 32][rep] */
+	uint64_t lat[3][REPS];   /* p50, p99, p99.9 */
+	int failed;
+};
+
+struct run {
+	struct pipe *p;
+	const struct cfg *cfg;
+	unsigned int batch;
+	uint64_t n;
+	pthread_barrier_t bar;
+	uint64_t t0, t1;
+	uint64_t *samples;
+	size_t nsamples, warm;
+	int err;
+};
+
+static volatile int run_aborted;
+
+static void set_err(struct run *r, int err)
+{
+	if (!r->err)
+		r->err = err;
+	run_aborted = 1;
+}
+
+static void *tput_tx(void *arg)
+{
+	struct run *r = arg;
+	struct wave_msg m[32];
+	uint64_t sent = 0;
+	int k;
+
+	bench_pin(r->cfg->cpu[0]);
+	for (int i = 0; i < 32; i++)
+		wave_msg_init(&m[i], WAVE_MSG_HEARTBEAT);
+	pthread_barrier_wait(&r->bar);
+	r->t0 = wave_now_ns();
+	while (sent < r->n && !run_aborted) {
+		unsigned int want = r->n - sent < r->batch ? (unsigned int)(r->n - sent) : r->batch;
+
+		for (unsigned int i = 0; i < want; i++)
+			m[i].p.hb.hb_seq = sent + i;
+		k = r->p->ops->send(r->p, 0, m, want);
+		if (k < 0) {
+			set_err(r, k);
+			break;
+		}
+		if (!k)
+			wave_cpu_relax();
+		sent += (uint64_t)k;
+	}
+	return NULL;
+}
+
+static void *tput_rx(void *arg)
+{
+	struct run *r = arg;
+	struct wave_msg m[32];
+	uint64_t got = 0;
+	int k;
+
+	bench_pin(r->cfg->cpu[1]);
+	pthread_barrier_wait(&r->bar);
+	while (got < r->n && !run_aborted) {
+		k = r->p->ops->recv(r->p, 1, m, r->batch);
+		if (k < 0) {
+			set_err(r, k);
+			break;
+		}
+		if (k && m[0].p.hb.hb_seq != got) {
+			set_err(r, -EILSEQ);
+			break;
+		}
+		got += (uint64_t)k;
+	}
+	r->t1 = wave_now_ns();
+	return NULL;
+}
+
+/* Spins until one message went out (or came in). */
+static int one(struct run *r, int side, struct wave_msg *m, int sending)
+{
+	int k;
+
+	do {
+		k = sending ? r->p->ops->send(r->p, side, m, 1) : r->p->ops->recv(r->p, side, m, 1);
+	} while (k == 0 && !run_aborted);
+	if (k < 0)
+		set_err(r, k);
+	return k == 1 ? 0 : -1;
+}
+
+static void *lat_a(void *arg)
+{
+	struct run *r = arg;
+	struct wave_msg m;
+	uint64_t t0;
+
+	bench_pin(r->cfg->cpu[0]);
+	wave_msg_init(&m, WAVE_MSG_HEARTBEAT);
+	pthread_barrier_wait(&r->bar);
+	for (size_t i = 0; i < r->warm + r->nsamples; i++) {
+		t0 = wave_now_ns();
+		if (one(r, 0, &m, 1) || one(r, 0, &m, 0))
+			break;
+		if (i >= r->warm)
+			r->samples[i - r->warm] = (wave_now_ns() - t0) / 2;
+	}
+	return NULL;
+}
+
+static void *lat_b(void *arg)
+{
+	struct run *r = arg;
+	struct wave_msg m;
+
+	bench_pin(r->cfg->cpu[1]);
+	pthread_barrier_wait(&r->bar);
+	for (size_t i = 0; i < r->warm + r->nsamples; i++)
+		if (one(r, 1, &m, 0) || one(r, 1, &m, 1))
+			break;
+	return NULL;
+}
+
+static int run_pair(struct run *r, void *(*a)(void *), void *(*b)(void *))
+{
+	pthread_t ta, tb;
+
+	run_aborted = 0;
+	pthread_barrier_init(&r->bar, NULL, 2);
+	pthread_create(&ta, NULL, a, r);
+	pthread_create(&tb, NULL, b, r);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	pthread_barrier_destroy(&r->bar);
+	return r->err;
+}
+
+static int is_socket(const struct pipe_ops *ops)
+{
+	return ops == &pipe_unix_ops || ops == &pipe_tcp_ops;
+}
+
+/* One repetition of one contender: throughput at both batch sizes, then latency. */
+static int measure(const struct pipe_ops *ops, const struct cfg *cfg, uint64_t delay_ns,
+		   struct result *res, int rep)
+{
+	static const unsigned int batches[2] = { 1, 32 };
+	struct pipe p = { .ops = ops, .link_delay_ns = delay_ns };
+	struct run r = { .p = &p, .cfg = cfg };
+	int ret = ops->open(&p);
+
+	if (ret) {
+		wave_err("bench channel: %s: cannot set up: %s", ops->name, strerror(-ret));
+		return ret;
+	}
+	for (int b = 0; b < 2 && !ret; b++) {
+		r.batch = batches[b];
+		r.n = is_socket(ops) ? cfg->tput_msgs / 10 : cfg->tput_msgs;
+		r.err = 0;
+		ret = run_pair(&r, tput_tx, tput_rx);
+		res->mps[b][rep] = (double)r.n * 1e9 / (double)(r.t1 - r.t0);
+	}
+	if (!ret) {
+		r.nsamples = is_socket(ops) ? cfg->lat_samples / 4 : cfg->lat_samples;
+		r.warm = r.nsamples / 10;
+		r.samples = calloc(r.nsamples, sizeof(*r.samples));
+		r.err = 0;
+		ret = r.samples ? run_pair(&r, lat_a, lat_b) : -ENOMEM;
+		res->lat[0][rep] = bench_percentile(r.samples, r.nsamples, 0.50);
+		res->lat[1][rep] = bench_percentile(r.samples, r.nsamples, 0.99);
+		res->lat[2][rep] = bench_percentile(r.samples, r.nsamples, 0.999);
+		free(r.samples);
+	}
+	ops->close(&p);
+	if (ret)
+		wave_err("bench channel: %s: %s", ops->name, strerror(-ret));
+	return ret;
+}
+
+static double median_d(const double *v)
+{
+	double a = v[0], b = v[1], c = v[2];
+
+	return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+}
+
+static uint64_t median_u(const uint64_t *v)
+{
+	uint64_t a = v[0], b = v[1], c = v[2];
+
+	return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+}
+
+_Static_assert(REPS == 3, "median_* assume three repetitions");
+
+static void print_json(const struct cfg *cfg, struct result *res, int n)
+{
+	printf("{\"params\": {\"msg_bytes\": %d, \"cpus\": [%d, %d], \"reps\": %d, "
+	       "\"tput_msgs\": %llu, \"lat_samples\": %zu, \"link_delay_us\": %llu, \"quick\": %s}",
+	       WAVE_MSG_SIZE, cfg->cpu[0], cfg->cpu[1], REPS,
+	       (unsigned long long)cfg->tput_msgs, cfg->lat_samples,
+	       (unsigned long long)cfg->link_delay_us, cfg->quick ? "true" : "false");
+	for (int i = 0; i < n; i++) {
+		if (res[i].failed) {
+			printf(", \"%s\": null", res[i].name);
+			continue;
+		}
+		printf(", \"%s\": {\"msgs_per_s_b1\": %.0f, \"msgs_per_s_b32\": %.0f, "
+		       "\"lat_ns_p50\": %llu, \"lat_ns_p99\": %llu, \"lat_ns_p999\": %llu}",
+		       res[i].name, median_d(res[i].mps[0]), median_d(res[i].mps[1]),
+		       (unsigned long long)median_u(res[i].lat[0]),
+		       (unsigned long long)median_u(res[i].lat[1]),
+		       (unsigned long long)median_u(res[i].lat[2]));
+	}
+	printf("}\n");
+}
+
+static const struct result *find(const struct result *res, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(res[i].name, name) == 0 && !res[i].failed)
+			return &res[i];
+	return NULL;
+}
+
+static void print_table(const struct cfg *cfg, struct result *res, int n)
+{
+	const struct result *w = find(res, n, "wave_shm"), *r = find(res, n, "rte_ring"),
+			    *pp = find(res, n, "pingpong"), *d = find(res, n, "wave_shm_delay");
+
+	printf("64-byte messages, CPUs %d and %d, median of %d interleaved runs\n\n",
+	       cfg->cpu[0], cfg->cpu[1], REPS);
+	printf("%-16s %14s %14s %10s %10s %10s\n", "contender", "msgs/s b=1", "msgs/s b=32",
+	       "p50 ns", "p99 ns", "p99.9 ns");
+	for (int i = 0; i < n; i++) {
+		if (res[i].failed) {
+			printf("%-16s %14s\n", res[i].name, "failed");
+			continue;
+		}
+		printf("%-16s %14.0f %14.0f %10llu %10llu %10llu\n", res[i].name,
+		       median_d(res[i].mps[0]), median_d(res[i].mps[1]),
+		       (unsigned long long)median_u(res[i].lat[0]),
+		       (unsigned long long)median_u(res[i].lat[1]),
+		       (unsigned long long)median_u(res[i].lat[2]));
+	}
+	printf("\n(latency: one-way, measured as half a ping-pong round trip)\n");
+	if (w && r)
+		printf("wave_shm / rte_ring throughput: batch 1 %.2fx, batch 32 %.2fx  (goal >= 1)\n",
+		       median_d(w->mps[0]) / median_d(r->mps[0]),
+		       median_d(w->mps[1]) / median_d(r->mps[1]));
+	if (w && pp)
+		printf("wave_shm p50 / pingpong p50 (half its round trip): %.2fx  (goal <= 1.5)\n",
+		       (double)median_u(w->lat[0]) / (double)median_u(pp->lat[0]));
+	if (w && d)
+		printf("link delay %llu us: p50 %+.2f us over no delay\n",
+		       (unsigned long long)cfg->link_delay_us,
+		       ((double)median_u(d->lat[0]) - (double)median_u(w->lat[0])) / 1e3);
+}
+
+const char bench_channel_help[] =
+	"usage: wavectl bench channel [--quick] [--json] [--link-delay US] [--cpus A,B]\n"
+	"\n"
+	"Measures the Wave shm channel against DPDK rte_ring (SP/SC, 64-byte elements),\n"
+	"a raw cache-line mailbox (pingpong, the floor), a unix socket and TCP loopback:\n"
+	"throughput at batch 1 and 32, one-way latency p50/p99/p99.9, on two pinned CPUs.\n"
+	"\n"
+	"  --quick          fewer messages and samples (about 20 s instead of a minute)\n"
+	"  --json           print one JSON object instead of the table\n"
+	"  --link-delay US  also measure wave_shm with an emulated link delay of US us\n"
+	"  --cpus A,B       the two CPUs to use (default: the first two allowed)\n"
+	"  --only LIST      run only these contenders (e.g. wave_shm,rte_ring)\n"
+	"  -h, --help       this text\n";
+
+static int selected(const struct cfg *cfg, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = cfg->only;
+
+	if (!p)
+		return 1;
+	while ((p = strstr(p, name))) {
+		if ((p == cfg->only || p[-1] == ',') && (p[len] == ',' || p[len] == '\0'))
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+static int parse(int argc, char **argv, struct cfg *cfg)
+{
+	static const struct option opts[] = {
+		{ "quick", no_argument, NULL, 'q' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "link-delay", required_argument, NULL, 'd' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "only", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t mask;
+	int c, n;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			cfg->quick = 1;
+			break;
+		case 'j':
+			cfg->json = 1;
+			break;
+		case 'd':
+			if (wave_parse_u64("--link-delay", optarg, 0, 100000, &cfg->link_delay_us))
+				return -EINVAL;
+			break;
+		case 'c':
+			if (wave_parse_cpulist("--cpus", optarg, &mask))
+				return -EINVAL;
+			n = 0;
+			for (int i = 0; i < 64; i++)
+				if (mask & (1ULL << i) && n < 2)
+					cfg->cpu[n++] = i;
+			if (__builtin_popcountll(mask) != 2) {
+				wave_err("--cpus: give exactly two CPUs, e.g. 0,1");
+				return -EINVAL;
+			}
+			break;
+		case 'o':
+			cfg->only = optarg;
+			break;
+		case 'h':
+			fputs(bench_channel_help, stdout);
+			return 1;
+		default:
+			fputs(bench_channel_help, stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		wave_err("bench channel: unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int bench_channel_main(int argc, char **argv)
+{
+	static const struct pipe_ops *const contenders[] = {
+		&pipe_wave_ops, &pipe_rte_ring_ops, &pipe_pingpong_ops, &pipe_unix_ops, &pipe_tcp_ops,
+	};
+	enum { NC = sizeof(contenders) / sizeof(contenders[0]) };
+	struct result res[NC + 1] = { 0 };
+	struct cfg cfg = { .cpu = { -1, -1 } };
+	int ret, n, failed = 0;
+
+	ret = parse(argc, argv, &cfg);
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	if (cfg.cpu[0] < 0 && bench_default_cpus(cfg.cpu)) {
+		wave_err("bench channel: needs two CPUs");
+		return 1;
+	}
+	cfg.tput_msgs = cfg.quick ? 1000000 : 5000000;
+	cfg.lat_samples = cfg.quick ? 40000 : 200000;
+	const struct pipe_ops *run_ops[NC + 1];
+	uint64_t run_delay[NC + 1] = { 0 };
+
+	n = 0;
+	for (int i = 0; i < NC; i++) {
+		if (!selected(&cfg, contenders[i]->name))
+			continue;
+		run_ops[n] = contenders[i];
+		res[n++].name = contenders[i]->name;
+	}
+	if (cfg.link_delay_us && selected(&cfg, "wave_shm_delay")) {
+		run_ops[n] = &pipe_wave_ops;
+		run_delay[n] = cfg.link_delay_us * WAVE_NSEC_PER_USEC;
+		res[n++].name = "wave_shm_delay";
+	}
+	if (!n) {
+		wave_err("bench channel: --only '%s' names no contender (wave_shm, rte_ring, "
+			 "pingpong, unix, tcp, wave_shm_delay)", cfg.only);
+		return 2;
+	}
+	bench_dpdk_init();
+	for (int rep = 0; rep < REPS; rep++) {
+		for (int i = 0; i < n; i++) {
+			if (!cfg.json)
+				fprintf(stderr, "\rrun %d/%d: %-16s", rep + 1, REPS, res[i].name);
+			if (!res[i].failed && measure(run_ops[i], &cfg, run_delay[i], &res[i], rep))
+				res[i].failed = 1;
+		}
+	}
+	if (!cfg.json)
+		fprintf(stderr, "\r%40s\r", "");
+	for (int i = 0; i < n; i++)
+		failed |= res[i].failed;
+	if (cfg.json)
+		print_json(&cfg, res, n);
+	else
+		print_table(&cfg, res, n);
+	return failed ? 1 : 0;
+}

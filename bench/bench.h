@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Benchmarks run by 'wavectl bench NAME'. Not part of 'make check'. */
+#ifndef WAVE_BENCH_BENCH_H
+#define WAVE_BENCH_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* wavectl bench channel [--quick] [--json] [--link-delay US] [--cpus A,B] */
+int bench_channel_main(int argc, char **argv);
+extern const char bench_channel_help[];
+
+/* Percentile p (0..1) of n samples; sorts them in place. 0 if n == 0. */
+uint64_t bench_percentile(uint64_t *samples, size_t n, double p);
+
+/* Pins the calling thread to one CPU. Returns 0 or -errno. */
+int bench_pin(int cpu);
+
+/* The first two CPUs this process may run on, for the two benchmark threads. */
+int bench_default_cpus(int cpus[2]);
+
+#endif
