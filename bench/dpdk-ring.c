@@ -25,6 +25,23 @@ struct rte_pipe {
 	struct rte_ring *r[2]; /* r[0]: A->B, r[1]: B->A */
 };
 
+#define DPDK_RUNDIR "/var/run/dpdk"
+static int rundir_existed;
+
+static int eal_up;
+
+void bench_dpdk_cleanup(void)
+{
+	if (!eal_up)
+		return;
+	eal_up = 0;
+	rte_eal_cleanup();
+	if (!rundir_existed) {
+		rmdir(DPDK_RUNDIR "/rte");
+		rmdir(DPDK_RUNDIR);
+	}
+}
+
 int bench_dpdk_init(void)
 {
 	static int done;
@@ -34,6 +51,8 @@ int bench_dpdk_init(void)
 
 	if (done)
 		return done > 0 ? 0 : -ENODEV;
+	/* The EAL creates its runtime directory even without shared config. */
+	rundir_existed = access(DPDK_RUNDIR, F_OK) == 0;
 	/* The EAL pins the calling thread to its main lcore: undo that after. */
 	sched_getaffinity(0, sizeof(saved), &saved);
 	if (rte_eal_init((int)(sizeof(argv) / sizeof(argv[0])) - 1, argv) < 0) {
@@ -43,6 +62,7 @@ int bench_dpdk_init(void)
 	}
 	sched_setaffinity(0, sizeof(saved), &saved);
 	done = 1;
+	eal_up = 1;
 	return 0;
 }
 

@@ -43,5 +43,7 @@ extern const struct pipe_ops pipe_tcp_ops;
 
 /* bench/dpdk-ring.c: initialises the DPDK EAL once (no hugepages, no PCI). */
 int bench_dpdk_init(void);
+/* Releases the EAL and removes the runtime directory if the EAL created it. */
+void bench_dpdk_cleanup(void);
 
 #endif
