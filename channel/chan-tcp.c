@@ -190,21 +190,48 @@ static int send_hello(struct chan *ch)
 	return flush(ch);
 }
 
+/* Moves complete frames from the receive buffer into the staging queue. */
+static int parse_buffered(struct chan *ch)
+{
+	struct tcp_priv *p = priv(ch);
+	struct wave_msg msgs[FRAME_MAX_MSGS * 4];
+	unsigned int n, i, room = TCP_STAGE - (p->st_tail - p->st_head);
+	uint64_t now = wave_now_ns();
+	char why[160];
+	ssize_t used;
+
+	used = frame_parse(p->rxbuf, p->rxlen, msgs,
+			   room < FRAME_MAX_MSGS * 4 ? room : FRAME_MAX_MSGS * 4, &n, why, sizeof(why));
+	if (used < 0) {
+		wave_log_rl(WAVE_LOG_ERR, "%s: bad frame from peer: %s", ch->label, why);
+		return -EPROTO;
+	}
+	memmove(p->rxbuf, p->rxbuf + used, p->rxlen - (size_t)used);
+	p->rxlen -= (size_t)used;
+	for (i = 0; i < n; i++) {
+		struct staged *s = &p->stage[p->st_tail++ & (TCP_STAGE - 1)];
+
+		s->m = msgs[i];
+		s->arrival_ns = now;
+	}
+	return 0;
+}
+
 /*
- * Reads what the socket has into the staging queue. Returns 0, -EPIPE (peer
- * closed) or -EPROTO (broken stream, reason logged).
+ * Stages what the receive buffer and then the socket hold. Frames already
+ * buffered are parsed first: a frame left behind because the staging queue
+ * was full must not wait for more bytes that may never come. Returns 0,
+ * -EPIPE (peer closed) or -EPROTO (broken stream, reason logged).
  */
 static int fill(struct chan *ch)
 {
 	struct tcp_priv *p = priv(ch);
-	struct wave_msg msgs[FRAME_MAX_MSGS * 4];
-	unsigned int n, i, room;
-	char why[160];
-	ssize_t r, used;
+	ssize_t r;
 
 	for (;;) {
-		room = TCP_STAGE - (p->st_tail - p->st_head);
-		if (room < FRAME_MAX_MSGS) {
+		if (parse_buffered(ch))
+			return -EPROTO;
+		if (TCP_STAGE - (p->st_tail - p->st_head) < FRAME_MAX_MSGS) {
 			if (!p->rx_paused) {
 				p->rx_paused = 1;
 				chan_epoll_mod(ch, p->conn_fd, conn_events(p), CHAN_TAG_CONN);
@@ -217,21 +244,6 @@ static int fill(struct chan *ch)
 		if (r < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -EPIPE;
 		p->rxlen += (size_t)r;
-		used = frame_parse(p->rxbuf, p->rxlen, msgs,
-				   room < FRAME_MAX_MSGS * 4 ? room : FRAME_MAX_MSGS * 4, &n,
-				   why, sizeof(why));
-		if (used < 0) {
-			wave_log_rl(WAVE_LOG_ERR, "%s: bad frame from peer: %s", ch->label, why);
-			return -EPROTO;
-		}
-		memmove(p->rxbuf, p->rxbuf + used, p->rxlen - (size_t)used);
-		p->rxlen -= (size_t)used;
-		for (i = 0; i < n; i++) {
-			struct staged *s = &p->stage[p->st_tail++ & (TCP_STAGE - 1)];
-
-			s->m = msgs[i];
-			s->arrival_ns = wave_now_ns();
-		}
 	}
 }
 

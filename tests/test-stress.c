@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -44,6 +45,7 @@ struct durable {
 	uint32_t cur;          /* slot holding the committed progress */
 	uint32_t errors;
 	uint32_t done;         /* parent: producer may exit */
+	uint64_t prod_next, prod_resume, prod_resumes; /* for the failure report */
 	char why[160];
 };
 
@@ -97,7 +99,7 @@ static void consumer(const char *uri)
 	struct chan *ch;
 	int n;
 
-	wave_log_init("stress-consumer", WAVE_LOG_WARN);
+	wave_log_init("stress-consumer", getenv("WAVE_TEST_VERBOSE") ? WAVE_LOG_DEBUG : WAVE_LOG_WARN);
 	chan_opts_init(&o, CHAN_AGENT);
 	if (chan_open(uri, &o, &ch))
 		_exit(3);
@@ -111,7 +113,10 @@ static void consumer(const char *uri)
 			if (in[i].h.type == WAVE_MSG_HELLO) {
 				wave_msg_init(&echo, WAVE_MSG_HEARTBEAT_ECHO);
 				echo.p.hb.hb_seq = p.count; /* resume point */
-				chan_send(ch, &echo);
+				int er = chan_send(ch, &echo);
+				wave_dbg("consumer: generation %llu: resume from %llu (send %d)",
+					 (unsigned long long)in[i].p.hello.generation,
+					 (unsigned long long)p.count, er);
 				continue;
 			}
 			if (in[i].h.type != WAVE_MSG_HEARTBEAT)
@@ -142,7 +147,7 @@ static void producer(const char *uri)
 	struct chan_opts o;
 	struct chan *ch;
 
-	wave_log_init("stress-producer", WAVE_LOG_WARN);
+	wave_log_init("stress-producer", getenv("WAVE_TEST_VERBOSE") ? WAVE_LOG_DEBUG : WAVE_LOG_WARN);
 	chan_opts_init(&o, CHAN_HOST);
 	if (chan_open(uri, &o, &ch))
 		_exit(3);
@@ -154,6 +159,9 @@ static void producer(const char *uri)
 			else if (in[i].h.type == WAVE_MSG_HEARTBEAT_ECHO) {
 				next = in[i].p.hb.hb_seq;
 				resumed = 1;
+				D->prod_resume = next;
+				D->prod_resumes++;
+				wave_dbg("producer: resume from %llu", (unsigned long long)next);
 			}
 		}
 		if (n < 0 || !resumed || next >= N) {
@@ -172,6 +180,7 @@ static void producer(const char *uri)
 			next += (uint64_t)n;
 		else
 			chan_process(ch);
+		D->prod_next = next;
 	}
 	chan_close(ch);
 	_exit(0);
@@ -179,23 +188,42 @@ static void producer(const char *uri)
 
 static pid_t spawn(void (*fn)(const char *), const char *uri)
 {
-	pid_t pid = fork();
+	pid_t parent = getpid(), pid = fork();
 
 	assert_true(pid >= 0);
-	if (pid == 0)
+	if (pid == 0) {
+		/* A child never outlives the test, however the test ends. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(4);
 		fn(uri);
+	}
 	return pid;
+}
+
+/* Waits up to timeout_s for child k; kills it after that. Returns its status. */
+static int reap_within(int k, int timeout_s)
+{
+	uint64_t end = wave_now_ns() + (uint64_t)timeout_s * WAVE_NSEC_PER_SEC;
+	int status = -1;
+
+	if (children[k] <= 0)
+		return status;
+	while (waitpid(children[k], &status, WNOHANG) == 0) {
+		if (wave_now_ns() > end) {
+			kill(children[k], SIGKILL);
+			waitpid(children[k], &status, 0);
+			break;
+		}
+		usleep(1000);
+	}
+	children[k] = 0;
+	return status;
 }
 
 static int reap(int k)
 {
-	int status = -1;
-
-	if (children[k] > 0) {
-		waitpid(children[k], &status, 0);
-		children[k] = 0;
-	}
-	return status;
+	return reap_within(k, 60);
 }
 
 static void kill_and_reap(int k)
@@ -259,6 +287,11 @@ static void stream_survives_kills(void **state)
 	kill_p = committed(D).count;
 	children[0] = spawn(producer, uri);
 	status = reap(1);                     /* the consumer finishes */
+	if (!WIFEXITED(status))
+		printf("  consumer stuck at %llu of %llu messages; producer at %llu, resumed %llu times, last from %llu\n",
+		       (unsigned long long)committed(D).count, (unsigned long long)N,
+		       (unsigned long long)D->prod_next, (unsigned long long)D->prod_resumes,
+		       (unsigned long long)D->prod_resume);
 	assert_string_equal(D->why, "");
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
