@@ -156,19 +156,20 @@ int ring_send(struct ring_tx *t, const struct wave_msg *msgs, unsigned int n,
 		src = wire;
 	}
 	/*
-	 * Two passes: every payload, then every header. A receiver polling the
-	 * first slot of the batch contends for that one line only, not for
-	 * each slot as it is being written; the batch then becomes visible as
-	 * a run of lines already written.
+	 * One pass, each slot's header right after its payload, so each line
+	 * is owned once. (Writing every payload first and every header after
+	 * measured 5% slower at batch 32: the first line of the batch, which
+	 * the receiver polls, had to be fetched twice.)
 	 */
-	for (i = 0; i < n; i++)
-		slot_payload(&t->slots[(t->head + i) & t->mask], &src[i]);
-	/* Write-combining buffers may drain out of order: fence them. */
-	if (t->wc)
-		atomic_thread_fence(memory_order_seq_cst);
-	for (i = 0; i < n; i++)
-		slot_publish(t, &t->slots[(t->head + i) & t->mask], &src[i],
-			     SEQ_OF(t->head + i), htole64(ts_ns));
+	for (i = 0; i < n; i++) {
+		struct wave_msg *s = &t->slots[(t->head + i) & t->mask];
+
+		slot_payload(s, &src[i]);
+		/* Write-combining buffers may drain out of order: fence them. */
+		if (t->wc)
+			atomic_thread_fence(memory_order_seq_cst);
+		slot_publish(t, s, &src[i], SEQ_OF(t->head + i), htole64(ts_ns));
+	}
 	t->head += n;
 	return (int)n;
 }

@@ -68,6 +68,7 @@ struct ring_tx {
 	uint32_t mask;
 	int wc;                      /* slots are write-combining: fence before seqs */
 	int atomic16;                /* aligned 16-byte stores are atomic (x86 AVX) */
+	int avx2;                    /* 32-byte stores */
 	uint64_t head;               /* next position to write */
 	uint64_t credit;             /* last valid credit seen */
 };
