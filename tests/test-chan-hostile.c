@@ -305,8 +305,12 @@ struct raw_shm {
 	uint64_t pos;  /* next position in the agent->host ring */
 };
 
-/* A raw agent: takes the host's region and answers HELLO by hand. */
-static void shm_raw_agent(struct chan *host, const char *uri, struct raw_shm *r)
+/*
+ * A raw agent: takes the host's region and answers HELLO by hand, claiming
+ * protocol version major. With the right version, waits until the host is up.
+ */
+static void shm_raw_attach(struct chan *host, const char *uri, struct raw_shm *r,
+			   uint16_t major)
 {
 	char cbuf[CMSG_SPACE(2 * sizeof(int))];
 	struct wave_msg hello;
@@ -335,11 +339,19 @@ static void shm_raw_agent(struct chan *host, const char *uri, struct raw_shm *r)
 	assert_int_equal(region_validate(base, r->size, &r->reg, NULL, 0), 0);
 	wave_msg_from_wire(&hello);
 	hello = raw_hello(WAVE_ROLE_AGENT, hello.p.hello.generation);
+	hello.p.hello.major = major;
 	r->efd = eventfd(0, 0);
 	send_fds(r->sock, &hello, &r->efd, 1);
 	r->pos = 0;
+	if (major != WAVE_PROTO_MAJOR)
+		return;
 	assert_true(test_pump_until(host, NULL, is_up, host, 2000));
 	test_drain_hello(host, NULL);
+}
+
+static void shm_raw_agent(struct chan *host, const char *uri, struct raw_shm *r)
+{
+	shm_raw_attach(host, uri, r, WAVE_PROTO_MAJOR);
 }
 
 static void shm_raw_close(struct raw_shm *r)
@@ -430,38 +442,16 @@ static void shm_wrong_version_refused_at_attach(void **state)
 {
 	const char *uri = test_uri(*state);
 	struct chan *host = test_open_host(uri, NULL);
-	char cbuf[CMSG_SPACE(2 * sizeof(int))];
-	struct wave_msg hello;
-	struct iovec iov = { .iov_base = &hello, .iov_len = sizeof(hello) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
-	struct sockaddr_un a;
-	socklen_t alen;
-	int sock, fds[2], efd = eventfd(0, 0);
+	struct raw_shm r;
 
-	shm_addr(uri, &a, &alen);
-	sock = socket(AF_UNIX, SOCK_SEQPACKET, 0);
-	assert_int_equal(connect(sock, (struct sockaddr *)&a, alen), 0);
-	for (int i = 0; i < 5; i++) {
-		chan_process(host);
-		usleep(1000);
-	}
-	assert_int_equal(recvmsg(sock, &mh, 0), (ssize_t)sizeof(hello));
-	memcpy(fds, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(fds));
-	close(fds[0]);
-	close(fds[1]);
-	wave_msg_from_wire(&hello);
-	hello = raw_hello(WAVE_ROLE_AGENT, hello.p.hello.generation);
-	hello.p.hello.major = 9;
-	send_fds(sock, &hello, &efd, 1);
+	shm_raw_attach(host, uri, &r, 9);
 	for (int i = 0; i < 500 && !chan_get_stats(host)->hello_rejected; i++) {
 		chan_process(host);
 		usleep(1000);
 	}
 	assert_int_equal(chan_get_stats(host)->hello_rejected, 1);
 	assert_false(chan_is_up(host));
-	close(sock);
-	close(efd);
+	shm_raw_close(&r);
 	chan_close(host);
 }
 
