@@ -89,7 +89,7 @@ $(DPDK_OBJS): $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 
 $(LIBWAVE): $(LIB_OBJS)
 	$(call say,AR,$@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BIN)/wavectl: $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBWAVE)
 	$(call need_pkg,libdpdk)

@@ -315,45 +315,60 @@ static int send_dropping_hb(struct chan *ch, const struct wave_msg *m, unsigned 
 	return (int)i;
 }
 
-int chan_send_batch(struct chan *ch, const struct wave_msg *msgs, unsigned int n)
+/* Index of the first message the channel refuses to carry, or n. */
+static inline unsigned int first_foreign(const struct wave_msg *msgs, unsigned int n)
 {
-	uint64_t now;
 	unsigned int i;
-	int ret;
 
-	if (unlikely(!ch->up)) {
+	for (i = 0; i < n; i++)
+		if (unlikely(msgs[i].h.type <= WAVE_MSG_HELLO || msgs[i].h.type >= WAVE_MSG_TYPE_MAX))
+			break;
+	return i;
+}
+
+/* Everything but the common case: not attached, refused types, faults. */
+static __attribute__((noinline, cold)) int send_slow(struct chan *ch,
+						     const struct wave_msg *msgs,
+						     unsigned int n)
+{
+	unsigned int ok = first_foreign(msgs, n);
+	uint64_t now;
+
+	if (!ch->up) {
 		ch->st.tx_notconn++;
 		return -ENOTCONN;
 	}
-	/*
-	 * The receiver validates everything (it cannot trust us anyway); here
-	 * only what the channel itself owns is refused: HELLO, unknown types.
-	 */
-	for (i = 0; i < n; i++) {
-		if (unlikely(msgs[i].h.type <= WAVE_MSG_HELLO ||
-			     msgs[i].h.type >= WAVE_MSG_TYPE_MAX)) {
-			wave_log_rl(WAVE_LOG_ERR, "%s: refusing to send message %u of type %u (%s)",
-				    ch->label, i, msgs[i].h.type, wave_msg_type_name(msgs[i].h.type));
-			if (i == 0)
-				return -EINVAL;
-			n = i;
-			break;
-		}
+	if (ok < n) {
+		wave_log_rl(WAVE_LOG_ERR, "%s: refusing to send message %u of type %u (%s)",
+			    ch->label, ok, msgs[ok].h.type, wave_msg_type_name(msgs[ok].h.type));
+		if (ok == 0)
+			return -EINVAL;
+		n = ok;
 	}
 	now = ch->stamp ? wave_clock_now(&ch->clock) : 0;
-	if (unlikely(ch->opts.nr_faults)) {
-		if (fault_active(ch, CHAN_FAULT_STALL, wave_now_ns())) {
-			ch->st.fault_stalled++;
-			return 0;
-		}
-		if (fault_active(ch, CHAN_FAULT_DROP_HB, wave_now_ns()))
-			ret = send_dropping_hb(ch, msgs, n, now);
-		else
-			ret = transport_send(ch, msgs, n, now);
-	} else {
-		ret = transport_send(ch, msgs, n, now);
+	if (fault_active(ch, CHAN_FAULT_STALL, wave_now_ns())) {
+		ch->st.fault_stalled++;
+		return 0;
 	}
-	if (ret > 0) {
+	if (fault_active(ch, CHAN_FAULT_DROP_HB, wave_now_ns()))
+		return send_dropping_hb(ch, msgs, n, now);
+	return transport_send(ch, msgs, n, now);
+}
+
+/*
+ * The common case stays small on purpose: every register it saves and every
+ * call level it adds is a store queued behind the slot stores, and at one
+ * message per call those queue entries are what limits a sender.
+ */
+int chan_send_batch(struct chan *ch, const struct wave_msg *msgs, unsigned int n)
+{
+	int ret;
+
+	if (likely(ch->up && !ch->opts.nr_faults && first_foreign(msgs, n) == n))
+		ret = transport_send(ch, msgs, n, ch->stamp ? wave_clock_now(&ch->clock) : 0);
+	else
+		ret = send_slow(ch, msgs, n);
+	if (likely(ret > 0)) {
 		ch->st.tx_msgs += (unsigned int)ret;
 		ch->st.tx_batches++;
 	}

@@ -291,11 +291,3 @@ void ring_rx_disarm_wake(struct ring_rx *r)
 {
 	STORE_RLX(&r->peer_ctl->wake, 0);
 }
-
-int ring_tx_need_kick(struct ring_tx *t)
-{
-	/* No fence here: that is the point of the settle window (ring.h). */
-	if (likely(!LOAD_RLX(&t->ctl->wake)))
-		return 0;
-	return __atomic_exchange_n(&t->ctl->wake, 0, __ATOMIC_RELAXED) != 0;
-}

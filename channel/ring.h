@@ -127,8 +127,17 @@ int ring_rx_peek(const struct ring_rx *r, uint64_t *ts_ns);
 int ring_rx_arm_wake(struct ring_rx *r);
 void ring_rx_disarm_wake(struct ring_rx *r);
 
-/* Sender, after ring_send: nonzero if the receiver asked to be woken (flag cleared). */
-int ring_tx_need_kick(struct ring_tx *t);
+/*
+ * Sender, after ring_send: nonzero if the receiver asked to be woken (the
+ * flag is then cleared). No fence: that is the point of the settle window.
+ * Inline: it runs after every send.
+ */
+static inline int ring_tx_need_kick(struct ring_tx *t)
+{
+	if (__builtin_expect(!__atomic_load_n(&t->ctl->wake, __ATOMIC_RELAXED), 1))
+		return 0;
+	return __atomic_exchange_n(&t->ctl->wake, 0, __ATOMIC_RELAXED) != 0;
+}
 
 /* Messages sent but not yet credited. */
 static inline uint64_t ring_tx_inflight(const struct ring_tx *t)
