@@ -30,8 +30,10 @@ struct chan;
  * @event:   an epoll event with a transport tag fired. Must not block.
  *           Attach: call chan_peer_up(); detach: chan_peer_down().
  * @send:    publish up to n host-order messages stamped ts_ns; only called
- *           while up. Returns count accepted, -EPROTO (stream broken: the
- *           caller drops the generation) or -ENOTCONN (peer gone, handled).
+ *           while up. Counts them with chan_count_tx(). Returns the count
+ *           accepted, or -ENOTCONN when the peer is gone or broke the stream
+ *           (already handled, with chan_protocol_error() for the latter).
+ *           chan_send_batch() hands over to it in a tail call.
  * @recv:    take up to max messages with send/arrival time <= visible_ts,
  *           in wire order; *held_ts = time of a held-back message or 0.
  *           Returns count or -EPROTO (stream broken).
@@ -97,6 +99,19 @@ void chan_make_hello(struct chan *ch, struct wave_msg *m, uint32_t ring_slots);
 void chan_peer_up(struct chan *ch, uint64_t gen, const struct wave_msg *hello);
 /* The peer is gone (why is logged). */
 void chan_peer_down(struct chan *ch, const char *why);
+/* The peer broke the stream: count, log, drop the generation. */
+void chan_protocol_error(struct chan *ch, const char *what);
+
+/* Transports account what send() accepted out of n. */
+static inline void chan_count_tx(struct chan *ch, int ret, unsigned int n)
+{
+	if (__builtin_expect(ret > 0, 1)) {
+		ch->st.tx_msgs += (unsigned int)ret;
+		ch->st.tx_batches++;
+	}
+	if (ret >= 0 && (unsigned int)ret < n)
+		ch->st.tx_full++;
+}
 
 /* Reconnect backoff for connecting sides: 10 ms doubling to 500 ms. */
 #define CHAN_RETRY_MIN_NS (10 * 1000000ull)

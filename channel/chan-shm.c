@@ -519,6 +519,11 @@ static int shm_send(struct chan *ch, const struct wave_msg *m, unsigned int n, u
 	static const uint64_t one = 1;
 	int ret = ring_send(&p->tx, m, n, ts);
 
+	if (unlikely(ret < 0)) {
+		chan_protocol_error(ch, "peer wrote an impossible credit");
+		return -ENOTCONN;
+	}
+	chan_count_tx(ch, ret, n);
 	if (ret > 0 && ring_tx_need_kick(&p->tx)) {
 		ch->st.tx_kicks++;
 		if (write(p->peer_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)

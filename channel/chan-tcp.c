@@ -526,6 +526,7 @@ static int tcp_send(struct chan *ch, const struct wave_msg *m, unsigned int n, u
 		peer_lost(ch, "connection closed");
 		return -ENOTCONN;
 	}
+	chan_count_tx(ch, (int)done, n);
 	return (int)done;
 }
 

@@ -269,25 +269,13 @@ static int is_heartbeat(const struct wave_msg *m)
 	return m->h.type == WAVE_MSG_HEARTBEAT || m->h.type == WAVE_MSG_HEARTBEAT_ECHO;
 }
 
-static void protocol_error(struct chan *ch, const char *what)
+void chan_protocol_error(struct chan *ch, const char *what)
 {
 	ch->st.proto_errors++;
 	wave_log_rl(WAVE_LOG_ERR, "%s: %s: dropping generation %llu", ch->label, what,
 		    (unsigned long long)ch->generation);
 	ch->ops->drop(ch);
 	chan_peer_down(ch, what);
-}
-
-static int transport_send(struct chan *ch, const struct wave_msg *m, unsigned int n,
-			  uint64_t now)
-{
-	int ret = ch->ops->send(ch, m, n, now);
-
-	if (unlikely(ret == -EPROTO)) {
-		protocol_error(ch, "peer wrote an impossible credit");
-		return -ENOTCONN;
-	}
-	return ret;
 }
 
 /* Sends with heartbeats filtered out; dropped ones count as sent. */
@@ -305,7 +293,7 @@ static int send_dropping_hb(struct chan *ch, const struct wave_msg *m, unsigned 
 		}
 		for (run = 0; i + run < n && !is_heartbeat(&m[i + run]); run++)
 			;
-		ret = transport_send(ch, &m[i], run, now);
+		ret = ch->ops->send(ch, &m[i], run, now);
 		if (ret < 0)
 			return ret;
 		i += (unsigned int)ret;
@@ -326,8 +314,8 @@ static inline unsigned int first_foreign(const struct wave_msg *msgs, unsigned i
 	return i;
 }
 
-/* Everything but the common case: not attached, refused types, faults. */
-static __attribute__((noinline, cold)) int send_slow(struct chan *ch,
+/* Everything but the common case: not attached, refused types, timestamps, faults. */
+static __attribute__((noinline)) int send_slow(struct chan *ch,
 						     const struct wave_msg *msgs,
 						     unsigned int n)
 {
@@ -346,13 +334,15 @@ static __attribute__((noinline, cold)) int send_slow(struct chan *ch,
 		n = ok;
 	}
 	now = ch->stamp ? wave_clock_now(&ch->clock) : 0;
+	if (!ch->opts.nr_faults)
+		return ch->ops->send(ch, msgs, n, now);
 	if (fault_active(ch, CHAN_FAULT_STALL, wave_now_ns())) {
 		ch->st.fault_stalled++;
 		return 0;
 	}
 	if (fault_active(ch, CHAN_FAULT_DROP_HB, wave_now_ns()))
 		return send_dropping_hb(ch, msgs, n, now);
-	return transport_send(ch, msgs, n, now);
+	return ch->ops->send(ch, msgs, n, now);
 }
 
 /*
@@ -362,19 +352,9 @@ static __attribute__((noinline, cold)) int send_slow(struct chan *ch,
  */
 int chan_send_batch(struct chan *ch, const struct wave_msg *msgs, unsigned int n)
 {
-	int ret;
-
-	if (likely(ch->up && !ch->opts.nr_faults && first_foreign(msgs, n) == n))
-		ret = transport_send(ch, msgs, n, ch->stamp ? wave_clock_now(&ch->clock) : 0);
-	else
-		ret = send_slow(ch, msgs, n);
-	if (likely(ret > 0)) {
-		ch->st.tx_msgs += (unsigned int)ret;
-		ch->st.tx_batches++;
-	}
-	if (ret >= 0 && (unsigned int)ret < n)
-		ch->st.tx_full++;
-	return ret;
+	if (likely(ch->up && !ch->opts.nr_faults && !ch->stamp && first_foreign(msgs, n) == n))
+		return ch->ops->send(ch, msgs, n, 0);
+	return send_slow(ch, msgs, n);
 }
 
 int chan_send(struct chan *ch, const struct wave_msg *msg)
@@ -455,7 +435,7 @@ int chan_recv(struct chan *ch, struct wave_msg *out, unsigned int max)
 	}
 	ret = ch->ops->recv(ch, out + got, max - got, visible_limit(ch), &held);
 	if (unlikely(ret < 0)) {
-		protocol_error(ch, "peer broke the message stream");
+		chan_protocol_error(ch, "peer broke the message stream");
 		return got ? (int)got : -ENOTCONN;
 	}
 	if (unlikely(held))
@@ -513,7 +493,7 @@ static int ready(struct chan *ch)
 		return 1;
 	r = ch->ops->ready(ch, visible_limit(ch), &held);
 	if (r < 0) {
-		protocol_error(ch, "peer broke the message stream");
+		chan_protocol_error(ch, "peer broke the message stream");
 		return 0;
 	}
 	if (!r && held)

@@ -10,18 +10,12 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#if defined(__x86_64__)
-#include <emmintrin.h>
-#endif
-
 #include "channel/codec.h"
 #include "channel/ring.h"
 #include "common/clock.h"
 
-/* Slot seq words are little-endian like every wire field. */
-#define SEQ_OF(pos)   htole32((uint32_t)((pos) + 1))
+#define SEQ_OF(pos)   RING_SEQ_OF(pos)
 #define LOAD_ACQ(p)   __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define LOAD_RLX(p)   __atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define STORE_RLX(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
@@ -58,120 +52,6 @@ void ring_rx_init(struct ring_rx *r, struct wave_msg *slots, uint32_t nslots,
 	r->tail = 0;
 	r->credited = 0;
 	r->avail = 0;
-}
-
-/*
- * Refreshes the credit from our control block. The peer may write anything
- * there; a value outside [credit, head] is a protocol violation.
- */
-static int tx_refresh_credit(struct ring_tx *t)
-{
-	uint64_t c = LOAD_ACQ(&t->ctl->credit);
-
-	if (unlikely(c < t->credit || c > t->head))
-		return -EPROTO;
-	t->credit = c;
-	return 0;
-}
-
-/*
- * Writes slot s from src with sequence word seq and timestamp ts, header
- * last. x86 with AVX guarantees that an aligned 16-byte SSE store is atomic
- * (Intel SDM 3A 9.1.1; AMD likewise), so the header (seq, type, flags, ts)
- * goes in one store after the three payload stores: four stores per slot,
- * the same as copying a 64-byte element, and a reader that sees seq sees ts.
- * Elsewhere: payload and ts, then seq with a release store.
- */
-/*
- * The payload is read from the caller in 4-byte pieces and written as
- * 16-byte stores. Callers build a message and send it at once, so its fields
- * are often still in the store buffer; a 16-byte load that spans a narrower
- * pending store cannot be forwarded from it and waits until every older
- * store has committed, including our previous slot stores, which wait on the
- * receiver's core for their cache line. That wait serialised one-message
- * sends. A 4-byte load inside a pending 4- or 8-byte store is forwarded.
- */
-static inline void slot_payload(struct wave_msg *s, const struct wave_msg *src)
-{
-#if defined(__x86_64__)
-	/* volatile: keeps the compiler from merging the loads back into one. */
-	const volatile uint32_t *w = (const volatile uint32_t *)src->p.raw;
-	__m128i *d = (__m128i *)s->p.raw;
-
-	for (int c = 0; c < 3; c++, w += 4) {
-		uint32_t a = w[0], b = w[1], e = w[2], f = w[3];
-
-		_mm_store_si128(&d[c], _mm_set_epi32((int)f, (int)e, (int)b, (int)a));
-	}
-#else
-	memcpy(&s->p, &src->p, sizeof(s->p));
-#endif
-}
-
-static inline void slot_publish(struct ring_tx *t, struct wave_msg *s,
-				const struct wave_msg *src, uint32_t seq, uint64_t ts)
-{
-#if defined(__x86_64__)
-	if (likely(t->atomic16)) {
-		uint64_t w0;
-
-		memcpy(&w0, src, sizeof(w0));
-		w0 = (w0 & ~0xffffffffull) | seq;
-		/* The compiler must not sink earlier payload stores below this one. */
-		atomic_signal_fence(memory_order_release);
-		_mm_store_si128((__m128i *)s, _mm_set_epi64x((long long)ts, (long long)w0));
-		return;
-	}
-#endif
-	memcpy((uint8_t *)s + sizeof(s->h.seq), (const uint8_t *)src + sizeof(s->h.seq),
-	       sizeof(s->h) - sizeof(s->h.seq));
-	s->h.ts_ns = ts;
-	STORE_REL(&s->h.seq, seq);
-}
-
-int ring_send(struct ring_tx *t, const struct wave_msg *msgs, unsigned int n,
-	      uint64_t ts_ns)
-{
-	uint64_t room = (uint64_t)t->mask + 1 - (t->head - t->credit);
-	struct wave_msg wire[8];
-	const struct wave_msg *src = msgs;
-	unsigned int i;
-
-	if (room < n) {
-		/* Acquire pairs with the receiver's release: it is done with those slots. */
-		if (tx_refresh_credit(t))
-			return -EPROTO;
-		room = (uint64_t)t->mask + 1 - (t->head - t->credit);
-		if (room < n)
-			n = (unsigned int)room;
-	}
-	if (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) {
-		/* Convert a few at a time; the loop below then publishes them. */
-		if (n > 8)
-			n = 8;
-		for (i = 0; i < n; i++) {
-			wire[i] = msgs[i];
-			wave_msg_to_wire(&wire[i]);
-		}
-		src = wire;
-	}
-	/*
-	 * One pass, each slot's header right after its payload, so each line
-	 * is owned once. (Writing every payload first and every header after
-	 * measured 5% slower at batch 32: the first line of the batch, which
-	 * the receiver polls, had to be fetched twice.)
-	 */
-	for (i = 0; i < n; i++) {
-		struct wave_msg *s = &t->slots[(t->head + i) & t->mask];
-
-		slot_payload(s, &src[i]);
-		/* Write-combining buffers may drain out of order: fence them. */
-		if (t->wc)
-			atomic_thread_fence(memory_order_seq_cst);
-		slot_publish(t, s, &src[i], SEQ_OF(t->head + i), htole64(ts_ns));
-	}
-	t->head += n;
-	return (int)n;
 }
 
 static void rx_return_credit(struct ring_rx *r)
