@@ -168,6 +168,18 @@ static void reserved_bytes_must_be_zero(void **state)
 	m = vcpu_msg();
 	m.h.flags = 0x80;
 	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	/* The reason names the first offending byte and its value. */
+	wave_msg_init(&m, WAVE_MSG_HEARTBEAT_ECHO);
+	m.p.hb.rsvd1[1] = 0x700;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "reserved byte 57 is 0x07"));
+	/* A TXN's reserved bytes depend on its op. */
+	m = txn_msg(WAVE_OP_SET_QUOTA);
+	m.p.txn.u.quota.rsvd[3] = 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m = txn_msg(WAVE_OP_SET_CLASS);
+	m.p.txn.u.cls.deadline_ns = 4999999; /* quota's reserved bytes: not reserved here */
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
 }
 
 static void out_of_range_ids_rejected(void **state)
