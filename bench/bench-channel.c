@@ -40,6 +40,7 @@ struct result {
 	const char *name;
 	double mps[2][REPS];     /* [batch 1, batch 32][rep] */
 	uint64_t lat[3][REPS];   /* p50, p99, p99.9 */
+	double cpu_ns[REPS];     /* one thread, send + receive per message, batch 32; 0: n/a */
 	int failed;
 };
 
@@ -182,6 +183,54 @@ static int is_socket(const struct pipe_ops *ops)
 	return ops == &pipe_unix_ops || ops == &pipe_tcp_ops;
 }
 
+/*
+ * CPU cost per message without any cross-core traffic: one thread sends a
+ * batch of 32 on side 0 and receives it on side 1, so the ring stays in its
+ * cache and what is left is instructions. Only for in-memory rings that can
+ * hold a batch (pingpong holds one message, sockets cost system calls).
+ * Returns ns per message, or 0 when it does not apply.
+ */
+static double cpu_cost(struct pipe *p, uint64_t n)
+{
+	struct wave_msg m[32], got[32];
+	uint64_t t0, i;
+
+	if (p->ops != &pipe_wave_ops && p->ops != &pipe_rte_ring_ops)
+		return 0;
+	if (p->link_delay_ns)
+		return 0;
+	for (int k = 0; k < 32; k++)
+		wave_msg_init(&m[k], WAVE_MSG_HEARTBEAT);
+	t0 = wave_now_ns();
+	for (i = 0; i < n; i += 32) {
+		for (int k = 0; k < 32; k++)
+			m[k].p.hb.hb_seq = i + (uint64_t)k;
+		if (p->ops->send(p, 0, m, 32) != 32 || p->ops->recv(p, 1, got, 32) != 32 ||
+		    got[0].p.hb.hb_seq != i)
+			return 0;
+	}
+	return (double)(wave_now_ns() - t0) / (double)i;
+}
+
+/* What validating a received message costs the channel (codec.c), per message. */
+static double check_cost(uint64_t n)
+{
+	struct wave_msg m[32];
+	uint64_t t0, i;
+	int bad = 0;
+
+	for (int k = 0; k < 32; k++)
+		wave_msg_init(&m[k], WAVE_MSG_HEARTBEAT);
+	t0 = wave_now_ns();
+	for (i = 0; i < n; i += 32)
+		for (int k = 0; k < 32; k++) {
+			/* The compiler must not hoist the check out of the loop. */
+			__asm__ __volatile__("" : : "r"(&m[k]) : "memory");
+			bad |= wave_msg_check(&m[k], NULL, 0);
+		}
+	return bad ? 0 : (double)(wave_now_ns() - t0) / (double)i;
+}
+
 /* One repetition of one contender: throughput at both batch sizes, then latency. */
 static int measure(const struct pipe_ops *ops, const struct cfg *cfg, uint64_t delay_ns,
 		   struct result *res, int rep)
@@ -202,6 +251,8 @@ static int measure(const struct pipe_ops *ops, const struct cfg *cfg, uint64_t d
 		ret = run_pair(&r, tput_tx, tput_rx);
 		res->mps[b][rep] = (double)r.n * 1e9 / (double)(r.t1 - r.t0);
 	}
+	if (!ret)
+		res->cpu_ns[rep] = cpu_cost(&p, cfg->tput_msgs);
 	if (!ret) {
 		r.nsamples = is_socket(ops) ? cfg->lat_samples / 4 : cfg->lat_samples;
 		r.warm = r.nsamples / 10;
@@ -235,6 +286,8 @@ static uint64_t median_u(const uint64_t *v)
 
 _Static_assert(REPS == 3, "median_* assume three repetitions");
 
+static double check_ns;  /* wave_msg_check per message, median of REPS */
+
 static void print_json(const struct cfg *cfg, struct result *res, int n)
 {
 	printf("{\"params\": {\"msg_bytes\": %d, \"cpus\": [%d, %d], \"reps\": %d, "
@@ -248,12 +301,17 @@ static void print_json(const struct cfg *cfg, struct result *res, int n)
 			continue;
 		}
 		printf(", \"%s\": {\"msgs_per_s_b1\": %.0f, \"msgs_per_s_b32\": %.0f, "
-		       "\"lat_ns_p50\": %llu, \"lat_ns_p99\": %llu, \"lat_ns_p999\": %llu}",
+		       "\"lat_ns_p50\": %llu, \"lat_ns_p99\": %llu, \"lat_ns_p999\": %llu",
 		       res[i].name, median_d(res[i].mps[0]), median_d(res[i].mps[1]),
 		       (unsigned long long)median_u(res[i].lat[0]),
 		       (unsigned long long)median_u(res[i].lat[1]),
 		       (unsigned long long)median_u(res[i].lat[2]));
+		if (median_d(res[i].cpu_ns) > 0)
+			printf(", \"cpu_ns_per_msg_b32\": %.2f", median_d(res[i].cpu_ns));
+		printf("}");
 	}
+	if (check_ns > 0)
+		printf(", \"validate_ns_per_msg\": %.2f", check_ns);
 	printf("}\n");
 }
 
@@ -272,20 +330,27 @@ static void print_table(const struct cfg *cfg, struct result *res, int n)
 
 	printf("64-byte messages, CPUs %d and %d, median of %d interleaved runs\n\n",
 	       cfg->cpu[0], cfg->cpu[1], REPS);
-	printf("%-16s %14s %14s %10s %10s %10s\n", "contender", "msgs/s b=1", "msgs/s b=32",
-	       "p50 ns", "p99 ns", "p99.9 ns");
+	printf("%-16s %14s %14s %10s %10s %10s %10s\n", "contender", "msgs/s b=1", "msgs/s b=32",
+	       "p50 ns", "p99 ns", "p99.9 ns", "cpu ns");
 	for (int i = 0; i < n; i++) {
 		if (res[i].failed) {
 			printf("%-16s %14s\n", res[i].name, "failed");
 			continue;
 		}
-		printf("%-16s %14.0f %14.0f %10llu %10llu %10llu\n", res[i].name,
+		printf("%-16s %14.0f %14.0f %10llu %10llu %10llu", res[i].name,
 		       median_d(res[i].mps[0]), median_d(res[i].mps[1]),
 		       (unsigned long long)median_u(res[i].lat[0]),
 		       (unsigned long long)median_u(res[i].lat[1]),
 		       (unsigned long long)median_u(res[i].lat[2]));
+		if (median_d(res[i].cpu_ns) > 0)
+			printf(" %10.2f\n", median_d(res[i].cpu_ns));
+		else
+			printf(" %10s\n", "-");
 	}
-	printf("\n(latency: one-way, measured as half a ping-pong round trip)\n");
+	printf("\n(latency: one-way, measured as half a ping-pong round trip;\n"
+	       " cpu ns: send + receive of one message in one thread, batch 32, no cross-core traffic)\n");
+	if (check_ns > 0)
+		printf("of which wave_shm validates each received message: %.2f ns\n", check_ns);
 	if (w && r)
 		printf("wave_shm / rte_ring throughput: batch 1 %.2fx, batch 32 %.2fx  (goal >= 1)\n",
 		       median_d(w->mps[0]) / median_d(r->mps[0]),
@@ -434,6 +499,13 @@ int bench_channel_main(int argc, char **argv)
 			if (!res[i].failed && measure(run_ops[i], &cfg, run_delay[i], &res[i], rep))
 				res[i].failed = 1;
 		}
+	}
+	if (selected(&cfg, "wave_shm")) {
+		double c[REPS];
+
+		for (int rep = 0; rep < REPS; rep++)
+			c[rep] = check_cost(cfg.tput_msgs);
+		check_ns = median_d(c);
 	}
 	bench_dpdk_cleanup();
 	if (!cfg.json)

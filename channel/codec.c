@@ -221,17 +221,18 @@ static const uint64_t txn_zero_bytes[WAVE_OP_MAX] = {
 	[WAVE_OP_SET_QUOTA] = ZF(p.txn.u.quota.rsvd),
 };
 
-/* Bit i set: byte i of m is not zero. */
+/* Bit i set: byte i of m is not zero. Unrolled: a loop here costs a third more. */
 static inline uint64_t nonzero_bytes(const struct wave_msg *m)
 {
 #if defined(__SSE2__)
 	const __m128i *v = (const __m128i *)m;
-	uint64_t zero = 0;
+	const __m128i z = _mm_setzero_si128();
+	uint64_t a = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(&v[0]), z));
+	uint64_t b = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(&v[1]), z));
+	uint64_t c = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(&v[2]), z));
+	uint64_t d = (uint16_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(&v[3]), z));
 
-	for (int i = 0; i < 4; i++)
-		zero |= (uint64_t)(uint16_t)_mm_movemask_epi8(
-			_mm_cmpeq_epi8(_mm_load_si128(&v[i]), _mm_setzero_si128())) << (16 * i);
-	return ~zero;
+	return ~(a | b << 16 | c << 32 | d << 48);
 #else
 	const uint8_t *b = (const uint8_t *)m;
 	uint64_t nz = 0;
@@ -251,8 +252,10 @@ static __attribute__((noinline)) int bad_reserved(const struct wave_msg *m, uint
 	     off, ((const uint8_t *)m)[off]);
 }
 
-static int check_hello(const struct wave_hello *p, char *why, size_t len)
+static int check_hello(const struct wave_msg *m, char *why, size_t len)
 {
+	const struct wave_hello *p = &m->p.hello;
+
 	if (p->magic != WAVE_MAGIC)
 		return bad(why, len, -EPROTO, "HELLO: bad magic 0x%08x (want 0x%08x)",
 			   p->magic, WAVE_MAGIC);
@@ -286,8 +289,10 @@ static int check_name(const char *name, char *why, size_t len)
 	return 0;
 }
 
-static int check_vm_add(const struct wave_vm_add *p, char *why, size_t len)
+static int check_vm_add(const struct wave_msg *m, char *why, size_t len)
 {
+	const struct wave_vm_add *p = &m->p.vm_add;
+
 	if (p->vm_id >= WAVE_MAX_VMS)
 		FAIL("VM_ADD: vm_id %u >= %u", p->vm_id, WAVE_MAX_VMS);
 	if (p->nr_vcpus == 0 || p->nr_vcpus > WAVE_MAX_VCPUS)
@@ -316,8 +321,9 @@ static int check_target(const char *what, uint32_t vm_id, unsigned int kind,
 	return 0;
 }
 
-static int check_vcpu(const struct wave_vcpu_state *p, char *why, size_t len)
+static int check_vcpu(const struct wave_msg *m, char *why, size_t len)
 {
+	const struct wave_vcpu_state *p = &m->p.vcpu;
 	int ret = check_target("VCPU_STATE", p->vm_id, p->kind, p->index, why, len);
 
 	if (ret)
@@ -329,8 +335,10 @@ static int check_vcpu(const struct wave_vcpu_state *p, char *why, size_t len)
 	return 0;
 }
 
-static int check_host_cpu(const struct wave_host_cpu *p, char *why, size_t len)
+static int check_host_cpu(const struct wave_msg *m, char *why, size_t len)
 {
+	const struct wave_host_cpu *p = &m->p.cpu;
+
 	if (p->cpu >= WAVE_MAX_CPUS)
 		FAIL("HOST_CPU: cpu %u >= %u", p->cpu, WAVE_MAX_CPUS);
 	if (p->flags & ~WAVE_CPU_F_KNOWN)
@@ -338,11 +346,11 @@ static int check_host_cpu(const struct wave_host_cpu *p, char *why, size_t len)
 	return 0;
 }
 
-static int check_hb(const struct wave_heartbeat *p, char *why, size_t len)
+static int check_hb(const struct wave_msg *m, char *why, size_t len)
 {
-	if (p->t_agent_ns)
+	if (m->p.hb.t_agent_ns)
 		FAIL("HEARTBEAT: t_agent_ns %llu must be zero",
-		     (unsigned long long)p->t_agent_ns);
+		     (unsigned long long)m->p.hb.t_agent_ns);
 	return 0;
 }
 
@@ -400,8 +408,9 @@ static int check_class(const struct wave_txn *t, char *why, size_t len)
 	FAIL("TXN SET_CLASS: policy %u unknown", t->policy);
 }
 
-static int check_txn(const struct wave_txn *t, char *why, size_t len)
+static int check_txn(const struct wave_msg *m, char *why, size_t len)
 {
+	const struct wave_txn *t = &m->p.txn;
 	int ret = check_target("TXN", t->vm_id, t->kind, t->index, why, len);
 
 	if (ret)
@@ -428,8 +437,10 @@ static int check_txn(const struct wave_txn *t, char *why, size_t len)
 	FAIL("TXN: op %u unknown", t->op);
 }
 
-static int check_result(const struct wave_txn_result *p, char *why, size_t len)
+static int check_result(const struct wave_msg *m, char *why, size_t len)
 {
+	const struct wave_txn_result *p = &m->p.result;
+
 	if (p->status >= WAVE_ST_MAX)
 		FAIL("TXN_RESULT: status %u unknown", p->status);
 	if ((p->status == WAVE_ST_FAILED) != (p->err > 0))
@@ -440,49 +451,56 @@ static int check_result(const struct wave_txn_result *p, char *why, size_t len)
 	return 0;
 }
 
-int wave_msg_check(const struct wave_msg *m, char *why, size_t len)
+static int check_vm_del(const struct wave_msg *m, char *why, size_t len)
 {
-	uint64_t zero, set;
+	if (m->p.vm_del.vm_id >= WAVE_MAX_VMS)
+		FAIL("VM_DEL: vm_id %u >= %u", m->p.vm_del.vm_id, WAVE_MAX_VMS);
+	return 0;
+}
 
+static int check_resync(const struct wave_msg *m, char *why, size_t len)
+{
+	if (m->p.resync.reason >= WAVE_RESYNC_MAX)
+		FAIL("RESYNC_REQ: reason %u unknown", m->p.resync.reason);
+	return 0;
+}
+
+/*
+ * The rules of each type beyond its reserved bytes; NULL: none. A table
+ * rather than a switch so that wave_msg_check() stays a small leaf-like
+ * function that tail-calls: the receive path runs it on every message.
+ */
+static int (*const check_type[WAVE_MSG_TYPE_MAX])(const struct wave_msg *, char *, size_t) = {
+	[WAVE_MSG_HELLO] = check_hello,
+	[WAVE_MSG_VM_ADD] = check_vm_add,
+	[WAVE_MSG_VM_DEL] = check_vm_del,
+	[WAVE_MSG_VCPU_STATE] = check_vcpu,
+	[WAVE_MSG_HOST_CPU] = check_host_cpu,
+	[WAVE_MSG_HEARTBEAT] = check_hb,
+	[WAVE_MSG_TXN] = check_txn,
+	[WAVE_MSG_TXN_RESULT] = check_result,
+	[WAVE_MSG_RESYNC_REQ] = check_resync,
+};
+
+static __attribute__((noinline)) int bad_header(const struct wave_msg *m, char *why, size_t len)
+{
 	if (m->h.type == WAVE_MSG_INVALID || m->h.type >= WAVE_MSG_TYPE_MAX)
 		return bad(why, len, -EBADMSG, "unknown message type %u", m->h.type);
-	if (m->h.flags & ~WAVE_F_KNOWN)
-		FAIL("%s: unknown header flags 0x%02x", wave_msg_type_name(m->h.type),
-		     m->h.flags);
-	zero = zero_bytes[m->h.type];
-	if (m->h.type == WAVE_MSG_TXN && m->p.txn.op < WAVE_OP_MAX)
+	FAIL("%s: unknown header flags 0x%02x", wave_msg_type_name(m->h.type), m->h.flags);
+}
+
+int wave_msg_check(const struct wave_msg *m, char *why, size_t len)
+{
+	unsigned int type = m->h.type;
+	uint64_t zero, set;
+
+	if (unlikely(type - 1u >= WAVE_MSG_TYPE_MAX - 1u || (m->h.flags & ~WAVE_F_KNOWN)))
+		return bad_header(m, why, len);
+	zero = zero_bytes[type];
+	if (type == WAVE_MSG_TXN && m->p.txn.op < WAVE_OP_MAX)
 		zero |= txn_zero_bytes[m->p.txn.op];
 	set = nonzero_bytes(m) & zero;
 	if (unlikely(set))
 		return bad_reserved(m, set, why, len);
-
-	switch (m->h.type) {
-	case WAVE_MSG_HELLO:
-		return check_hello(&m->p.hello, why, len);
-	case WAVE_MSG_SNAPSHOT_BEGIN:
-	case WAVE_MSG_SNAPSHOT_END:
-	case WAVE_MSG_HEARTBEAT_ECHO:
-		return 0;
-	case WAVE_MSG_VM_ADD:
-		return check_vm_add(&m->p.vm_add, why, len);
-	case WAVE_MSG_VM_DEL:
-		if (m->p.vm_del.vm_id >= WAVE_MAX_VMS)
-			FAIL("VM_DEL: vm_id %u >= %u", m->p.vm_del.vm_id, WAVE_MAX_VMS);
-		return 0;
-	case WAVE_MSG_VCPU_STATE:
-		return check_vcpu(&m->p.vcpu, why, len);
-	case WAVE_MSG_HOST_CPU:
-		return check_host_cpu(&m->p.cpu, why, len);
-	case WAVE_MSG_HEARTBEAT:
-		return check_hb(&m->p.hb, why, len);
-	case WAVE_MSG_TXN:
-		return check_txn(&m->p.txn, why, len);
-	case WAVE_MSG_TXN_RESULT:
-		return check_result(&m->p.result, why, len);
-	case WAVE_MSG_RESYNC_REQ:
-		if (m->p.resync.reason >= WAVE_RESYNC_MAX)
-			FAIL("RESYNC_REQ: reason %u unknown", m->p.resync.reason);
-		return 0;
-	}
-	return bad(why, len, -EBADMSG, "unknown message type %u", m->h.type);
+	return check_type[type] ? check_type[type](m, why, len) : 0;
 }
