@@ -117,5 +117,11 @@ static inline void chan_count_tx(struct chan *ch, int ret, unsigned int n)
 #define CHAN_RETRY_MIN_NS (10 * 1000000ull)
 #define CHAN_RETRY_MAX_NS (500 * 1000000ull)
 int chan_timer_arm(int tfd, uint64_t abs_ns);
+/*
+ * Connecting side: arms the retry timer tfd *backoff_ns from now and doubles
+ * *backoff_ns up to CHAN_RETRY_MAX_NS. With restart nonzero the backoff
+ * starts over at CHAN_RETRY_MIN_NS first (a peer was just lost).
+ */
+void chan_retry_arm(int tfd, uint64_t *backoff_ns, int restart);
 
 #endif

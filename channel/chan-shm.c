@@ -91,21 +91,12 @@ static void shm_reset(struct chan *ch)
 	p->state = SHM_IDLE;
 }
 
-static void agent_schedule_retry(struct chan *ch)
-{
-	struct shm_priv *p = priv(ch);
-
-	chan_timer_arm(p->retry_tfd, wave_now_ns() + p->retry_ns);
-	p->retry_ns = p->retry_ns * 2 > CHAN_RETRY_MAX_NS ? CHAN_RETRY_MAX_NS : p->retry_ns * 2;
-}
-
 static void peer_lost(struct chan *ch, const char *why)
 {
 	chan_peer_down(ch, why);
 	shm_reset(ch);
 	if (ch->opts.role == CHAN_AGENT) {
-		priv(ch)->retry_ns = CHAN_RETRY_MIN_NS;
-		agent_schedule_retry(ch);
+		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 1);
 	}
 }
 
@@ -381,7 +372,7 @@ static void agent_connect(struct chan *ch)
 			wave_info("%s: waiting for a host on shm:%s", ch->label, p->name);
 		if (fd >= 0)
 			close(fd);
-		agent_schedule_retry(ch);
+		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 0);
 		return;
 	}
 	p->conn_fd = fd;
@@ -566,8 +557,7 @@ static void shm_drop(struct chan *ch)
 {
 	shm_reset(ch);
 	if (ch->opts.role == CHAN_AGENT) {
-		priv(ch)->retry_ns = CHAN_RETRY_MIN_NS;
-		agent_schedule_retry(ch);
+		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 1);
 	}
 }
 

@@ -83,21 +83,12 @@ static void tcp_reset(struct chan *ch)
 	p->st_head = p->st_tail = 0;
 }
 
-static void schedule_retry(struct chan *ch)
-{
-	struct tcp_priv *p = priv(ch);
-
-	chan_timer_arm(p->retry_tfd, wave_now_ns() + p->retry_ns);
-	p->retry_ns = p->retry_ns * 2 > CHAN_RETRY_MAX_NS ? CHAN_RETRY_MAX_NS : p->retry_ns * 2;
-}
-
 static void peer_lost(struct chan *ch, const char *why)
 {
 	chan_peer_down(ch, why);
 	tcp_reset(ch);
 	if (ch->opts.role == CHAN_AGENT) {
-		priv(ch)->retry_ns = CHAN_RETRY_MIN_NS;
-		schedule_retry(ch);
+		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 1);
 	}
 }
 
@@ -334,7 +325,7 @@ static void agent_connect(struct chan *ch)
 	int fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0) {
-		schedule_retry(ch);
+		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 0);
 		return;
 	}
 	set_nodelay(fd);
@@ -343,7 +334,7 @@ static void agent_connect(struct chan *ch)
 			wave_info("%s: waiting for a host on tcp://%s (%s)", ch->label, p->spec,
 				  strerror(errno));
 		close(fd);
-		schedule_retry(ch);
+		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 0);
 		return;
 	}
 	p->conn_fd = fd;
@@ -364,7 +355,7 @@ static void connect_done(struct chan *ch)
 			wave_info("%s: waiting for a host on tcp://%s (%s)", ch->label, p->spec,
 				  strerror(err));
 		tcp_reset(ch);
-		schedule_retry(ch);
+		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 0);
 		return;
 	}
 	p->state = TCP_HANDSHAKE;
@@ -610,8 +601,7 @@ static void tcp_drop(struct chan *ch)
 {
 	tcp_reset(ch);
 	if (ch->opts.role == CHAN_AGENT) {
-		priv(ch)->retry_ns = CHAN_RETRY_MIN_NS;
-		schedule_retry(ch);
+		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 1);
 	}
 }
 

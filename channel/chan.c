@@ -121,6 +121,14 @@ int chan_timer_arm(int tfd, uint64_t abs_ns)
 	return timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL) ? -errno : 0;
 }
 
+void chan_retry_arm(int tfd, uint64_t *backoff_ns, int restart)
+{
+	if (restart)
+		*backoff_ns = CHAN_RETRY_MIN_NS;
+	chan_timer_arm(tfd, wave_now_ns() + *backoff_ns);
+	*backoff_ns = *backoff_ns * 2 > CHAN_RETRY_MAX_NS ? CHAN_RETRY_MAX_NS : *backoff_ns * 2;
+}
+
 int chan_check_hello(struct chan *ch, struct wave_msg *m, enum wave_role want_role,
 		     int check_generation)
 {

@@ -7,7 +7,6 @@
  */
 #include <endian.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +16,7 @@
 
 #include "channel/codec.h"
 #include "common/clock.h"
+#include "common/log.h"
 
 static const char *const type_names[WAVE_MSG_TYPE_MAX] = {
 	[WAVE_MSG_INVALID] = "INVALID",
@@ -173,22 +173,7 @@ void wave_msg_swab(struct wave_msg *m)
 
 /* Validation. Each check_* returns 0 or -errno after writing the reason. */
 
-static int bad(char *why, size_t len, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int bad(char *why, size_t len, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && len) {
-		va_start(ap, fmt);
-		vsnprintf(why, len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
-#define FAIL(...) return bad(why, len, -EINVAL, __VA_ARGS__)
+#define FAIL(...) return wave_reason(why, len, -EINVAL, __VA_ARGS__)
 
 /*
  * Reserved bytes. Each type has a mask of the bytes that must be zero (bit i:
@@ -257,10 +242,10 @@ static int check_hello(const struct wave_msg *m, char *why, size_t len)
 	const struct wave_hello *p = &m->p.hello;
 
 	if (p->magic != WAVE_MAGIC)
-		return bad(why, len, -EPROTO, "HELLO: bad magic 0x%08x (want 0x%08x)",
+		return wave_reason(why, len, -EPROTO, "HELLO: bad magic 0x%08x (want 0x%08x)",
 			   p->magic, WAVE_MAGIC);
 	if (p->major != WAVE_PROTO_MAJOR)
-		return bad(why, len, -EPROTONOSUPPORT,
+		return wave_reason(why, len, -EPROTONOSUPPORT,
 			   "HELLO: protocol version %u.%u, this side speaks %u.%u",
 			   p->major, p->minor, WAVE_PROTO_MAJOR, WAVE_PROTO_MINOR);
 	if (p->role != WAVE_ROLE_HOST && p->role != WAVE_ROLE_AGENT)
@@ -485,7 +470,7 @@ static int (*const check_type[WAVE_MSG_TYPE_MAX])(const struct wave_msg *, char 
 static __attribute__((noinline)) int bad_header(const struct wave_msg *m, char *why, size_t len)
 {
 	if (m->h.type == WAVE_MSG_INVALID || m->h.type >= WAVE_MSG_TYPE_MAX)
-		return bad(why, len, -EBADMSG, "unknown message type %u", m->h.type);
+		return wave_reason(why, len, -EBADMSG, "unknown message type %u", m->h.type);
 	FAIL("%s: unknown header flags 0x%02x", wave_msg_type_name(m->h.type), m->h.flags);
 }
 

@@ -6,11 +6,11 @@
  */
 #include <endian.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "channel/region.h"
+#include "common/log.h"
 
 #define CTL_SIZE 128u
 
@@ -89,22 +89,7 @@ int region_init(void *base, size_t size, uint32_t nslots, uint64_t generation,
 	return 0;
 }
 
-static int reject(char *why, size_t len, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int reject(char *why, size_t len, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && len) {
-		va_start(ap, fmt);
-		vsnprintf(why, len, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
-
-#define BAD(...) return reject(why, len, -EINVAL, __VA_ARGS__)
+#define BAD(...) return wave_reason(why, len, -EINVAL, __VA_ARGS__)
 
 int region_validate(void *base, size_t mapped, struct region *out, char *why, size_t len)
 {
@@ -118,10 +103,10 @@ int region_validate(void *base, size_t mapped, struct region *out, char *why, si
 		BAD("region: mapping of %zu bytes is smaller than the header", mapped);
 	memcpy(&h, base, sizeof(h)); /* one snapshot: the peer may change it under us */
 	if (le64toh(h.magic) != REGION_MAGIC)
-		return reject(why, len, -EPROTO, "region: bad magic 0x%016llx",
+		return wave_reason(why, len, -EPROTO, "region: bad magic 0x%016llx",
 			      (unsigned long long)le64toh(h.magic));
 	if (le32toh(h.version) != REGION_VERSION)
-		return reject(why, len, -EPROTO, "region: version %u, this side speaks %u",
+		return wave_reason(why, len, -EPROTO, "region: version %u, this side speaks %u",
 			      le32toh(h.version), REGION_VERSION);
 	if (le32toh(h.hdr_size) != sizeof(h))
 		BAD("region: hdr_size %u (want %zu)", le32toh(h.hdr_size), sizeof(h));
@@ -170,7 +155,7 @@ int region_validate(void *base, size_t mapped, struct region *out, char *why, si
 	if (clock.kind != WAVE_CLOCK_MONO && clock.kind != WAVE_CLOCK_TSC)
 		BAD("region: clock kind %u unknown", (unsigned int)clock.kind);
 	if (!wave_clock_usable(&clock))
-		return reject(why, len, -EPROTO,
+		return wave_reason(why, len, -EPROTO,
 			      "region: the host stamps with the TSC, which this CPU cannot follow");
 
 	fill_view(base, rsize, nslots, le64toh(h.generation), off, out);

@@ -71,3 +71,15 @@ int wave_ratelimit_ok(struct wave_ratelimit *rl)
 	rl->suppressed++;
 	return 0;
 }
+
+int wave_reason(char *why, size_t len, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && len) {
+		va_start(ap, fmt);
+		vsnprintf(why, len, fmt, ap);
+		va_end(ap);
+	}
+	return err;
+}

@@ -9,6 +9,7 @@
 #ifndef WAVE_COMMON_LOG_H
 #define WAVE_COMMON_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum wave_log_level { WAVE_LOG_ERR, WAVE_LOG_WARN, WAVE_LOG_INFO, WAVE_LOG_DEBUG };
@@ -34,6 +35,14 @@ int wave_ratelimit_ok(struct wave_ratelimit *rl);
 		if (wave_ratelimit_ok(&rl__))                  \
 			wave_log(lvl, __VA_ARGS__);            \
 	} while (0)
+
+/*
+ * For validators that explain a rejection to their caller instead of
+ * logging it: formats the reason into why (if why and len are non-zero) and
+ * returns err, so a check reads "return wave_reason(why, len, -EINVAL, ...)".
+ */
+int wave_reason(char *why, size_t len, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #define wave_err(...)  wave_log(WAVE_LOG_ERR, __VA_ARGS__)
 #define wave_warn(...) wave_log(WAVE_LOG_WARN, __VA_ARGS__)
