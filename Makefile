@@ -45,6 +45,9 @@ CMOCKA_CFLAGS = $(shell $(PKG_CONFIG) --cflags cmocka)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 DPDK_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libdpdk)
 DPDK_LIBS     = $(shell $(PKG_CONFIG) --libs libdpdk)
+VIRT_PKGS     := libvirt libvirt-qemu libxml-2.0 json-c
+VIRT_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(VIRT_PKGS))
+VIRT_LIBS     = $(shell $(PKG_CONFIG) --libs $(VIRT_PKGS))
 
 # The build flags are part of every object's inputs: SAN=1 and back rebuilds.
 FLAGS_STAMP := $(BUILD)/.flags
@@ -55,6 +58,16 @@ $(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = "$(FLAGS_NOW
 LIB_SRCS := $(wildcard common/*.c) $(wildcard channel/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
 LIBWAVE  := $(BUILD)/libwave.a
+
+# vmm: libvirt, QEMU (QMP), libxml2, json-c.
+VMM_SRCS := $(wildcard vmm/*.c)
+VMM_OBJS := $(VMM_SRCS:%.c=$(OBJ)/%.o)
+LIBVMM   := $(BUILD)/libwavevmm.a
+
+# The guest side: a static binary for the initramfs (images/).
+GUEST_SRCS := $(wildcard images/guest/*.c)
+GUEST_BIN  := $(BUILD)/images/wave-guest
+IMAGES     := $(BUILD)/images/vmlinuz $(BUILD)/images/initramfs.img
 
 WAVECTL_SRCS := $(wildcard tools/*.c) $(filter-out bench/dpdk-%.c,$(wildcard bench/*.c))
 WAVECTL_OBJS := $(WAVECTL_SRCS:%.c=$(OBJ)/%.o)
@@ -70,9 +83,10 @@ FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%)
 PROGS := $(BIN)/wavectl
 
 # ---- rules -----------------------------------------------------------------
-.PHONY: all lib tests fuzz-build check check-unit check-fuzz fuzz demo bench deps clean help
+.PHONY: all lib tests fuzz-build check check-unit check-fuzz fuzz demo bench deps clean help \
+	images guest
 
-all: $(PROGS) tests
+all: $(PROGS) tests guest
 
 lib: $(LIBWAVE)
 
@@ -87,15 +101,39 @@ $(DPDK_OBJS): $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DPDK_CFLAGS) -Wno-missing-prototypes -c $< -o $@
 
+$(VMM_OBJS) $(WAVECTL_OBJS): $(OBJ)/%.o: %.c $(FLAGS_STAMP)
+	$(foreach p,$(VIRT_PKGS),$(call need_pkg,$(p)))
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $(VIRT_CFLAGS) -c $< -o $@
+
 $(LIBWAVE): $(LIB_OBJS)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BIN)/wavectl: $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBWAVE)
+$(LIBVMM): $(VMM_OBJS)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN)/wavectl: $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBVMM) $(LIBWAVE)
 	$(call need_pkg,libdpdk)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBWAVE) $(DPDK_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBVMM) $(LIBWAVE) \
+		$(DPDK_LIBS) $(VIRT_LIBS) -lm
+
+# Guest binary: static, no sanitizers (the initramfs has no loader or runtime).
+guest: $(GUEST_BIN)
+$(GUEST_BIN): $(GUEST_SRCS) $(wildcard images/guest/*.h)
+	@mkdir -p $(@D)
+	$(call say,CCGUEST,$@)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -I. $(WARN) -O2 -static -pthread -o $@ $(GUEST_SRCS)
+
+# Guest kernel and initramfs from Debian packages (images/mkimages.sh).
+images: $(IMAGES)
+$(IMAGES) &: $(GUEST_BIN) images/init images/mkimages.sh
+	$(call say,IMAGES,$(BUILD)/images)
+	$(Q)./images/mkimages.sh $(BUILD)/images $(GUEST_BIN)
 
 tests: $(TEST_BINS)
 
@@ -103,12 +141,17 @@ $(OBJ)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 	$(call need_pkg,cmocka)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
-	$(Q)$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) $(VIRT_CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL_OBJS) $(LIBWAVE)
+# A test may wrap library calls: tests/NAME.wrap lists the symbols (-Wl,--wrap=SYM).
+test_wraps = $(addprefix -Wl$(comma)--wrap=,$(shell cat tests/$(1).wrap 2>/dev/null))
+comma := ,
+
+$(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL_OBJS) $(LIBVMM) $(LIBWAVE)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(TEST_UTIL_OBJS) $(LIBWAVE) $(CMOCKA_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) $(call test_wraps,$*) -o $@ $< $(TEST_UTIL_OBJS) $(LIBVMM) \
+		$(LIBWAVE) $(CMOCKA_LIBS) $(VIRT_LIBS) -lm
 
 # Fuzzers: clang + libFuzzer + ASan/UBSan, built from the library sources.
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined

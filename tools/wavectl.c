@@ -10,6 +10,9 @@
 #include "tools/wavectl.h"
 
 static const struct wavectl_cmd *const commands[] = {
+	&wavectl_launch_cmd,
+	&wavectl_vms_cmd,
+	&wavectl_stop_cmd,
 	&wavectl_bench_cmd,
 };
 

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * wavectl launch FILE.xml: start a VM from libvirt domain XML.
+ *
+ * Fills the @WAVE_...@ placeholders (images, accelerator, name, addresses,
+ * console file), checks the result (vmm/domxml.h: errors name the element
+ * and line), picks the domain type from the accelerator probe, then defines
+ * the domain (libvirt validates it against its schema) and starts it. A
+ * domain it defined but could not start is undefined again.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libvirt/virterror.h>
+
+#include "common/log.h"
+#include "tools/site.h"
+#include "tools/wavectl.h"
+#include "vmm/accel.h"
+#include "vmm/conn.h"
+#include "vmm/domxml.h"
+
+#define XML_MAX (1 << 20)
+
+struct launch_opts {
+	const char *file, *name, *ip, *accel, *uri;
+	char images[4096];
+};
+
+static const char launch_help[] =
+	"usage: wavectl launch FILE.xml [--name NAME] [--ip ADDR] [--accel kvm|tcg]\n"
+	"                      [--images DIR] [--uri URI]\n"
+	"\n"
+	"Starts a VM from libvirt domain XML (see images/xml/). Placeholders\n"
+	"@WAVE_NAME@, @WAVE_ACCEL@, @WAVE_IMAGES@, @WAVE_IP@, @WAVE_HOST_IP@,\n"
+	"@WAVE_BRIDGE@ and @WAVE_CONSOLE@ are filled in; the domain type becomes kvm\n"
+	"only where KVM can really boot a Linux guest (probed once per host boot),\n"
+	"else qemu (TCG). Prints the domain's name and its vCPU threads.\n"
+	"\n"
+	"  --name NAME     domain name (default: the XML's <name>, or the file's name)\n"
+	"  --ip ADDR       guest address on the bridge (default: the first free\n"
+	"                  " SITE_NET "N)\n"
+	"  --accel A       kvm or tcg instead of probing\n"
+	"  --images DIR    guest images (default: $WAVE_IMAGES or build/images)\n"
+	"  --uri URI       libvirt URI (default: $WAVE_URI or qemu:///system)\n"
+	"  -h, --help      this text\n";
+
+static int parse(int argc, char **argv, struct launch_opts *o)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' }, { "ip", required_argument, NULL, 'i' },
+		{ "accel", required_argument, NULL, 'a' }, { "images", required_argument, NULL, 'I' },
+		{ "uri", required_argument, NULL, 'u' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 1;
+	site_images_dir(o->images, sizeof(o->images));
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': o->name = optarg; break;
+		case 'i': o->ip = optarg; break;
+		case 'a': o->accel = optarg; break;
+		case 'I': snprintf(o->images, sizeof(o->images), "%s", optarg); break;
+		case 'u': o->uri = optarg; break;
+		case 'h': fputs(launch_help, stdout); return 1;
+		default: fputs(launch_help, stderr); return -EINVAL;
+		}
+	}
+	if (optind != argc - 1) {
+		wave_err("launch: give exactly one domain XML file");
+		fputs(launch_help, stderr);
+		return -EINVAL;
+	}
+	o->file = argv[optind];
+	if (o->accel && strcmp(o->accel, "kvm") && strcmp(o->accel, "tcg")) {
+		wave_err("launch: --accel '%s': use kvm or tcg", o->accel);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (!f) {
+		wave_err("launch: %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(XML_MAX + 1);
+	n = buf ? fread(buf, 1, XML_MAX + 1, f) : 0;
+	fclose(f);
+	if (buf && n > XML_MAX) {
+		wave_err("launch: %s: larger than %d bytes", path, XML_MAX);
+		free(buf);
+		return NULL;
+	}
+	if (buf)
+		buf[n] = '\0';
+	return buf;
+}
+
+/* Default name: the file name without directory and ".xml". */
+static void default_name(const char *file, char *buf, size_t size)
+{
+	char tmp[4096], *base, *dot;
+
+	snprintf(tmp, sizeof(tmp), "%s", file);
+	base = basename(tmp);
+	if ((dot = strrchr(base, '.')) && !strcmp(dot, ".xml"))
+		*dot = '\0';
+	snprintf(buf, size, "%s", base);
+}
+
+/* Lowest SITE_NET address (10..250) that no defined domain's command line uses. */
+static int pick_ip(virConnectPtr v, char *buf, size_t size)
+{
+	unsigned char used[256] = { 0 };
+	virDomainPtr *doms = NULL;
+	int n = virConnectListAllDomains(v, &doms, 0);
+
+	for (int i = 0; i < n; i++) {
+		char *xml = virDomainGetXMLDesc(doms[i], VIR_DOMAIN_XML_INACTIVE);
+		const char *p = xml;
+
+		while (p && (p = strstr(p, "wave.ip=" SITE_NET))) {
+			p += strlen("wave.ip=" SITE_NET);
+			if (atoi(p) > 0 && atoi(p) < 256)
+				used[atoi(p)] = 1;
+		}
+		free(xml);
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	for (int a = 10; a <= 250; a++)
+		if (!used[a]) {
+			snprintf(buf, size, SITE_NET "%d", a);
+			return 0;
+		}
+	wave_err("launch: no free address left in " SITE_NET "10-250 (use --ip)");
+	return -ENOSPC;
+}
+
+static int choose_accel(const struct launch_opts *o, enum vmm_accel *a)
+{
+	char why[512], cache[4096];
+
+	if (o->accel) {
+		*a = strcmp(o->accel, "kvm") ? VMM_ACCEL_TCG : VMM_ACCEL_KVM;
+		return 0;
+	}
+	snprintf(cache, sizeof(cache), "%s/accel", site_rundir());
+	if (vmm_accel_probe(o->images, cache, 0, a, why, sizeof(why))) {
+		wave_err("launch: accelerator probe: %s", why);
+		return -EIO;
+	}
+	wave_dbg("launch: accelerator %s", why);
+	return 0;
+}
+
+/* Fills placeholders and checks the XML. On success *dx holds the domain. */
+static int prepare(const struct launch_opts *o, virConnectPtr v, const char *text,
+		   struct vmm_domxml **dx, struct vmm_domxml_info *info)
+{
+	char name[64], ip[32] = "", console[4096], why[512], *filled = NULL;
+	enum vmm_accel accel;
+	struct vmm_fill f;
+	int ret;
+
+	default_name(o->file, name, sizeof(name));
+	if (o->name)
+		snprintf(name, sizeof(name), "%s", o->name);
+	if ((ret = choose_accel(o, &accel)))
+		return ret;
+	if (o->ip)
+		snprintf(ip, sizeof(ip), "%s", o->ip);
+	else if (vmm_xml_uses(text, "@WAVE_IP@") && (ret = pick_ip(v, ip, sizeof(ip))))
+		return ret;
+	snprintf(console, sizeof(console), "%s/console/%s.log", site_rundir(), name);
+	f = (struct vmm_fill){ .name = name, .accel = vmm_accel_domain_type(accel),
+			       .images = o->images, .ip = ip[0] ? ip : NULL,
+			       .host_ip = site_host_ip(), .bridge = site_bridge(),
+			       .console = console };
+	ret = vmm_xml_fill(text, &f, &filled, why, sizeof(why));
+	if (!ret)
+		ret = vmm_domxml_parse(filled, dx, info, why, sizeof(why));
+	free(filled);
+	if (ret) {
+		wave_err("launch: %s: %s", o->file, why);
+		return ret;
+	}
+	/* --name wins over a literal <name>; the probe wins over a literal type. */
+	if (o->name)
+		snprintf(info->name, sizeof(info->name), "%s", o->name);
+	if (strcmp(info->type, vmm_accel_domain_type(accel)))
+		wave_warn("launch: %s asks for type '%s'; using '%s' (%s here)", o->file,
+			  info->type, vmm_accel_domain_type(accel), vmm_accel_name(accel));
+	snprintf(info->type, sizeof(info->type), "%s", vmm_accel_domain_type(accel));
+	return vmm_domxml_set(*dx, info->name, info->type);
+}
+
+static int define_and_start(virConnectPtr v, struct vmm_domxml *dx,
+			    const struct vmm_domxml_info *info)
+{
+	char *xml = vmm_domxml_dump(dx), dir[4096];
+	virDomainPtr dom;
+
+	if (!xml)
+		return -ENOMEM;
+	snprintf(dir, sizeof(dir), "%s/console", site_rundir());
+	mkdir(site_rundir(), 0755);
+	mkdir(dir, 0755);
+	dom = virDomainDefineXMLFlags(v, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+	free(xml);
+	if (!dom) {
+		wave_err("launch: libvirt refused the domain: %s", virGetLastErrorMessage());
+		return -EINVAL;
+	}
+	if (virDomainCreate(dom)) {
+		wave_err("launch: starting %s failed: %s", info->name, virGetLastErrorMessage());
+		virDomainUndefine(dom);
+		virDomainFree(dom);
+		return -EIO;
+	}
+	virDomainFree(dom);
+	return 0;
+}
+
+static void print_launched(struct vmm_conn *c, const struct vmm_domxml_info *info)
+{
+	struct vmm_domain d;
+	char why[512];
+
+	if (vmm_domain_lookup(c, info->name, &d, why, sizeof(why))) {
+		wave_warn("launch: %s started, but: %s", info->name, why);
+		return;
+	}
+	printf("%s: started (%s, %s), class %s, weight %u, QEMU pid %d\n", d.name, info->type,
+	       d.accel[0] ? d.accel : "?", vmm_class_name(d.meta.cls), d.meta.weight, (int)d.pid);
+	for (unsigned int i = 0; i < d.nr_vcpus; i++)
+		printf("  vCPU %u: thread %d\n", d.vcpus[i].index, (int)d.vcpus[i].tid);
+	if (d.ip[0])
+		printf("  address %s\n", d.ip);
+	if (d.console[0])
+		printf("  console %s\n", d.console);
+	if (d.notes[0])
+		printf("  note: %s\n", d.notes);
+	vmm_domain_clear(&d);
+}
+
+static int launch_run(int argc, char **argv)
+{
+	struct launch_opts o = { 0 };
+	struct vmm_domxml_info info;
+	struct vmm_domxml *dx = NULL;
+	struct vmm_conn *c = NULL;
+	virDomainPtr existing;
+	char why[512], *text;
+	int ret = parse(argc, argv, &o);
+
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	if (!(text = read_file(o.file)))
+		return 1;
+	ret = vmm_conn_open(site_uri(o.uri), 0, &c, why, sizeof(why));
+	if (ret) {
+		wave_err("launch: %s", why);
+		free(text);
+		return 1;
+	}
+	ret = prepare(&o, vmm_conn_virt(c), text, &dx, &info);
+	free(text);
+	if (!ret && (existing = virDomainLookupByName(vmm_conn_virt(c), info.name))) {
+		virDomainFree(existing);
+		wave_err("launch: a domain named '%s' exists already ('wavectl stop %s' removes it, "
+			 "or use --name)", info.name, info.name);
+		ret = -EEXIST;
+	}
+	if (!ret)
+		ret = define_and_start(vmm_conn_virt(c), dx, &info);
+	if (!ret)
+		print_launched(c, &info);
+	vmm_domxml_free(dx);
+	vmm_conn_close(c);
+	return ret ? 1 : 0;
+}
+
+const struct wavectl_cmd wavectl_launch_cmd = {
+	.name = "launch",
+	.summary = "start a VM from libvirt domain XML",
+	.run = launch_run,
+};

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Host layout defaults and their environment overrides (site.h). */
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tools/site.h"
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : def;
+}
+
+void site_images_dir(char *buf, size_t size)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (getenv("WAVE_IMAGES") && *getenv("WAVE_IMAGES")) {
+		snprintf(buf, size, "%s", getenv("WAVE_IMAGES"));
+		return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		snprintf(buf, size, "build/images");
+		return;
+	}
+	exe[n] = '\0';
+	/* .../build/bin/wavectl -> .../build/images */
+	snprintf(buf, size, "%s/images", dirname(dirname(exe)));
+}
+
+const char *site_rundir(void)
+{
+	return env_or("WAVE_RUNDIR", SITE_RUNDIR);
+}
+
+const char *site_bridge(void)
+{
+	return env_or("WAVE_BRIDGE", SITE_BRIDGE);
+}
+
+const char *site_host_ip(void)
+{
+	return env_or("WAVE_HOST_IP", SITE_HOST_IP);
+}
+
+const char *site_uri(const char *opt)
+{
+	return opt ? opt : env_or("WAVE_URI", NULL);
+}

@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * libvirt connection, event thread, event queue and reconnect (conn.h).
+ *
+ * The event thread runs virEventRunDefaultImpl() and nothing else; libvirt
+ * calls our lifecycle and close callbacks there, and they only append to a
+ * bounded queue under a mutex and bump an eventfd. Everything that talks to
+ * libvirt (open, list, resolve) runs on the owner thread. On overflow the
+ * queue is dropped and a full re-list is scheduled instead: a re-list is
+ * always correct, a queue only an optimisation.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <libvirt/virterror.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "vmm/conn-internal.h"
+
+#define EVQ_SIZE 256
+#define RECONNECT_NS WAVE_NSEC_PER_SEC
+
+struct known {
+	char uuid[VMM_UUID_LEN];
+	char name[VMM_NAME_MAX];
+};
+
+struct vmm_conn {
+	char uri[256];
+	virConnectPtr virt;        /* NULL while down */
+	int lifecycle_cb;          /* callback id, -1 if none */
+	int efd;
+	pthread_t evthread;
+	int evthread_up;
+	/* Written by the event thread, under lock. */
+	pthread_mutex_t lock;
+	struct vmm_event q[EVQ_SIZE];
+	unsigned int qhead, qlen;
+	int overflow;
+	int closed;                /* libvirt told us the connection died */
+	/* Owner thread only. */
+	volatile int stop;
+	int relist;
+	uint64_t next_try_ns;
+	struct known *known;
+	unsigned int nr_known, cap_known;
+};
+
+static pthread_once_t event_impl_once = PTHREAD_ONCE_INIT;
+static int event_impl_ret;
+
+/* libvirt's errors go to our log (debug) instead of stderr; callers report them. */
+static void quiet_errors(void *opaque, virErrorPtr err)
+{
+	(void)opaque;
+	if (err && err->message)
+		wave_dbg("libvirt: %s", err->message);
+}
+
+static void event_impl_init(void)
+{
+	virSetErrorFunc(NULL, quiet_errors);
+	event_impl_ret = virEventRegisterDefaultImpl();
+}
+
+const char *vmm_virt_error(void)
+{
+	const virError *e = virGetLastError();
+
+	return e && e->message ? e->message : "unknown libvirt error";
+}
+
+int vmm_virt_gone(void)
+{
+	const virError *e = virGetLastError();
+
+	return e && (e->code == VIR_ERR_NO_DOMAIN || e->code == VIR_ERR_OPERATION_INVALID);
+}
+
+static void kick(struct vmm_conn *c)
+{
+	uint64_t one = 1;
+
+	if (write(c->efd, &one, sizeof(one)) < 0)
+		wave_dbg("vmm: eventfd write: %s", strerror(errno));
+}
+
+/* Event thread or owner: queue an event (or note an overflow). */
+static void enqueue(struct vmm_conn *c, enum vmm_event_kind kind, const char *name,
+		    const char *uuid)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->qlen == EVQ_SIZE) {
+		c->overflow = 1;
+	} else {
+		struct vmm_event *e = &c->q[(c->qhead + c->qlen++) % EVQ_SIZE];
+
+		e->kind = kind;
+		snprintf(e->name, sizeof(e->name), "%s", name ? name : "");
+		snprintf(e->uuid, sizeof(e->uuid), "%s", uuid ? uuid : "");
+	}
+	pthread_mutex_unlock(&c->lock);
+	kick(c);
+}
+
+static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
+			void *opaque)
+{
+	struct vmm_conn *c = opaque;
+	char uuid[VMM_UUID_LEN] = "";
+
+	(void)conn;
+	(void)detail;
+	if (event != VIR_DOMAIN_EVENT_STARTED && event != VIR_DOMAIN_EVENT_STOPPED)
+		return 0;
+	virDomainGetUUIDString(dom, uuid);
+	enqueue(c, event == VIR_DOMAIN_EVENT_STARTED ? VMM_EV_STARTED : VMM_EV_STOPPED,
+		virDomainGetName(dom), uuid);
+	return 0;
+}
+
+static void close_cb(virConnectPtr conn, int reason, void *opaque)
+{
+	struct vmm_conn *c = opaque;
+
+	(void)conn;
+	wave_dbg("vmm: libvirt connection closed (reason %d)", reason);
+	pthread_mutex_lock(&c->lock);
+	c->closed = 1;
+	pthread_mutex_unlock(&c->lock);
+	kick(c);
+}
+
+static void wake_cb(int timer, void *opaque)
+{
+	(void)opaque;
+	virEventRemoveTimeout(timer);
+}
+
+static void *event_thread(void *arg)
+{
+	struct vmm_conn *c = arg;
+
+	while (!c->stop)
+		if (virEventRunDefaultImpl() < 0)
+			wave_dbg("vmm: event loop: %s", vmm_virt_error());
+	return NULL;
+}
+
+/* Owner: drop the libvirt connection (after a close, or at the end). */
+static void disconnect(struct vmm_conn *c)
+{
+	if (!c->virt)
+		return;
+	if (c->lifecycle_cb >= 0)
+		virConnectDomainEventDeregisterAny(c->virt, c->lifecycle_cb);
+	virConnectUnregisterCloseCallback(c->virt, close_cb);
+	virConnectClose(c->virt);
+	c->virt = NULL;
+	c->lifecycle_cb = -1;
+}
+
+static int try_connect(struct vmm_conn *c, char *why, size_t len)
+{
+	virConnectPtr v = virConnectOpen(c->uri);
+
+	if (!v)
+		return wave_reason(why, len, -ECONNREFUSED,
+				   "cannot connect to %s: %s (is libvirtd running? "
+				   "scripts/libvirtd.sh start)", c->uri, vmm_virt_error());
+	/* Keepalive notices a libvirtd that died without closing the socket. */
+	virConnectSetKeepAlive(v, 5, 3);
+	virConnectRegisterCloseCallback(v, close_cb, c, NULL);
+	c->lifecycle_cb = virConnectDomainEventRegisterAny(v, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+							   VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb),
+							   c, NULL);
+	if (c->lifecycle_cb < 0)
+		wave_warn("vmm: %s: no lifecycle events (%s): relying on re-lists", c->uri,
+			  vmm_virt_error());
+	pthread_mutex_lock(&c->lock);
+	c->closed = 0;
+	pthread_mutex_unlock(&c->lock);
+	c->virt = v;
+	c->relist = 1;
+	return 0;
+}
+
+int vmm_conn_open(const char *uri, int retry, struct vmm_conn **out, char *why, size_t len)
+{
+	struct vmm_conn *c;
+	int ret;
+
+	pthread_once(&event_impl_once, event_impl_init);
+	if (event_impl_ret < 0)
+		return wave_reason(why, len, -EIO, "libvirt event loop: %s", vmm_virt_error());
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return wave_reason(why, len, -ENOMEM, "out of memory");
+	snprintf(c->uri, sizeof(c->uri), "%s", uri ? uri : VMM_DEFAULT_URI);
+	c->lifecycle_cb = -1;
+	pthread_mutex_init(&c->lock, NULL);
+	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->efd < 0) {
+		ret = wave_reason(why, len, -errno, "eventfd: %s", strerror(errno));
+		goto err_free;
+	}
+	if (pthread_create(&c->evthread, NULL, event_thread, c)) {
+		ret = wave_reason(why, len, -EAGAIN, "cannot start the libvirt event thread");
+		goto err_fd;
+	}
+	c->evthread_up = 1;
+	ret = try_connect(c, why, len);
+	if (ret && !retry)
+		goto err_thread;
+	if (ret) {
+		wave_warn("vmm: %s; retrying every second", why);
+		c->next_try_ns = wave_now_ns() + RECONNECT_NS;
+	} else {
+		enqueue(c, VMM_EV_CONNECTED, NULL, NULL);
+	}
+	*out = c;
+	return 0;
+
+err_thread:
+	c->stop = 1;
+	virEventAddTimeout(0, wake_cb, NULL, NULL);
+	pthread_join(c->evthread, NULL);
+err_fd:
+	close(c->efd);
+err_free:
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return ret;
+}
+
+void vmm_conn_close(struct vmm_conn *c)
+{
+	if (!c)
+		return;
+	disconnect(c);
+	if (c->evthread_up) {
+		c->stop = 1;
+		/* A timer that fires at once wakes the loop so it sees stop. */
+		virEventAddTimeout(0, wake_cb, NULL, NULL);
+		pthread_join(c->evthread, NULL);
+	}
+	close(c->efd);
+	pthread_mutex_destroy(&c->lock);
+	free(c->known);
+	free(c);
+}
+
+int vmm_conn_fd(const struct vmm_conn *c)
+{
+	return c->efd;
+}
+
+int vmm_conn_is_up(const struct vmm_conn *c)
+{
+	return c->virt != NULL;
+}
+
+virConnectPtr vmm_conn_virt(const struct vmm_conn *c)
+{
+	return c->virt;
+}
+
+static int known_find(const struct vmm_conn *c, const char *uuid)
+{
+	for (unsigned int i = 0; i < c->nr_known; i++)
+		if (!strcmp(c->known[i].uuid, uuid))
+			return (int)i;
+	return -1;
+}
+
+static int known_add(struct vmm_conn *c, const char *uuid, const char *name)
+{
+	if (c->nr_known == c->cap_known) {
+		unsigned int ncap = c->cap_known ? c->cap_known * 2 : 16;
+		struct known *k = realloc(c->known, ncap * sizeof(*k));
+
+		if (!k)
+			return -ENOMEM;
+		c->known = k;
+		c->cap_known = ncap;
+	}
+	snprintf(c->known[c->nr_known].uuid, VMM_UUID_LEN, "%s", uuid);
+	snprintf(c->known[c->nr_known].name, VMM_NAME_MAX, "%s", name);
+	c->nr_known++;
+	return 0;
+}
+
+/*
+ * Lists the running domains and queues what differs from what the owner
+ * has been told: STARTED for new ones, STOPPED for vanished ones.
+ */
+static void relist(struct vmm_conn *c)
+{
+	virDomainPtr *doms = NULL;
+	int n = virConnectListAllDomains(c->virt, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+	char (*seen)[VMM_UUID_LEN];
+
+	if (n < 0) {
+		wave_warn("vmm: listing domains on %s: %s", c->uri, vmm_virt_error());
+		return;
+	}
+	c->relist = 0;
+	seen = calloc((size_t)n + 1, sizeof(*seen));
+	for (int i = 0; i < n; i++) {
+		if (seen && !virDomainGetUUIDString(doms[i], seen[i]) && known_find(c, seen[i]) < 0)
+			enqueue(c, VMM_EV_STARTED, virDomainGetName(doms[i]), seen[i]);
+		virDomainFree(doms[i]);
+	}
+	for (unsigned int k = 0; seen && k < c->nr_known; k++) {
+		int found = 0;
+
+		for (int i = 0; i < n && !found; i++)
+			found = !strcmp(seen[i], c->known[k].uuid);
+		if (!found)
+			enqueue(c, VMM_EV_STOPPED, c->known[k].name, c->known[k].uuid);
+	}
+	free(seen);
+	free(doms);
+}
+
+void vmm_conn_process(struct vmm_conn *c)
+{
+	uint64_t v;
+	int closed, overflow;
+	char why[256];
+
+	if (read(c->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		wave_dbg("vmm: eventfd read: %s", strerror(errno));
+	pthread_mutex_lock(&c->lock);
+	closed = c->closed;
+	overflow = c->overflow;
+	c->closed = 0;
+	c->overflow = 0;
+	pthread_mutex_unlock(&c->lock);
+	if (closed && c->virt) {
+		wave_warn("vmm: lost the connection to %s; reconnecting", c->uri);
+		disconnect(c);
+		enqueue(c, VMM_EV_DISCONNECTED, NULL, NULL);
+		c->next_try_ns = wave_now_ns();
+	}
+	if (!c->virt && wave_now_ns() >= c->next_try_ns) {
+		if (try_connect(c, why, sizeof(why))) {
+			wave_dbg("vmm: %s", why);
+			c->next_try_ns = wave_now_ns() + RECONNECT_NS;
+		} else {
+			wave_info("vmm: connected to %s", c->uri);
+			enqueue(c, VMM_EV_CONNECTED, NULL, NULL);
+		}
+	}
+	if (c->virt && (c->relist || overflow))
+		relist(c);
+}
+
+int vmm_conn_next_event(struct vmm_conn *c, struct vmm_event *ev)
+{
+	for (;;) {
+		int k;
+
+		pthread_mutex_lock(&c->lock);
+		if (!c->qlen) {
+			pthread_mutex_unlock(&c->lock);
+			return 0;
+		}
+		*ev = c->q[c->qhead];
+		c->qhead = (c->qhead + 1) % EVQ_SIZE;
+		c->qlen--;
+		pthread_mutex_unlock(&c->lock);
+		/* Keep the owner's view consistent: no double STARTED or stray STOPPED. */
+		if (ev->kind != VMM_EV_STARTED && ev->kind != VMM_EV_STOPPED)
+			return 1;
+		k = known_find(c, ev->uuid);
+		if (ev->kind == VMM_EV_STARTED && k < 0) {
+			if (known_add(c, ev->uuid, ev->name))
+				c->relist = 1;
+			return 1;
+		}
+		if (ev->kind == VMM_EV_STOPPED && k >= 0) {
+			c->known[k] = c->known[--c->nr_known];
+			return 1;
+		}
+	}
+}

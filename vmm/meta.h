@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Per-VM Wave settings, kept in the libvirt domain XML under <metadata>:
+ *
+ *   <metadata>
+ *     <wave:vm xmlns:wave='urn:wave-vm:domain:1' class='latency' weight='200'/>
+ *   </metadata>
+ *
+ * class: latency (protect its tail latency) or batch (throughput; the
+ * default); weight: its share among VMs of its class, 1..10000 (default
+ * 100). Attributes rather than child elements: one element that libvirt's
+ * metadata API hands back whole, and whose every value a parser error can
+ * name with its line. Unknown attributes are errors, so a typo ("clas")
+ * is caught at launch instead of silently meaning "batch".
+ */
+#ifndef WAVE_VMM_META_H
+#define WAVE_VMM_META_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "channel/wire.h"
+
+#define VMM_META_NS      "urn:wave-vm:domain:1"
+#define VMM_META_PREFIX  "wave"
+#define VMM_META_ELEMENT "vm"
+#define VMM_WEIGHT_DEFAULT 100u
+
+struct vmm_meta {
+	enum wave_vm_class cls;
+	uint32_t weight;
+	int present;          /* 0: the domain had no Wave metadata (defaults) */
+};
+
+void vmm_meta_defaults(struct vmm_meta *m);
+
+/*
+ * Parses the metadata element as libvirt's virDomainGetMetadata() returns it
+ * (a standalone XML document whose root is the element). Returns 0, or
+ * -EINVAL with a reason naming the attribute and value in why.
+ */
+int vmm_meta_parse(const char *xml, struct vmm_meta *m, char *why, size_t len);
+
+/* Parses an already-parsed element (an xmlNode *; void * keeps libxml2 out of this header). */
+int vmm_meta_from_node(const void *node, struct vmm_meta *m, char *why, size_t len);
+
+const char *vmm_class_name(enum wave_vm_class cls);
+
+#endif
