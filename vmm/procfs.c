@@ -184,7 +184,8 @@ int procfs_cpu_cgroup(const char *root, pid_t tid, char *dir, size_t size, int *
 			continue;
 		*c2 = '\0';
 		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-		if (!strcmp(line, "0") && c1[1] == '\0') {
+		/* "0::PATH" is the unified (v2) hierarchy; "N:ctrl,ctrl:PATH" a v1 one. */
+		if (c1 == line + 1 && line[0] == '0' && c2 == c1 + 1) {
 			snprintf(v2, sizeof(v2), "%s", c2 + 1);
 			found2 = 1;
 		} else if (has_token(c1 + 1, "cpu", ',')) {
