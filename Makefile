@@ -166,10 +166,10 @@ deps:
 	@./scripts/deps.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all fuzz-build
+	@$(MAKE) --no-print-directory all fuzz-build images
 	@./tests/run.sh $(BUILD) $(FUZZ_SECONDS)
 
-check-unit: all
+check-unit: all images
 	@./tests/run.sh $(BUILD) 0
 
 # Fuzz for longer: make fuzz FUZZ_SECONDS=600
@@ -192,7 +192,8 @@ clean:
 
 help:
 	@echo "Targets:"
-	@echo "  all         build wavectl, the library and the tests (default)"
+	@echo "  all         build wavectl, the libraries, the guest binary and the tests (default)"
+	@echo "  images      guest kernel and initramfs into $(BUILD)/images (Debian packages)"
 	@echo "  deps        install the Debian packages the project needs (root)"
 	@echo "  check       build everything and run every test, fuzzers $(FUZZ_SECONDS)s each"
 	@echo "  check-unit  run the tests without fuzzing"

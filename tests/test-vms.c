@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Integration: real libvirt, real QEMU guests (TCG here, KVM where it
+ * works), launched with wavectl from images/xml/. Checks discovery against
+ * /proc, the echo guest over UDP, the spin guest's work reports (console and
+ * UDP), a stop seen as an event, and a libvirtd restart survived.
+ *
+ * Everything it starts is removed on every path: the domains (by their
+ * unique names "wt<pid>-..."), their console files, the bridge and
+ * libvirtd only if this test created them (scripts/net.sh and
+ * scripts/libvirtd.sh record that), also when a check fails (group
+ * teardown) or the runner's timeout sends SIGTERM (handler). Needs root;
+ * skipped otherwise.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "images/guest/guest.h"
+#include "vmm/conn.h"
+#include "vmm/procfs.h"
+
+#define BOOT_TIMEOUT_S 180
+
+static char rundir[64], lat[32], bat[32], lat_console[128], bat_console[128];
+static int ready; /* setup done: teardown has work */
+static struct vmm_conn *conn;
+
+/* Runs argv with WAVE_RUNDIR set; returns the exit status, or -1. Signal-safe. */
+static int run(char *const argv[], int quiet)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		if (quiet) {
+			int fd = open("/dev/null", O_WRONLY);
+
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void cleanup(void)
+{
+	char *stop[] = { "build/bin/wavectl", "stop", lat, bat, NULL };
+	char *net[] = { "scripts/net.sh", "down", NULL };
+	char *lvd[] = { "scripts/libvirtd.sh", "stop", NULL };
+
+	if (!ready)
+		return;
+	ready = 0;
+	run(stop, 1);
+	unlink(lat_console);
+	unlink(bat_console);
+	run(net, 1);
+	run(lvd, 1);
+}
+
+static void on_signal(int sig)
+{
+	cleanup();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int group_setup(void **state)
+{
+	char *lvd[] = { "scripts/libvirtd.sh", "start", NULL };
+	char *net[] = { "scripts/net.sh", "up", NULL };
+	char why[512];
+
+	if (geteuid() != 0)
+		return 0; /* every test skips */
+	snprintf(rundir, sizeof(rundir), "/run/wave-vm-test-%d", (int)getpid());
+	snprintf(lat, sizeof(lat), "wt%d-lat", (int)getpid());
+	snprintf(bat, sizeof(bat), "wt%d-bat", (int)getpid());
+	snprintf(lat_console, sizeof(lat_console), "%s/console/%s.log", rundir, lat);
+	snprintf(bat_console, sizeof(bat_console), "%s/console/%s.log", rundir, bat);
+	setenv("WAVE_RUNDIR", rundir, 1);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	ready = 1;
+	if (run(lvd, 0) || run(net, 0)) {
+		fprintf(stderr, "test-vms: cannot start libvirtd or the bridge\n");
+		return -1;
+	}
+	if (vmm_conn_open(NULL, 0, &conn, why, sizeof(why))) {
+		fprintf(stderr, "test-vms: %s\n", why);
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	vmm_conn_close(conn);
+	conn = NULL;
+	cleanup();
+	if (rundir[0]) {
+		char p[128];
+
+		snprintf(p, sizeof(p), "%s/accel", rundir); /* the accelerator probe's cache */
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/console", rundir);
+		rmdir(p);
+		rmdir(rundir);
+	}
+	return 0;
+}
+
+static void need_root(void)
+{
+	if (geteuid() != 0)
+		skip();
+}
+
+/* Waits for the next event of kind for name, skipping others. */
+static int wait_event(enum vmm_event_kind kind, const char *name, int timeout_s)
+{
+	time_t end = time(NULL) + timeout_s;
+	struct vmm_event ev;
+
+	while (time(NULL) <= end) {
+		struct pollfd p = { .fd = vmm_conn_fd(conn), .events = POLLIN };
+
+		vmm_conn_process(conn);
+		while (vmm_conn_next_event(conn, &ev))
+			if (ev.kind == kind && (!name || !strcmp(ev.name, name)))
+				return 0;
+		poll(&p, 1, 100);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Waits until the file holds a line starting with prefix; copies that line. */
+static int wait_line(const char *path, const char *prefix, int nth, char *line, size_t size,
+		     int timeout_s)
+{
+	time_t end = time(NULL) + timeout_s;
+
+	while (time(NULL) <= end) {
+		FILE *f = fopen(path, "r");
+		char buf[256];
+		int seen = 0;
+
+		while (f && fgets(buf, sizeof(buf), f))
+			if (!strncmp(buf, prefix, strlen(prefix)) && ++seen == nth) {
+				snprintf(line, size, "%s", buf);
+				fclose(f);
+				return 0;
+			}
+		if (f)
+			fclose(f);
+		usleep(200000);
+	}
+	return -ETIMEDOUT;
+}
+
+static void launch_both(void **state)
+{
+	char *l[] = { "build/bin/wavectl", "launch", "images/xml/latency-echo.xml", "--name", lat,
+		      NULL };
+	char *b[] = { "build/bin/wavectl", "launch", "images/xml/batch-spin.xml", "--name", bat,
+		      NULL };
+
+	need_root();
+	assert_int_equal(run(l, 0), 0);
+	assert_int_equal(run(b, 0), 0);
+	assert_int_equal(wait_event(VMM_EV_STARTED, lat, 10), 0);
+	assert_int_equal(wait_event(VMM_EV_STARTED, bat, 10), 0);
+}
+
+/* The vCPU threads QEMU has, by name, are exactly those discovery reports. */
+static void discovery_matches_proc(void **state)
+{
+	static const struct { const char *which; enum wave_vm_class cls; unsigned int w; } ex[] = {
+		{ "lat", WAVE_CLASS_LATENCY, 200 }, { "bat", WAVE_CLASS_BATCH, 100 },
+	};
+	char why[512], pidfile[128], buf[32], comm[32], accel[8];
+
+	need_root();
+	for (size_t i = 0; i < 2; i++) {
+		const char *name = i ? bat : lat;
+		struct vmm_domain d;
+		unsigned int idx, named = 0;
+		FILE *f;
+
+		assert_int_equal(vmm_domain_lookup(conn, name, &d, why, sizeof(why)), 0);
+		snprintf(pidfile, sizeof(pidfile), "/run/libvirt/qemu/%s.pid", name);
+		f = fopen(pidfile, "r");
+		assert_non_null(f);
+		assert_non_null(fgets(buf, sizeof(buf), f));
+		fclose(f);
+		assert_int_equal(d.pid, atoi(buf));
+		assert_int_equal(d.meta.cls, ex[i].cls);
+		assert_int_equal(d.meta.weight, ex[i].w);
+		assert_int_equal(d.nr_vcpus, 2);
+		for (unsigned int k = 0; k < d.nr_vcpus; k++) {
+			assert_int_equal(procfs_comm(d.pid, d.vcpus[k].tid, comm, sizeof(comm)), 0);
+			assert_int_equal(procfs_parse_vcpu_name(comm, &idx, accel, sizeof(accel)), 0);
+			assert_int_equal(idx, d.vcpus[k].index);
+			assert_int_equal(access(d.vcpus[k].cgroup, F_OK), 0);
+			assert_non_null(strstr(d.vcpus[k].cgroup, "vcpu"));
+		}
+		/* No vCPU thread in /proc that discovery missed. */
+		{
+			char path[64];
+			FILE *p;
+
+			for (int t = 0; t < 4096; t++) {
+				snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)d.pid,
+					 (int)d.pid + t);
+				if (!(p = fopen(path, "r")))
+					continue;
+				if (fgets(comm, sizeof(comm), p) && !strncmp(comm, "CPU ", 4))
+					named++;
+				fclose(p);
+			}
+			assert_int_equal(named, d.nr_vcpus);
+		}
+		assert_int_equal(d.nr_taps, 1);
+		assert_true(d.ip[0] != '\0');
+		assert_string_equal(d.console, i ? bat_console : lat_console);
+		vmm_domain_clear(&d);
+	}
+}
+
+static void echo_guest_answers_udp(void **state)
+{
+	struct vmm_domain d;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(7777) };
+	struct timeval tv = { .tv_sec = 1 };
+	char why[512], line[256];
+	int fd, ok = 0;
+
+	need_root();
+	if (wait_line(lat_console, "WAVE-READY workload=echo", 1, line, sizeof(line),
+		      BOOT_TIMEOUT_S))
+		fail_msg("%s: no readiness line within %d s", lat_console, BOOT_TIMEOUT_S);
+	assert_int_equal(vmm_domain_lookup(conn, lat, &d, why, sizeof(why)), 0);
+	assert_int_equal(inet_pton(AF_INET, d.ip, &sa.sin_addr), 1);
+	vmm_domain_clear(&d);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (uint64_t seq = 1; seq <= 20 && ok < 3; seq++) {
+		struct echo_msg q = { .magic = htole32(ECHO_MAGIC), .cost_us = htole32(100),
+				      .seq = htole64(seq), .t_send_ns = 42 }, r;
+
+		sendto(fd, &q, sizeof(q), 0, (struct sockaddr *)&sa, sizeof(sa));
+		if (recv(fd, &r, sizeof(r), 0) == (ssize_t)sizeof(r) && r.seq == q.seq &&
+		    r.t_send_ns == q.t_send_ns)
+			ok++;
+	}
+	close(fd);
+	assert_int_equal(ok, 3);
+}
+
+static void spin_guest_reports_work(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(7700) };
+	struct timeval tv = { .tv_sec = 3 };
+	char l1[256], l2[256], dgram[256];
+	unsigned long long u1 = 0, u2 = 0;
+	int fd, got = 0;
+
+	need_root();
+	if (wait_line(bat_console, "WAVE-SPIN", 2, l2, sizeof(l2), BOOT_TIMEOUT_S))
+		fail_msg("%s: no two work reports within %d s", bat_console, BOOT_TIMEOUT_S);
+	assert_int_equal(wait_line(bat_console, "WAVE-SPIN", 1, l1, sizeof(l1), 1), 0);
+	assert_non_null(strstr(l1, "units="));
+	u1 = strtoull(strstr(l1, "units=") + 6, NULL, 10);
+	u2 = strtoull(strstr(l2, "units=") + 6, NULL, 10);
+	assert_true(u2 > u1);
+	/* The same reports arrive as UDP datagrams at the host's bridge address. */
+	inet_pton(AF_INET, "10.77.0.1", &sa.sin_addr);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	for (int i = 0; i < 5 && !got; i++) {
+		ssize_t n = recv(fd, dgram, sizeof(dgram) - 1, 0);
+
+		if (n > 0) {
+			dgram[n] = '\0';
+			got = !strncmp(dgram, "WAVE-SPIN", 9) && strstr(dgram, "units=");
+		}
+	}
+	close(fd);
+	assert_true(got);
+}
+
+static void stop_is_seen_as_event(void **state)
+{
+	char *s[] = { "build/bin/wavectl", "stop", lat, NULL };
+	struct vmm_domain d;
+	char why[512];
+
+	need_root();
+	assert_int_equal(run(s, 0), 0);
+	assert_int_equal(wait_event(VMM_EV_STOPPED, lat, 10), 0);
+	assert_int_equal(vmm_domain_lookup(conn, lat, &d, why, sizeof(why)), -ENOENT);
+}
+
+/* pid of the libvirtd this run started (scripts/libvirtd.sh records it), or 0. */
+static pid_t our_libvirtd(void)
+{
+	char path[128], line[128];
+	pid_t pid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/libvirtd.started", rundir);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "libvirtd ", 9))
+			pid = (pid_t)atoi(line + 9);
+	if (f)
+		fclose(f);
+	return pid;
+}
+
+static void libvirtd_restart_is_survived(void **state)
+{
+	char *start[] = { "scripts/libvirtd.sh", "start", NULL };
+	struct vmm_domain d;
+	char why[512];
+	pid_t pid;
+
+	need_root();
+	pid = our_libvirtd();
+	if (!pid)
+		skip(); /* not ours to restart */
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(wait_event(VMM_EV_DISCONNECTED, NULL, 30), 0);
+	for (int i = 0; i < 100 && kill(pid, 0) == 0; i++)
+		usleep(100000);
+	assert_int_equal(run(start, 0), 0);
+	assert_int_equal(wait_event(VMM_EV_CONNECTED, NULL, 30), 0);
+	/* The batch VM kept running and is found again; no STOPPED for it. */
+	assert_int_equal(vmm_domain_lookup(conn, bat, &d, why, sizeof(why)), 0);
+	assert_int_equal(d.nr_vcpus, 2);
+	vmm_domain_clear(&d);
+	assert_int_equal(wait_event(VMM_EV_STOPPED, bat, 2), -ETIMEDOUT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(launch_both),
+		cmocka_unit_test(discovery_matches_proc),
+		cmocka_unit_test(echo_guest_answers_udp),
+		cmocka_unit_test(spin_guest_reports_work),
+		cmocka_unit_test(stop_is_seen_as_event),
+		cmocka_unit_test(libvirtd_restart_is_survived),
+	};
+
+	wave_log_init("test-vms", WAVE_LOG_WARN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
