@@ -25,6 +25,7 @@
 #include <libvirt/libvirt-qemu.h>
 
 #include "common/log.h"
+#include "tests/util.h"
 #include "vmm/conn.h"
 
 #define URI "test:///default"
@@ -115,29 +116,12 @@ static int conn_teardown(void **state)
 	return 0;
 }
 
-/* Waits up to timeout_ms for the next event of kind (others are skipped). */
-static int wait_event(enum vmm_event_kind kind, const char *name, int timeout_ms)
-{
-	struct vmm_event ev;
-
-	for (int waited = 0; waited <= timeout_ms; waited += 10) {
-		struct pollfd p = { .fd = vmm_conn_fd(conn), .events = POLLIN };
-
-		vmm_conn_process(conn);
-		while (vmm_conn_next_event(conn, &ev))
-			if (ev.kind == kind && (!name || !strcmp(ev.name, name)))
-				return 0;
-		poll(&p, 1, 10);
-	}
-	return -ETIMEDOUT;
-}
-
 static void connect_lists_running_domains(void **state)
 {
 	/* The test driver's stock domain "test" is running. */
-	assert_int_equal(wait_event(VMM_EV_CONNECTED, NULL, 1000), 0);
+	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_CONNECTED, NULL, 1000), 0);
 	vmm_conn_process(conn);
-	assert_int_equal(wait_event(VMM_EV_STARTED, "test", 1000), 0);
+	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STARTED, "test", 1000), 0);
 }
 
 static void bad_uri_is_a_clear_error(void **state)
@@ -166,14 +150,14 @@ static void lifecycle_events_arrive(void **state)
 	char xml[1024];
 	virDomainPtr dom;
 
-	wait_event(VMM_EV_STARTED, "test", 1000);
+	test_vmm_wait_event(conn, VMM_EV_STARTED, "test", 1000);
 	snprintf(xml, sizeof(xml), transient_xml, "ev1");
 	dom = virDomainCreateXML(vmm_conn_virt(conn), xml, 0);
 	assert_non_null(dom);
-	assert_int_equal(wait_event(VMM_EV_STARTED, "ev1", 2000), 0);
+	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STARTED, "ev1", 2000), 0);
 	assert_int_equal(virDomainDestroy(dom), 0);
 	virDomainFree(dom);
-	assert_int_equal(wait_event(VMM_EV_STOPPED, "ev1", 2000), 0);
+	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STOPPED, "ev1", 2000), 0);
 }
 
 static void resolves_vcpus_metadata_and_defaults(void **state)

@@ -33,6 +33,7 @@
 
 #include "common/log.h"
 #include "images/guest/guest.h"
+#include "tests/util.h"
 #include "vmm/conn.h"
 #include "vmm/procfs.h"
 
@@ -137,24 +138,6 @@ static void need_root(void)
 		skip();
 }
 
-/* Waits for the next event of kind for name, skipping others. */
-static int wait_event(enum vmm_event_kind kind, const char *name, int timeout_s)
-{
-	time_t end = time(NULL) + timeout_s;
-	struct vmm_event ev;
-
-	while (time(NULL) <= end) {
-		struct pollfd p = { .fd = vmm_conn_fd(conn), .events = POLLIN };
-
-		vmm_conn_process(conn);
-		while (vmm_conn_next_event(conn, &ev))
-			if (ev.kind == kind && (!name || !strcmp(ev.name, name)))
-				return 0;
-		poll(&p, 1, 100);
-	}
-	return -ETIMEDOUT;
-}
-
 /* Waits until the file holds a line starting with prefix; copies that line. */
 static int wait_line(const char *path, const char *prefix, int nth, char *line, size_t size,
 		     int timeout_s)
@@ -189,8 +172,8 @@ static void launch_both(void **state)
 	need_root();
 	assert_int_equal(run(l, 0), 0);
 	assert_int_equal(run(b, 0), 0);
-	assert_int_equal(wait_event(VMM_EV_STARTED, lat, 10), 0);
-	assert_int_equal(wait_event(VMM_EV_STARTED, bat, 10), 0);
+	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STARTED, lat, 10000), 0);
+	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STARTED, bat, 10000), 0);
 }
 
 /* The vCPU threads QEMU has, by name, are exactly those discovery reports. */
@@ -320,7 +303,7 @@ static void stop_is_seen_as_event(void **state)
 
 	need_root();
 	assert_int_equal(run(s, 0), 0);
-	assert_int_equal(wait_event(VMM_EV_STOPPED, lat, 10), 0);
+	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STOPPED, lat, 10000), 0);
 	assert_int_equal(vmm_domain_lookup(conn, lat, &d, why, sizeof(why)), -ENOENT);
 }
 
@@ -353,16 +336,16 @@ static void libvirtd_restart_is_survived(void **state)
 	if (!pid)
 		skip(); /* not ours to restart */
 	assert_int_equal(kill(pid, SIGTERM), 0);
-	assert_int_equal(wait_event(VMM_EV_DISCONNECTED, NULL, 30), 0);
+	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_DISCONNECTED, NULL, 30000), 0);
 	for (int i = 0; i < 100 && kill(pid, 0) == 0; i++)
 		usleep(100000);
 	assert_int_equal(run(start, 0), 0);
-	assert_int_equal(wait_event(VMM_EV_CONNECTED, NULL, 30), 0);
+	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_CONNECTED, NULL, 30000), 0);
 	/* The batch VM kept running and is found again; no STOPPED for it. */
 	assert_int_equal(vmm_domain_lookup(conn, bat, &d, why, sizeof(why)), 0);
 	assert_int_equal(d.nr_vcpus, 2);
 	vmm_domain_clear(&d);
-	assert_int_equal(wait_event(VMM_EV_STOPPED, bat, 2), -ETIMEDOUT);
+	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STOPPED, bat, 2000), -ETIMEDOUT);
 }
 
 int main(void)

@@ -2,6 +2,8 @@
 /* Channel test helpers; see util.h. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,4 +181,22 @@ void test_stream(struct chan *tx, struct chan *rx, unsigned int n, unsigned int 
 		if (r == 0)
 			chan_wait(rx, 1);
 	}
+}
+
+int test_vmm_wait_event(struct vmm_conn *c, enum vmm_event_kind kind, const char *name,
+			int timeout_ms)
+{
+	uint64_t end = wave_now_ns() + (uint64_t)timeout_ms * WAVE_NSEC_PER_MSEC;
+	struct vmm_event ev;
+
+	do {
+		struct pollfd p = { .fd = vmm_conn_fd(c), .events = POLLIN };
+
+		vmm_conn_process(c);
+		while (vmm_conn_next_event(c, &ev))
+			if (ev.kind == kind && (!name || !strcmp(ev.name, name)))
+				return 0;
+		poll(&p, 1, 20);
+	} while (wave_now_ns() < end);
+	return -ETIMEDOUT;
 }

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Helpers shared by the channel tests (cmocka assertions inside). */
+/* Helpers shared by the tests (cmocka assertions inside). */
 #ifndef WAVE_TESTS_UTIL_H
 #define WAVE_TESTS_UTIL_H
 
 #include <stdint.h>
 
 #include "channel/chan.h"
+#include "vmm/conn.h"
 
 /* cmocka prestate is "shm" or "tcp"; setup turns it into a fresh URI. */
 int test_uri_setup(void **state);
@@ -29,5 +30,12 @@ void test_drain_hello(struct chan *a, struct chan *b);
 struct wave_msg *test_hb(struct wave_msg *m, uint64_t seq);
 /* Sends n heartbeats tx -> rx in batches, checks every one arrives in order. */
 void test_stream(struct chan *tx, struct chan *rx, unsigned int n, unsigned int batch);
+
+/*
+ * Drives the vmm connection until an event of kind (for name, if not NULL)
+ * arrives, skipping others. Returns 0, or -ETIMEDOUT after timeout_ms.
+ */
+int test_vmm_wait_event(struct vmm_conn *c, enum vmm_event_kind kind, const char *name,
+			int timeout_ms);
 
 #endif

@@ -82,88 +82,95 @@ static int cmp_vcpu(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-int vmm_qmp_parse_vcpus(const char *reply, struct vmm_vcpu **out, unsigned int *n,
-			char *why, size_t len)
+/*
+ * The "return" array of reply, one element of size elem per entry, each
+ * filled by fill(entry, array, index). All or nothing: on error the array
+ * is freed and *out untouched.
+ */
+static int parse_array(const char *reply, size_t elem,
+		       int (*fill)(json_object *e, void *arr, size_t i, char *why, size_t len),
+		       void **out, unsigned int *n, char *why, size_t len)
 {
-	json_object *root, *arr, *path;
-	struct vmm_vcpu *v;
+	json_object *root, *arr;
 	size_t i, cnt;
+	void *a;
 	int ret;
 
 	if ((ret = qmp_return(reply, json_type_array, &root, &arr, why, len)))
 		return ret;
 	cnt = json_object_array_length(arr);
-	v = calloc(cnt ? cnt : 1, sizeof(*v));
-	if (!v) {
+	a = calloc(cnt ? cnt : 1, elem);
+	if (!a) {
 		json_object_put(root);
 		return wave_reason(why, len, -ENOMEM, "out of memory");
 	}
-	for (i = 0; i < cnt && !ret; i++) {
-		json_object *c = json_object_array_get_idx(arr, i);
-		int64_t idx, tid;
-
-		if (!json_object_is_type(c, json_type_object) ||
-		    get_int(c, "cpu-index", 0, INT_MAX, &idx) ||
-		    get_int(c, "thread-id", 1, VMM_TID_MAX, &tid)) {
-			ret = wave_reason(why, len, -EPROTO,
-					  "query-cpus-fast: entry %zu lacks a valid cpu-index or thread-id", i);
-			break;
-		}
-		v[i].index = (unsigned int)idx;
-		v[i].tid = (pid_t)tid;
-		if (json_object_object_get_ex(c, "qom-path", &path))
-			snprintf(v[i].qom_path, sizeof(v[i].qom_path), "%s",
-				 json_object_get_string(path));
-		for (size_t k = 0; k < i && !ret; k++)
-			if (v[k].index == v[i].index)
-				ret = wave_reason(why, len, -EPROTO,
-						  "query-cpus-fast: cpu-index %u listed twice", v[i].index);
-	}
+	for (i = 0; i < cnt && !ret; i++)
+		ret = fill(json_object_array_get_idx(arr, i), a, i, why, len);
 	json_object_put(root);
 	if (ret) {
-		free(v);
+		free(a);
 		return ret;
 	}
-	qsort(v, cnt, sizeof(*v), cmp_vcpu);
-	*out = v;
+	*out = a;
 	*n = (unsigned int)cnt;
+	return 0;
+}
+
+static int fill_vcpu(json_object *c, void *arr, size_t i, char *why, size_t len)
+{
+	struct vmm_vcpu *v = arr;
+	json_object *path;
+	int64_t idx, tid;
+
+	if (!json_object_is_type(c, json_type_object) ||
+	    get_int(c, "cpu-index", 0, INT_MAX, &idx) ||
+	    get_int(c, "thread-id", 1, VMM_TID_MAX, &tid))
+		return wave_reason(why, len, -EPROTO,
+				   "query-cpus-fast: entry %zu lacks a valid cpu-index or thread-id", i);
+	v[i].index = (unsigned int)idx;
+	v[i].tid = (pid_t)tid;
+	if (json_object_object_get_ex(c, "qom-path", &path))
+		snprintf(v[i].qom_path, sizeof(v[i].qom_path), "%s", json_object_get_string(path));
+	for (size_t k = 0; k < i; k++)
+		if (v[k].index == v[i].index)
+			return wave_reason(why, len, -EPROTO,
+					   "query-cpus-fast: cpu-index %u listed twice", v[i].index);
+	return 0;
+}
+
+int vmm_qmp_parse_vcpus(const char *reply, struct vmm_vcpu **out, unsigned int *n,
+			char *why, size_t len)
+{
+	void *v;
+	int ret = parse_array(reply, sizeof(**out), fill_vcpu, &v, n, why, len);
+
+	if (ret)
+		return ret;
+	qsort(v, *n, sizeof(**out), cmp_vcpu);
+	*out = v;
+	return 0;
+}
+
+static int fill_iothread(json_object *e, void *arr, size_t i, char *why, size_t len)
+{
+	int64_t tid;
+
+	if (get_int(e, "thread-id", 1, VMM_TID_MAX, &tid))
+		return wave_reason(why, len, -EPROTO,
+				   "query-iothreads: entry %zu lacks a valid thread-id", i);
+	((pid_t *)arr)[i] = (pid_t)tid;
 	return 0;
 }
 
 int vmm_qmp_parse_iothreads(const char *reply, pid_t **out, unsigned int *n, char *why,
 			    size_t len)
 {
-	json_object *root, *arr;
-	size_t i, cnt;
-	pid_t *t;
-	int ret;
+	void *t;
+	int ret = parse_array(reply, sizeof(**out), fill_iothread, &t, n, why, len);
 
-	if ((ret = qmp_return(reply, json_type_array, &root, &arr, why, len)))
-		return ret;
-	cnt = json_object_array_length(arr);
-	t = calloc(cnt ? cnt : 1, sizeof(*t));
-	if (!t) {
-		json_object_put(root);
-		return wave_reason(why, len, -ENOMEM, "out of memory");
-	}
-	for (i = 0; i < cnt; i++) {
-		int64_t tid;
-
-		if (get_int(json_object_array_get_idx(arr, i), "thread-id", 1, VMM_TID_MAX, &tid)) {
-			ret = wave_reason(why, len, -EPROTO,
-					  "query-iothreads: entry %zu lacks a valid thread-id", i);
-			break;
-		}
-		t[i] = (pid_t)tid;
-	}
-	json_object_put(root);
-	if (ret) {
-		free(t);
-		return ret;
-	}
-	*out = t;
-	*n = (unsigned int)cnt;
-	return 0;
+	if (!ret)
+		*out = t;
+	return ret;
 }
 
 /* Fills the counters we know from one provider's "stats" array. */
