@@ -3,7 +3,8 @@
  * Integration: real libvirt, real QEMU guests (TCG here, KVM where it
  * works), launched with wavectl from images/xml/. Checks discovery against
  * /proc, the echo guest over UDP, the spin guest's work reports (console and
- * UDP), a stop seen as an event, and a libvirtd restart survived.
+ * UDP), balloon statistics over QMP, a stop seen as an event, and a
+ * libvirtd restart survived.
  *
  * Everything it starts is removed on every path: the domains (by their
  * unique names "wt<pid>-..."), their console files, the bridge and
@@ -295,6 +296,32 @@ static void spin_guest_reports_work(void **state)
 	assert_true(got);
 }
 
+/* QMP through libvirt: the balloon driver's guest statistics arrive. */
+static void balloon_stats_via_qmp(void **state)
+{
+	struct vmm_balloon_stats b = { 0 };
+	char *reply = NULL, why[512];
+	virDomainPtr dom;
+	int ok = 0;
+
+	need_root();
+	dom = virDomainLookupByName(vmm_conn_virt(conn), bat);
+	assert_non_null(dom);
+	/* The guest reports every second (<stats period='1'/>) once its driver is up. */
+	for (int i = 0; i < 30 && !ok; i++) {
+		assert_int_equal(vmm_qmp_command(dom, VMM_QMP_BALLOON_STATS, &reply, why,
+						 sizeof(why)), 0);
+		assert_int_equal(vmm_qmp_parse_balloon(reply, &b, why, sizeof(why)), 0);
+		free(reply);
+		ok = b.last_update > 0 && b.total > 0 && b.free > 0 && b.free < b.total;
+		if (!ok)
+			sleep(1);
+	}
+	virDomainFree(dom);
+	assert_true(ok);
+	assert_true(b.total > 128ll << 20 && b.total <= 256ll << 20);
+}
+
 static void stop_is_seen_as_event(void **state)
 {
 	char *s[] = { "build/bin/wavectl", "stop", lat, NULL };
@@ -355,6 +382,7 @@ int main(void)
 		cmocka_unit_test(discovery_matches_proc),
 		cmocka_unit_test(echo_guest_answers_udp),
 		cmocka_unit_test(spin_guest_reports_work),
+		cmocka_unit_test(balloon_stats_via_qmp),
 		cmocka_unit_test(stop_is_seen_as_event),
 		cmocka_unit_test(libvirtd_restart_is_survived),
 	};
