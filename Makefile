@@ -30,7 +30,7 @@ endif
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wformat=2 -Wvla -Wno-unused-parameter
 OPT ?= -O2 -g
-BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I. -MMD -MP -pthread $(WARN) $(OPT)
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I. -I$(BUILD) -MMD -MP -pthread $(WARN) $(OPT)
 ifeq ($(SAN),1)
 BASE_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDSAN := -fsanitize=address,undefined
@@ -45,7 +45,7 @@ CMOCKA_CFLAGS = $(shell $(PKG_CONFIG) --cflags cmocka)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 DPDK_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libdpdk)
 DPDK_LIBS     = $(shell $(PKG_CONFIG) --libs libdpdk)
-VIRT_PKGS     := libvirt libvirt-qemu libxml-2.0 json-c
+VIRT_PKGS     := libvirt libvirt-qemu libxml-2.0 json-c libbpf
 VIRT_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(VIRT_PKGS))
 VIRT_LIBS     = $(shell $(PKG_CONFIG) --libs $(VIRT_PKGS))
 
@@ -59,8 +59,17 @@ LIB_SRCS := $(wildcard common/*.c) $(wildcard channel/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
 LIBWAVE  := $(BUILD)/libwave.a
 
+# kvm-hooks: BPF programs (clang -target bpf, CO-RE against this kernel's
+# BTF), skeletons generated into build/ (never committed), libbpf loader.
+BPFTOOL ?= bpftool
+LLVM_STRIP ?= llvm-strip
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+BPF_SRCS  := $(wildcard kvm-hooks/*.bpf.c)
+BPF_SKELS := $(BPF_SRCS:%.bpf.c=$(BUILD)/%.skel.h)
+HOOKS_SRCS := $(filter-out %.bpf.c,$(wildcard kvm-hooks/*.c))
+
 # vmm: libvirt, QEMU (QMP), libxml2, json-c.
-VMM_SRCS := $(wildcard vmm/*.c)
+VMM_SRCS := $(wildcard vmm/*.c) $(HOOKS_SRCS)
 VMM_OBJS := $(VMM_SRCS:%.c=$(OBJ)/%.o)
 LIBVMM   := $(BUILD)/libwavevmm.a
 
@@ -110,6 +119,24 @@ $(VMM_OBJS) $(WAVECTL_OBJS): $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 $(LIBWAVE): $(LIB_OBJS)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(@D)
+	$(call say,BTF,$@)
+	$(Q)test -r $(VMLINUX_BTF) || { echo "$(VMLINUX_BTF) missing: the kernel has no BTF" >&2; exit 1; }
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+$(BUILD)/%.bpf.o: %.bpf.c $(BUILD)/vmlinux.h $(wildcard kvm-hooks/*.h)
+	@mkdir -p $(@D)
+	$(call say,BPF,$<)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I. -I$(BUILD) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call say,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*)_bpf > $@
+
+$(OBJ)/kvm-hooks/observe-bpf.o: $(BUILD)/kvm-hooks/hooks.skel.h
 
 $(LIBVMM): $(VMM_OBJS)
 	$(call say,AR,$@)

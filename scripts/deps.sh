@@ -8,7 +8,7 @@ set -eu
 # build and tests; channel benchmark (DPDK); VMs: libvirt, QEMU, XML and JSON
 # parsers for the vmm layer; guest images: busybox, cpio (the kernel itself
 # comes from 'apt-get download' in images/mkimages.sh); the guests' bridge.
-PKGS="build-essential pkg-config clang libclang-rt-14-dev llvm
+PKGS="build-essential pkg-config clang libclang-rt-14-dev llvm libbpf-dev bpftool
 libcmocka-dev libdpdk-dev libnuma-dev
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients libvirt-dev
 libxml2-dev libjson-c-dev

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Observing the threads waved manages: their state, CPU, run and runnable
+ * time, wakeups and preemptions (struct hooks_rec), and an event when one
+ * wakes up or exits.
+ *
+ * Two backends behind one ops struct: BPF (hooks.bpf.c: exact, event-driven,
+ * read from an mmapped array without system calls) and /proc sampling
+ * (schedstat, stat, status: no root or BPF needed, no wakeup events, state
+ * as of the last sample). obs_open() tries BPF first and logs which one
+ * serves.
+ *
+ * Threading: one owner thread.
+ */
+#ifndef WAVE_KVM_HOOKS_OBSERVE_H
+#define WAVE_KVM_HOOKS_OBSERVE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "kvm-hooks/hooks.h"
+
+struct obs;
+
+/*
+ * @name:     "bpf" or "proc".
+ * @open:     set the backend up; 0 or -errno (why says what failed).
+ * @add:      start following thread tid of process pid in slot (free,
+ *            < HOOKS_MAX_THREADS). 0 or -errno.
+ * @del:      stop following the thread in slot.
+ * @read:     the thread's record now. 0, or -ENOENT for a free slot.
+ * @fd:       pollable fd that turns readable when events are queued, or -1.
+ * @poll:     deliver queued events to cb; returns how many.
+ * @close:    release everything (BPF programs detach).
+ */
+struct obs_ops {
+	const char *name;
+	int (*open)(struct obs *o, char *why, size_t len);
+	int (*add)(struct obs *o, unsigned int slot, pid_t pid, pid_t tid);
+	void (*del)(struct obs *o, unsigned int slot);
+	int (*read)(struct obs *o, unsigned int slot, struct hooks_rec *r);
+	int (*fd)(const struct obs *o);
+	int (*poll)(struct obs *o, void (*cb)(const struct hooks_event *ev, void *arg),
+		    void *arg);
+	void (*close)(struct obs *o);
+};
+
+extern const struct obs_ops obs_bpf_ops;
+extern const struct obs_ops obs_proc_ops;
+
+enum obs_backend { OBS_AUTO = 0, OBS_BPF, OBS_PROC };
+
+/* Opens the requested backend (AUTO: BPF, else /proc, logged). */
+int obs_open(enum obs_backend want, struct obs **out);
+void obs_close(struct obs *o);
+const char *obs_name(const struct obs *o);
+
+/* Registers a thread; returns its slot (>= 0) or -errno (-ENOSPC: full). */
+int obs_add(struct obs *o, pid_t pid, pid_t tid);
+void obs_del(struct obs *o, int slot);
+int obs_read(struct obs *o, int slot, struct hooks_rec *r);
+int obs_fd(const struct obs *o);
+int obs_poll(struct obs *o, void (*cb)(const struct hooks_event *ev, void *arg), void *arg);
+
+/* Backend state; the ops above work on it. */
+struct obs {
+	const struct obs_ops *ops;
+	unsigned char used[HOOKS_MAX_THREADS];
+	pid_t pid[HOOKS_MAX_THREADS];
+	pid_t tid[HOOKS_MAX_THREADS];
+	void *priv;
+};
+
+/* /proc sampling of one thread into r (also used by BPF registration). 0 or -errno. */
+int obs_proc_sample(pid_t pid, pid_t tid, struct hooks_rec *r);
+
+#endif
