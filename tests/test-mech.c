@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Scheduling mechanisms (kvm-hooks/mech.h) on a thread of this test: each
+ * change, the baseline it records, restore, rollback to a snapshot, the
+ * kernel's refusal passed back as -errno, and crash repair from the
+ * journal. The cgroup knobs run on a cgroup this test creates and removes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "kvm-hooks/mech.h"
+
+static volatile int stop;
+static pid_t tid;
+static pthread_t thr;
+
+static void *idler(void *arg)
+{
+	tid = (pid_t)syscall(SYS_gettid);
+	while (!stop)
+		usleep(1000);
+	return NULL;
+}
+
+static int thread_setup(void **state)
+{
+	stop = 0;
+	tid = 0;
+	pthread_create(&thr, NULL, idler, NULL);
+	while (!tid)
+		usleep(100);
+	return 0;
+}
+
+static char cgdir[128];
+
+static int thread_teardown(void **state)
+{
+	stop = 1;
+	pthread_join(thr, NULL);
+	if (cgdir[0])
+		rmdir(cgdir); /* a failed cgroup test leaves nothing behind */
+	cgdir[0] = '\0';
+	return 0;
+}
+
+static int ncpus(void)
+{
+	cpu_set_t s;
+
+	sched_getaffinity(0, sizeof(s), &s);
+	return CPU_COUNT(&s);
+}
+
+static void place_and_restore(void **state)
+{
+	struct mech_thread t;
+	struct mech_state now;
+	cpu_set_t one, before;
+
+	if (ncpus() < 2)
+		skip();
+	assert_int_equal(mech_thread_init(&t, tid, NULL, 0), 0);
+	sched_getaffinity(tid, sizeof(before), &before);
+	CPU_ZERO(&one);
+	CPU_SET(1, &one);
+	assert_int_equal(mech_place(&t, &one), 0);
+	assert_true(t.changed);
+	assert_int_equal(mech_get(&t, &now), 0);
+	assert_true(CPU_EQUAL(&now.affinity, &one));
+	assert_int_equal(mech_restore(&t), 0);
+	assert_false(t.changed);
+	assert_int_equal(mech_get(&t, &now), 0);
+	assert_true(CPU_EQUAL(&now.affinity, &before));
+	/* An empty CPU set is the kernel's to refuse; nothing changes. */
+	CPU_ZERO(&one);
+	assert_int_equal(mech_place(&t, &one), -EINVAL);
+	mech_restore(&t);
+}
+
+static void weight_without_cgroup_is_nice(void **state)
+{
+	struct mech_thread t;
+
+	assert_int_equal(mech_weight_to_nice(100), 0);
+	assert_int_equal(mech_weight_to_nice(1), 19);
+	assert_int_equal(mech_weight_to_nice(10000), -20);
+	assert_true(mech_weight_to_nice(50) > 0);
+	assert_int_equal(mech_weight_to_shares(100), 1024);
+	assert_int_equal(mech_weight_to_shares(1), 10);
+	assert_int_equal(mech_thread_init(&t, tid, "", 0), 0);
+	/* Lowering priority needs no privilege. */
+	assert_int_equal(mech_weight(&t, 50), 0);
+	assert_int_equal(getpriority(PRIO_PROCESS, (id_t)tid), mech_weight_to_nice(50));
+	assert_int_equal(mech_restore(&t), 0);
+	assert_int_equal(getpriority(PRIO_PROCESS, (id_t)tid), 0);
+}
+
+static void deadline_and_back(void **state)
+{
+	struct mech_thread t;
+	struct mech_state now;
+	int ret;
+
+	assert_int_equal(mech_thread_init(&t, tid, NULL, 0), 0);
+	ret = mech_class(&t, SCHED_DEADLINE, 0, 1000000, 5000000, 5000000);
+	if (ret == -EPERM)
+		skip();
+	assert_int_equal(ret, 0);
+	assert_int_equal(mech_get(&t, &now), 0);
+	assert_int_equal(now.policy, SCHED_DEADLINE);
+	assert_int_equal(now.dl_runtime, 1000000);
+	/* runtime > deadline: the kernel refuses, and says so. */
+	assert_int_equal(mech_class(&t, SCHED_DEADLINE, 0, 6000000, 5000000, 5000000), -EINVAL);
+	assert_int_equal(mech_restore(&t), 0);
+	assert_int_equal(mech_get(&t, &now), 0);
+	assert_int_equal(now.policy, SCHED_OTHER);
+}
+
+static void snapshot_rollback(void **state)
+{
+	struct mech_thread t;
+	struct mech_state snap, now;
+	cpu_set_t one;
+
+	if (ncpus() < 2)
+		skip();
+	assert_int_equal(mech_thread_init(&t, tid, NULL, 0), 0);
+	assert_int_equal(mech_get(&t, &snap), 0);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	assert_int_equal(mech_place(&t, &one), 0);
+	assert_int_equal(mech_set(&t, &snap), 0);
+	assert_int_equal(mech_get(&t, &now), 0);
+	assert_true(CPU_EQUAL(&now.affinity, &snap.affinity));
+	mech_restore(&t);
+}
+
+static void cgroup_knobs(void **state)
+{
+	struct mech_thread t;
+	struct mech_state now;
+
+	snprintf(cgdir, sizeof(cgdir), "/sys/fs/cgroup/cpu/wave-test-%d", (int)getpid());
+	if (geteuid() != 0 || mkdir(cgdir, 0755)) {
+		cgdir[0] = '\0';
+		skip();
+	}
+	assert_int_equal(mech_thread_init(&t, tid, cgdir, 1), 0);
+	assert_int_equal(mech_get(&t, &now), 0);
+	assert_int_equal(now.weight, 1024);
+	assert_int_equal(now.quota_us, -1);
+	assert_int_equal(mech_weight(&t, 200), 0);
+	assert_int_equal(mech_quota(&t, 20000, 100000), 0);
+	assert_int_equal(mech_get(&t, &now), 0);
+	assert_int_equal(now.weight, 2048);
+	assert_int_equal(now.quota_us, 20000);
+	assert_int_equal(now.period_us, 100000);
+	/* A period below 1 ms is refused by the kernel. */
+	assert_int_equal(mech_quota(&t, 20000, 10), -EINVAL);
+	assert_int_equal(mech_restore(&t), 0);
+	assert_int_equal(mech_get(&t, &now), 0);
+	assert_int_equal(now.weight, 1024);
+	assert_int_equal(now.quota_us, -1);
+	assert_int_equal(rmdir(cgdir), 0);
+	cgdir[0] = '\0';
+}
+
+static void journal_repairs_after_a_crash(void **state)
+{
+	char path[] = "/tmp/wave-test-journal-XXXXXX";
+	struct mech_thread t, *list[1] = { &t };
+	struct mech_state now;
+	cpu_set_t one, before;
+	int fd = mkstemp(path);
+
+	if (ncpus() < 2)
+		skip();
+	close(fd);
+	sched_getaffinity(tid, sizeof(before), &before);
+	assert_int_equal(mech_thread_init(&t, tid, NULL, 0), 0);
+	CPU_ZERO(&one);
+	CPU_SET(1, &one);
+	assert_int_equal(mech_place(&t, &one), 0);
+	assert_int_equal(mech_weight(&t, 40), 0);
+	assert_int_equal(mech_journal_write(path, list, 1), 0);
+	/* The daemon dies here; a new one finds the journal and repairs. */
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(mech_journal_repair(path), 1);
+	assert_int_equal(access(path, F_OK), -1);
+	mech_thread_init(&t, tid, NULL, 0);
+	assert_int_equal(mech_get(&t, &now), 0);
+	assert_true(CPU_EQUAL(&now.affinity, &before));
+	assert_int_equal(now.nice, 0);
+	/* A journal naming a thread that is gone (or whose tid was reused) is ignored. */
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	dprintf(fd, "%d 1 0 0 0 0 0 0 0 -1 -1 -1 0 -\n", (int)tid);
+	dprintf(fd, "garbage line\n");
+	close(fd);
+	assert_int_equal(mech_journal_repair(path), 0);
+	/* Nothing changed: writing removes the journal. */
+	assert_int_equal(mech_journal_write(path, list, 1), 0);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(place_and_restore, thread_setup, thread_teardown),
+		cmocka_unit_test_setup_teardown(weight_without_cgroup_is_nice, thread_setup,
+						thread_teardown),
+		cmocka_unit_test_setup_teardown(deadline_and_back, thread_setup, thread_teardown),
+		cmocka_unit_test_setup_teardown(snapshot_rollback, thread_setup, thread_teardown),
+		cmocka_unit_test_setup_teardown(cgroup_knobs, thread_setup, thread_teardown),
+		cmocka_unit_test_setup_teardown(journal_repairs_after_a_crash, thread_setup,
+						thread_teardown),
+	};
+
+	wave_log_init("test-mech", WAVE_LOG_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
