@@ -56,7 +56,9 @@ $(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = "$(FLAGS_NOW
 
 # ---- sources ---------------------------------------------------------------
 LIB_SRCS := $(wildcard common/*.c) $(wildcard channel/*.c)
-LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
+# Policies and the model: pure C, shared by wave-agent and waved.
+SCHED_SRCS := $(wildcard ipu-sched/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o) $(SCHED_SRCS:%.c=$(OBJ)/%.o)
 LIBWAVE  := $(BUILD)/libwave.a
 
 # kvm-hooks: BPF programs (clang -target bpf, CO-RE against this kernel's

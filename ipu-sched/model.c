@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The policy model (model.h). Signals are exponentially weighted moving
+ * averages over the time between samples, so irregular sample spacing
+ * (batches, link delay) weighs each sample by the time it covers:
+ *   alpha = 1 - exp(-dt / tau),  avg += alpha * (sample - avg).
+ */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "ipu-sched/model.h"
+
+void model_init(struct model *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+struct model_vm *model_vm(struct model *m, uint32_t vm_id)
+{
+	for (unsigned int i = 0; i < MODEL_MAX_VMS; i++)
+		if (m->vms[i].present && m->vms[i].id == vm_id)
+			return &m->vms[i];
+	return NULL;
+}
+
+struct model_thread *model_thread(struct model *m, uint32_t vm_id, unsigned int kind,
+				  unsigned int index)
+{
+	struct model_vm *vm = model_vm(m, vm_id);
+
+	if (!vm)
+		return NULL;
+	if (kind == WAVE_KIND_VCPU)
+		return index < MODEL_MAX_VCPUS ? &vm->vcpu[index] : NULL;
+	return index < MODEL_MAX_EXTRA ? &vm->extra[index] : NULL;
+}
+
+const struct model_thread *model_thread_c(const struct model *m, uint32_t vm_id,
+					  unsigned int kind, unsigned int index)
+{
+	return model_thread((struct model *)m, vm_id, kind, index);
+}
+
+static double ewma(double avg, double sample, uint64_t dt, uint64_t tau)
+{
+	double a = 1.0 - exp(-(double)dt / (double)tau);
+
+	if (sample < 0)
+		sample = 0;
+	if (sample > 1)
+		sample = 1;
+	return avg + a * (sample - avg);
+}
+
+static int apply_vm_add(struct model *m, const struct wave_vm_add *a)
+{
+	struct model_vm *vm = model_vm(m, a->vm_id);
+
+	for (unsigned int i = 0; !vm && i < MODEL_MAX_VMS; i++)
+		if (!m->vms[i].present)
+			vm = &m->vms[i];
+	if (!vm)
+		return -ENOENT;
+	if (!vm->present || vm->barrier != a->barrier) {
+		memset(vm, 0, sizeof(*vm));
+		vm->present = 1;
+	}
+	vm->id = a->vm_id;
+	vm->barrier = a->barrier;
+	vm->weight = a->weight;
+	vm->cls = a->vm_class;
+	vm->nr_vcpus = a->nr_vcpus;
+	memcpy(vm->name, a->name, WAVE_NAME_LEN);
+	vm->name[WAVE_NAME_LEN] = '\0';
+	return 1;
+}
+
+static int apply_vcpu(struct model *m, const struct wave_vcpu_state *s, uint64_t now)
+{
+	struct model_thread *t = model_thread(m, s->vm_id, s->kind, s->index);
+
+	if (!t)
+		return -ENOENT;
+	if (s->state == WAVE_TS_GONE) {
+		memset(t, 0, sizeof(*t));
+		return 1;
+	}
+	/* A new thread behind the target, or counters that went backwards: start over. */
+	if (!t->present || t->barrier != s->barrier || t->tid != s->tid ||
+	    s->run_ns < t->run_ns || s->wait_ns < t->wait_ns) {
+		memset(t, 0, sizeof(*t));
+		t->present = 1;
+		t->seen_ns = now;
+	} else if (now > t->seen_ns) {
+		uint64_t dt = now - t->seen_ns;
+
+		t->util = ewma(t->util, (double)(s->run_ns - t->run_ns) / (double)dt, dt,
+			       MODEL_TAU_NS);
+		t->delay = ewma(t->delay, (double)(s->wait_ns - t->wait_ns) / (double)dt, dt,
+				MODEL_TAU_NS);
+		t->util_slow = ewma(t->util_slow, (double)(s->run_ns - t->run_ns) / (double)dt,
+				    dt, 10 * MODEL_TAU_NS);
+		t->seen_ns = now;
+	}
+	t->kind = s->kind;
+	t->index = s->index;
+	t->tid = s->tid;
+	t->barrier = s->barrier;
+	t->state = s->state;
+	t->cpu = s->cpu;
+	t->run_ns = s->run_ns;
+	t->wait_ns = s->wait_ns;
+	t->wakeups = s->wakeups;
+	t->preempts = s->preempts;
+	return 1;
+}
+
+static int apply_cpu(struct model *m, const struct wave_host_cpu *c, uint64_t now)
+{
+	struct model_cpu *cpu;
+
+	if (c->cpu >= MODEL_MAX_CPUS)
+		return -ENOENT;
+	cpu = &m->cpus[c->cpu];
+	if (cpu->present && now > cpu->seen_ns && c->busy_ns >= cpu->busy_ns &&
+	    c->idle_ns >= cpu->idle_ns) {
+		uint64_t busy = c->busy_ns - cpu->busy_ns, idle = c->idle_ns - cpu->idle_ns;
+
+		if (busy + idle)
+			cpu->util = ewma(cpu->util, (double)busy / (double)(busy + idle),
+					 now - cpu->seen_ns, MODEL_TAU_NS);
+	}
+	cpu->present = !!(c->flags & WAVE_CPU_ONLINE);
+	cpu->allowed = !!(c->flags & WAVE_CPU_ALLOWED);
+	cpu->busy_ns = c->busy_ns;
+	cpu->idle_ns = c->idle_ns;
+	cpu->nr_running = c->nr_running;
+	cpu->seen_ns = now;
+	return 1;
+}
+
+int model_apply(struct model *m, const struct wave_msg *msg, uint64_t now_ns)
+{
+	int ret = 0;
+
+	switch (msg->h.type) {
+	case WAVE_MSG_SNAPSHOT_BEGIN:
+		/* A snapshot replaces everything: the host may have restarted. */
+		model_init(m);
+		m->epoch = msg->p.snap.epoch;
+		m->in_snapshot = 1;
+		return 1;
+	case WAVE_MSG_SNAPSHOT_END:
+		m->in_snapshot = 0;
+		m->epoch = msg->p.snap.epoch;
+		return 1;
+	case WAVE_MSG_VM_ADD:
+		ret = apply_vm_add(m, &msg->p.vm_add);
+		break;
+	case WAVE_MSG_VM_DEL: {
+		struct model_vm *vm = model_vm(m, msg->p.vm_del.vm_id);
+
+		if (vm)
+			memset(vm, 0, sizeof(*vm));
+		ret = vm ? 1 : -ENOENT;
+		break;
+	}
+	case WAVE_MSG_VCPU_STATE:
+		ret = apply_vcpu(m, &msg->p.vcpu, now_ns);
+		break;
+	case WAVE_MSG_HOST_CPU:
+		ret = apply_cpu(m, &msg->p.cpu, now_ns);
+		break;
+	default:
+		return 0;
+	}
+	if (ret < 0)
+		m->ignored++;
+	else
+		m->updates++;
+	return ret;
+}
+
+unsigned int model_allowed_cpus(const struct model *m, unsigned int *list, unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (unsigned int c = 0; c < MODEL_MAX_CPUS && n < max; c++)
+		if (m->cpus[c].present && m->cpus[c].allowed)
+			list[n++] = c;
+	return n;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The policy's view of the host: VMs, their vCPU and emulator threads, host
+ * CPUs, and signals derived from the state stream (EWMA utilisation and
+ * runnable-delay fraction per thread). Built only from channel messages
+ * (VM_ADD, VM_DEL, VCPU_STATE, HOST_CPU, snapshots), so the agent on the
+ * IPU and waved in on-host mode build exactly the same model from exactly
+ * the same input. Pure C: no I/O, no clock; callers pass the time.
+ */
+#ifndef WAVE_IPU_SCHED_MODEL_H
+#define WAVE_IPU_SCHED_MODEL_H
+
+#include <stdint.h>
+
+#include "channel/wire.h"
+
+#define MODEL_MAX_VMS      64
+#define MODEL_MAX_VCPUS    64   /* per VM; larger indexes are counted and ignored */
+#define MODEL_MAX_EXTRA    8    /* emulator + I/O threads per VM */
+#define MODEL_MAX_CPUS     256
+/* EWMA time constant of the fast signals (utilisation, delay). */
+#define MODEL_TAU_NS       (100 * 1000000ull)
+
+struct model_thread {
+	int present;
+	uint8_t kind;             /* enum wave_kind */
+	uint16_t index;
+	uint32_t tid, barrier;
+	uint8_t state;            /* enum wave_thread_state */
+	uint16_t cpu;
+	uint64_t run_ns, wait_ns; /* cumulative, as last reported */
+	uint32_t wakeups, preempts;
+	uint64_t seen_ns;         /* when the last sample arrived */
+	double util;              /* EWMA fraction of one CPU spent running */
+	double delay;             /* EWMA fraction of time runnable but waiting */
+	double util_slow;         /* EWMA with 10x the time constant: sustained demand */
+};
+
+struct model_vm {
+	int present;
+	uint32_t id, barrier, weight;
+	uint8_t cls;              /* enum wave_vm_class */
+	uint16_t nr_vcpus;
+	char name[WAVE_NAME_LEN + 1];
+	struct model_thread vcpu[MODEL_MAX_VCPUS];
+	struct model_thread extra[MODEL_MAX_EXTRA]; /* by thread index */
+};
+
+struct model_cpu {
+	int present, allowed;
+	uint64_t busy_ns, idle_ns, seen_ns;
+	uint32_t nr_running;
+	double util;
+};
+
+struct model {
+	uint32_t epoch;           /* of the snapshot the model was built from */
+	int in_snapshot;
+	struct model_vm vms[MODEL_MAX_VMS];
+	struct model_cpu cpus[MODEL_MAX_CPUS];
+	uint64_t ignored;         /* messages naming what the model cannot hold */
+	uint64_t updates;         /* state messages applied */
+};
+
+void model_init(struct model *m);
+
+/*
+ * Applies one validated host->agent message received at now_ns. Returns 1
+ * if the model changed, 0 if the message is not state (heartbeats, results),
+ * -ENOENT if it named something unknown or out of range (counted).
+ */
+int model_apply(struct model *m, const struct wave_msg *msg, uint64_t now_ns);
+
+struct model_vm *model_vm(struct model *m, uint32_t vm_id);
+const struct model_thread *model_thread_c(const struct model *m, uint32_t vm_id,
+					  unsigned int kind, unsigned int index);
+struct model_thread *model_thread(struct model *m, uint32_t vm_id, unsigned int kind,
+				  unsigned int index);
+
+/* Calls fn for every present thread of vm (vCPUs first, by index). */
+#define MODEL_FOR_EACH_THREAD(vm, t)                                                   \
+	for (unsigned int _i = 0; _i < MODEL_MAX_VCPUS + MODEL_MAX_EXTRA; _i++)           \
+		if (((t) = _i < MODEL_MAX_VCPUS ? &(vm)->vcpu[_i]                       \
+						 : &(vm)->extra[_i - MODEL_MAX_VCPUS])->present)
+
+unsigned int model_allowed_cpus(const struct model *m, unsigned int *list, unsigned int max);
+
+#endif

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* The scheduling runtime (sched.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel/codec.h"
+#include "ipu-sched/sched.h"
+
+int sched_init(struct sched *s, const struct policy_ops *ops, const struct policy_cfg *cfg)
+{
+	memset(s, 0, sizeof(*s));
+	s->ops = ops;
+	s->priv = calloc(1, ops->priv_size ? ops->priv_size : 1);
+	if (!s->priv)
+		return -ENOMEM;
+	model_init(&s->model);
+	s->next_txn = 1;
+	ops->init(s->priv, cfg);
+	return 0;
+}
+
+void sched_fini(struct sched *s)
+{
+	free(s->priv);
+	s->priv = NULL;
+}
+
+int sched_feed(struct sched *s, const struct wave_msg *m, uint64_t now_ns)
+{
+	const struct wave_vcpu_state *v = &m->p.vcpu;
+	const struct model_thread *t;
+	int woke = 0, ret;
+
+	if (m->h.type == WAVE_MSG_VCPU_STATE && v->state != WAVE_TS_BLOCKED &&
+	    v->state != WAVE_TS_GONE) {
+		t = model_thread_c(&s->model, v->vm_id, v->kind, v->index);
+		woke = t && t->present && t->barrier == v->barrier &&
+		       (t->state == WAVE_TS_BLOCKED || v->wakeups != t->wakeups);
+	}
+	ret = model_apply(&s->model, m, now_ns);
+	if (ret > 0 && woke && s->ops->wakeup && !s->model.in_snapshot) {
+		struct model_vm *vm = model_vm(&s->model, v->vm_id);
+
+		t = model_thread_c(&s->model, v->vm_id, v->kind, v->index);
+		s->st.wakeups++;
+		s->ops->wakeup(s->priv, &s->model, vm, t, now_ns, &s->out);
+	}
+	return ret;
+}
+
+void sched_decide(struct sched *s, uint64_t now_ns)
+{
+	/* Decisions on a half-received snapshot would use a half-built model. */
+	if (s->model.in_snapshot)
+		return;
+	s->st.decides++;
+	s->ops->decide(s->priv, &s->model, now_ns, &s->out);
+}
+
+/* Length of the transaction starting at op i (ops joined to it), capped. */
+static unsigned int group_len(const struct policy_out *o, unsigned int i)
+{
+	unsigned int n = 1;
+
+	while (i + n < o->n && o->join[i + n] && n < WAVE_TXN_MAX_OPS)
+		n++;
+	return n;
+}
+
+unsigned int sched_emit(struct sched *s, struct wave_msg *msgs, unsigned int max)
+{
+	struct policy_out *o = &s->out;
+	unsigned int i = 0, w = 0;
+
+	while (i < o->n) {
+		unsigned int n = group_len(o, i);
+		struct sched_pending *p;
+		uint32_t id;
+
+		if (w + n > max)
+			break;
+		id = s->next_txn++;
+		p = &s->pend[id % SCHED_PENDING];
+		p->txn_id = id;
+		p->n = n;
+		for (unsigned int k = 0; k < n; k++) {
+			struct wave_txn *op = &msgs[w].p.txn;
+			const struct model_thread *t;
+
+			wave_msg_init(&msgs[w], WAVE_MSG_TXN);
+			*op = o->ops[i + k];
+			op->txn_id = id;
+			op->epoch = s->model.epoch;
+			op->op_idx = (uint8_t)k;
+			op->op_count = (uint8_t)n;
+			t = model_thread_c(&s->model, op->vm_id, op->kind, op->index);
+			op->barrier = t ? t->barrier : 0;
+			p->ops[k] = *op;
+			w++;
+		}
+		i += n;
+		s->st.txns++;
+		s->st.ops += n;
+	}
+	/* Keep what did not fit for the next call. */
+	memmove(o->ops, o->ops + i, (o->n - i) * sizeof(o->ops[0]));
+	memmove(o->join, o->join + i, (o->n - i) * sizeof(o->join[0]));
+	o->n -= i;
+	if (o->n)
+		o->join[0] = 0;
+	s->st.dropped_ops += o->dropped;
+	o->dropped = 0;
+	return w;
+}
+
+void sched_result(struct sched *s, const struct wave_txn_result *r)
+{
+	struct sched_pending *p = &s->pend[r->txn_id % SCHED_PENDING];
+
+	if (r->status < WAVE_ST_MAX)
+		s->st.results[r->status]++;
+	if (p->txn_id != r->txn_id || !p->n) {
+		s->st.unknown_results++;
+		return;
+	}
+	if (r->status != WAVE_ST_OK && s->ops->result)
+		for (unsigned int k = 0; k < p->n; k++)
+			s->ops->result(s->priv, &s->model, &p->ops[k], r);
+	p->n = 0;
+}
+
+void sched_reset(struct sched *s)
+{
+	s->out.n = 0;
+	s->ops->reset(s->priv);
+}

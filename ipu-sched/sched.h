@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The scheduling runtime shared by wave-agent (offload) and waved (on-host
+ * and local fallback): it keeps the model from the state stream, runs one
+ * policy, turns its decisions into TXN messages (txn ids, the epoch the
+ * model was built under, each target's barrier) and routes TXN_RESULTs
+ * back to the policy. Pure C like the policies: the caller moves the
+ * messages (over the channel, or straight into waved's apply path).
+ */
+#ifndef WAVE_IPU_SCHED_SCHED_H
+#define WAVE_IPU_SCHED_SCHED_H
+
+#include <stdint.h>
+
+#include "channel/wire.h"
+#include "ipu-sched/model.h"
+#include "ipu-sched/policy.h"
+
+#define SCHED_PENDING 256
+
+struct sched_stats {
+	uint64_t txns, ops, dropped_ops, wakeups, decides;
+	uint64_t results[WAVE_ST_MAX]; /* by status */
+	uint64_t unknown_results;      /* for a txn we do not remember */
+};
+
+struct sched_pending {
+	uint32_t txn_id;
+	unsigned int n;
+	struct wave_txn ops[WAVE_TXN_MAX_OPS];
+};
+
+struct sched {
+	struct model model;
+	const struct policy_ops *ops;
+	void *priv;
+	struct policy_out out;     /* decisions not yet turned into messages */
+	uint32_t next_txn;
+	struct sched_pending pend[SCHED_PENDING];
+	struct sched_stats st;
+};
+
+/* Returns 0 or -ENOMEM. */
+int sched_init(struct sched *s, const struct policy_ops *ops, const struct policy_cfg *cfg);
+void sched_fini(struct sched *s);
+
+/*
+ * Feeds one host->agent message received at now_ns. A thread that woke up
+ * (BLOCKED -> RUNNABLE/RUNNING) gives the policy its wakeup callback, whose
+ * decisions wait in s->out for the next sched_emit(). Returns 1 if the
+ * model changed, 0 if not, -ENOENT if the message named what the model
+ * cannot hold.
+ */
+int sched_feed(struct sched *s, const struct wave_msg *m, uint64_t now_ns);
+
+/* Runs the policy's decide callback (decisions wait in s->out). */
+void sched_decide(struct sched *s, uint64_t now_ns);
+
+/*
+ * Turns waiting decisions into TXN messages, at most max (whole
+ * transactions only). Returns how many messages were written; call again
+ * while it returns max.
+ */
+unsigned int sched_emit(struct sched *s, struct wave_msg *msgs, unsigned int max);
+
+/* A TXN_RESULT from the host; non-OK results go back to the policy. */
+void sched_result(struct sched *s, const struct wave_txn_result *r);
+
+/* Everything applied is gone (new epoch): the policy forgets its state. */
+void sched_reset(struct sched *s);
+
+#endif

@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Policies on synthetic traces (ipu-sched/): the state stream a host would
+ * send is generated here with chosen utilisation and delay, fed through the
+ * runtime (sched.h), and the transactions that come out are checked:
+ * cfs never acts; pin places each vCPU once; latency sizes, grows, shrinks
+ * and revokes SCHED_DEADLINE reservations, demotes a hog and forgives it,
+ * weights batch VMs, and with lend=1 dedicates, lends and revokes a core.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "channel/codec.h"
+#include "ipu-sched/sched.h"
+
+#define MS 1000000ull
+
+struct fake_thread {
+	uint32_t vm, kind, index, barrier;
+	uint64_t run, wait;
+	uint32_t wakeups;
+	uint8_t state;
+};
+
+static struct sched s;
+static struct wave_msg out[512];
+static uint64_t now;
+
+static void feed(const struct wave_msg *m)
+{
+	assert_true(sched_feed(&s, m, now) >= 0);
+}
+
+static void add_vm(uint32_t id, enum wave_vm_class cls, uint16_t vcpus, uint32_t weight)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_VM_ADD);
+	m.p.vm_add.vm_id = id;
+	m.p.vm_add.vm_class = (uint8_t)cls;
+	m.p.vm_add.nr_vcpus = vcpus;
+	m.p.vm_add.weight = weight;
+	m.p.vm_add.barrier = id * 100;
+	feed(&m);
+}
+
+static void add_cpus(unsigned int n)
+{
+	struct wave_msg m;
+
+	for (unsigned int c = 0; c < n; c++) {
+		wave_msg_init(&m, WAVE_MSG_HOST_CPU);
+		m.p.cpu.cpu = (uint16_t)c;
+		m.p.cpu.flags = WAVE_CPU_ONLINE | WAVE_CPU_ALLOWED;
+		feed(&m);
+	}
+}
+
+static void report(struct fake_thread *t)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_VCPU_STATE);
+	m.p.vcpu.vm_id = t->vm;
+	m.p.vcpu.kind = (uint8_t)t->kind;
+	m.p.vcpu.index = (uint16_t)t->index;
+	m.p.vcpu.barrier = t->barrier;
+	m.p.vcpu.state = t->state;
+	m.p.vcpu.run_ns = t->run;
+	m.p.vcpu.wait_ns = t->wait;
+	m.p.vcpu.wakeups = t->wakeups;
+	m.p.vcpu.tid = 1000 + t->vm * 10 + t->kind * 5 + t->index;
+	feed(&m);
+}
+
+/* Advances time by dt with each thread running util and waiting delay of it. */
+static void run_for(struct fake_thread *ts, unsigned int n, uint64_t dt, double util,
+		    double delay, uint64_t step)
+{
+	for (uint64_t done = 0; done < dt; done += step) {
+		now += step;
+		for (unsigned int i = 0; i < n; i++) {
+			ts[i].run += (uint64_t)(util * (double)step);
+			ts[i].wait += (uint64_t)(delay * (double)step);
+			ts[i].state = util > 0 ? WAVE_TS_RUNNING : WAVE_TS_BLOCKED;
+			report(&ts[i]);
+		}
+	}
+}
+
+static unsigned int decide(void)
+{
+	sched_decide(&s, now);
+	return sched_emit(&s, out, 512);
+}
+
+static int setup_policy(const char *name, int lend)
+{
+	struct policy_cfg cfg;
+
+	policy_cfg_defaults(&cfg);
+	cfg.lend = lend;
+	now = 1000 * MS;
+	assert_int_equal(sched_init(&s, policy_find(name), &cfg), 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	sched_fini(&s);
+	return 0;
+}
+
+static void init_threads(struct fake_thread *t, unsigned int n, uint32_t vm, unsigned int vcpus)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		memset(&t[i], 0, sizeof(t[i]));
+		t[i].vm = vm;
+		t[i].kind = i < vcpus ? WAVE_KIND_VCPU : WAVE_KIND_EMULATOR;
+		t[i].index = i < vcpus ? i : 0;
+		t[i].barrier = vm * 100 + i + 1;
+	}
+}
+
+static void cfs_never_acts(void **state)
+{
+	struct fake_thread t[3];
+
+	setup_policy("cfs", 0);
+	add_cpus(2);
+	add_vm(1, WAVE_CLASS_LATENCY, 2, 100);
+	init_threads(t, 3, 1, 2);
+	run_for(t, 3, 3000 * MS, 0.9, 0.3, 10 * MS);
+	assert_int_equal(decide(), 0);
+}
+
+static void pin_places_each_vcpu_once(void **state)
+{
+	struct fake_thread a[2], b[2];
+	unsigned int n;
+
+	setup_policy("pin", 0);
+	add_cpus(2);
+	add_vm(1, WAVE_CLASS_LATENCY, 2, 100);
+	add_vm(2, WAVE_CLASS_BATCH, 2, 100);
+	init_threads(a, 2, 1, 2);
+	init_threads(b, 2, 2, 2);
+	run_for(a, 2, 20 * MS, 0.1, 0, 10 * MS);
+	run_for(b, 2, 20 * MS, 0.1, 0, 10 * MS);
+	n = decide();
+	assert_int_equal(n, 4);
+	for (unsigned int i = 0; i < n; i++) {
+		assert_int_equal(out[i].h.type, WAVE_MSG_TXN);
+		assert_int_equal(out[i].p.txn.op, WAVE_OP_PLACE);
+		assert_int_equal(out[i].p.txn.op_count, 1);
+		/* 1:1, round-robin over the two CPUs */
+		assert_int_equal(out[i].p.txn.u.place.mask, 1ull << (i % 2));
+		assert_int_equal(wave_msg_check(&out[i], NULL, 0), 0);
+	}
+	assert_int_equal(out[0].p.txn.barrier, a[0].barrier);
+	assert_int_equal(decide(), 0); /* idempotent */
+	sched_reset(&s);
+	assert_int_equal(decide(), 4); /* after a new epoch everything again */
+}
+
+static const struct wave_txn *find_op(unsigned int n, uint32_t vm, uint8_t kind, uint16_t idx)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (out[i].p.txn.vm_id == vm && out[i].p.txn.kind == kind &&
+		    out[i].p.txn.index == idx)
+			return &out[i].p.txn;
+	return NULL;
+}
+
+static void latency_reservations_adapt(void **state)
+{
+	struct fake_thread t[3];
+	const struct wave_txn *op;
+	unsigned int n;
+
+	setup_policy("latency", 0);
+	add_cpus(2);
+	add_vm(1, WAVE_CLASS_LATENCY, 2, 200);
+	init_threads(t, 3, 1, 2);
+	/* Steady 10% demand: runtime = 0.1 x 5 ms x 2 = 1 ms, deadline = period = 5 ms. */
+	run_for(t, 3, 1000 * MS, 0.10, 0, 10 * MS);
+	n = decide();
+	assert_int_equal(n, 3);
+	for (unsigned int i = 0; i < 3; i++) {
+		op = &out[i].p.txn;
+		assert_int_equal(op->op, WAVE_OP_SET_CLASS);
+		assert_int_equal(op->policy, WAVE_SCHED_DEADLINE);
+		assert_int_equal(op->u.cls.period_ns, 5 * MS);
+		assert_int_equal(op->u.cls.deadline_ns, 5 * MS);
+		assert_true(op->u.cls.runtime_ns >= 900000 && op->u.cls.runtime_ns <= 1100000);
+		assert_int_equal(wave_msg_check(&out[i], NULL, 0), 0);
+	}
+	assert_non_null(find_op(n, 1, WAVE_KIND_EMULATOR, 0));
+	/* Same demand: nothing to do. */
+	run_for(t, 3, 500 * MS, 0.10, 0, 10 * MS);
+	assert_int_equal(decide(), 0);
+	/* Demand steps up and the threads wait to run: reservations grow. */
+	run_for(t, 3, 500 * MS, 0.18, 0.10, 10 * MS);
+	n = decide();
+	assert_int_equal(n, 3);
+	assert_true(out[0].p.txn.u.cls.runtime_ns >= 1500000);
+	/* Never beyond the cap (45% of the period). */
+	run_for(t, 3, 2000 * MS, 0.45, 0.30, 10 * MS);
+	decide();
+	run_for(t, 3, 500 * MS, 0.45, 0.30, 10 * MS);
+	n = decide();
+	op = find_op(n, 1, WAVE_KIND_VCPU, 0);
+	assert_true(!op || op->u.cls.runtime_ns <= 2250000);
+	/* Idle: after a second below the line, reservations shrink to the minimum. */
+	op = NULL;
+	for (int step = 0; step < 50 && !op; step++) {
+		run_for(t, 3, 100 * MS, 0.002, 0, 10 * MS);
+		n = decide(); /* the policy runs on every tick */
+		op = find_op(n, 1, WAVE_KIND_VCPU, 1);
+		/* Never on the way down before the demand has been low for a second. */
+		assert_true(!op || step >= 10);
+	}
+	assert_non_null(op);
+	assert_true(op->u.cls.runtime_ns >= 500000 && op->u.cls.runtime_ns <= 1000000);
+}
+
+static void latency_hog_is_demoted_then_forgiven(void **state)
+{
+	struct fake_thread t[3], b[2];
+	const struct wave_txn *op;
+	unsigned int n, others = 0;
+
+	setup_policy("latency", 0);
+	add_cpus(2);
+	add_vm(1, WAVE_CLASS_LATENCY, 2, 200);
+	add_vm(2, WAVE_CLASS_BATCH, 2, 300);
+	init_threads(t, 3, 1, 2);
+	init_threads(b, 2, 2, 2);
+	run_for(b, 2, 100 * MS, 1.0, 0, 10 * MS);
+	run_for(t, 3, 500 * MS, 0.05, 0, 10 * MS);
+	n = decide();
+	/* Batch vCPUs get their VM's weight once. */
+	op = find_op(n, 2, WAVE_KIND_VCPU, 1);
+	assert_non_null(op);
+	assert_int_equal(op->op, WAVE_OP_SET_WEIGHT);
+	assert_int_equal(op->u.weight.weight, 300);
+	/* The latency VM turns into a hog: its vCPUs use all they get, at the cap. */
+	for (int step = 0; step < 60; step++) {
+		run_for(t, 3, 100 * MS, 0.45, 0.5, 10 * MS);
+		n = decide();
+		for (unsigned int i = 0; i < n; i++)
+			if (out[i].p.txn.op == WAVE_OP_SET_CLASS &&
+			    out[i].p.txn.policy == WAVE_SCHED_OTHER)
+				others++;
+		if (others)
+			break;
+	}
+	assert_int_equal(others, 3); /* every thread of the VM, once */
+	/* Still hogging (now under CFS): nothing more. */
+	run_for(t, 3, 1000 * MS, 0.95, 0.4, 10 * MS);
+	assert_int_equal(decide(), 0);
+	/* Calm for long enough (the policy ticking all along): reservations come back. */
+	op = NULL;
+	for (int step = 0; step < 100 && !op; step++) {
+		run_for(t, 3, 100 * MS, 0.02, 0, 10 * MS);
+		n = decide();
+		op = find_op(n, 1, WAVE_KIND_VCPU, 0);
+	}
+	assert_non_null(op);
+	assert_int_equal(op->policy, WAVE_SCHED_DEADLINE);
+}
+
+static void failed_decisions_back_off_stale_ones_retry(void **state)
+{
+	struct fake_thread t[1];
+	struct wave_txn_result r = { 0 };
+	unsigned int n;
+
+	setup_policy("latency", 0);
+	add_cpus(2);
+	add_vm(1, WAVE_CLASS_LATENCY, 1, 100);
+	init_threads(t, 1, 1, 1);
+	run_for(t, 1, 300 * MS, 0.1, 0, 10 * MS);
+	assert_int_equal(decide(), 1);
+	/* The kernel refused (admission control): no retry for a second. */
+	r.txn_id = out[0].p.txn.txn_id;
+	r.status = WAVE_ST_FAILED;
+	r.err = EBUSY;
+	sched_result(&s, &r);
+	assert_int_equal(s.st.results[WAVE_ST_FAILED], 1);
+	assert_int_equal(decide(), 0);
+	run_for(t, 1, 500 * MS, 0.1, 0, 10 * MS);
+	assert_int_equal(decide(), 0);
+	run_for(t, 1, 600 * MS, 0.1, 0, 10 * MS);
+	assert_int_equal(decide(), 1);
+	/* Stale: decided again at once. */
+	r.txn_id = out[0].p.txn.txn_id;
+	r.status = WAVE_ST_STALE_TARGET;
+	r.err = 0;
+	sched_result(&s, &r);
+	n = decide();
+	assert_int_equal(n, 1);
+	/* A result for a transaction never sent is counted, not trusted. */
+	r.txn_id = 999999;
+	sched_result(&s, &r);
+	assert_int_equal(s.st.unknown_results, 1);
+}
+
+static void lend_dedicate_and_revoke(void **state)
+{
+	struct fake_thread t[1], b[2];
+	unsigned int n, places;
+
+	setup_policy("latency", 1);
+	add_cpus(2);
+	add_vm(1, WAVE_CLASS_LATENCY, 1, 100);
+	add_vm(2, WAVE_CLASS_BATCH, 2, 100);
+	init_threads(t, 1, 1, 1);
+	init_threads(b, 2, 2, 2);
+	run_for(b, 2, 100 * MS, 1.0, 0, 10 * MS);
+	/* The latency VM is busy: batch vCPUs leave core 0 in one transaction. */
+	run_for(t, 1, 200 * MS, 0.2, 0, 10 * MS);
+	n = decide();
+	places = 0;
+	for (unsigned int i = 0; i < n; i++)
+		if (out[i].p.txn.op == WAVE_OP_PLACE) {
+			assert_int_equal(out[i].p.txn.vm_id, 2);
+			assert_int_equal(out[i].p.txn.u.place.mask, 0x2);
+			assert_int_equal(out[i].p.txn.op_count, 2);
+			places++;
+		}
+	assert_int_equal(places, 2);
+	/* It goes idle: after idle_ns the core is lent back (all CPUs). */
+	run_for(t, 1, 2000 * MS, 0.0, 0, 10 * MS);
+	n = decide();
+	places = 0;
+	for (unsigned int i = 0; i < n; i++)
+		if (out[i].p.txn.op == WAVE_OP_PLACE) {
+			assert_int_equal(out[i].p.txn.u.place.mask, 0x3);
+			places++;
+		}
+	assert_int_equal(places, 2);
+	/* It wakes up: the core is revoked at once, before any decide. */
+	t[0].state = WAVE_TS_RUNNABLE;
+	t[0].wakeups++;
+	now += MS;
+	report(&t[0]);
+	n = sched_emit(&s, out, 512);
+	assert_int_equal(n, 2);
+	assert_int_equal(out[0].p.txn.u.place.mask, 0x2);
+	assert_int_equal(s.st.wakeups, 1);
+}
+
+static void emit_splits_only_between_transactions(void **state)
+{
+	struct wave_txn op = { .vm_id = 1, .op = WAVE_OP_SET_WEIGHT, .u.weight.weight = 5 };
+	unsigned int n;
+
+	setup_policy("cfs", 0);
+	add_vm(1, WAVE_CLASS_BATCH, 4, 100);
+	for (int i = 0; i < 3; i++)
+		policy_emit(&s.out, &op, i > 0); /* one transaction of 3 ops */
+	policy_emit(&s.out, &op, 0);         /* and one of 1 */
+	n = sched_emit(&s, out, 2);          /* the 3-op one does not fit in 2 */
+	assert_int_equal(n, 0);
+	n = sched_emit(&s, out, 3);
+	assert_int_equal(n, 3);
+	assert_int_equal(out[2].p.txn.op_idx, 2);
+	assert_int_equal(out[2].p.txn.op_count, 3);
+	assert_int_equal(out[0].p.txn.txn_id, out[2].p.txn.txn_id);
+	n = sched_emit(&s, out, 3);
+	assert_int_equal(n, 1);
+	assert_int_not_equal(out[0].p.txn.txn_id, out[2].p.txn.txn_id);
+}
+
+static void model_ignores_what_it_cannot_hold(void **state)
+{
+	struct wave_msg m;
+
+	setup_policy("cfs", 0);
+	wave_msg_init(&m, WAVE_MSG_VCPU_STATE);
+	m.p.vcpu.vm_id = 77; /* never added */
+	assert_int_equal(sched_feed(&s, &m, now), -ENOENT);
+	add_vm(1, WAVE_CLASS_BATCH, 2, 100);
+	m.p.vcpu.vm_id = 1;
+	m.p.vcpu.index = MODEL_MAX_VCPUS; /* valid on the wire, beyond the model */
+	assert_int_equal(sched_feed(&s, &m, now), -ENOENT);
+	assert_int_equal(s.model.ignored, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(cfs_never_acts, teardown),
+		cmocka_unit_test_teardown(pin_places_each_vcpu_once, teardown),
+		cmocka_unit_test_teardown(latency_reservations_adapt, teardown),
+		cmocka_unit_test_teardown(latency_hog_is_demoted_then_forgiven, teardown),
+		cmocka_unit_test_teardown(failed_decisions_back_off_stale_ones_retry, teardown),
+		cmocka_unit_test_teardown(lend_dedicate_and_revoke, teardown),
+		cmocka_unit_test_teardown(emit_splits_only_between_transactions, teardown),
+		cmocka_unit_test_teardown(model_ignores_what_it_cannot_hold, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
