@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * waved's watchdog over the agent: a pure state machine driven by the time
+ * the caller passes in, so tests run it on a fake clock.
+ *
+ * waved sends a HEARTBEAT every period carrying its send time; the agent
+ * echoes it at once. The lag is the age of the oldest heartbeat not yet
+ * echoed, or, with none outstanding, the round trip of the last echo. A lag
+ * over the threshold, a dead peer or a broken channel means FALLBACK: the
+ * host runs its fallback policy and refuses the agent's decisions. After
+ * handback_n echoes in a row that came back within half the threshold the
+ * watchdog hands control back (the caller bumps the epoch and sends a full
+ * snapshot first).
+ */
+#ifndef WAVE_VMM_WATCHDOG_H
+#define WAVE_VMM_WATCHDOG_H
+
+#include <stdint.h>
+
+enum wd_state {
+	WD_FALLBACK = 0,  /* the host is in control (also: no agent yet) */
+	WD_OFFLOAD = 1,   /* the agent is in control */
+};
+
+enum wd_event { WD_NONE = 0, WD_ENTER_FALLBACK, WD_HAND_BACK };
+
+#define WD_OUTSTANDING 64
+
+struct watchdog {
+	uint64_t threshold_ns;
+	unsigned int handback_n;
+	enum wd_state state;
+	int peer_up;
+	uint64_t next_seq;           /* of the next heartbeat */
+	uint64_t sent_ns[WD_OUTSTANDING]; /* send time by seq % WD_OUTSTANDING */
+	uint64_t oldest_seq;         /* first not yet echoed */
+	uint64_t last_rtt_ns;
+	uint64_t max_lag_ns;         /* worst lag seen in the current state */
+	unsigned int healthy;        /* good echoes in a row */
+	uint64_t transitions, echoes, bad_echoes;
+	const char *why;             /* reason of the last transition */
+};
+
+void wd_init(struct watchdog *w, uint64_t threshold_ns, unsigned int handback_n);
+
+/* A heartbeat is about to go out at now: returns its sequence number. */
+uint64_t wd_sent(struct watchdog *w, uint64_t now);
+
+/*
+ * An echo of heartbeat seq sent at t_host arrived at now. Echoes that do not
+ * match a heartbeat we sent (unknown seq, wrong time) are counted and ignored.
+ */
+void wd_echo(struct watchdog *w, uint64_t seq, uint64_t t_host, uint64_t now);
+
+/* The channel to the agent came up or went down. */
+void wd_peer(struct watchdog *w, int up);
+
+/*
+ * The lag now (see above). With more than WD_OUTSTANDING heartbeats
+ * unanswered it is a lower bound (the oldest send time still held).
+ */
+uint64_t wd_lag(const struct watchdog *w, uint64_t now);
+
+/* Evaluates at now; returns the transition to act on, if any. */
+enum wd_event wd_check(struct watchdog *w, uint64_t now);
+
+#endif
