@@ -57,7 +57,7 @@ $(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = "$(FLAGS_NOW
 # ---- sources ---------------------------------------------------------------
 LIB_SRCS := $(wildcard common/*.c) $(wildcard channel/*.c)
 # Policies and the model: pure C, shared by wave-agent and waved.
-SCHED_SRCS := $(wildcard ipu-sched/*.c)
+SCHED_SRCS := $(filter-out %-main.c,$(wildcard ipu-sched/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o) $(SCHED_SRCS:%.c=$(OBJ)/%.o)
 LIBWAVE  := $(BUILD)/libwave.a
 
@@ -71,7 +71,7 @@ BPF_SKELS := $(BPF_SRCS:%.bpf.c=$(BUILD)/%.skel.h)
 HOOKS_SRCS := $(filter-out %.bpf.c,$(wildcard kvm-hooks/*.c))
 
 # vmm: libvirt, QEMU (QMP), libxml2, json-c.
-VMM_SRCS := $(wildcard vmm/*.c) $(HOOKS_SRCS)
+VMM_SRCS := $(filter-out %-main.c,$(wildcard vmm/*.c)) $(HOOKS_SRCS)
 VMM_OBJS := $(VMM_SRCS:%.c=$(OBJ)/%.o)
 LIBVMM   := $(BUILD)/libwavevmm.a
 
@@ -91,7 +91,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%)
 
-PROGS := $(BIN)/wavectl
+PROGS := $(BIN)/wavectl $(BIN)/waved $(BIN)/wave-agent
 
 # ---- rules -----------------------------------------------------------------
 .PHONY: all lib tests fuzz-build check check-unit check-fuzz fuzz demo bench deps clean help \
@@ -150,6 +150,23 @@ $(BIN)/wavectl: $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBVMM) $(LIBWAVE)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBVMM) $(LIBWAVE) \
 		$(DPDK_LIBS) $(VIRT_LIBS) -lm
+
+$(OBJ)/vmm/waved-main.o: vmm/waved-main.c $(FLAGS_STAMP)
+	$(foreach p,$(VIRT_PKGS),$(call need_pkg,$(p)))
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $(VIRT_CFLAGS) -c $< -o $@
+
+$(BIN)/waved: $(OBJ)/vmm/waved-main.o $(LIBVMM) $(LIBWAVE)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBVMM) $(LIBWAVE) $(VIRT_LIBS) -lm
+
+# The agent needs nothing but the channel and the policies: it runs on an IPU.
+$(BIN)/wave-agent: $(OBJ)/ipu-sched/agent-main.o $(LIBWAVE)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBWAVE) -lm
 
 # Guest binary: static, no sanitizers (the initramfs has no loader or runtime).
 guest: $(GUEST_BIN)

@@ -316,6 +316,8 @@ static int agent_accept_offer(struct chan *ch, struct wave_msg *hello, char *why
 	ch->clock = p->region.clock;
 	ring_tx_init(&p->tx, p->region.slots[REGION_SIDE_HOST], p->region.nslots,
 		     p->region.ctl[REGION_SIDE_AGENT], 0);
+	/* The host may sleep without a settle window (chan_prepare_sleep). */
+	p->tx.fenced_kick = 1;
 	ring_rx_init(&p->rx, p->region.slots[REGION_SIDE_AGENT], p->region.nslots,
 		     p->region.ctl[REGION_SIDE_HOST]);
 	chan_make_hello(ch, &reply, p->region.nslots);

@@ -555,6 +555,15 @@ int chan_wait(struct chan *ch, int timeout_ms)
 	return ready(ch);
 }
 
+int chan_prepare_sleep(struct chan *ch)
+{
+	if (!ch->up)
+		return 0;
+	if (ready(ch))
+		return 1;
+	return ch->ops->arm(ch) ? 1 : 0;
+}
+
 int chan_is_up(const struct chan *ch)
 {
 	return ch->up;

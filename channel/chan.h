@@ -118,6 +118,16 @@ int chan_process(struct chan *ch);
  */
 int chan_wait(struct chan *ch, int timeout_ms);
 
+/*
+ * For a host-side event loop that sleeps on chan_fd() itself instead of
+ * calling chan_wait(): asks the peer for a doorbell. Returns nonzero if
+ * messages are ready already (do not sleep: receive them). Race-free
+ * without spinning on the host side only, because the agent fences before
+ * deciding whether to ring (ring.h, "Sleeping"); an agent that sleeps uses
+ * chan_wait(). The request is one-shot: call it before every sleep.
+ */
+int chan_prepare_sleep(struct chan *ch);
+
 int chan_is_up(const struct chan *ch);
 uint64_t chan_generation(const struct chan *ch);
 const struct chan_stats *chan_get_stats(const struct chan *ch);

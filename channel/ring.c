@@ -37,6 +37,7 @@ void ring_tx_init(struct ring_tx *t, struct wave_msg *slots, uint32_t nslots,
 	t->wc = write_combining;
 	t->head = 0;
 	t->credit = 0;
+	t->fenced_kick = 0;
 #if defined(__x86_64__)
 	t->atomic16 = __builtin_cpu_supports("avx");
 #endif

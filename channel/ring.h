@@ -45,6 +45,12 @@
  * sees the message. A sender whose flag load comes after the receiver's
  * fence sees 1 and kicks. Either way no wake-up is lost, and the price is
  * paid once per sleep instead of once per message.
+ *
+ * The exception is a receiver that sleeps in an event loop of its own and
+ * must not spin (waved: host CPU is what Wave-VM saves). For it the sender
+ * sets fenced_kick: a full fence between its last seq store and the flag
+ * load (the classic pairing), so arming and checking the ring once is
+ * enough. The agent sends that way to the host; its CPU is the IPU's.
  */
 #define RING_SETTLE_NS 20000u
 #ifndef WAVE_CHANNEL_RING_H
@@ -82,6 +88,7 @@ struct ring_tx {
 	int wc;                      /* slots are write-combining: fence before seqs */
 	int atomic16;                /* aligned 16-byte stores are atomic (x86 AVX) */
 	int avx2;                    /* 32-byte stores */
+	int fenced_kick;             /* full fence before reading the wake flag (see "Sleeping") */
 	uint64_t head;               /* next position to write */
 	uint64_t credit;             /* last valid credit seen */
 };
@@ -133,11 +140,13 @@ void ring_rx_disarm_wake(struct ring_rx *r);
 
 /*
  * Sender, after ring_send: nonzero if the receiver asked to be woken (the
- * flag is then cleared). No fence: that is the point of the settle window.
- * Inline: it runs after every send.
+ * flag is then cleared). No fence unless fenced_kick: that is the point of
+ * the settle window. Inline: it runs after every send.
  */
 static inline int ring_tx_need_kick(struct ring_tx *t)
 {
+	if (t->fenced_kick)
+		atomic_thread_fence(memory_order_seq_cst);
 	if (__builtin_expect(!__atomic_load_n(&t->ctl->wake, __ATOMIC_RELAXED), 1))
 		return 0;
 	return __atomic_exchange_n(&t->ctl->wake, 0, __ATOMIC_RELAXED) != 0;

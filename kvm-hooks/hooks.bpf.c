@@ -80,7 +80,10 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 	__u32 slot;
 
 	r = lookup(prev->pid, &slot);
-	/* An exiting thread's last switch comes after its exit: it stays GONE. */
+	/*
+	 * GONE is final: an exiting thread still runs, sleeps and is woken on
+	 * its way out after the exit tracepoint.
+	 */
 	if (r && r->state != HOOKS_GONE) {
 		if (r->state == HOOKS_RUNNING)
 			r->run_ns += now - r->since_ns;
@@ -96,7 +99,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		__sync_fetch_and_add(&r->seq, 1);
 	}
 	r = lookup(next->pid, &slot);
-	if (r) {
+	if (r && r->state != HOOKS_GONE) {
 		if (r->state == HOOKS_RUNNABLE)
 			r->wait_ns += now - r->since_ns;
 		r->state = HOOKS_RUNNING;
@@ -114,7 +117,7 @@ static __always_inline int wakeup(struct task_struct *p)
 	__u32 slot, cpu;
 
 	r = lookup(p->pid, &slot);
-	if (!r || r->state == HOOKS_RUNNING || r->state == HOOKS_RUNNABLE)
+	if (!r || r->state != HOOKS_BLOCKED)
 		return 0;
 	cpu = BPF_CORE_READ(p, wake_cpu);
 	r->state = HOOKS_RUNNABLE;

@@ -82,7 +82,7 @@ static void observe(enum obs_backend which)
 	assert_true(a.run_ns > 100 * WAVE_NSEC_PER_MSEC);
 	assert_true(b.run_ns < 100 * WAVE_NSEC_PER_MSEC);
 	assert_true(b.wakeups >= 20);
-	assert_true(a.seq > 0 || which == OBS_PROC);
+	assert_true(b.seq > 0); /* the sleeper switches in and out all the time */
 	if (obs_fd(o) >= 0) {
 		struct pollfd p = { .fd = obs_fd(o), .events = POLLIN };
 

@@ -132,6 +132,17 @@ static void cgroup_of_a_gone_thread(void **state)
 	assert_int_equal(procfs_cpu_cgroup(root, 80, dir, sizeof(dir), &ver), -ENOENT);
 }
 
+/* A thread in the root cgroup has none to tune: the root is the whole host's. */
+static void root_cgroup_is_never_returned(void **state)
+{
+	char dir[512];
+	int ver;
+
+	put("/proc/self/mountinfo", mounts_v1);
+	put("/proc/81/cgroup", "1:cpu,cpuacct:/\n0::/\n");
+	assert_int_equal(procfs_cpu_cgroup(root, 81, dir, sizeof(dir), &ver), -ENOENT);
+}
+
 static volatile int stop_threads;
 
 static void *named_thread(void *arg)
@@ -189,6 +200,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(cgroup_v2_needs_cpu_controller, root_setup,
 						root_teardown),
 		cmocka_unit_test_setup_teardown(cgroup_of_a_gone_thread, root_setup, root_teardown),
+		cmocka_unit_test_setup_teardown(root_cgroup_is_never_returned, root_setup,
+						root_teardown),
 		cmocka_unit_test(live_threads),
 	};
 

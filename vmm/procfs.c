@@ -194,14 +194,16 @@ int procfs_cpu_cgroup(const char *root, pid_t tid, char *dir, size_t size, int *
 		}
 	}
 	fclose(f);
-	if (found1 && !cgroup_mount(root, 1, mnt, sizeof(mnt))) {
+	/* The root cgroup is the whole host's: never a VM's to tune. */
+	if (found1 && strcmp(v1, "/") && !cgroup_mount(root, 1, mnt, sizeof(mnt))) {
 		*version = 1;
-		snprintf(dir, size, "%s%s", mnt, strcmp(v1, "/") ? v1 : "");
+		snprintf(dir, size, "%s%s", mnt, v1);
 		return 0;
 	}
-	if (found2 && !cgroup_mount(root, 2, mnt, sizeof(mnt)) && v2_has_cpu(root, mnt)) {
+	if (found2 && strcmp(v2, "/") && !cgroup_mount(root, 2, mnt, sizeof(mnt)) &&
+	    v2_has_cpu(root, mnt)) {
 		*version = 2;
-		snprintf(dir, size, "%s%s", mnt, strcmp(v2, "/") ? v2 : "");
+		snprintf(dir, size, "%s%s", mnt, v2);
 		return 0;
 	}
 	return -ENOENT;

@@ -40,8 +40,10 @@ int procfs_for_each_vcpu(pid_t pid,
  * The directory of the cgroup that holds tid for the CPU controller:
  * "/sys/fs/cgroup/cpu/machine/qemu-1-vm.libvirt-qemu/vcpu0" on cgroup v1,
  * the unified hierarchy's directory on v2 (only if it has the cpu
- * controller). *version is 1 or 2. Returns 0, or -ENOENT (thread gone, or
- * no CPU controller anywhere). Reads from root: prefix for tests ("" normally).
+ * controller). *version is 1 or 2. Returns 0, or -ENOENT (thread gone, no
+ * CPU controller anywhere, or the thread sits in the root cgroup, which
+ * belongs to the whole host and is never to be tuned). Reads from root:
+ * prefix for tests ("" normally).
  */
 int procfs_cpu_cgroup(const char *root, pid_t tid, char *dir, size_t size, int *version);
 

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Transactions into waved, from the agent (over the channel) or from the
+ * policy waved runs itself (on-host mode, local fallback).
+ *
+ * A transaction is checked whole before anything is touched: the epoch it
+ * was computed under must be the current one, every target must be a
+ * thread waved manages with the barrier the decision was made for, every
+ * CPU must be in the operator's --cpus set. Then the ops are applied in
+ * order, each target's settings snapshotted first; if the kernel refuses
+ * one, the targets already changed are rolled back and the result carries
+ * that op and its errno. Every transaction gets exactly one TXN_RESULT.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+
+#include "channel/codec.h"
+#include "common/log.h"
+#include "vmm/waved.h"
+
+struct txn_ctx {
+	const struct wave_txn *ops;
+	unsigned int n;
+	struct wv_vm *vm[WAVE_TXN_MAX_OPS];
+	struct wv_thread *t[WAVE_TXN_MAX_OPS];
+	struct mech_state snap[WAVE_TXN_MAX_OPS];
+	int snapped[WAVE_TXN_MAX_OPS];
+	int was_changed[WAVE_TXN_MAX_OPS];
+};
+
+static uint8_t check_place(const struct waved *w, const struct wave_txn *op, const char **why)
+{
+	for (unsigned int b = 0; b < 64; b++) {
+		unsigned int cpu = op->u.place.cpu_base + b;
+
+		if (!(op->u.place.mask & (1ull << b)))
+			continue;
+		if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &w->cfg.allowed)) {
+			*why = "CPU outside the allowed set";
+			return WAVE_ST_INVALID;
+		}
+	}
+	return WAVE_ST_OK;
+}
+
+/* Checks op k against waved's current state; WAVE_ST_OK or the status to refuse with. */
+static uint8_t check_op(struct waved *w, struct txn_ctx *c, unsigned int k, const char **why)
+{
+	const struct wave_txn *op = &c->ops[k];
+
+	if (op->epoch != w->epoch) {
+		*why = "computed under another epoch";
+		return WAVE_ST_STALE_EPOCH;
+	}
+	if (!(c->vm[k] = wv_vm_find(w, op->vm_id))) {
+		*why = "no such VM";
+		return WAVE_ST_NO_TARGET;
+	}
+	if (!(c->t[k] = wv_thread_find(c->vm[k], op->kind, op->index))) {
+		*why = "no such thread";
+		return WAVE_ST_NO_TARGET;
+	}
+	if (op->barrier != c->t[k]->barrier) {
+		*why = "the target changed since";
+		return WAVE_ST_STALE_TARGET;
+	}
+	if (op->op == WAVE_OP_PLACE)
+		return check_place(w, op, why);
+	if (op->op == WAVE_OP_SET_QUOTA && !c->t[k]->mech.cgroup[0]) {
+		*why = "the thread has no CPU cgroup";
+		return WAVE_ST_INVALID;
+	}
+	return WAVE_ST_OK;
+}
+
+static int apply_op(struct wv_thread *t, const struct wave_txn *op)
+{
+	static const int policies[WAVE_SCHED_MAX] = {
+		[WAVE_SCHED_OTHER] = SCHED_OTHER,
+		[WAVE_SCHED_FIFO] = SCHED_FIFO,
+		[WAVE_SCHED_DEADLINE] = SCHED_DEADLINE,
+	};
+	cpu_set_t set;
+
+	switch (op->op) {
+	case WAVE_OP_PLACE:
+		CPU_ZERO(&set);
+		for (unsigned int b = 0; b < 64; b++)
+			if (op->u.place.mask & (1ull << b))
+				CPU_SET(op->u.place.cpu_base + b, &set);
+		return mech_place(&t->mech, &set);
+	case WAVE_OP_SET_WEIGHT:
+		return mech_weight(&t->mech, op->u.weight.weight);
+	case WAVE_OP_SET_QUOTA:
+		return mech_quota(&t->mech, op->u.quota.quota_us, op->u.quota.period_us);
+	case WAVE_OP_SET_CLASS:
+		return mech_class(&t->mech, policies[op->policy], op->prio, op->u.cls.runtime_ns,
+				  op->u.cls.deadline_ns, op->u.cls.period_ns);
+	}
+	return -EINVAL;
+}
+
+/* Undoes ops 0..k-1 in reverse order (each target back to its snapshot). */
+static void rollback(struct txn_ctx *c, unsigned int k)
+{
+	while (k--) {
+		if (!c->snapped[k])
+			continue;
+		mech_set(&c->t[k]->mech, &c->snap[k]);
+		c->t[k]->mech.changed = c->was_changed[k];
+	}
+}
+
+static void send_result(struct waved *w, const struct wave_txn *first, uint8_t status,
+			unsigned int op_idx, int err, int local)
+{
+	struct wave_txn_result r = { 0 };
+	struct wv_vm *vm = wv_vm_find(w, first[op_idx].vm_id);
+	struct wv_thread *t = vm ? wv_thread_find(vm, first[op_idx].kind, first[op_idx].index) : NULL;
+	struct wave_msg m;
+
+	r.txn_id = first->txn_id;
+	r.epoch = w->epoch;
+	r.status = status;
+	r.op_idx = (uint8_t)op_idx;
+	r.err = status == WAVE_ST_FAILED ? (err > 0 ? err : EIO) : 0;
+	r.vm_id = first[op_idx].vm_id;
+	r.barrier = t ? t->barrier : 0;
+	w->st.results[status]++;
+	if (vm) {
+		if (status == WAVE_ST_OK)
+			vm->applied++;
+		else
+			vm->rejected++;
+	}
+	if (local) {
+		sched_result(w->local, &r);
+		return;
+	}
+	wave_msg_init(&m, WAVE_MSG_TXN_RESULT);
+	m.p.result = r;
+	wv_emit(w, &m);
+}
+
+static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int local)
+{
+	struct txn_ctx c = { .ops = ops, .n = n };
+	const char *why = "";
+	uint8_t st = WAVE_ST_OK;
+	unsigned int k;
+	int ret = 0, journal = 0;
+
+	w->st.txns++;
+	if (w->cfg.mode == WAVED_OBSERVE) {
+		st = WAVE_ST_INVALID;
+		why = "observe mode applies nothing";
+	} else if (!local && w->wd.state != WD_OFFLOAD) {
+		st = WAVE_ST_FALLBACK;
+		why = "the host is in fallback";
+	}
+	for (k = 0; st == WAVE_ST_OK && k < n; k++)
+		st = check_op(w, &c, k, &why);
+	if (st != WAVE_ST_OK) {
+		k = k ? k - 1 : 0;
+		wave_log_rl(WAVE_LOG_INFO, "waved: TXN %u op %u refused (%s): %s", ops->txn_id, k,
+			    wave_status_name(st), why);
+		send_result(w, ops, st, k, 0, local);
+		return;
+	}
+	for (k = 0; k < n; k++) {
+		c.was_changed[k] = c.t[k]->mech.changed;
+		c.snapped[k] = !mech_get(&c.t[k]->mech, &c.snap[k]);
+		if ((ret = apply_op(c.t[k], &ops[k])))
+			break;
+		journal |= !c.was_changed[k];
+	}
+	if (ret) {
+		rollback(&c, k);
+		wave_log_rl(WAVE_LOG_INFO, "waved: TXN %u op %u (%s on %s thread %d) failed: %s",
+			    ops->txn_id, k, wave_op_name(ops[k].op), c.vm[k]->name,
+			    (int)c.t[k]->tid, strerror(-ret));
+		send_result(w, ops, WAVE_ST_FAILED, k, -ret, local);
+		return;
+	}
+	w->st.ops_applied += n;
+	if (journal)
+		wv_journal(w);
+	send_result(w, ops, WAVE_ST_OK, 0, 0, local);
+}
+
+void wv_on_txn(struct waved *w, const struct wave_txn *op, int local)
+{
+	uint32_t bad = 0;
+	char why[256];
+	int r;
+
+	for (;;) {
+		r = txn_asm_push(local ? &w->txa_local : &w->txa, op, &bad, why, sizeof(why));
+		if (r == TXN_ASM_MORE)
+			return;
+		if (r == TXN_ASM_DONE) {
+			struct txn_asm *a = local ? &w->txa_local : &w->txa;
+
+			apply_txn(w, a->ops, a->ops[0].op_count, local);
+			return;
+		}
+		/* A broken transaction is refused as a whole. */
+		w->st.rx_invalid_txn++;
+		wave_log_rl(WAVE_LOG_WARN, "waved: %s", why);
+		{
+			struct wave_txn shell = *op;
+
+			shell.txn_id = bad;
+			send_result(w, &shell, WAVE_ST_INVALID, 0, 0, local);
+		}
+		if (r != TXN_ASM_INTERRUPTED)
+			return;
+	}
+}
+
+void wv_local_decide(struct waved *w)
+{
+	struct wave_msg msgs[64];
+	unsigned int n;
+
+	sched_decide(w->local, w->now);
+	do {
+		n = sched_emit(w->local, msgs, 64);
+		for (unsigned int i = 0; i < n; i++)
+			wv_on_txn(w, &msgs[i].p.txn, 1);
+	} while (n == 64);
+}
+
+void wv_apply_init(struct waved *w)
+{
+	txn_asm_reset(&w->txa);
+	txn_asm_reset(&w->txa_local);
+}

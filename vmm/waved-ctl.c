@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The status socket: a unix stream socket at RUNDIR/waved.sock. A client
+ * connects and reads one JSON document (waved's mode, watchdog, counters,
+ * VMs and threads), then waved closes. No request to parse means nothing a
+ * client can send is interpreted. Written with json-c, so names are escaped.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "channel/codec.h"
+#include "common/log.h"
+#include "vmm/waved.h"
+
+static void sock_path(const struct waved *w, struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	snprintf(a->sun_path, sizeof(a->sun_path), "%s/waved.sock", w->cfg.rundir);
+}
+
+int wv_ctl_open(struct waved *w)
+{
+	struct sockaddr_un a;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	sock_path(w, &a);
+	mkdir(w->cfg.rundir, 0755);
+	/* A stale socket of a dead waved: refuse if one still answers there. */
+	if (!connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		wave_err("waved: another waved serves %s", a.sun_path);
+		return -EADDRINUSE;
+	}
+	unlink(a.sun_path);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 8)) {
+		int err = -errno;
+
+		wave_err("waved: status socket %s: %s", a.sun_path, strerror(errno));
+		close(fd);
+		return err;
+	}
+	w->ctl_fd = fd;
+	return 0;
+}
+
+void wv_ctl_close(struct waved *w)
+{
+	struct sockaddr_un a;
+
+	if (w->ctl_fd < 0)
+		return;
+	close(w->ctl_fd);
+	sock_path(w, &a);
+	unlink(a.sun_path);
+	w->ctl_fd = -1;
+}
+
+const char *wv_mode_name(const struct waved *w)
+{
+	static const char *const names[] = { "offload", "onhost", "observe" };
+
+	return names[w->cfg.mode];
+}
+
+static json_object *thread_json(const struct wv_thread *t)
+{
+	static const char *const kinds[] = { "vcpu", "emulator", "iothread" };
+	static const char *const states[] = { "blocked", "runnable", "running", "gone" };
+	json_object *o = json_object_new_object();
+	struct mech_state now;
+
+	json_object_object_add(o, "kind", json_object_new_string(kinds[t->kind % 3]));
+	json_object_object_add(o, "index", json_object_new_int(t->index));
+	json_object_object_add(o, "tid", json_object_new_int((int)t->tid));
+	json_object_object_add(o, "state", json_object_new_string(states[t->rec.state & 3]));
+	json_object_object_add(o, "cpu", json_object_new_int((int)t->rec.cpu));
+	json_object_object_add(o, "run_pct", json_object_new_double(t->run_pct));
+	json_object_object_add(o, "delay_pct", json_object_new_double(t->delay_pct));
+	json_object_object_add(o, "wakeups", json_object_new_int64((int64_t)t->rec.wakeups));
+	json_object_object_add(o, "preempts", json_object_new_int64((int64_t)t->rec.preempts));
+	json_object_object_add(o, "managed", json_object_new_boolean(t->mech.changed));
+	if (!mech_get(&t->mech, &now)) {
+		json_object_object_add(o, "sched", json_object_new_string(
+			now.policy == SCHED_DEADLINE ? "deadline" :
+			now.policy == SCHED_FIFO ? "fifo" : "other"));
+		if (now.policy == SCHED_DEADLINE)
+			json_object_object_add(o, "dl_runtime_us",
+					       json_object_new_int64((int64_t)now.dl_runtime / 1000));
+		json_object_object_add(o, "cpus_allowed", json_object_new_int(CPU_COUNT(&now.affinity)));
+	}
+	return o;
+}
+
+static json_object *vm_json(const struct wv_vm *vm)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+	json_object_object_add(o, "name", json_object_new_string(vm->name));
+	json_object_object_add(o, "id", json_object_new_int((int)vm->id));
+	json_object_object_add(o, "class", json_object_new_string(
+		vm->cls == WAVE_CLASS_LATENCY ? "latency" : "batch"));
+	json_object_object_add(o, "weight", json_object_new_int((int)vm->weight));
+	json_object_object_add(o, "applied", json_object_new_int64((int64_t)vm->applied));
+	json_object_object_add(o, "rejected", json_object_new_int64((int64_t)vm->rejected));
+	for (unsigned int i = 0; i < WV_MAX_THREADS; i++)
+		if (vm->th[i].used)
+			json_object_array_add(a, thread_json(&vm->th[i]));
+	json_object_object_add(o, "threads", a);
+	return o;
+}
+
+static json_object *status_json(const struct waved *w)
+{
+	json_object *o = json_object_new_object(), *st = json_object_new_object(), *vms;
+	struct rusage ru;
+	const char *state = w->cfg.mode != WAVED_OFFLOAD ? wv_mode_name(w) :
+			    w->wd.state == WD_OFFLOAD ? "offload" : "fallback";
+
+	getrusage(RUSAGE_SELF, &ru);
+	json_object_object_add(o, "mode", json_object_new_string(wv_mode_name(w)));
+	json_object_object_add(o, "state", json_object_new_string(state));
+	json_object_object_add(o, "why", json_object_new_string(w->wd.why ? w->wd.why : ""));
+	json_object_object_add(o, "policy", json_object_new_string(w->cfg.policy));
+	json_object_object_add(o, "fallback", json_object_new_string(
+		w->cfg.fallback == WAVED_FB_LOCAL ? "local" : "cfs"));
+	json_object_object_add(o, "epoch", json_object_new_int64(w->epoch));
+	json_object_object_add(o, "agent_up", json_object_new_boolean(w->ch && chan_is_up(w->ch)));
+	json_object_object_add(o, "lag_us", json_object_new_double(
+		(double)wd_lag(&w->wd, w->now) / 1000.0));
+	json_object_object_add(o, "lag_threshold_us", json_object_new_int64(
+		(int64_t)w->cfg.lag_threshold_ns / 1000));
+	json_object_object_add(o, "observe", json_object_new_string(obs_name(w->obs)));
+	json_object_object_add(o, "waved_cpu_s", json_object_new_double(
+		(double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+		(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6));
+	json_object_object_add(st, "txns", json_object_new_int64((int64_t)w->st.txns));
+	for (unsigned int s = 0; s < WAVE_ST_MAX; s++)
+		json_object_object_add(st, wave_status_name(s),
+				       json_object_new_int64((int64_t)w->st.results[s]));
+	json_object_object_add(st, "fallbacks", json_object_new_int64((int64_t)w->st.fallbacks));
+	json_object_object_add(st, "handbacks", json_object_new_int64((int64_t)w->st.handbacks));
+	json_object_object_add(st, "snapshots", json_object_new_int64((int64_t)w->st.snapshots));
+	json_object_object_add(st, "wake_events", json_object_new_int64((int64_t)w->st.wake_events));
+	json_object_object_add(st, "exports", json_object_new_int64((int64_t)w->st.exports));
+	json_object_object_add(st, "tx_dropped", json_object_new_int64((int64_t)w->st.tx_dropped));
+	json_object_object_add(st, "bad_txns", json_object_new_int64((int64_t)w->st.rx_invalid_txn));
+	if (w->ch) {
+		const struct chan_stats *cs = chan_get_stats(w->ch);
+
+		json_object_object_add(st, "rx_invalid", json_object_new_int64((int64_t)cs->rx_invalid));
+		json_object_object_add(st, "proto_errors",
+				       json_object_new_int64((int64_t)cs->proto_errors));
+	}
+	json_object_object_add(o, "stats", st);
+	vms = json_object_new_array();
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		if (w->vms[v].used)
+			json_object_array_add(vms, vm_json(&w->vms[v]));
+	json_object_object_add(o, "vms", vms);
+	return o;
+}
+
+void wv_ctl_accept(struct waved *w)
+{
+	int fd;
+
+	while ((fd = accept4(w->ctl_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		json_object *o = status_json(w);
+		const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		size_t len = strlen(text), off = 0;
+
+		/* A client that does not read does not stall waved: a short send is its loss. */
+		while (off < len) {
+			ssize_t n = send(fd, text + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+		send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		json_object_put(o);
+	}
+}

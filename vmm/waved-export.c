@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * State out of waved: snapshots, per-thread deltas, host CPUs, heartbeats.
+ * Every message goes through wv_emit(): to the agent over the channel (via
+ * a bounded outbox when its window is full) and, when waved runs a policy
+ * itself (on-host mode, or the local fallback), into that policy's model.
+ * Both policies therefore see exactly the same stream.
+ *
+ * Deltas are cheap when nothing changes: a thread is exported only when
+ * its record's sequence moved, and with BPF reading a record is a memory
+ * copy. A wakeup event (BPF ring buffer) exports its thread at once, so an
+ * event-driven policy need not wait for the next period.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "channel/codec.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "vmm/waved.h"
+
+static int to_agent(const struct waved *w)
+{
+	return w->ch && chan_is_up(w->ch);
+}
+
+void wv_flush(struct waved *w)
+{
+	int n;
+
+	if (!w->out_n || !to_agent(w))
+		return;
+	n = chan_send_batch(w->ch, w->outbox, w->out_n);
+	if (n <= 0)
+		return;
+	memmove(w->outbox, w->outbox + n, (w->out_n - (unsigned int)n) * sizeof(w->outbox[0]));
+	w->out_n -= (unsigned int)n;
+}
+
+void wv_emit(struct waved *w, const struct wave_msg *m)
+{
+	if (w->local)
+		sched_feed(w->local, m, w->now);
+	if (!to_agent(w))
+		return;
+	if (w->out_n == WV_OUTBOX) {
+		wv_flush(w);
+		if (w->out_n == WV_OUTBOX) {
+			/* The agent does not keep up; the watchdog will notice. */
+			w->st.tx_dropped++;
+			return;
+		}
+	}
+	w->outbox[w->out_n++] = *m;
+	if (w->out_n >= 32)
+		wv_flush(w);
+}
+
+static void fill_vm_add(const struct wv_vm *vm, struct wave_msg *m)
+{
+	unsigned int extra = 0;
+
+	for (unsigned int i = MODEL_MAX_VCPUS; i < WV_MAX_THREADS; i++)
+		extra += vm->th[i].used;
+	wave_msg_init(m, WAVE_MSG_VM_ADD);
+	m->p.vm_add.vm_id = vm->id;
+	m->p.vm_add.nr_vcpus = (uint16_t)(vm->nr_vcpus ? vm->nr_vcpus : 1);
+	m->p.vm_add.vm_class = vm->cls;
+	m->p.vm_add.nr_threads = (uint8_t)extra;
+	m->p.vm_add.weight = vm->weight;
+	m->p.vm_add.barrier = vm->barrier;
+	/* Printable, NUL-padded, truncated to the wire's 16 bytes. */
+	for (unsigned int i = 0; i < WAVE_NAME_LEN && vm->name[i]; i++)
+		m->p.vm_add.name[i] = vm->name[i] >= 0x20 && vm->name[i] < 0x7f ? vm->name[i] : '?';
+}
+
+void wv_export_vm(struct waved *w, const struct wv_vm *vm, int del)
+{
+	struct wave_msg m;
+
+	if (del) {
+		wave_msg_init(&m, WAVE_MSG_VM_DEL);
+		m.p.vm_del.vm_id = vm->id;
+		m.p.vm_del.barrier = vm->barrier;
+	} else {
+		fill_vm_add(vm, &m);
+	}
+	wv_emit(w, &m);
+}
+
+static uint8_t wire_state(uint32_t s)
+{
+	switch (s) {
+	case HOOKS_RUNNING:
+		return WAVE_TS_RUNNING;
+	case HOOKS_RUNNABLE:
+		return WAVE_TS_RUNNABLE;
+	case HOOKS_GONE:
+		return WAVE_TS_GONE;
+	default:
+		return WAVE_TS_BLOCKED;
+	}
+}
+
+static void fill_thread(const struct wv_vm *vm, const struct wv_thread *t, struct wave_msg *m)
+{
+	struct wave_vcpu_state *s = &m->p.vcpu;
+
+	wave_msg_init(m, WAVE_MSG_VCPU_STATE);
+	s->vm_id = vm->id;
+	s->index = t->index;
+	s->kind = t->kind;
+	s->state = wire_state(t->rec.state);
+	s->cpu = t->rec.cpu < WAVE_MAX_CPUS ? (uint16_t)t->rec.cpu : WAVE_CPU_NONE;
+	s->barrier = t->barrier;
+	s->run_ns = t->rec.run_ns;
+	s->wait_ns = t->rec.wait_ns;
+	s->wakeups = (uint32_t)t->rec.wakeups;
+	s->preempts = (uint32_t)t->rec.preempts;
+	s->tid = (uint32_t)t->tid;
+}
+
+void wv_export_thread(struct waved *w, struct wv_vm *vm, struct wv_thread *t)
+{
+	struct wave_msg m;
+
+	if (obs_read(w->obs, t->slot, &t->rec))
+		return;
+	fill_thread(vm, t, &m);
+	t->sent_seq = t->rec.seq;
+	t->exported = 1;
+	w->st.exports++;
+	wv_emit(w, &m);
+}
+
+void wv_export_deltas(struct waved *w, int all)
+{
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++) {
+		struct wv_vm *vm = &w->vms[v];
+
+		for (unsigned int i = 0; vm->used && i < WV_MAX_THREADS; i++) {
+			struct wv_thread *t = &vm->th[i];
+			struct hooks_rec r;
+
+			if (!t->used || obs_read(w->obs, t->slot, &r))
+				continue;
+			/*
+			 * Unchanged since the last export: skip. A running thread's
+			 * record only moves at switches, yet its run time grows:
+			 * it is exported every period while it runs.
+			 */
+			if (!all && t->exported && r.seq == t->sent_seq && r.state != HOOKS_RUNNING &&
+			    r.state != HOOKS_RUNNABLE)
+				continue;
+			wv_export_thread(w, vm, t);
+		}
+	}
+}
+
+/* Reads /proc/stat: per-CPU busy and idle ns. Returns CPUs read. */
+static unsigned int read_cpu_times(uint64_t *busy, uint64_t *idle, unsigned int max)
+{
+	unsigned long long u, n, s, i, io, irq, sirq, st;
+	long hz = sysconf(_SC_CLK_TCK);
+	char line[512];
+	unsigned int c, count = 0;
+	FILE *f = fopen("/proc/stat", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "cpu", 3) || line[3] == ' ')
+			continue;
+		if (sscanf(line, "cpu%u %llu %llu %llu %llu %llu %llu %llu %llu", &c, &u, &n, &s, &i,
+			   &io, &irq, &sirq, &st) != 9 || c >= max)
+			continue;
+		busy[c] = (u + n + s + irq + sirq + st) * (1000000000ull / (uint64_t)hz);
+		idle[c] = (i + io) * (1000000000ull / (uint64_t)hz);
+		count = c + 1 > count ? c + 1 : count;
+	}
+	fclose(f);
+	return count;
+}
+
+void wv_export_cpus(struct waved *w)
+{
+	uint64_t busy[MODEL_MAX_CPUS] = { 0 }, idle[MODEL_MAX_CPUS] = { 0 };
+	unsigned int n = read_cpu_times(busy, idle, MODEL_MAX_CPUS);
+	struct wave_msg m;
+
+	for (unsigned int c = 0; c < n; c++) {
+		wave_msg_init(&m, WAVE_MSG_HOST_CPU);
+		m.p.cpu.cpu = (uint16_t)c;
+		m.p.cpu.flags = WAVE_CPU_ONLINE |
+				(CPU_ISSET(c, &w->cfg.allowed) ? WAVE_CPU_ALLOWED : 0);
+		m.p.cpu.barrier = w->epoch;
+		m.p.cpu.busy_ns = busy[c];
+		m.p.cpu.idle_ns = idle[c];
+		wv_emit(w, &m);
+	}
+}
+
+void wv_snapshot(struct waved *w)
+{
+	struct wave_msg m;
+	unsigned int count = 0;
+
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		if (w->vms[v].used)
+			count++;
+	w->st.snapshots++;
+	wave_msg_init(&m, WAVE_MSG_SNAPSHOT_BEGIN);
+	m.p.snap.epoch = w->epoch;
+	m.p.snap.snap_id = ++w->snap_id;
+	m.p.snap.count = count;
+	wv_emit(w, &m);
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		if (w->vms[v].used)
+			wv_export_vm(w, &w->vms[v], 0);
+	wv_export_cpus(w);
+	wv_export_deltas(w, 1);
+	wave_msg_init(&m, WAVE_MSG_SNAPSHOT_END);
+	m.p.snap.epoch = w->epoch;
+	m.p.snap.snap_id = w->snap_id;
+	m.p.snap.count = count;
+	wv_emit(w, &m);
+	wv_flush(w);
+}
+
+void wv_heartbeat(struct waved *w)
+{
+	struct wave_msg m;
+
+	if (!to_agent(w))
+		return;
+	wave_msg_init(&m, WAVE_MSG_HEARTBEAT);
+	m.p.hb.t_host_ns = w->now;
+	m.p.hb.hb_seq = wd_sent(&w->wd, w->now);
+	m.p.hb.epoch = w->epoch;
+	/* Heartbeats go straight out: queued behind a full outbox they would lie. */
+	wv_flush(w);
+	if (chan_send(w->ch, &m) && w->out_n < WV_OUTBOX)
+		w->outbox[w->out_n++] = m;
+}
+
+void wv_on_wake_event(const struct hooks_event *ev, void *arg)
+{
+	struct waved *w = arg;
+
+	w->st.wake_events++;
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++)
+			if (w->vms[v].th[i].used && w->vms[v].th[i].slot == (int)ev->slot &&
+			    w->vms[v].th[i].tid == (pid_t)ev->tid) {
+				wv_export_thread(w, &w->vms[v], &w->vms[v].th[i]);
+				return;
+			}
+}
+
+void wv_update_rates(struct waved *w)
+{
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++) {
+			struct wv_thread *t = &w->vms[v].th[i];
+			struct hooks_rec r;
+
+			if (!t->used || obs_read(w->obs, t->slot, &r))
+				continue;
+			if (t->rate_t0 && w->now > t->rate_t0) {
+				double dt = (double)(w->now - t->rate_t0);
+
+				t->run_pct = 100.0 * (double)(r.run_ns - t->rate_run0) / dt;
+				t->delay_pct = 100.0 * (double)(r.wait_ns - t->rate_wait0) / dt;
+			}
+			t->rate_t0 = w->now;
+			t->rate_run0 = r.run_ns;
+			t->rate_wait0 = r.wait_ns;
+			t->rec = r;
+		}
+}

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The VMs and threads waved manages. A VM comes from libvirt (STARTED
+ * events resolved through vmm/conn.h) or from --vm (plain threads, for
+ * tests without VMs). Each managed thread is registered with observation
+ * and gets a mechanism handle; its barrier is unique over waved's lifetime,
+ * so a decision made for a thread can never apply to another one that
+ * later takes its place. Only threads in this table are ever touched.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "vmm/procfs.h"
+#include "vmm/waved.h"
+
+struct wv_vm *wv_vm_find(struct waved *w, uint32_t id)
+{
+	for (unsigned int i = 0; i < WV_MAX_VMS; i++)
+		if (w->vms[i].used && w->vms[i].id == id)
+			return &w->vms[i];
+	return NULL;
+}
+
+static unsigned int tslot(unsigned int kind, unsigned int index)
+{
+	return kind == WAVE_KIND_VCPU ? index : MODEL_MAX_VCPUS + index;
+}
+
+struct wv_thread *wv_thread_find(struct wv_vm *vm, unsigned int kind, unsigned int index)
+{
+	unsigned int s;
+
+	if ((kind == WAVE_KIND_VCPU && index >= MODEL_MAX_VCPUS) ||
+	    (kind != WAVE_KIND_VCPU && index >= MODEL_MAX_EXTRA))
+		return NULL;
+	s = tslot(kind, index);
+	return vm->th[s].used && vm->th[s].kind == kind ? &vm->th[s] : NULL;
+}
+
+static struct wv_vm *vm_by_name(struct waved *w, const char *name)
+{
+	for (unsigned int i = 0; i < WV_MAX_VMS; i++)
+		if (w->vms[i].used && !strcmp(w->vms[i].name, name))
+			return &w->vms[i];
+	return NULL;
+}
+
+void wv_journal(struct waved *w)
+{
+	struct mech_thread *list[WV_MAX_VMS * 4];
+	unsigned int n = 0;
+	int ret;
+
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++)
+			if (w->vms[v].th[i].used && w->vms[v].th[i].mech.changed &&
+			    n < sizeof(list) / sizeof(list[0]))
+				list[n++] = &w->vms[v].th[i].mech;
+	if ((ret = mech_journal_write(w->journal, list, n)))
+		wave_log_rl(WAVE_LOG_WARN, "waved: journal %s: %s", w->journal, strerror(-ret));
+}
+
+static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsigned int index,
+		      pid_t pid, pid_t tid, const char *cgroup)
+{
+	struct wv_thread *t;
+	char dir[MECH_CGROUP_MAX];
+	int ver = 1, ret;
+
+	if ((kind == WAVE_KIND_VCPU && index >= MODEL_MAX_VCPUS) ||
+	    (kind != WAVE_KIND_VCPU && index >= MODEL_MAX_EXTRA)) {
+		wave_warn("waved: %s: thread index %u beyond what waved manages: left alone",
+			  vm->name, index);
+		return -ERANGE;
+	}
+	t = &vm->th[tslot(kind, index)];
+	memset(t, 0, sizeof(*t));
+	if (!cgroup || !cgroup[0]) {
+		if (procfs_cpu_cgroup("", tid, dir, sizeof(dir), &ver))
+			dir[0] = '\0';
+		cgroup = dir;
+	} else if (procfs_cpu_cgroup("", tid, dir, sizeof(dir), &ver)) {
+		ver = 1;
+	}
+	if ((ret = mech_thread_init(&t->mech, tid, cgroup, ver)))
+		return ret;
+	t->slot = obs_add(w->obs, pid, tid);
+	if (t->slot < 0) {
+		wave_warn("waved: %s: cannot observe thread %d: %s", vm->name, (int)tid,
+			  strerror(-t->slot));
+		return t->slot;
+	}
+	t->used = 1;
+	t->kind = (uint8_t)kind;
+	t->index = (uint16_t)index;
+	t->pid = pid;
+	t->tid = tid;
+	t->barrier = ++w->next_barrier;
+	return 0;
+}
+
+static struct wv_vm *new_vm(struct waved *w, const char *name, const char *uuid, uint8_t cls,
+			    uint32_t weight)
+{
+	for (unsigned int i = 0; i < WV_MAX_VMS; i++) {
+		struct wv_vm *vm = &w->vms[i];
+
+		if (vm->used)
+			continue;
+		memset(vm, 0, sizeof(*vm));
+		vm->used = 1;
+		vm->id = ++w->next_vm_id;
+		vm->barrier = ++w->next_barrier;
+		vm->cls = cls;
+		vm->weight = weight;
+		snprintf(vm->name, sizeof(vm->name), "%s", name);
+		snprintf(vm->uuid, sizeof(vm->uuid), "%s", uuid ? uuid : "");
+		return vm;
+	}
+	wave_err("waved: more than %d VMs: %s is not managed", WV_MAX_VMS, name);
+	return NULL;
+}
+
+static void announce(struct waved *w, struct wv_vm *vm)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < WV_MAX_THREADS; i++)
+		n += vm->th[i].used;
+	wave_info("waved: managing %s (%s, weight %u): %u vCPUs, %u threads", vm->name,
+		  vm->cls == WAVE_CLASS_LATENCY ? "latency" : "batch", vm->weight, vm->nr_vcpus, n);
+	wv_export_vm(w, vm, 0);
+	for (unsigned int i = 0; i < WV_MAX_THREADS; i++)
+		if (vm->th[i].used)
+			wv_export_thread(w, vm, &vm->th[i]);
+}
+
+static int add_domain(struct waved *w, const struct vmm_domain *d)
+{
+	struct wv_vm *vm;
+
+	if (vm_by_name(w, d->name))
+		return 0;
+	if (!(vm = new_vm(w, d->name, d->uuid, (uint8_t)d->meta.cls, d->meta.weight)))
+		return -ENOSPC;
+	for (unsigned int i = 0; i < d->nr_vcpus; i++)
+		if (!add_thread(w, vm, WAVE_KIND_VCPU, d->vcpus[i].index, d->pid, d->vcpus[i].tid,
+				d->vcpus[i].cgroup))
+			vm->nr_vcpus++;
+	add_thread(w, vm, WAVE_KIND_EMULATOR, 0, d->pid, d->emulator.tid, d->emulator.cgroup);
+	for (unsigned int i = 0; i < d->nr_iothreads && i + 1 < MODEL_MAX_EXTRA; i++)
+		add_thread(w, vm, WAVE_KIND_IOTHREAD, i + 1, d->pid, d->iothreads[i].tid,
+			   d->iothreads[i].cgroup);
+	if (d->notes[0])
+		wave_info("waved: %s: %s", d->name, d->notes);
+	if (!vm->nr_vcpus) {
+		wv_remove_vm(w, vm, "no vCPU thread could be managed");
+		return -ESRCH;
+	}
+	announce(w, vm);
+	return 0;
+}
+
+int wv_add_static(struct waved *w, const struct wv_static_vm *s)
+{
+	pid_t pid = s->nr_vcpus ? procfs_tgid(s->vcpus[0]) : -ESRCH;
+	struct wv_vm *vm;
+
+	if (pid <= 0) {
+		wave_err("waved: --vm %s: thread %d does not exist", s->name, (int)s->vcpus[0]);
+		return -ESRCH;
+	}
+	if (!(vm = new_vm(w, s->name, NULL, (uint8_t)s->cls, 100)))
+		return -ENOSPC;
+	for (unsigned int i = 0; i < s->nr_vcpus; i++)
+		if (!add_thread(w, vm, WAVE_KIND_VCPU, i, procfs_tgid(s->vcpus[i]), s->vcpus[i],
+				NULL))
+			vm->nr_vcpus++;
+	if (s->emulator)
+		add_thread(w, vm, WAVE_KIND_EMULATOR, 0, procfs_tgid(s->emulator), s->emulator,
+			   NULL);
+	if (vm->nr_vcpus != s->nr_vcpus) {
+		wv_remove_vm(w, vm, "a thread given with --vm does not exist");
+		return -ESRCH;
+	}
+	announce(w, vm);
+	return 0;
+}
+
+void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why)
+{
+	int changed = 0;
+
+	for (unsigned int i = 0; i < WV_MAX_THREADS; i++) {
+		struct wv_thread *t = &vm->th[i];
+
+		if (!t->used)
+			continue;
+		changed |= t->mech.changed;
+		mech_restore(&t->mech);
+		obs_del(w->obs, t->slot);
+		t->used = 0;
+	}
+	wave_info("waved: %s no longer managed: %s", vm->name, why);
+	wv_export_vm(w, vm, 1);
+	vm->used = 0;
+	if (changed)
+		wv_journal(w);
+}
+
+void wv_restore_all(struct waved *w, const char *why)
+{
+	unsigned int n = 0, failed = 0;
+
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++) {
+			struct wv_thread *t = &w->vms[v].th[i];
+
+			if (!t->used || !t->mech.changed)
+				continue;
+			if (mech_restore(&t->mech))
+				failed++;
+			n++;
+		}
+	if (n)
+		wave_info("waved: %s: %u threads back to their baseline%s", why, n,
+			  failed ? " (some could not be restored)" : "");
+	wv_journal(w);
+}
+
+static void on_started(struct waved *w, const char *name)
+{
+	struct vmm_domain d;
+	char why[512];
+	int ret = vmm_domain_lookup(w->conn, name, &d, why, sizeof(why));
+
+	if (ret) {
+		wave_warn("waved: %s", why);
+		return;
+	}
+	add_domain(w, &d);
+	vmm_domain_clear(&d);
+}
+
+void wv_vm_source_event(struct waved *w)
+{
+	struct vmm_event ev;
+	struct wv_vm *vm;
+
+	vmm_conn_process(w->conn);
+	while (vmm_conn_next_event(w->conn, &ev)) {
+		switch (ev.kind) {
+		case VMM_EV_STARTED:
+			on_started(w, ev.name);
+			break;
+		case VMM_EV_STOPPED:
+			if ((vm = vm_by_name(w, ev.name)))
+				wv_remove_vm(w, vm, "the domain stopped");
+			break;
+		case VMM_EV_CONNECTED:
+			wave_info("waved: libvirt connected");
+			break;
+		case VMM_EV_DISCONNECTED:
+			wave_warn("waved: libvirt gone; VMs stay managed, reconnecting");
+			break;
+		}
+	}
+}
+
+int wv_vms_init(struct waved *w)
+{
+	char why[512];
+	int ret;
+
+	snprintf(w->journal, sizeof(w->journal), "%s/waved.journal", w->cfg.rundir);
+	ret = mech_journal_repair(w->journal);
+	if (ret > 0)
+		wave_info("waved: repaired %d threads left changed by a previous waved", ret);
+	ret = obs_open(w->cfg.obs, &w->obs);
+	if (ret) {
+		wave_err("waved: no way to observe threads: %s", strerror(-ret));
+		return ret;
+	}
+	for (unsigned int i = 0; i < w->cfg.nr_static; i++)
+		if ((ret = wv_add_static(w, &w->cfg.statics[i])))
+			return ret;
+	if (!w->cfg.use_libvirt)
+		return 0;
+	if ((ret = vmm_conn_open(w->cfg.uri, 1, &w->conn, why, sizeof(why)))) {
+		wave_err("waved: %s", why);
+		return ret;
+	}
+	wv_vm_source_event(w);
+	return 0;
+}
+
+void wv_vms_fini(struct waved *w)
+{
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		if (w->vms[v].used)
+			for (unsigned int i = 0; i < WV_MAX_THREADS; i++)
+				if (w->vms[v].th[i].used)
+					obs_del(w->obs, w->vms[v].th[i].slot);
+	vmm_conn_close(w->conn);
+	obs_close(w->obs);
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * waved, the host daemon: discovers VMs, observes their threads, exports
+ * their state to the agent over the channel, applies the agent's
+ * transactions, and falls back to an on-host policy when the agent lags or
+ * dies. Split by job:
+ *   waved-main.c    options, set-up, the epoll loop, shutdown
+ *   waved-vms.c     the managed VMs and threads (libvirt or --vm), baselines
+ *   waved-export.c  state out: snapshots, deltas, host CPUs, heartbeats
+ *   waved-apply.c   transactions in: validation, all-or-nothing apply, results
+ *   waved-ctl.c     the status socket 'wavectl status' reads
+ * Everything runs on one thread.
+ */
+#ifndef WAVE_VMM_WAVED_H
+#define WAVE_VMM_WAVED_H
+
+#include <sched.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "channel/chan.h"
+#include "channel/txn.h"
+#include "ipu-sched/sched.h"
+#include "kvm-hooks/mech.h"
+#include "kvm-hooks/observe.h"
+#include "vmm/conn.h"
+#include "vmm/watchdog.h"
+
+#define WV_MAX_VMS      MODEL_MAX_VMS
+#define WV_MAX_THREADS  (MODEL_MAX_VCPUS + MODEL_MAX_EXTRA)
+#define WV_MAX_STATIC   16
+#define WV_OUTBOX       8192
+
+enum waved_mode { WAVED_OFFLOAD = 0, WAVED_ONHOST, WAVED_OBSERVE };
+enum waved_fallback { WAVED_FB_CFS = 0, WAVED_FB_LOCAL };
+
+/* A VM of plain threads given on the command line (tests, no libvirt). */
+struct wv_static_vm {
+	char name[64];
+	enum wave_vm_class cls;
+	unsigned int nr_vcpus;
+	pid_t vcpus[MODEL_MAX_VCPUS];
+	pid_t emulator;            /* 0: none */
+};
+
+struct waved_cfg {
+	enum waved_mode mode;
+	enum waved_fallback fallback;
+	const char *policy;
+	const char *channel;       /* URI, or NULL for none (onhost/observe) */
+	const char *uri;           /* libvirt */
+	const char *rundir;
+	struct chan_opts chan_opts;
+	struct policy_cfg policy_cfg;
+	cpu_set_t allowed;
+	uint64_t lag_threshold_ns, hb_period_ns, export_ns;
+	unsigned int handback_n;
+	enum obs_backend obs;
+	int use_libvirt;
+	unsigned int nr_static;
+	struct wv_static_vm statics[WV_MAX_STATIC];
+};
+
+struct wv_thread {
+	int used;
+	uint8_t kind;
+	uint16_t index;
+	pid_t pid, tid;
+	int slot;                  /* observation slot, or -1 */
+	uint32_t barrier;
+	struct mech_thread mech;
+	uint32_t sent_seq;         /* record seq last exported */
+	int exported;              /* sent at least once this epoch */
+	struct hooks_rec rec;      /* last read */
+	uint64_t rate_t0, rate_run0, rate_wait0;
+	double run_pct, delay_pct; /* over the last second, for status */
+};
+
+struct wv_vm {
+	int used;
+	uint32_t id, barrier, weight;
+	uint8_t cls;
+	char name[64];
+	char uuid[40];
+	unsigned int nr_vcpus;
+	struct wv_thread th[WV_MAX_THREADS]; /* vCPU i at i, extra thread j at MODEL_MAX_VCPUS + j */
+	uint64_t applied, rejected;
+};
+
+struct waved_stats {
+	uint64_t txns, results[WAVE_ST_MAX], ops_applied;
+	uint64_t tx_dropped, rx_invalid_txn, snapshots, fallbacks, handbacks;
+	uint64_t wake_events, exports;
+};
+
+struct waved {
+	struct waved_cfg cfg;
+	int epfd, tfd, sfd, ctl_fd;
+	struct chan *ch;
+	struct obs *obs;
+	struct vmm_conn *conn;
+	struct wv_vm vms[WV_MAX_VMS];
+	uint32_t next_vm_id, next_barrier, epoch, snap_id;
+	struct watchdog wd;
+	struct sched *local;       /* onhost policy, or the local fallback policy */
+	struct txn_asm txa, txa_local; /* agent's and local transactions assemble apart */
+	struct wave_msg outbox[WV_OUTBOX];
+	unsigned int out_n;
+	struct waved_stats st;
+	uint64_t now;              /* CLOCK_MONOTONIC ns of this loop turn */
+	uint64_t next_export, next_hb, next_cpu, next_rate;
+	uint64_t cpu_prev_busy[MODEL_MAX_CPUS], cpu_prev_idle[MODEL_MAX_CPUS];
+	pid_t agent_pid;           /* shm peer, if known */
+	int stop;
+	char journal[512];
+};
+
+/* waved-vms.c */
+int wv_vms_init(struct waved *w);
+void wv_vms_fini(struct waved *w);
+void wv_vm_source_event(struct waved *w);   /* libvirt events are due */
+struct wv_vm *wv_vm_find(struct waved *w, uint32_t id);
+struct wv_thread *wv_thread_find(struct wv_vm *vm, unsigned int kind, unsigned int index);
+void wv_restore_all(struct waved *w, const char *why);
+void wv_journal(struct waved *w);
+int wv_add_static(struct waved *w, const struct wv_static_vm *s);
+void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why);
+
+/* waved-export.c */
+void wv_emit(struct waved *w, const struct wave_msg *m);
+void wv_flush(struct waved *w);
+void wv_snapshot(struct waved *w);
+void wv_export_vm(struct waved *w, const struct wv_vm *vm, int del);
+void wv_export_deltas(struct waved *w, int all);
+void wv_export_thread(struct waved *w, struct wv_vm *vm, struct wv_thread *t);
+void wv_export_cpus(struct waved *w);
+void wv_heartbeat(struct waved *w);
+void wv_on_wake_event(const struct hooks_event *ev, void *arg);
+void wv_update_rates(struct waved *w);
+
+/* waved-apply.c */
+void wv_on_txn(struct waved *w, const struct wave_txn *op, int local);
+void wv_local_decide(struct waved *w);
+void wv_apply_init(struct waved *w);
+
+/* waved-ctl.c */
+int wv_ctl_open(struct waved *w);
+void wv_ctl_accept(struct waved *w);
+void wv_ctl_close(struct waved *w);
+
+const char *wv_mode_name(const struct waved *w);
+
+#endif
