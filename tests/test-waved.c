@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * waved and wave-agent end to end without VMs: threads of this test stand
+ * in for vCPUs (waved --vm), the real binaries run over shm. Checks:
+ * placements reach the threads (sched_getaffinity); the agent stopped,
+ * killed, or behind a slow link means fallback within 2x the lag threshold
+ * with every thread back to its baseline, and control comes back when it
+ * is healthy; a waved killed with SIGKILL leaves threads changed and the
+ * next waved repairs them; a hostile agent's transactions (unknown VM or
+ * vCPU, CPU outside --cpus, stale epoch or barrier, a flood) are refused
+ * with a status, counted, never applied.
+ *
+ * Every process it starts dies with it (PR_SET_PDEATHSIG) and is killed by
+ * pid in teardown; its run directory is removed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <json-c/json.h>
+
+#include "channel/chan.h"
+#include "channel/codec.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+#define NTHREADS 4
+#define LAG_MS 20
+
+static pid_t tids[NTHREADS];
+static pthread_t thr[NTHREADS];
+static volatile int stop_threads;
+static pid_t waved_pid, agent_pid;
+static char rundir[64], uri[64], vm_lat[64], vm_bat[64];
+static cpu_set_t baseline;
+
+static void *standin(void *arg)
+{
+	tids[(intptr_t)arg] = (pid_t)syscall(SYS_gettid);
+	while (!stop_threads)
+		usleep(1000);
+	return NULL;
+}
+
+static pid_t spawn(char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!getenv("TEST_VERBOSE")) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void end(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGCONT);
+	kill(*pid, SIGTERM);
+	for (int i = 0; i < 100 && waitpid(*pid, NULL, WNOHANG) == 0; i++)
+		usleep(20000);
+	if (waitpid(*pid, NULL, WNOHANG) == 0) {
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, 0);
+	}
+	*pid = 0;
+}
+
+static void start_waved(void)
+{
+	char *argv[] = { "build/bin/waved", "--vm", vm_lat, "--vm", vm_bat, "--channel", uri,
+			 "--rundir", rundir, "--lag-threshold", "20", "--cpus", "0,1",
+			 "--handback", "10", NULL };
+
+	waved_pid = spawn(argv);
+}
+
+static void start_agent(const char *delay_us)
+{
+	char *argv[] = { "build/bin/wave-agent", "--channel", uri, "--policy", "pin",
+			 delay_us ? "--link-delay" : NULL, (char *)delay_us, NULL };
+
+	agent_pid = spawn(argv);
+}
+
+/* waved's status document, or NULL if it does not answer (yet). */
+static json_object *status(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	static char buf[1 << 16];
+	size_t len = 0;
+	ssize_t n;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/waved.sock", rundir);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		close(fd);
+		return NULL;
+	}
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	return json_tokener_parse(buf);
+}
+
+static int state_is(const char *want)
+{
+	json_object *s = status(), *v;
+	int yes = s && json_object_object_get_ex(s, "state", &v) &&
+		  !strcmp(json_object_get_string(v), want);
+
+	json_object_put(s);
+	return yes;
+}
+
+/* Polls every ms until waved's state is want; returns ms waited or -1. */
+static int wait_state(const char *want, int timeout_ms)
+{
+	for (int ms = 0; ms <= timeout_ms; ms++) {
+		if (state_is(want))
+			return ms;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static int pinned(void)
+{
+	for (int i = 0; i < NTHREADS; i++) {
+		cpu_set_t s;
+
+		sched_getaffinity(tids[i], sizeof(s), &s);
+		/* pin: vCPU k of each VM on CPU k (two allowed CPUs, round-robin). */
+		if (CPU_COUNT(&s) != 1 || !CPU_ISSET(i % 2, &s))
+			return 0;
+	}
+	return 1;
+}
+
+static int at_baseline(void)
+{
+	for (int i = 0; i < NTHREADS; i++) {
+		cpu_set_t s;
+
+		sched_getaffinity(tids[i], sizeof(s), &s);
+		if (!CPU_EQUAL(&s, &baseline))
+			return 0;
+	}
+	return 1;
+}
+
+static int wait_for(int (*cond)(void), int timeout_ms)
+{
+	for (int ms = 0; ms <= timeout_ms; ms += 5) {
+		if (cond())
+			return 0;
+		usleep(5000);
+	}
+	return -ETIMEDOUT;
+}
+
+static int group_setup(void **state)
+{
+	sched_getaffinity(0, sizeof(baseline), &baseline);
+	if (CPU_COUNT(&baseline) < 2)
+		return 0;
+	for (intptr_t i = 0; i < NTHREADS; i++)
+		pthread_create(&thr[i], NULL, standin, (void *)i);
+	for (int i = 0; i < NTHREADS; i++)
+		while (!tids[i])
+			usleep(100);
+	snprintf(rundir, sizeof(rundir), "/tmp/wave-test-waved-%d", (int)getpid());
+	snprintf(uri, sizeof(uri), "shm:test-waved-%d", (int)getpid());
+	snprintf(vm_lat, sizeof(vm_lat), "lat,latency,%d+%d", (int)tids[0], (int)tids[1]);
+	snprintf(vm_bat, sizeof(vm_bat), "bat,batch,%d+%d", (int)tids[2], (int)tids[3]);
+	mkdir(rundir, 0700);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char path[128];
+
+	end(&agent_pid);
+	end(&waved_pid);
+	stop_threads = 1;
+	for (int i = 0; i < NTHREADS && tids[i]; i++)
+		pthread_join(thr[i], NULL);
+	snprintf(path, sizeof(path), "%s/waved.journal", rundir);
+	unlink(path);
+	rmdir(rundir);
+	return 0;
+}
+
+static void need_two_cpus(void)
+{
+	if (CPU_COUNT(&baseline) < 2)
+		skip();
+}
+
+static void agent_places_threads(void **state)
+{
+	need_two_cpus();
+	start_waved();
+	start_agent(NULL);
+	assert_true(wait_state("offload", 5000) >= 0);
+	assert_int_equal(wait_for(pinned, 3000), 0);
+}
+
+static void stopped_agent_means_fallback_then_handback(void **state)
+{
+	int ms;
+
+	need_two_cpus();
+	assert_true(pinned());
+	kill(agent_pid, SIGSTOP);
+	ms = wait_state("fallback", 1000);
+	assert_true(ms >= 0);
+	/* 2x the threshold, plus the time this test's status polls take. */
+	assert_true(ms <= 2 * LAG_MS + 20);
+	assert_true(at_baseline());
+	kill(agent_pid, SIGCONT);
+	assert_true(wait_state("offload", 5000) >= 0);
+	assert_int_equal(wait_for(pinned, 3000), 0);
+}
+
+static void killed_agent_means_fallback_restart_takes_over(void **state)
+{
+	need_two_cpus();
+	kill(agent_pid, SIGKILL);
+	waitpid(agent_pid, NULL, 0);
+	agent_pid = 0;
+	assert_true(wait_state("fallback", 1000) >= 0);
+	assert_int_equal(wait_for(at_baseline, 1000), 0);
+	start_agent(NULL);
+	assert_true(wait_state("offload", 5000) >= 0);
+	assert_int_equal(wait_for(pinned, 3000), 0);
+}
+
+static void slow_link_means_fallback(void **state)
+{
+	need_two_cpus();
+	end(&agent_pid);
+	assert_true(wait_state("fallback", 1000) >= 0);
+	/* Every heartbeat reaches the agent 30 ms late: over the 20 ms threshold. */
+	start_agent("30000");
+	usleep(1500000);
+	assert_true(state_is("fallback"));
+	assert_true(at_baseline());
+	end(&agent_pid);
+	start_agent(NULL);
+	assert_true(wait_state("offload", 5000) >= 0);
+	assert_int_equal(wait_for(pinned, 3000), 0);
+}
+
+static void killed_waved_is_repaired_by_the_next(void **state)
+{
+	need_two_cpus();
+	assert_true(pinned());
+	kill(waved_pid, SIGKILL);
+	waitpid(waved_pid, NULL, 0);
+	waved_pid = 0;
+	end(&agent_pid);
+	/* The threads (the VMs) keep running, still pinned: nobody restored them. */
+	assert_true(pinned());
+	start_waved();
+	assert_true(wait_state("fallback", 5000) >= 0);
+	assert_true(at_baseline());
+}
+
+/* The test itself is the agent now: it talks to waved directly. */
+struct fake_agent {
+	struct chan *ch;
+	uint32_t epoch, vm_id[2], barrier[2][2];
+	int have_snapshot;
+	struct wave_txn_result results[4096];
+	unsigned int nres;
+};
+
+static void pump(struct fake_agent *a, int ms)
+{
+	struct wave_msg m[64];
+	uint64_t end_ns = wave_now_ns() + (uint64_t)ms * WAVE_NSEC_PER_MSEC;
+	int n;
+
+	do {
+		chan_wait(a->ch, 1);
+		while ((n = chan_recv(a->ch, m, 64)) > 0)
+			for (int i = 0; i < n; i++) {
+				struct wave_msg *x = &m[i];
+
+				if (x->h.type == WAVE_MSG_HEARTBEAT) {
+					x->h.type = WAVE_MSG_HEARTBEAT_ECHO;
+					x->p.hb.t_agent_ns = wave_now_ns();
+					chan_send(a->ch, x);
+				} else if (x->h.type == WAVE_MSG_SNAPSHOT_END) {
+					a->epoch = x->p.snap.epoch;
+					a->have_snapshot = 1;
+				} else if (x->h.type == WAVE_MSG_VM_ADD) {
+					int k = !strncmp(x->p.vm_add.name, "bat", 3);
+
+					a->vm_id[k] = x->p.vm_add.vm_id;
+				} else if (x->h.type == WAVE_MSG_VCPU_STATE &&
+					   x->p.vcpu.kind == WAVE_KIND_VCPU && x->p.vcpu.index < 2) {
+					int k = x->p.vcpu.vm_id == a->vm_id[1];
+
+					a->barrier[k][x->p.vcpu.index] = x->p.vcpu.barrier;
+				} else if (x->h.type == WAVE_MSG_TXN_RESULT && a->nres < 4096) {
+					a->results[a->nres++] = x->p.result;
+				}
+			}
+	} while (wave_now_ns() < end_ns);
+}
+
+static void place(struct wave_msg *m, uint32_t id, uint32_t epoch, uint32_t vm,
+		  uint16_t idx, uint32_t barrier, uint64_t mask)
+{
+	wave_msg_init(m, WAVE_MSG_TXN);
+	m->p.txn.txn_id = id;
+	m->p.txn.epoch = epoch;
+	m->p.txn.vm_id = vm;
+	m->p.txn.index = idx;
+	m->p.txn.kind = WAVE_KIND_VCPU;
+	m->p.txn.barrier = barrier;
+	m->p.txn.op = WAVE_OP_PLACE;
+	m->p.txn.op_count = 1;
+	m->p.txn.u.place.mask = mask;
+}
+
+static uint8_t result_of(const struct fake_agent *a, uint32_t txn_id)
+{
+	for (unsigned int i = 0; i < a->nres; i++)
+		if (a->results[i].txn_id == txn_id)
+			return a->results[i].status;
+	return 0xff;
+}
+
+static void hostile_agent_is_refused(void **state)
+{
+	static struct fake_agent a;
+	struct chan_opts o;
+	struct wave_msg m[256];
+	uint32_t e, v;
+	int sent;
+
+	need_two_cpus();
+	chan_opts_init(&o, CHAN_AGENT);
+	assert_int_equal(chan_open(uri, &o, &a.ch), 0);
+	for (int i = 0; i < 500 && !a.have_snapshot; i++)
+		pump(&a, 10);
+	assert_true(a.have_snapshot);
+	e = a.epoch;
+	v = a.vm_id[0];
+	place(&m[0], 1, e, 4000, 0, a.barrier[0][0], 1);            /* no such VM */
+	place(&m[1], 2, e, v, 7, a.barrier[0][0], 1);               /* no such vCPU */
+	place(&m[2], 3, e, v, 0, a.barrier[0][0], 1ull << 5);       /* CPU 5: not allowed */
+	place(&m[3], 4, e - 1, v, 0, a.barrier[0][0], 1);           /* stale epoch */
+	place(&m[4], 5, e, v, 0, a.barrier[0][0] + 1000, 1);        /* stale barrier */
+	place(&m[5], 6, e, v, 0, a.barrier[0][0], 2);               /* valid: vCPU 0 to CPU 1 */
+	place(&m[6], 7, e, 9999, 0, a.barrier[0][0], 1);            /* garbage: vm_id out of range */
+	m[7] = m[5];
+	m[7].p.txn.txn_id = 8;
+	m[7].h.flags = 0x40;                                        /* garbage: unknown flag */
+	assert_int_equal(chan_send_batch(a.ch, m, 8), 8);
+	pump(&a, 300);
+	assert_int_equal(result_of(&a, 1), WAVE_ST_NO_TARGET);
+	assert_int_equal(result_of(&a, 2), WAVE_ST_NO_TARGET);
+	assert_int_equal(result_of(&a, 3), WAVE_ST_INVALID);
+	assert_int_equal(result_of(&a, 4), WAVE_ST_STALE_EPOCH);
+	assert_int_equal(result_of(&a, 5), WAVE_ST_STALE_TARGET);
+	assert_int_equal(result_of(&a, 6), WAVE_ST_OK);
+	/* Garbage never becomes a transaction: dropped by the channel and counted. */
+	assert_int_equal(result_of(&a, 7), 0xff);
+	assert_int_equal(result_of(&a, 8), 0xff);
+	{
+		json_object *s = status(), *st, *inv;
+
+		assert_non_null(s);
+		assert_true(json_object_object_get_ex(s, "stats", &st));
+		assert_true(json_object_object_get_ex(st, "rx_invalid", &inv));
+		assert_int_equal(json_object_get_int(inv), 2);
+		json_object_put(s);
+	}
+	{
+		cpu_set_t s;
+
+		sched_getaffinity(tids[0], sizeof(s), &s);
+		assert_true(CPU_COUNT(&s) == 1 && CPU_ISSET(1, &s));
+		/* Nothing of the refused ones reached a thread. */
+		sched_getaffinity(tids[2], sizeof(s), &s);
+		assert_true(CPU_EQUAL(&s, &baseline));
+	}
+	/* A flood of bad decisions: each answered, none applied, waved keeps serving. */
+	sent = 0;
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < 100; i++)
+			place(&m[i], 1000 + (uint32_t)sent + (uint32_t)i, e, v, 0, 12345, 1);
+		for (int off = 0; off < 100;) {
+			int k = chan_send_batch(a.ch, m + off, 100 - (unsigned int)off);
+
+			if (k > 0)
+				off += k;
+			pump(&a, 1);
+		}
+		sent += 100;
+	}
+	pump(&a, 500);
+	{
+		unsigned int stale = 0;
+
+		for (unsigned int i = 0; i < a.nres; i++)
+			stale += a.results[i].txn_id >= 1000 &&
+				 a.results[i].status == WAVE_ST_STALE_TARGET;
+		assert_int_equal(stale, 2000);
+	}
+	assert_true(state_is("offload"));
+	chan_close(a.ch);
+	assert_true(wait_state("fallback", 1000) >= 0);
+	assert_int_equal(wait_for(at_baseline, 1000), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(agent_places_threads),
+		cmocka_unit_test(stopped_agent_means_fallback_then_handback),
+		cmocka_unit_test(killed_agent_means_fallback_restart_takes_over),
+		cmocka_unit_test(slow_link_means_fallback),
+		cmocka_unit_test(killed_waved_is_repaired_by_the_next),
+		cmocka_unit_test(hostile_agent_is_refused),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	wave_log_init("test-waved", WAVE_LOG_ERR);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
