@@ -3,8 +3,10 @@
  * Integration: real libvirt, real QEMU guests (TCG here, KVM where it
  * works), launched with wavectl from images/xml/. Checks discovery against
  * /proc, the echo guest over UDP, the spin guest's work reports (console and
- * UDP), balloon statistics over QMP, a stop seen as an event, and a
- * libvirtd restart survived.
+ * UDP), balloon statistics over QMP, waved and wave-agent placing the QEMU
+ * vCPU threads (fallback when the agent is killed, control back when a new
+ * one is healthy, baselines restored when waved stops), a stop seen as an
+ * event, and a libvirtd restart survived.
  *
  * Everything it starts is removed on every path: the domains (by their
  * unique names "wt<pid>-..."), their console files, the bridge and
@@ -28,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -41,6 +44,8 @@
 #define BOOT_TIMEOUT_S 180
 
 static char rundir[64], lat[32], bat[32], lat_console[128], bat_console[128];
+static char name_prefix[32], chan_uri[64];
+static pid_t waved_pid, agent_pid;
 static int ready; /* setup done: teardown has work */
 static struct vmm_conn *conn;
 
@@ -74,6 +79,13 @@ static void cleanup(void)
 	if (!ready)
 		return;
 	ready = 0;
+	/* Our daemons first (by pid), so they restore what they changed. */
+	if (agent_pid > 0)
+		kill(agent_pid, SIGKILL);
+	if (waved_pid > 0) {
+		kill(waved_pid, SIGTERM);
+		waitpid(waved_pid, NULL, 0);
+	}
 	run(stop, 1);
 	unlink(lat_console);
 	unlink(bat_console);
@@ -101,6 +113,8 @@ static int group_setup(void **state)
 	snprintf(bat, sizeof(bat), "wt%d-bat", (int)getpid());
 	snprintf(lat_console, sizeof(lat_console), "%s/console/%s.log", rundir, lat);
 	snprintf(bat_console, sizeof(bat_console), "%s/console/%s.log", rundir, bat);
+	snprintf(name_prefix, sizeof(name_prefix), "wt%d-", (int)getpid());
+	snprintf(chan_uri, sizeof(chan_uri), "shm:wt%d", (int)getpid());
 	setenv("WAVE_RUNDIR", rundir, 1);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
@@ -322,6 +336,80 @@ static void balloon_stats_via_qmp(void **state)
 	assert_true(b.total > 128ll << 20 && b.total <= 256ll << 20);
 }
 
+static void start_agent(void)
+{
+	char *a[] = { "build/bin/wave-agent", "--channel", chan_uri, "--policy", "pin", NULL };
+
+	agent_pid = test_spawn(a);
+}
+
+/* Every vCPU thread of both VMs on exactly one CPU (pinned) or on all (baseline). */
+static int vcpus_pinned(int want_pinned)
+{
+	char why[512];
+
+	for (int i = 0; i < 2; i++) {
+		struct vmm_domain d;
+		int ok = 1;
+
+		if (vmm_domain_lookup(conn, i ? bat : lat, &d, why, sizeof(why)))
+			return 0;
+		for (unsigned int k = 0; k < d.nr_vcpus; k++) {
+			cpu_set_t s;
+
+			sched_getaffinity(d.vcpus[k].tid, sizeof(s), &s);
+			if (want_pinned ? CPU_COUNT(&s) != 1 : CPU_COUNT(&s) < 2)
+				ok = 0;
+		}
+		vmm_domain_clear(&d);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+static int wait_vcpus(int want_pinned, int timeout_s)
+{
+	for (int i = 0; i < timeout_s * 10; i++) {
+		if (vcpus_pinned(want_pinned))
+			return 0;
+		usleep(100000);
+	}
+	return -ETIMEDOUT;
+}
+
+/* waved and wave-agent on the real VMs: placements, agent killed, control back. */
+static void offloaded_loop_on_real_vms(void **state)
+{
+	char *wv[] = { "build/bin/waved", "--match", name_prefix, "--channel", chan_uri, "--rundir",
+		       rundir, "--lag-threshold", "20", "--handback", "10", NULL };
+	int ms;
+
+	need_root();
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip();
+	assert_int_equal(wait_vcpus(0, 1), 0);
+	waved_pid = test_spawn(wv);
+	start_agent();
+	assert_true(test_wait_waved_state(rundir, "offload", 20000) >= 0);
+	assert_int_equal(wait_vcpus(1, 10), 0);
+	/* The agent dies: fallback within 2x the threshold, vCPUs back to baseline. */
+	kill(agent_pid, SIGKILL);
+	waitpid(agent_pid, NULL, 0);
+	agent_pid = 0;
+	ms = test_wait_waved_state(rundir, "fallback", 2000);
+	assert_true(ms >= 0 && ms <= 60);
+	assert_int_equal(wait_vcpus(0, 2), 0);
+	/* A new agent takes over once healthy. */
+	start_agent();
+	assert_true(test_wait_waved_state(rundir, "offload", 20000) >= 0);
+	assert_int_equal(wait_vcpus(1, 10), 0);
+	/* waved stopping restores every baseline. */
+	test_end(&agent_pid);
+	test_end(&waved_pid);
+	assert_int_equal(wait_vcpus(0, 2), 0);
+}
+
 static void stop_is_seen_as_event(void **state)
 {
 	char *s[] = { "build/bin/wavectl", "stop", lat, NULL };
@@ -383,6 +471,7 @@ int main(void)
 		cmocka_unit_test(echo_guest_answers_udp),
 		cmocka_unit_test(spin_guest_reports_work),
 		cmocka_unit_test(balloon_stats_via_qmp),
+		cmocka_unit_test(offloaded_loop_on_real_vms),
 		cmocka_unit_test(stop_is_seen_as_event),
 		cmocka_unit_test(libvirtd_restart_is_survived),
 	};

@@ -40,6 +40,7 @@
 #include "channel/codec.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "tests/util.h"
 
 #define NTHREADS 4
 #define LAG_MS 20
@@ -59,46 +60,13 @@ static void *standin(void *arg)
 	return NULL;
 }
 
-static pid_t spawn(char *const argv[])
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!getenv("TEST_VERBOSE")) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void end(pid_t *pid)
-{
-	if (*pid <= 0)
-		return;
-	kill(*pid, SIGCONT);
-	kill(*pid, SIGTERM);
-	for (int i = 0; i < 100 && waitpid(*pid, NULL, WNOHANG) == 0; i++)
-		usleep(20000);
-	if (waitpid(*pid, NULL, WNOHANG) == 0) {
-		kill(*pid, SIGKILL);
-		waitpid(*pid, NULL, 0);
-	}
-	*pid = 0;
-}
-
 static void start_waved(void)
 {
 	char *argv[] = { "build/bin/waved", "--vm", vm_lat, "--vm", vm_bat, "--channel", uri,
 			 "--rundir", rundir, "--lag-threshold", "20", "--cpus", "0,1",
 			 "--handback", "10", NULL };
 
-	waved_pid = spawn(argv);
+	waved_pid = test_spawn(argv);
 }
 
 static void start_agent(const char *delay_us)
@@ -106,49 +74,7 @@ static void start_agent(const char *delay_us)
 	char *argv[] = { "build/bin/wave-agent", "--channel", uri, "--policy", "pin",
 			 delay_us ? "--link-delay" : NULL, (char *)delay_us, NULL };
 
-	agent_pid = spawn(argv);
-}
-
-/* waved's status document, or NULL if it does not answer (yet). */
-static json_object *status(void)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	static char buf[1 << 16];
-	size_t len = 0;
-	ssize_t n;
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s/waved.sock", rundir);
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		close(fd);
-		return NULL;
-	}
-	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	buf[len] = '\0';
-	return json_tokener_parse(buf);
-}
-
-static int state_is(const char *want)
-{
-	json_object *s = status(), *v;
-	int yes = s && json_object_object_get_ex(s, "state", &v) &&
-		  !strcmp(json_object_get_string(v), want);
-
-	json_object_put(s);
-	return yes;
-}
-
-/* Polls every ms until waved's state is want; returns ms waited or -1. */
-static int wait_state(const char *want, int timeout_ms)
-{
-	for (int ms = 0; ms <= timeout_ms; ms++) {
-		if (state_is(want))
-			return ms;
-		usleep(1000);
-	}
-	return -1;
+	agent_pid = test_spawn(argv);
 }
 
 static int pinned(void)
@@ -208,8 +134,8 @@ static int group_teardown(void **state)
 {
 	char path[128];
 
-	end(&agent_pid);
-	end(&waved_pid);
+	test_end(&agent_pid);
+	test_end(&waved_pid);
 	stop_threads = 1;
 	for (int i = 0; i < NTHREADS && tids[i]; i++)
 		pthread_join(thr[i], NULL);
@@ -230,7 +156,7 @@ static void agent_places_threads(void **state)
 	need_two_cpus();
 	start_waved();
 	start_agent(NULL);
-	assert_true(wait_state("offload", 5000) >= 0);
+	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
 	assert_int_equal(wait_for(pinned, 3000), 0);
 }
 
@@ -241,13 +167,13 @@ static void stopped_agent_means_fallback_then_handback(void **state)
 	need_two_cpus();
 	assert_true(pinned());
 	kill(agent_pid, SIGSTOP);
-	ms = wait_state("fallback", 1000);
+	ms = test_wait_waved_state(rundir, "fallback", 1000);
 	assert_true(ms >= 0);
 	/* 2x the threshold, plus the time this test's status polls take. */
 	assert_true(ms <= 2 * LAG_MS + 20);
 	assert_true(at_baseline());
 	kill(agent_pid, SIGCONT);
-	assert_true(wait_state("offload", 5000) >= 0);
+	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
 	assert_int_equal(wait_for(pinned, 3000), 0);
 }
 
@@ -257,26 +183,26 @@ static void killed_agent_means_fallback_restart_takes_over(void **state)
 	kill(agent_pid, SIGKILL);
 	waitpid(agent_pid, NULL, 0);
 	agent_pid = 0;
-	assert_true(wait_state("fallback", 1000) >= 0);
+	assert_true(test_wait_waved_state(rundir, "fallback", 1000) >= 0);
 	assert_int_equal(wait_for(at_baseline, 1000), 0);
 	start_agent(NULL);
-	assert_true(wait_state("offload", 5000) >= 0);
+	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
 	assert_int_equal(wait_for(pinned, 3000), 0);
 }
 
 static void slow_link_means_fallback(void **state)
 {
 	need_two_cpus();
-	end(&agent_pid);
-	assert_true(wait_state("fallback", 1000) >= 0);
+	test_end(&agent_pid);
+	assert_true(test_wait_waved_state(rundir, "fallback", 1000) >= 0);
 	/* Every heartbeat reaches the agent 30 ms late: over the 20 ms threshold. */
 	start_agent("30000");
 	usleep(1500000);
-	assert_true(state_is("fallback"));
+	assert_true(test_waved_state_is(rundir, "fallback"));
 	assert_true(at_baseline());
-	end(&agent_pid);
+	test_end(&agent_pid);
 	start_agent(NULL);
-	assert_true(wait_state("offload", 5000) >= 0);
+	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
 	assert_int_equal(wait_for(pinned, 3000), 0);
 }
 
@@ -287,11 +213,11 @@ static void killed_waved_is_repaired_by_the_next(void **state)
 	kill(waved_pid, SIGKILL);
 	waitpid(waved_pid, NULL, 0);
 	waved_pid = 0;
-	end(&agent_pid);
+	test_end(&agent_pid);
 	/* The threads (the VMs) keep running, still pinned: nobody restored them. */
 	assert_true(pinned());
 	start_waved();
-	assert_true(wait_state("fallback", 5000) >= 0);
+	assert_true(test_wait_waved_state(rundir, "fallback", 5000) >= 0);
 	assert_true(at_baseline());
 }
 
@@ -400,7 +326,7 @@ static void hostile_agent_is_refused(void **state)
 	assert_int_equal(result_of(&a, 7), 0xff);
 	assert_int_equal(result_of(&a, 8), 0xff);
 	{
-		json_object *s = status(), *st, *inv;
+		json_object *s = test_waved_status(rundir), *st, *inv;
 
 		assert_non_null(s);
 		assert_true(json_object_object_get_ex(s, "stats", &st));
@@ -440,9 +366,9 @@ static void hostile_agent_is_refused(void **state)
 				 a.results[i].status == WAVE_ST_STALE_TARGET;
 		assert_int_equal(stale, 2000);
 	}
-	assert_true(state_is("offload"));
+	assert_true(test_waved_state_is(rundir, "offload"));
 	chan_close(a.ch);
-	assert_true(wait_state("fallback", 1000) >= 0);
+	assert_true(test_wait_waved_state(rundir, "fallback", 1000) >= 0);
 	assert_int_equal(wait_for(at_baseline, 1000), 0);
 }
 

@@ -4,6 +4,7 @@
 #define WAVE_TESTS_UTIL_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "channel/chan.h"
 #include "vmm/conn.h"
@@ -37,5 +38,18 @@ void test_stream(struct chan *tx, struct chan *rx, unsigned int n, unsigned int 
  */
 int test_vmm_wait_event(struct vmm_conn *c, enum vmm_event_kind kind, const char *name,
 			int timeout_ms);
+
+/* Starts argv[0] (output to /dev/null unless TEST_VERBOSE); it dies with the test. */
+pid_t test_spawn(char *const argv[]);
+/* Ends a process this test started: SIGTERM, then SIGKILL after 2 s; *pid = 0. */
+void test_end(pid_t *pid);
+
+struct json_object;
+/* waved's status document from RUNDIR/waved.sock, or NULL (json_object_put it). */
+struct json_object *test_waved_status(const char *rundir);
+/* Nonzero if waved's "state" is want (offload, fallback, onhost, observe). */
+int test_waved_state_is(const char *rundir, const char *want);
+/* Polls every ms until waved's state is want: ms waited, or -1 after timeout_ms. */
+int test_wait_waved_state(const char *rundir, const char *want, int timeout_ms);
 
 #endif

@@ -50,6 +50,7 @@ static const char help[] =
 	"                       manage plain threads as a VM instead of libvirt's\n"
 	"                       (repeatable; for tests and demos without VMs)\n"
 	"  --libvirt            with --vm: manage libvirt's VMs too\n"
+	"  --match PREFIX       manage only libvirt domains whose name starts with PREFIX\n"
 	"  --observe B          auto (BPF, else /proc; default), bpf or proc\n"
 	"  --lend               latency policy: dedicate a core while active, lend it idle\n"
 	"  --rundir DIR         status socket and journal (default $WAVE_RUNDIR or\n"
@@ -156,6 +157,7 @@ static int parse(int argc, char **argv, struct waved_cfg *c)
 		{ "export-ms", required_argument, NULL, 'e' }, { "cpus", required_argument, NULL, 'C' },
 		{ "uri", required_argument, NULL, 'u' }, { "vm", required_argument, NULL, 'V' },
 		{ "libvirt", no_argument, NULL, 'L' }, { "observe", required_argument, NULL, 'o' },
+		{ "match", required_argument, NULL, 'M' },
 		{ "lend", no_argument, NULL, 'n' }, { "rundir", required_argument, NULL, 'r' },
 		{ "link-delay", required_argument, NULL, 'd' },
 		{ "link-fault", required_argument, NULL, 'F' },
@@ -208,6 +210,7 @@ static int parse(int argc, char **argv, struct waved_cfg *c)
 				return -EINVAL;
 			break;
 		case 'L': libvirt_too = 1; break;
+		case 'M': c->match = optarg; break;
 		case 'o':
 			if ((r = parse_enum("--observe", optarg, obss, 3)) < 0)
 				return r;

@@ -234,8 +234,13 @@ static void on_started(struct waved *w, const char *name)
 {
 	struct vmm_domain d;
 	char why[512];
-	int ret = vmm_domain_lookup(w->conn, name, &d, why, sizeof(why));
+	int ret;
 
+	if (w->cfg.match && strncmp(name, w->cfg.match, strlen(w->cfg.match))) {
+		wave_dbg("waved: %s does not match --match %s: not managed", name, w->cfg.match);
+		return;
+	}
+	ret = vmm_domain_lookup(w->conn, name, &d, why, sizeof(why));
 	if (ret) {
 		wave_warn("waved: %s", why);
 		return;

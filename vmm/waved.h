@@ -49,6 +49,7 @@ struct waved_cfg {
 	const char *policy;
 	const char *channel;       /* URI, or NULL for none (onhost/observe) */
 	const char *uri;           /* libvirt */
+	const char *match;         /* manage only libvirt domains whose name starts so */
 	const char *rundir;
 	struct chan_opts chan_opts;
 	struct policy_cfg policy_cfg;
