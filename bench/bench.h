@@ -10,6 +10,10 @@
 int bench_channel_main(int argc, char **argv);
 extern const char bench_channel_help[];
 
+/* wavectl bench loop [--quick] [--json] */
+int bench_loop_main(int argc, char **argv);
+extern const char bench_loop_help[];
+
 /* Percentile p (0..1) of n samples; sorts them in place. 0 if n == 0. */
 uint64_t bench_percentile(uint64_t *samples, size_t n, double p);
 

@@ -165,6 +165,7 @@ void chan_make_hello(struct chan *ch, struct wave_msg *m, uint32_t ring_slots)
 	wave_msg_hello(m, (enum wave_role)ch->opts.role, ch->instance, ch->generation, ring_slots);
 	if (ch->opts.timestamps || ch->opts.link_delay_ns)
 		m->p.hello.features |= WAVE_FEAT_TIMESTAMPS;
+	m->p.hello.features |= ch->opts.features & WAVE_FEAT_KNOWN;
 }
 
 void chan_peer_up(struct chan *ch, uint64_t gen, const struct wave_msg *hello)
@@ -567,6 +568,11 @@ int chan_prepare_sleep(struct chan *ch)
 int chan_is_up(const struct chan *ch)
 {
 	return ch->up;
+}
+
+uint64_t chan_peer_features(const struct chan *ch)
+{
+	return ch->peer_hello.p.hello.features;
 }
 
 uint64_t chan_generation(const struct chan *ch)

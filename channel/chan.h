@@ -52,6 +52,7 @@ struct chan_opts {
 	unsigned int nr_faults;
 	struct chan_fault faults[CHAN_MAX_FAULTS];
 	const char *label;        /* prefix for log lines, e.g. "waved" */
+	uint64_t features;        /* extra WAVE_FEAT_* bits to announce in our HELLO */
 };
 
 struct chan_stats {
@@ -130,6 +131,8 @@ int chan_prepare_sleep(struct chan *ch);
 
 int chan_is_up(const struct chan *ch);
 uint64_t chan_generation(const struct chan *ch);
+/* WAVE_FEAT_* bits the current (or last) peer announced in its HELLO. */
+uint64_t chan_peer_features(const struct chan *ch);
 const struct chan_stats *chan_get_stats(const struct chan *ch);
 
 #endif

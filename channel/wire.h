@@ -37,7 +37,9 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 #define WAVE_FEAT_BATCH    (1ULL << 0) /* receiver handles batches */
 #define WAVE_FEAT_PRESTAGE (1ULL << 1) /* prestaged decisions (later) */
 #define WAVE_FEAT_TIMESTAMPS (1ULL << 2) /* stamp ts_ns on what you send me */
-#define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE | WAVE_FEAT_TIMESTAMPS)
+#define WAVE_FEAT_WAKEUPS  (1ULL << 3) /* agent: send me thread wakeups as they happen */
+#define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE | WAVE_FEAT_TIMESTAMPS | \
+			    WAVE_FEAT_WAKEUPS)
 
 /* Limits every receiver enforces on ids and counts. */
 #define WAVE_MAX_VMS       4096u /* vm_id < WAVE_MAX_VMS */

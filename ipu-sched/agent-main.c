@@ -293,6 +293,8 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	if (sched_init(&a.s, a.ops, &a.pcfg))
 		return 1;
+	if (policy_wants_wakeups(a.ops, &a.pcfg))
+		a.copts.features |= WAVE_FEAT_WAKEUPS;
 	if ((ret = chan_open(a.uri, &a.copts, &a.ch))) {
 		wave_err("agent: cannot open %s: %s", a.uri, strerror(-ret));
 		sched_fini(&a.s);

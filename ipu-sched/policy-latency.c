@@ -393,7 +393,14 @@ static void lat_reset(void *priv)
 	lat_init(s, &cfg);
 }
 
+/* Only lending reacts to wakeups (revoking the lent core). */
+static int lat_wants_wakeups(const struct policy_cfg *cfg)
+{
+	return cfg->lend;
+}
+
 const struct policy_ops policy_latency_ops = {
+	.wants_wakeups = lat_wants_wakeups,
 	.name = "latency",
 	.summary = "adaptive SCHED_DEADLINE reservations for latency VMs, hog demotion",
 	.priv_size = sizeof(struct lat_state),

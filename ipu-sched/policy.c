@@ -8,6 +8,7 @@ static const struct policy_ops *const policies[] = {
 	&policy_cfs_ops,
 	&policy_pin_ops,
 	&policy_latency_ops,
+	&policy_wakeprobe_ops,
 };
 
 const struct policy_ops *policy_find(const char *name)
@@ -20,7 +21,7 @@ const struct policy_ops *policy_find(const char *name)
 
 const char *policy_names(void)
 {
-	return "cfs, pin, latency";
+	return "cfs, pin, latency, wakeprobe";
 }
 
 void policy_cfg_defaults(struct policy_cfg *c)
@@ -36,6 +37,11 @@ void policy_cfg_defaults(struct policy_cfg *c)
 	c->calm_util = 0.30;
 	c->lend = 0;
 	c->idle_ns = 50000000ull;     /* 50 ms */
+}
+
+int policy_wants_wakeups(const struct policy_ops *ops, const struct policy_cfg *cfg)
+{
+	return ops->wakeup && ops->wants_wakeups && ops->wants_wakeups(cfg);
 }
 
 void policy_emit(struct policy_out *o, const struct wave_txn *op, int join)
@@ -153,4 +159,40 @@ const struct policy_ops policy_pin_ops = {
 	.decide = pin_decide,
 	.result = pin_result,
 	.reset = pin_reset,
+};
+
+/*
+ * wakeprobe: an instrument, not a scheduler. Every wakeup of a managed thread
+ * is answered at once with a decision that changes nothing (the thread's
+ * weight, set to its VM's weight), so waved can time the whole loop: the
+ * wakeup seen in BPF, exported, decided on the agent, applied on the host
+ * ('wavectl bench loop').
+ */
+static void probe_wakeup(void *priv, const struct model *m, const struct model_vm *vm,
+			 const struct model_thread *t, uint64_t now, struct policy_out *out)
+{
+	struct wave_txn op;
+
+	(void)priv;
+	(void)m;
+	(void)now;
+	policy_op_init(&op, vm, t, WAVE_OP_SET_WEIGHT);
+	op.u.weight.weight = vm->weight ? vm->weight : 100;
+	policy_emit(out, &op, 0);
+}
+
+static int always(const struct policy_cfg *cfg)
+{
+	(void)cfg;
+	return 1;
+}
+
+const struct policy_ops policy_wakeprobe_ops = {
+	.name = "wakeprobe",
+	.wants_wakeups = always,
+	.summary = "answers every wakeup with a no-op decision (measures the loop)",
+	.init = cfs_init,
+	.decide = cfs_decide,
+	.wakeup = probe_wakeup,
+	.reset = cfs_reset,
 };

@@ -57,6 +57,9 @@ void policy_cfg_defaults(struct policy_cfg *c);
  *            non-OK status: forget or back off what was assumed applied.
  * @reset:    everything applied is gone (new epoch after fallback, or the
  *            host restarted): forget all assumed state.
+ * @wants_wakeups: (optional) nonzero if @wakeup must see wakeups as they
+ *            happen with this configuration; the host then pushes them at
+ *            once (each costs the host a wakeup). NULL: never.
  */
 struct policy_ops {
 	const char *name;
@@ -69,13 +72,18 @@ struct policy_ops {
 	void (*result)(void *priv, const struct model *m, const struct wave_txn *op,
 		       const struct wave_txn_result *r);
 	void (*reset)(void *priv);
+	int (*wants_wakeups)(const struct policy_cfg *cfg);
 };
+
+/* Nonzero if ops with cfg wants wakeups pushed as they happen. */
+int policy_wants_wakeups(const struct policy_ops *ops, const struct policy_cfg *cfg);
 
 extern const struct policy_ops policy_cfs_ops;
 extern const struct policy_ops policy_pin_ops;
 extern const struct policy_ops policy_latency_ops;
+extern const struct policy_ops policy_wakeprobe_ops;
 
-/* By name ("cfs", "pin", "latency"), or NULL. */
+/* By name ("cfs", "pin", "latency", "wakeprobe"), or NULL. */
 const struct policy_ops *policy_find(const char *name);
 /* "cfs, pin, latency" for help texts and errors. */
 const char *policy_names(void);

@@ -32,11 +32,15 @@ int sched_feed(struct sched *s, const struct wave_msg *m, uint64_t now_ns)
 	const struct model_thread *t;
 	int woke = 0, ret;
 
-	if (m->h.type == WAVE_MSG_VCPU_STATE && v->state != WAVE_TS_BLOCKED &&
-	    v->state != WAVE_TS_GONE) {
+	/*
+	 * A wakeup is a grown wakeup count, whatever the state now: a short
+	 * burst may be over (BLOCKED again) by the time the host reads it.
+	 */
+	if (m->h.type == WAVE_MSG_VCPU_STATE && v->state != WAVE_TS_GONE) {
 		t = model_thread_c(&s->model, v->vm_id, v->kind, v->index);
 		woke = t && t->present && t->barrier == v->barrier &&
-		       (t->state == WAVE_TS_BLOCKED || v->wakeups != t->wakeups);
+		       (v->wakeups != t->wakeups ||
+			(t->state == WAVE_TS_BLOCKED && v->state != WAVE_TS_BLOCKED));
 	}
 	ret = model_apply(&s->model, m, now_ns);
 	if (ret > 0 && woke && s->ops->wakeup && !s->model.in_snapshot) {

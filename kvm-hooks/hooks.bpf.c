@@ -23,6 +23,14 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * Set by the loader before load: a wakeup becomes an event only if the
+ * thread slept at least this long. Short naps need no reaction from a
+ * policy (their state goes out with the next periodic export), and every
+ * event costs the host daemon a wakeup.
+ */
+const volatile __u64 wake_min_idle_ns = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, HOOKS_MAX_THREADS);
@@ -115,17 +123,20 @@ static __always_inline int wakeup(struct task_struct *p)
 	__u64 now = bpf_ktime_get_ns();
 	struct hooks_rec *r;
 	__u32 slot, cpu;
+	__u64 slept;
 
 	r = lookup(p->pid, &slot);
 	if (!r || r->state != HOOKS_BLOCKED)
 		return 0;
 	cpu = BPF_CORE_READ(p, wake_cpu);
+	slept = now - r->since_ns;
 	r->state = HOOKS_RUNNABLE;
 	r->cpu = cpu;
 	r->wakeups++;
 	r->since_ns = now;
 	__sync_fetch_and_add(&r->seq, 1);
-	push(r->tid, slot, cpu, HOOKS_RUNNABLE, now);
+	if (r->notify && slept >= wake_min_idle_ns)
+		push(r->tid, slot, cpu, HOOKS_RUNNABLE, now);
 	return 0;
 }
 

@@ -42,7 +42,8 @@ struct hooks_rec {
 	hk_u64 wakeups;
 	hk_u64 preempts;   /* involuntary switches */
 	hk_u64 since_ns;   /* CLOCK_MONOTONIC when the current state began */
-	hk_u64 rsvd;
+	hk_u32 notify;     /* set by the loader: push this thread's wakeups as events */
+	hk_u32 rsvd;
 };
 
 /* Ring buffer event: a registered thread woke up or exited. */

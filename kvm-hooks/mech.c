@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -271,6 +272,42 @@ static int set_class(pid_t tid, int policy, unsigned int prio, int nice, uint64_
 	return sys_sched_setattr(tid, &a);
 }
 
+/*
+ * Some kernels leak SCHED_DEADLINE bandwidth: a thread leaving DEADLINE (or
+ * exiting) does not give its reservation back to the root domain's
+ * accounting (seen on 6.18 here: every DEADLINE -> OTHER switch added
+ * runtime/period to dl_bw->total_bw), so after a few reservations every
+ * admission fails with EBUSY while no DEADLINE task runs. Rebuilding the
+ * root domain recomputes the accounting from the DEADLINE tasks that
+ * really exist; toggling the root cpuset's sched_load_balance does that
+ * (cgroup v1). Done on an EBUSY refusal, at most every 10 s, and logged.
+ * A genuine over-subscription stays refused: the retry fails the same way.
+ */
+#define MECH_DL_REPAIR_FILE "/sys/fs/cgroup/cpuset/cpuset.sched_load_balance"
+
+int mech_dl_repair(void)
+{
+	static uint64_t last;
+	struct timespec ts;
+	uint64_t now;
+	int fd, ret = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec;
+	if (last && now - last < 10)
+		return -EAGAIN;
+	last = now;
+	if ((fd = open(MECH_DL_REPAIR_FILE, O_WRONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (write(fd, "0", 1) < 0 || write(fd, "1", 1) < 0)
+		ret = -errno;
+	close(fd);
+	if (!ret)
+		wave_log_rl(WAVE_LOG_WARN, "mech: SCHED_DEADLINE admission refused: rebuilt the root "
+			    "domain's bandwidth accounting (a kernel leak) and retrying");
+	return ret;
+}
+
 int mech_class(struct mech_thread *t, int policy, unsigned int prio, uint64_t runtime_ns,
 	       uint64_t deadline_ns, uint64_t period_ns)
 {
@@ -278,8 +315,12 @@ int mech_class(struct mech_thread *t, int policy, unsigned int prio, uint64_t ru
 
 	if (ret)
 		return ret;
-	return set_class(t->tid, policy, prio, t->baseline.nice, runtime_ns, deadline_ns,
-			 period_ns);
+	ret = set_class(t->tid, policy, prio, t->baseline.nice, runtime_ns, deadline_ns,
+			period_ns);
+	if (ret == -EBUSY && policy == SCHED_DEADLINE && !mech_dl_repair())
+		ret = set_class(t->tid, policy, prio, t->baseline.nice, runtime_ns, deadline_ns,
+				period_ns);
+	return ret;
 }
 
 int mech_set(struct mech_thread *t, const struct mech_state *s)

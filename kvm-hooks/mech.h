@@ -75,6 +75,14 @@ int mech_restore(struct mech_thread *t);
 int mech_journal_write(const char *path, struct mech_thread *const *threads, unsigned int n);
 int mech_journal_repair(const char *path);
 
+/*
+ * Rebuilds the root domain so the kernel recomputes its SCHED_DEADLINE
+ * bandwidth accounting (works around a leak; see mech.c). mech_class()
+ * calls it on an EBUSY refusal. 0, -EAGAIN (done less than 10 s ago) or
+ * -errno.
+ */
+int mech_dl_repair(void);
+
 /* weight (1..10000) in the units of each knob. */
 int64_t mech_weight_to_shares(uint32_t weight);
 int mech_weight_to_nice(uint32_t weight);

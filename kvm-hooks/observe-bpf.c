@@ -67,6 +67,7 @@ static int bpf_open(struct obs *o, char *why, size_t len)
 		ret = wave_reason(why, len, -errno, "open: %s", strerror(errno));
 		goto err_free;
 	}
+	b->skel->rodata->wake_min_idle_ns = o->wake_min_idle_ns;
 	if ((ret = hooks_bpf__load(b->skel))) {
 		ret = wave_reason(why, len, ret, "load: %s (root and a kernel with BTF needed)",
 				  strerror(-ret));
@@ -100,7 +101,7 @@ err_free:
 	return ret;
 }
 
-static int bpf_add(struct obs *o, unsigned int slot, pid_t pid, pid_t tid)
+static int bpf_add(struct obs *o, unsigned int slot, pid_t pid, pid_t tid, int notify)
 {
 	struct bpf_priv *b = o->priv;
 	struct hooks_rec *r = &b->recs[slot];
@@ -113,6 +114,7 @@ static int bpf_add(struct obs *o, unsigned int slot, pid_t pid, pid_t tid)
 	memset(r, 0, sizeof(*r));
 	r->state = now.state;
 	r->cpu = now.cpu;
+	r->notify = !!notify;
 	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
 	r->since_ns = wave_now_ns();
 	__atomic_store_n(&r->tid, (uint32_t)tid, __ATOMIC_RELEASE);
@@ -167,6 +169,13 @@ static int bpf_poll(struct obs *o, void (*cb)(const struct hooks_event *, void *
 	return ring_buffer__consume(b->rb);
 }
 
+static void bpf_notify(struct obs *o, unsigned int slot, int on)
+{
+	struct bpf_priv *b = o->priv;
+
+	__atomic_store_n(&b->recs[slot].notify, on ? 1u : 0u, __ATOMIC_RELAXED);
+}
+
 static void bpf_close(struct obs *o)
 {
 	struct bpf_priv *b = o->priv;
@@ -185,5 +194,6 @@ const struct obs_ops obs_bpf_ops = {
 	.read = bpf_read,
 	.fd = bpf_fd,
 	.poll = bpf_poll,
+	.notify = bpf_notify,
 	.close = bpf_close,
 };

@@ -76,8 +76,9 @@ static int proc_open(struct obs *o, char *why, size_t len)
 	return o->priv ? 0 : wave_reason(why, len, -ENOMEM, "out of memory");
 }
 
-static int proc_add(struct obs *o, unsigned int slot, pid_t pid, pid_t tid)
+static int proc_add(struct obs *o, unsigned int slot, pid_t pid, pid_t tid, int notify)
 {
+	(void)notify; /* no events from /proc */
 	struct proc_slot *s = &((struct proc_slot *)o->priv)[slot];
 	int ret;
 
@@ -143,7 +144,7 @@ const struct obs_ops obs_proc_ops = {
 	.close = proc_close,
 };
 
-int obs_open(enum obs_backend want, struct obs **out)
+int obs_open(enum obs_backend want, uint64_t wake_min_idle_ns, struct obs **out)
 {
 	const struct obs_ops *try[2] = { &obs_bpf_ops, &obs_proc_ops };
 	struct obs *o = calloc(1, sizeof(*o));
@@ -152,6 +153,7 @@ int obs_open(enum obs_backend want, struct obs **out)
 
 	if (!o)
 		return -ENOMEM;
+	o->wake_min_idle_ns = wake_min_idle_ns;
 	for (int i = 0; i < 2; i++) {
 		if ((want == OBS_BPF && i == 1) || (want == OBS_PROC && i == 0))
 			continue;
@@ -185,7 +187,7 @@ const char *obs_name(const struct obs *o)
 	return o->ops->name;
 }
 
-int obs_add(struct obs *o, pid_t pid, pid_t tid)
+int obs_add(struct obs *o, pid_t pid, pid_t tid, int notify)
 {
 	for (unsigned int s = 0; s < HOOKS_MAX_THREADS; s++) {
 		int ret;
@@ -194,7 +196,7 @@ int obs_add(struct obs *o, pid_t pid, pid_t tid)
 			continue;
 		o->pid[s] = pid;
 		o->tid[s] = tid;
-		ret = o->ops->add(o, s, pid, tid);
+		ret = o->ops->add(o, s, pid, tid, notify);
 		if (ret)
 			return ret;
 		o->used[s] = 1;
@@ -216,6 +218,12 @@ int obs_read(struct obs *o, int slot, struct hooks_rec *r)
 	if (slot < 0 || slot >= HOOKS_MAX_THREADS || !o->used[slot])
 		return -ENOENT;
 	return o->ops->read(o, (unsigned int)slot, r);
+}
+
+void obs_notify(struct obs *o, int slot, int on)
+{
+	if (slot >= 0 && slot < HOOKS_MAX_THREADS && o->used[slot] && o->ops->notify)
+		o->ops->notify(o, (unsigned int)slot, on);
 }
 
 int obs_fd(const struct obs *o)

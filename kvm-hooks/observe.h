@@ -16,6 +16,7 @@
 #define WAVE_KVM_HOOKS_OBSERVE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "kvm-hooks/hooks.h"
@@ -26,22 +27,25 @@ struct obs;
  * @name:     "bpf" or "proc".
  * @open:     set the backend up; 0 or -errno (why says what failed).
  * @add:      start following thread tid of process pid in slot (free,
- *            < HOOKS_MAX_THREADS). 0 or -errno.
+ *            < HOOKS_MAX_THREADS); notify: deliver its wakeups as events.
+ *            0 or -errno.
  * @del:      stop following the thread in slot.
  * @read:     the thread's record now. 0, or -ENOENT for a free slot.
  * @fd:       pollable fd that turns readable when events are queued, or -1.
  * @poll:     deliver queued events to cb; returns how many.
+ * @notify:   (optional) turn events for the thread in slot on or off.
  * @close:    release everything (BPF programs detach).
  */
 struct obs_ops {
 	const char *name;
 	int (*open)(struct obs *o, char *why, size_t len);
-	int (*add)(struct obs *o, unsigned int slot, pid_t pid, pid_t tid);
+	int (*add)(struct obs *o, unsigned int slot, pid_t pid, pid_t tid, int notify);
 	void (*del)(struct obs *o, unsigned int slot);
 	int (*read)(struct obs *o, unsigned int slot, struct hooks_rec *r);
 	int (*fd)(const struct obs *o);
 	int (*poll)(struct obs *o, void (*cb)(const struct hooks_event *ev, void *arg),
 		    void *arg);
+	void (*notify)(struct obs *o, unsigned int slot, int on);
 	void (*close)(struct obs *o);
 };
 
@@ -50,16 +54,21 @@ extern const struct obs_ops obs_proc_ops;
 
 enum obs_backend { OBS_AUTO = 0, OBS_BPF, OBS_PROC };
 
-/* Opens the requested backend (AUTO: BPF, else /proc, logged). */
-int obs_open(enum obs_backend want, struct obs **out);
+/*
+ * Opens the requested backend (AUTO: BPF, else /proc, logged). Wakeups of
+ * notify threads become events only after at least wake_min_idle_ns asleep.
+ */
+int obs_open(enum obs_backend want, uint64_t wake_min_idle_ns, struct obs **out);
 void obs_close(struct obs *o);
 const char *obs_name(const struct obs *o);
 
 /* Registers a thread; returns its slot (>= 0) or -errno (-ENOSPC: full). */
-int obs_add(struct obs *o, pid_t pid, pid_t tid);
+int obs_add(struct obs *o, pid_t pid, pid_t tid, int notify);
 void obs_del(struct obs *o, int slot);
 int obs_read(struct obs *o, int slot, struct hooks_rec *r);
 int obs_fd(const struct obs *o);
+/* Wakeups of the thread in slot become events (on) or not (off). */
+void obs_notify(struct obs *o, int slot, int on);
 int obs_poll(struct obs *o, void (*cb)(const struct hooks_event *ev, void *arg), void *arg);
 
 /* Backend state; the ops above work on it. */
@@ -68,6 +77,7 @@ struct obs {
 	unsigned char used[HOOKS_MAX_THREADS];
 	pid_t pid[HOOKS_MAX_THREADS];
 	pid_t tid[HOOKS_MAX_THREADS];
+	uint64_t wake_min_idle_ns;
 	void *priv;
 };
 

@@ -63,7 +63,7 @@ static void observe(enum obs_backend which)
 	struct obs *o;
 	int s1, s2;
 
-	if (obs_open(which, &o))
+	if (obs_open(which, 0, &o))
 		skip();
 	stop = 0;
 	spin_tid = sleep_tid = 0;
@@ -71,8 +71,8 @@ static void observe(enum obs_backend which)
 	pthread_create(&t2, NULL, sleeper, NULL);
 	while (!spin_tid || !sleep_tid)
 		usleep(1000);
-	s1 = obs_add(o, getpid(), spin_tid);
-	s2 = obs_add(o, getpid(), sleep_tid);
+	s1 = obs_add(o, getpid(), spin_tid, 1);
+	s2 = obs_add(o, getpid(), sleep_tid, 1);
 	assert_true(s1 >= 0 && s2 >= 0 && s1 != s2);
 	usleep(300000);
 	assert_int_equal(obs_read(o, s1, &a), 0);

@@ -1,12 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Channel test helpers; see util.h. */
 #include <arpa/inet.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <json-c/json.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <errno.h>
@@ -22,7 +16,9 @@
 
 #include "channel/codec.h"
 #include "common/clock.h"
+#include "common/spawn.h"
 #include "tests/util.h"
+#include "vmm/status-client.h"
 
 int test_free_port(void)
 {
@@ -209,72 +205,28 @@ int test_vmm_wait_event(struct vmm_conn *c, enum vmm_event_kind kind, const char
 
 pid_t test_spawn(char *const argv[])
 {
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (!getenv("TEST_VERBOSE")) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
+	return wave_spawn(argv, !getenv("TEST_VERBOSE"));
 }
 
 void test_end(pid_t *pid)
 {
-	if (*pid <= 0)
-		return;
-	kill(*pid, SIGCONT);
-	kill(*pid, SIGTERM);
-	for (int i = 0; i < 100 && waitpid(*pid, NULL, WNOHANG) == 0; i++)
-		usleep(20000);
-	if (waitpid(*pid, NULL, WNOHANG) == 0) {
-		kill(*pid, SIGKILL);
-		waitpid(*pid, NULL, 0);
-	}
-	*pid = 0;
+	wave_reap(pid, 2000);
 }
 
 struct json_object *test_waved_status(const char *rundir)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	static char buf[1 << 17];
-	size_t len = 0;
-	ssize_t n;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s/waved.sock", rundir);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	buf[len] = '\0';
-	return json_tokener_parse(buf);
+	return waved_status(rundir, NULL, 0);
 }
 
 int test_waved_state_is(const char *rundir, const char *want)
 {
-	json_object *s = test_waved_status(rundir), *v;
-	int yes = s && json_object_object_get_ex(s, "state", &v) &&
-		  !strcmp(json_object_get_string(v), want);
-
-	json_object_put(s);
-	return yes;
+	return waved_state_is(rundir, want);
 }
 
 int test_wait_waved_state(const char *rundir, const char *want, int timeout_ms)
 {
 	for (int ms = 0; ms <= timeout_ms; ms++) {
-		if (test_waved_state_is(rundir, want))
+		if (waved_state_is(rundir, want))
 			return ms;
 		usleep(1000);
 	}

@@ -14,6 +14,8 @@ static const struct {
 } benches[] = {
 	{ "channel", "host<->IPU channel vs rte_ring, cache-line floor, unix, tcp",
 	  bench_channel_main },
+	{ "loop", "offloaded control loop: decision latency, waved CPU, fallback time",
+	  bench_loop_main },
 };
 
 static void usage(FILE *f)
@@ -40,6 +42,6 @@ static int bench_run(int argc, char **argv)
 
 const struct wavectl_cmd wavectl_bench_cmd = {
 	.name = "bench",
-	.summary = "run a benchmark (channel)",
+	.summary = "run a benchmark (channel, loop)",
 	.run = bench_run,
 };

@@ -10,8 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +19,7 @@
 #include "common/parse.h"
 #include "tools/site.h"
 #include "tools/wavectl.h"
+#include "vmm/status-client.h"
 
 static const char status_help[] =
 	"usage: wavectl status [--json] [--once] [--interval S]\n"
@@ -44,56 +43,14 @@ static void on_sigint(int sig)
 	stop = 1;
 }
 
-/* Reads waved's status document; NULL (logged) if waved does not answer. */
 static json_object *fetch(void)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap);
-	json_object *o = NULL;
-	ssize_t n;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char why[512];
+	json_object *o = waved_status(site_rundir(), why, sizeof(why));
 
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s/waved.sock", site_rundir());
-	if (fd < 0 || !buf || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
-		wave_err("status: waved does not answer on %s: %s (is waved running?)", a.sun_path,
-			 strerror(errno));
-		goto out;
-	}
-	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
-		len += (size_t)n;
-		if (len + 1 == cap) {
-			char *nb = realloc(buf, cap * 2);
-
-			if (!nb)
-				goto out;
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	buf[len] = '\0';
-	o = json_tokener_parse(buf);
 	if (!o)
-		wave_err("status: waved's answer is not JSON");
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
+		wave_err("status: %s", why);
 	return o;
-}
-
-static const char *str(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "?";
-}
-
-static double num(json_object *o, const char *k)
-{
-	json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_double(v) : 0;
 }
 
 static void print_threads(json_object *vm)
@@ -106,15 +63,15 @@ static void print_threads(json_object *vm)
 		json_object *t = json_object_array_get_idx(ths, i);
 		char what[24], sched[32];
 
-		snprintf(what, sizeof(what), "%s%d", str(t, "kind"), (int)num(t, "index"));
-		if (!strcmp(str(t, "sched"), "deadline"))
-			snprintf(sched, sizeof(sched), "deadline %dus", (int)num(t, "dl_runtime_us"));
+		snprintf(what, sizeof(what), "%s%d", waved_str(t, "kind"), (int)waved_num(t, "index"));
+		if (!strcmp(waved_str(t, "sched"), "deadline"))
+			snprintf(sched, sizeof(sched), "deadline %dus", (int)waved_num(t, "dl_runtime_us"));
 		else
-			snprintf(sched, sizeof(sched), "%s", str(t, "sched"));
-		printf("  %-14s %-8s %-10s %7d %-8s %3d %6.1f %7.1f  %s%s\n", i ? "" : str(vm, "name"),
-		       i ? "" : str(vm, "class"), what, (int)num(t, "tid"), str(t, "state"),
-		       (int)num(t, "cpu"), num(t, "run_pct"), num(t, "delay_pct"), sched,
-		       (int)num(t, "cpus_allowed") > 0 && json_object_get_boolean(
+			snprintf(sched, sizeof(sched), "%s", waved_str(t, "sched"));
+		printf("  %-14s %-8s %-10s %7d %-8s %3d %6.1f %7.1f  %s%s\n", i ? "" : waved_str(vm, "name"),
+		       i ? "" : waved_str(vm, "class"), what, (int)waved_num(t, "tid"), waved_str(t, "state"),
+		       (int)waved_num(t, "cpu"), waved_num(t, "run_pct"), waved_num(t, "delay_pct"), sched,
+		       (int)waved_num(t, "cpus_allowed") > 0 && json_object_get_boolean(
 			       json_object_object_get(t, "managed")) ? " *" : "");
 	}
 }
@@ -122,24 +79,24 @@ static void print_threads(json_object *vm)
 static void print_table(json_object *s, double cpu_pct)
 {
 	json_object *st = json_object_object_get(s, "stats"), *vms;
-	double ok = num(st, "ok");
-	double rej = num(st, "stale-epoch") + num(st, "stale-target") + num(st, "no-target") +
-		     num(st, "invalid") + num(st, "refused-in-fallback") + num(st, "failed");
+	double ok = waved_num(st, "ok");
+	double rej = waved_num(st, "stale-epoch") + waved_num(st, "stale-target") + waved_num(st, "no-target") +
+		     waved_num(st, "invalid") + waved_num(st, "refused-in-fallback") + waved_num(st, "failed");
 
 	printf("waved: mode %s, now %s (%s), agent lag %.2f ms (threshold %.1f ms), epoch %d\n",
-	       str(s, "mode"), str(s, "state"), str(s, "why"), num(s, "lag_us") / 1000.0,
-	       num(s, "lag_threshold_us") / 1000.0, (int)num(s, "epoch"));
-	printf("       policy %s, fallback %s, observing with %s, ", str(s, "policy"),
-	       str(s, "fallback"), str(s, "observe"));
+	       waved_str(s, "mode"), waved_str(s, "state"), waved_str(s, "why"), waved_num(s, "lag_us") / 1000.0,
+	       waved_num(s, "lag_threshold_us") / 1000.0, (int)waved_num(s, "epoch"));
+	printf("       policy %s, fallback %s, observing with %s, ", waved_str(s, "policy"),
+	       waved_str(s, "fallback"), waved_str(s, "observe"));
 	if (cpu_pct >= 0)
 		printf("waved CPU %.2f%% of one core\n", cpu_pct);
 	else
-		printf("waved CPU %.2f s so far\n", num(s, "waved_cpu_s"));
+		printf("waved CPU %.2f s so far\n", waved_num(s, "waved_cpu_s"));
 	printf("decisions: %.0f applied, %.0f rejected (stale %.0f, no target %.0f, invalid %.0f, "
 	       "in fallback %.0f, failed %.0f); fallbacks %.0f, hand-backs %.0f\n\n", ok, rej,
-	       num(st, "stale-epoch") + num(st, "stale-target"), num(st, "no-target"),
-	       num(st, "invalid"), num(st, "refused-in-fallback"), num(st, "failed"),
-	       num(st, "fallbacks"), num(st, "handbacks"));
+	       waved_num(st, "stale-epoch") + waved_num(st, "stale-target"), waved_num(st, "no-target"),
+	       waved_num(st, "invalid"), waved_num(st, "refused-in-fallback"), waved_num(st, "failed"),
+	       waved_num(st, "fallbacks"), waved_num(st, "handbacks"));
 	printf("  %-14s %-8s %-10s %7s %-8s %3s %6s %7s  %s\n", "VM", "CLASS", "THREAD", "TID",
 	       "STATE", "CPU", "RUN%", "DELAY%", "SCHED (* changed by Wave)");
 	if (json_object_object_get_ex(s, "vms", &vms))
@@ -187,9 +144,9 @@ static int status_run(int argc, char **argv)
 			double dt = (double)(t.tv_sec - prev_t.tv_sec) +
 				    (double)(t.tv_nsec - prev_t.tv_nsec) / 1e9;
 
-			cpu = dt > 0 ? 100.0 * (num(s, "waved_cpu_s") - prev_cpu) / dt : -1;
+			cpu = dt > 0 ? 100.0 * (waved_num(s, "waved_cpu_s") - prev_cpu) / dt : -1;
 		}
-		prev_cpu = num(s, "waved_cpu_s");
+		prev_cpu = waved_num(s, "waved_cpu_s");
 		prev_t = t;
 		if (json) {
 			printf("%s\n", json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN));

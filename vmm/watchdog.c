@@ -77,6 +77,17 @@ uint64_t wd_lag(const struct watchdog *w, uint64_t now)
 	return w->last_rtt_ns;
 }
 
+uint64_t wd_deadline(const struct watchdog *w)
+{
+	uint64_t seq;
+
+	if (w->oldest_seq >= w->next_seq)
+		return 0;
+	seq = w->next_seq - w->oldest_seq > WD_OUTSTANDING ? w->next_seq - WD_OUTSTANDING
+							   : w->oldest_seq;
+	return w->sent_ns[seq % WD_OUTSTANDING] + w->threshold_ns + 1;
+}
+
 enum wd_event wd_check(struct watchdog *w, uint64_t now)
 {
 	uint64_t lag = wd_lag(w, now);

@@ -61,6 +61,14 @@ void wd_peer(struct watchdog *w, int up);
  */
 uint64_t wd_lag(const struct watchdog *w, uint64_t now);
 
+/*
+ * When the lag will cross the threshold if no echo comes: the oldest
+ * unanswered heartbeat's send time + threshold; 0 if none is outstanding.
+ * A caller that checks exactly then sees a dead agent at the threshold,
+ * not up to a heartbeat period later.
+ */
+uint64_t wd_deadline(const struct watchdog *w);
+
 /* Evaluates at now; returns the transition to act on, if any. */
 enum wd_event wd_check(struct watchdog *w, uint64_t now);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "channel/codec.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "vmm/waved.h"
 
@@ -143,6 +144,21 @@ static void send_result(struct waved *w, const struct wave_txn *first, uint8_t s
 	wv_emit(w, &m);
 }
 
+/* A decision about a thread that woke up: time the loop from the wakeup (BPF clock). */
+static void time_decisions(struct waved *w, struct txn_ctx *c)
+{
+	uint64_t now = wave_now_ns();
+
+	for (unsigned int k = 0; k < c->n; k++) {
+		struct wv_thread *t = c->t[k];
+
+		if (!t->wake_ns || now < t->wake_ns)
+			continue;
+		w->st.decision_ns[w->st.decisions_timed++ % WV_LAT_SAMPLES] = now - t->wake_ns;
+		t->wake_ns = 0;
+	}
+}
+
 static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int local)
 {
 	struct txn_ctx c = { .ops = ops, .n = n };
@@ -184,6 +200,7 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 		return;
 	}
 	w->st.ops_applied += n;
+	time_decisions(w, &c);
 	if (journal)
 		wv_journal(w);
 	send_result(w, ops, WAVE_ST_OK, 0, 0, local);

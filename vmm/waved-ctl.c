@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -120,6 +121,29 @@ static json_object *vm_json(const struct wv_vm *vm)
 	return o;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Wakeup-to-decision latency over the last WV_LAT_SAMPLES decisions, in us. */
+static json_object *decision_json(const struct waved *w)
+{
+	static uint64_t v[WV_LAT_SAMPLES];
+	uint64_t n = w->st.decisions_timed < WV_LAT_SAMPLES ? w->st.decisions_timed : WV_LAT_SAMPLES;
+	json_object *o = json_object_new_object();
+
+	memcpy(v, w->st.decision_ns, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_u64);
+	json_object_object_add(o, "n", json_object_new_int64((int64_t)w->st.decisions_timed));
+	json_object_object_add(o, "p50", json_object_new_double(n ? (double)v[n / 2] / 1e3 : 0));
+	json_object_object_add(o, "p99", json_object_new_double(
+		n ? (double)v[n * 99 / 100] / 1e3 : 0));
+	return o;
+}
+
 static json_object *status_json(const struct waved *w)
 {
 	json_object *o = json_object_new_object(), *st = json_object_new_object(), *vms;
@@ -150,6 +174,10 @@ static json_object *status_json(const struct waved *w)
 				       json_object_new_int64((int64_t)w->st.results[s]));
 	json_object_object_add(st, "fallbacks", json_object_new_int64((int64_t)w->st.fallbacks));
 	json_object_object_add(st, "handbacks", json_object_new_int64((int64_t)w->st.handbacks));
+	json_object_object_add(st, "last_fallback_ns",
+			       json_object_new_int64((int64_t)w->st.last_fallback_ns));
+	json_object_object_add(st, "last_fallback_lag_us",
+			       json_object_new_double((double)w->st.last_fallback_lag_ns / 1e3));
 	json_object_object_add(st, "snapshots", json_object_new_int64((int64_t)w->st.snapshots));
 	json_object_object_add(st, "wake_events", json_object_new_int64((int64_t)w->st.wake_events));
 	json_object_object_add(st, "exports", json_object_new_int64((int64_t)w->st.exports));
@@ -163,6 +191,7 @@ static json_object *status_json(const struct waved *w)
 				       json_object_new_int64((int64_t)cs->proto_errors));
 	}
 	json_object_object_add(o, "stats", st);
+	json_object_object_add(o, "decision_us", decision_json(w));
 	vms = json_object_new_array();
 	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
 		if (w->vms[v].used)

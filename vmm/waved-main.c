@@ -24,7 +24,7 @@
 #include "common/parse.h"
 #include "vmm/waved.h"
 
-enum tag { TAG_CHAN = 1, TAG_OBS, TAG_VIRT, TAG_TIMER, TAG_SIGNAL, TAG_CTL };
+enum tag { TAG_CHAN = 1, TAG_OBS, TAG_VIRT, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_WATCHDOG };
 
 static const char help[] =
 	"usage: waved [OPTIONS]\n"
@@ -52,6 +52,9 @@ static const char help[] =
 	"  --libvirt            with --vm: manage libvirt's VMs too\n"
 	"  --match PREFIX       manage only libvirt domains whose name starts with PREFIX\n"
 	"  --observe B          auto (BPF, else /proc; default), bpf or proc\n"
+	"  --wake-events W      which threads' wakeups are exported at once (BPF):\n"
+	"                       latency (threads of latency-class VMs; default), all, none\n"
+	"  --wake-min-idle-us U ... only after sleeping at least U us (default 1000)\n"
 	"  --lend               latency policy: dedicate a core while active, lend it idle\n"
 	"  --rundir DIR         status socket and journal (default $WAVE_RUNDIR or\n"
 	"                       /run/wave-vm)\n"
@@ -148,6 +151,7 @@ static int parse(int argc, char **argv, struct waved_cfg *c)
 	static const char *const modes[] = { "offload", "onhost", "observe" };
 	static const char *const fbs[] = { "cfs", "local" };
 	static const char *const obss[] = { "auto", "bpf", "proc" };
+	static const char *const wakes[] = { "none", "latency", "all" };
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, 'm' }, { "policy", required_argument, NULL, 'p' },
 		{ "channel", required_argument, NULL, 'c' },
@@ -158,6 +162,8 @@ static int parse(int argc, char **argv, struct waved_cfg *c)
 		{ "uri", required_argument, NULL, 'u' }, { "vm", required_argument, NULL, 'V' },
 		{ "libvirt", no_argument, NULL, 'L' }, { "observe", required_argument, NULL, 'o' },
 		{ "match", required_argument, NULL, 'M' },
+		{ "wake-events", required_argument, NULL, 'W' },
+		{ "wake-min-idle-us", required_argument, NULL, 'I' },
 		{ "lend", no_argument, NULL, 'n' }, { "rundir", required_argument, NULL, 'r' },
 		{ "link-delay", required_argument, NULL, 'd' },
 		{ "link-fault", required_argument, NULL, 'F' },
@@ -211,6 +217,16 @@ static int parse(int argc, char **argv, struct waved_cfg *c)
 			break;
 		case 'L': libvirt_too = 1; break;
 		case 'M': c->match = optarg; break;
+		case 'W':
+			if ((r = parse_enum("--wake-events", optarg, wakes, 3)) < 0)
+				return r;
+			c->wake_events = r;
+			break;
+		case 'I':
+			if (wave_parse_u64("--wake-min-idle-us", optarg, 0, 10000000, &v))
+				return -EINVAL;
+			c->wake_min_idle_ns = v * WAVE_NSEC_PER_USEC;
+			break;
 		case 'o':
 			if ((r = parse_enum("--observe", optarg, obss, 3)) < 0)
 				return r;
@@ -236,8 +252,12 @@ static int parse(int argc, char **argv, struct waved_cfg *c)
 	c->use_libvirt = !c->nr_static || libvirt_too;
 	if (!c->channel && c->mode == WAVED_OFFLOAD)
 		c->channel = "shm:wave";
-	/* Heartbeats at half the threshold: a lag is seen within 1.5x of it. */
-	c->hb_period_ns = c->lag_threshold_ns / 2;
+	/*
+	 * Heartbeats every 3/4 of the threshold; the watchdog timer fires exactly
+	 * when the oldest unanswered one turns overdue, so a dead agent is seen
+	 * within 1.75x the threshold, at fewer wake-ups than a faster beat.
+	 */
+	c->hb_period_ns = c->lag_threshold_ns * 3 / 4;
 	return 0;
 }
 
@@ -252,6 +272,8 @@ static void defaults(struct waved_cfg *c)
 	c->lag_threshold_ns = 10 * WAVE_NSEC_PER_MSEC;
 	c->handback_n = 20;
 	c->export_ns = 10 * WAVE_NSEC_PER_MSEC;
+	c->wake_events = 1;
+	c->wake_min_idle_ns = WAVE_NSEC_PER_MSEC;
 	sched_getaffinity(0, sizeof(c->allowed), &c->allowed);
 	chan_opts_init(&c->chan_opts, CHAN_HOST);
 	c->chan_opts.label = "waved";
@@ -300,12 +322,29 @@ static int runs_policy_now(const struct waved *w)
 	       w->wd.state == WD_FALLBACK;
 }
 
+/* Wakes waved exactly when the oldest unanswered heartbeat turns overdue. */
+static void arm_watchdog(struct waved *w)
+{
+	uint64_t when = w->cfg.mode == WAVED_OFFLOAD && w->wd.state == WD_OFFLOAD ?
+			wd_deadline(&w->wd) : 0;
+	struct itimerspec its = { 0 };
+
+	if (when == w->wd_armed)
+		return;
+	w->wd_armed = when;
+	its.it_value.tv_sec = (time_t)(when / WAVE_NSEC_PER_SEC);
+	its.it_value.tv_nsec = (long)(when % WAVE_NSEC_PER_SEC);
+	timerfd_settime(w->wdfd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
 static void on_watchdog(struct waved *w, enum wd_event ev)
 {
 	double lag_ms = (double)wd_lag(&w->wd, w->now) / 1e6;
 
 	if (ev == WD_ENTER_FALLBACK) {
 		w->st.fallbacks++;
+		w->st.last_fallback_ns = wave_now_ns();
+		w->st.last_fallback_lag_ns = wd_lag(&w->wd, w->st.last_fallback_ns);
 		wave_warn("waved: FALLBACK: %s (lag %.2f ms, threshold %.2f ms); policy %s on the host",
 			  w->wd.why, lag_ms, (double)w->cfg.lag_threshold_ns / 1e6,
 			  w->cfg.fallback == WAVED_FB_LOCAL ? w->cfg.policy : "cfs");
@@ -322,6 +361,8 @@ static void on_watchdog(struct waved *w, enum wd_event ev)
 			sched_reset(w->local);
 		wv_snapshot(w);
 	}
+	if (ev != WD_NONE)
+		wv_update_notify(w);
 }
 
 static void on_chan(struct waved *w)
@@ -362,6 +403,20 @@ static void on_chan(struct waved *w)
 	}
 	wv_flush(w);
 	arm_timer(w);
+	arm_watchdog(w);
+}
+
+/*
+ * A periodic job is due if its time comes within a quarter period: ticks
+ * arrive a little early or late, and a job that just missed its time on
+ * one tick would otherwise wait a whole extra tick.
+ */
+static int due(uint64_t now, uint64_t *next, uint64_t period)
+{
+	if (now + period / 4 < *next)
+		return 0;
+	*next = now + period;
+	return 1;
 }
 
 static void on_tick(struct waved *w)
@@ -374,26 +429,32 @@ static void on_tick(struct waved *w)
 		on_chan(w); /* also a backstop should a doorbell ever be missed */
 	if (w->cfg.mode == WAVED_OFFLOAD)
 		on_watchdog(w, wd_check(&w->wd, w->now));
-	if (w->now >= w->next_hb) {
+	if (due(w->now, &w->next_hb, w->cfg.hb_period_ns))
 		wv_heartbeat(w);
-		w->next_hb = w->now + w->cfg.hb_period_ns;
-	}
-	if (w->now >= w->next_cpu) {
+	if (due(w->now, &w->next_cpu, 100 * WAVE_NSEC_PER_MSEC))
 		wv_export_cpus(w);
-		w->next_cpu = w->now + 100 * WAVE_NSEC_PER_MSEC;
-	}
-	if (w->now >= w->next_export) {
+	if (due(w->now, &w->next_export, w->cfg.export_ns)) {
 		wv_export_deltas(w, 0);
 		if (runs_policy_now(w))
 			wv_local_decide(w);
-		w->next_export = w->now + w->cfg.export_ns;
 	}
-	if (w->now >= w->next_rate) {
+	if (due(w->now, &w->next_rate, WAVE_NSEC_PER_SEC))
 		wv_update_rates(w);
-		w->next_rate = w->now + WAVE_NSEC_PER_SEC;
-	}
 	wv_flush(w);
 	arm_timer(w);
+	arm_watchdog(w);
+}
+
+static void on_watchdog_timer(struct waved *w)
+{
+	uint64_t v;
+
+	if (read(w->wdfd, &v, sizeof(v)) < 0)
+		return;
+	w->wd_armed = 0;
+	if (w->ch)
+		on_chan(w); /* an echo may be waiting; it checks the watchdog too */
+	arm_watchdog(w);
 }
 
 static void on_signal(struct waved *w)
@@ -429,6 +490,7 @@ static void loop(struct waved *w)
 			case TAG_TIMER: on_tick(w); break;
 			case TAG_SIGNAL: on_signal(w); break;
 			case TAG_CTL: wv_ctl_accept(w); break;
+			case TAG_WATCHDOG: on_watchdog_timer(w); break;
 			}
 		}
 	}
@@ -442,13 +504,14 @@ static int setup(struct waved *w)
 
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	w->wdfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	w->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (w->epfd < 0 || w->tfd < 0 || w->sfd < 0)
+	if (w->epfd < 0 || w->tfd < 0 || w->wdfd < 0 || w->sfd < 0)
 		return -errno;
 	wd_init(&w->wd, w->cfg.lag_threshold_ns, w->cfg.handback_n);
 	wv_apply_init(w);
@@ -466,7 +529,8 @@ static int setup(struct waved *w)
 	if (w->cfg.channel &&
 	    (ret = chan_open(w->cfg.channel, &w->cfg.chan_opts, &w->ch)))
 		return ret;
-	if (ep_add(w, w->tfd, TAG_TIMER) || ep_add(w, w->sfd, TAG_SIGNAL) ||
+	if (ep_add(w, w->tfd, TAG_TIMER) || ep_add(w, w->wdfd, TAG_WATCHDOG) ||
+	    ep_add(w, w->sfd, TAG_SIGNAL) ||
 	    ep_add(w, w->ctl_fd, TAG_CTL))
 		return -errno;
 	if (w->ch && ep_add(w, chan_fd(w->ch), TAG_CHAN))
@@ -478,6 +542,7 @@ static int setup(struct waved *w)
 	/* The local policy needs the host's CPUs before its first decision. */
 	w->now = wave_now_ns();
 	wv_export_cpus(w);
+	wv_update_notify(w);
 	return 0;
 }
 
@@ -492,6 +557,7 @@ static void teardown(struct waved *w)
 		free(w->local);
 	}
 	close(w->sfd);
+	close(w->wdfd);
 	close(w->tfd);
 	close(w->epfd);
 }

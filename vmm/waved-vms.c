@@ -62,6 +62,32 @@ void wv_journal(struct waved *w)
 		wave_log_rl(WAVE_LOG_WARN, "waved: journal %s: %s", w->journal, strerror(-ret));
 }
 
+/* Whether wakeups of vm's threads should be pushed as events now. */
+static int thread_notify(const struct waved *w, const struct wv_vm *vm)
+{
+	return w->notify_on && (w->cfg.wake_events == 2 ||
+				(w->cfg.wake_events == 1 && vm->cls == WAVE_CLASS_LATENCY));
+}
+
+void wv_update_notify(struct waved *w)
+{
+	int local = w->cfg.mode == WAVED_ONHOST ||
+		    (w->cfg.mode == WAVED_OFFLOAD && w->cfg.fallback == WAVED_FB_LOCAL &&
+		     w->wd.state == WD_FALLBACK);
+	int want = local ? w->local && policy_wants_wakeups(w->local->ops, &w->cfg.policy_cfg)
+			 : w->cfg.mode == WAVED_OFFLOAD && w->wd.state == WD_OFFLOAD && w->ch &&
+			   (chan_peer_features(w->ch) & WAVE_FEAT_WAKEUPS);
+
+	if (want == w->notify_on)
+		return;
+	w->notify_on = want;
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++)
+			if (w->vms[v].th[i].used)
+				obs_notify(w->obs, w->vms[v].th[i].slot, thread_notify(w, &w->vms[v]));
+	wave_dbg("waved: wakeup events %s", want ? "on" : "off");
+}
+
 static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsigned int index,
 		      pid_t pid, pid_t tid, const char *cgroup)
 {
@@ -86,7 +112,7 @@ static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsi
 	}
 	if ((ret = mech_thread_init(&t->mech, tid, cgroup, ver)))
 		return ret;
-	t->slot = obs_add(w->obs, pid, tid);
+	t->slot = obs_add(w->obs, pid, tid, thread_notify(w, vm));
 	if (t->slot < 0) {
 		wave_warn("waved: %s: cannot observe thread %d: %s", vm->name, (int)tid,
 			  strerror(-t->slot));
@@ -283,7 +309,7 @@ int wv_vms_init(struct waved *w)
 	ret = mech_journal_repair(w->journal);
 	if (ret > 0)
 		wave_info("waved: repaired %d threads left changed by a previous waved", ret);
-	ret = obs_open(w->cfg.obs, &w->obs);
+	ret = obs_open(w->cfg.obs, w->cfg.wake_min_idle_ns, &w->obs);
 	if (ret) {
 		wave_err("waved: no way to observe threads: %s", strerror(-ret));
 		return ret;

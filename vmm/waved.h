@@ -30,6 +30,7 @@
 #define WV_MAX_THREADS  (MODEL_MAX_VCPUS + MODEL_MAX_EXTRA)
 #define WV_MAX_STATIC   16
 #define WV_OUTBOX       8192
+#define WV_LAT_SAMPLES  4096
 
 enum waved_mode { WAVED_OFFLOAD = 0, WAVED_ONHOST, WAVED_OBSERVE };
 enum waved_fallback { WAVED_FB_CFS = 0, WAVED_FB_LOCAL };
@@ -57,6 +58,8 @@ struct waved_cfg {
 	uint64_t lag_threshold_ns, hb_period_ns, export_ns;
 	unsigned int handback_n;
 	enum obs_backend obs;
+	int wake_events;           /* 0 none, 1 latency-class VMs' threads, 2 all */
+	uint64_t wake_min_idle_ns;
 	int use_libvirt;
 	unsigned int nr_static;
 	struct wv_static_vm statics[WV_MAX_STATIC];
@@ -75,6 +78,7 @@ struct wv_thread {
 	struct hooks_rec rec;      /* last read */
 	uint64_t rate_t0, rate_run0, rate_wait0;
 	double run_pct, delay_pct; /* over the last second, for status */
+	uint64_t wake_ns;          /* last wakeup seen in BPF not yet followed by a decision */
 };
 
 struct wv_vm {
@@ -92,11 +96,17 @@ struct waved_stats {
 	uint64_t txns, results[WAVE_ST_MAX], ops_applied;
 	uint64_t tx_dropped, rx_invalid_txn, snapshots, fallbacks, handbacks;
 	uint64_t wake_events, exports;
+	uint64_t last_fallback_ns, last_fallback_lag_ns; /* CLOCK_MONOTONIC, when; lag then */
+	/* wakeup seen in BPF -> decision about that thread applied, ns (ring) */
+	uint64_t decision_ns[WV_LAT_SAMPLES];
+	uint64_t decisions_timed;
 };
 
 struct waved {
 	struct waved_cfg cfg;
 	int epfd, tfd, sfd, ctl_fd;
+	int wdfd;                  /* one-shot: the watchdog's next deadline */
+	uint64_t wd_armed;
 	struct chan *ch;
 	struct obs *obs;
 	struct vmm_conn *conn;
@@ -111,7 +121,7 @@ struct waved {
 	uint64_t now;              /* CLOCK_MONOTONIC ns of this loop turn */
 	uint64_t next_export, next_hb, next_cpu, next_rate;
 	uint64_t cpu_prev_busy[MODEL_MAX_CPUS], cpu_prev_idle[MODEL_MAX_CPUS];
-	pid_t agent_pid;           /* shm peer, if known */
+	int notify_on;             /* some policy in charge wants wakeups pushed */
 	int stop;
 	char journal[512];
 };
@@ -124,6 +134,8 @@ struct wv_vm *wv_vm_find(struct waved *w, uint32_t id);
 struct wv_thread *wv_thread_find(struct wv_vm *vm, unsigned int kind, unsigned int index);
 void wv_restore_all(struct waved *w, const char *why);
 void wv_journal(struct waved *w);
+/* Pushes wakeups as events exactly when the policy in charge wants them. */
+void wv_update_notify(struct waved *w);
 int wv_add_static(struct waved *w, const struct wv_static_vm *s);
 void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why);
 

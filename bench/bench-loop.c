@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * wavectl bench loop: the offloaded control loop itself, with threads of
+ * this process standing in for vCPUs (no VMs needed), the real waved and
+ * wave-agent over shm:
+ *  - decision latency: a stand-in vCPU wakes every 5 ms; waved sees the
+ *    wakeup in BPF, exports it, the agent (policy wakeprobe) answers with a
+ *    decision, waved applies it; waved times wakeup -> applied. With link
+ *    delay 0 and 2 us (both directions).
+ *  - waved's CPU use managing 16 stand-in vCPUs (2 VMs x 8, latency policy,
+ *    each thread busy 10% in 10 ms cycles) at steady state.
+ *  - fallback detection: the agent is SIGSTOPped; time until waved reports
+ *    fallback (lag threshold 10 ms), median of 5.
+ * Needs root and BPF (waved reads wakeups from the BPF ring buffer).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/spawn.h"
+#include "vmm/status-client.h"
+
+#define STANDINS 16
+
+struct standin {
+	pthread_t thr;
+	pid_t tid;
+	uint64_t period_us, busy_us;
+};
+
+static struct standin th[STANDINS];
+static volatile int stop_standins;
+
+static void *standin_loop(void *arg)
+{
+	struct standin *s = arg;
+
+	s->tid = (pid_t)syscall(SYS_gettid);
+	while (!stop_standins) {
+		uint64_t end = wave_now_ns() + s->busy_us * 1000;
+
+		while (s->busy_us && wave_now_ns() < end)
+			;
+		usleep((useconds_t)s->period_us);
+	}
+	return NULL;
+}
+
+static int start_standins(unsigned int n, uint64_t period_us, uint64_t busy_us)
+{
+	stop_standins = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		th[i] = (struct standin){ .period_us = period_us, .busy_us = busy_us };
+		if (pthread_create(&th[i].thr, NULL, standin_loop, &th[i]))
+			return -EAGAIN;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		while (!th[i].tid)
+			usleep(100);
+	return 0;
+}
+
+static void stop_all_standins(unsigned int n)
+{
+	stop_standins = 1;
+	for (unsigned int i = 0; i < n; i++)
+		pthread_join(th[i].thr, NULL);
+}
+
+struct env {
+	char bindir[PATH_MAX], rundir[64], uri[64];
+	pid_t waved, agent;
+};
+
+static void bin(const struct env *e, const char *name, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s", e->bindir, name);
+}
+
+/* "NAME,CLASS,T1+T2+..." for stand-ins [from, to). */
+static void vm_arg(char *buf, size_t size, const char *name, const char *cls, unsigned int from,
+		   unsigned int to)
+{
+	size_t used = (size_t)snprintf(buf, size, "%s,%s,", name, cls);
+
+	for (unsigned int i = from; i < to && used < size; i++)
+		used += (size_t)snprintf(buf + used, size - used, "%s%d", i > from ? "+" : "",
+					 (int)th[i].tid);
+}
+
+static int start_pair(struct env *e, const char *vm1, const char *vm2, const char *policy,
+		      const char *delay_us, int poll)
+{
+	char waved[PATH_MAX + 16], agent[PATH_MAX + 16];
+	char *wv[24], *ag[16];
+	int n = 0, k = 0;
+
+	bin(e, "waved", waved, sizeof(waved));
+	bin(e, "wave-agent", agent, sizeof(agent));
+	wv[n++] = waved;
+	wv[n++] = "--vm";
+	wv[n++] = (char *)vm1;
+	if (vm2) {
+		wv[n++] = "--vm";
+		wv[n++] = (char *)vm2;
+	}
+	wv[n++] = "--channel";
+	wv[n++] = e->uri;
+	wv[n++] = "--rundir";
+	wv[n++] = e->rundir;
+	wv[n++] = "--observe";
+	wv[n++] = "bpf";
+	if (delay_us) {
+		wv[n++] = "--link-delay";
+		wv[n++] = (char *)delay_us;
+	}
+	wv[n] = NULL;
+	ag[k++] = agent;
+	ag[k++] = "--channel";
+	ag[k++] = e->uri;
+	ag[k++] = "--policy";
+	ag[k++] = (char *)policy;
+	ag[k++] = "--report-s";
+	ag[k++] = "0";
+	if (poll)
+		ag[k++] = "--poll"; /* an IPU core of its own */
+	if (delay_us) {
+		ag[k++] = "--link-delay";
+		ag[k++] = (char *)delay_us;
+	}
+	ag[k] = NULL;
+	e->waved = wave_spawn(wv, 1);
+	e->agent = wave_spawn(ag, 1);
+	for (int i = 0; i < 5000; i++) {
+		if (waved_state_is(e->rundir, "offload"))
+			return 0;
+		usleep(1000);
+	}
+	wave_err("bench loop: waved did not hand control to the agent within 5 s");
+	return -ETIMEDOUT;
+}
+
+static void stop_pair(struct env *e)
+{
+	wave_reap(&e->agent, 2000);
+	wave_reap(&e->waved, 2000);
+}
+
+static int decision_latency(struct env *e, const char *delay_us, unsigned int seconds,
+			    double *p50, double *p99, double *n)
+{
+	char vm[256];
+	json_object *s, *d;
+	int ret;
+
+	if ((ret = start_standins(1, 5000, 0)))
+		return ret;
+	vm_arg(vm, sizeof(vm), "probe", "latency", 0, 1);
+	ret = start_pair(e, vm, NULL, "wakeprobe", delay_us, 1);
+	if (!ret) {
+		sleep(seconds);
+		s = waved_status(e->rundir, NULL, 0);
+		d = s ? json_object_object_get(s, "decision_us") : NULL;
+		*p50 = waved_num(d, "p50");
+		*p99 = waved_num(d, "p99");
+		*n = waved_num(d, "n");
+		json_object_put(s);
+		if (!*n)
+			ret = -ENODATA;
+	}
+	stop_pair(e);
+	stop_all_standins(1);
+	return ret;
+}
+
+static uint64_t proc_cpu_ns(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		return 0;
+	return (ut + st) * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK));
+}
+
+static int steady_cpu_and_fallback(struct env *e, unsigned int seconds, double *cpu_pct,
+				   double *detect_ms)
+{
+	char vm1[512], vm2[512];
+	double samples[5];
+	int ret, got = 0;
+
+	if ((ret = start_standins(STANDINS, 9000, 1000)))
+		return ret;
+	vm_arg(vm1, sizeof(vm1), "lat", "latency", 0, STANDINS / 2);
+	vm_arg(vm2, sizeof(vm2), "bat", "batch", STANDINS / 2, STANDINS);
+	ret = start_pair(e, vm1, vm2, "latency", NULL, 0);
+	if (!ret) {
+		uint64_t c0, t0;
+
+		sleep(2); /* steady state: reservations settled */
+		c0 = proc_cpu_ns(e->waved);
+		t0 = wave_now_ns();
+		sleep(seconds);
+		*cpu_pct = 100.0 * (double)(proc_cpu_ns(e->waved) - c0) / (double)(wave_now_ns() - t0);
+		for (int i = 0; i < 5; i++) {
+			uint64_t t = wave_now_ns(), at = 0;
+
+			kill(e->agent, SIGSTOP);
+			/* waved stamps the transition itself: polling slowly does not skew it. */
+			while (!waved_state_is(e->rundir, "fallback") &&
+			       wave_now_ns() - t < WAVE_NSEC_PER_SEC)
+				usleep(5000);
+			{
+				json_object *st = waved_status(e->rundir, NULL, 0);
+
+				at = (uint64_t)waved_num(json_object_object_get(st, "stats"),
+							 "last_fallback_ns");
+				json_object_put(st);
+			}
+			if (at > t)
+				samples[got++] = (double)(at - t) / 1e6;
+			kill(e->agent, SIGCONT);
+			for (int k = 0; k < 5000 && !waved_state_is(e->rundir, "offload"); k++)
+				usleep(1000);
+		}
+		/* median of 5 */
+		for (int i = 0; i < got; i++)
+			for (int j = i + 1; j < got; j++)
+				if (samples[j] < samples[i]) {
+					double x = samples[i];
+
+					samples[i] = samples[j];
+					samples[j] = x;
+				}
+		*detect_ms = got ? samples[got / 2] : -1;
+	}
+	stop_pair(e);
+	stop_all_standins(STANDINS);
+	return ret;
+}
+
+/*
+ * Floors measured on the same machine in the same run, so the loop's numbers
+ * can be read against what the machine allows: the latency of waking a
+ * thread that sleeps in epoll_wait (the loop wakes waved twice per decision:
+ * the BPF event, then the agent's doorbell), and the CPU a bare periodic
+ * timer at waved's tick rate (133 Hz with the 10 ms threshold) costs.
+ */
+struct wake_floor {
+	int efd;
+	uint64_t sent_ns;
+	uint64_t samples[2000];
+	unsigned int n, want;
+};
+
+static void *wake_floor_sleeper(void *arg)
+{
+	struct wake_floor *f = arg;
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(0);
+	uint64_t v;
+
+	epoll_ctl(ep, EPOLL_CTL_ADD, f->efd, &ev);
+	while (f->n < f->want) {
+		if (epoll_wait(ep, &ev, 1, 1000) == 1 && read(f->efd, &v, sizeof(v)) == sizeof(v))
+			f->samples[f->n++] = wave_now_ns() - __atomic_load_n(&f->sent_ns, __ATOMIC_ACQUIRE);
+	}
+	close(ep);
+	return NULL;
+}
+
+static void wake_floor(unsigned int n, double *p50, double *p99)
+{
+	static struct wake_floor f;
+	uint64_t one = 1;
+	pthread_t t;
+
+	memset(&f, 0, sizeof(f));
+	f.efd = eventfd(0, 0);
+	f.want = n < 2000 ? n : 2000;
+	pthread_create(&t, NULL, wake_floor_sleeper, &f);
+	for (unsigned int i = 0; i < f.want * 2 && f.n < f.want; i++) {
+		usleep(5000);
+		__atomic_store_n(&f.sent_ns, wave_now_ns(), __ATOMIC_RELEASE);
+		if (write(f.efd, &one, sizeof(one)) < 0)
+			break;
+	}
+	f.want = f.n;
+	write(f.efd, &one, sizeof(one));
+	pthread_join(t, NULL);
+	close(f.efd);
+	*p50 = (double)bench_percentile(f.samples, f.n, 0.50) / 1e3;
+	*p99 = (double)bench_percentile(f.samples, f.n, 0.99) / 1e3;
+}
+
+/* CPU % of one core spent by a thread that only waits on a period_ns timer. */
+static double timer_floor(uint64_t period_ns, unsigned int seconds)
+{
+	struct itimerspec its = { 0 };
+	struct rusage r0, r1;
+	uint64_t v, t0;
+	int fd = timerfd_create(CLOCK_MONOTONIC, 0);
+
+	its.it_interval.tv_nsec = (long)period_ns;
+	its.it_value = its.it_interval;
+	timerfd_settime(fd, 0, &its, NULL);
+	getrusage(RUSAGE_THREAD, &r0);
+	t0 = wave_now_ns();
+	while (wave_now_ns() - t0 < (uint64_t)seconds * WAVE_NSEC_PER_SEC)
+		if (read(fd, &v, sizeof(v)) < 0)
+			break;
+	getrusage(RUSAGE_THREAD, &r1);
+	close(fd);
+	return 100.0 * ((double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
+				 r0.ru_stime.tv_sec) * 1e9 +
+			(double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+				 r0.ru_stime.tv_usec) * 1e3) / (double)(wave_now_ns() - t0);
+}
+
+const char bench_loop_help[] =
+	"usage: wavectl bench loop [--quick] [--json]\n"
+	"\n"
+	"Measures the offloaded control loop with stand-in vCPU threads, the real waved\n"
+	"and wave-agent over shm: wakeup-to-decision latency (p50/p99; link delay 0 and\n"
+	"2 us), waved's CPU use for 16 managed vCPUs at steady state, and how fast waved\n"
+	"notices a stopped agent (lag threshold 10 ms). Needs root and BPF.\n"
+	"\n"
+	"  --quick     shorter runs (about 20 s instead of a minute)\n"
+	"  --json      one JSON object: {\"delay_us_0\": {\"decision_us_p50\", \"decision_us_p99\"},\n"
+	"              \"delay_us_2\": {...}, \"waved_cpu_pct_16_vcpus\", \"lag_threshold_ms\",\n"
+	"              \"fallback_detect_ms\"}\n"
+	"  -h, --help  this text\n";
+
+int bench_loop_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "quick", no_argument, NULL, 'q' }, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	struct env e = { 0 };
+	double p50[2] = { 0 }, p99[2] = { 0 }, n[2] = { 0 }, cpu = 0, detect = 0;
+	double wake50 = 0, wake99 = 0, tfloor = 0;
+	unsigned int secs;
+	int quick = 0, json = 0, c, ret = 0;
+	ssize_t len;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'q': quick = 1; break;
+		case 'j': json = 1; break;
+		case 'h': fputs(bench_loop_help, stdout); return 0;
+		default: fputs(bench_loop_help, stderr); return 2;
+		}
+	}
+	if (geteuid() != 0) {
+		wave_err("bench loop: needs root (BPF, scheduling classes)");
+		return 1;
+	}
+	len = readlink("/proc/self/exe", e.bindir, sizeof(e.bindir) - 1);
+	if (len <= 0)
+		return 1;
+	e.bindir[len] = '\0';
+	dirname(e.bindir);
+	snprintf(e.rundir, sizeof(e.rundir), "/tmp/wave-bench-loop-%d", (int)getpid());
+	snprintf(e.uri, sizeof(e.uri), "shm:bench-loop-%d", (int)getpid());
+	mkdir(e.rundir, 0700);
+	secs = quick ? 4 : 15;
+	for (int d = 0; d < 2 && !ret; d++) {
+		if (!json)
+			fprintf(stderr, "\rdecision latency, link delay %d us...   ", d ? 2 : 0);
+		ret = decision_latency(&e, d ? "2" : NULL, secs, &p50[d], &p99[d], &n[d]);
+	}
+	if (!ret) {
+		if (!json)
+			fprintf(stderr, "\rwaved CPU with 16 vCPUs, fallback detection...   ");
+		ret = steady_cpu_and_fallback(&e, secs, &cpu, &detect);
+	}
+	if (!ret) {
+		if (!json)
+			fprintf(stderr, "\rfloors: thread wakeup, bare 133 Hz timer...          ");
+		wake_floor(secs * 200, &wake50, &wake99);
+		/* waved ticks every 3/4 of its 10 ms lag threshold. */
+		tfloor = timer_floor(7500 * WAVE_NSEC_PER_USEC, secs);
+	}
+	if (!json)
+		fprintf(stderr, "\r%60s\r", "");
+	rmdir(e.rundir);
+	if (ret) {
+		wave_err("bench loop: %s", strerror(-ret));
+		return 1;
+	}
+	if (json) {
+		printf("{\"delay_us_0\": {\"decision_us_p50\": %.1f, \"decision_us_p99\": %.1f, "
+		       "\"samples\": %.0f}, \"delay_us_2\": {\"decision_us_p50\": %.1f, "
+		       "\"decision_us_p99\": %.1f, \"samples\": %.0f}, \"waved_cpu_pct_16_vcpus\": %.3f, "
+		       "\"lag_threshold_ms\": 10, \"fallback_detect_ms\": %.2f, "
+		       "\"floor\": {\"wakeup_us_p50\": %.1f, \"wakeup_us_p99\": %.1f, "
+		       "\"timer_133hz_cpu_pct\": %.3f}}\n", p50[0], p99[0], n[0], p50[1], p99[1], n[1],
+		       cpu, detect, wake50, wake99, tfloor);
+		return 0;
+	}
+	printf("wakeup seen in BPF -> decision applied on the host (agent over shm):\n");
+	printf("  link delay 0 us:  p50 %7.1f us   p99 %7.1f us   (%.0f decisions)  goal p99 < 100 us\n",
+	       p50[0], p99[0], n[0]);
+	printf("  link delay 2 us:  p50 %7.1f us   p99 %7.1f us   (%.0f decisions)\n", p50[1], p99[1],
+	       n[1]);
+	printf("  floor here: waking a sleeping thread p50 %.1f us, p99 %.1f us; a decision\n"
+	       "  takes two such wakeups of waved: %.1fx of that floor at p50\n", wake50, wake99,
+	       wake50 > 0 ? p50[0] / (2 * wake50) : 0);
+	printf("waved CPU, 16 managed vCPUs, steady state: %.3f%% of one core  (goal < 0.5%%)\n", cpu);
+	printf("  floor here: a bare 133 Hz timer (waved's tick) costs %.3f%%: waved = %.1fx that\n",
+	       tfloor, tfloor > 0 ? cpu / tfloor : 0);
+	printf("fallback detected %.1f ms after the agent stopped, threshold 10 ms  (goal <= 20 ms)\n",
+	       detect);
+	return 0;
+}
