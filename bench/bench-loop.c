@@ -163,7 +163,7 @@ static void stop_pair(struct env *e)
 }
 
 static int decision_latency(struct env *e, const char *delay_us, unsigned int seconds,
-			    double *p50, double *p99, double *n)
+			    double *p50, double *p99, double *n, double *ev50)
 {
 	char vm[256];
 	json_object *s, *d;
@@ -180,6 +180,7 @@ static int decision_latency(struct env *e, const char *delay_us, unsigned int se
 		*p50 = waved_num(d, "p50");
 		*p99 = waved_num(d, "p99");
 		*n = waved_num(d, "n");
+		*ev50 = waved_num(s ? json_object_object_get(s, "event_us") : NULL, "p50");
 		json_object_put(s);
 		if (!*n)
 			ret = -ENODATA;
@@ -363,7 +364,7 @@ int bench_loop_main(int argc, char **argv)
 	};
 	struct env e = { 0 };
 	double p50[2] = { 0 }, p99[2] = { 0 }, n[2] = { 0 }, cpu = 0, detect = 0;
-	double wake50 = 0, wake99 = 0, tfloor = 0;
+	double wake50 = 0, wake99 = 0, tfloor = 0, ev50[2] = { 0 };
 	unsigned int secs;
 	int quick = 0, json = 0, c, ret = 0;
 	ssize_t len;
@@ -393,7 +394,7 @@ int bench_loop_main(int argc, char **argv)
 	for (int d = 0; d < 2 && !ret; d++) {
 		if (!json)
 			fprintf(stderr, "\rdecision latency, link delay %d us...   ", d ? 2 : 0);
-		ret = decision_latency(&e, d ? "2" : NULL, secs, &p50[d], &p99[d], &n[d]);
+		ret = decision_latency(&e, d ? "2" : NULL, secs, &p50[d], &p99[d], &n[d], &ev50[d]);
 	}
 	if (!ret) {
 		if (!json)
@@ -416,12 +417,13 @@ int bench_loop_main(int argc, char **argv)
 	}
 	if (json) {
 		printf("{\"delay_us_0\": {\"decision_us_p50\": %.1f, \"decision_us_p99\": %.1f, "
-		       "\"samples\": %.0f}, \"delay_us_2\": {\"decision_us_p50\": %.1f, "
+		       "\"samples\": %.0f, \"bpf_event_us_p50\": %.1f}, "
+		       "\"delay_us_2\": {\"decision_us_p50\": %.1f, "
 		       "\"decision_us_p99\": %.1f, \"samples\": %.0f}, \"waved_cpu_pct_16_vcpus\": %.3f, "
 		       "\"lag_threshold_ms\": 10, \"fallback_detect_ms\": %.2f, "
 		       "\"floor\": {\"wakeup_us_p50\": %.1f, \"wakeup_us_p99\": %.1f, "
-		       "\"timer_133hz_cpu_pct\": %.3f}}\n", p50[0], p99[0], n[0], p50[1], p99[1], n[1],
-		       cpu, detect, wake50, wake99, tfloor);
+		       "\"timer_133hz_cpu_pct\": %.3f}}\n", p50[0], p99[0], n[0], ev50[0], p50[1], p99[1],
+		       n[1], cpu, detect, wake50, wake99, tfloor);
 		return 0;
 	}
 	printf("wakeup seen in BPF -> decision applied on the host (agent over shm):\n");
@@ -429,6 +431,8 @@ int bench_loop_main(int argc, char **argv)
 	       p50[0], p99[0], n[0]);
 	printf("  link delay 2 us:  p50 %7.1f us   p99 %7.1f us   (%.0f decisions)\n", p50[1], p99[1],
 	       n[1]);
+	printf("  of which the kernel delivering the BPF wakeup event to waved: p50 %.1f us\n",
+	       ev50[0]);
 	printf("  floor here: waking a sleeping thread p50 %.1f us, p99 %.1f us; a decision\n"
 	       "  takes two such wakeups of waved: %.1fx of that floor at p50\n", wake50, wake99,
 	       wake50 > 0 ? p50[0] / (2 * wake50) : 0);

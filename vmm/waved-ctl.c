@@ -128,16 +128,16 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Wakeup-to-decision latency over the last WV_LAT_SAMPLES decisions, in us. */
-static json_object *decision_json(const struct waved *w)
+/* p50/p99 in us of the last WV_LAT_SAMPLES of a latency ring. */
+static json_object *latency_json(const uint64_t *ring, uint64_t count)
 {
 	static uint64_t v[WV_LAT_SAMPLES];
-	uint64_t n = w->st.decisions_timed < WV_LAT_SAMPLES ? w->st.decisions_timed : WV_LAT_SAMPLES;
+	uint64_t n = count < WV_LAT_SAMPLES ? count : WV_LAT_SAMPLES;
 	json_object *o = json_object_new_object();
 
-	memcpy(v, w->st.decision_ns, n * sizeof(v[0]));
+	memcpy(v, ring, n * sizeof(v[0]));
 	qsort(v, n, sizeof(v[0]), cmp_u64);
-	json_object_object_add(o, "n", json_object_new_int64((int64_t)w->st.decisions_timed));
+	json_object_object_add(o, "n", json_object_new_int64((int64_t)count));
 	json_object_object_add(o, "p50", json_object_new_double(n ? (double)v[n / 2] / 1e3 : 0));
 	json_object_object_add(o, "p99", json_object_new_double(
 		n ? (double)v[n * 99 / 100] / 1e3 : 0));
@@ -191,7 +191,11 @@ static json_object *status_json(const struct waved *w)
 				       json_object_new_int64((int64_t)cs->proto_errors));
 	}
 	json_object_object_add(o, "stats", st);
-	json_object_object_add(o, "decision_us", decision_json(w));
+	/* wakeup seen in BPF -> decision about that thread applied */
+	json_object_object_add(o, "decision_us",
+			       latency_json(w->st.decision_ns, w->st.decisions_timed));
+	/* wakeup seen in BPF -> its event in waved's hands (the kernel's share) */
+	json_object_object_add(o, "event_us", latency_json(w->st.event_ns, w->st.events_timed));
 	vms = json_object_new_array();
 	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
 		if (w->vms[v].used)

@@ -249,6 +249,12 @@ void wv_on_wake_event(const struct hooks_event *ev, void *arg)
 	struct waved *w = arg;
 
 	w->st.wake_events++;
+	if (ev->kind == HOOKS_RUNNABLE) {
+		uint64_t now = wave_now_ns();
+
+		if (now > ev->ts_ns)
+			w->st.event_ns[w->st.events_timed++ % WV_LAT_SAMPLES] = now - ev->ts_ns;
+	}
 	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
 		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++)
 			if (w->vms[v].th[i].used && w->vms[v].th[i].slot == (int)ev->slot &&

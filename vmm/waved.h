@@ -100,6 +100,9 @@ struct waved_stats {
 	/* wakeup seen in BPF -> decision about that thread applied, ns (ring) */
 	uint64_t decision_ns[WV_LAT_SAMPLES];
 	uint64_t decisions_timed;
+	/* wakeup in BPF -> its event handled by waved, ns (ring): the kernel's part */
+	uint64_t event_ns[WV_LAT_SAMPLES];
+	uint64_t events_timed;
 };
 
 struct waved {
