@@ -49,6 +49,7 @@ static const char *const op_names[WAVE_OP_MAX] = {
 	[WAVE_OP_SET_WEIGHT] = "SET_WEIGHT",
 	[WAVE_OP_SET_QUOTA] = "SET_QUOTA",
 	[WAVE_OP_SET_CLASS] = "SET_CLASS",
+	[WAVE_OP_TRIGGER] = "TRIGGER",
 };
 
 const char *wave_msg_type_name(unsigned int type)
@@ -204,6 +205,7 @@ static const uint64_t txn_zero_bytes[WAVE_OP_MAX] = {
 	[WAVE_OP_PLACE] = ZF(p.txn.u.place.rsvd0) | ZF(p.txn.u.place.rsvd1),
 	[WAVE_OP_SET_WEIGHT] = ZF(p.txn.u.weight.rsvd),
 	[WAVE_OP_SET_QUOTA] = ZF(p.txn.u.quota.rsvd),
+	[WAVE_OP_TRIGGER] = ZF(p.txn.u),
 };
 
 /* Bit i set: byte i of m is not zero. Unrolled: a loop here costs a third more. */
@@ -418,6 +420,8 @@ static int check_txn(const struct wave_msg *m, char *why, size_t len)
 		return check_quota(t, why, len);
 	case WAVE_OP_SET_CLASS:
 		return check_class(t, why, len);
+	case WAVE_OP_TRIGGER:
+		return 0; /* no arguments: all reserved */
 	}
 	FAIL("TXN: op %u unknown", t->op);
 }

@@ -61,3 +61,15 @@ int txn_asm_push(struct txn_asm *a, const struct wave_txn *op, uint32_t *bad_txn
 	}
 	return TXN_ASM_MORE;
 }
+
+int txn_triggers(const struct wave_txn *ops, unsigned int n)
+{
+	unsigned int t = 0;
+
+	while (t < n && ops[t].op == WAVE_OP_TRIGGER)
+		t++;
+	for (unsigned int i = t; i < n; i++)
+		if (ops[i].op == WAVE_OP_TRIGGER)
+			return -EINVAL;
+	return t && t == n ? -EINVAL : (int)t;
+}

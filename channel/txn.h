@@ -39,4 +39,10 @@ void txn_asm_reset(struct txn_asm *a);
 int txn_asm_push(struct txn_asm *a, const struct wave_txn *op, uint32_t *bad_txn_id,
 		 char *why, size_t why_len);
 
+/*
+ * How many TRIGGER ops open a whole transaction (0: an ordinary one), or
+ * -EINVAL if TRIGGER ops are not all at the front or nothing follows them.
+ */
+int txn_triggers(const struct wave_txn *ops, unsigned int n);
+
 #endif

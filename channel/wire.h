@@ -35,7 +35,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 
 /* Feature bits announced in HELLO; a peer uses a feature only if both set it. */
 #define WAVE_FEAT_BATCH    (1ULL << 0) /* receiver handles batches */
-#define WAVE_FEAT_PRESTAGE (1ULL << 1) /* prestaged decisions (later) */
+#define WAVE_FEAT_PRESTAGE (1ULL << 1) /* prestaged decisions (WAVE_OP_TRIGGER) */
 #define WAVE_FEAT_TIMESTAMPS (1ULL << 2) /* stamp ts_ns on what you send me */
 #define WAVE_FEAT_WAKEUPS  (1ULL << 3) /* agent: send me thread wakeups as they happen */
 #define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE | WAVE_FEAT_TIMESTAMPS | \
@@ -183,7 +183,16 @@ enum wave_txn_op {
 	WAVE_OP_SET_WEIGHT = 2,
 	WAVE_OP_SET_QUOTA = 3,  /* CFS bandwidth */
 	WAVE_OP_SET_CLASS = 4,  /* scheduling policy and parameters */
-	WAVE_OP_MAX = 5,
+	/*
+	 * Prestaging: a transaction that starts with TRIGGER ops (no
+	 * arguments) is not applied now. The host checks it, keeps it, and
+	 * applies its other ops the moment any trigger thread next wakes up,
+	 * without a round trip to the agent; its TXN_RESULT comes then. A
+	 * newer prestaged transaction on a trigger replaces the older one
+	 * (STALE_TARGET). Only if both sides announce WAVE_FEAT_PRESTAGE.
+	 */
+	WAVE_OP_TRIGGER = 5,
+	WAVE_OP_MAX = 6,
 };
 
 enum wave_sched_policy { WAVE_SCHED_OTHER = 0, WAVE_SCHED_FIFO = 1, WAVE_SCHED_DEADLINE = 2,

@@ -34,7 +34,7 @@ struct agent {
 	struct policy_cfg pcfg;
 	struct chan_opts copts;
 	uint64_t tick_ns, report_ns;
-	int poll;
+	int poll, no_prestage;
 	struct chan *ch;
 	struct sched s;
 	int have_snapshot;
@@ -65,6 +65,7 @@ static const char help[] =
 	"  --tick-ms MS       decide at least this often (default 10)\n"
 	"  --poll             busy-poll the channel (an IPU core of its own)\n"
 	"  --lend             latency: dedicate a core while active, lend it when idle\n"
+	"  --no-prestage      never prestage decisions at the host (always a round trip)\n"
 	"  --report-s S       report own CPU use every S seconds (default 10; 0: at exit)\n"
 	CHAN_LINK_HELP
 	"  -v, --verbose      debug logging\n"
@@ -76,6 +77,7 @@ static int parse(int argc, char **argv, struct agent *a)
 		{ "channel", required_argument, NULL, 'c' }, { "policy", required_argument, NULL, 'p' },
 		{ "tick-ms", required_argument, NULL, 't' }, { "poll", no_argument, NULL, 'P' },
 		{ "lend", no_argument, NULL, 'n' }, { "report-s", required_argument, NULL, 'r' },
+		{ "no-prestage", no_argument, NULL, 'N' },
 		{ "link-delay", required_argument, NULL, 'd' },
 		{ "link-fault", required_argument, NULL, 'F' },
 		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
@@ -100,6 +102,7 @@ static int parse(int argc, char **argv, struct agent *a)
 			break;
 		case 'P': a->poll = 1; break;
 		case 'n': a->pcfg.lend = 1; break;
+		case 'N': a->no_prestage = 1; break;
 		case 'r':
 			if (wave_parse_u64("--report-s", optarg, 0, 86400, &v))
 				return -EINVAL;
@@ -210,10 +213,15 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 {
 	switch (m->h.type) {
 	case WAVE_MSG_HELLO:
-		wave_info("agent: attached to host (generation %llu)",
-			  (unsigned long long)m->p.hello.generation);
+		wave_info("agent: attached to host (generation %llu)%s",
+			  (unsigned long long)m->p.hello.generation,
+			  m->p.hello.features & WAVE_FEAT_PRESTAGE ? ", it takes prestaged decisions" : "");
 		a->have_snapshot = 0;
-		sched_reset(&a->s);
+		/* A new host: the policy starts over, knowing what this one can do. */
+		a->pcfg.prestage = !a->no_prestage && (m->p.hello.features & WAVE_FEAT_PRESTAGE);
+		sched_fini(&a->s);
+		if (sched_init(&a->s, a->ops, &a->pcfg))
+			stop = 1;
 		return;
 	case WAVE_MSG_HEARTBEAT:
 		echo(a, m);
@@ -295,6 +303,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (policy_wants_wakeups(a.ops, &a.pcfg))
 		a.copts.features |= WAVE_FEAT_WAKEUPS;
+	if (!a.no_prestage)
+		a.copts.features |= WAVE_FEAT_PRESTAGE;
 	if ((ret = chan_open(a.uri, &a.copts, &a.ch))) {
 		wave_err("agent: cannot open %s: %s", a.uri, strerror(-ret));
 		sched_fini(&a.s);

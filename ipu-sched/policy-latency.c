@@ -22,7 +22,8 @@
  * Optional placement (lend=1): while a latency VM is active, batch vCPUs are
  * kept off one core (dedicated to it); after idle_ns without activity the
  * core is lent back to batch vCPUs, and revoked at the latency VM's next
- * wakeup. SCHED_DEADLINE threads cannot be pinned (the kernel requires
+ * wakeup - by the host itself if it takes prestaged transactions, with no
+ * round trip to the agent. SCHED_DEADLINE threads cannot be pinned (the kernel requires
  * their affinity to span the root domain), so placement moves batch
  * threads only.
  */
@@ -40,7 +41,6 @@ struct lat_thread {
 	uint64_t runtime;      /* applied reservation */
 	uint64_t low_since;    /* demand below the shrink line since */
 	uint64_t retry_after;
-	uint32_t placed;       /* lend: 1 restricted, 2 everywhere */
 };
 
 struct lat_vm {
@@ -56,6 +56,7 @@ struct lat_state {
 	struct lat_vm vm[MODEL_MAX_VMS];
 	int lent;              /* lend: batch vCPUs may use the dedicated core (-1: unknown) */
 	int dedicated;         /* lend: that core, or -1 */
+	int revoke_armed;      /* lend: a prestaged revoke waits at the host */
 };
 
 static void lat_init(void *priv, const struct policy_cfg *cfg)
@@ -263,19 +264,24 @@ static void decide_batch(struct lat_state *s, const struct model *m, const struc
 	}
 }
 
-/* lend: batch vCPUs everywhere (lent) or everywhere but the dedicated core. */
-static void place_batch(struct lat_state *s, const struct model *m, int restrict_,
-			struct policy_out *out)
+/* The CPU mask batch vCPUs get: every allowed CPU, or all but the dedicated one. */
+static uint64_t batch_mask(const struct lat_state *s, const struct model *m, int restrict_)
 {
 	unsigned int cpus[MODEL_MAX_CPUS], n = model_allowed_cpus(m, cpus, MODEL_MAX_CPUS);
 	uint64_t mask = 0;
-	int first = 1;
 
 	for (unsigned int i = 0; i < n; i++)
 		if (cpus[i] < 64 && (!restrict_ || (int)cpus[i] != s->dedicated))
 			mask |= 1ull << cpus[i];
-	if (!mask)
-		return;
+	return mask;
+}
+
+/* PLACE ops for every batch vCPU, joined to the op before when join. Returns how many. */
+static unsigned int emit_batch_places(struct lat_state *s, const struct model *m, uint64_t mask,
+				      int join, struct policy_out *out)
+{
+	unsigned int n = 0;
+
 	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++) {
 		const struct model_vm *vm = &m->vms[v];
 		const struct model_thread *t;
@@ -288,15 +294,68 @@ static void place_batch(struct lat_state *s, const struct model *m, int restrict
 			if (t->kind != WAVE_KIND_VCPU)
 				continue;
 			policy_op_init(&op, vm, t, WAVE_OP_PLACE);
-			op.u.place.cpu_base = 0;
 			op.u.place.mask = mask;
-			/* All batch vCPUs move together: one transaction. */
-			policy_emit(out, &op, !first);
-			first = 0;
-			s->th[v][tslot(t)].placed = restrict_ ? 1 : 2;
+			policy_emit(out, &op, join || n);
+			n++;
 		}
 	}
+	return n;
+}
+
+/*
+ * With the core lent, the revoke is prestaged at the host: TRIGGER ops on
+ * every thread of the latency VMs, then the batch vCPUs' PLACE ops. The
+ * host moves the batch vCPUs the moment a latency thread wakes, without
+ * waiting for this agent. Skipped when it would not fit one transaction.
+ */
+static void prestage_revoke(struct lat_state *s, const struct model *m, struct policy_out *out)
+{
+	unsigned int triggers = 0, batch = 0, first = out->n;
+	const struct model_thread *t;
+
+	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++) {
+		const struct model_vm *vm = &m->vms[v];
+
+		if (!vm->present)
+			continue;
+		MODEL_FOR_EACH_THREAD(vm, t) {
+			if (vm->cls == WAVE_CLASS_LATENCY && !s->vm[v].hog)
+				triggers++;
+			else if (vm->cls == WAVE_CLASS_BATCH && t->kind == WAVE_KIND_VCPU)
+				batch++;
+		}
+	}
+	if (!triggers || !batch || triggers + batch > WAVE_TXN_MAX_OPS)
+		return;
+	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++) {
+		const struct model_vm *vm = &m->vms[v];
+
+		if (!vm->present || vm->cls != WAVE_CLASS_LATENCY || s->vm[v].hog)
+			continue;
+		MODEL_FOR_EACH_THREAD(vm, t) {
+			struct wave_txn op;
+
+			policy_op_init(&op, vm, t, WAVE_OP_TRIGGER);
+			policy_emit(out, &op, out->n > first);
+		}
+	}
+	emit_batch_places(s, m, batch_mask(s, m, 1), 1, out);
+	s->revoke_armed = 1;
+}
+
+/* lend: batch vCPUs everywhere (lent) or everywhere but the dedicated core. */
+static void place_batch(struct lat_state *s, const struct model *m, int restrict_,
+			struct policy_out *out)
+{
+	uint64_t mask = batch_mask(s, m, restrict_);
+
+	if (!mask)
+		return;
+	/* All batch vCPUs move together: one transaction. */
+	emit_batch_places(s, m, mask, 0, out);
 	s->lent = !restrict_;
+	if (s->lent && s->cfg.prestage)
+		prestage_revoke(s, m, out);
 }
 
 static void decide_lend(struct lat_state *s, const struct model *m, uint64_t now,
@@ -359,29 +418,51 @@ static void lat_wakeup(void *priv, const struct model *m, const struct model_vm 
 	if (!s->cfg.lend || vm->cls != WAVE_CLASS_LATENCY || s->vm[v].hog)
 		return;
 	s->vm[v].last_active = now;
+	/* The host has fired the prestaged revoke already: nothing to send. */
+	if (s->revoke_armed && s->lent == 1) {
+		s->revoke_armed = 0;
+		s->lent = 0;
+		return;
+	}
 	/* The core was lent while the VM slept: take it back before it needs it. */
 	if (s->lent != 0 && s->dedicated >= 0)
 		place_batch(s, m, 1, out);
 }
 
-static void lat_result(void *priv, const struct model *m, const struct wave_txn *op,
-		       const struct wave_txn_result *r)
+static void lat_result(void *priv, const struct model *m, const struct wave_txn *ops,
+		       unsigned int n, const struct wave_txn_result *r)
 {
 	struct lat_state *s = priv;
-	unsigned int idx = op->kind == WAVE_KIND_VCPU ? op->index : MODEL_MAX_VCPUS + op->index;
+	int prestaged = n && ops[0].op == WAVE_OP_TRIGGER;
 
-	if (idx >= MODEL_MAX_VCPUS + MODEL_MAX_EXTRA)
-		return;
-	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++) {
-		struct lat_thread *lt = &s->th[v][idx];
+	/* A prestaged revoke replaced by a newer one, or dropped with the epoch: expected. */
+	if (prestaged) {
+		s->revoke_armed = 0;
+		if (r->status == WAVE_ST_STALE_TARGET || r->status == WAVE_ST_STALE_EPOCH ||
+		    r->status == WAVE_ST_FALLBACK)
+			return;
+	}
+	for (unsigned int k = 0; k < n; k++) {
+		const struct wave_txn *op = &ops[k];
+		unsigned int idx = op->kind == WAVE_KIND_VCPU ? op->index
+							      : MODEL_MAX_VCPUS + op->index;
 
-		if (!m->vms[v].present || m->vms[v].id != op->vm_id)
+		if (op->op == WAVE_OP_TRIGGER || idx >= MODEL_MAX_VCPUS + MODEL_MAX_EXTRA)
 			continue;
-		/* Not applied: decide again, at once if it was only stale. */
-		lt->applied = LAT_NONE;
-		lt->failed = r->status != WAVE_ST_STALE_TARGET && r->status != WAVE_ST_STALE_EPOCH;
-		if (op->op == WAVE_OP_PLACE)
+		if (op->op == WAVE_OP_PLACE) {
 			s->lent = -1; /* where batch vCPUs are is unknown: place them again */
+			continue;
+		}
+		for (unsigned int v = 0; v < MODEL_MAX_VMS; v++) {
+			struct lat_thread *lt = &s->th[v][idx];
+
+			if (!m->vms[v].present || m->vms[v].id != op->vm_id)
+				continue;
+			/* Not applied: decide again, at once if it was only stale. */
+			lt->applied = LAT_NONE;
+			lt->failed = r->status != WAVE_ST_STALE_TARGET &&
+				     r->status != WAVE_ST_STALE_EPOCH;
+		}
 	}
 }
 

@@ -134,16 +134,19 @@ static void pin_decide(void *priv, const struct model *m, uint64_t now, struct p
 	}
 }
 
-static void pin_result(void *priv, const struct model *m, const struct wave_txn *op,
-		       const struct wave_txn_result *r)
+static void pin_result(void *priv, const struct model *m, const struct wave_txn *ops,
+		       unsigned int n, const struct wave_txn_result *r)
 {
 	struct pin_state *p = priv;
 
-	/* Recompute that vCPU next time (stale), or keep it as is (refused). */
-	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++)
-		if (m->vms[v].present && m->vms[v].id == op->vm_id && op->index < MODEL_MAX_VCPUS &&
-		    (r->status == WAVE_ST_STALE_TARGET || r->status == WAVE_ST_STALE_EPOCH))
-			p->pinned[v][op->index] = 0;
+	/* Stale: place those vCPUs again next time. Refused: leave them be. */
+	if (r->status != WAVE_ST_STALE_TARGET && r->status != WAVE_ST_STALE_EPOCH)
+		return;
+	for (unsigned int k = 0; k < n; k++)
+		for (unsigned int v = 0; v < MODEL_MAX_VMS; v++)
+			if (m->vms[v].present && m->vms[v].id == ops[k].vm_id &&
+			    ops[k].index < MODEL_MAX_VCPUS)
+				p->pinned[v][ops[k].index] = 0;
 }
 
 static void pin_reset(void *priv)

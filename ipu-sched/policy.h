@@ -39,6 +39,7 @@ struct policy_cfg {
 	uint64_t hog_ns;        /* latency: ... for this long */
 	double calm_util;       /* latency: use per vCPU below which a hog is forgiven */
 	int lend;               /* latency: dedicate a core while active, lend it while idle */
+	int prestage;           /* the host applies prestaged transactions (WAVE_FEAT_PRESTAGE) */
 	uint64_t idle_ns;       /* latency: idle this long before its core is lent */
 };
 
@@ -53,8 +54,9 @@ void policy_cfg_defaults(struct policy_cfg *c);
  *            not on every call.
  * @wakeup:   (optional) a managed thread just woke up: emit what must happen
  *            at once (e.g. revoke a lent core). Called before @decide.
- * @result:   (optional) the host answered one op of a transaction with a
- *            non-OK status: forget or back off what was assumed applied.
+ * @result:   (optional) the host answered a transaction (ops[0..n-1], as
+ *            sent, TRIGGER ops first if it was prestaged) with a non-OK
+ *            status: forget or back off what was assumed applied.
  * @reset:    everything applied is gone (new epoch after fallback, or the
  *            host restarted): forget all assumed state.
  * @wants_wakeups: (optional) nonzero if @wakeup must see wakeups as they
@@ -69,8 +71,8 @@ struct policy_ops {
 	void (*decide)(void *priv, const struct model *m, uint64_t now_ns, struct policy_out *out);
 	void (*wakeup)(void *priv, const struct model *m, const struct model_vm *vm,
 		       const struct model_thread *t, uint64_t now_ns, struct policy_out *out);
-	void (*result)(void *priv, const struct model *m, const struct wave_txn *op,
-		       const struct wave_txn_result *r);
+	void (*result)(void *priv, const struct model *m, const struct wave_txn *ops,
+		       unsigned int n, const struct wave_txn_result *r);
 	void (*reset)(void *priv);
 	int (*wants_wakeups)(const struct policy_cfg *cfg);
 };

@@ -129,8 +129,7 @@ void sched_result(struct sched *s, const struct wave_txn_result *r)
 		return;
 	}
 	if (r->status != WAVE_ST_OK && s->ops->result)
-		for (unsigned int k = 0; k < p->n; k++)
-			s->ops->result(s->priv, &s->model, &p->ops[k], r);
+		s->ops->result(s->priv, &s->model, p->ops, p->n, r);
 	p->n = 0;
 }
 

@@ -180,6 +180,11 @@ static void reserved_bytes_must_be_zero(void **state)
 	m = txn_msg(WAVE_OP_SET_CLASS);
 	m.p.txn.u.cls.deadline_ns = 4999999; /* quota's reserved bytes: not reserved here */
 	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	/* A TRIGGER has no arguments: every argument byte is reserved. */
+	m = txn_msg(WAVE_OP_TRIGGER);
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.txn.u.place.mask = 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
 }
 
 static void out_of_range_ids_rejected(void **state)
@@ -298,6 +303,8 @@ static void names_cover_every_value(void **state)
 	for (unsigned int s = 0; s < WAVE_ST_MAX; s++)
 		assert_string_not_equal(wave_status_name(s), "unknown");
 	assert_string_equal(wave_op_name(WAVE_OP_SET_CLASS), "SET_CLASS");
+	for (unsigned int o = 1; o < WAVE_OP_MAX; o++)
+		assert_string_not_equal(wave_op_name(o), "UNKNOWN");
 }
 
 int main(void)

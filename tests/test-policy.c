@@ -105,6 +105,7 @@ static int setup_policy(const char *name, int lend)
 
 	policy_cfg_defaults(&cfg);
 	cfg.lend = lend;
+	cfg.prestage = lend > 1;
 	now = 1000 * MS;
 	assert_int_equal(sched_init(&s, policy_find(name), &cfg), 0);
 	return 0;
@@ -356,6 +357,47 @@ static void lend_dedicate_and_revoke(void **state)
 	assert_int_equal(s.st.wakeups, 1);
 }
 
+/* With a host that takes prestaged transactions, lending arms the revoke there. */
+static void lend_prestages_the_revoke(void **state)
+{
+	struct fake_thread t[2], b[2];
+	unsigned int n, triggers = 0, places = 0;
+
+	setup_policy("latency", 2);
+	add_cpus(2);
+	add_vm(1, WAVE_CLASS_LATENCY, 1, 100);
+	add_vm(2, WAVE_CLASS_BATCH, 2, 100);
+	init_threads(t, 2, 1, 1); /* a vCPU and the emulator */
+	init_threads(b, 2, 2, 2);
+	run_for(b, 2, 100 * MS, 1.0, 0, 10 * MS);
+	run_for(t, 2, 200 * MS, 0.2, 0, 10 * MS);
+	decide(); /* active: the core is dedicated */
+	run_for(t, 2, 2000 * MS, 0.0, 0, 10 * MS);
+	n = decide(); /* idle: lent, and the revoke prestaged */
+	for (unsigned int i = 0; i < n; i++) {
+		const struct wave_txn *op = &out[i].p.txn;
+
+		if (op->op == WAVE_OP_TRIGGER) {
+			assert_int_equal(op->vm_id, 1);
+			assert_int_equal(op->op_idx, triggers);
+			assert_int_equal(op->op_count, 4); /* 2 triggers + 2 moves */
+			triggers++;
+		} else if (op->op == WAVE_OP_PLACE && op->op_count == 4) {
+			assert_int_equal(op->u.place.mask, 0x2);
+			places++;
+		}
+		assert_int_equal(wave_msg_check(&out[i], NULL, 0), 0);
+	}
+	assert_int_equal(triggers, 2);
+	assert_int_equal(places, 2);
+	/* The wakeup comes: the host fired the revoke, the agent sends nothing. */
+	t[0].state = WAVE_TS_RUNNABLE;
+	t[0].wakeups++;
+	now += MS;
+	report(&t[0]);
+	assert_int_equal(sched_emit(&s, out, 512), 0);
+}
+
 static void emit_splits_only_between_transactions(void **state)
 {
 	struct wave_txn op = { .vm_id = 1, .op = WAVE_OP_SET_WEIGHT, .u.weight.weight = 5 };
@@ -402,6 +444,7 @@ int main(void)
 		cmocka_unit_test_teardown(latency_hog_is_demoted_then_forgiven, teardown),
 		cmocka_unit_test_teardown(failed_decisions_back_off_stale_ones_retry, teardown),
 		cmocka_unit_test_teardown(lend_dedicate_and_revoke, teardown),
+		cmocka_unit_test_teardown(lend_prestages_the_revoke, teardown),
 		cmocka_unit_test_teardown(emit_splits_only_between_transactions, teardown),
 		cmocka_unit_test_teardown(model_ignores_what_it_cannot_hold, teardown),
 	};

@@ -91,6 +91,18 @@ static void mismatched_count_or_epoch_interrupts(void **state)
 	assert_int_equal(txn_asm_push(&a, &t1, &bad, why, sizeof(why)), TXN_ASM_INTERRUPTED);
 }
 
+static void triggers_must_lead_and_be_followed(void **state)
+{
+	struct wave_txn ops[4] = { { .op = WAVE_OP_TRIGGER }, { .op = WAVE_OP_TRIGGER },
+				   { .op = WAVE_OP_PLACE }, { .op = WAVE_OP_SET_WEIGHT } };
+
+	assert_int_equal(txn_triggers(ops, 4), 2);
+	assert_int_equal(txn_triggers(ops + 2, 2), 0);  /* an ordinary transaction */
+	assert_int_equal(txn_triggers(ops, 2), -EINVAL); /* triggers with nothing to do */
+	ops[3].op = WAVE_OP_TRIGGER;
+	assert_int_equal(txn_triggers(ops, 4), -EINVAL); /* a trigger after an action */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -99,6 +111,7 @@ int main(void)
 		cmocka_unit_test(op_without_start_is_discarded),
 		cmocka_unit_test(interleaved_txn_interrupts_partial),
 		cmocka_unit_test(mismatched_count_or_epoch_interrupts),
+		cmocka_unit_test(triggers_must_lead_and_be_followed),
 	};
 
 	return cmocka_run_group_tests_name("txn", tests, NULL, NULL);

@@ -144,6 +144,87 @@ static void send_result(struct waved *w, const struct wave_txn *first, uint8_t s
 	wv_emit(w, &m);
 }
 
+static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int local);
+
+static void release_prestaged(struct waved *w, unsigned int slot)
+{
+	struct wv_prestaged *p = &w->pre[slot];
+
+	for (unsigned int k = 0; k < p->ntrig; k++) {
+		struct wv_vm *vm = wv_vm_find(w, p->ops[k].vm_id);
+		struct wv_thread *t = vm ? wv_thread_find(vm, p->ops[k].kind, p->ops[k].index) : NULL;
+
+		if (t && t->prestaged == (int)slot + 1) {
+			t->prestaged = 0;
+			wv_thread_notify(w, vm, t);
+		}
+	}
+	p->used = 0;
+}
+
+/*
+ * Keeps a checked transaction whose first ntrig ops are TRIGGERs. A trigger
+ * thread that already arms one replaces it (the older one is answered
+ * STALE_TARGET): the newest decision wins. Its result comes when it fires.
+ */
+static void prestage(struct waved *w, struct txn_ctx *c, unsigned int ntrig, int local)
+{
+	unsigned int slot;
+
+	for (unsigned int k = 0; k < ntrig; k++)
+		if (c->t[k]->prestaged) {
+			unsigned int old = (unsigned int)c->t[k]->prestaged - 1;
+
+			send_result(w, w->pre[old].ops, WAVE_ST_STALE_TARGET, 0, 0, w->pre[old].local);
+			release_prestaged(w, old);
+		}
+	for (slot = 0; slot < WV_PRESTAGED && w->pre[slot].used; slot++)
+		;
+	if (slot == WV_PRESTAGED) {
+		send_result(w, c->ops, WAVE_ST_FAILED, 0, ENOSPC, local);
+		return;
+	}
+	w->pre[slot] = (struct wv_prestaged){ .used = 1, .local = local, .n = c->n,
+					      .ntrig = ntrig };
+	memcpy(w->pre[slot].ops, c->ops, c->n * sizeof(c->ops[0]));
+	for (unsigned int k = 0; k < ntrig; k++) {
+		c->t[k]->prestaged = (int)slot + 1;
+		wv_thread_notify(w, c->vm[k], c->t[k]);
+	}
+	w->st.prestaged++;
+}
+
+void wv_fire_prestaged(struct waved *w, struct wv_thread *t)
+{
+	struct wv_prestaged p;
+	unsigned int slot;
+
+	if (!t->prestaged)
+		return;
+	slot = (unsigned int)t->prestaged - 1;
+	p = w->pre[slot];
+	release_prestaged(w, slot);
+	w->st.prestaged_fired++;
+	/* Checked again now: the epoch or a target may have moved on since. */
+	apply_txn(w, p.ops + p.ntrig, p.n - p.ntrig, p.local);
+}
+
+void wv_drop_prestaged(struct waved *w, const struct wv_vm *vm, uint8_t status)
+{
+	for (unsigned int s = 0; s < WV_PRESTAGED; s++) {
+		int mine = !vm;
+
+		if (!w->pre[s].used)
+			continue;
+		for (unsigned int k = 0; vm && k < w->pre[s].n; k++)
+			mine |= w->pre[s].ops[k].vm_id == vm->id;
+		if (!mine)
+			continue;
+		send_result(w, w->pre[s].ops, status, 0, 0, w->pre[s].local);
+		release_prestaged(w, s);
+	}
+}
+
 /* A decision about a thread that woke up: time the loop from the wakeup (BPF clock). */
 static void time_decisions(struct waved *w, struct txn_ctx *c)
 {
@@ -165,7 +246,7 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 	const char *why = "";
 	uint8_t st = WAVE_ST_OK;
 	unsigned int k;
-	int ret = 0, journal = 0;
+	int ret = 0, journal = 0, ntrig;
 
 	w->st.txns++;
 	if (w->cfg.mode == WAVED_OBSERVE) {
@@ -177,11 +258,20 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 	}
 	for (k = 0; st == WAVE_ST_OK && k < n; k++)
 		st = check_op(w, &c, k, &why);
+	if (st == WAVE_ST_OK && (ntrig = txn_triggers(ops, n)) < 0) {
+		st = WAVE_ST_INVALID;
+		why = "TRIGGER ops must come first and be followed by others";
+		k = 1;
+	}
 	if (st != WAVE_ST_OK) {
 		k = k ? k - 1 : 0;
 		wave_log_rl(WAVE_LOG_INFO, "waved: TXN %u op %u refused (%s): %s", ops->txn_id, k,
 			    wave_status_name(st), why);
 		send_result(w, ops, st, k, 0, local);
+		return;
+	}
+	if (ntrig) {
+		prestage(w, &c, (unsigned int)ntrig, local);
 		return;
 	}
 	for (k = 0; k < n; k++) {

@@ -181,6 +181,9 @@ static json_object *status_json(const struct waved *w)
 	json_object_object_add(st, "snapshots", json_object_new_int64((int64_t)w->st.snapshots));
 	json_object_object_add(st, "wake_events", json_object_new_int64((int64_t)w->st.wake_events));
 	json_object_object_add(st, "exports", json_object_new_int64((int64_t)w->st.exports));
+	json_object_object_add(st, "prestaged", json_object_new_int64((int64_t)w->st.prestaged));
+	json_object_object_add(st, "prestaged_fired",
+			       json_object_new_int64((int64_t)w->st.prestaged_fired));
 	json_object_object_add(st, "tx_dropped", json_object_new_int64((int64_t)w->st.tx_dropped));
 	json_object_object_add(st, "bad_txns", json_object_new_int64((int64_t)w->st.rx_invalid_txn));
 	if (w->ch) {

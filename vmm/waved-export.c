@@ -259,8 +259,11 @@ void wv_on_wake_event(const struct hooks_event *ev, void *arg)
 		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++)
 			if (w->vms[v].th[i].used && w->vms[v].th[i].slot == (int)ev->slot &&
 			    w->vms[v].th[i].tid == (pid_t)ev->tid) {
-				if (ev->kind == HOOKS_RUNNABLE)
+				if (ev->kind == HOOKS_RUNNABLE) {
 					w->vms[v].th[i].wake_ns = ev->ts_ns;
+					/* First act on what was prestaged for this wakeup, then tell. */
+					wv_fire_prestaged(w, &w->vms[v].th[i]);
+				}
 				wv_export_thread(w, &w->vms[v], &w->vms[v].th[i]);
 				return;
 			}

@@ -277,6 +277,7 @@ static void defaults(struct waved_cfg *c)
 	sched_getaffinity(0, sizeof(c->allowed), &c->allowed);
 	chan_opts_init(&c->chan_opts, CHAN_HOST);
 	c->chan_opts.label = "waved";
+	c->chan_opts.features = WAVE_FEAT_PRESTAGE; /* we apply prestaged transactions */
 	policy_cfg_defaults(&c->policy_cfg);
 }
 
@@ -348,6 +349,7 @@ static void on_watchdog(struct waved *w, enum wd_event ev)
 		wave_warn("waved: FALLBACK: %s (lag %.2f ms, threshold %.2f ms); policy %s on the host",
 			  w->wd.why, lag_ms, (double)w->cfg.lag_threshold_ns / 1e6,
 			  w->cfg.fallback == WAVED_FB_LOCAL ? w->cfg.policy : "cfs");
+		wv_drop_prestaged(w, NULL, WAVE_ST_FALLBACK);
 		if (w->cfg.fallback == WAVED_FB_CFS)
 			wv_restore_all(w, "fallback to CFS");
 		else if (w->local)
@@ -357,6 +359,7 @@ static void on_watchdog(struct waved *w, enum wd_event ev)
 		w->epoch++;
 		wave_info("waved: HAND-BACK: %s (lag %.2f ms); epoch %u, full snapshot", w->wd.why,
 			  lag_ms, w->epoch);
+		wv_drop_prestaged(w, NULL, WAVE_ST_STALE_EPOCH);
 		if (w->local)
 			sched_reset(w->local);
 		wv_snapshot(w);

@@ -84,8 +84,13 @@ void wv_update_notify(struct waved *w)
 	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
 		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++)
 			if (w->vms[v].th[i].used)
-				obs_notify(w->obs, w->vms[v].th[i].slot, thread_notify(w, &w->vms[v]));
+				wv_thread_notify(w, &w->vms[v], &w->vms[v].th[i]);
 	wave_dbg("waved: wakeup events %s", want ? "on" : "off");
+}
+
+void wv_thread_notify(struct waved *w, const struct wv_vm *vm, struct wv_thread *t)
+{
+	obs_notify(w->obs, t->slot, t->prestaged || thread_notify(w, vm));
 }
 
 static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsigned int index,
@@ -219,6 +224,7 @@ void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why)
 {
 	int changed = 0;
 
+	wv_drop_prestaged(w, vm, WAVE_ST_NO_TARGET);
 	for (unsigned int i = 0; i < WV_MAX_THREADS; i++) {
 		struct wv_thread *t = &vm->th[i];
 

@@ -31,6 +31,7 @@
 #define WV_MAX_STATIC   16
 #define WV_OUTBOX       8192
 #define WV_LAT_SAMPLES  4096
+#define WV_PRESTAGED    64
 
 enum waved_mode { WAVED_OFFLOAD = 0, WAVED_ONHOST, WAVED_OBSERVE };
 enum waved_fallback { WAVED_FB_CFS = 0, WAVED_FB_LOCAL };
@@ -79,6 +80,14 @@ struct wv_thread {
 	uint64_t rate_t0, rate_run0, rate_wait0;
 	double run_pct, delay_pct; /* over the last second, for status */
 	uint64_t wake_ns;          /* last wakeup seen in BPF not yet followed by a decision */
+	int prestaged;             /* 1 + slot of the prestaged transaction it triggers, or 0 */
+};
+
+/* A transaction waiting for one of its TRIGGER threads to wake up. */
+struct wv_prestaged {
+	int used, local;
+	unsigned int n, ntrig;
+	struct wave_txn ops[WAVE_TXN_MAX_OPS];
 };
 
 struct wv_vm {
@@ -96,6 +105,7 @@ struct waved_stats {
 	uint64_t txns, results[WAVE_ST_MAX], ops_applied;
 	uint64_t tx_dropped, rx_invalid_txn, snapshots, fallbacks, handbacks;
 	uint64_t wake_events, exports;
+	uint64_t prestaged, prestaged_fired;
 	uint64_t last_fallback_ns, last_fallback_lag_ns; /* CLOCK_MONOTONIC, when; lag then */
 	/* wakeup seen in BPF -> decision about that thread applied, ns (ring) */
 	uint64_t decision_ns[WV_LAT_SAMPLES];
@@ -118,6 +128,7 @@ struct waved {
 	struct watchdog wd;
 	struct sched *local;       /* onhost policy, or the local fallback policy */
 	struct txn_asm txa, txa_local; /* agent's and local transactions assemble apart */
+	struct wv_prestaged pre[WV_PRESTAGED];
 	struct wave_msg outbox[WV_OUTBOX];
 	unsigned int out_n;
 	struct waved_stats st;
@@ -139,6 +150,8 @@ void wv_restore_all(struct waved *w, const char *why);
 void wv_journal(struct waved *w);
 /* Pushes wakeups as events exactly when the policy in charge wants them. */
 void wv_update_notify(struct waved *w);
+/* Events for one thread: on if its policy wants wakeups or it triggers a prestaged txn. */
+void wv_thread_notify(struct waved *w, const struct wv_vm *vm, struct wv_thread *t);
 int wv_add_static(struct waved *w, const struct wv_static_vm *s);
 void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why);
 
@@ -158,6 +171,10 @@ void wv_update_rates(struct waved *w);
 void wv_on_txn(struct waved *w, const struct wave_txn *op, int local);
 void wv_local_decide(struct waved *w);
 void wv_apply_init(struct waved *w);
+/* A managed thread woke up: fire the prestaged transaction it triggers, if any. */
+void wv_fire_prestaged(struct waved *w, struct wv_thread *t);
+/* Drops every prestaged transaction (or those triggered by vm's threads) with status. */
+void wv_drop_prestaged(struct waved *w, const struct wv_vm *vm, uint8_t status);
 
 /* waved-ctl.c */
 int wv_ctl_open(struct waved *w);
