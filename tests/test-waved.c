@@ -80,13 +80,19 @@ static void park(int i, int on)
 	pthread_mutex_unlock(&park_lock);
 }
 
-static void start_waved(void)
+/* waved on the stand-ins, with one more option (opt NULL: none). */
+static void start_waved_opt(const char *opt, const char *val)
 {
 	char *argv[] = { "build/bin/waved", "--vm", vm_lat, "--vm", vm_bat, "--channel", uri,
 			 "--rundir", rundir, "--lag-threshold", "20", "--cpus", "0,1",
-			 "--handback", "10", NULL };
+			 "--handback", "10", "--policy", "pin", (char *)opt, (char *)val, NULL };
 
 	waved_pid = test_spawn(argv);
+}
+
+static void start_waved(void)
+{
+	start_waved_opt(NULL, NULL);
 }
 
 static void start_agent(const char *delay_us)
@@ -440,6 +446,48 @@ static void hostile_agent_is_refused(void **state)
 	assert_int_equal(wait_for(at_baseline, 1000), 0);
 }
 
+static void onhost_and_observe_modes(void **state)
+{
+	json_object *st, *stats, *inv;
+
+	need_two_cpus();
+	test_end(&agent_pid);
+	test_end(&waved_pid);
+	assert_true(at_baseline());
+	/* onhost: the same policy inside waved, no agent at all. */
+	start_waved_opt("--mode", "onhost");
+	assert_true(test_wait_waved_state(rundir, "onhost", 5000) >= 0);
+	assert_int_equal(wait_for(pinned, 3000), 0);
+	test_end(&waved_pid);
+	assert_true(at_baseline()); /* SIGTERM restores */
+	/* observe: export only; an agent's decisions are refused. */
+	start_waved_opt("--mode", "observe");
+	start_agent(NULL);
+	assert_true(test_wait_waved_state(rundir, "observe", 5000) >= 0);
+	usleep(1500000);
+	assert_true(at_baseline());
+	st = test_waved_status(rundir);
+	assert_non_null(st);
+	assert_true(json_object_object_get_ex(st, "stats", &stats));
+	assert_true(json_object_object_get_ex(stats, "invalid", &inv));
+	json_object_put(st);
+	test_end(&agent_pid);
+	test_end(&waved_pid);
+	/* --fallback local: the agent dies, the same policy goes on inside waved. */
+	start_waved_opt("--fallback", "local");
+	start_agent(NULL);
+	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
+	assert_int_equal(wait_for(pinned, 3000), 0);
+	kill(agent_pid, SIGKILL);
+	waitpid(agent_pid, NULL, 0);
+	agent_pid = 0;
+	assert_true(test_wait_waved_state(rundir, "fallback", 1000) >= 0);
+	usleep(300000);
+	assert_true(pinned());
+	test_end(&waved_pid);
+	assert_true(at_baseline());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +497,7 @@ int main(void)
 		cmocka_unit_test(slow_link_means_fallback),
 		cmocka_unit_test(killed_waved_is_repaired_by_the_next),
 		cmocka_unit_test(hostile_agent_is_refused),
+		cmocka_unit_test(onhost_and_observe_modes),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

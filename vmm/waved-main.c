@@ -542,9 +542,13 @@ static int setup(struct waved *w)
 		return -errno;
 	if (w->conn && ep_add(w, vmm_conn_fd(w->conn), TAG_VIRT))
 		return -errno;
-	/* The local policy needs the host's CPUs before its first decision. */
+	/*
+	 * A local policy (onhost, or the local fallback) builds its model from a
+	 * snapshot like the agent does, so its decisions carry the current epoch.
+	 */
 	w->now = wave_now_ns();
-	wv_export_cpus(w);
+	if (w->local)
+		wv_snapshot(w);
 	wv_update_notify(w);
 	return 0;
 }
