@@ -14,6 +14,10 @@ extern const char bench_channel_help[];
 int bench_loop_main(int argc, char **argv);
 extern const char bench_loop_help[];
 
+/* wavectl bench sched [--quick] [--json] [--report DIR] [--link-delay US,...] */
+int bench_sched_main(int argc, char **argv);
+extern const char bench_sched_help[];
+
 /* Percentile p (0..1) of n samples; sorts them in place. 0 if n == 0. */
 uint64_t bench_percentile(uint64_t *samples, size_t n, double p);
 

@@ -40,7 +40,8 @@ struct agent {
 	int have_snapshot;
 	struct wave_msg out[OUT_MAX];
 	unsigned int out_n;
-	uint64_t next_tick, next_report, resync_after;
+	uint64_t last_decide, next_report, resync_after;
+	int state_seen;              /* state arrived since the last decision */
 	uint64_t cpu_t0_ns, cpu_used0_ns;
 	uint64_t start_ns;
 	uint64_t echoes, resyncs;
@@ -62,7 +63,8 @@ static const char help[] =
 	"\n"
 	"  --channel URI      shm:NAME or tcp://HOST:PORT (default shm:wave)\n"
 	"  --policy P         cfs, pin or latency (default latency)\n"
-	"  --tick-ms MS       decide at least this often (default 10)\n"
+	"  --tick-ms MS       decide on new state at most this often (default 10)\n"
+	"  --spin-us US       poll this long before sleeping (default 20, the minimum)\n"
 	"  --poll             busy-poll the channel (an IPU core of its own)\n"
 	"  --lend             latency: dedicate a core while active, lend it when idle\n"
 	"  --no-prestage      never prestage decisions at the host (always a round trip)\n"
@@ -76,6 +78,7 @@ static int parse(int argc, char **argv, struct agent *a)
 	static const struct option opts[] = {
 		{ "channel", required_argument, NULL, 'c' }, { "policy", required_argument, NULL, 'p' },
 		{ "tick-ms", required_argument, NULL, 't' }, { "poll", no_argument, NULL, 'P' },
+		{ "spin-us", required_argument, NULL, 'S' },
 		{ "lend", no_argument, NULL, 'n' }, { "report-s", required_argument, NULL, 'r' },
 		{ "no-prestage", no_argument, NULL, 'N' },
 		{ "link-delay", required_argument, NULL, 'd' },
@@ -101,6 +104,11 @@ static int parse(int argc, char **argv, struct agent *a)
 			a->tick_ns = v * WAVE_NSEC_PER_MSEC;
 			break;
 		case 'P': a->poll = 1; break;
+		case 'S':
+			if (wave_parse_u64("--spin-us", optarg, 0, 1000000, &v))
+				return -EINVAL;
+			a->copts.spin_ns = v * WAVE_NSEC_PER_USEC;
+			break;
 		case 'n': a->pcfg.lend = 1; break;
 		case 'N': a->no_prestage = 1; break;
 		case 'r':
@@ -237,11 +245,23 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 	}
 	if (sched_feed(&a->s, m, now) < 0 && a->have_snapshot)
 		resync(a, now, WAVE_RESYNC_GAP);
+	else
+		a->state_seen = 1;
 	if (m->h.type == WAVE_MSG_SNAPSHOT_END) {
 		a->have_snapshot = 1;
 		wave_info("agent: snapshot of epoch %u: deciding", m->p.snap.epoch);
 		sched_decide(&a->s, now);
 	}
+}
+
+/*
+ * Decide when new state has come in, at most once per tick; with nothing
+ * new, once per ten ticks (hog and idle timers in the policy still run).
+ * The agent then wakes about as often as the host exports, not more.
+ */
+static uint64_t wait_until(const struct agent *a)
+{
+	return a->last_decide + (a->state_seen ? a->tick_ns : 10 * a->tick_ns);
 }
 
 static void run(struct agent *a)
@@ -250,7 +270,7 @@ static void run(struct agent *a)
 	uint64_t now = wave_now_ns();
 	int n;
 
-	a->next_tick = now + a->tick_ns;
+	a->last_decide = now;
 	a->cpu_t0_ns = a->start_ns = now;
 	a->cpu_used0_ns = cpu_used_ns();
 	a->next_report = a->report_ns ? now + a->report_ns : UINT64_MAX;
@@ -258,19 +278,21 @@ static void run(struct agent *a)
 		if (a->poll) {
 			chan_process(a->ch);
 		} else {
-			uint64_t t = wave_now_ns();
-			int ms = a->next_tick > t ? (int)((a->next_tick - t) / WAVE_NSEC_PER_MSEC) : 0;
+			uint64_t t = wave_now_ns(), until = wait_until(a);
+			int ms = until > t ? (int)((until - t + WAVE_NSEC_PER_MSEC - 1) /
+						   WAVE_NSEC_PER_MSEC) : 0;
 
-			chan_wait(a->ch, ms > 0 ? ms : 0);
+			chan_wait(a->ch, ms);
 		}
 		now = wave_now_ns();
 		while ((n = chan_recv(a->ch, m, 64)) > 0)
 			for (int i = 0; i < n; i++)
 				handle(a, &m[i], now);
-		if (now >= a->next_tick) {
+		if (now >= wait_until(a)) {
 			if (a->have_snapshot)
 				sched_decide(&a->s, now);
-			a->next_tick = now + a->tick_ns;
+			a->last_decide = now;
+			a->state_seen = 0;
 		}
 		emit(a);
 		if (now >= a->next_report) {
@@ -294,6 +316,8 @@ int main(int argc, char **argv)
 	policy_cfg_defaults(&a.pcfg);
 	chan_opts_init(&a.copts, CHAN_AGENT);
 	a.copts.label = "agent";
+	/* Only the settle window (ring.h): the agent's CPU stands for IPU cores, but is paid here. */
+	a.copts.spin_ns = 20 * WAVE_NSEC_PER_USEC;
 	ret = parse(argc, argv, &a);
 	if (ret)
 		return ret > 0 ? 0 : 2;

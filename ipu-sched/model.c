@@ -53,6 +53,20 @@ static double ewma(double avg, double sample, uint64_t dt, uint64_t tau)
 	return avg + a * (sample - avg);
 }
 
+/*
+ * Per-activation averages weigh each sample by the activations it covers
+ * (1/32 per activation, at most half per sample): a burst of wakeups moves
+ * them faster than one lone wakeup does.
+ */
+static double per_wake(double avg, double sample, double activations)
+{
+	double a = activations / 32.0;
+
+	if (a > 0.5)
+		a = 0.5;
+	return avg + a * (sample - avg);
+}
+
 static int apply_vm_add(struct model *m, const struct wave_vm_add *a)
 {
 	struct model_vm *vm = model_vm(m, a->vm_id);
@@ -101,6 +115,14 @@ static int apply_vcpu(struct model *m, const struct wave_vcpu_state *s, uint64_t
 				MODEL_TAU_NS);
 		t->util_slow = ewma(t->util_slow, (double)(s->run_ns - t->run_ns) / (double)dt,
 				    dt, 10 * MODEL_TAU_NS);
+		/* Per activation: what a wakeup costs, and how long it waits to run. */
+		if (s->wakeups > t->wakeups) {
+			double w = (double)(s->wakeups - t->wakeups);
+
+			t->burst_ns = per_wake(t->burst_ns, (double)(s->run_ns - t->run_ns) / w, w);
+			t->wait_per_wake_ns = per_wake(t->wait_per_wake_ns,
+						       (double)(s->wait_ns - t->wait_ns) / w, w);
+		}
 		t->seen_ns = now;
 	}
 	t->kind = s->kind;

@@ -34,6 +34,8 @@ struct model_thread {
 	double util;              /* EWMA fraction of one CPU spent running */
 	double delay;             /* EWMA fraction of time runnable but waiting */
 	double util_slow;         /* EWMA with 10x the time constant: sustained demand */
+	double burst_ns;          /* EWMA of CPU time per wakeup: one activation's demand */
+	double wait_per_wake_ns;  /* EWMA of runnable-wait per wakeup: queueing before it runs */
 };
 
 struct model_vm {

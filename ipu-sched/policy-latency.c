@@ -8,10 +8,12 @@
  * throughput and nice -20 did nothing. So the lever is adaptive
  * reservations:
  *  - each vCPU and emulator thread of a latency VM gets runtime R every
- *    period P (deadline = P), R sized from its measured demand:
- *    R = clamp(util x P x headroom, rmin, rcap x P);
+ *    period P (deadline = P), R sized from its measured demand, the larger
+ *    of its use per period and its CPU per wakeup (one request must fit):
+ *    R = clamp(max(util x P, burst) x headroom, rmin, rcap x P);
  *  - grown by half when the thread still waits to run (runnable delay above
- *    grow_delay: it is throttled or squeezed), shrunk when its demand stays
+ *    grow_delay, or queueing per wakeup above grow_wait_ns: it is throttled
+ *    or squeezed), shrunk when its demand stays
  *    well below R for a second (changes under 20% are not worth a
  *    transaction);
  *  - a latency VM whose vCPUs use (nearly) all of a capped reservation for
@@ -103,7 +105,7 @@ static void emit_class(struct policy_out *out, const struct model_vm *vm,
 	policy_emit(out, &op, 0);
 }
 
-/* Mean of the vCPUs' sustained use, each relative to what it may use. */
+/* Mean of the vCPUs' use (fast signal), each relative to what it may use. */
 static double vm_pressure(const struct lat_state *s, const struct model *m,
 			  const struct model_vm *vm, int *at_cap)
 {
@@ -123,7 +125,7 @@ static double vm_pressure(const struct lat_state *s, const struct model *m,
 			if ((double)lt->runtime < cap * 0.95)
 				*at_cap = 0;
 		}
-		sum += t->util_slow / allowed;
+		sum += t->util / allowed;
 		n++;
 	}
 	return n ? sum / n : 0;
@@ -167,16 +169,24 @@ static void update_hog(struct lat_state *s, const struct model *m, const struct 
 	}
 }
 
-/* The reservation a thread should have now, given what it has. */
+/*
+ * The reservation a thread should have now, given what it has. Demand is
+ * the larger of its average use over a period and one activation (a
+ * request handled in one go must fit the budget, or it is throttled to the
+ * next period: a whole period added to its latency), both with headroom.
+ * It grows when the thread still queues before it runs.
+ */
 static uint64_t want_runtime(const struct lat_state *s, const struct model_thread *t,
 			     const struct lat_thread *lt, uint64_t now, int *change)
 {
 	const struct policy_cfg *c = &s->cfg;
 	double cap = c->rcap * (double)c->period_ns;
-	double r = fmax(t->util, t->util_slow) * (double)c->period_ns * c->headroom;
+	double r = fmax(fmax(t->util, t->util_slow) * (double)c->period_ns, t->burst_ns) *
+		   c->headroom;
 	uint64_t want;
 
-	if (lt->applied == LAT_DL && t->delay > c->grow_delay)
+	if (lt->applied == LAT_DL && (t->delay > c->grow_delay ||
+				      t->wait_per_wake_ns > (double)c->grow_wait_ns))
 		r = fmax(r, (double)lt->runtime * 1.5);
 	r = fmin(fmax(r, (double)c->rmin_ns), cap);
 	want = round_us(r);
@@ -224,7 +234,8 @@ static void decide_thread(struct lat_state *s, const struct model *m, const stru
 		/* The shrink line: demand that would want under 70% of what it has. */
 		double line = (double)lt->runtime * 0.7 / ((double)s->cfg.period_ns * s->cfg.headroom);
 
-		if (fmax(t->util, t->util_slow) < line) {
+		if (fmax(t->util, t->util_slow) < line &&
+		    t->burst_ns * s->cfg.headroom < (double)lt->runtime * 0.7) {
 			if (!lt->low_since)
 				lt->low_since = now;
 		} else {

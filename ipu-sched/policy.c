@@ -32,8 +32,9 @@ void policy_cfg_defaults(struct policy_cfg *c)
 	c->rcap = 0.45;
 	c->headroom = 2.0;
 	c->grow_delay = 0.05;
+	c->grow_wait_ns = 200000;     /* 0.2 ms queued per wakeup */
 	c->hog_util = 0.85;
-	c->hog_ns = 2000000000ull;    /* 2 s */
+	c->hog_ns = 1000000000ull;    /* 1 s */
 	c->calm_util = 0.30;
 	c->lend = 0;
 	c->idle_ns = 50000000ull;     /* 50 ms */

@@ -35,6 +35,7 @@ struct policy_cfg {
 	double rcap;            /* latency: largest reservation, fraction of the period */
 	double headroom;        /* latency: reservation = demand x headroom */
 	double grow_delay;      /* latency: runnable-delay fraction that grows a reservation */
+	uint64_t grow_wait_ns;  /* latency: ... or runnable wait per wakeup */
 	double hog_util;        /* latency: sustained use per vCPU that marks a hog */
 	uint64_t hog_ns;        /* latency: ... for this long */
 	double calm_util;       /* latency: use per vCPU below which a hog is forgiven */

@@ -273,14 +273,15 @@ static int set_class(pid_t tid, int policy, unsigned int prio, int nice, uint64_
 }
 
 /*
- * Some kernels leak SCHED_DEADLINE bandwidth: a thread leaving DEADLINE (or
- * exiting) does not give its reservation back to the root domain's
- * accounting (seen on 6.18 here: every DEADLINE -> OTHER switch added
- * runtime/period to dl_bw->total_bw), so after a few reservations every
+ * Some kernels leak SCHED_DEADLINE bandwidth: a thread switched from
+ * DEADLINE to another class while it sleeps (between its deadline and its
+ * 0-lag time, by the look of it) does not give its reservation back to the
+ * root domain's accounting (seen on 6.18 here: dl_bw->total_bw keeps it;
+ * a running thread gives it back), so after a few such switches every
  * admission fails with EBUSY while no DEADLINE task runs. Rebuilding the
  * root domain recomputes the accounting from the DEADLINE tasks that
  * really exist; toggling the root cpuset's sched_load_balance does that
- * (cgroup v1). Done on an EBUSY refusal, at most every 10 s, and logged.
+ * (cgroup v1). Done on an EBUSY refusal, at most once a second, and logged.
  * A genuine over-subscription stays refused: the retry fails the same way.
  */
 #define MECH_DL_REPAIR_FILE "/sys/fs/cgroup/cpuset/cpuset.sched_load_balance"
@@ -294,7 +295,7 @@ int mech_dl_repair(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec;
-	if (last && now - last < 10)
+	if (last && now - last < 1)
 		return -EAGAIN;
 	last = now;
 	if ((fd = open(MECH_DL_REPAIR_FILE, O_WRONLY | O_CLOEXEC)) < 0)

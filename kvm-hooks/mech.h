@@ -78,7 +78,7 @@ int mech_journal_repair(const char *path);
 /*
  * Rebuilds the root domain so the kernel recomputes its SCHED_DEADLINE
  * bandwidth accounting (works around a leak; see mech.c). mech_class()
- * calls it on an EBUSY refusal. 0, -EAGAIN (done less than 10 s ago) or
+ * calls it on an EBUSY refusal. 0, -EAGAIN (done less than a second ago) or
  * -errno.
  */
 int mech_dl_repair(void);

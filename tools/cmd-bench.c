@@ -16,6 +16,8 @@ static const struct {
 	  bench_channel_main },
 	{ "loop", "offloaded control loop: decision latency, waved CPU, fallback time",
 	  bench_loop_main },
+	{ "sched", "real VMs: cfs vs pin vs rt vs offload vs onhost (latency, throughput)",
+	  bench_sched_main },
 };
 
 static void usage(FILE *f)
@@ -42,6 +44,6 @@ static int bench_run(int argc, char **argv)
 
 const struct wavectl_cmd wavectl_bench_cmd = {
 	.name = "bench",
-	.summary = "run a benchmark (channel, loop)",
+	.summary = "run a benchmark (channel, loop, sched)",
 	.run = bench_run,
 };

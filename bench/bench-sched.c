@@ -1,0 +1,574 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * wavectl bench sched: is offloaded scheduling better than Linux alone,
+ * than what an operator sets by hand, and what does offloading cost next to
+ * the same policy on the host? Measured on real VMs from images/xml/: one
+ * latency-class VM answering UDP (echo) and one batch VM spinning, four
+ * vCPUs on the host's CPUs (2:1 on two CPUs).
+ *
+ * Modes, on the same VMs, interleaved over repetitions (the order rotates)
+ * so that drift of a shared machine hits all alike:
+ *   cfs      waved --mode observe: Linux alone
+ *   pin      static 1:1 pinning (waved --mode onhost --policy pin)
+ *   rt       static SCHED_FIFO for the latency VM's threads, set by hand
+ *   offload  wave-agent (latency policy) over shm, link delay 2 us
+ *   onhost   the same policy inside waved
+ * Phases, one after the other in each mode:
+ *   steady   100 requests/s costing 200 us each (far from saturation)
+ *   step     4x the rate and 3x the cost: demand grows twelvefold
+ *   hog      steady load, and the latency VM's guest burns CPU on all vCPUs
+ * The client (sched-client.c) runs at SCHED_FIFO 50 in every mode.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "bench/bench-sched.h"
+#include "bench/bench.h"
+#include "bench/sched-client.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/parse.h"
+#include "vmm/status-client.h"
+
+const char *const bs_phase_names[BS_NR_PHASES] = { "steady", "step", "hog" };
+
+#define CLIENT_PRIO 50
+#define ECHO_PORT 7777
+#define REPORT_PORT 7700
+#define HOG_THREADS 2
+
+struct bs_cfg {
+	int quick, json;
+	const char *report;
+	unsigned int reps, phase_s, warm_s, settle_ms;
+	unsigned int nr_delays;
+	unsigned int delays[BS_MAX_DELAYS];
+	unsigned int modes;          /* bit per enum se_mode to run */
+};
+
+static struct se_env env;
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void progress(const struct bs_cfg *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void progress(const struct bs_cfg *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->json)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "bench sched: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+}
+
+static int pause_s(double s)
+{
+	uint64_t end = wave_now_ns() + (uint64_t)(s * 1e9);
+
+	while (!interrupted && wave_now_ns() < end)
+		usleep(20000);
+	return interrupted ? -EINTR : 0;
+}
+
+static int add_samples(struct bs_phase_result *p, const uint64_t *v, unsigned int n)
+{
+	if (p->n + n > p->cap) {
+		unsigned int cap = (p->n + n) * 2;
+		uint64_t *nv = realloc(p->rtt, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		p->rtt = nv;
+		p->cap = cap;
+	}
+	memcpy(p->rtt + p->n, v, n * sizeof(*v));
+	p->n += n;
+	return 0;
+}
+
+double bs_mean(const struct bs_phase_result *p, double sum)
+{
+	return p->reps ? sum / p->reps : 0;
+}
+
+/* One measured phase: load set, settled, measured, collected. */
+static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, struct sc_reports *rep,
+			 enum bs_phase ph, const struct bs_results *res, struct bs_phase_result *out)
+{
+	static uint64_t buf[1 << 18];
+	uint64_t seq0, seq1, t0, t1, w0, w1, a0, a1, l0, l1, lost;
+	unsigned int n;
+	int ret;
+
+	sc_set_load(cl, res->rate[ph], res->cost_us[ph]);
+	if (ph == BS_HOG && sc_hog(cl, HOG_THREADS))
+		wave_warn("bench sched: the echo guest did not acknowledge HOG");
+	if ((ret = pause_s((double)c->settle_ms / 1000.0)))
+		return ret;
+	seq0 = __atomic_load_n(&cl->seq, __ATOMIC_ACQUIRE);
+	t0 = wave_now_ns();
+	w0 = se_cpu_ns(env.waved);
+	a0 = se_cpu_ns(env.agent);
+	l0 = se_cpu_ns(env.lat_pid);
+	ret = pause_s(c->phase_s);
+	seq1 = __atomic_load_n(&cl->seq, __ATOMIC_ACQUIRE);
+	t1 = wave_now_ns();
+	w1 = se_cpu_ns(env.waved);
+	a1 = se_cpu_ns(env.agent);
+	l1 = se_cpu_ns(env.lat_pid);
+	if (ph == BS_HOG && sc_hog(cl, 0)) {
+		wave_err("bench sched: the echo guest does not answer the end of HOG: giving up "
+			 "(what follows would measure a hogging guest)");
+		ret = -ETIMEDOUT;
+	}
+	/* Late replies still count: give them a moment before calling them lost. */
+	pause_s(0.3);
+	n = sc_collect(cl, seq0, seq1, buf, sizeof(buf) / sizeof(buf[0]), &lost);
+	if (add_samples(out, buf, n))
+		return -ENOMEM;
+	out->lost += lost;
+	out->sent += seq1 - seq0;
+	out->units_s_sum += sc_units_per_s(rep, t0, t1 + WAVE_NSEC_PER_SEC / 2);
+	out->waved_pct_sum += 100.0 * (double)(w1 - w0) / (double)(t1 - t0);
+	out->agent_pct_sum += 100.0 * (double)(a1 - a0) / (double)(t1 - t0);
+	out->latvm_pct_sum += 100.0 * (double)(l1 - l0) / (double)(t1 - t0);
+	out->reps++;
+	return ret;
+}
+
+static int run_mode(const struct bs_cfg *c, struct sc_client *cl, struct sc_reports *rep,
+		    enum se_mode m, unsigned int delay_us, int phases,
+		    struct bs_phase_result *out, const struct bs_results *res)
+{
+	int ret = se_mode_start(&env, m, delay_us);
+
+	/* Every mode starts from a calm guest. */
+	if (!ret && sc_hog(cl, 0)) {
+		wave_err("bench sched: the echo guest does not answer");
+		ret = -ETIMEDOUT;
+	}
+	sc_set_load(cl, res->rate[BS_STEADY], res->cost_us[BS_STEADY]);
+	if (!ret)
+		ret = pause_s(c->warm_s); /* the policy settles */
+	for (int ph = 0; !ret && ph < phases; ph++)
+		ret = measure_phase(c, cl, rep, (enum bs_phase)ph, res, &out[ph]);
+	sc_set_load(cl, 0, 0);
+	se_mode_stop(&env);
+	return ret;
+}
+
+static int state_changed(const char *want)
+{
+	return waved_state_is(env.rundir, want);
+}
+
+/* One offload run with the agent stopped for a while in the middle. */
+static int run_timeline(const struct bs_cfg *c, struct sc_client *cl, struct bs_results *res)
+{
+	unsigned int total = c->quick ? 10 : 15, stop_at = total / 3, stop_for = 3;
+	uint64_t seq0, t0, now;
+	int ret = se_mode_start(&env, SE_OFFLOAD, 2), fell = 0, back = 0;
+
+	sc_set_load(cl, res->rate[BS_STEADY] * 2, res->cost_us[BS_STEADY]);
+	if (!ret)
+		ret = pause_s(c->warm_s);
+	seq0 = __atomic_load_n(&cl->seq, __ATOMIC_ACQUIRE);
+	t0 = wave_now_ns();
+	res->tl_stop_ms = stop_at * 1000.0;
+	res->tl_cont_ms = (stop_at + stop_for) * 1000.0;
+	res->tl_fallback_ms = res->tl_handback_ms = -1;
+	while (!ret && !interrupted && (now = wave_now_ns()) - t0 < total * WAVE_NSEC_PER_SEC) {
+		double ms = (double)(now - t0) / 1e6;
+
+		if (ms >= res->tl_stop_ms && ms < res->tl_cont_ms && env.agent > 0 &&
+		    kill(env.agent, 0) == 0 && !fell)
+			kill(env.agent, SIGSTOP);
+		if (ms >= res->tl_cont_ms && fell && !back)
+			kill(env.agent, SIGCONT);
+		if (!fell && state_changed("fallback")) {
+			fell = 1;
+			res->tl_fallback_ms = ms;
+		}
+		if (fell && !back && state_changed("offload")) {
+			back = 1;
+			res->tl_handback_ms = ms;
+		}
+		usleep(5000);
+	}
+	if (env.agent > 0)
+		kill(env.agent, SIGCONT);
+	sc_set_load(cl, 0, 0);
+	pause_s(0.3);
+	for (uint64_t s = seq0; s < __atomic_load_n(&cl->seq, __ATOMIC_ACQUIRE) &&
+	     res->tl_n < BS_MAX_TIMELINE; s++) {
+		const struct sc_req *r = &cl->req[s % SC_MAX_REQ];
+
+		res->tl_t_ms[res->tl_n] = (double)(r->sent_ns - t0) / 1e6;
+		res->tl_rtt_us[res->tl_n++] = r->rtt_ns ? (double)r->rtt_ns / 1e3 : -1;
+	}
+	se_mode_stop(&env);
+	return ret;
+}
+
+static void summarise(struct bs_phase_result *p)
+{
+	p->p50 = (double)bench_percentile(p->rtt, p->n, 0.50) / 1e3;
+	p->p99 = (double)bench_percentile(p->rtt, p->n, 0.99) / 1e3;
+	p->p999 = (double)bench_percentile(p->rtt, p->n, 0.999) / 1e3;
+}
+
+static json_object *phase_json(const struct bs_phase_result *p)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "lat_us_p50", json_object_new_double(p->p50));
+	json_object_object_add(o, "lat_us_p99", json_object_new_double(p->p99));
+	json_object_object_add(o, "lat_us_p999", json_object_new_double(p->p999));
+	json_object_object_add(o, "lost", json_object_new_int64((int64_t)p->lost));
+	json_object_object_add(o, "sent", json_object_new_int64((int64_t)p->sent));
+	json_object_object_add(o, "batch_units_per_s",
+			       json_object_new_double(bs_mean(p, p->units_s_sum)));
+	json_object_object_add(o, "waved_cpu_pct", json_object_new_double(bs_mean(p, p->waved_pct_sum)));
+	json_object_object_add(o, "agent_cpu_pct", json_object_new_double(bs_mean(p, p->agent_pct_sum)));
+	json_object_object_add(o, "latency_vm_cpu_pct",
+			       json_object_new_double(bs_mean(p, p->latvm_pct_sum)));
+	return o;
+}
+
+static void print_json(const struct bs_results *res, const struct bs_cfg *c)
+{
+	json_object *root = json_object_new_object(), *host = json_object_new_object();
+	json_object *params = json_object_new_object(), *modes = json_object_new_object();
+	json_object *sweep = json_object_new_array();
+
+	json_object_object_add(host, "cpus", json_object_new_int(res->ncpus));
+	json_object_object_add(host, "cpu", json_object_new_string(res->cpu));
+	json_object_object_add(host, "kernel", json_object_new_string(res->kernel));
+	json_object_object_add(host, "accel", json_object_new_string(res->accel));
+	json_object_object_add(root, "host", host);
+	json_object_object_add(params, "reps", json_object_new_int((int)c->reps));
+	json_object_object_add(params, "phase_s", json_object_new_int((int)c->phase_s));
+	json_object_object_add(params, "warm_s", json_object_new_int((int)c->warm_s));
+	for (int ph = 0; ph < BS_NR_PHASES; ph++) {
+		json_object *p = json_object_new_object();
+
+		json_object_object_add(p, "rate_per_s", json_object_new_double(res->rate[ph]));
+		json_object_object_add(p, "cost_us", json_object_new_int((int)res->cost_us[ph]));
+		json_object_object_add(p, "hog_threads", json_object_new_int(ph == BS_HOG ? HOG_THREADS : 0));
+		json_object_object_add(params, bs_phase_names[ph], p);
+	}
+	json_object_object_add(params, "client", json_object_new_string("open loop, Poisson, SCHED_FIFO 50"));
+	json_object_object_add(params, "offload_link_delay_us", json_object_new_int(2));
+	json_object_object_add(root, "params", params);
+	for (int m = 0; m < SE_NR_MODES; m++) {
+		json_object *mo = json_object_new_object();
+
+		for (int ph = 0; ph < BS_NR_PHASES; ph++)
+			json_object_object_add(mo, bs_phase_names[ph], phase_json(&res->r[m][ph]));
+		json_object_object_add(modes, se_mode_names[m], mo);
+	}
+	json_object_object_add(root, "modes", modes);
+	for (unsigned int d = 0; d < res->nr_delays; d++) {
+		json_object *o = phase_json(&res->sweep[d]);
+
+		json_object_object_add(o, "link_delay_us", json_object_new_int((int)res->delay_us[d]));
+		json_object_array_add(sweep, o);
+	}
+	json_object_object_add(root, "delay_sweep", sweep);
+	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+	json_object_put(root);
+}
+
+static void print_goal(const char *what, double got, const char *op, double want, int ok)
+{
+	printf("  %-58s %8.2f %s %-6.2f %s\n", what, got, op, want, ok ? "met" : "NOT met");
+}
+
+static void print_table(const struct bs_results *res)
+{
+	const struct bs_phase_result (*r)[BS_NR_PHASES] = res->r;
+
+	printf("\n%-8s %-6s %10s %10s %10s %6s %12s %8s %8s %8s\n", "mode", "phase", "p50 us",
+	       "p99 us", "p99.9 us", "lost", "batch u/s", "latVM%", "waved%", "agent%");
+	for (int m = 0; m < SE_NR_MODES; m++)
+		for (int ph = 0; ph < BS_NR_PHASES; ph++) {
+			const struct bs_phase_result *p = &r[m][ph];
+
+			printf("%-8s %-6s %10.0f %10.0f %10.0f %6llu %12.0f %8.1f %8.3f %8.3f\n",
+			       ph ? "" : se_mode_names[m], bs_phase_names[ph], p->p50, p->p99, p->p999,
+			       (unsigned long long)p->lost, bs_mean(p, p->units_s_sum),
+			       bs_mean(p, p->latvm_pct_sum), bs_mean(p, p->waved_pct_sum),
+			       bs_mean(p, p->agent_pct_sum));
+		}
+	printf("\ngoals (ratios from this run):\n");
+	{
+		double cs = r[SE_CFS][BS_STEADY].p99, os = r[SE_OFFLOAD][BS_STEADY].p99;
+		double cb = bs_mean(&r[SE_CFS][BS_STEADY], r[SE_CFS][BS_STEADY].units_s_sum);
+		double ob = bs_mean(&r[SE_OFFLOAD][BS_STEADY], r[SE_OFFLOAD][BS_STEADY].units_s_sum);
+		double ch = bs_mean(&r[SE_CFS][BS_HOG], r[SE_CFS][BS_HOG].units_s_sum);
+		double oh = bs_mean(&r[SE_OFFLOAD][BS_HOG], r[SE_OFFLOAD][BS_HOG].units_s_sum);
+
+		print_goal("steady: offload p99 / cfs p99", cs ? os / cs : 0, "<=", 0.25,
+			   cs && os / cs <= 0.25);
+		print_goal("steady: offload batch / cfs batch", cb ? ob / cb : 0, ">=", 0.95,
+			   cb && ob / cb >= 0.95);
+		print_goal("step: offload p99 / cfs p99", r[SE_CFS][BS_STEP].p99 ?
+			   r[SE_OFFLOAD][BS_STEP].p99 / r[SE_CFS][BS_STEP].p99 : 0, "<=", 0.5,
+			   r[SE_CFS][BS_STEP].p99 &&
+			   r[SE_OFFLOAD][BS_STEP].p99 / r[SE_CFS][BS_STEP].p99 <= 0.5);
+		print_goal("hog: offload batch / cfs batch", ch ? oh / ch : 0, ">=", 0.9,
+			   ch && oh / ch >= 0.9);
+		for (int ph = 0; ph < BS_NR_PHASES; ph++) {
+			char what[64];
+			double on = r[SE_ONHOST][ph].p99, of = r[SE_OFFLOAD][ph].p99;
+
+			snprintf(what, sizeof(what), "%s: offload p99 / onhost p99", bs_phase_names[ph]);
+			print_goal(what, on ? of / on : 0, "<=", 1.1, on && of / on <= 1.1);
+		}
+	}
+	for (unsigned int d = 0; d < res->nr_delays; d++)
+		printf("  delay sweep: link delay %4u us: offload steady p99 %8.0f us\n",
+		       res->delay_us[d], res->sweep[d].p99);
+}
+
+static void host_info(struct bs_results *res)
+{
+	struct utsname u;
+	char line[256];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	uname(&u);
+	snprintf(res->kernel, sizeof(res->kernel), "%s", u.release);
+	res->ncpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+			snprintf(res->cpu, sizeof(res->cpu), "%.*s",
+				 (int)strcspn(strchr(line, ':') + 2, "\n"), strchr(line, ':') + 2);
+			break;
+		}
+	if (f)
+		fclose(f);
+	f = fopen("/run/wave-vm/accel", "r");
+	snprintf(res->accel, sizeof(res->accel), "tcg");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "accel=", 6))
+			snprintf(res->accel, sizeof(res->accel), "%.*s", (int)strcspn(line + 6, "\n"),
+				 line + 6);
+	if (f)
+		fclose(f);
+}
+
+const char bench_sched_help[] =
+	"usage: wavectl bench sched [--quick] [--json] [--report DIR] [--link-delay US[,US...]]\n"
+	"                           [--reps N] [--phase-s S]\n"
+	"\n"
+	"Real VMs (a latency VM answering UDP, two batch VMs spinning) under five\n"
+	"modes - cfs (Linux alone), pin (static 1:1 pinning), rt (SCHED_FIFO by hand),\n"
+	"offload (wave-agent over shm, link delay 2 us), onhost (the same policy in\n"
+	"waved) - and three phases: steady, step (demand x12), hog (the latency VM\n"
+	"burns CPU). Reports latency p50/p99/p99.9, losses, batch throughput and the\n"
+	"daemons' CPU per mode and phase. Needs root; starts and removes its VMs.\n"
+	"\n"
+	"  --quick          one repetition, 8 s phases (under 6 minutes)\n"
+	"  --json           one JSON object: {\"host\", \"params\", \"modes\": {MODE: {PHASE:\n"
+	"                   {lat_us_p50, lat_us_p99, lat_us_p999, lost, batch_units_per_s,\n"
+	"                   waved_cpu_pct, agent_cpu_pct}}}, \"delay_sweep\"}\n"
+	"  --report DIR     also write DIR/report.md and plots (gnuplot), with a run\n"
+	"                   where the agent is stopped in the middle\n"
+	"  --link-delay L   offload steady-phase sweep over these link delays (us)\n"
+	"  --reps N         repetitions (default 2; --quick 1)\n"
+	"  --phase-s S      seconds per phase (default 15; --quick 8)\n"
+	"  --modes LIST     run only these modes (default: all five)\n"
+	"  -h, --help       this text\n";
+
+static int parse(int argc, char **argv, struct bs_cfg *c)
+{
+	static const struct option opts[] = {
+		{ "quick", no_argument, NULL, 'q' }, { "json", no_argument, NULL, 'j' },
+		{ "report", required_argument, NULL, 'r' },
+		{ "link-delay", required_argument, NULL, 'd' },
+		{ "reps", required_argument, NULL, 'n' }, { "phase-s", required_argument, NULL, 'p' },
+		{ "modes", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+	};
+	uint64_t v, reps = 0, phase = 0;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'q': c->quick = 1; break;
+		case 'j': c->json = 1; break;
+		case 'r': c->report = optarg; break;
+		case 'd': {
+			char buf[256], *save = NULL, *tok;
+
+			snprintf(buf, sizeof(buf), "%s", optarg);
+			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				if (c->nr_delays == BS_MAX_DELAYS ||
+				    wave_parse_u64("--link-delay", tok, 0, 100000, &v))
+					return -EINVAL;
+				c->delays[c->nr_delays++] = (unsigned int)v;
+			}
+			break;
+		}
+		case 'm': {
+			char buf[128], *save = NULL, *tok;
+
+			snprintf(buf, sizeof(buf), "%s", optarg);
+			c->modes = 0;
+			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				int k;
+
+				for (k = 0; k < SE_NR_MODES && strcmp(tok, se_mode_names[k]); k++)
+					;
+				if (k == SE_NR_MODES) {
+					wave_err("--modes: unknown mode '%s' (cfs, pin, rt, offload, onhost)",
+						 tok);
+					return -EINVAL;
+				}
+				c->modes |= 1u << k;
+			}
+			break;
+		}
+		case 'n':
+			if (wave_parse_u64("--reps", optarg, 1, 20, &reps))
+				return -EINVAL;
+			break;
+		case 'p':
+			if (wave_parse_u64("--phase-s", optarg, 1, 600, &phase))
+				return -EINVAL;
+			break;
+		case 'h': fputs(bench_sched_help, stdout); return 1;
+		default: fputs(bench_sched_help, stderr); return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		wave_err("bench sched: unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	if (!c->modes)
+		c->modes = (1u << SE_NR_MODES) - 1;
+	c->reps = reps ? (unsigned int)reps : c->quick ? 1 : 2;
+	c->phase_s = phase ? (unsigned int)phase : c->quick ? 8 : 15;
+	c->warm_s = c->phase_s >= 8 ? (c->quick ? 3 : 5) : 1;
+	c->settle_ms = c->phase_s >= 8 ? 1000 : 300;
+	return 0;
+}
+
+static int run_all(const struct bs_cfg *c, struct bs_results *res)
+{
+	struct sc_client cl;
+	struct sc_reports rep;
+	int ret;
+
+	progress(c, "starting libvirtd (if needed), the bridge and %d VMs", 1 + SE_NR_BATCH);
+	if ((ret = se_setup(&env, c->json)) || (ret = se_wait_guests(&env, 180)))
+		return ret;
+	if ((ret = sc_reports_start(&rep, "10.77.0.1", REPORT_PORT)))
+		return ret;
+	for (int b = 0; b < SE_NR_BATCH; b++)
+		sc_reports_add_vm(&rep, env.bat_ip[b]);
+	if ((ret = sc_client_start(&cl, env.lat_ip, ECHO_PORT, CLIENT_PRIO))) {
+		sc_reports_stop(&rep);
+		return ret;
+	}
+	usleep(100000);
+	if (!cl.fifo_ok)
+		wave_warn("bench sched: the client could not get SCHED_FIFO: its own delay will show");
+	for (unsigned int rep_i = 0; !ret && rep_i < c->reps; rep_i++)
+		for (int k = 0; !ret && k < SE_NR_MODES; k++) {
+			enum se_mode m = (enum se_mode)((k + (int)rep_i) % SE_NR_MODES);
+
+			if (!(c->modes & (1u << m)))
+				continue;
+			progress(c, "repetition %u/%u: mode %s", rep_i + 1, c->reps, se_mode_names[m]);
+			ret = run_mode(c, &cl, &rep, m, 2, BS_NR_PHASES, res->r[m], res);
+		}
+	for (unsigned int d = 0; !ret && d < c->nr_delays; d++) {
+		progress(c, "link delay sweep: %u us", c->delays[d]);
+		res->delay_us[res->nr_delays] = c->delays[d];
+		ret = run_mode(c, &cl, &rep, SE_OFFLOAD, c->delays[d], 1,
+			       &res->sweep[res->nr_delays++], res);
+	}
+	if (!ret && c->report) {
+		progress(c, "timeline: the agent stopped mid-run");
+		ret = run_timeline(c, &cl, res);
+	}
+	sc_client_stop(&cl);
+	sc_reports_stop(&rep);
+	return ret;
+}
+
+int bench_sched_main(int argc, char **argv)
+{
+	static struct bs_results res;
+	struct bs_cfg c = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	int ret = parse(argc, argv, &c);
+
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	if (geteuid() != 0) {
+		wave_err("bench sched: needs root (libvirt VMs, BPF, scheduling classes)");
+		return 1;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	/* Steady: far from saturation; step: 4x the rate, 3x the cost (12x the demand). */
+	res.rate[BS_STEADY] = 100;
+	res.cost_us[BS_STEADY] = 200;
+	res.rate[BS_STEP] = 400;
+	res.cost_us[BS_STEP] = 600;
+	res.rate[BS_HOG] = 100;
+	res.cost_us[BS_HOG] = 200;
+	res.phase_s = c.phase_s;
+	res.warm_s = c.warm_s;
+	res.reps = c.reps;
+	wave_log_set_level(WAVE_LOG_WARN);
+	ret = run_all(&c, &res);
+	host_info(&res);
+	progress(&c, "stopping and removing what was started");
+	se_teardown(&env);
+	if (interrupted) {
+		wave_err("bench sched: interrupted; everything started was stopped");
+		return 1;
+	}
+	if (ret) {
+		wave_err("bench sched: %s", strerror(-ret));
+		return 1;
+	}
+	for (int m = 0; m < SE_NR_MODES; m++)
+		for (int ph = 0; ph < BS_NR_PHASES; ph++)
+			summarise(&res.r[m][ph]);
+	for (unsigned int d = 0; d < res.nr_delays; d++)
+		summarise(&res.sweep[d]);
+	if (c.report && (ret = bs_report(&res, c.report)))
+		wave_err("bench sched: report: %s", strerror(-ret));
+	if (c.json)
+		print_json(&res, &c);
+	else
+		print_table(&res);
+	if (c.report && !c.json && !ret)
+		printf("\nreport: %s/report.md\n", c.report);
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Results of 'wavectl bench sched', shared by the run (bench-sched.c) and the report. */
+#ifndef WAVE_BENCH_SCHED_H
+#define WAVE_BENCH_SCHED_H
+
+#include <stdint.h>
+
+#include "bench/sched-env.h"
+
+enum bs_phase { BS_STEADY = 0, BS_STEP, BS_HOG, BS_NR_PHASES };
+
+extern const char *const bs_phase_names[BS_NR_PHASES];
+
+struct bs_phase_result {
+	uint64_t *rtt;               /* round trips, ns, all repetitions */
+	unsigned int n, cap;
+	uint64_t lost, sent;
+	double units_s_sum;          /* batch work units/s, summed over repetitions */
+	double waved_pct_sum, agent_pct_sum;
+	double latvm_pct_sum;        /* CPU of the latency VM's QEMU (all its threads) */
+	unsigned int reps;
+	double p50, p99, p999;       /* us, filled by bs_summarise */
+};
+
+#define BS_MAX_DELAYS 8
+#define BS_MAX_TIMELINE 8192
+
+struct bs_results {
+	struct bs_phase_result r[SE_NR_MODES][BS_NR_PHASES];
+	unsigned int nr_delays;
+	unsigned int delay_us[BS_MAX_DELAYS];
+	struct bs_phase_result sweep[BS_MAX_DELAYS];  /* offload, steady, per link delay */
+	/* one offload run with the agent stopped in the middle */
+	unsigned int tl_n;
+	double tl_t_ms[BS_MAX_TIMELINE], tl_rtt_us[BS_MAX_TIMELINE];
+	double tl_stop_ms, tl_cont_ms, tl_fallback_ms, tl_handback_ms;
+	/* parameters and host, for the report */
+	double rate[BS_NR_PHASES];
+	unsigned int cost_us[BS_NR_PHASES];
+	unsigned int phase_s, warm_s, reps;
+	char accel[16], kernel[128], cpu[128];
+	int ncpus;
+};
+
+double bs_mean(const struct bs_phase_result *p, double sum);
+
+/* Writes DIR/report.md and the plots (gnuplot); 0 or -errno. */
+int bs_report(const struct bs_results *res, const char *dir);
+
+#endif

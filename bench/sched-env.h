@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The environment of 'wavectl bench sched': libvirtd and the guests'
+ * bridge (started only if missing, stopped only if started here), the VMs
+ * (launched from images/xml/ with names unique to this run), and for each
+ * mode the daemons (waved, wave-agent) or the static configuration it
+ * stands for. Everything started is stopped by se_teardown(), which is
+ * also safe to call from a signal handler's exit path and after a partial
+ * setup.
+ */
+#ifndef WAVE_BENCH_SCHED_ENV_H
+#define WAVE_BENCH_SCHED_ENV_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum se_mode { SE_CFS = 0, SE_PIN, SE_RT, SE_OFFLOAD, SE_ONHOST, SE_NR_MODES };
+
+extern const char *const se_mode_names[SE_NR_MODES];
+
+#define SE_MAX_THREADS 16
+#define SE_NR_BATCH 2   /* batch VMs of 2 vCPUs: 4 spinning vCPUs, 2:1 on two CPUs */
+
+struct se_env {
+	char bindir[PATH_MAX], scripts[PATH_MAX], images[PATH_MAX];
+	char rundir[64], chan[64], prefix[32];
+	char lat[48], lat_ip[64];
+	pid_t lat_pid;              /* its QEMU */
+	char bat[SE_NR_BATCH][48], bat_ip[SE_NR_BATCH][64];
+	int vms_up;                 /* launched (to stop) */
+	pid_t waved, agent;
+	/* rt mode: what was changed by hand, to undo */
+	int rt_on;
+	pid_t rt_tids[SE_MAX_THREADS];
+	unsigned int rt_nr;
+	char rt_groups[8][512];     /* cgroups given an RT budget, parents first */
+	unsigned int rt_ngroups;
+};
+
+/* Starts libvirtd and the bridge if needed and launches the VMs; 0 or -errno. */
+int se_setup(struct se_env *e, int quiet);
+/* Waits until both guests are ready (console lines). */
+int se_wait_guests(struct se_env *e, int timeout_s);
+void se_teardown(struct se_env *e);
+
+/* Starts what a mode runs (delay_us: the offload link delay). 0 or -errno. */
+int se_mode_start(struct se_env *e, enum se_mode m, unsigned int delay_us);
+void se_mode_stop(struct se_env *e);
+
+/* CPU time (ns) a process used so far, or 0. */
+uint64_t se_cpu_ns(pid_t pid);
+
+#endif

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The report of 'wavectl bench sched --report DIR': report.md with the
+ * tables and the goals, and PNG plots drawn by gnuplot from data files
+ * written next to them (kept, so a plot can be redrawn or checked):
+ *   cdf.png       latency CDF per mode, steady phase
+ *   phases.png    p99 and batch throughput per mode and phase
+ *   sweep.png     offload p99 against link delay (if swept)
+ *   timeline.png  one offload run, the agent stopped in the middle: every
+ *                 request's latency over time, fallback and hand-back marked
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench/bench-sched.h"
+#include "common/log.h"
+#include "common/spawn.h"
+
+static FILE *open_in(const char *dir, const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return fopen(path, "w");
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int write_data(const struct bs_results *res, const char *dir)
+{
+	FILE *f;
+
+	for (int m = 0; m < SE_NR_MODES; m++) {
+		const struct bs_phase_result *p = &res->r[m][BS_STEADY];
+		char name[64];
+		uint64_t *v = malloc((p->n + 1) * sizeof(*v));
+
+		snprintf(name, sizeof(name), "cdf-%s.dat", se_mode_names[m]);
+		if (!v || !(f = open_in(dir, name))) {
+			free(v);
+			return -errno;
+		}
+		memcpy(v, p->rtt, p->n * sizeof(*v));
+		qsort(v, p->n, sizeof(*v), cmp_u64);
+		for (unsigned int i = 0; i < p->n; i++)
+			fprintf(f, "%.1f %.6f\n", (double)v[i] / 1e3, (double)(i + 1) / p->n);
+		fclose(f);
+		free(v);
+	}
+	if (!(f = open_in(dir, "phases.dat")))
+		return -errno;
+	fprintf(f, "# mode steady_p99 step_p99 hog_p99 steady_units step_units hog_units\n");
+	for (int m = 0; m < SE_NR_MODES; m++) {
+		fprintf(f, "%s", se_mode_names[m]);
+		for (int ph = 0; ph < BS_NR_PHASES; ph++)
+			fprintf(f, " %.1f", res->r[m][ph].p99);
+		for (int ph = 0; ph < BS_NR_PHASES; ph++)
+			fprintf(f, " %.0f", bs_mean(&res->r[m][ph], res->r[m][ph].units_s_sum));
+		fprintf(f, "\n");
+	}
+	fclose(f);
+	if (!(f = open_in(dir, "sweep.dat")))
+		return -errno;
+	for (unsigned int d = 0; d < res->nr_delays; d++)
+		fprintf(f, "%u %.1f %.1f\n", res->delay_us[d], res->sweep[d].p50, res->sweep[d].p99);
+	fclose(f);
+	if (!(f = open_in(dir, "timeline.dat")))
+		return -errno;
+	for (unsigned int i = 0; i < res->tl_n; i++)
+		fprintf(f, "%.1f %.1f\n", res->tl_t_ms[i], res->tl_rtt_us[i]);
+	fclose(f);
+	return 0;
+}
+
+static int write_plots(const struct bs_results *res, const char *dir)
+{
+	FILE *f = open_in(dir, "plots.gp");
+
+	if (!f)
+		return -errno;
+	fprintf(f, "set terminal pngcairo size 900,520 noenhanced font ',10'\nset grid\n"
+		   "set key outside right\n");
+	fprintf(f, "set output 'cdf.png'\nset title 'latency CDF, steady phase'\n"
+		   "set logscale x\nset xlabel 'round trip (us)'\nset ylabel 'fraction'\nplot ");
+	for (int m = 0; m < SE_NR_MODES; m++)
+		fprintf(f, "%s'cdf-%s.dat' using 1:2 with lines lw 2 title '%s'", m ? ", " : "",
+			se_mode_names[m], se_mode_names[m]);
+	fprintf(f, "\nunset logscale x\n");
+	fprintf(f, "set output 'phases.png'\nset multiplot layout 1,2\n"
+		   "set style data histograms\nset style histogram clustered gap 1\n"
+		   "set style fill solid 0.8 border -1\nset xtics rotate by -30\n"
+		   "set title 'p99 latency (us, log)'\nset logscale y\nset ylabel 'us'\nset xlabel ''\n"
+		   "plot 'phases.dat' using 2:xtic(1) title 'steady', '' using 3 title 'step', "
+		   "'' using 4 title 'hog'\n"
+		   "unset logscale y\nset title 'batch throughput (work units/s)'\nset ylabel 'units/s'\n"
+		   "plot 'phases.dat' using 5:xtic(1) title 'steady', '' using 6 title 'step', "
+		   "'' using 7 title 'hog'\nunset multiplot\n"
+		   "set style data points\nunset xtics\nset xtics\n");
+	if (res->nr_delays)
+		fprintf(f, "set output 'sweep.png'\nset title 'offload: latency against link delay "
+			   "(steady)'\nset logscale x 2\nset xlabel 'link delay (us)'\n"
+			   "set ylabel 'us'\nplot 'sweep.dat' using ($1+1):3 with linespoints lw 2 "
+			   "title 'p99', '' using ($1+1):2 with linespoints title 'p50'\n"
+			   "unset logscale x\n");
+	if (res->tl_n) {
+		fprintf(f, "set output 'timeline.png'\nset title 'offload, agent stopped at %.0f ms "
+			   "for %.0f ms'\nset xlabel 'time (ms)'\nset ylabel 'round trip (us)'\n"
+			   "set logscale y\n", res->tl_stop_ms, res->tl_cont_ms - res->tl_stop_ms);
+		if (res->tl_fallback_ms >= 0)
+			fprintf(f, "set arrow from %.1f, graph 0 to %.1f, graph 1 nohead lc 'red' lw 2\n"
+				   "set label 'fallback' at %.1f, graph 0.95 tc 'red'\n",
+				res->tl_fallback_ms, res->tl_fallback_ms, res->tl_fallback_ms);
+		if (res->tl_handback_ms >= 0)
+			fprintf(f, "set arrow from %.1f, graph 0 to %.1f, graph 1 nohead lc 'dark-green' lw 2\n"
+				   "set label 'hand-back' at %.1f, graph 0.9 tc 'dark-green'\n",
+				res->tl_handback_ms, res->tl_handback_ms, res->tl_handback_ms);
+		fprintf(f, "set arrow from %.1f, graph 0 to %.1f, graph 1 nohead dt 2\n"
+			   "set arrow from %.1f, graph 0 to %.1f, graph 1 nohead dt 2\n"
+			   "plot 'timeline.dat' using 1:($2 > 0 ? $2 : 1/0) with points pt 7 ps 0.4 "
+			   "title 'reply', '' using 1:($2 < 0 ? 1e6 : 1/0) with points pt 2 "
+			   "title 'lost (at 1 s)'\n", res->tl_stop_ms, res->tl_stop_ms, res->tl_cont_ms,
+			res->tl_cont_ms);
+	}
+	fclose(f);
+	{
+		char *argv[] = { "/usr/bin/gnuplot", "plots.gp", NULL };
+		char cwd[4096];
+		pid_t pid;
+		int st = 0;
+
+		if (!getcwd(cwd, sizeof(cwd)) || chdir(dir))
+			return -errno;
+		pid = wave_spawn(argv, 1);
+		if (chdir(cwd))
+			return -errno;
+		if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+			wave_err("bench sched: gnuplot failed (is gnuplot-nox installed? make deps)");
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+static void md_goal(FILE *f, const char *what, double got, const char *op, double want, int ok)
+{
+	fprintf(f, "| %s | %.2f | %s %.2f | %s |\n", what, got, op, want, ok ? "met" : "**not met**");
+}
+
+static void write_md(const struct bs_results *res, FILE *f)
+{
+	const struct bs_phase_result (*r)[BS_NR_PHASES] = res->r;
+
+	fprintf(f, "# Wave-VM: offloaded scheduling against the CFS baseline\n\n");
+	fprintf(f, "Host: %s, %d CPUs, kernel %s, guests under %s. %u repetition(s), %u s per "
+		   "phase after %u s of warm-up per mode; modes interleaved.\n\n", res->cpu,
+		res->ncpus, res->kernel, res->accel, res->reps, res->phase_s, res->warm_s);
+	fprintf(f, "One latency-class VM (2 vCPUs, UDP echo) and two batch VMs (2 vCPUs each, "
+		   "spin): 4 spinning vCPUs on %d CPUs. The client sends Poisson arrivals open-loop at "
+		   "SCHED_FIFO 50. Phases: steady %.0f req/s x %u us; step %.0f req/s x %u us; "
+		   "hog: steady load while the latency guest burns CPU on its vCPUs.\n\n",
+		res->ncpus, res->rate[BS_STEADY], res->cost_us[BS_STEADY], res->rate[BS_STEP],
+		res->cost_us[BS_STEP]);
+	fprintf(f, "| mode | phase | p50 us | p99 us | p99.9 us | lost | batch units/s | latency VM %% | waved %% | agent %% |\n"
+		   "|---|---|---|---|---|---|---|---|---|---|\n");
+	for (int m = 0; m < SE_NR_MODES; m++)
+		for (int ph = 0; ph < BS_NR_PHASES; ph++) {
+			const struct bs_phase_result *p = &r[m][ph];
+
+			fprintf(f, "| %s | %s | %.0f | %.0f | %.0f | %llu | %.0f | %.1f | %.3f | %.3f |\n",
+				se_mode_names[m], bs_phase_names[ph], p->p50, p->p99, p->p999,
+				(unsigned long long)p->lost, bs_mean(p, p->units_s_sum),
+				bs_mean(p, p->latvm_pct_sum), bs_mean(p, p->waved_pct_sum),
+				bs_mean(p, p->agent_pct_sum));
+		}
+	fprintf(f, "\n## Goals (ratios from this run)\n\n| goal | ratio | want | |\n|---|---|---|---|\n");
+	{
+		double cs = r[SE_CFS][BS_STEADY].p99, os = r[SE_OFFLOAD][BS_STEADY].p99;
+		double cb = bs_mean(&r[SE_CFS][BS_STEADY], r[SE_CFS][BS_STEADY].units_s_sum);
+		double ob = bs_mean(&r[SE_OFFLOAD][BS_STEADY], r[SE_OFFLOAD][BS_STEADY].units_s_sum);
+		double cst = r[SE_CFS][BS_STEP].p99, ost = r[SE_OFFLOAD][BS_STEP].p99;
+		double ch = bs_mean(&r[SE_CFS][BS_HOG], r[SE_CFS][BS_HOG].units_s_sum);
+		double oh = bs_mean(&r[SE_OFFLOAD][BS_HOG], r[SE_OFFLOAD][BS_HOG].units_s_sum);
+
+		md_goal(f, "steady: offload p99 / cfs p99", cs ? os / cs : 0, "<=", 0.25,
+			cs && os / cs <= 0.25);
+		md_goal(f, "steady: offload batch / cfs batch", cb ? ob / cb : 0, ">=", 0.95,
+			cb && ob / cb >= 0.95);
+		md_goal(f, "step: offload p99 / cfs p99", cst ? ost / cst : 0, "<=", 0.5,
+			cst && ost / cst <= 0.5);
+		md_goal(f, "hog: offload batch / cfs batch", ch ? oh / ch : 0, ">=", 0.9,
+			ch && oh / ch >= 0.9);
+		for (int ph = 0; ph < BS_NR_PHASES; ph++) {
+			char what[64];
+			double on = r[SE_ONHOST][ph].p99, of = r[SE_OFFLOAD][ph].p99;
+
+			snprintf(what, sizeof(what), "%s: offload p99 / onhost p99", bs_phase_names[ph]);
+			md_goal(f, what, on ? of / on : 0, "<=", 1.1, on && of / on <= 1.1);
+		}
+	}
+	fprintf(f, "\n## Plots\n\n![latency CDF](cdf.png)\n\n![p99 and batch throughput](phases.png)\n\n");
+	if (res->nr_delays)
+		fprintf(f, "![p99 against link delay](sweep.png)\n\n");
+	else
+		fprintf(f, "(No link-delay sweep in this run: `--link-delay 0,2,20,200`.)\n\n");
+	if (res->tl_n)
+		fprintf(f, "![agent stopped mid-run](timeline.png)\n\nAgent stopped at %.0f ms, "
+			   "continued at %.0f ms; waved fell back at %.0f ms and handed control "
+			   "back at %.0f ms (from its status, polled every 5 ms).\n",
+			res->tl_stop_ms, res->tl_cont_ms, res->tl_fallback_ms, res->tl_handback_ms);
+}
+
+int bs_report(const struct bs_results *res, const char *dir)
+{
+	FILE *f;
+	int ret;
+
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return -errno;
+	if ((ret = write_data(res, dir)))
+		return ret;
+	if (!(f = open_in(dir, "report.md")))
+		return -errno;
+	write_md(res, f);
+	fclose(f);
+	return write_plots(res, dir);
+}
