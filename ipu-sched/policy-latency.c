@@ -17,9 +17,9 @@
  *    well below R for a second (changes under 20% are not worth a
  *    transaction);
  *  - a latency VM whose vCPUs use (nearly) all of a capped reservation for
- *    hog_ns is a CPU hog: its reservations are revoked (SCHED_OTHER) until
- *    its use stays below calm_util for as long, so batch VMs keep their
- *    share;
+ *    hog_ns is a CPU hog: its reservations are revoked (SCHED_OTHER) and
+ *    each vCPU gets a CFS quota of hog_quota of a CPU, until its use stays
+ *    below calm_util for as long, so batch VMs keep their share;
  *  - batch VMs share the rest by weight (SET_WEIGHT from their metadata).
  * Optional placement (lend=1): while a latency VM is active, batch vCPUs are
  * kept off one core (dedicated to it); after idle_ns without activity the
@@ -43,6 +43,7 @@ struct lat_thread {
 	uint64_t runtime;      /* applied reservation */
 	uint64_t low_since;    /* demand below the shrink line since */
 	uint64_t retry_after;
+	uint8_t capped;        /* a hog's CFS quota is on */
 };
 
 struct lat_vm {
@@ -102,6 +103,20 @@ static void emit_class(struct policy_out *out, const struct model_vm *vm,
 	} else {
 		op.policy = WAVE_SCHED_OTHER;
 	}
+	policy_emit(out, &op, 0);
+}
+
+/* SET_QUOTA to fraction of one CPU per 100 ms (0: unlimited). */
+static void emit_quota(struct policy_out *out, const struct model_vm *vm,
+		       const struct model_thread *t, double fraction)
+{
+	struct wave_txn op;
+
+	policy_op_init(&op, vm, t, WAVE_OP_SET_QUOTA);
+	op.u.quota.period_us = 100000;
+	op.u.quota.quota_us = fraction > 0 ? (uint32_t)(fraction * 100000) : WAVE_QUOTA_UNLIMITED;
+	if (op.u.quota.quota_us < WAVE_PERIOD_US_MIN)
+		op.u.quota.quota_us = WAVE_PERIOD_US_MIN;
 	policy_emit(out, &op, 0);
 }
 
@@ -224,11 +239,22 @@ static void decide_thread(struct lat_state *s, const struct model *m, const stru
 	if (now < lt->retry_after)
 		return;
 	if (hog) {
-		if (lt->applied == LAT_DL) {
-			emit_class(out, vm, t, 0, 0, 0);
+		/* Reservations off; a vCPU of a hog gets a CFS quota (its VM's share of the host). */
+		if (lt->applied == LAT_DL || (t->kind == WAVE_KIND_VCPU && !lt->capped &&
+					      lt->applied != LAT_NONE)) {
+			if (lt->applied == LAT_DL)
+				emit_class(out, vm, t, 0, 0, 0);
+			if (t->kind == WAVE_KIND_VCPU && s->cfg.hog_quota > 0) {
+				emit_quota(out, vm, t, s->cfg.hog_quota);
+				lt->capped = 1;
+			}
 			lt->applied = LAT_OTHER;
 		}
 		return;
+	}
+	if (lt->capped) {
+		emit_quota(out, vm, t, 0);
+		lt->capped = 0;
 	}
 	if (lt->applied == LAT_DL) {
 		/* The shrink line: demand that would want under 70% of what it has. */

@@ -34,8 +34,9 @@ void policy_cfg_defaults(struct policy_cfg *c)
 	c->grow_delay = 0.05;
 	c->grow_wait_ns = 200000;     /* 0.2 ms queued per wakeup */
 	c->hog_util = 0.85;
-	c->hog_ns = 1000000000ull;    /* 1 s */
-	c->calm_util = 0.30;
+	c->hog_ns = 500000000ull;     /* 0.5 s */
+	c->calm_util = 0.20;
+	c->hog_quota = 0.25;
 	c->lend = 0;
 	c->idle_ns = 50000000ull;     /* 50 ms */
 }

@@ -39,6 +39,7 @@ struct policy_cfg {
 	double hog_util;        /* latency: sustained use per vCPU that marks a hog */
 	uint64_t hog_ns;        /* latency: ... for this long */
 	double calm_util;       /* latency: use per vCPU below which a hog is forgiven */
+	double hog_quota;       /* latency: CFS quota per vCPU of a hog, fraction of a CPU (0: none) */
 	int lend;               /* latency: dedicate a core while active, lend it while idle */
 	int prestage;           /* the host applies prestaged transactions (WAVE_FEAT_PRESTAGE) */
 	uint64_t idle_ns;       /* latency: idle this long before its core is lent */

@@ -230,11 +230,35 @@ static void latency_reservations_adapt(void **state)
 	assert_true(op->u.cls.runtime_ns >= 500000 && op->u.cls.runtime_ns <= 1000000);
 }
 
+/* A thread that wakes rarely but needs 0.6 ms each time gets room for one wakeup. */
+static void latency_reservation_fits_one_activation(void **state)
+{
+	struct fake_thread t[1];
+	unsigned int n;
+
+	setup_policy("latency", 0);
+	add_cpus(2);
+	add_vm(1, WAVE_CLASS_LATENCY, 1, 100);
+	init_threads(t, 1, 1, 1);
+	report(&t[0]);
+	for (int i = 0; i < 100; i++) {   /* 10 wakeups a second, 0.6 ms each */
+		now += 100 * MS;
+		t[0].run += 600000;
+		t[0].wakeups++;
+		report(&t[0]);
+	}
+	n = decide();
+	assert_int_equal(n, 1);
+	/* Use per period is 0.6%: sized by that alone it would get the minimum, 0.5 ms. */
+	assert_true(out[0].p.txn.u.cls.runtime_ns >= 1100000);
+	assert_true(out[0].p.txn.u.cls.runtime_ns <= 1300000);
+}
+
 static void latency_hog_is_demoted_then_forgiven(void **state)
 {
 	struct fake_thread t[3], b[2];
 	const struct wave_txn *op;
-	unsigned int n, others = 0;
+	unsigned int n, others = 0, quotas = 0;
 
 	setup_policy("latency", 0);
 	add_cpus(2);
@@ -254,14 +278,23 @@ static void latency_hog_is_demoted_then_forgiven(void **state)
 	for (int step = 0; step < 60; step++) {
 		run_for(t, 3, 100 * MS, 0.45, 0.5, 10 * MS);
 		n = decide();
-		for (unsigned int i = 0; i < n; i++)
+		for (unsigned int i = 0; i < n; i++) {
 			if (out[i].p.txn.op == WAVE_OP_SET_CLASS &&
 			    out[i].p.txn.policy == WAVE_SCHED_OTHER)
 				others++;
+			/* Its vCPUs get a quarter of a CPU each (CFS bandwidth), not the emulator. */
+			if (out[i].p.txn.op == WAVE_OP_SET_QUOTA) {
+				assert_int_equal(out[i].p.txn.kind, WAVE_KIND_VCPU);
+				assert_int_equal(out[i].p.txn.u.quota.quota_us, 25000);
+				assert_int_equal(out[i].p.txn.u.quota.period_us, 100000);
+				quotas++;
+			}
+		}
 		if (others)
 			break;
 	}
 	assert_int_equal(others, 3); /* every thread of the VM, once */
+	assert_int_equal(quotas, 2);
 	/* Still hogging (now under CFS): nothing more. */
 	run_for(t, 3, 1000 * MS, 0.95, 0.4, 10 * MS);
 	assert_int_equal(decide(), 0);
@@ -270,7 +303,13 @@ static void latency_hog_is_demoted_then_forgiven(void **state)
 	for (int step = 0; step < 100 && !op; step++) {
 		run_for(t, 3, 100 * MS, 0.02, 0, 10 * MS);
 		n = decide();
-		op = find_op(n, 1, WAVE_KIND_VCPU, 0);
+		for (unsigned int i = 0; i < n; i++) {
+			if (out[i].p.txn.op == WAVE_OP_SET_QUOTA)
+				assert_int_equal(out[i].p.txn.u.quota.quota_us, WAVE_QUOTA_UNLIMITED);
+			if (out[i].p.txn.op == WAVE_OP_SET_CLASS && out[i].p.txn.vm_id == 1 &&
+			    out[i].p.txn.kind == WAVE_KIND_VCPU)
+				op = &out[i].p.txn;
+		}
 	}
 	assert_non_null(op);
 	assert_int_equal(op->policy, WAVE_SCHED_DEADLINE);
@@ -441,6 +480,7 @@ int main(void)
 		cmocka_unit_test_teardown(cfs_never_acts, teardown),
 		cmocka_unit_test_teardown(pin_places_each_vcpu_once, teardown),
 		cmocka_unit_test_teardown(latency_reservations_adapt, teardown),
+		cmocka_unit_test_teardown(latency_reservation_fits_one_activation, teardown),
 		cmocka_unit_test_teardown(latency_hog_is_demoted_then_forgiven, teardown),
 		cmocka_unit_test_teardown(failed_decisions_back_off_stale_ones_retry, teardown),
 		cmocka_unit_test_teardown(lend_dedicate_and_revoke, teardown),
