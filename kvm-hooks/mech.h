@@ -77,9 +77,9 @@ int mech_journal_repair(const char *path);
 
 /*
  * Rebuilds the root domain so the kernel recomputes its SCHED_DEADLINE
- * bandwidth accounting (works around a leak; see mech.c). mech_class()
- * calls it on an EBUSY refusal. 0, -EAGAIN (done less than a second ago) or
- * -errno.
+ * bandwidth accounting (works around a leak; see mech.c). Called after a
+ * thread leaves SCHED_DEADLINE and on an EBUSY refusal. 0, -EAGAIN (done
+ * less than 10 ms ago) or -errno.
  */
 int mech_dl_repair(void);
 
