@@ -137,7 +137,7 @@ static double vm_pressure(const struct lat_state *s, const struct model *m,
 			continue;
 		if (lt->applied == LAT_DL) {
 			allowed = (double)lt->runtime / (double)s->cfg.period_ns;
-			if ((double)lt->runtime < cap * 0.95)
+			if ((double)lt->runtime < cap * 0.9)
 				*at_cap = 0;
 		}
 		sum += t->util / allowed;
@@ -210,7 +210,9 @@ static uint64_t want_runtime(const struct lat_state *s, const struct model_threa
 	*change = 1;
 	if (lt->applied != LAT_DL)
 		return want;
-	if ((double)want > (double)lt->runtime * 1.2)
+	/* Growing: by a useful step, or up to the cap when that is closer than a step. */
+	if ((double)want > (double)lt->runtime * 1.2 ||
+	    (want > lt->runtime && want >= (uint64_t)cap / 50000 * 50000))
 		return want;
 	/* Shrink only after a second below the line, and by a useful amount. */
 	if ((double)want < (double)lt->runtime * 0.7 && lt->low_since &&
