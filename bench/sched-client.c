@@ -254,6 +254,11 @@ void sc_reports_stop(struct sc_reports *r)
 	close(r->fd);
 }
 
+/*
+ * Per VM, the reports that bracket [t0, t1]: the last one at or before t0
+ * (or the first after it) and the first one at or after t1 (or the last
+ * before it), so a window shorter than two report periods still counts.
+ */
 double sc_units_per_s(struct sc_reports *r, uint64_t t0, uint64_t t1)
 {
 	double sum = 0;
@@ -262,16 +267,18 @@ double sc_units_per_s(struct sc_reports *r, uint64_t t0, uint64_t t1)
 	for (unsigned int v = 0; v < r->nr_vms; v++) {
 		const struct sc_report *a = NULL, *b = NULL;
 
+		/* Reports arrive in time order. */
 		for (unsigned int i = 0; i < r->n[v]; i++) {
 			const struct sc_report *x = &r->r[v][i];
 
-			if (x->t_ns < t0 || x->t_ns > t1)
-				continue;
-			if (!a)
+			if (x->t_ns <= t0 || !a)
 				a = x;
-			b = x;
+			if (x->t_ns >= t1 && !b)
+				b = x;
 		}
-		if (a && b && b->t_ns > a->t_ns)
+		if (!b && r->n[v])
+			b = &r->r[v][r->n[v] - 1];
+		if (a && b && b->t_ns > a->t_ns && b->units >= a->units)
 			sum += (double)(b->units - a->units) * 1e9 / (double)(b->t_ns - a->t_ns);
 	}
 	pthread_mutex_unlock(&r->lock);

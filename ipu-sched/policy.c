@@ -96,42 +96,82 @@ const struct policy_ops policy_cfs_ops = {
 };
 
 /*
- * pin: static 1:1 pinning, what operators do by hand today. vCPUs of all VMs,
- * in VM order, each on its own allowed CPU, round-robin when there are more
- * vCPUs than CPUs. Emulator threads stay where Linux puts them.
+ * pin: static placement, what operators do by hand today. Latency-class VMs
+ * get CPUs of their own (the last half of the allowed CPUs, at least one,
+ * at most one per latency vCPU) and batch VMs share the rest; inside each
+ * set every vCPU is pinned 1:1 (round-robin when there are more vCPUs than
+ * CPUs) and the VM's other threads (emulator, I/O) may use the whole set.
+ * Without latency VMs, every VM shares all CPUs, vCPUs 1:1.
  */
 struct pin_state {
-	/* CPU each vCPU was pinned to + 1 (0: not pinned), by VM slot and index. */
-	uint16_t pinned[MODEL_MAX_VMS][MODEL_MAX_VCPUS];
-	uint32_t barrier[MODEL_MAX_VMS][MODEL_MAX_VCPUS];
+	/* Mask each thread was pinned to (0: not pinned), by VM slot and thread slot. */
+	uint64_t mask[MODEL_MAX_VMS][MODEL_MAX_VCPUS + MODEL_MAX_EXTRA];
+	uint32_t barrier[MODEL_MAX_VMS][MODEL_MAX_VCPUS + MODEL_MAX_EXTRA];
 };
+
+static unsigned int latency_vcpus(const struct model *m)
+{
+	unsigned int n = 0;
+
+	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++)
+		for (unsigned int i = 0; m->vms[v].present && m->vms[v].cls == WAVE_CLASS_LATENCY &&
+		     i < MODEL_MAX_VCPUS; i++)
+			n += m->vms[v].vcpu[i].present;
+	return n;
+}
+
+static void pin_thread(struct pin_state *p, unsigned int v, const struct model_vm *vm,
+		       const struct model_thread *t, uint64_t mask, struct policy_out *out)
+{
+	unsigned int k = t->kind == WAVE_KIND_VCPU ? t->index : MODEL_MAX_VCPUS + t->index;
+	struct wave_txn op;
+
+	if (!mask || (p->mask[v][k] == mask && p->barrier[v][k] == t->barrier))
+		return;
+	policy_op_init(&op, vm, t, WAVE_OP_PLACE);
+	op.u.place.cpu_base = 0;
+	op.u.place.mask = mask;
+	policy_emit(out, &op, 0);
+	p->mask[v][k] = mask;
+	p->barrier[v][k] = t->barrier;
+}
 
 static void pin_decide(void *priv, const struct model *m, uint64_t now, struct policy_out *out)
 {
 	struct pin_state *p = priv;
-	unsigned int cpus[MODEL_MAX_CPUS], n = model_allowed_cpus(m, cpus, MODEL_MAX_CPUS), next = 0;
+	unsigned int cpus[MODEL_MAX_CPUS], n = 0, nlat = 0, next[2] = { 0, 0 };
+	unsigned int all[MODEL_MAX_CPUS], nall = model_allowed_cpus(m, all, MODEL_MAX_CPUS);
+	unsigned int lv = latency_vcpus(m);
 
 	(void)now;
+	for (unsigned int i = 0; i < nall; i++)
+		if (all[i] < 64) /* PLACE masks here start at CPU 0 */
+			cpus[n++] = all[i];
 	if (!n)
 		return;
+	if (lv && n >= 2) {
+		nlat = n / 2 < lv ? n / 2 : lv;
+		if (!nlat)
+			nlat = 1;
+	}
 	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++) {
 		const struct model_vm *vm = &m->vms[v];
+		int lat = nlat && vm->cls == WAVE_CLASS_LATENCY;
+		/* This VM's set: [first, first + count) of cpus[]. */
+		unsigned int first = lat ? n - nlat : 0, count = nlat ? (lat ? nlat : n - nlat) : n;
+		uint64_t set = 0;
+		const struct model_thread *t;
 
-		for (unsigned int i = 0; vm->present && i < MODEL_MAX_VCPUS; i++) {
-			const struct model_thread *t = &vm->vcpu[i];
-			unsigned int cpu = cpus[next++ % n];
-			struct wave_txn op;
+		if (!vm->present)
+			continue;
+		for (unsigned int i = 0; i < count; i++)
+			set |= 1ull << cpus[first + i];
+		MODEL_FOR_EACH_THREAD(vm, t) {
+			uint64_t mask = set;
 
-			if (!t->present)
-				continue;
-			if (p->pinned[v][i] == cpu + 1 && p->barrier[v][i] == t->barrier)
-				continue;
-			policy_op_init(&op, vm, t, WAVE_OP_PLACE);
-			op.u.place.cpu_base = cpu / 64 * 64;
-			op.u.place.mask = 1ull << (cpu % 64);
-			policy_emit(out, &op, 0);
-			p->pinned[v][i] = (uint16_t)(cpu + 1);
-			p->barrier[v][i] = t->barrier;
+			if (t->kind == WAVE_KIND_VCPU)
+				mask = 1ull << cpus[first + next[lat]++ % count];
+			pin_thread(p, v, vm, t, mask, out);
 		}
 	}
 }
@@ -141,14 +181,18 @@ static void pin_result(void *priv, const struct model *m, const struct wave_txn 
 {
 	struct pin_state *p = priv;
 
-	/* Stale: place those vCPUs again next time. Refused: leave them be. */
+	/* Stale: place those threads again next time. Refused: leave them be. */
 	if (r->status != WAVE_ST_STALE_TARGET && r->status != WAVE_ST_STALE_EPOCH)
 		return;
-	for (unsigned int k = 0; k < n; k++)
+	for (unsigned int k = 0; k < n; k++) {
+		unsigned int t = ops[k].kind == WAVE_KIND_VCPU ? ops[k].index
+							       : MODEL_MAX_VCPUS + ops[k].index;
+
 		for (unsigned int v = 0; v < MODEL_MAX_VMS; v++)
 			if (m->vms[v].present && m->vms[v].id == ops[k].vm_id &&
-			    ops[k].index < MODEL_MAX_VCPUS)
-				p->pinned[v][ops[k].index] = 0;
+			    t < MODEL_MAX_VCPUS + MODEL_MAX_EXTRA)
+				p->mask[v][t] = 0;
+	}
 }
 
 static void pin_reset(void *priv)
@@ -158,7 +202,7 @@ static void pin_reset(void *priv)
 
 const struct policy_ops policy_pin_ops = {
 	.name = "pin",
-	.summary = "static 1:1 pinning of vCPUs to allowed CPUs",
+	.summary = "static pinning: latency VMs on CPUs of their own, vCPUs 1:1",
 	.priv_size = sizeof(struct pin_state),
 	.init = cfs_init,
 	.decide = pin_decide,

@@ -140,33 +140,59 @@ static void cfs_never_acts(void **state)
 	assert_int_equal(decide(), 0);
 }
 
-static void pin_places_each_vcpu_once(void **state)
+static void pin_isolates_latency_vms(void **state)
 {
-	struct fake_thread a[2], b[2];
+	struct fake_thread a[3], b[3];
+	unsigned int n, seen = 0;
+
+	setup_policy("pin", 0);
+	add_cpus(4);
+	add_vm(1, WAVE_CLASS_LATENCY, 2, 100);
+	add_vm(2, WAVE_CLASS_BATCH, 2, 100);
+	init_threads(a, 3, 1, 2);   /* 2 vCPUs + emulator */
+	init_threads(b, 3, 2, 2);
+	run_for(a, 3, 20 * MS, 0.1, 0, 10 * MS);
+	run_for(b, 3, 20 * MS, 0.1, 0, 10 * MS);
+	n = decide();
+	assert_int_equal(n, 6);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct wave_txn *op = &out[i].p.txn;
+		uint64_t want;
+
+		assert_int_equal(op->op, WAVE_OP_PLACE);
+		assert_int_equal(wave_msg_check(&out[i], NULL, 0), 0);
+		/* Latency VM: CPUs 2-3 (vCPU k on 2 + k, emulator on both); batch: 0-1. */
+		if (op->vm_id == 1)
+			want = op->kind == WAVE_KIND_VCPU ? 1ull << (2 + op->index) : 0xc;
+		else
+			want = op->kind == WAVE_KIND_VCPU ? 1ull << op->index : 0x3;
+		assert_int_equal(op->u.place.mask, want);
+		seen |= 1u << (op->vm_id * 3 + (op->kind == WAVE_KIND_VCPU ? op->index : 2));
+	}
+	assert_int_equal(seen, 0x3f << 3);
+	assert_int_equal(out[0].p.txn.barrier, a[0].barrier);
+	assert_int_equal(decide(), 0); /* idempotent */
+	sched_reset(&s);
+	assert_int_equal(decide(), 6); /* after a new epoch everything again */
+}
+
+static void pin_without_latency_vms_is_1_to_1(void **state)
+{
+	struct fake_thread b[2], c[2];
 	unsigned int n;
 
 	setup_policy("pin", 0);
 	add_cpus(2);
-	add_vm(1, WAVE_CLASS_LATENCY, 2, 100);
+	add_vm(1, WAVE_CLASS_BATCH, 2, 100);
 	add_vm(2, WAVE_CLASS_BATCH, 2, 100);
-	init_threads(a, 2, 1, 2);
-	init_threads(b, 2, 2, 2);
-	run_for(a, 2, 20 * MS, 0.1, 0, 10 * MS);
+	init_threads(b, 2, 1, 2);
+	init_threads(c, 2, 2, 2);
 	run_for(b, 2, 20 * MS, 0.1, 0, 10 * MS);
+	run_for(c, 2, 20 * MS, 0.1, 0, 10 * MS);
 	n = decide();
 	assert_int_equal(n, 4);
-	for (unsigned int i = 0; i < n; i++) {
-		assert_int_equal(out[i].h.type, WAVE_MSG_TXN);
-		assert_int_equal(out[i].p.txn.op, WAVE_OP_PLACE);
-		assert_int_equal(out[i].p.txn.op_count, 1);
-		/* 1:1, round-robin over the two CPUs */
+	for (unsigned int i = 0; i < n; i++)
 		assert_int_equal(out[i].p.txn.u.place.mask, 1ull << (i % 2));
-		assert_int_equal(wave_msg_check(&out[i], NULL, 0), 0);
-	}
-	assert_int_equal(out[0].p.txn.barrier, a[0].barrier);
-	assert_int_equal(decide(), 0); /* idempotent */
-	sched_reset(&s);
-	assert_int_equal(decide(), 4); /* after a new epoch everything again */
 }
 
 static const struct wave_txn *find_op(unsigned int n, uint32_t vm, uint8_t kind, uint16_t idx)
@@ -478,7 +504,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(cfs_never_acts, teardown),
-		cmocka_unit_test_teardown(pin_places_each_vcpu_once, teardown),
+		cmocka_unit_test_teardown(pin_isolates_latency_vms, teardown),
+		cmocka_unit_test_teardown(pin_without_latency_vms_is_1_to_1, teardown),
 		cmocka_unit_test_teardown(latency_reservations_adapt, teardown),
 		cmocka_unit_test_teardown(latency_reservation_fits_one_activation, teardown),
 		cmocka_unit_test_teardown(latency_hog_is_demoted_then_forgiven, teardown),

@@ -109,8 +109,8 @@ static int pinned(void)
 		cpu_set_t s;
 
 		sched_getaffinity(tids[i], sizeof(s), &s);
-		/* pin: vCPU k of each VM on CPU k (two allowed CPUs, round-robin). */
-		if (CPU_COUNT(&s) != 1 || !CPU_ISSET(i % 2, &s))
+		/* pin: the latency VM (threads 0, 1) on CPU 1 of its own, the batch VM on CPU 0. */
+		if (CPU_COUNT(&s) != 1 || !CPU_ISSET(i < 2 ? 1 : 0, &s))
 			return 0;
 	}
 	return 1;

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The plumbing of 'wavectl bench sched', end to end but short: real VMs,
+ * every mode and phase for a few seconds, JSON and report. It checks that
+ * each mode and phase produced latency samples and batch throughput, that
+ * the JSON parses and has every field, and that the report and its plots
+ * exist. It checks no timing goal: those belong to the benchmark. Needs
+ * root; skipped otherwise. The benchmark removes what it starts.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <json-c/json.h>
+
+static char dir[64];
+
+static void harness_produces_every_number(void **state)
+{
+	static const char *const modes[] = { "cfs", "pin", "rt", "offload", "onhost" };
+	static const char *const phases[] = { "steady", "step", "hog" };
+	static const char *const fields[] = { "lat_us_p50", "lat_us_p99", "lat_us_p999", "lost",
+					      "batch_units_per_s", "waved_cpu_pct", "agent_cpu_pct" };
+	static const char *const files[] = { "report.md", "cdf.png", "phases.png", "timeline.png" };
+	char cmd[256], *out = calloc(1, 1 << 20);
+	json_object *root, *m, *p, *v;
+	size_t n;
+	FILE *f;
+
+	if (geteuid() != 0)
+		skip();
+	snprintf(dir, sizeof(dir), "/tmp/wave-test-bench-%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 600 build/bin/wavectl bench sched --phase-s 3 --reps 1 --json --report %s",
+		 dir);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	n = fread(out, 1, (1 << 20) - 1, f);
+	assert_int_equal(pclose(f), 0);
+	out[n] = '\0';
+	root = json_tokener_parse(out);
+	if (!root)
+		fail_msg("not JSON: %.200s", out);
+	assert_true(json_object_object_get_ex(root, "host", &v));
+	assert_true(json_object_object_get_ex(root, "params", &v));
+	assert_true(json_object_object_get_ex(root, "modes", &m));
+	for (size_t i = 0; i < 5; i++)
+		for (size_t k = 0; k < 3; k++) {
+			json_object *mo;
+
+			if (!json_object_object_get_ex(m, modes[i], &mo) ||
+			    !json_object_object_get_ex(mo, phases[k], &p))
+				fail_msg("no %s/%s", modes[i], phases[k]);
+			for (size_t j = 0; j < sizeof(fields) / sizeof(fields[0]); j++)
+				if (!json_object_object_get_ex(p, fields[j], &v))
+					fail_msg("%s/%s lacks %s", modes[i], phases[k], fields[j]);
+			json_object_object_get_ex(p, "lat_us_p50", &v);
+			if (json_object_get_double(v) <= 0)
+				fail_msg("%s/%s: no latency samples", modes[i], phases[k]);
+			json_object_object_get_ex(p, "batch_units_per_s", &v);
+			if (json_object_get_double(v) <= 0)
+				fail_msg("%s/%s: no batch throughput", modes[i], phases[k]);
+		}
+	/* Offload ran the agent, and its CPU was measured. */
+	json_object_object_get_ex(m, "offload", &v);
+	json_object_object_get_ex(v, "steady", &p);
+	json_object_object_get_ex(p, "agent_cpu_pct", &v);
+	assert_true(json_object_get_double(v) > 0);
+	json_object_put(root);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct stat st;
+
+		snprintf(cmd, sizeof(cmd), "%s/%s", dir, files[i]);
+		if (stat(cmd, &st) || st.st_size == 0)
+			fail_msg("report file %s missing or empty", cmd);
+	}
+	free(out);
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	if (dir[0]) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd))
+			return -1;
+	}
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(harness_produces_every_number, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
