@@ -227,11 +227,13 @@ fuzz: fuzz-build
 	done
 
 demo: deps
-	@$(MAKE) --no-print-directory all
-	$(BIN)/wavectl bench channel --quick
+	@$(MAKE) --no-print-directory all images
+	@./scripts/demo.sh $(BUILD)
 
-bench: all
+bench: all images
 	$(BIN)/wavectl bench channel
+	$(BIN)/wavectl bench loop
+	$(BIN)/wavectl bench sched --report $(BUILD)/report
 
 clean:
 	rm -rf $(BUILD)
@@ -244,8 +246,9 @@ help:
 	@echo "  check       build everything and run every test, fuzzers $(FUZZ_SECONDS)s each"
 	@echo "  check-unit  run the tests without fuzzing"
 	@echo "  fuzz        run the fuzzers for FUZZ_SECONDS each (default $(FUZZ_SECONDS))"
-	@echo "  demo        the main job: build and run the channel benchmark (--quick)"
-	@echo "  bench       the full channel benchmark"
+	@echo "  demo        the main job: VMs under offloaded scheduling, then the comparison"
+	@echo "              against CFS (wavectl bench sched --quick, report in build/report)"
+	@echo "  bench       the full benchmarks: channel, loop, sched"
 	@echo "  clean       remove build/"
 	@echo "Variables: SAN=1 (ASan+UBSan), V=1 (verbose), CC, CLANG, OPT, FUZZ_SECONDS"
 

@@ -102,7 +102,8 @@ static int write_plots(const struct bs_results *res, const char *dir)
 		   "set title 'p99 latency (us, log)'\nset logscale y\nset ylabel 'us'\nset xlabel ''\n"
 		   "plot 'phases.dat' using 2:xtic(1) title 'steady', '' using 3 title 'step', "
 		   "'' using 4 title 'hog'\n"
-		   "unset logscale y\nset title 'batch throughput (work units/s)'\nset ylabel 'units/s'\n"
+		   "unset logscale y\nset yrange [0:*]\nset title 'batch throughput (work units/s)'\n"
+		   "set ylabel 'units/s'\n"
 		   "plot 'phases.dat' using 5:xtic(1) title 'steady', '' using 6 title 'step', "
 		   "'' using 7 title 'hog'\nunset multiplot\n"
 		   "set style data points\nunset xtics\nset xtics\n");
