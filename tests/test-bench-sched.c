@@ -54,6 +54,7 @@ static void harness_produces_every_number(void **state)
 	for (size_t i = 0; i < 5; i++)
 		for (size_t k = 0; k < 3; k++) {
 			json_object *mo;
+			int64_t sent, lost;
 
 			if (!json_object_object_get_ex(m, modes[i], &mo) ||
 			    !json_object_object_get_ex(mo, phases[k], &p))
@@ -61,9 +62,15 @@ static void harness_produces_every_number(void **state)
 			for (size_t j = 0; j < sizeof(fields) / sizeof(fields[0]); j++)
 				if (!json_object_object_get_ex(p, fields[j], &v))
 					fail_msg("%s/%s lacks %s", modes[i], phases[k], fields[j]);
+			/* Requests went out, and each came back or was counted lost. */
+			json_object_object_get_ex(p, "sent", &v);
+			sent = json_object_get_int64(v);
+			json_object_object_get_ex(p, "lost", &v);
+			lost = json_object_get_int64(v);
 			json_object_object_get_ex(p, "lat_us_p50", &v);
-			if (json_object_get_double(v) <= 0)
-				fail_msg("%s/%s: no latency samples", modes[i], phases[k]);
+			if (sent <= 0 || (json_object_get_double(v) <= 0 && lost != sent))
+				fail_msg("%s/%s: no latency samples (%lld sent, %lld lost)", modes[i],
+					 phases[k], (long long)sent, (long long)lost);
 			json_object_object_get_ex(p, "batch_units_per_s", &v);
 			if (json_object_get_double(v) <= 0)
 				fail_msg("%s/%s: no batch throughput", modes[i], phases[k]);
