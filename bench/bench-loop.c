@@ -190,23 +190,6 @@ static int decision_latency(struct env *e, const char *delay_us, unsigned int se
 	return ret;
 }
 
-static uint64_t proc_cpu_ns(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (!(f = fopen(path, "re")))
-		return 0;
-	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-	fclose(f);
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
-		return 0;
-	return (ut + st) * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK));
-}
-
 static int steady_cpu_and_fallback(struct env *e, unsigned int seconds, double *cpu_pct,
 				   double *detect_ms)
 {
@@ -223,10 +206,10 @@ static int steady_cpu_and_fallback(struct env *e, unsigned int seconds, double *
 		uint64_t c0, t0;
 
 		sleep(2); /* steady state: reservations settled */
-		c0 = proc_cpu_ns(e->waved);
+		c0 = bench_proc_cpu_ns(e->waved);
 		t0 = wave_now_ns();
 		sleep(seconds);
-		*cpu_pct = 100.0 * (double)(proc_cpu_ns(e->waved) - c0) / (double)(wave_now_ns() - t0);
+		*cpu_pct = 100.0 * (double)(bench_proc_cpu_ns(e->waved) - c0) / (double)(wave_now_ns() - t0);
 		for (int i = 0; i < 5; i++) {
 			uint64_t t = wave_now_ns(), at = 0;
 

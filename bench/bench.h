@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* wavectl bench channel [--quick] [--json] [--link-delay US] [--cpus A,B] */
 int bench_channel_main(int argc, char **argv);
@@ -20,6 +21,9 @@ extern const char bench_sched_help[];
 
 /* Percentile p (0..1) of n samples; sorts them in place. 0 if n == 0. */
 uint64_t bench_percentile(uint64_t *samples, size_t n, double p);
+
+/* CPU time (user + system, ns) process pid has used so far, or 0 if it is gone. */
+uint64_t bench_proc_cpu_ns(pid_t pid);
 
 /* Pins the calling thread to one CPU. Returns 0 or -errno. */
 int bench_pin(int cpu);

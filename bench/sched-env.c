@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "bench/sched-env.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -79,24 +80,34 @@ static int wavectl(const struct se_env *e, char *a1, char *a2, char *a3, char *a
 	return run(argv, quiet);
 }
 
-static int read_ip(const char *name, char *ip, size_t size, pid_t *pid)
+/* Resolves one running domain over a connection of its own. 0 or -errno. */
+static int lookup_once(const char *name, struct vmm_domain *d)
 {
 	struct vmm_conn *c;
-	struct vmm_domain d;
 	char why[512];
 	int ret = vmm_conn_open(NULL, 0, &c, why, sizeof(why));
 
 	if (ret)
 		return ret;
-	ret = vmm_domain_lookup(c, name, &d, why, sizeof(why));
-	if (!ret) {
-		snprintf(ip, size, "%s", d.ip);
-		if (pid)
-			*pid = d.pid;
-		vmm_domain_clear(&d);
-	}
+	ret = vmm_domain_lookup(c, name, d, why, sizeof(why));
+	if (ret)
+		wave_err("bench sched: %s", why);
 	vmm_conn_close(c);
 	return ret;
+}
+
+static int read_ip(const char *name, char *ip, size_t size, pid_t *pid)
+{
+	struct vmm_domain d;
+	int ret = lookup_once(name, &d);
+
+	if (ret)
+		return ret;
+	snprintf(ip, size, "%s", d.ip);
+	if (pid)
+		*pid = d.pid;
+	vmm_domain_clear(&d);
+	return 0;
 }
 
 int se_setup(struct se_env *e, int quiet)
@@ -267,15 +278,9 @@ static void rt_off(struct se_env *e)
 static int rt_on(struct se_env *e)
 {
 	struct sched_param sp = { .sched_priority = RT_PRIO };
-	struct vmm_conn *c;
 	struct vmm_domain d;
-	char why[512];
-	int ret = vmm_conn_open(NULL, 0, &c, why, sizeof(why));
+	int ret = lookup_once(e->lat, &d);
 
-	if (ret)
-		return ret;
-	ret = vmm_domain_lookup(c, e->lat, &d, why, sizeof(why));
-	vmm_conn_close(c);
 	if (ret)
 		return ret;
 	e->rt_on = 1;
@@ -366,19 +371,5 @@ void se_mode_stop(struct se_env *e)
 
 uint64_t se_cpu_ns(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long ut = 0, st = 0;
-	FILE *f;
-
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (!(f = fopen(path, "re")))
-		return 0;
-	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-	fclose(f);
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
-		return 0;
-	return (ut + st) * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK));
+	return pid > 0 ? bench_proc_cpu_ns(pid) : 0;
 }

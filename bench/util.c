@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/* Small helpers shared by the benchmarks: percentiles and CPU pinning. */
+/* Small helpers shared by the benchmarks: percentiles, CPU pinning, CPU time. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "bench/bench.h"
 
@@ -46,4 +49,22 @@ int bench_default_cpus(int cpus[2])
 		if (CPU_ISSET(c, &set))
 			cpus[n++] = c;
 	return n == 2 ? 0 : -ENODEV;
+}
+
+uint64_t bench_proc_cpu_ns(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	/* comm may hold spaces: fields are counted after the last ')'. */
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		return 0;
+	return (ut + st) * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK));
 }
