@@ -9,7 +9,8 @@
  * Modes, on the same VMs, interleaved over repetitions (the order rotates)
  * so that drift of a shared machine hits all alike:
  *   cfs      waved --mode observe: Linux alone
- *   pin      static 1:1 pinning (waved --mode onhost --policy pin)
+ *   pin      static pinning: the latency VM alone on its CPUs, batch vCPUs
+ *            1:1 on the rest (waved --mode onhost --policy pin)
  *   rt       static SCHED_FIFO for the latency VM's threads, set by hand
  *   offload  wave-agent (latency policy) over shm, link delay 2 us
  *   onhost   the same policy inside waved
@@ -110,12 +111,21 @@ double bs_mean(const struct bs_phase_result *p, double sum)
 	return p->reps ? sum / p->reps : 0;
 }
 
+static uint64_t batch_cpu_ns(void)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < SE_NR_BATCH; i++)
+		sum += se_cpu_ns(env.bat_pid[i]);
+	return sum;
+}
+
 /* One measured phase: load set, settled, measured, collected. */
 static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_phase ph,
 			 const struct bs_results *res, struct bs_phase_result *out, uint64_t span[2])
 {
 	static uint64_t buf[1 << 18];
-	uint64_t seq0, seq1, t0, t1, w0, w1, a0, a1, l0, l1, lost;
+	uint64_t seq0, seq1, t0, t1, w0, w1, a0, a1, l0, l1, b0, b1, lost;
 	unsigned int n;
 	int ret;
 
@@ -129,12 +139,14 @@ static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_p
 	w0 = se_cpu_ns(env.waved);
 	a0 = se_cpu_ns(env.agent);
 	l0 = se_cpu_ns(env.lat_pid);
+	b0 = batch_cpu_ns();
 	ret = pause_s(c->phase_s);
 	seq1 = __atomic_load_n(&cl->seq, __ATOMIC_ACQUIRE);
 	t1 = wave_now_ns();
 	w1 = se_cpu_ns(env.waved);
 	a1 = se_cpu_ns(env.agent);
 	l1 = se_cpu_ns(env.lat_pid);
+	b1 = batch_cpu_ns();
 	if (ph == BS_HOG && sc_hog(cl, 0)) {
 		wave_err("bench sched: the echo guest does not answer the end of HOG: giving up "
 			 "(what follows would measure a hogging guest)");
@@ -152,6 +164,7 @@ static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_p
 	out->waved_pct_sum += 100.0 * (double)(w1 - w0) / (double)(t1 - t0);
 	out->agent_pct_sum += 100.0 * (double)(a1 - a0) / (double)(t1 - t0);
 	out->latvm_pct_sum += 100.0 * (double)(l1 - l0) / (double)(t1 - t0);
+	out->batvm_pct_sum += 100.0 * (double)(b1 - b0) / (double)(t1 - t0);
 	out->reps++;
 	return ret;
 }
@@ -259,6 +272,8 @@ static json_object *phase_json(const struct bs_phase_result *p)
 	json_object_object_add(o, "agent_cpu_pct", json_object_new_double(bs_mean(p, p->agent_pct_sum)));
 	json_object_object_add(o, "latency_vm_cpu_pct",
 			       json_object_new_double(bs_mean(p, p->latvm_pct_sum)));
+	json_object_object_add(o, "batch_vms_cpu_pct",
+			       json_object_new_double(bs_mean(p, p->batvm_pct_sum)));
 	return o;
 }
 
@@ -315,16 +330,16 @@ static void print_table(const struct bs_results *res)
 {
 	const struct bs_phase_result (*r)[BS_NR_PHASES] = res->r;
 
-	printf("\n%-8s %-6s %10s %10s %10s %6s %12s %8s %8s %8s\n", "mode", "phase", "p50 us",
-	       "p99 us", "p99.9 us", "lost", "batch u/s", "latVM%", "waved%", "agent%");
+	printf("\n%-8s %-6s %10s %10s %10s %6s %12s %8s %8s %8s %8s\n", "mode", "phase", "p50 us",
+	       "p99 us", "p99.9 us", "lost", "batch u/s", "batVMs%", "latVM%", "waved%", "agent%");
 	for (int m = 0; m < SE_NR_MODES; m++)
 		for (int ph = 0; ph < BS_NR_PHASES; ph++) {
 			const struct bs_phase_result *p = &r[m][ph];
 
-			printf("%-8s %-6s %10.0f %10.0f %10.0f %6llu %12.0f %8.1f %8.3f %8.3f\n",
+			printf("%-8s %-6s %10.0f %10.0f %10.0f %6llu %12.0f %8.1f %8.1f %8.3f %8.3f\n",
 			       ph ? "" : se_mode_names[m], bs_phase_names[ph], p->p50, p->p99, p->p999,
 			       (unsigned long long)p->lost, bs_mean(p, p->units_s_sum),
-			       bs_mean(p, p->latvm_pct_sum), bs_mean(p, p->waved_pct_sum),
+			       bs_mean(p, p->batvm_pct_sum), bs_mean(p, p->latvm_pct_sum), bs_mean(p, p->waved_pct_sum),
 			       bs_mean(p, p->agent_pct_sum));
 		}
 	printf("\ngoals (ratios from this run):\n");
@@ -387,14 +402,15 @@ static void host_info(struct bs_results *res)
 
 const char bench_sched_help[] =
 	"usage: wavectl bench sched [--quick] [--json] [--report DIR] [--link-delay US[,US...]]\n"
-	"                           [--reps N] [--phase-s S]\n"
+	"                           [--reps N] [--phase-s S] [--modes LIST]\n"
 	"\n"
 	"Real VMs (a latency VM answering UDP, two batch VMs spinning) under five\n"
-	"modes - cfs (Linux alone), pin (static 1:1 pinning), rt (SCHED_FIFO by hand),\n"
-	"offload (wave-agent over shm, link delay 2 us), onhost (the same policy in\n"
-	"waved) - and three phases: steady, step (demand x12), hog (the latency VM\n"
-	"burns CPU). Reports latency p50/p99/p99.9, losses, batch throughput and the\n"
-	"daemons' CPU per mode and phase. Needs root; starts and removes its VMs.\n"
+	"modes - cfs (Linux alone), pin (static pinning: the latency VM alone on its\n"
+	"CPUs), rt (SCHED_FIFO by hand), offload (wave-agent over shm, link delay\n"
+	"2 us), onhost (the same policy in waved) - and three phases: steady, step\n"
+	"(demand x12), hog (the latency VM burns CPU). Reports latency\n"
+	"p50/p99/p99.9, losses, batch throughput, the CPU of the VMs and of the\n"
+	"daemons per mode and phase. Needs root; starts and removes its VMs.\n"
 	"\n"
 	"  --quick          one repetition, 8 s phases (under 6 minutes)\n"
 	"  --json           one JSON object: {\"host\", \"params\", \"modes\": {MODE: {PHASE:\n"

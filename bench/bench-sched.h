@@ -18,6 +18,7 @@ struct bs_phase_result {
 	double units_s_sum;          /* batch work units/s, summed over repetitions */
 	double waved_pct_sum, agent_pct_sum;
 	double latvm_pct_sum;        /* CPU of the latency VM's QEMU (all its threads) */
+	double batvm_pct_sum;        /* CPU of the batch VMs' QEMUs, together */
 	unsigned int reps;
 	double p50, p99, p999;       /* us, filled by bs_summarise */
 };

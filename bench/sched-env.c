@@ -144,7 +144,7 @@ int se_setup(struct se_env *e, int quiet)
 	if (read_ip(e->lat, e->lat_ip, sizeof(e->lat_ip), &e->lat_pid))
 		return -ENOENT;
 	for (int i = 0; i < SE_NR_BATCH; i++)
-		if (read_ip(e->bat[i], e->bat_ip[i], sizeof(e->bat_ip[i]), NULL))
+		if (read_ip(e->bat[i], e->bat_ip[i], sizeof(e->bat_ip[i]), &e->bat_pid[i]))
 			return -ENOENT;
 	return 0;
 }

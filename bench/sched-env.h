@@ -28,6 +28,7 @@ struct se_env {
 	char lat[48], lat_ip[64];
 	pid_t lat_pid;              /* its QEMU */
 	char bat[SE_NR_BATCH][48], bat_ip[SE_NR_BATCH][64];
+	pid_t bat_pid[SE_NR_BATCH];
 	int vms_up;                 /* launched (to stop) */
 	pid_t waved, agent;
 	/* rt mode: what was changed by hand, to undo */

@@ -27,7 +27,8 @@ static void harness_produces_every_number(void **state)
 	static const char *const modes[] = { "cfs", "pin", "rt", "offload", "onhost" };
 	static const char *const phases[] = { "steady", "step", "hog" };
 	static const char *const fields[] = { "lat_us_p50", "lat_us_p99", "lat_us_p999", "lost",
-					      "batch_units_per_s", "waved_cpu_pct", "agent_cpu_pct" };
+					      "batch_units_per_s", "waved_cpu_pct", "agent_cpu_pct",
+					      "latency_vm_cpu_pct", "batch_vms_cpu_pct" };
 	static const char *const files[] = { "report.md", "cdf.png", "phases.png", "timeline.png" };
 	char cmd[256], *out = calloc(1, 1 << 20);
 	json_object *root, *m, *p, *v;
@@ -74,6 +75,10 @@ static void harness_produces_every_number(void **state)
 			json_object_object_get_ex(p, "batch_units_per_s", &v);
 			if (json_object_get_double(v) <= 0)
 				fail_msg("%s/%s: no batch throughput", modes[i], phases[k]);
+			/* The spinning batch VMs' CPU was measured (they always run). */
+			json_object_object_get_ex(p, "batch_vms_cpu_pct", &v);
+			if (json_object_get_double(v) <= 0)
+				fail_msg("%s/%s: no batch VM CPU", modes[i], phases[k]);
 		}
 	/* Offload ran the agent, and its CPU was measured. */
 	json_object_object_get_ex(m, "offload", &v);
