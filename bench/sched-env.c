@@ -22,6 +22,7 @@
 #include "bench/bench.h"
 #include "bench/sched-env.h"
 #include "common/clock.h"
+#include "common/knob.h"
 #include "common/log.h"
 #include "common/spawn.h"
 #include "vmm/conn.h"
@@ -240,17 +241,10 @@ static int wait_state(const struct se_env *e, const char *want, int timeout_ms)
  */
 static int write_us(const char *dir, const char *file, long v)
 {
-	char path[600], buf[32];
-	int fd, ret = 0;
+	char buf[32];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	snprintf(buf, sizeof(buf), "%ld", v);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	if (write(fd, buf, strlen(buf)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return wave_knob_write(dir, file, buf);
 }
 
 static void add_group(struct se_env *e, const char *dir)

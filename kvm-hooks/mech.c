@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/knob.h"
 #include "common/log.h"
 #include "kvm-hooks/mech.h"
 
@@ -98,16 +99,7 @@ static int cg_read(const struct mech_thread *t, const char *file, char *buf, siz
 
 static int cg_write(const struct mech_thread *t, const char *file, const char *val)
 {
-	char path[MECH_CGROUP_MAX + 64];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", t->cgroup, file);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return wave_knob_write(t->cgroup, file, val);
 }
 
 static int cg_read_i64(const struct mech_thread *t, const char *file, int64_t *v)
