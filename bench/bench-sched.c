@@ -111,13 +111,30 @@ double bs_mean(const struct bs_phase_result *p, double sum)
 	return p->reps ? sum / p->reps : 0;
 }
 
-static uint64_t batch_cpu_ns(void)
-{
-	uint64_t sum = 0;
+/* What a phase is measured by: the client's sequence, the clock, and CPU time used. */
+enum { CPU_WAVED, CPU_AGENT, CPU_LATVM, CPU_BATVMS, NR_CPU };
 
+struct phase_mark {
+	uint64_t seq, t;
+	uint64_t cpu[NR_CPU];
+};
+
+static void mark(const struct sc_client *cl, struct phase_mark *m)
+{
+	m->seq = sc_sent(cl);
+	m->t = wave_now_ns();
+	m->cpu[CPU_WAVED] = se_cpu_ns(env.waved);
+	m->cpu[CPU_AGENT] = se_cpu_ns(env.agent);
+	m->cpu[CPU_LATVM] = se_cpu_ns(env.lat_pid);
+	m->cpu[CPU_BATVMS] = 0;
 	for (int i = 0; i < SE_NR_BATCH; i++)
-		sum += se_cpu_ns(env.bat_pid[i]);
-	return sum;
+		m->cpu[CPU_BATVMS] += se_cpu_ns(env.bat_pid[i]);
+}
+
+/* CPU used between two marks, in % of one core. */
+static double cpu_pct(const struct phase_mark *m0, const struct phase_mark *m1, int which)
+{
+	return 100.0 * (double)(m1->cpu[which] - m0->cpu[which]) / (double)(m1->t - m0->t);
 }
 
 /* One measured phase: load set, settled, measured, collected. */
@@ -125,7 +142,8 @@ static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_p
 			 const struct bs_results *res, struct bs_phase_result *out, uint64_t span[2])
 {
 	static uint64_t buf[1 << 18];
-	uint64_t seq0, seq1, t0, t1, w0, w1, a0, a1, l0, l1, b0, b1, lost;
+	struct phase_mark m0, m1;
+	uint64_t lost;
 	unsigned int n;
 	int ret;
 
@@ -134,19 +152,9 @@ static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_p
 		wave_warn("bench sched: the echo guest did not acknowledge HOG");
 	if ((ret = pause_s((double)c->settle_ms / 1000.0)))
 		return ret;
-	seq0 = __atomic_load_n(&cl->seq, __ATOMIC_ACQUIRE);
-	t0 = wave_now_ns();
-	w0 = se_cpu_ns(env.waved);
-	a0 = se_cpu_ns(env.agent);
-	l0 = se_cpu_ns(env.lat_pid);
-	b0 = batch_cpu_ns();
+	mark(cl, &m0);
 	ret = pause_s(c->phase_s);
-	seq1 = __atomic_load_n(&cl->seq, __ATOMIC_ACQUIRE);
-	t1 = wave_now_ns();
-	w1 = se_cpu_ns(env.waved);
-	a1 = se_cpu_ns(env.agent);
-	l1 = se_cpu_ns(env.lat_pid);
-	b1 = batch_cpu_ns();
+	mark(cl, &m1);
 	if (ph == BS_HOG && sc_hog(cl, 0)) {
 		wave_err("bench sched: the echo guest does not answer the end of HOG: giving up "
 			 "(what follows would measure a hogging guest)");
@@ -154,17 +162,17 @@ static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_p
 	}
 	/* Late replies still count: give them a moment before calling them lost. */
 	pause_s(0.3);
-	n = sc_collect(cl, seq0, seq1, buf, sizeof(buf) / sizeof(buf[0]), &lost);
+	n = sc_collect(cl, m0.seq, m1.seq, buf, sizeof(buf) / sizeof(buf[0]), &lost);
 	if (add_samples(out, buf, n))
 		return -ENOMEM;
 	out->lost += lost;
-	out->sent += seq1 - seq0;
-	span[0] = t0;
-	span[1] = t1;
-	out->waved_pct_sum += 100.0 * (double)(w1 - w0) / (double)(t1 - t0);
-	out->agent_pct_sum += 100.0 * (double)(a1 - a0) / (double)(t1 - t0);
-	out->latvm_pct_sum += 100.0 * (double)(l1 - l0) / (double)(t1 - t0);
-	out->batvm_pct_sum += 100.0 * (double)(b1 - b0) / (double)(t1 - t0);
+	out->sent += m1.seq - m0.seq;
+	span[0] = m0.t;
+	span[1] = m1.t;
+	out->waved_pct_sum += cpu_pct(&m0, &m1, CPU_WAVED);
+	out->agent_pct_sum += cpu_pct(&m0, &m1, CPU_AGENT);
+	out->latvm_pct_sum += cpu_pct(&m0, &m1, CPU_LATVM);
+	out->batvm_pct_sum += cpu_pct(&m0, &m1, CPU_BATVMS);
 	out->reps++;
 	return ret;
 }
@@ -212,7 +220,7 @@ static int run_timeline(const struct bs_cfg *c, struct sc_client *cl, struct bs_
 	sc_set_load(cl, res->rate[BS_STEADY] * 2, res->cost_us[BS_STEADY]);
 	if (!ret)
 		ret = pause_s(c->warm_s);
-	seq0 = __atomic_load_n(&cl->seq, __ATOMIC_ACQUIRE);
+	seq0 = sc_sent(cl);
 	t0 = wave_now_ns();
 	res->tl_stop_ms = stop_at * 1000.0;
 	res->tl_cont_ms = (stop_at + stop_for) * 1000.0;
@@ -239,7 +247,7 @@ static int run_timeline(const struct bs_cfg *c, struct sc_client *cl, struct bs_
 		kill(env.agent, SIGCONT);
 	sc_set_load(cl, 0, 0);
 	pause_s(0.3);
-	for (uint64_t s = seq0; s < __atomic_load_n(&cl->seq, __ATOMIC_ACQUIRE) &&
+	for (uint64_t s = seq0; s < sc_sent(cl) &&
 	     res->tl_n < BS_MAX_TIMELINE; s++) {
 		const struct sc_req *r = &cl->req[s % SC_MAX_REQ];
 

@@ -89,8 +89,7 @@ static void *rx_loop(void *arg)
 		seq = le64toh(m.seq);
 		r = &c->req[seq % SC_MAX_REQ];
 		/* Only the request this slot holds now: anything else is ancient. */
-		if (r->sent_ns != le64toh(m.t_send_ns) || seq >= __atomic_load_n(&c->seq,
-									 __ATOMIC_ACQUIRE)) {
+		if (r->sent_ns != le64toh(m.t_send_ns) || seq >= sc_sent(c)) {
 			c->late++;
 			continue;
 		}

@@ -49,6 +49,12 @@ void sc_set_load(struct sc_client *c, double rate, uint32_t cost_us);
 /* Starts (threads > 0) or stops (0) the guest's CPU hog. Returns 0 if acknowledged. */
 int sc_hog(struct sc_client *c, unsigned int threads);
 
+/* The sequence number of the next request: requests sent so far. */
+static inline uint64_t sc_sent(const struct sc_client *c)
+{
+	return __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
+}
+
 /*
  * Requests sent in [from_seq, to_seq): their round trips (ns, unordered)
  * into out (up to max) and the count of those without a reply.
