@@ -30,13 +30,22 @@ void vmm_meta_defaults(struct vmm_meta *m)
 	m->present = 0;
 }
 
-static int parse_class(const char *v, struct vmm_meta *m, int line, char *why, size_t len)
+int vmm_class_parse(const char *name)
 {
 	for (int c = 0; c < WAVE_CLASS_MAX; c++)
-		if (!strcmp(v, class_names[c])) {
-			m->cls = (enum wave_vm_class)c;
-			return 0;
-		}
+		if (!strcmp(name, class_names[c]))
+			return c;
+	return -EINVAL;
+}
+
+static int parse_class(const char *v, struct vmm_meta *m, int line, char *why, size_t len)
+{
+	int c = vmm_class_parse(v);
+
+	if (c >= 0) {
+		m->cls = (enum wave_vm_class)c;
+		return 0;
+	}
 	return wave_reason(why, len, -EINVAL,
 			   "line %d: <wave:vm class='%s'>: unknown class (latency, batch)", line, v);
 }

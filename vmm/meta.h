@@ -45,5 +45,7 @@ int vmm_meta_parse(const char *xml, struct vmm_meta *m, char *why, size_t len);
 int vmm_meta_from_node(const void *node, struct vmm_meta *m, char *why, size_t len);
 
 const char *vmm_class_name(enum wave_vm_class cls);
+/* The class named name ("latency", "batch"), or -EINVAL. */
+int vmm_class_parse(const char *name);
 
 #endif

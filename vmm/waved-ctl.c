@@ -109,8 +109,7 @@ static json_object *vm_json(const struct wv_vm *vm)
 
 	json_object_object_add(o, "name", json_object_new_string(vm->name));
 	json_object_object_add(o, "id", json_object_new_int((int)vm->id));
-	json_object_object_add(o, "class", json_object_new_string(
-		vm->cls == WAVE_CLASS_LATENCY ? "latency" : "batch"));
+	json_object_object_add(o, "class", json_object_new_string(vmm_class_name(vm->cls)));
 	json_object_object_add(o, "weight", json_object_new_int((int)vm->weight));
 	json_object_object_add(o, "applied", json_object_new_int64((int64_t)vm->applied));
 	json_object_object_add(o, "rejected", json_object_new_int64((int64_t)vm->rejected));

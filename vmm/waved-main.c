@@ -66,6 +66,7 @@ static int parse_static(struct waved_cfg *c, const char *arg)
 {
 	char buf[512], *name, *cls, *tids, *emu, *save = NULL, *tok;
 	struct wv_static_vm *s;
+	int cl;
 
 	if (c->nr_static >= WV_MAX_STATIC || strlen(arg) >= sizeof(buf))
 		goto bad;
@@ -78,12 +79,9 @@ static int parse_static(struct waved_cfg *c, const char *arg)
 	emu = strtok_r(NULL, ",", &save);
 	if (!name || !cls || !tids || strtok_r(NULL, ",", &save))
 		goto bad;
-	if (!strcmp(cls, "latency"))
-		s->cls = WAVE_CLASS_LATENCY;
-	else if (!strcmp(cls, "batch"))
-		s->cls = WAVE_CLASS_BATCH;
-	else
+	if ((cl = vmm_class_parse(cls)) < 0)
 		goto bad;
+	s->cls = (enum wave_vm_class)cl;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	for (tok = strtok_r(tids, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
 		uint64_t v;

@@ -161,7 +161,7 @@ static void announce(struct waved *w, struct wv_vm *vm)
 	for (unsigned int i = 0; i < WV_MAX_THREADS; i++)
 		n += vm->th[i].used;
 	wave_info("waved: managing %s (%s, weight %u): %u vCPUs, %u threads", vm->name,
-		  vm->cls == WAVE_CLASS_LATENCY ? "latency" : "batch", vm->weight, vm->nr_vcpus, n);
+		  vmm_class_name(vm->cls), vm->weight, vm->nr_vcpus, n);
 	wv_export_vm(w, vm, 0);
 	for (unsigned int i = 0; i < WV_MAX_THREADS; i++)
 		if (vm->th[i].used)
