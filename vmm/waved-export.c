@@ -121,17 +121,26 @@ static void fill_thread(const struct wv_vm *vm, const struct wv_thread *t, struc
 	s->tid = (uint32_t)t->tid;
 }
 
-void wv_export_thread(struct waved *w, struct wv_vm *vm, struct wv_thread *t)
+/* Exports the record r just read for t. */
+static void export_rec(struct waved *w, const struct wv_vm *vm, struct wv_thread *t,
+		       const struct hooks_rec *r)
 {
 	struct wave_msg m;
 
-	if (obs_read(w->obs, t->slot, &t->rec))
-		return;
+	t->rec = *r;
 	fill_thread(vm, t, &m);
 	t->sent_seq = t->rec.seq;
 	t->exported = 1;
 	w->st.exports++;
 	wv_emit(w, &m);
+}
+
+void wv_export_thread(struct waved *w, struct wv_vm *vm, struct wv_thread *t)
+{
+	struct hooks_rec r;
+
+	if (!obs_read(w->obs, t->slot, &r))
+		export_rec(w, vm, t, &r);
 }
 
 void wv_export_deltas(struct waved *w, int all)
@@ -153,7 +162,7 @@ void wv_export_deltas(struct waved *w, int all)
 			if (!all && t->exported && r.seq == t->sent_seq && r.state != HOOKS_RUNNING &&
 			    r.state != HOOKS_RUNNABLE)
 				continue;
-			wv_export_thread(w, vm, t);
+			export_rec(w, vm, t, &r);
 		}
 	}
 }
