@@ -67,11 +67,17 @@ void wv_ctl_close(struct waved *w)
 	w->ctl_fd = -1;
 }
 
+const char *const wv_mode_names[WAVED_NR_MODES] = {
+	[WAVED_OFFLOAD] = "offload", [WAVED_ONHOST] = "onhost", [WAVED_OBSERVE] = "observe",
+};
+
+const char *const wv_fallback_names[WAVED_NR_FALLBACKS] = {
+	[WAVED_FB_CFS] = "cfs", [WAVED_FB_LOCAL] = "local",
+};
+
 const char *wv_mode_name(const struct waved *w)
 {
-	static const char *const names[] = { "offload", "onhost", "observe" };
-
-	return names[w->cfg.mode];
+	return wv_mode_names[w->cfg.mode];
 }
 
 static json_object *thread_json(const struct wv_thread *t)
@@ -156,7 +162,7 @@ static json_object *status_json(const struct waved *w)
 	json_object_object_add(o, "why", json_object_new_string(w->wd.why ? w->wd.why : ""));
 	json_object_object_add(o, "policy", json_object_new_string(w->cfg.policy));
 	json_object_object_add(o, "fallback", json_object_new_string(
-		w->cfg.fallback == WAVED_FB_LOCAL ? "local" : "cfs"));
+		wv_fallback_names[w->cfg.fallback]));
 	json_object_object_add(o, "epoch", json_object_new_int64(w->epoch));
 	json_object_object_add(o, "agent_up", json_object_new_boolean(w->ch && chan_is_up(w->ch)));
 	json_object_object_add(o, "lag_us", json_object_new_double(

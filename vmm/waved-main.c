@@ -146,8 +146,6 @@ static int parse_enum(const char *opt, const char *arg, const char *const *names
 /* Returns 0 to run, 1 after --help, -EINVAL on a bad option. */
 static int parse(int argc, char **argv, struct waved_cfg *c)
 {
-	static const char *const modes[] = { "offload", "onhost", "observe" };
-	static const char *const fbs[] = { "cfs", "local" };
 	static const char *const obss[] = { "auto", "bpf", "proc" };
 	static const char *const wakes[] = { "none", "latency", "all" };
 	static const struct option opts[] = {
@@ -174,7 +172,7 @@ static int parse(int argc, char **argv, struct waved_cfg *c)
 	while ((ch = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'm':
-			if ((r = parse_enum("--mode", optarg, modes, 3)) < 0)
+			if ((r = parse_enum("--mode", optarg, wv_mode_names, WAVED_NR_MODES)) < 0)
 				return r;
 			c->mode = (enum waved_mode)r;
 			break;
@@ -187,7 +185,7 @@ static int parse(int argc, char **argv, struct waved_cfg *c)
 			break;
 		case 'c': c->channel = optarg; break;
 		case 'f':
-			if ((r = parse_enum("--fallback", optarg, fbs, 2)) < 0)
+			if ((r = parse_enum("--fallback", optarg, wv_fallback_names, WAVED_NR_FALLBACKS)) < 0)
 				return r;
 			c->fallback = (enum waved_fallback)r;
 			break;
@@ -313,14 +311,6 @@ static void arm_timer(struct waved *w)
 	timerfd_settime(w->tfd, 0, &its, NULL);
 }
 
-static int runs_policy_now(const struct waved *w)
-{
-	if (w->cfg.mode == WAVED_ONHOST)
-		return 1;
-	return w->cfg.mode == WAVED_OFFLOAD && w->cfg.fallback == WAVED_FB_LOCAL &&
-	       w->wd.state == WD_FALLBACK;
-}
-
 /* Wakes waved exactly when the oldest unanswered heartbeat turns overdue. */
 static void arm_watchdog(struct waved *w)
 {
@@ -436,7 +426,7 @@ static void on_tick(struct waved *w)
 		wv_export_cpus(w);
 	if (due(w->now, &w->next_export, w->cfg.export_ns)) {
 		wv_export_deltas(w, 0);
-		if (runs_policy_now(w))
+		if (wv_runs_policy(w))
 			wv_local_decide(w);
 	}
 	if (due(w->now, &w->next_rate, WAVE_NSEC_PER_SEC))
@@ -585,7 +575,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	wave_info("waved: mode %s, policy %s, fallback %s, lag threshold %.1f ms, channel %s",
-		  wv_mode_name(&w), w.cfg.policy, w.cfg.fallback == WAVED_FB_LOCAL ? "local" : "cfs",
+		  wv_mode_name(&w), w.cfg.policy, wv_fallback_names[w.cfg.fallback],
 		  (double)w.cfg.lag_threshold_ns / 1e6, w.cfg.channel ? w.cfg.channel : "none");
 	loop(&w);
 	teardown(&w);

@@ -23,19 +23,20 @@ struct wv_vm *wv_vm_find(struct waved *w, uint32_t id)
 	return NULL;
 }
 
-static unsigned int tslot(unsigned int kind, unsigned int index)
+/* A thread's slot in its VM's table, or -1 for an index beyond it. */
+static int tslot(unsigned int kind, unsigned int index)
 {
-	return kind == WAVE_KIND_VCPU ? index : MODEL_MAX_VCPUS + index;
+	if (kind == WAVE_KIND_VCPU)
+		return index < MODEL_MAX_VCPUS ? (int)index : -1;
+	return index < MODEL_MAX_EXTRA ? (int)(MODEL_MAX_VCPUS + index) : -1;
 }
 
 struct wv_thread *wv_thread_find(struct wv_vm *vm, unsigned int kind, unsigned int index)
 {
-	unsigned int s;
+	int s = tslot(kind, index);
 
-	if ((kind == WAVE_KIND_VCPU && index >= MODEL_MAX_VCPUS) ||
-	    (kind != WAVE_KIND_VCPU && index >= MODEL_MAX_EXTRA))
+	if (s < 0)
 		return NULL;
-	s = tslot(kind, index);
 	return vm->th[s].used && vm->th[s].kind == kind ? &vm->th[s] : NULL;
 }
 
@@ -69,12 +70,17 @@ static int thread_notify(const struct waved *w, const struct wv_vm *vm)
 				(w->cfg.wake_events == 1 && vm->cls == WAVE_CLASS_LATENCY));
 }
 
+int wv_runs_policy(const struct waved *w)
+{
+	if (w->cfg.mode == WAVED_ONHOST)
+		return 1;
+	return w->cfg.mode == WAVED_OFFLOAD && w->cfg.fallback == WAVED_FB_LOCAL &&
+	       w->wd.state == WD_FALLBACK;
+}
+
 void wv_update_notify(struct waved *w)
 {
-	int local = w->cfg.mode == WAVED_ONHOST ||
-		    (w->cfg.mode == WAVED_OFFLOAD && w->cfg.fallback == WAVED_FB_LOCAL &&
-		     w->wd.state == WD_FALLBACK);
-	int want = local ? w->local && policy_wants_wakeups(w->local->ops, &w->cfg.policy_cfg)
+	int want = wv_runs_policy(w) ? w->local && policy_wants_wakeups(w->local->ops, &w->cfg.policy_cfg)
 			 : w->cfg.mode == WAVED_OFFLOAD && w->wd.state == WD_OFFLOAD && w->ch &&
 			   (chan_peer_features(w->ch) & WAVE_FEAT_WAKEUPS);
 
@@ -98,15 +104,14 @@ static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsi
 {
 	struct wv_thread *t;
 	char dir[MECH_CGROUP_MAX];
-	int ver = 1, ret;
+	int ver = 1, ret, s = tslot(kind, index);
 
-	if ((kind == WAVE_KIND_VCPU && index >= MODEL_MAX_VCPUS) ||
-	    (kind != WAVE_KIND_VCPU && index >= MODEL_MAX_EXTRA)) {
+	if (s < 0) {
 		wave_warn("waved: %s: thread index %u beyond what waved manages: left alone",
 			  vm->name, index);
 		return -ERANGE;
 	}
-	t = &vm->th[tslot(kind, index)];
+	t = &vm->th[s];
 	memset(t, 0, sizeof(*t));
 	if (!cgroup || !cgroup[0]) {
 		if (procfs_cpu_cgroup("", tid, dir, sizeof(dir), &ver))

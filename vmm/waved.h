@@ -33,8 +33,8 @@
 #define WV_LAT_SAMPLES  4096
 #define WV_PRESTAGED    64
 
-enum waved_mode { WAVED_OFFLOAD = 0, WAVED_ONHOST, WAVED_OBSERVE };
-enum waved_fallback { WAVED_FB_CFS = 0, WAVED_FB_LOCAL };
+enum waved_mode { WAVED_OFFLOAD = 0, WAVED_ONHOST, WAVED_OBSERVE, WAVED_NR_MODES };
+enum waved_fallback { WAVED_FB_CFS = 0, WAVED_FB_LOCAL, WAVED_NR_FALLBACKS };
 
 /* A VM of plain threads given on the command line (tests, no libvirt). */
 struct wv_static_vm {
@@ -148,6 +148,8 @@ struct wv_vm *wv_vm_find(struct waved *w, uint32_t id);
 struct wv_thread *wv_thread_find(struct wv_vm *vm, unsigned int kind, unsigned int index);
 void wv_restore_all(struct waved *w, const char *why);
 void wv_journal(struct waved *w);
+/* Whether waved runs the policy itself now (onhost, or the local fallback in force). */
+int wv_runs_policy(const struct waved *w);
 /* Pushes wakeups as events exactly when the policy in charge wants them. */
 void wv_update_notify(struct waved *w);
 /* Events for one thread: on if its policy wants wakeups or it triggers a prestaged txn. */
@@ -181,6 +183,8 @@ int wv_ctl_open(struct waved *w);
 void wv_ctl_accept(struct waved *w);
 void wv_ctl_close(struct waved *w);
 
+extern const char *const wv_mode_names[];     /* by enum waved_mode */
+extern const char *const wv_fallback_names[]; /* by enum waved_fallback */
 const char *wv_mode_name(const struct waved *w);
 
 #endif
