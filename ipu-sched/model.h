@@ -79,6 +79,23 @@ const struct model_thread *model_thread_c(const struct model *m, uint32_t vm_id,
 struct model_thread *model_thread(struct model *m, uint32_t vm_id, unsigned int kind,
 				  unsigned int index);
 
+/*
+ * A thread's slot in per-VM tables of MODEL_MAX_VCPUS + MODEL_MAX_EXTRA
+ * entries: vCPU i at i, extra thread j at MODEL_MAX_VCPUS + j; -1 beyond.
+ */
+static inline int model_slot(unsigned int kind, unsigned int index)
+{
+	if (kind == WAVE_KIND_VCPU)
+		return index < MODEL_MAX_VCPUS ? (int)index : -1;
+	return index < MODEL_MAX_EXTRA ? (int)(MODEL_MAX_VCPUS + index) : -1;
+}
+
+/* The slot of a thread the model holds (so always in range). */
+static inline unsigned int model_thread_slot(const struct model_thread *t)
+{
+	return t->kind == WAVE_KIND_VCPU ? t->index : MODEL_MAX_VCPUS + t->index;
+}
+
 /* Calls fn for every present thread of vm (vCPUs first, by index). */
 #define MODEL_FOR_EACH_THREAD(vm, t)                                                   \
 	for (unsigned int _i = 0; _i < MODEL_MAX_VCPUS + MODEL_MAX_EXTRA; _i++)           \

@@ -77,11 +77,6 @@ static unsigned int slot_of(const struct model *m, const struct model_vm *vm)
 	return (unsigned int)(vm - m->vms);
 }
 
-static unsigned int tslot(const struct model_thread *t)
-{
-	return t->kind == WAVE_KIND_VCPU ? t->index : MODEL_MAX_VCPUS + t->index;
-}
-
 static uint64_t round_us(double ns)
 {
 	uint64_t v = (uint64_t)ns;
@@ -226,7 +221,7 @@ static void decide_thread(struct lat_state *s, const struct model *m, const stru
 			  const struct model_thread *t, int hog, uint64_t now,
 			  struct policy_out *out)
 {
-	struct lat_thread *lt = &s->th[slot_of(m, vm)][tslot(t)];
+	struct lat_thread *lt = &s->th[slot_of(m, vm)][model_thread_slot(t)];
 	uint64_t r;
 	int change;
 
@@ -286,7 +281,7 @@ static void decide_batch(struct lat_state *s, const struct model *m, const struc
 	struct wave_txn op;
 
 	MODEL_FOR_EACH_THREAD(vm, t) {
-		struct lat_thread *lt = &s->th[slot_of(m, vm)][tslot(t)];
+		struct lat_thread *lt = &s->th[slot_of(m, vm)][model_thread_slot(t)];
 
 		if (t->kind != WAVE_KIND_VCPU)
 			continue;
@@ -483,10 +478,9 @@ static void lat_result(void *priv, const struct model *m, const struct wave_txn 
 	}
 	for (unsigned int k = 0; k < n; k++) {
 		const struct wave_txn *op = &ops[k];
-		unsigned int idx = op->kind == WAVE_KIND_VCPU ? op->index
-							      : MODEL_MAX_VCPUS + op->index;
+		int idx = model_slot(op->kind, op->index);
 
-		if (op->op == WAVE_OP_TRIGGER || idx >= MODEL_MAX_VCPUS + MODEL_MAX_EXTRA)
+		if (op->op == WAVE_OP_TRIGGER || idx < 0)
 			continue;
 		if (op->op == WAVE_OP_PLACE) {
 			s->lent = -1; /* where batch vCPUs are is unknown: place them again */

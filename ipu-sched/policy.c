@@ -123,7 +123,7 @@ static unsigned int latency_vcpus(const struct model *m)
 static void pin_thread(struct pin_state *p, unsigned int v, const struct model_vm *vm,
 		       const struct model_thread *t, uint64_t mask, struct policy_out *out)
 {
-	unsigned int k = t->kind == WAVE_KIND_VCPU ? t->index : MODEL_MAX_VCPUS + t->index;
+	unsigned int k = model_thread_slot(t);
 	struct wave_txn op;
 
 	if (!mask || (p->mask[v][k] == mask && p->barrier[v][k] == t->barrier))
@@ -185,12 +185,10 @@ static void pin_result(void *priv, const struct model *m, const struct wave_txn 
 	if (r->status != WAVE_ST_STALE_TARGET && r->status != WAVE_ST_STALE_EPOCH)
 		return;
 	for (unsigned int k = 0; k < n; k++) {
-		unsigned int t = ops[k].kind == WAVE_KIND_VCPU ? ops[k].index
-							       : MODEL_MAX_VCPUS + ops[k].index;
+		int t = model_slot(ops[k].kind, ops[k].index);
 
-		for (unsigned int v = 0; v < MODEL_MAX_VMS; v++)
-			if (m->vms[v].present && m->vms[v].id == ops[k].vm_id &&
-			    t < MODEL_MAX_VCPUS + MODEL_MAX_EXTRA)
+		for (unsigned int v = 0; t >= 0 && v < MODEL_MAX_VMS; v++)
+			if (m->vms[v].present && m->vms[v].id == ops[k].vm_id)
 				p->mask[v][t] = 0;
 	}
 }

@@ -23,17 +23,9 @@ struct wv_vm *wv_vm_find(struct waved *w, uint32_t id)
 	return NULL;
 }
 
-/* A thread's slot in its VM's table, or -1 for an index beyond it. */
-static int tslot(unsigned int kind, unsigned int index)
-{
-	if (kind == WAVE_KIND_VCPU)
-		return index < MODEL_MAX_VCPUS ? (int)index : -1;
-	return index < MODEL_MAX_EXTRA ? (int)(MODEL_MAX_VCPUS + index) : -1;
-}
-
 struct wv_thread *wv_thread_find(struct wv_vm *vm, unsigned int kind, unsigned int index)
 {
-	int s = tslot(kind, index);
+	int s = model_slot(kind, index);
 
 	if (s < 0)
 		return NULL;
@@ -104,7 +96,7 @@ static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsi
 {
 	struct wv_thread *t;
 	char dir[MECH_CGROUP_MAX];
-	int ver = 1, ret, s = tslot(kind, index);
+	int ver = 1, ret, s = model_slot(kind, index);
 
 	if (s < 0) {
 		wave_warn("waved: %s: thread index %u beyond what waved manages: left alone",
