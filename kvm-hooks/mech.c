@@ -19,6 +19,7 @@
 
 #include "common/knob.h"
 #include "common/log.h"
+#include "common/procstat.h"
 #include "kvm-hooks/mech.h"
 
 /*
@@ -47,24 +48,12 @@ static int sys_sched_getattr(pid_t tid, struct sched_attr *a)
 	return syscall(SYS_sched_getattr, tid, a, sizeof(*a), 0) ? -errno : 0;
 }
 
+/* The thread's start time (identifies it across tid reuse), or 0 if it is gone. */
 static unsigned long long start_time(pid_t tid)
 {
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-	int field = 2;
-	FILE *f;
+	struct wave_procstat ps;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
-	if (!(f = fopen(path, "re")))
-		return 0;
-	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-	fclose(f);
-	for (; p && *p; p++)
-		if (*p == ' ' && ++field == 22) {
-			v = strtoull(p + 1, NULL, 10);
-			break;
-		}
-	return v;
+	return wave_procstat(0, tid, &ps) ? 0 : ps.start;
 }
 
 int mech_thread_init(struct mech_thread *t, pid_t tid, const char *cgroup, int cg_version)

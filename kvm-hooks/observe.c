@@ -14,14 +14,15 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/procstat.h"
 #include "kvm-hooks/observe.h"
 
 int obs_proc_sample(pid_t pid, pid_t tid, struct hooks_rec *r)
 {
-	char path[96], buf[1024], *p;
+	char path[96], buf[1024];
 	unsigned long long run = 0, wait = 0;
-	int field, cpu = 0;
-	char st = 'S';
+	struct wave_procstat ps;
+	int ret;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)pid, (int)tid);
@@ -32,24 +33,14 @@ int obs_proc_sample(pid_t pid, pid_t tid, struct hooks_rec *r)
 		return -EIO;
 	}
 	fclose(f);
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
-	if (!(f = fopen(path, "re")))
-		return -errno;
-	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
-	fclose(f);
-	if (!p)
-		return -EIO;
-	st = p[2];
-	for (field = 2; *p; p++)
-		if (*p == ' ' && ++field == 39) {
-			cpu = atoi(p + 1);
-			break;
-		}
+	if ((ret = wave_procstat(pid, tid, &ps)))
+		return ret;
 	r->tid = (uint32_t)tid;
 	r->run_ns = run;
 	r->wait_ns = wait;
-	r->cpu = (uint32_t)cpu;
-	r->state = st == 'R' ? HOOKS_RUNNING : (st == 'Z' || st == 'X') ? HOOKS_GONE : HOOKS_BLOCKED;
+	r->cpu = (uint32_t)ps.cpu;
+	r->state = ps.state == 'R' ? HOOKS_RUNNING
+		   : (ps.state == 'Z' || ps.state == 'X') ? HOOKS_GONE : HOOKS_BLOCKED;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
 	if ((f = fopen(path, "re"))) {
 		unsigned long long v;

@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/* Command-line parsing: numbers, durations, CPU lists, link options. */
+/* Parsing: numbers, durations, CPU lists, link options; /proc stat lines. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "channel/chan.h"
 #include "common/log.h"
 #include "common/parse.h"
+#include "common/procstat.h"
 
 static void u64_strict(void **state)
 {
@@ -79,6 +82,34 @@ static void link_options(void **state)
 	assert_int_equal(o.nr_faults, 2);
 }
 
+/* A command name with spaces and ')' must not shift the fields. */
+static void procstat_fields(void **state)
+{
+	struct wave_procstat a, b;
+	char old[16] = "";
+	volatile uint64_t spin = 0;
+
+	(void)state;
+	prctl(PR_GET_NAME, old);
+	prctl(PR_SET_NAME, "x) y (z) 1 2");
+	assert_int_equal(wave_procstat(0, gettid(), &a), 0);
+	assert_int_equal(a.state, 'R'); /* it is reading itself */
+	assert_true(a.start > 0);
+	assert_true(a.cpu >= 0 && a.cpu < sysconf(_SC_NPROCESSORS_CONF));
+	/* The same thread by /proc/PID/task/TID. */
+	assert_int_equal(wave_procstat(getpid(), gettid(), &b), 0);
+	assert_true(b.start == a.start);
+	/* CPU time grows as it spins (clock ticks: spin well past one). */
+	for (int i = 0; i < 200 && b.cpu_ns == a.cpu_ns; i++) {
+		for (int k = 0; k < 1000000; k++)
+			spin++;
+		assert_int_equal(wave_procstat(0, gettid(), &b), 0);
+	}
+	assert_true(b.cpu_ns > a.cpu_ns);
+	prctl(PR_SET_NAME, old);
+	assert_int_equal(wave_procstat(0, 999999999, &a), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -86,6 +117,7 @@ int main(void)
 		cmocka_unit_test(durations_with_units),
 		cmocka_unit_test(cpu_lists),
 		cmocka_unit_test(link_options),
+		cmocka_unit_test(procstat_fields),
 	};
 
 	wave_log_init("test-parse", WAVE_LOG_ERR);

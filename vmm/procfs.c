@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/procstat.h"
 #include "vmm/procfs.h"
 
 static int read_line(const char *path, char *buf, size_t size)
@@ -55,23 +56,10 @@ pid_t procfs_tgid(pid_t tid)
 
 int procfs_last_cpu(pid_t tid)
 {
-	char path[64], buf[1024], *p;
-	int field, cpu = -EIO;
+	struct wave_procstat ps;
+	int ret = wave_procstat(0, tid, &ps);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
-	if ((field = read_line(path, buf, sizeof(buf))))
-		return field;
-	/* comm may hold spaces and ')': fields are counted after the last ')'. */
-	p = strrchr(buf, ')');
-	for (field = 2; p && *p; p++) {
-		if (*p != ' ')
-			continue;
-		if (++field == 39) {
-			cpu = atoi(p + 1);
-			break;
-		}
-	}
-	return cpu;
+	return ret ? ret : ps.cpu;
 }
 
 int procfs_parse_vcpu_name(const char *name, unsigned int *index, char *accel, size_t size)

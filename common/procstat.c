@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* /proc stat fields (procstat.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/procstat.h"
+
+int wave_procstat(pid_t pid, pid_t tid, struct wave_procstat *s)
+{
+	char path[96], buf[1024], *p, *end;
+	unsigned long long utime = 0, stime = 0;
+	int field, found = 0;
+	FILE *f;
+
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
+	if (!(f = fopen(path, "re")))
+		return -errno;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	if (!p || p[1] != ' ' || !p[2])
+		return -EIO;
+	memset(s, 0, sizeof(*s));
+	s->state = p[2];
+	/* p + 2 starts field 3; each space before a field counts it. */
+	for (field = 3, p += 2; *p && field < 39; p++) {
+		if (*p != ' ')
+			continue;
+		field++;
+		switch (field) {
+		case 14: utime = strtoull(p + 1, &end, 10); found++; break;
+		case 15: stime = strtoull(p + 1, &end, 10); found++; break;
+		case 22: s->start = strtoull(p + 1, &end, 10); found++; break;
+		case 39: s->cpu = (int)strtol(p + 1, &end, 10); found++; break;
+		}
+	}
+	if (found != 4)
+		return -EIO;
+	s->cpu_ns = (utime + stime) * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK));
+	return 0;
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * /proc/[PID/task/]TID/stat: the fields of a process or thread that
+ * Wave-VM reads. The command name may hold spaces and ')', so fields are
+ * counted after the last ')'.
+ */
+#ifndef WAVE_COMMON_PROCSTAT_H
+#define WAVE_COMMON_PROCSTAT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct wave_procstat {
+	char state;                /* field 3: R, S, D, Z, X, ... */
+	uint64_t cpu_ns;           /* fields 14 + 15: user + system time */
+	unsigned long long start;  /* field 22: start time in clock ticks after boot */
+	int cpu;                   /* field 39: CPU it last ran on */
+};
+
+/*
+ * Reads /proc/PID/task/TID/stat, or /proc/TID/stat when pid is 0. Returns
+ * 0, -errno if it cannot be read (gone), or -EIO if it does not parse.
+ */
+int wave_procstat(pid_t pid, pid_t tid, struct wave_procstat *s);
+
+#endif
