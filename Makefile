@@ -70,10 +70,15 @@ BPF_SRCS  := $(wildcard kvm-hooks/*.bpf.c)
 BPF_SKELS := $(BPF_SRCS:%.bpf.c=$(BUILD)/%.skel.h)
 HOOKS_SRCS := $(filter-out %.bpf.c,$(wildcard kvm-hooks/*.c))
 
-# vmm: libvirt, QEMU (QMP), libxml2, json-c.
-VMM_SRCS := $(filter-out %-main.c,$(wildcard vmm/*.c)) $(HOOKS_SRCS)
+# vmm: libvirt, QEMU (QMP), libxml2, json-c; kvm-hooks: observation, mechanisms.
+VMM_SRCS := $(wildcard vmm/*.c) $(HOOKS_SRCS)
 VMM_OBJS := $(VMM_SRCS:%.c=$(OBJ)/%.o)
 LIBVMM   := $(BUILD)/libwavevmm.a
+
+# waved, the host daemon: everything but main() in a library the unit tests link.
+WAVED_SRCS := $(filter-out waved/main.c,$(wildcard waved/*.c))
+WAVED_OBJS := $(WAVED_SRCS:%.c=$(OBJ)/%.o)
+LIBWAVED   := $(BUILD)/libwaved.a
 
 # The guest side: a static binary for the initramfs (images/).
 GUEST_SRCS := $(wildcard images/guest/*.c)
@@ -112,7 +117,7 @@ $(DPDK_OBJS): $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DPDK_CFLAGS) -Wno-missing-prototypes -c $< -o $@
 
-$(VMM_OBJS) $(WAVECTL_OBJS): $(OBJ)/%.o: %.c $(FLAGS_STAMP)
+$(VMM_OBJS) $(WAVED_OBJS) $(OBJ)/waved/main.o $(WAVECTL_OBJS): $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 	$(foreach p,$(VIRT_PKGS),$(call need_pkg,$(p)))
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
@@ -144,23 +149,21 @@ $(LIBVMM): $(VMM_OBJS)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BIN)/wavectl: $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBVMM) $(LIBWAVE)
+$(LIBWAVED): $(WAVED_OBJS)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(BIN)/wavectl: $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBWAVED) $(LIBVMM) $(LIBWAVE)
 	$(call need_pkg,libdpdk)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBVMM) $(LIBWAVE) \
-		$(DPDK_LIBS) $(VIRT_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBWAVED) $(LIBVMM) \
+		$(LIBWAVE) $(DPDK_LIBS) $(VIRT_LIBS) -lm
 
-$(OBJ)/vmm/waved-main.o: vmm/waved-main.c $(FLAGS_STAMP)
-	$(foreach p,$(VIRT_PKGS),$(call need_pkg,$(p)))
-	@mkdir -p $(@D)
-	$(call say,CC,$<)
-	$(Q)$(CC) $(ALL_CFLAGS) $(VIRT_CFLAGS) -c $< -o $@
-
-$(BIN)/waved: $(OBJ)/vmm/waved-main.o $(LIBVMM) $(LIBWAVE)
+$(BIN)/waved: $(OBJ)/waved/main.o $(LIBWAVED) $(LIBVMM) $(LIBWAVE)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBVMM) $(LIBWAVE) $(VIRT_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBWAVED) $(LIBVMM) $(LIBWAVE) $(VIRT_LIBS) -lm
 
 # The agent needs nothing but the channel and the policies: it runs on an IPU.
 $(BIN)/wave-agent: $(OBJ)/ipu-sched/agent-main.o $(LIBWAVE)
@@ -193,11 +196,11 @@ $(OBJ)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 test_wraps = $(addprefix -Wl$(comma)--wrap=,$(shell cat tests/$(1).wrap 2>/dev/null))
 comma := ,
 
-$(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL_OBJS) $(LIBVMM) $(LIBWAVE)
+$(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL_OBJS) $(LIBWAVED) $(LIBVMM) $(LIBWAVE)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $(call test_wraps,$*) -o $@ $< $(TEST_UTIL_OBJS) $(LIBVMM) \
-		$(LIBWAVE) $(CMOCKA_LIBS) $(VIRT_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) $(call test_wraps,$*) -o $@ $< $(TEST_UTIL_OBJS) $(LIBWAVED) \
+		$(LIBVMM) $(LIBWAVE) $(CMOCKA_LIBS) $(VIRT_LIBS) -lm
 
 # Fuzzers: clang + libFuzzer + ASan/UBSan, built from the library sources.
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined

@@ -34,7 +34,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/spawn.h"
-#include "vmm/status-client.h"
+#include "waved/status-client.h"
 
 #define STANDINS 16
 
@@ -304,14 +304,11 @@ static void wake_floor(unsigned int n, double *p50, double *p99)
 /* CPU % of one core spent by a thread that only waits on a period_ns timer. */
 static double timer_floor(uint64_t period_ns, unsigned int seconds)
 {
-	struct itimerspec its = { 0 };
 	struct rusage r0, r1;
 	uint64_t v, t0;
 	int fd = timerfd_create(CLOCK_MONOTONIC, 0);
 
-	its.it_interval.tv_nsec = (long)period_ns;
-	its.it_value = its.it_interval;
-	timerfd_settime(fd, 0, &its, NULL);
+	wave_timerfd_every(fd, period_ns);
 	getrusage(RUSAGE_THREAD, &r0);
 	t0 = wave_now_ns();
 	while (wave_now_ns() - t0 < (uint64_t)seconds * WAVE_NSEC_PER_SEC)

@@ -38,7 +38,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/parse.h"
-#include "vmm/status-client.h"
+#include "waved/status-client.h"
 
 const char *const bs_phase_names[BS_NR_PHASES] = { "steady", "step", "hog" };
 

@@ -26,7 +26,7 @@
 #include "common/log.h"
 #include "common/spawn.h"
 #include "vmm/conn.h"
-#include "vmm/status-client.h"
+#include "waved/status-client.h"
 
 const char *const se_mode_names[SE_NR_MODES] = { "cfs", "pin", "rt", "offload", "onhost" };
 

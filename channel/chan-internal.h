@@ -116,7 +116,6 @@ static inline void chan_count_tx(struct chan *ch, int ret, unsigned int n)
 /* Reconnect backoff for connecting sides: 10 ms doubling to 500 ms. */
 #define CHAN_RETRY_MIN_NS (10 * 1000000ull)
 #define CHAN_RETRY_MAX_NS (500 * 1000000ull)
-int chan_timer_arm(int tfd, uint64_t abs_ns);
 /*
  * Connecting side: arms the retry timer tfd *backoff_ns from now and doubles
  * *backoff_ns up to CHAN_RETRY_MAX_NS. With restart nonzero the backoff

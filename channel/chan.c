@@ -111,21 +111,11 @@ void chan_epoll_del(struct chan *ch, int fd)
 	epoll_ctl(ch->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-int chan_timer_arm(int tfd, uint64_t abs_ns)
-{
-	struct itimerspec its = {
-		.it_value = { .tv_sec = (time_t)(abs_ns / WAVE_NSEC_PER_SEC),
-			      .tv_nsec = (long)(abs_ns % WAVE_NSEC_PER_SEC) },
-	};
-
-	return timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL) ? -errno : 0;
-}
-
 void chan_retry_arm(int tfd, uint64_t *backoff_ns, int restart)
 {
 	if (restart)
 		*backoff_ns = CHAN_RETRY_MIN_NS;
-	chan_timer_arm(tfd, wave_now_ns() + *backoff_ns);
+	wave_timerfd_at(tfd, wave_now_ns() + *backoff_ns);
 	*backoff_ns = *backoff_ns * 2 > CHAN_RETRY_MAX_NS ? CHAN_RETRY_MAX_NS : *backoff_ns * 2;
 }
 
@@ -188,7 +178,7 @@ void chan_peer_down(struct chan *ch, const char *why)
 	ch->up = 0;
 	ch->hello_pending = 0;
 	ch->delay_armed_for = 0;
-	chan_timer_arm(ch->delay_tfd, 0);
+	wave_timerfd_at(ch->delay_tfd, 0);
 	ch->st.detaches++;
 	wave_info("%s: peer detached (generation %llu): %s", ch->label,
 		  (unsigned long long)ch->generation, why);
@@ -402,7 +392,7 @@ static void note_held(struct chan *ch, uint64_t held_ts)
 	ch->delay_armed_for = due;
 	/* The timer runs on CLOCK_MONOTONIC; due is in channel-clock ns. */
 	now = wave_clock_now(&ch->clock);
-	chan_timer_arm(ch->delay_tfd, wave_now_ns() + (due > now ? due - now : 0));
+	wave_timerfd_at(ch->delay_tfd, wave_now_ns() + (due > now ? due - now : 0));
 }
 
 /* Converts, validates and compacts received messages in place. */

@@ -5,10 +5,13 @@
  * clocksource, i.e. Linux checked that it is synchronised across CPUs. The
  * rate is measured against CLOCK_MONOTONIC_RAW over 10 ms: an error of a few
  * ppm, irrelevant for a clock only used for differences of microseconds.
+ * Also the timerfd helpers every event loop here uses.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -93,4 +96,25 @@ int wave_clock_usable(const struct wave_clock *c)
 	if (c->kind == WAVE_CLOCK_MONO)
 		return 1;
 	return c->kind == WAVE_CLOCK_TSC && tsc_trusted();
+}
+
+int wave_timerfd_at(int tfd, uint64_t abs_ns)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = (time_t)(abs_ns / WAVE_NSEC_PER_SEC),
+			      .tv_nsec = (long)(abs_ns % WAVE_NSEC_PER_SEC) },
+	};
+
+	return timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL) ? -errno : 0;
+}
+
+int wave_timerfd_every(int tfd, uint64_t period_ns)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_sec = (time_t)(period_ns / WAVE_NSEC_PER_SEC),
+				 .tv_nsec = (long)(period_ns % WAVE_NSEC_PER_SEC) },
+	};
+
+	its.it_value = its.it_interval;
+	return timerfd_settime(tfd, 0, &its, NULL) ? -errno : 0;
 }

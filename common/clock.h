@@ -82,6 +82,13 @@ void wave_clock_best(struct wave_clock *c);
 /* Nonzero if this machine can follow a clock the peer chose. */
 int wave_clock_usable(const struct wave_clock *c);
 
+/*
+ * timerfd (CLOCK_MONOTONIC) helpers: fire once at abs_ns (0 disarms), or
+ * every period_ns from now (0 disarms). 0 or -errno.
+ */
+int wave_timerfd_at(int tfd, uint64_t abs_ns);
+int wave_timerfd_every(int tfd, uint64_t period_ns);
+
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

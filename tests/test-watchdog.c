@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * The agent watchdog (vmm/watchdog.h) on a fake clock: hand-back after
+ * The agent watchdog (waved/fallback.h) on a fake clock: hand-back after
  * healthy heartbeats, fallback within the deadline when the agent stops
  * (SIGSTOP), lags (slow link) or dies, bogus echoes ignored, recovery
  * after a long stall.
@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "vmm/watchdog.h"
+#include "waved/fallback.h"
 
 #define MS 1000000ull
 #define THRESH (10 * MS)

@@ -18,7 +18,7 @@
 #include "common/clock.h"
 #include "common/spawn.h"
 #include "tests/util.h"
-#include "vmm/status-client.h"
+#include "waved/status-client.h"
 
 int test_free_port(void)
 {

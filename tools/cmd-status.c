@@ -19,7 +19,7 @@
 #include "common/parse.h"
 #include "tools/site.h"
 #include "tools/wavectl.h"
-#include "vmm/status-client.h"
+#include "waved/status-client.h"
 
 static const char status_help[] =
 	"usage: wavectl status [--json] [--once] [--interval S]\n"

@@ -22,7 +22,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/parse.h"
-#include "vmm/waved.h"
+#include "waved/waved.h"
 
 enum tag { TAG_CHAN = 1, TAG_OBS, TAG_VIRT, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_WATCHDOG };
 
@@ -298,62 +298,13 @@ static void arm_timer(struct waved *w)
 	static uint64_t armed;
 	uint64_t period = w->cfg.hb_period_ns < w->cfg.export_ns ? w->cfg.hb_period_ns
 								 : w->cfg.export_ns;
-	struct itimerspec its;
 
 	if (!any_vm(w) && !(w->ch && chan_is_up(w->ch)))
 		period = WAVE_NSEC_PER_SEC;
 	if (period == armed)
 		return;
 	armed = period;
-	its.it_interval.tv_sec = (time_t)(period / WAVE_NSEC_PER_SEC);
-	its.it_interval.tv_nsec = (long)(period % WAVE_NSEC_PER_SEC);
-	its.it_value = its.it_interval;
-	timerfd_settime(w->tfd, 0, &its, NULL);
-}
-
-/* Wakes waved exactly when the oldest unanswered heartbeat turns overdue. */
-static void arm_watchdog(struct waved *w)
-{
-	uint64_t when = w->cfg.mode == WAVED_OFFLOAD && w->wd.state == WD_OFFLOAD ?
-			wd_deadline(&w->wd) : 0;
-	struct itimerspec its = { 0 };
-
-	if (when == w->wd_armed)
-		return;
-	w->wd_armed = when;
-	its.it_value.tv_sec = (time_t)(when / WAVE_NSEC_PER_SEC);
-	its.it_value.tv_nsec = (long)(when % WAVE_NSEC_PER_SEC);
-	timerfd_settime(w->wdfd, TFD_TIMER_ABSTIME, &its, NULL);
-}
-
-static void on_watchdog(struct waved *w, enum wd_event ev)
-{
-	double lag_ms = (double)wd_lag(&w->wd, w->now) / 1e6;
-
-	if (ev == WD_ENTER_FALLBACK) {
-		w->st.fallbacks++;
-		w->st.last_fallback_ns = wave_now_ns();
-		w->st.last_fallback_lag_ns = wd_lag(&w->wd, w->st.last_fallback_ns);
-		wave_warn("waved: FALLBACK: %s (lag %.2f ms, threshold %.2f ms); policy %s on the host",
-			  w->wd.why, lag_ms, (double)w->cfg.lag_threshold_ns / 1e6,
-			  w->cfg.fallback == WAVED_FB_LOCAL ? w->cfg.policy : "cfs");
-		wv_drop_prestaged(w, NULL, WAVE_ST_FALLBACK);
-		if (w->cfg.fallback == WAVED_FB_CFS)
-			wv_restore_all(w, "fallback to CFS");
-		else if (w->local)
-			sched_reset(w->local);
-	} else if (ev == WD_HAND_BACK) {
-		w->st.handbacks++;
-		w->epoch++;
-		wave_info("waved: HAND-BACK: %s (lag %.2f ms); epoch %u, full snapshot", w->wd.why,
-			  lag_ms, w->epoch);
-		wv_drop_prestaged(w, NULL, WAVE_ST_STALE_EPOCH);
-		if (w->local)
-			sched_reset(w->local);
-		wv_snapshot(w);
-	}
-	if (ev != WD_NONE)
-		wv_update_notify(w);
+	wave_timerfd_every(w->tfd, period);
 }
 
 static void on_chan(struct waved *w)
@@ -379,7 +330,7 @@ static void on_chan(struct waved *w)
 				wv_on_txn(w, &m[i].p.txn, 0);
 				break;
 			case WAVE_MSG_RESYNC_REQ:
-				if (w->wd.state == WD_OFFLOAD || w->cfg.mode != WAVED_OFFLOAD)
+				if (wv_agent_in_charge(w) || w->cfg.mode != WAVED_OFFLOAD)
 					wv_snapshot(w);
 				break;
 			default:
@@ -388,13 +339,11 @@ static void on_chan(struct waved *w)
 			}
 		}
 	}
-	if (w->cfg.mode == WAVED_OFFLOAD) {
-		w->now = wave_now_ns();
-		on_watchdog(w, wd_check(&w->wd, w->now));
-	}
+	w->now = wave_now_ns();
+	wv_fallback_check(w);
 	wv_flush(w);
 	arm_timer(w);
-	arm_watchdog(w);
+	wv_fallback_arm(w);
 }
 
 /*
@@ -418,8 +367,7 @@ static void on_tick(struct waved *w)
 		return;
 	if (w->ch)
 		on_chan(w); /* also a backstop should a doorbell ever be missed */
-	if (w->cfg.mode == WAVED_OFFLOAD)
-		on_watchdog(w, wd_check(&w->wd, w->now));
+	wv_fallback_check(w);
 	if (due(w->now, &w->next_hb, w->cfg.hb_period_ns))
 		wv_heartbeat(w);
 	if (due(w->now, &w->next_cpu, 100 * WAVE_NSEC_PER_MSEC))
@@ -433,19 +381,7 @@ static void on_tick(struct waved *w)
 		wv_update_rates(w);
 	wv_flush(w);
 	arm_timer(w);
-	arm_watchdog(w);
-}
-
-static void on_watchdog_timer(struct waved *w)
-{
-	uint64_t v;
-
-	if (read(w->wdfd, &v, sizeof(v)) < 0)
-		return;
-	w->wd_armed = 0;
-	if (w->ch)
-		on_chan(w); /* an echo may be waiting; it checks the watchdog too */
-	arm_watchdog(w);
+	wv_fallback_arm(w);
 }
 
 static void on_signal(struct waved *w)
@@ -481,7 +417,12 @@ static void loop(struct waved *w)
 			case TAG_TIMER: on_tick(w); break;
 			case TAG_SIGNAL: on_signal(w); break;
 			case TAG_CTL: wv_ctl_accept(w); break;
-			case TAG_WATCHDOG: on_watchdog_timer(w); break;
+			case TAG_WATCHDOG:
+				/* An echo may be waiting: on_chan() reads it, then checks. */
+				if (wv_fallback_timer(w) && w->ch)
+					on_chan(w);
+				wv_fallback_arm(w);
+				break;
 			}
 		}
 	}

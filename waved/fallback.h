@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * waved's watchdog over the agent: a pure state machine driven by the time
- * the caller passes in, so tests run it on a fake clock.
+ * the caller passes in, so tests run it on a fake clock. What waved does on
+ * each transition is in fallback.c too (declared in waved.h).
  *
  * waved sends a HEARTBEAT every period carrying its send time; the agent
  * echoes it at once. The lag is the age of the oldest heartbeat not yet
@@ -12,8 +13,8 @@
  * watchdog hands control back (the caller bumps the epoch and sends a full
  * snapshot first).
  */
-#ifndef WAVE_VMM_WATCHDOG_H
-#define WAVE_VMM_WATCHDOG_H
+#ifndef WAVE_WAVED_FALLBACK_H
+#define WAVE_WAVED_FALLBACK_H
 
 #include <stdint.h>
 

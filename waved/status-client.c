@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "vmm/status-client.h"
+#include "waved/status-client.h"
 
 json_object *waved_status(const char *rundir, char *why, size_t len)
 {

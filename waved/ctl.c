@@ -19,7 +19,7 @@
 
 #include "channel/codec.h"
 #include "common/log.h"
-#include "vmm/waved.h"
+#include "waved/waved.h"
 
 static void sock_path(const struct waved *w, struct sockaddr_un *a)
 {

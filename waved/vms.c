@@ -13,7 +13,7 @@
 
 #include "common/log.h"
 #include "vmm/procfs.h"
-#include "vmm/waved.h"
+#include "waved/waved.h"
 
 struct wv_vm *wv_vm_find(struct waved *w, uint32_t id)
 {
@@ -62,18 +62,10 @@ static int thread_notify(const struct waved *w, const struct wv_vm *vm)
 				(w->cfg.wake_events == 1 && vm->cls == WAVE_CLASS_LATENCY));
 }
 
-int wv_runs_policy(const struct waved *w)
-{
-	if (w->cfg.mode == WAVED_ONHOST)
-		return 1;
-	return w->cfg.mode == WAVED_OFFLOAD && w->cfg.fallback == WAVED_FB_LOCAL &&
-	       w->wd.state == WD_FALLBACK;
-}
-
 void wv_update_notify(struct waved *w)
 {
 	int want = wv_runs_policy(w) ? w->local && policy_wants_wakeups(w->local->ops, &w->cfg.policy_cfg)
-			 : w->cfg.mode == WAVED_OFFLOAD && w->wd.state == WD_OFFLOAD && w->ch &&
+			 : wv_agent_in_charge(w) && w->ch &&
 			   (chan_peer_features(w->ch) & WAVE_FEAT_WAKEUPS);
 
 	if (want == w->notify_on)

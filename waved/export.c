@@ -18,7 +18,7 @@
 #include "channel/codec.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "vmm/waved.h"
+#include "waved/waved.h"
 
 static int to_agent(const struct waved *w)
 {

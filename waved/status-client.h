@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Reading waved's status document (waved-ctl.c) from its socket. */
-#ifndef WAVE_VMM_STATUS_CLIENT_H
-#define WAVE_VMM_STATUS_CLIENT_H
+/* Reading waved's status document (ctl.c) from its socket. */
+#ifndef WAVE_WAVED_STATUS_CLIENT_H
+#define WAVE_WAVED_STATUS_CLIENT_H
 
 #include <stddef.h>
 

@@ -18,7 +18,7 @@
 #include "channel/codec.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "vmm/waved.h"
+#include "waved/waved.h"
 
 struct txn_ctx {
 	const struct wave_txn *ops;
@@ -252,7 +252,7 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 	if (w->cfg.mode == WAVED_OBSERVE) {
 		st = WAVE_ST_INVALID;
 		why = "observe mode applies nothing";
-	} else if (!local && w->wd.state != WD_OFFLOAD) {
+	} else if (!local && !wv_agent_in_charge(w)) {
 		st = WAVE_ST_FALLBACK;
 		why = "the host is in fallback";
 	}

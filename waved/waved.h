@@ -4,15 +4,17 @@
  * their state to the agent over the channel, applies the agent's
  * transactions, and falls back to an on-host policy when the agent lags or
  * dies. Split by job:
- *   waved-main.c    options, set-up, the epoll loop, shutdown
- *   waved-vms.c     the managed VMs and threads (libvirt or --vm), baselines
- *   waved-export.c  state out: snapshots, deltas, host CPUs, heartbeats
- *   waved-apply.c   transactions in: validation, all-or-nothing apply, results
- *   waved-ctl.c     the status socket 'wavectl status' reads
+ *   main.c      options, set-up, the epoll loop, shutdown
+ *   vms.c       the managed VMs and threads (libvirt or --vm), baselines
+ *   export.c    state out: snapshots, deltas, host CPUs, heartbeats
+ *   apply.c     transactions in: validation, all-or-nothing apply, results
+ *   fallback.c  who is in charge: the agent watchdog, fallback, hand-back
+ *   ctl.c       the status socket 'wavectl status' reads (status-client.c
+ *               is the reading side, for wavectl, benchmarks and tests)
  * Everything runs on one thread.
  */
-#ifndef WAVE_VMM_WAVED_H
-#define WAVE_VMM_WAVED_H
+#ifndef WAVE_WAVED_H
+#define WAVE_WAVED_H
 
 #include <sched.h>
 #include <stdint.h>
@@ -24,7 +26,7 @@
 #include "kvm-hooks/mech.h"
 #include "kvm-hooks/observe.h"
 #include "vmm/conn.h"
-#include "vmm/watchdog.h"
+#include "waved/fallback.h"
 
 #define WV_MAX_VMS      MODEL_MAX_VMS
 #define WV_MAX_THREADS  (MODEL_MAX_VCPUS + MODEL_MAX_EXTRA)
@@ -140,7 +142,7 @@ struct waved {
 	char journal[512];
 };
 
-/* waved-vms.c */
+/* vms.c */
 int wv_vms_init(struct waved *w);
 void wv_vms_fini(struct waved *w);
 void wv_vm_source_event(struct waved *w);   /* libvirt events are due */
@@ -148,8 +150,6 @@ struct wv_vm *wv_vm_find(struct waved *w, uint32_t id);
 struct wv_thread *wv_thread_find(struct wv_vm *vm, unsigned int kind, unsigned int index);
 void wv_restore_all(struct waved *w, const char *why);
 void wv_journal(struct waved *w);
-/* Whether waved runs the policy itself now (onhost, or the local fallback in force). */
-int wv_runs_policy(const struct waved *w);
 /* Pushes wakeups as events exactly when the policy in charge wants them. */
 void wv_update_notify(struct waved *w);
 /* Events for one thread: on if its policy wants wakeups or it triggers a prestaged txn. */
@@ -157,7 +157,7 @@ void wv_thread_notify(struct waved *w, const struct wv_vm *vm, struct wv_thread 
 int wv_add_static(struct waved *w, const struct wv_static_vm *s);
 void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why);
 
-/* waved-export.c */
+/* export.c */
 void wv_emit(struct waved *w, const struct wave_msg *m);
 void wv_flush(struct waved *w);
 void wv_snapshot(struct waved *w);
@@ -169,7 +169,7 @@ void wv_heartbeat(struct waved *w);
 void wv_on_wake_event(const struct hooks_event *ev, void *arg);
 void wv_update_rates(struct waved *w);
 
-/* waved-apply.c */
+/* apply.c */
 void wv_on_txn(struct waved *w, const struct wave_txn *op, int local);
 void wv_local_decide(struct waved *w);
 void wv_apply_init(struct waved *w);
@@ -178,7 +178,19 @@ void wv_fire_prestaged(struct waved *w, struct wv_thread *t);
 /* Drops every prestaged transaction (or those triggered by vm's threads) with status. */
 void wv_drop_prestaged(struct waved *w, const struct wv_vm *vm, uint8_t status);
 
-/* waved-ctl.c */
+/* fallback.c */
+/* The agent's decisions apply now (offload mode, watchdog healthy). */
+int wv_agent_in_charge(const struct waved *w);
+/* Whether waved runs the policy itself now (onhost, or the local fallback in force). */
+int wv_runs_policy(const struct waved *w);
+/* Evaluates the watchdog now (w->now) and acts on a transition. */
+void wv_fallback_check(struct waved *w);
+/* Sets the watchdog timer to the current deadline (or off). */
+void wv_fallback_arm(struct waved *w);
+/* The watchdog timer fired: returns 1 (drain the channel, then check and re-arm). */
+int wv_fallback_timer(struct waved *w);
+
+/* ctl.c */
 int wv_ctl_open(struct waved *w);
 void wv_ctl_accept(struct waved *w);
 void wv_ctl_close(struct waved *w);
@@ -187,4 +199,4 @@ extern const char *const wv_mode_names[];     /* by enum waved_mode */
 extern const char *const wv_fallback_names[]; /* by enum waved_fallback */
 const char *wv_mode_name(const struct waved *w);
 
-#endif
+#endif /* WAVE_WAVED_H */

@@ -1,8 +1,21 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/* The agent watchdog (watchdog.h). */
+/*
+ * Who is in charge of the host, and when that changes: the watchdog over
+ * the agent (a pure state machine on the caller's clock, fallback.h), its
+ * deadline timer in waved, and what waved does on each transition: enter
+ * fallback (drop prestaged decisions, restore every baseline or start the
+ * local policy afresh) or hand control back (new epoch, full snapshot).
+ *
+ * The state machine is apart from waved so tests drive it on a fake
+ * clock; the rest needs waved's tables and is tested through waved.
+ */
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
-#include "vmm/watchdog.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "waved/waved.h"
 
 void wd_init(struct watchdog *w, uint64_t threshold_ns, unsigned int handback_n)
 {
@@ -114,4 +127,83 @@ enum wd_event wd_check(struct watchdog *w, uint64_t now)
 		return WD_HAND_BACK;
 	}
 	return WD_NONE;
+}
+
+int wv_agent_in_charge(const struct waved *w)
+{
+	return w->cfg.mode == WAVED_OFFLOAD && w->wd.state == WD_OFFLOAD;
+}
+
+int wv_runs_policy(const struct waved *w)
+{
+	if (w->cfg.mode == WAVED_ONHOST)
+		return 1;
+	return w->cfg.mode == WAVED_OFFLOAD && w->cfg.fallback == WAVED_FB_LOCAL &&
+	       w->wd.state == WD_FALLBACK;
+}
+
+static void enter_fallback(struct waved *w)
+{
+	w->st.fallbacks++;
+	w->st.last_fallback_ns = wave_now_ns();
+	w->st.last_fallback_lag_ns = wd_lag(&w->wd, w->st.last_fallback_ns);
+	wave_warn("waved: FALLBACK: %s (lag %.2f ms, threshold %.2f ms); policy %s on the host",
+		  w->wd.why, (double)w->st.last_fallback_lag_ns / 1e6,
+		  (double)w->cfg.lag_threshold_ns / 1e6,
+		  w->cfg.fallback == WAVED_FB_LOCAL ? w->cfg.policy : "cfs");
+	wv_drop_prestaged(w, NULL, WAVE_ST_FALLBACK);
+	if (w->cfg.fallback == WAVED_FB_CFS)
+		wv_restore_all(w, "fallback to CFS");
+	else if (w->local)
+		sched_reset(w->local);
+}
+
+/* The agent is healthy again: a new epoch, so nothing decided before it applies. */
+static void hand_back(struct waved *w)
+{
+	w->st.handbacks++;
+	w->epoch++;
+	wave_info("waved: HAND-BACK: %s (lag %.2f ms); epoch %u, full snapshot", w->wd.why,
+		  (double)wd_lag(&w->wd, w->now) / 1e6, w->epoch);
+	wv_drop_prestaged(w, NULL, WAVE_ST_STALE_EPOCH);
+	if (w->local)
+		sched_reset(w->local);
+	wv_snapshot(w);
+}
+
+void wv_fallback_check(struct waved *w)
+{
+	if (w->cfg.mode != WAVED_OFFLOAD)
+		return;
+	switch (wd_check(&w->wd, w->now)) {
+	case WD_ENTER_FALLBACK:
+		enter_fallback(w);
+		break;
+	case WD_HAND_BACK:
+		hand_back(w);
+		break;
+	case WD_NONE:
+		return;
+	}
+	wv_update_notify(w);
+}
+
+void wv_fallback_arm(struct waved *w)
+{
+	uint64_t when = wv_agent_in_charge(w) ? wd_deadline(&w->wd) : 0;
+
+	if (when == w->wd_armed)
+		return;
+	w->wd_armed = when;
+	wave_timerfd_at(w->wdfd, when);
+}
+
+int wv_fallback_timer(struct waved *w)
+{
+	uint64_t v;
+
+	if (read(w->wdfd, &v, sizeof(v)) < 0)
+		return 0;
+	w->wd_armed = 0;
+	return 1;
 }
