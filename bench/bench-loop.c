@@ -33,6 +33,7 @@
 #include "bench/bench.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/site.h"
 #include "common/spawn.h"
 #include "waved/status-client.h"
 
@@ -347,7 +348,6 @@ int bench_loop_main(int argc, char **argv)
 	double wake50 = 0, wake99 = 0, tfloor = 0, ev50[2] = { 0 };
 	unsigned int secs;
 	int quick = 0, json = 0, c, ret = 0;
-	ssize_t len;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -362,11 +362,7 @@ int bench_loop_main(int argc, char **argv)
 		wave_err("bench loop: needs root (BPF, scheduling classes)");
 		return 1;
 	}
-	len = readlink("/proc/self/exe", e.bindir, sizeof(e.bindir) - 1);
-	if (len <= 0)
-		return 1;
-	e.bindir[len] = '\0';
-	dirname(e.bindir);
+	site_bindir(e.bindir, sizeof(e.bindir));
 	snprintf(e.rundir, sizeof(e.rundir), "/tmp/wave-bench-loop-%d", (int)getpid());
 	snprintf(e.uri, sizeof(e.uri), "shm:bench-loop-%d", (int)getpid());
 	mkdir(e.rundir, 0700);

@@ -37,6 +37,7 @@
 #include "bench/sched-client.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/site.h"
 #include "common/parse.h"
 #include "waved/status-client.h"
 
@@ -398,7 +399,8 @@ static void host_info(struct bs_results *res)
 		}
 	if (f)
 		fclose(f);
-	f = fopen("/run/wave-vm/accel", "r");
+	site_path(line, sizeof(line), NULL, SITE_ACCEL_CACHE);
+	f = fopen(line, "re");
 	snprintf(res->accel, sizeof(res->accel), "tcg");
 	while (f && fgets(line, sizeof(line), f))
 		if (!strncmp(line, "accel=", 6))

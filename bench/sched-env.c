@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/knob.h"
 #include "common/log.h"
+#include "common/site.h"
 #include "common/spawn.h"
 #include "vmm/conn.h"
 #include "waved/status-client.h"
@@ -47,12 +48,9 @@ static int run(char *const argv[], int quiet)
 
 static void paths(struct se_env *e)
 {
-	char exe[PATH_MAX], tmp[PATH_MAX + 32];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char tmp[PATH_MAX + 32];
 
-	exe[n > 0 ? n : 0] = '\0';
-	snprintf(tmp, sizeof(tmp), "%s", exe);
-	snprintf(e->bindir, sizeof(e->bindir), "%s", dirname(tmp));
+	site_bindir(e->bindir, sizeof(e->bindir));
 	/* BIN = <repo>/build/bin: scripts in <repo>/scripts, images in <repo>/build/images */
 	snprintf(tmp, sizeof(tmp), "%s", e->bindir);
 	snprintf(e->images, sizeof(e->images), "%s/images", dirname(tmp));
@@ -200,9 +198,9 @@ void se_teardown(struct se_env *e)
 		script(e, "libvirtd.sh", "stop", 1);
 		snprintf(path, sizeof(path), "%s/console", e->rundir);
 		rmdir(path);
-		snprintf(path, sizeof(path), "%s/accel", e->rundir);
+		site_path(path, sizeof(path), e->rundir, SITE_ACCEL_CACHE);
 		unlink(path);
-		snprintf(path, sizeof(path), "%s/waved.journal", e->rundir);
+		site_path(path, sizeof(path), e->rundir, SITE_JOURNAL);
 		unlink(path);
 		rmdir(e->rundir);
 		e->rundir[0] = '\0';

@@ -24,6 +24,7 @@
 #include "channel/ring.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/parse.h"
 
 void chan_opts_init(struct chan_opts *o, enum chan_role role)
@@ -90,6 +91,14 @@ int chan_opts_parse_link(struct chan_opts *o, const char *opt, const char *arg)
 	if (strcmp(opt, "--link-fault") == 0)
 		return parse_fault(o, arg ? arg : "");
 	return 0;
+}
+
+int chan_opt_link(const struct opt *o, const char *arg)
+{
+	char flag[32];
+
+	snprintf(flag, sizeof(flag), "--%s", o->name);
+	return chan_opts_parse_link(o->value, flag, arg) == 1 ? 0 : -EINVAL;
 }
 
 int chan_epoll_add(struct chan *ch, int fd, uint32_t events, enum chan_tag tag)

@@ -74,12 +74,18 @@ void chan_opts_init(struct chan_opts *o, enum chan_role role);
  * (already logged, naming the option and value).
  */
 int chan_opts_parse_link(struct chan_opts *o, const char *opt, const char *arg);
-#define CHAN_LINK_HELP                                                               \
-	"  --link-delay US        emulate a link: messages become visible US microseconds\n" \
-	"                         after they were sent (receiver side; default 0)\n"        \
-	"  --link-fault SPEC      inject a fault: stall@AFTER[+FOR] (sends are refused)\n"   \
-	"                         or drop-hb@AFTER[+FOR] (heartbeats are dropped);\n"      \
-	"                         e.g. stall@2s+500ms. May be given up to 4 times.\n"
+
+/* The same two as entries of a command's option table (common/opt.h). */
+#define CHAN_LINK_OPTS(copts)                                                        \
+	OPT_CALLBACK("link-delay", "US", copts, chan_opt_link,                       \
+		     "emulate a link: messages become visible US microseconds\n"    \
+		     "after they were sent (receiver side; default 0)"),             \
+	OPT_CALLBACK("link-fault", "SPEC", copts, chan_opt_link,                     \
+		     "inject a fault: stall@AFTER[+FOR] (sends are refused)\n"      \
+		     "or drop-hb@AFTER[+FOR] (heartbeats are dropped);\n"           \
+		     "e.g. stall@2s+500ms. May be given up to 4 times.")
+struct opt;
+int chan_opt_link(const struct opt *o, const char *arg);
 
 /*
  * Opens a channel. Host: starts listening (fails if another host serves the

@@ -32,6 +32,7 @@ static const char *const type_names[WAVE_MSG_TYPE_MAX] = {
 	[WAVE_MSG_TXN] = "TXN",
 	[WAVE_MSG_TXN_RESULT] = "TXN_RESULT",
 	[WAVE_MSG_RESYNC_REQ] = "RESYNC_REQ",
+	[WAVE_MSG_WAKE_SUB] = "WAKE_SUB",
 };
 
 static const char *const status_names[WAVE_ST_MAX] = {
@@ -169,6 +170,9 @@ void wave_msg_swab(struct wave_msg *m)
 	case WAVE_MSG_RESYNC_REQ:
 		SW32(m->p.resync.epoch);
 		break;
+	case WAVE_MSG_WAKE_SUB:
+		SW32(m->p.wake.epoch); SW32(m->p.wake.vm_id); SW32(m->p.wake.barrier);
+		break;
 	}
 }
 
@@ -199,6 +203,7 @@ static const uint64_t zero_bytes[WAVE_MSG_TYPE_MAX] = {
 	[WAVE_MSG_TXN] = ZF(h.rsvd),
 	[WAVE_MSG_TXN_RESULT] = ZF(h.rsvd) | ZF(p.result.rsvd0) | ZF(p.result.rsvd1),
 	[WAVE_MSG_RESYNC_REQ] = ZF(h.rsvd) | ZF(p.resync.rsvd0) | ZF(p.resync.rsvd1),
+	[WAVE_MSG_WAKE_SUB] = ZF(h.rsvd) | ZF(p.wake.rsvd0) | ZF(p.wake.rsvd1),
 };
 
 static const uint64_t txn_zero_bytes[WAVE_OP_MAX] = {
@@ -454,6 +459,15 @@ static int check_resync(const struct wave_msg *m, char *why, size_t len)
 	return 0;
 }
 
+static int check_wake_sub(const struct wave_msg *m, char *why, size_t len)
+{
+	if (m->p.wake.vm_id >= WAVE_MAX_VMS)
+		FAIL("WAKE_SUB: vm_id %u >= %u", m->p.wake.vm_id, WAVE_MAX_VMS);
+	if (m->p.wake.kinds >> WAVE_KIND_MAX)
+		FAIL("WAKE_SUB: kinds 0x%02x name unknown thread kinds", m->p.wake.kinds);
+	return 0;
+}
+
 /*
  * The rules of each type beyond its reserved bytes; NULL: none. A table
  * rather than a switch so that wave_msg_check() stays a small leaf-like
@@ -469,6 +483,7 @@ static int (*const check_type[WAVE_MSG_TYPE_MAX])(const struct wave_msg *, char 
 	[WAVE_MSG_TXN] = check_txn,
 	[WAVE_MSG_TXN_RESULT] = check_result,
 	[WAVE_MSG_RESYNC_REQ] = check_resync,
+	[WAVE_MSG_WAKE_SUB] = check_wake_sub,
 };
 
 static __attribute__((noinline)) int bad_header(const struct wave_msg *m, char *why, size_t len)

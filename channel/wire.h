@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Wave-VM wire format, protocol version 1.
+ * Wave-VM wire format, protocol version 1.1.
  *
  * Every message is one 64-byte cache line: a 16-byte header and a 48-byte
  * payload whose layout depends on the type. All fields have explicit widths
@@ -17,6 +17,11 @@
  *
  * Reserved fields must be zero: a receiver rejects non-zero reserved bytes,
  * so later versions can give them a meaning behind a feature bit.
+ *
+ * Changes: 1.1 replaces the HELLO feature bit WAKEUPS (1 << 3: "send me
+ * every wakeup of latency-class VMs", the host choosing which) with the
+ * WAKE_SUB message: the agent names the VMs and thread kinds whose wakeups
+ * it wants pushed, since which wakeups matter is the policy's choice.
  */
 #ifndef WAVE_CHANNEL_WIRE_H
 #define WAVE_CHANNEL_WIRE_H
@@ -29,7 +34,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 
 #define WAVE_MAGIC         0x45564157u /* "WAVE" read as little-endian u32 */
 #define WAVE_PROTO_MAJOR   1
-#define WAVE_PROTO_MINOR   0
+#define WAVE_PROTO_MINOR   1
 #define WAVE_MSG_SIZE      64
 #define WAVE_PAYLOAD_SIZE  48
 
@@ -37,9 +42,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 #define WAVE_FEAT_BATCH    (1ULL << 0) /* receiver handles batches */
 #define WAVE_FEAT_PRESTAGE (1ULL << 1) /* prestaged decisions (WAVE_OP_TRIGGER) */
 #define WAVE_FEAT_TIMESTAMPS (1ULL << 2) /* stamp ts_ns on what you send me */
-#define WAVE_FEAT_WAKEUPS  (1ULL << 3) /* agent: send me thread wakeups as they happen */
-#define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE | WAVE_FEAT_TIMESTAMPS | \
-			    WAVE_FEAT_WAKEUPS)
+/* 1 << 3 was WAKEUPS in 1.0; see WAVE_MSG_WAKE_SUB. */
+#define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE | WAVE_FEAT_TIMESTAMPS)
 
 /* Limits every receiver enforces on ids and counts. */
 #define WAVE_MAX_VMS       4096u /* vm_id < WAVE_MAX_VMS */
@@ -66,7 +70,8 @@ enum wave_msg_type {
 	WAVE_MSG_TXN = 10,           /* agent->host: one op of a transaction */
 	WAVE_MSG_TXN_RESULT = 11,    /* host->agent */
 	WAVE_MSG_RESYNC_REQ = 12,    /* agent->host: send me a snapshot */
-	WAVE_MSG_TYPE_MAX = 13,
+	WAVE_MSG_WAKE_SUB = 13,      /* agent->host: push these threads' wakeups (1.1) */
+	WAVE_MSG_TYPE_MAX = 14,
 };
 
 /* Header flags. */
@@ -280,6 +285,24 @@ struct wave_resync_req {
 	uint32_t rsvd1[10];
 };
 
+/*
+ * WAKE_SUB: which threads of one VM the agent wants to see wake up as it
+ * happens (a VCPU_STATE pushed at the wakeup, instead of with the next
+ * periodic export). Each such push costs the host a wakeup, so it is the
+ * policy's to ask for and the host's to grant: the host may refuse all of
+ * them (waved --wake-events none). Valid for the epoch it names and the VM
+ * with that barrier; a snapshot clears every subscription, and the agent
+ * sends its wishes again after each one. kinds 0 unsubscribes.
+ */
+struct wave_wake_sub {
+	uint32_t epoch;      /* host epoch the agent decided under */
+	uint32_t vm_id;
+	uint32_t barrier;    /* the VM's barrier (VM_ADD) */
+	uint8_t kinds;       /* bit k: threads of enum wave_kind k */
+	uint8_t rsvd0[3];
+	uint32_t rsvd1[8];
+};
+
 struct wave_msg {
 	struct wave_hdr h;
 	union {
@@ -294,6 +317,7 @@ struct wave_msg {
 		struct wave_txn txn;
 		struct wave_txn_result result;
 		struct wave_resync_req resync;
+		struct wave_wake_sub wake;
 	} p;
 } __attribute__((aligned(WAVE_MSG_SIZE)));
 
@@ -316,6 +340,8 @@ WAVE_PAYLOAD_IS_48(wave_heartbeat);
 WAVE_PAYLOAD_IS_48(wave_txn);
 WAVE_PAYLOAD_IS_48(wave_txn_result);
 WAVE_PAYLOAD_IS_48(wave_resync_req);
+WAVE_PAYLOAD_IS_48(wave_wake_sub);
+_Static_assert(offsetof(struct wave_wake_sub, kinds) == 12, "wake.kinds");
 _Static_assert(offsetof(struct wave_hello, features) == 8, "hello.features");
 _Static_assert(offsetof(struct wave_hello, generation) == 24, "hello.generation");
 _Static_assert(offsetof(struct wave_hello, role) == 32, "hello.role");

@@ -82,6 +82,15 @@ void wave_clock_best(struct wave_clock *c);
 /* Nonzero if this machine can follow a clock the peer chose. */
 int wave_clock_usable(const struct wave_clock *c);
 
+/* Sleeps ns (signals may cut it short). */
+static inline void wave_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / WAVE_NSEC_PER_SEC),
+			       .tv_nsec = (long)(ns % WAVE_NSEC_PER_SEC) };
+
+	nanosleep(&ts, NULL);
+}
+
 /*
  * timerfd (CLOCK_MONOTONIC) helpers: fire once at abs_ns (0 disarms), or
  * every period_ns from now (0 disarms). 0 or -errno.

@@ -4,6 +4,7 @@
  * junk; these wrappers refuse all of them.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +79,11 @@ int wave_parse_duration(const char *what, const char *s, uint64_t default_unit_n
 	}
 	if (ret == -ERANGE || v > max_ns / unit || v * unit < min_ns ||
 	    v * unit > max_ns) {
-		wave_err("%s: %s is out of range [%lluns, %lluns]", what, s,
-			 (unsigned long long)min_ns, (unsigned long long)max_ns);
+		char lo[32], hi[32];
+
+		wave_err("%s: %s is out of range [%s, %s]", what, s,
+			 wave_format_duration(lo, sizeof(lo), min_ns),
+			 wave_format_duration(hi, sizeof(hi), max_ns));
 		return -ERANGE;
 	}
 	*out_ns = v * unit;
@@ -115,4 +119,55 @@ int wave_parse_cpulist(const char *what, const char *s, uint64_t *mask)
 bad:
 	wave_err("%s: '%s' is not a CPU list (e.g. 0,1 or 0-3)", what, s ? s : "");
 	return -EINVAL;
+}
+
+const char *wave_format_duration(char *buf, size_t len, uint64_t ns)
+{
+	size_t i = sizeof(duration_units) / sizeof(duration_units[0]) - 1;
+
+	/* Exact in the largest unit that divides it; else one decimal of the largest below it. */
+	while (i > 0 && ns % duration_units[i].ns)
+		i--;
+	if (!ns || i > 0 || ns < WAVE_NSEC_PER_USEC) {
+		snprintf(buf, len, "%llu%s", (unsigned long long)(ns / duration_units[i].ns),
+			 ns ? duration_units[i].suffix : "");
+		return buf;
+	}
+	for (i = sizeof(duration_units) / sizeof(duration_units[0]) - 1; i > 0; i--)
+		if (ns >= duration_units[i].ns)
+			break;
+	snprintf(buf, len, "%.1f%s", (double)ns / (double)duration_units[i].ns,
+		 duration_units[i].suffix);
+	return buf;
+}
+
+int wave_parse_name(const char *what, const char *s, const struct wave_name *t, int *out)
+{
+	char list[256];
+
+	for (const struct wave_name *n = t; s && n->name; n++)
+		if (!strcmp(n->name, s)) {
+			*out = n->value;
+			return 0;
+		}
+	wave_err("%s: '%s' is not one of %s", what, s ? s : "", wave_names_list(t, list, sizeof(list)));
+	return -EINVAL;
+}
+
+const char *wave_name_of(const struct wave_name *t, int value)
+{
+	for (const struct wave_name *n = t; n->name; n++)
+		if (n->value == value)
+			return n->name;
+	return "?";
+}
+
+const char *wave_names_list(const struct wave_name *t, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (const struct wave_name *n = t; n->name && used < len; n++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", n == t ? "" : ", ", n->name);
+	return buf;
 }

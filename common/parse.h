@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Strict number parsing for command lines and config: the whole string must
- * be a number in range, with an optional unit suffix; every failure says
- * which option and which value were wrong.
+ * Strict parsing for command lines and config: the whole string must be a
+ * number in range, with an optional unit suffix, or one of a table's names;
+ * every failure says which option and which value were wrong.
  */
 #ifndef WAVE_COMMON_PARSE_H
 #define WAVE_COMMON_PARSE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -26,5 +27,25 @@ int wave_parse_duration(const char *what, const char *s, uint64_t default_unit_n
 
 /* Parses "A,B,..." CPU numbers (ranges "A-B" allowed) into a 64-bit mask. */
 int wave_parse_cpulist(const char *what, const char *s, uint64_t *mask);
+
+/* A duration as people write it: "250us", "10ms", "1.5s", "0". Returns buf. */
+const char *wave_format_duration(char *buf, size_t len, uint64_t ns);
+
+/*
+ * Name tables for enums: what an option's value may be called and what it
+ * means, in one place for parsing, help texts and status output. A table is
+ * an array of { name, value } ended by { NULL, 0 }.
+ */
+struct wave_name {
+	const char *name;
+	int value;
+};
+
+/* The value named s, into *out. 0, or -EINVAL logged as "<what>: 's' is not one of a, b". */
+int wave_parse_name(const char *what, const char *s, const struct wave_name *t, int *out);
+/* The name of value, or "?" if the table has none. */
+const char *wave_name_of(const struct wave_name *t, int value);
+/* "a, b, c" into buf (truncated to len). Returns buf. */
+const char *wave_names_list(const struct wave_name *t, char *buf, size_t len);
 
 #endif

@@ -12,7 +12,6 @@
  * costs.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,15 +22,15 @@
 #include "channel/codec.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "common/parse.h"
+#include "common/opt.h"
 #include "ipu-sched/sched.h"
 
 #define OUT_MAX 1024
 
 struct agent {
 	const char *uri;
-	const struct policy_ops *ops;
-	struct policy_cfg pcfg;
+	struct policy_conf policy;
+	struct policy_env env;
 	struct chan_opts copts;
 	uint64_t tick_ns, report_ns;
 	int poll, no_prestage;
@@ -55,84 +54,32 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static const char help[] =
-	"usage: wave-agent [OPTIONS]\n"
-	"\n"
-	"The Wave-VM agent: runs a scheduling policy for the VMs of a host whose waved\n"
-	"it reaches over the channel, and sends back its decisions.\n"
-	"\n"
-	"  --channel URI      shm:NAME or tcp://HOST:PORT (default shm:wave)\n"
-	"  --policy P         cfs, pin or latency (default latency)\n"
-	"  --tick-ms MS       decide on new state at most this often (default 10)\n"
-	"  --spin-us US       poll this long before sleeping (default 20, the minimum)\n"
-	"  --poll             busy-poll the channel (an IPU core of its own)\n"
-	"  --lend             latency: dedicate a core while active, lend it when idle\n"
-	"  --no-prestage      never prestage decisions at the host (always a round trip)\n"
-	"  --report-s S       report own CPU use every S seconds (default 10; 0: at exit)\n"
-	CHAN_LINK_HELP
-	"  -v, --verbose      debug logging\n"
-	"  -h, --help         this text\n";
+static struct agent agent_self;
 
-static int parse(int argc, char **argv, struct agent *a)
-{
-	static const struct option opts[] = {
-		{ "channel", required_argument, NULL, 'c' }, { "policy", required_argument, NULL, 'p' },
-		{ "tick-ms", required_argument, NULL, 't' }, { "poll", no_argument, NULL, 'P' },
-		{ "spin-us", required_argument, NULL, 'S' },
-		{ "lend", no_argument, NULL, 'n' }, { "report-s", required_argument, NULL, 'r' },
-		{ "no-prestage", no_argument, NULL, 'N' },
-		{ "link-delay", required_argument, NULL, 'd' },
-		{ "link-fault", required_argument, NULL, 'F' },
-		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	uint64_t v;
-	int c;
+static const struct opt agent_opts[] = {
+	OPT_STRING("channel", "URI", &agent_self.uri, "shm:NAME or tcp://HOST:PORT of the host's waved"),
+	POLICY_OPTS(&agent_self.policy, "the scheduling policy"),
+	OPT_DURATION("tick-ms", "MS", &agent_self.tick_ns, WAVE_NSEC_PER_MSEC, WAVE_NSEC_PER_MSEC,
+		     10 * WAVE_NSEC_PER_SEC, "decide on new state at most this often"),
+	OPT_DURATION("spin-us", "US", &agent_self.copts.spin_ns, WAVE_NSEC_PER_USEC, 0, WAVE_NSEC_PER_SEC,
+		     "poll this long before sleeping (the settle window is the minimum)"),
+	OPT_BOOL("poll", 0, &agent_self.poll, "busy-poll the channel (an IPU core of its own)"),
+	OPT_BOOL("no-prestage", 0, &agent_self.no_prestage,
+		 "never prestage decisions at the host (always a round trip)"),
+	OPT_DURATION("report-s", "S", &agent_self.report_ns, WAVE_NSEC_PER_SEC, 0, 86400 * WAVE_NSEC_PER_SEC,
+		     "report own CPU use this often (0: at exit only)"),
+	CHAN_LINK_OPTS(&agent_self.copts),
+	OPT_VERBOSE(),
+	OPT_END(),
+};
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': a->uri = optarg; break;
-		case 'p':
-			if (!(a->ops = policy_find(optarg))) {
-				wave_err("--policy: unknown '%s' (%s)", optarg, policy_names());
-				return -EINVAL;
-			}
-			break;
-		case 't':
-			if (wave_parse_u64("--tick-ms", optarg, 1, 10000, &v))
-				return -EINVAL;
-			a->tick_ns = v * WAVE_NSEC_PER_MSEC;
-			break;
-		case 'P': a->poll = 1; break;
-		case 'S':
-			if (wave_parse_u64("--spin-us", optarg, 0, 1000000, &v))
-				return -EINVAL;
-			a->copts.spin_ns = v * WAVE_NSEC_PER_USEC;
-			break;
-		case 'n': a->pcfg.lend = 1; break;
-		case 'N': a->no_prestage = 1; break;
-		case 'r':
-			if (wave_parse_u64("--report-s", optarg, 0, 86400, &v))
-				return -EINVAL;
-			a->report_ns = v * WAVE_NSEC_PER_SEC;
-			break;
-		case 'd':
-		case 'F':
-			if (chan_opts_parse_link(&a->copts, c == 'd' ? "--link-delay" : "--link-fault",
-						 optarg) < 0)
-				return -EINVAL;
-			break;
-		case 'v': wave_log_set_level(WAVE_LOG_DEBUG); break;
-		case 'h': fputs(help, stdout); return 1;
-		default: fputs(help, stderr); return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		wave_err("unexpected argument '%s' (see --help)", argv[optind]);
-		return -EINVAL;
-	}
-	return 0;
-}
+static const struct opt_cmd agent_cmd = {
+	.usage = "wave-agent [OPTIONS]",
+	.about = "The Wave-VM agent: runs a scheduling policy for the VMs of a host whose waved\n"
+		 "it reaches over the channel, and sends back its decisions.\n",
+	.opts = agent_opts,
+	.extra = policy_conf_help,
+};
 
 static uint64_t cpu_used_ns(void)
 {
@@ -226,9 +173,9 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 			  m->p.hello.features & WAVE_FEAT_PRESTAGE ? ", it takes prestaged decisions" : "");
 		a->have_snapshot = 0;
 		/* A new host: the policy starts over, knowing what this one can do. */
-		a->pcfg.prestage = !a->no_prestage && (m->p.hello.features & WAVE_FEAT_PRESTAGE);
+		a->env.prestage = !a->no_prestage && (m->p.hello.features & WAVE_FEAT_PRESTAGE);
 		sched_fini(&a->s);
-		if (sched_init(&a->s, a->ops, &a->pcfg))
+		if (sched_init(&a->s, &a->policy, &a->env))
 			stop = 1;
 		return;
 	case WAVE_MSG_HEARTBEAT:
@@ -304,43 +251,41 @@ static void run(struct agent *a)
 
 int main(int argc, char **argv)
 {
-	static struct agent a;
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct agent *a = &agent_self;
 	int ret;
 
 	wave_log_init("wave-agent", WAVE_LOG_INFO);
-	a.uri = "shm:wave";
-	a.ops = &policy_latency_ops;
-	a.tick_ns = 10 * WAVE_NSEC_PER_MSEC;
-	a.report_ns = 10 * WAVE_NSEC_PER_SEC;
-	policy_cfg_defaults(&a.pcfg);
-	chan_opts_init(&a.copts, CHAN_AGENT);
-	a.copts.label = "agent";
+	a->uri = "shm:wave";
+	policy_conf_init(&a->policy, "latency");
+	a->tick_ns = 10 * WAVE_NSEC_PER_MSEC;
+	a->report_ns = 10 * WAVE_NSEC_PER_SEC;
+	chan_opts_init(&a->copts, CHAN_AGENT);
+	a->copts.label = "agent";
 	/* Only the settle window (ring.h): the agent's CPU stands for IPU cores, but is paid here. */
-	a.copts.spin_ns = 20 * WAVE_NSEC_PER_USEC;
-	ret = parse(argc, argv, &a);
+	a->copts.spin_ns = 20 * WAVE_NSEC_PER_USEC;
+	ret = opt_parse(&agent_cmd, argc, argv, NULL);
 	if (ret)
 		return ret > 0 ? 0 : 2;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	if (sched_init(&a.s, a.ops, &a.pcfg))
+	if (sched_init(&a->s, &a->policy, &a->env))
 		return 1;
-	if (policy_wants_wakeups(a.ops, &a.pcfg))
-		a.copts.features |= WAVE_FEAT_WAKEUPS;
-	if (!a.no_prestage)
-		a.copts.features |= WAVE_FEAT_PRESTAGE;
-	if ((ret = chan_open(a.uri, &a.copts, &a.ch))) {
-		wave_err("agent: cannot open %s: %s", a.uri, strerror(-ret));
-		sched_fini(&a.s);
+	if (!a->no_prestage)
+		a->copts.features |= WAVE_FEAT_PRESTAGE;
+	if ((ret = chan_open(a->uri, &a->copts, &a->ch))) {
+		wave_err("agent: cannot open %s: %s", a->uri, strerror(-ret));
+		sched_fini(&a->s);
 		return 1;
 	}
-	wave_info("agent: policy %s on %s%s", a.ops->name, a.uri, a.poll ? " (polling)" : "");
-	run(&a);
+	wave_info("agent: policy %s on %s%s", a->policy.ops->name, a->uri,
+		  a->poll ? " (polling)" : "");
+	run(a);
 	/* At exit: over the whole run. */
-	a.cpu_t0_ns = a.start_ns;
-	a.cpu_used0_ns = 0;
-	report(&a, wave_now_ns(), "exit (whole run)");
-	chan_close(a.ch);
-	sched_fini(&a.s);
+	a->cpu_t0_ns = a->start_ns;
+	a->cpu_used0_ns = 0;
+	report(a, wave_now_ns(), "exit (whole run)");
+	chan_close(a->ch);
+	sched_fini(&a->s);
 	return 0;
 }

@@ -18,7 +18,7 @@ void model_init(struct model *m)
 
 struct model_vm *model_vm(struct model *m, uint32_t vm_id)
 {
-	for (unsigned int i = 0; i < MODEL_MAX_VMS; i++)
+	for (unsigned int i = 0; i < WAVE_MANAGED_VMS; i++)
 		if (m->vms[i].present && m->vms[i].id == vm_id)
 			return &m->vms[i];
 	return NULL;
@@ -32,8 +32,8 @@ struct model_thread *model_thread(struct model *m, uint32_t vm_id, unsigned int 
 	if (!vm)
 		return NULL;
 	if (kind == WAVE_KIND_VCPU)
-		return index < MODEL_MAX_VCPUS ? &vm->vcpu[index] : NULL;
-	return index < MODEL_MAX_EXTRA ? &vm->extra[index] : NULL;
+		return index < WAVE_VM_VCPU_SLOTS ? &vm->vcpu[index] : NULL;
+	return index < WAVE_VM_EXTRA_SLOTS ? &vm->extra[index] : NULL;
 }
 
 const struct model_thread *model_thread_c(const struct model *m, uint32_t vm_id,
@@ -71,7 +71,7 @@ static int apply_vm_add(struct model *m, const struct wave_vm_add *a)
 {
 	struct model_vm *vm = model_vm(m, a->vm_id);
 
-	for (unsigned int i = 0; !vm && i < MODEL_MAX_VMS; i++)
+	for (unsigned int i = 0; !vm && i < WAVE_MANAGED_VMS; i++)
 		if (!m->vms[i].present)
 			vm = &m->vms[i];
 	if (!vm)
@@ -142,7 +142,7 @@ static int apply_cpu(struct model *m, const struct wave_host_cpu *c, uint64_t no
 {
 	struct model_cpu *cpu;
 
-	if (c->cpu >= MODEL_MAX_CPUS)
+	if (c->cpu >= WAVE_MANAGED_CPUS)
 		return -ENOENT;
 	cpu = &m->cpus[c->cpu];
 	if (cpu->present && now > cpu->seen_ns && c->busy_ns >= cpu->busy_ns &&
@@ -208,7 +208,7 @@ unsigned int model_allowed_cpus(const struct model *m, unsigned int *list, unsig
 {
 	unsigned int n = 0;
 
-	for (unsigned int c = 0; c < MODEL_MAX_CPUS && n < max; c++)
+	for (unsigned int c = 0; c < WAVE_MANAGED_CPUS && n < max; c++)
 		if (m->cpus[c].present && m->cpus[c].allowed)
 			list[n++] = c;
 	return n;

@@ -12,12 +12,9 @@
 
 #include <stdint.h>
 
+#include "channel/slots.h"
 #include "channel/wire.h"
 
-#define MODEL_MAX_VMS      64
-#define MODEL_MAX_VCPUS    64   /* per VM; larger indexes are counted and ignored */
-#define MODEL_MAX_EXTRA    8    /* emulator + I/O threads per VM */
-#define MODEL_MAX_CPUS     256
 /* EWMA time constant of the fast signals (utilisation, delay). */
 #define MODEL_TAU_NS       (100 * 1000000ull)
 
@@ -44,8 +41,8 @@ struct model_vm {
 	uint8_t cls;              /* enum wave_vm_class */
 	uint16_t nr_vcpus;
 	char name[WAVE_NAME_LEN + 1];
-	struct model_thread vcpu[MODEL_MAX_VCPUS];
-	struct model_thread extra[MODEL_MAX_EXTRA]; /* by thread index */
+	struct model_thread vcpu[WAVE_VM_VCPU_SLOTS];
+	struct model_thread extra[WAVE_VM_EXTRA_SLOTS]; /* by thread index */
 };
 
 struct model_cpu {
@@ -58,8 +55,8 @@ struct model_cpu {
 struct model {
 	uint32_t epoch;           /* of the snapshot the model was built from */
 	int in_snapshot;
-	struct model_vm vms[MODEL_MAX_VMS];
-	struct model_cpu cpus[MODEL_MAX_CPUS];
+	struct model_vm vms[WAVE_MANAGED_VMS];
+	struct model_cpu cpus[WAVE_MANAGED_CPUS];
 	uint64_t ignored;         /* messages naming what the model cannot hold */
 	uint64_t updates;         /* state messages applied */
 };
@@ -79,28 +76,17 @@ const struct model_thread *model_thread_c(const struct model *m, uint32_t vm_id,
 struct model_thread *model_thread(struct model *m, uint32_t vm_id, unsigned int kind,
 				  unsigned int index);
 
-/*
- * A thread's slot in per-VM tables of MODEL_MAX_VCPUS + MODEL_MAX_EXTRA
- * entries: vCPU i at i, extra thread j at MODEL_MAX_VCPUS + j; -1 beyond.
- */
-static inline int model_slot(unsigned int kind, unsigned int index)
-{
-	if (kind == WAVE_KIND_VCPU)
-		return index < MODEL_MAX_VCPUS ? (int)index : -1;
-	return index < MODEL_MAX_EXTRA ? (int)(MODEL_MAX_VCPUS + index) : -1;
-}
-
 /* The slot of a thread the model holds (so always in range). */
 static inline unsigned int model_thread_slot(const struct model_thread *t)
 {
-	return t->kind == WAVE_KIND_VCPU ? t->index : MODEL_MAX_VCPUS + t->index;
+	return wave_slot_of(t->kind, t->index);
 }
 
 /* Calls fn for every present thread of vm (vCPUs first, by index). */
-#define MODEL_FOR_EACH_THREAD(vm, t)                                                   \
-	for (unsigned int _i = 0; _i < MODEL_MAX_VCPUS + MODEL_MAX_EXTRA; _i++)           \
-		if (((t) = _i < MODEL_MAX_VCPUS ? &(vm)->vcpu[_i]                       \
-						 : &(vm)->extra[_i - MODEL_MAX_VCPUS])->present)
+#define MODEL_FOR_EACH_THREAD(vm, t)                                             \
+	for (unsigned int _i = 0; _i < WAVE_VM_SLOTS; _i++)                       \
+		if (((t) = _i < WAVE_VM_VCPU_SLOTS ? &(vm)->vcpu[_i]               \
+						   : &(vm)->extra[_i - WAVE_VM_VCPU_SLOTS])->present)
 
 unsigned int model_allowed_cpus(const struct model *m, unsigned int *list, unsigned int max);
 

@@ -30,9 +30,65 @@
  * threads only.
  */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "ipu-sched/policy.h"
+
+/* Tunables (--policy-opt NAME=VALUE; the table below names them). */
+struct lat_cfg {
+	uint64_t period_ns;     /* SCHED_DEADLINE period */
+	uint64_t rmin_ns;       /* smallest reservation */
+	double rcap;            /* largest reservation, fraction of the period */
+	double headroom;        /* reservation = demand x headroom */
+	double grow_delay;      /* runnable-delay fraction that grows a reservation */
+	uint64_t grow_wait_ns;  /* ... or runnable wait per wakeup */
+	double hog_util;        /* sustained use per vCPU that marks a hog */
+	uint64_t hog_ns;        /* ... for this long */
+	double calm_util;       /* use per vCPU below which a hog is forgiven */
+	double hog_quota;       /* CFS quota per vCPU of a hog, fraction of a CPU (0: none) */
+	int lend;               /* dedicate a core while active, lend it while idle */
+	uint64_t idle_ns;       /* lend: idle this long before the core is lent */
+};
+_Static_assert(sizeof(struct lat_cfg) <= POLICY_CFG_MAX, "lat_cfg fits a policy_conf");
+
+static const struct lat_cfg lat_defaults = {
+	.period_ns = 5000000,          /* 5 ms */
+	.rmin_ns = 500000,             /* 0.5 ms */
+	.rcap = 0.45,
+	.headroom = 2.0,
+	.grow_delay = 0.05,
+	.grow_wait_ns = 200000,        /* 0.2 ms queued per wakeup */
+	.hog_util = 0.85,
+	.hog_ns = 500000000ull,        /* 0.5 s */
+	.calm_util = 0.20,
+	.hog_quota = 0.25,
+	.lend = 0,
+	.idle_ns = 50000000ull,        /* 50 ms */
+};
+
+#define LAT_PARAM(n, t, f, lo, hi, h) \
+	{ .name = n, .type = POLICY_PARAM_##t, .offset = offsetof(struct lat_cfg, f), \
+	  .min = lo, .max = hi, .help = h }
+static const struct policy_param lat_params[] = {
+	LAT_PARAM("period", DURATION, period_ns, 1e6, 1e9, "SCHED_DEADLINE period of a reservation"),
+	LAT_PARAM("rmin", DURATION, rmin_ns, 1e5, 1e9, "smallest reservation"),
+	LAT_PARAM("rcap", FRACTION, rcap, 0.01, 0.95, "largest reservation, fraction of the period"),
+	LAT_PARAM("headroom", FRACTION, headroom, 1, 10, "reservation = measured demand x this"),
+	LAT_PARAM("grow-delay", FRACTION, grow_delay, 0, 1,
+		  "runnable-delay fraction that grows a reservation"),
+	LAT_PARAM("grow-wait", DURATION, grow_wait_ns, 1e3, 1e9,
+		  "... or runnable wait per wakeup"),
+	LAT_PARAM("hog-util", FRACTION, hog_util, 0.1, 1, "use of capped reservations that marks a hog"),
+	LAT_PARAM("hog-time", DURATION, hog_ns, 1e7, 6e10, "... sustained this long"),
+	LAT_PARAM("calm-util", FRACTION, calm_util, 0, 1, "use below which a hog is forgiven"),
+	LAT_PARAM("hog-quota", FRACTION, hog_quota, 0, 1,
+		  "CFS quota per vCPU of a hog, fraction of a CPU (0: none)"),
+	LAT_PARAM("lend", BOOL, lend, 0, 1,
+		  "dedicate a core while a latency VM is active, lend it while idle"),
+	LAT_PARAM("idle", DURATION, idle_ns, 1e6, 6e10, "lend: idle this long before lending"),
+	{ .name = NULL },
+};
 
 enum lat_applied { LAT_NONE = 0, LAT_DL = 1, LAT_OTHER = 2, LAT_WEIGHT = 3 };
 
@@ -54,20 +110,21 @@ struct lat_vm {
 };
 
 struct lat_state {
-	struct policy_cfg cfg;
-	struct lat_thread th[MODEL_MAX_VMS][MODEL_MAX_VCPUS + MODEL_MAX_EXTRA];
-	struct lat_vm vm[MODEL_MAX_VMS];
+	struct lat_cfg cfg;
+	int prestage;          /* the host applies prestaged transactions */
+	struct lat_thread th[WAVE_MANAGED_VMS][WAVE_VM_SLOTS];
+	struct lat_vm vm[WAVE_MANAGED_VMS];
 	int lent;              /* lend: batch vCPUs may use the dedicated core (-1: unknown) */
 	int dedicated;         /* lend: that core, or -1 */
 	int revoke_armed;      /* lend: a prestaged revoke waits at the host */
 };
 
-static void lat_init(void *priv, const struct policy_cfg *cfg)
+static void lat_init(void *priv, const void *cfg, const struct policy_env *env)
 {
 	struct lat_state *s = priv;
 
-	memset(s, 0, sizeof(*s));
-	s->cfg = *cfg;
+	memcpy(&s->cfg, cfg, sizeof(s->cfg));
+	s->prestage = env->prestage;
 	s->lent = 1;
 	s->dedicated = -1;
 }
@@ -123,7 +180,7 @@ static double vm_pressure(const struct lat_state *s, const struct model *m,
 	double sum = 0, cap = s->cfg.rcap * (double)s->cfg.period_ns;
 
 	*at_cap = 1;
-	for (unsigned int i = 0; i < MODEL_MAX_VCPUS; i++) {
+	for (unsigned int i = 0; i < WAVE_VM_VCPU_SLOTS; i++) {
 		const struct model_thread *t = &vm->vcpu[i];
 		const struct lat_thread *lt = &s->th[v][i];
 		double allowed = 1.0;
@@ -150,7 +207,7 @@ static void update_hog(struct lat_state *s, const struct model *m, const struct 
 	double use = 0;
 	unsigned int n = 0;
 
-	for (unsigned int i = 0; i < MODEL_MAX_VCPUS; i++)
+	for (unsigned int i = 0; i < WAVE_VM_VCPU_SLOTS; i++)
 		if (vm->vcpu[i].present) {
 			use += vm->vcpu[i].util_slow;
 			n++;
@@ -189,7 +246,7 @@ static void update_hog(struct lat_state *s, const struct model *m, const struct 
 static uint64_t want_runtime(const struct lat_state *s, const struct model_thread *t,
 			     const struct lat_thread *lt, uint64_t now, int *change)
 {
-	const struct policy_cfg *c = &s->cfg;
+	const struct lat_cfg *c = &s->cfg;
 	double cap = c->rcap * (double)c->period_ns;
 	double r = fmax(fmax(t->util, t->util_slow) * (double)c->period_ns, t->burst_ns) *
 		   c->headroom;
@@ -301,7 +358,7 @@ static void decide_batch(struct lat_state *s, const struct model *m, const struc
 /* The CPU mask batch vCPUs get: every allowed CPU, or all but the dedicated one. */
 static uint64_t batch_mask(const struct lat_state *s, const struct model *m, int restrict_)
 {
-	unsigned int cpus[MODEL_MAX_CPUS], n = model_allowed_cpus(m, cpus, MODEL_MAX_CPUS);
+	unsigned int cpus[WAVE_MANAGED_CPUS], n = model_allowed_cpus(m, cpus, WAVE_MANAGED_CPUS);
 	uint64_t mask = 0;
 
 	for (unsigned int i = 0; i < n; i++)
@@ -316,7 +373,7 @@ static unsigned int emit_batch_places(struct lat_state *s, const struct model *m
 {
 	unsigned int n = 0;
 
-	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++) {
+	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
 		const struct model_vm *vm = &m->vms[v];
 		const struct model_thread *t;
 
@@ -347,7 +404,7 @@ static void prestage_revoke(struct lat_state *s, const struct model *m, struct p
 	unsigned int triggers = 0, batch = 0, first = out->n;
 	const struct model_thread *t;
 
-	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++) {
+	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
 		const struct model_vm *vm = &m->vms[v];
 
 		if (!vm->present)
@@ -361,7 +418,7 @@ static void prestage_revoke(struct lat_state *s, const struct model *m, struct p
 	}
 	if (!triggers || !batch || triggers + batch > WAVE_TXN_MAX_OPS)
 		return;
-	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++) {
+	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
 		const struct model_vm *vm = &m->vms[v];
 
 		if (!vm->present || vm->cls != WAVE_CLASS_LATENCY || s->vm[v].hog)
@@ -388,21 +445,21 @@ static void place_batch(struct lat_state *s, const struct model *m, int restrict
 	/* All batch vCPUs move together: one transaction. */
 	emit_batch_places(s, m, mask, 0, out);
 	s->lent = !restrict_;
-	if (s->lent && s->cfg.prestage)
+	if (s->lent && s->prestage)
 		prestage_revoke(s, m, out);
 }
 
 static void decide_lend(struct lat_state *s, const struct model *m, uint64_t now,
 			struct policy_out *out)
 {
-	unsigned int cpus[MODEL_MAX_CPUS];
+	unsigned int cpus[WAVE_MANAGED_CPUS];
 	int active = 0;
 
-	if (s->dedicated < 0 && model_allowed_cpus(m, cpus, MODEL_MAX_CPUS) >= 2)
+	if (s->dedicated < 0 && model_allowed_cpus(m, cpus, WAVE_MANAGED_CPUS) >= 2)
 		s->dedicated = (int)cpus[0];
 	if (s->dedicated < 0)
 		return;
-	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++) {
+	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
 		const struct model_vm *vm = &m->vms[v];
 		const struct model_thread *t;
 
@@ -424,7 +481,7 @@ static void lat_decide(void *priv, const struct model *m, uint64_t now, struct p
 {
 	struct lat_state *s = priv;
 
-	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++) {
+	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
 		const struct model_vm *vm = &m->vms[v];
 		const struct model_thread *t;
 
@@ -478,7 +535,7 @@ static void lat_result(void *priv, const struct model *m, const struct wave_txn 
 	}
 	for (unsigned int k = 0; k < n; k++) {
 		const struct wave_txn *op = &ops[k];
-		int idx = model_slot(op->kind, op->index);
+		int idx = wave_slot(op->kind, op->index);
 
 		if (op->op == WAVE_OP_TRIGGER || idx < 0)
 			continue;
@@ -486,7 +543,7 @@ static void lat_result(void *priv, const struct model *m, const struct wave_txn 
 			s->lent = -1; /* where batch vCPUs are is unknown: place them again */
 			continue;
 		}
-		for (unsigned int v = 0; v < MODEL_MAX_VMS; v++) {
+		for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
 			struct lat_thread *lt = &s->th[v][idx];
 
 			if (!m->vms[v].present || m->vms[v].id != op->vm_id)
@@ -499,28 +556,24 @@ static void lat_result(void *priv, const struct model *m, const struct wave_txn 
 	}
 }
 
-static void lat_reset(void *priv)
+/* Only lending reacts to wakeups: of the latency VMs' threads (revoking the lent core). */
+static uint8_t lat_wakes(const void *priv, const struct model_vm *vm)
 {
-	struct lat_state *s = priv;
-	struct policy_cfg cfg = s->cfg;
+	const struct lat_state *s = priv;
 
-	lat_init(s, &cfg);
-}
-
-/* Only lending reacts to wakeups (revoking the lent core). */
-static int lat_wants_wakeups(const struct policy_cfg *cfg)
-{
-	return cfg->lend;
+	return s->cfg.lend && vm->cls == WAVE_CLASS_LATENCY ? POLICY_WAKES_ALL : 0;
 }
 
 const struct policy_ops policy_latency_ops = {
-	.wants_wakeups = lat_wants_wakeups,
 	.name = "latency",
 	.summary = "adaptive SCHED_DEADLINE reservations for latency VMs, hog demotion",
 	.priv_size = sizeof(struct lat_state),
+	.cfg_size = sizeof(struct lat_cfg),
+	.cfg_default = &lat_defaults,
+	.params = lat_params,
 	.init = lat_init,
 	.decide = lat_decide,
 	.wakeup = lat_wakeup,
+	.wakes = lat_wakes,
 	.result = lat_result,
-	.reset = lat_reset,
 };

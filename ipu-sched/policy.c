@@ -1,7 +1,16 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/* Policy registry and helpers (policy.h), and the two simple policies. */
+/*
+ * Policy registry (policy.h): the table every name, help text and
+ * --policy-opt lookup comes from; per-policy configuration; helpers for
+ * policies; and cfs, the policy that does nothing.
+ */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
+#include "common/opt.h"
+#include "common/parse.h"
 #include "ipu-sched/policy.h"
 
 static const struct policy_ops *const policies[] = {
@@ -11,9 +20,11 @@ static const struct policy_ops *const policies[] = {
 	&policy_wakeprobe_ops,
 };
 
+#define NR_POLICIES (sizeof(policies) / sizeof(policies[0]))
+
 const struct policy_ops *policy_find(const char *name)
 {
-	for (size_t i = 0; name && i < sizeof(policies) / sizeof(policies[0]); i++)
+	for (size_t i = 0; name && i < NR_POLICIES; i++)
 		if (!strcmp(policies[i]->name, name))
 			return policies[i];
 	return NULL;
@@ -21,29 +32,146 @@ const struct policy_ops *policy_find(const char *name)
 
 const char *policy_names(void)
 {
-	return "cfs, pin, latency, wakeprobe";
+	static char buf[256];
+	size_t used = 0;
+
+	if (buf[0])
+		return buf;
+	for (size_t i = 0; i < NR_POLICIES && used < sizeof(buf); i++)
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", i ? ", " : "",
+					 policies[i]->name);
+	return buf;
 }
 
-void policy_cfg_defaults(struct policy_cfg *c)
+int policy_conf_init(struct policy_conf *c, const char *name)
 {
+	const struct policy_ops *ops = policy_find(name);
+
+	if (!ops) {
+		wave_err("--policy: unknown policy '%s' (%s)", name ? name : "", policy_names());
+		return -EINVAL;
+	}
 	memset(c, 0, sizeof(*c));
-	c->period_ns = 5000000;       /* 5 ms */
-	c->rmin_ns = 500000;          /* 0.5 ms */
-	c->rcap = 0.45;
-	c->headroom = 2.0;
-	c->grow_delay = 0.05;
-	c->grow_wait_ns = 200000;     /* 0.2 ms queued per wakeup */
-	c->hog_util = 0.85;
-	c->hog_ns = 500000000ull;     /* 0.5 s */
-	c->calm_util = 0.20;
-	c->hog_quota = 0.25;
-	c->lend = 0;
-	c->idle_ns = 50000000ull;     /* 50 ms */
+	c->ops = ops;
+	if (ops->cfg_size)
+		memcpy(c->cfg, ops->cfg_default, ops->cfg_size);
+	return 0;
 }
 
-int policy_wants_wakeups(const struct policy_ops *ops, const struct policy_cfg *cfg)
+static const struct policy_param *find_param(const struct policy_ops *ops, const char *name,
+					     size_t len)
 {
-	return ops->wakeup && ops->wants_wakeups && ops->wants_wakeups(cfg);
+	for (const struct policy_param *p = ops->params; p && p->name; p++)
+		if (strlen(p->name) == len && !strncmp(p->name, name, len))
+			return p;
+	return NULL;
+}
+
+static int parse_bool(const char *what, const char *v, int *out)
+{
+	static const struct wave_name bools[] = {
+		{ "0", 0 }, { "off", 0 }, { "no", 0 }, { "false", 0 },
+		{ "1", 1 }, { "on", 1 }, { "yes", 1 }, { "true", 1 }, { NULL, 0 },
+	};
+
+	return wave_parse_name(what, v, bools, out);
+}
+
+static int parse_fraction(const struct policy_param *p, const char *v, double *out)
+{
+	char *end;
+	double d = strtod(v, &end);
+
+	if (!*v || *end || d != d || d < p->min || d > p->max) {
+		wave_err("--policy-opt %s: '%s' is not a number in [%g, %g]", p->name, v, p->min,
+			 p->max);
+		return -EINVAL;
+	}
+	*out = d;
+	return 0;
+}
+
+int policy_conf_set(struct policy_conf *c, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	const struct policy_param *p = eq ? find_param(c->ops, kv, (size_t)(eq - kv)) : NULL;
+	void *field;
+	char what[96];
+
+	if (!eq) {
+		wave_err("--policy-opt '%s': want KEY=VALUE", kv);
+		return -EINVAL;
+	}
+	if (!p) {
+		wave_err("--policy-opt: policy %s has no tunable '%.*s' (see --help)", c->ops->name,
+			 (int)(eq - kv), kv);
+		return -EINVAL;
+	}
+	field = c->cfg + p->offset;
+	snprintf(what, sizeof(what), "--policy-opt %s", p->name);
+	c->nr_set++;
+	switch (p->type) {
+	case POLICY_PARAM_BOOL:
+		return parse_bool(what, eq + 1, (int *)field);
+	case POLICY_PARAM_DURATION:
+		return wave_parse_duration(what, eq + 1, 1000000, (uint64_t)p->min,
+					   (uint64_t)p->max, (uint64_t *)field);
+	case POLICY_PARAM_FRACTION:
+		return parse_fraction(p, eq + 1, (double *)field);
+	}
+	return -EINVAL;
+}
+
+static void param_help(FILE *f, const struct policy_ops *ops, const struct policy_param *p)
+{
+	const void *field = (const unsigned char *)ops->cfg_default + p->offset;
+	char def[32];
+
+	switch (p->type) {
+	case POLICY_PARAM_BOOL:
+		snprintf(def, sizeof(def), "%s", *(const int *)field ? "on" : "off");
+		break;
+	case POLICY_PARAM_DURATION:
+		wave_format_duration(def, sizeof(def), *(const uint64_t *)field);
+		break;
+	case POLICY_PARAM_FRACTION:
+		snprintf(def, sizeof(def), "%g", *(const double *)field);
+		break;
+	}
+	fprintf(f, "    %-14s %s (default %s)\n", p->name, p->help, def);
+}
+
+void policy_conf_help(FILE *f)
+{
+	fprintf(f, "\nPolicies (--policy) and their tunables (--policy-opt KEY=VALUE):\n");
+	for (size_t i = 0; i < NR_POLICIES; i++) {
+		fprintf(f, "  %-10s %s\n", policies[i]->name, policies[i]->summary);
+		for (const struct policy_param *p = policies[i]->params; p && p->name; p++)
+			param_help(f, policies[i], p);
+	}
+}
+
+int policy_opt_policy(const struct opt *o, const char *arg)
+{
+	struct policy_conf *c = o->value;
+
+	if (c->nr_set) {
+		wave_err("--policy %s: give --policy before --policy-opt", arg);
+		return -EINVAL;
+	}
+	return policy_conf_init(c, arg);
+}
+
+const char *policy_opt_show(const struct opt *o)
+{
+	const struct policy_conf *c = o->value;
+
+	return c->ops ? c->ops->name : "";
+}
+
+int policy_opt_set(const struct opt *o, const char *arg)
+{
+	return policy_conf_set(o->value, arg);
 }
 
 void policy_emit(struct policy_out *o, const struct wave_txn *op, int join)
@@ -68,178 +196,7 @@ void policy_op_init(struct wave_txn *op, const struct model_vm *vm,
 }
 
 /* cfs: the baseline. Linux decides everything; the policy never acts. */
-static void cfs_init(void *priv, const struct policy_cfg *cfg)
-{
-	(void)priv;
-	(void)cfg;
-}
-
-static void cfs_decide(void *priv, const struct model *m, uint64_t now, struct policy_out *out)
-{
-	(void)priv;
-	(void)m;
-	(void)now;
-	(void)out;
-}
-
-static void cfs_reset(void *priv)
-{
-	(void)priv;
-}
-
 const struct policy_ops policy_cfs_ops = {
 	.name = "cfs",
 	.summary = "no decisions: Linux CFS alone (the baseline)",
-	.init = cfs_init,
-	.decide = cfs_decide,
-	.reset = cfs_reset,
-};
-
-/*
- * pin: static placement, what operators do by hand today. Latency-class VMs
- * get CPUs of their own (the last half of the allowed CPUs, at least one,
- * at most one per latency vCPU) and batch VMs share the rest; inside each
- * set every vCPU is pinned 1:1 (round-robin when there are more vCPUs than
- * CPUs) and the VM's other threads (emulator, I/O) may use the whole set.
- * Without latency VMs, every VM shares all CPUs, vCPUs 1:1.
- */
-struct pin_state {
-	/* Mask each thread was pinned to (0: not pinned), by VM slot and thread slot. */
-	uint64_t mask[MODEL_MAX_VMS][MODEL_MAX_VCPUS + MODEL_MAX_EXTRA];
-	uint32_t barrier[MODEL_MAX_VMS][MODEL_MAX_VCPUS + MODEL_MAX_EXTRA];
-};
-
-static unsigned int latency_vcpus(const struct model *m)
-{
-	unsigned int n = 0;
-
-	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++)
-		for (unsigned int i = 0; m->vms[v].present && m->vms[v].cls == WAVE_CLASS_LATENCY &&
-		     i < MODEL_MAX_VCPUS; i++)
-			n += m->vms[v].vcpu[i].present;
-	return n;
-}
-
-static void pin_thread(struct pin_state *p, unsigned int v, const struct model_vm *vm,
-		       const struct model_thread *t, uint64_t mask, struct policy_out *out)
-{
-	unsigned int k = model_thread_slot(t);
-	struct wave_txn op;
-
-	if (!mask || (p->mask[v][k] == mask && p->barrier[v][k] == t->barrier))
-		return;
-	policy_op_init(&op, vm, t, WAVE_OP_PLACE);
-	op.u.place.cpu_base = 0;
-	op.u.place.mask = mask;
-	policy_emit(out, &op, 0);
-	p->mask[v][k] = mask;
-	p->barrier[v][k] = t->barrier;
-}
-
-static void pin_decide(void *priv, const struct model *m, uint64_t now, struct policy_out *out)
-{
-	struct pin_state *p = priv;
-	unsigned int cpus[MODEL_MAX_CPUS], n = 0, nlat = 0, next[2] = { 0, 0 };
-	unsigned int all[MODEL_MAX_CPUS], nall = model_allowed_cpus(m, all, MODEL_MAX_CPUS);
-	unsigned int lv = latency_vcpus(m);
-
-	(void)now;
-	for (unsigned int i = 0; i < nall; i++)
-		if (all[i] < 64) /* PLACE masks here start at CPU 0 */
-			cpus[n++] = all[i];
-	if (!n)
-		return;
-	if (lv && n >= 2) {
-		nlat = n / 2 < lv ? n / 2 : lv;
-		if (!nlat)
-			nlat = 1;
-	}
-	for (unsigned int v = 0; v < MODEL_MAX_VMS; v++) {
-		const struct model_vm *vm = &m->vms[v];
-		int lat = nlat && vm->cls == WAVE_CLASS_LATENCY;
-		/* This VM's set: [first, first + count) of cpus[]. */
-		unsigned int first = lat ? n - nlat : 0, count = nlat ? (lat ? nlat : n - nlat) : n;
-		uint64_t set = 0;
-		const struct model_thread *t;
-
-		if (!vm->present)
-			continue;
-		for (unsigned int i = 0; i < count; i++)
-			set |= 1ull << cpus[first + i];
-		MODEL_FOR_EACH_THREAD(vm, t) {
-			uint64_t mask = set;
-
-			if (t->kind == WAVE_KIND_VCPU)
-				mask = 1ull << cpus[first + next[lat]++ % count];
-			pin_thread(p, v, vm, t, mask, out);
-		}
-	}
-}
-
-static void pin_result(void *priv, const struct model *m, const struct wave_txn *ops,
-		       unsigned int n, const struct wave_txn_result *r)
-{
-	struct pin_state *p = priv;
-
-	/* Stale: place those threads again next time. Refused: leave them be. */
-	if (r->status != WAVE_ST_STALE_TARGET && r->status != WAVE_ST_STALE_EPOCH)
-		return;
-	for (unsigned int k = 0; k < n; k++) {
-		int t = model_slot(ops[k].kind, ops[k].index);
-
-		for (unsigned int v = 0; t >= 0 && v < MODEL_MAX_VMS; v++)
-			if (m->vms[v].present && m->vms[v].id == ops[k].vm_id)
-				p->mask[v][t] = 0;
-	}
-}
-
-static void pin_reset(void *priv)
-{
-	memset(priv, 0, sizeof(struct pin_state));
-}
-
-const struct policy_ops policy_pin_ops = {
-	.name = "pin",
-	.summary = "static pinning: latency VMs on CPUs of their own, vCPUs 1:1",
-	.priv_size = sizeof(struct pin_state),
-	.init = cfs_init,
-	.decide = pin_decide,
-	.result = pin_result,
-	.reset = pin_reset,
-};
-
-/*
- * wakeprobe: an instrument, not a scheduler. Every wakeup of a managed thread
- * is answered at once with a decision that changes nothing (the thread's
- * weight, set to its VM's weight), so waved can time the whole loop: the
- * wakeup seen in BPF, exported, decided on the agent, applied on the host
- * ('wavectl bench loop').
- */
-static void probe_wakeup(void *priv, const struct model *m, const struct model_vm *vm,
-			 const struct model_thread *t, uint64_t now, struct policy_out *out)
-{
-	struct wave_txn op;
-
-	(void)priv;
-	(void)m;
-	(void)now;
-	policy_op_init(&op, vm, t, WAVE_OP_SET_WEIGHT);
-	op.u.weight.weight = vm->weight ? vm->weight : 100;
-	policy_emit(out, &op, 0);
-}
-
-static int always(const struct policy_cfg *cfg)
-{
-	(void)cfg;
-	return 1;
-}
-
-const struct policy_ops policy_wakeprobe_ops = {
-	.name = "wakeprobe",
-	.wants_wakeups = always,
-	.summary = "answers every wakeup with a no-op decision (measures the loop)",
-	.init = cfs_init,
-	.decide = cfs_decide,
-	.wakeup = probe_wakeup,
-	.reset = cfs_reset,
 };

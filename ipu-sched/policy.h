@@ -9,17 +9,25 @@
  * arguments; the runtime in sched.h fills in txn ids, epoch and barriers).
  * Consecutive ops emitted with join=1 form one transaction: the host applies
  * all of them or none.
+ *
+ * Each policy owns its configuration, like a sched_ext scheduler its
+ * rodata: a struct of its own with defaults, described by a table of
+ * parameters that `--policy-opt KEY=VALUE` sets by name (policy_conf_set).
+ * The runtime hands it to @init as an opaque pointer; nothing outside the
+ * policy knows its fields.
  */
 #ifndef WAVE_IPU_SCHED_POLICY_H
 #define WAVE_IPU_SCHED_POLICY_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "channel/wire.h"
 #include "ipu-sched/model.h"
 
 #define POLICY_MAX_OPS 256
+#define POLICY_CFG_MAX 256  /* bytes of a policy's config struct */
 
 struct policy_out {
 	struct wave_txn ops[POLICY_MAX_OPS];
@@ -28,73 +36,117 @@ struct policy_out {
 	unsigned int dropped;          /* ops that did not fit */
 };
 
-/* Tunables (defaults from policy_cfg_defaults(); see policy-latency.c). */
-struct policy_cfg {
-	uint64_t period_ns;     /* latency: SCHED_DEADLINE period */
-	uint64_t rmin_ns;       /* latency: smallest reservation */
-	double rcap;            /* latency: largest reservation, fraction of the period */
-	double headroom;        /* latency: reservation = demand x headroom */
-	double grow_delay;      /* latency: runnable-delay fraction that grows a reservation */
-	uint64_t grow_wait_ns;  /* latency: ... or runnable wait per wakeup */
-	double hog_util;        /* latency: sustained use per vCPU that marks a hog */
-	uint64_t hog_ns;        /* latency: ... for this long */
-	double calm_util;       /* latency: use per vCPU below which a hog is forgiven */
-	double hog_quota;       /* latency: CFS quota per vCPU of a hog, fraction of a CPU (0: none) */
-	int lend;               /* latency: dedicate a core while active, lend it while idle */
-	int prestage;           /* the host applies prestaged transactions (WAVE_FEAT_PRESTAGE) */
-	uint64_t idle_ns;       /* latency: idle this long before its core is lent */
+/* What the host this policy decides for can do (from its HELLO, or waved's own). */
+struct policy_env {
+	int prestage;                  /* it applies prestaged transactions (WAVE_FEAT_PRESTAGE) */
 };
 
-void policy_cfg_defaults(struct policy_cfg *c);
+/* One tunable of a policy, set by name with --policy-opt NAME=VALUE. */
+enum policy_param_type {
+	POLICY_PARAM_BOOL,             /* int: 0/1, off/on, no/yes, false/true */
+	POLICY_PARAM_DURATION,         /* uint64_t ns: a number with ns/us/ms/s (bare: ms) */
+	POLICY_PARAM_FRACTION,         /* double in [min, max] */
+};
+
+struct policy_param {
+	const char *name;
+	enum policy_param_type type;
+	size_t offset;                 /* of the field in the policy's config struct */
+	double min, max;               /* DURATION: ns; FRACTION: the value */
+	const char *help;
+};
 
 /*
- * Callbacks, all on the runtime's thread, none may block or do I/O.
+ * Callbacks, all on the runtime's thread; none may block, do I/O or make a
+ * system call. Every callback is optional (cfs has none).
  * @priv_size: bytes of private state the runtime allocates (zeroed).
- * @init:     once, before anything else.
+ * @cfg_size, @cfg_default, @params: the policy's config struct (at most
+ *            POLICY_CFG_MAX bytes), its defaults and its tunables (ended
+ *            by a NULL name). None: a policy without configuration.
+ * @init:     once before anything else, and again after a reset: cfg is
+ *            the policy's config struct (copy what it keeps), env what the
+ *            host can do. NULL: nothing to set up.
  * @decide:   the model changed or the periodic tick fired: emit whatever
  *            should change now. Must be idempotent: emit a decision once,
- *            not on every call.
- * @wakeup:   (optional) a managed thread just woke up: emit what must happen
- *            at once (e.g. revoke a lent core). Called before @decide.
- * @result:   (optional) the host answered a transaction (ops[0..n-1], as
- *            sent, TRIGGER ops first if it was prestaged) with a non-OK
- *            status: forget or back off what was assumed applied.
+ *            not on every call. NULL: a policy that acts only on wakeups.
+ * @wakeup:   a managed thread just woke up: emit what must happen at once
+ *            (e.g. revoke a lent core). Called before @decide. Only threads
+ *            @wakes asked for are pushed at once; others are seen by their
+ *            next periodic state (and may reach @wakeup late, or never).
+ * @wakes:    which threads of vm the policy wants to see wake up as it
+ *            happens: bit k set for threads of enum wave_kind k, 0 none.
+ *            Asked when a VM appears and after every snapshot; the runtime
+ *            tells the host (WAKE_SUB), and each pushed wakeup costs the
+ *            host a wakeup. NULL: none.
+ * @result:   the host answered a transaction (ops[0..n-1], as sent,
+ *            TRIGGER ops first if it was prestaged) with a non-OK status:
+ *            forget or back off what was assumed applied.
  * @reset:    everything applied is gone (new epoch after fallback, or the
- *            host restarted): forget all assumed state.
- * @wants_wakeups: (optional) nonzero if @wakeup must see wakeups as they
- *            happen with this configuration; the host then pushes them at
- *            once (each costs the host a wakeup). NULL: never.
+ *            host restarted): forget all assumed state. NULL: the runtime
+ *            zeroes the private state and calls @init again.
  */
 struct policy_ops {
 	const char *name;
 	const char *summary;
 	size_t priv_size;
-	void (*init)(void *priv, const struct policy_cfg *cfg);
+	size_t cfg_size;
+	const void *cfg_default;
+	const struct policy_param *params;
+	void (*init)(void *priv, const void *cfg, const struct policy_env *env);
 	void (*decide)(void *priv, const struct model *m, uint64_t now_ns, struct policy_out *out);
 	void (*wakeup)(void *priv, const struct model *m, const struct model_vm *vm,
 		       const struct model_thread *t, uint64_t now_ns, struct policy_out *out);
+	uint8_t (*wakes)(const void *priv, const struct model_vm *vm);
 	void (*result)(void *priv, const struct model *m, const struct wave_txn *ops,
 		       unsigned int n, const struct wave_txn_result *r);
 	void (*reset)(void *priv);
-	int (*wants_wakeups)(const struct policy_cfg *cfg);
 };
 
-/* Nonzero if ops with cfg wants wakeups pushed as they happen. */
-int policy_wants_wakeups(const struct policy_ops *ops, const struct policy_cfg *cfg);
+/* A policy chosen by name with its configuration: what --policy and --policy-opt build. */
+struct policy_conf {
+	const struct policy_ops *ops;
+	unsigned int nr_set;           /* --policy-opt given so far */
+	_Alignas(16) unsigned char cfg[POLICY_CFG_MAX];
+};
 
 extern const struct policy_ops policy_cfs_ops;
 extern const struct policy_ops policy_pin_ops;
 extern const struct policy_ops policy_latency_ops;
 extern const struct policy_ops policy_wakeprobe_ops;
 
-/* By name ("cfs", "pin", "latency", "wakeprobe"), or NULL. */
+/* By name, or NULL. */
 const struct policy_ops *policy_find(const char *name);
-/* "cfs, pin, latency" for help texts and errors. */
+/* "cfs, pin, latency, wakeprobe": every policy, from the table. */
 const char *policy_names(void);
+
+/* conf = the policy name with its defaults. 0, or -EINVAL logged with the names. */
+int policy_conf_init(struct policy_conf *c, const char *name);
+/* Sets one tunable from "KEY=VALUE". 0, or -EINVAL logged naming the key or value. */
+int policy_conf_set(struct policy_conf *c, const char *kv);
+/* Every policy with its summary and tunables (defaults included), for --help. */
+void policy_conf_help(FILE *f);
+
+/*
+ * --policy P and --policy-opt KEY=VALUE for a command's option table
+ * (common/opt.h); conf must hold the default policy before parsing.
+ */
+#define POLICY_OPTS(conf, h)                                                        \
+	{ .kind = OPT_KIND_CALLBACK, .name = "policy", .argh = "P", .value = (conf),   \
+	  .cb = policy_opt_policy, .choices = policy_names, .show = policy_opt_show,  \
+	  .help = (h) },                                                             \
+	OPT_CALLBACK("policy-opt", "KEY=VALUE", conf, policy_opt_set,               \
+		     "set a tunable of the policy (see below; repeatable)")
+struct opt;
+int policy_opt_policy(const struct opt *o, const char *arg);
+int policy_opt_set(const struct opt *o, const char *arg);
+const char *policy_opt_show(const struct opt *o);
 
 /* Helpers for policies. */
 void policy_emit(struct policy_out *o, const struct wave_txn *op, int join);
 void policy_op_init(struct wave_txn *op, const struct model_vm *vm,
 		    const struct model_thread *t, enum wave_txn_op kind);
+/* Bit for wakes(): threads of kind k. */
+#define POLICY_WAKES(k) ((uint8_t)(1u << (k)))
+#define POLICY_WAKES_ALL ((uint8_t)((1u << WAVE_KIND_MAX) - 1))
 
 #endif

@@ -7,16 +7,25 @@
 #include "channel/codec.h"
 #include "ipu-sched/sched.h"
 
-int sched_init(struct sched *s, const struct policy_ops *ops, const struct policy_cfg *cfg)
+static void policy_start(struct sched *s)
+{
+	memset(s->priv, 0, s->ops->priv_size ? s->ops->priv_size : 1);
+	if (s->ops->init)
+		s->ops->init(s->priv, s->conf->cfg, &s->env);
+}
+
+int sched_init(struct sched *s, const struct policy_conf *conf, const struct policy_env *env)
 {
 	memset(s, 0, sizeof(*s));
-	s->ops = ops;
-	s->priv = calloc(1, ops->priv_size ? ops->priv_size : 1);
+	s->ops = conf->ops;
+	s->conf = conf;
+	s->env = *env;
+	s->priv = calloc(1, s->ops->priv_size ? s->ops->priv_size : 1);
 	if (!s->priv)
 		return -ENOMEM;
 	model_init(&s->model);
 	s->next_txn = 1;
-	ops->init(s->priv, cfg);
+	policy_start(s);
 	return 0;
 }
 
@@ -43,6 +52,11 @@ int sched_feed(struct sched *s, const struct wave_msg *m, uint64_t now_ns)
 			(t->state == WAVE_TS_BLOCKED && v->state != WAVE_TS_BLOCKED));
 	}
 	ret = model_apply(&s->model, m, now_ns);
+	/* A new VM, or a snapshot (the host forgot every subscription): ask @wakes. */
+	if (ret > 0 && m->h.type == WAVE_MSG_SNAPSHOT_END)
+		memset(s->sub, 0, sizeof(s->sub));
+	if (ret > 0 && (m->h.type == WAVE_MSG_SNAPSHOT_END || m->h.type == WAVE_MSG_VM_ADD))
+		s->subs_dirty = 1;
 	if (ret > 0 && woke && s->ops->wakeup && !s->model.in_snapshot) {
 		struct model_vm *vm = model_vm(&s->model, v->vm_id);
 
@@ -59,7 +73,42 @@ void sched_decide(struct sched *s, uint64_t now_ns)
 	if (s->model.in_snapshot)
 		return;
 	s->st.decides++;
-	s->ops->decide(s->priv, &s->model, now_ns, &s->out);
+	if (s->ops->decide)
+		s->ops->decide(s->priv, &s->model, now_ns, &s->out);
+}
+
+/* WAKE_SUB for every VM whose wish differs from what the host was told. */
+static unsigned int emit_subs(struct sched *s, struct wave_msg *msgs, unsigned int max)
+{
+	unsigned int w = 0;
+
+	if (!s->subs_dirty || s->model.in_snapshot)
+		return 0;
+	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
+		const struct model_vm *vm = &s->model.vms[v];
+		struct sched_sub *sub = &s->sub[v];
+		uint8_t kinds;
+
+		if (!vm->present)
+			continue;
+		if (sub->vm_id != vm->id || sub->barrier != vm->barrier)
+			*sub = (struct sched_sub){ .vm_id = vm->id, .barrier = vm->barrier };
+		kinds = s->ops->wakes ? s->ops->wakes(s->priv, vm) & POLICY_WAKES_ALL : 0;
+		if (kinds == sub->kinds)
+			continue;
+		if (w == max)
+			return w; /* the rest next call: still dirty */
+		wave_msg_init(&msgs[w], WAVE_MSG_WAKE_SUB);
+		msgs[w].p.wake.epoch = s->model.epoch;
+		msgs[w].p.wake.vm_id = vm->id;
+		msgs[w].p.wake.barrier = vm->barrier;
+		msgs[w].p.wake.kinds = kinds;
+		sub->kinds = kinds;
+		s->st.subs++;
+		w++;
+	}
+	s->subs_dirty = 0;
+	return w;
 }
 
 /* Length of the transaction starting at op i (ops joined to it), capped. */
@@ -75,7 +124,7 @@ static unsigned int group_len(const struct policy_out *o, unsigned int i)
 unsigned int sched_emit(struct sched *s, struct wave_msg *msgs, unsigned int max)
 {
 	struct policy_out *o = &s->out;
-	unsigned int i = 0, w = 0;
+	unsigned int i = 0, w = emit_subs(s, msgs, max);
 
 	while (i < o->n) {
 		unsigned int n = group_len(o, i);
@@ -136,5 +185,10 @@ void sched_result(struct sched *s, const struct wave_txn_result *r)
 void sched_reset(struct sched *s)
 {
 	s->out.n = 0;
-	s->ops->reset(s->priv);
+	if (s->ops->reset)
+		s->ops->reset(s->priv);
+	else
+		policy_start(s);
+	/* A fresh policy may want other wakeups (the host keeps what it was told). */
+	s->subs_dirty = 1;
 }

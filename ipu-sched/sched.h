@@ -3,8 +3,9 @@
  * The scheduling runtime shared by wave-agent (offload) and waved (on-host
  * and local fallback): it keeps the model from the state stream, runs one
  * policy, turns its decisions into TXN messages (txn ids, the epoch the
- * model was built under, each target's barrier) and routes TXN_RESULTs
- * back to the policy. Pure C like the policies: the caller moves the
+ * model was built under, each target's barrier) and its wishes for pushed
+ * wakeups into WAKE_SUB messages, and routes TXN_RESULTs back to the
+ * policy. Pure C like the policies: the caller moves the
  * messages (over the channel, or straight into waved's apply path).
  */
 #ifndef WAVE_IPU_SCHED_SCHED_H
@@ -19,7 +20,7 @@
 #define SCHED_PENDING 256
 
 struct sched_stats {
-	uint64_t txns, ops, dropped_ops, wakeups, decides;
+	uint64_t txns, ops, dropped_ops, wakeups, decides, subs;
 	uint64_t results[WAVE_ST_MAX]; /* by status */
 	uint64_t unknown_results;      /* for a txn we do not remember */
 };
@@ -30,18 +31,31 @@ struct sched_pending {
 	struct wave_txn ops[WAVE_TXN_MAX_OPS];
 };
 
+/* What the host was last told about one VM's wakeups (by model VM slot). */
+struct sched_sub {
+	uint32_t vm_id, barrier;
+	uint8_t kinds;
+};
+
 struct sched {
 	struct model model;
 	const struct policy_ops *ops;
+	const struct policy_conf *conf;
+	struct policy_env env;
 	void *priv;
+	struct sched_sub sub[WAVE_MANAGED_VMS];
+	int subs_dirty;            /* a VM appeared or a snapshot ended: ask @wakes again */
 	struct policy_out out;     /* decisions not yet turned into messages */
 	uint32_t next_txn;
 	struct sched_pending pend[SCHED_PENDING];
 	struct sched_stats st;
 };
 
-/* Returns 0 or -ENOMEM. */
-int sched_init(struct sched *s, const struct policy_ops *ops, const struct policy_cfg *cfg);
+/*
+ * Runs conf's policy (conf must outlive s) for a host that can do env.
+ * Returns 0 or -ENOMEM.
+ */
+int sched_init(struct sched *s, const struct policy_conf *conf, const struct policy_env *env);
 void sched_fini(struct sched *s);
 
 /*
@@ -57,9 +71,9 @@ int sched_feed(struct sched *s, const struct wave_msg *m, uint64_t now_ns);
 void sched_decide(struct sched *s, uint64_t now_ns);
 
 /*
- * Turns waiting decisions into TXN messages, at most max (whole
- * transactions only). Returns how many messages were written; call again
- * while it returns max.
+ * Turns waiting wake subscriptions into WAKE_SUB messages and waiting
+ * decisions into TXN messages, at most max (whole transactions only).
+ * Returns how many messages were written; call again while it returns max.
  */
 unsigned int sched_emit(struct sched *s, struct wave_msg *msgs, unsigned int max);
 

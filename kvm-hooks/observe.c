@@ -135,6 +135,10 @@ const struct obs_ops obs_proc_ops = {
 	.close = proc_close,
 };
 
+const struct wave_name obs_backends[] = {
+	{ "auto", OBS_AUTO }, { "bpf", OBS_BPF }, { "proc", OBS_PROC }, { NULL, 0 },
+};
+
 int obs_open(enum obs_backend want, uint64_t wake_min_idle_ns, struct obs **out)
 {
 	const struct obs_ops *try[2] = { &obs_bpf_ops, &obs_proc_ops };

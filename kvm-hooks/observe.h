@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/parse.h"
 #include "kvm-hooks/hooks.h"
 
 struct obs;
@@ -53,6 +54,8 @@ extern const struct obs_ops obs_bpf_ops;
 extern const struct obs_ops obs_proc_ops;
 
 enum obs_backend { OBS_AUTO = 0, OBS_BPF, OBS_PROC };
+/* Their names (common/parse.h): auto, bpf, proc. */
+extern const struct wave_name obs_backends[];
 
 /*
  * Opens the requested backend (AUTO: BPF, else /proc, logged). Wakeups of

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 
 #include "channel/chan.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/parse.h"
 #include "common/procstat.h"
 
@@ -110,6 +113,117 @@ static void procstat_fields(void **state)
 	assert_int_equal(wave_procstat(0, 999999999, &a), -ENOENT);
 }
 
+static void names_and_durations_print(void **state)
+{
+	static const struct wave_name t[] = { { "one", 1 }, { "two", 2 }, { NULL, 0 } };
+	char buf[64];
+	int v = 0;
+
+	assert_int_equal(wave_parse_name("n", "two", t, &v), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(wave_parse_name("n", "three", t, &v), -EINVAL);
+	assert_int_equal(wave_parse_name("n", NULL, t, &v), -EINVAL);
+	assert_int_equal(v, 2);
+	assert_string_equal(wave_name_of(t, 1), "one");
+	assert_string_equal(wave_name_of(t, 9), "?");
+	assert_string_equal(wave_names_list(t, buf, sizeof(buf)), "one, two");
+	assert_string_equal(wave_format_duration(buf, sizeof(buf), 0), "0");
+	assert_string_equal(wave_format_duration(buf, sizeof(buf), 10000000), "10ms");
+	assert_string_equal(wave_format_duration(buf, sizeof(buf), 250000), "250us");
+	assert_string_equal(wave_format_duration(buf, sizeof(buf), 2000000000ull), "2s");
+	assert_string_equal(wave_format_duration(buf, sizeof(buf), 1500000000ull), "1500ms");
+	assert_string_equal(wave_format_duration(buf, sizeof(buf), 1500001), "1.5ms");
+	assert_string_equal(wave_format_duration(buf, sizeof(buf), 7), "7ns");
+}
+
+/* One option table: parsing, ranges, choices, positionals, and the usage drawn from it. */
+static struct {
+	int flag, mode;
+	uint64_t n, ns;
+	const char *name;
+	char seen[32];
+} o;
+
+static int remember(const struct opt *op, const char *arg)
+{
+	if (strcmp(arg, "ok"))
+		return -EINVAL;
+	snprintf(o.seen, sizeof(o.seen), "%s=%s", op->name, arg);
+	return 0;
+}
+
+static const struct wave_name modes[] = { { "fast", 1 }, { "slow", 2 }, { NULL, 0 } };
+static const struct opt table[] = {
+	OPT_BOOL("flag", 'f', &o.flag, "a flag"),
+	OPT_U64("count", "N", &o.n, 1, 10, "how many"),
+	OPT_DURATION("wait", "MS", &o.ns, 1000000, 1000, 1000000000, "how long"),
+	OPT_ENUM("mode", "M", &o.mode, modes, "how"),
+	OPT_STRING("name", "S", &o.name, "called"),
+	OPT_CALLBACK("cb", "X", NULL, remember, "anything"),
+	OPT_END(),
+};
+static const struct opt_cmd cmd = { .usage = "t [OPTIONS] FILE", .opts = table,
+				    .min_args = 1, .max_args = 1 };
+
+static int run(int argc, const char **argv, int *first)
+{
+	return opt_parse(&cmd, argc, (char **)argv, first);
+}
+
+static void option_tables(void **state)
+{
+	const char *good[] = { "t", "file", "-f", "--count", "3", "--wait", "250us", "--mode",
+			       "slow", "--name", "x", "--cb", "ok", NULL };
+	const char *bad_range[] = { "t", "--count", "11", "f", NULL };
+	const char *bad_enum[] = { "t", "--mode", "medium", "f", NULL };
+	const char *bad_cb[] = { "t", "--cb", "no", "f", NULL };
+	const char *unknown[] = { "t", "--nope", "f", NULL };
+	const char *missing_value[] = { "t", "f", "--count", NULL };
+	const char *no_file[] = { "t", "-f", NULL };
+	const char *two_files[] = { "t", "a", "b", NULL };
+	const char *help[] = { "t", "--help", NULL };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int first = -1, saved, ret;
+
+	memset(&o, 0, sizeof(o));
+	o.ns = 5000000;
+	assert_int_equal(run(13, good, &first), 0);
+	assert_true(o.flag);
+	assert_int_equal(o.n, 3);
+	assert_int_equal(o.ns, 250000);
+	assert_int_equal(o.mode, 2);
+	assert_string_equal(o.name, "x");
+	assert_string_equal(o.seen, "cb=ok");
+	assert_string_equal(good[first], "file"); /* positionals come last */
+	assert_int_equal(run(4, bad_range, &first), -ERANGE);
+	assert_int_equal(run(4, bad_enum, &first), -EINVAL);
+	assert_int_equal(run(4, bad_cb, &first), -EINVAL);
+	assert_int_equal(run(3, unknown, &first), -EINVAL);
+	assert_int_equal(run(3, missing_value, &first), -EINVAL);
+	assert_int_equal(run(2, no_file, &first), -EINVAL);
+	assert_int_equal(run(3, two_files, &first), -EINVAL);
+	assert_int_equal(o.mode, 2); /* unchanged by the failures */
+	fflush(stdout);
+	saved = dup(1);
+	assert_true(freopen("/dev/null", "w", stdout) != NULL);
+	ret = run(2, help, &first);
+	fflush(stdout);
+	dup2(saved, 1);
+	close(saved);
+	assert_int_equal(ret, 1);
+	/* The usage text comes from the table: choices and current values included. */
+	f = open_memstream(&text, &len);
+	opt_usage(&cmd, f);
+	fclose(f);
+	assert_non_null(strstr(text, "  -f, --flag"));
+	assert_non_null(strstr(text, "(fast, slow; default slow)"));
+	assert_non_null(strstr(text, "how long (default 250us)"));
+	assert_non_null(strstr(text, "how many (default 3)"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +232,8 @@ int main(void)
 		cmocka_unit_test(cpu_lists),
 		cmocka_unit_test(link_options),
 		cmocka_unit_test(procstat_fields),
+		cmocka_unit_test(names_and_durations_print),
+		cmocka_unit_test(option_tables),
 	};
 
 	wave_log_init("test-parse", WAVE_LOG_ERR);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "channel/codec.h"
+#include "common/log.h"
 #include "ipu-sched/sched.h"
 
 #define MS 1000000ull
@@ -93,21 +94,30 @@ static void run_for(struct fake_thread *ts, unsigned int n, uint64_t dt, double 
 	}
 }
 
+/* out[i] is a TXN op of kind op. */
+static int is_op(unsigned int i, enum wave_txn_op op)
+{
+	return out[i].h.type == WAVE_MSG_TXN && out[i].p.txn.op == op;
+}
+
 static unsigned int decide(void)
 {
 	sched_decide(&s, now);
 	return sched_emit(&s, out, 512);
 }
 
+static struct policy_conf conf;
+
+/* name with lend=1 if lend, for a host that takes prestaged transactions if lend > 1. */
 static int setup_policy(const char *name, int lend)
 {
-	struct policy_cfg cfg;
+	struct policy_env env = { .prestage = lend > 1 };
 
-	policy_cfg_defaults(&cfg);
-	cfg.lend = lend;
-	cfg.prestage = lend > 1;
+	assert_int_equal(policy_conf_init(&conf, name), 0);
+	if (lend)
+		assert_int_equal(policy_conf_set(&conf, "lend=on"), 0);
 	now = 1000 * MS;
-	assert_int_equal(sched_init(&s, policy_find(name), &cfg), 0);
+	assert_int_equal(sched_init(&s, &conf, &env), 0);
 	return 0;
 }
 
@@ -394,7 +404,7 @@ static void lend_dedicate_and_revoke(void **state)
 	n = decide();
 	places = 0;
 	for (unsigned int i = 0; i < n; i++)
-		if (out[i].p.txn.op == WAVE_OP_PLACE) {
+		if (is_op(i, WAVE_OP_PLACE)) {
 			assert_int_equal(out[i].p.txn.vm_id, 2);
 			assert_int_equal(out[i].p.txn.u.place.mask, 0x2);
 			assert_int_equal(out[i].p.txn.op_count, 2);
@@ -406,7 +416,7 @@ static void lend_dedicate_and_revoke(void **state)
 	n = decide();
 	places = 0;
 	for (unsigned int i = 0; i < n; i++)
-		if (out[i].p.txn.op == WAVE_OP_PLACE) {
+		if (is_op(i, WAVE_OP_PLACE)) {
 			assert_int_equal(out[i].p.txn.u.place.mask, 0x3);
 			places++;
 		}
@@ -442,6 +452,8 @@ static void lend_prestages_the_revoke(void **state)
 	for (unsigned int i = 0; i < n; i++) {
 		const struct wave_txn *op = &out[i].p.txn;
 
+		if (out[i].h.type != WAVE_MSG_TXN)
+			continue;
 		if (op->op == WAVE_OP_TRIGGER) {
 			assert_int_equal(op->vm_id, 1);
 			assert_int_equal(op->op_idx, triggers);
@@ -495,9 +507,118 @@ static void model_ignores_what_it_cannot_hold(void **state)
 	assert_int_equal(sched_feed(&s, &m, now), -ENOENT);
 	add_vm(1, WAVE_CLASS_BATCH, 2, 100);
 	m.p.vcpu.vm_id = 1;
-	m.p.vcpu.index = MODEL_MAX_VCPUS; /* valid on the wire, beyond the model */
+	m.p.vcpu.index = WAVE_VM_VCPU_SLOTS; /* valid on the wire, beyond the model */
 	assert_int_equal(sched_feed(&s, &m, now), -ENOENT);
 	assert_int_equal(s.model.ignored, 2);
+}
+
+/* The WAKE_SUB messages in out[0..n-1]: kinds by VM id (index), how many. */
+static unsigned int subs(unsigned int n, uint8_t *kinds, unsigned int nvms)
+{
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (out[i].h.type != WAVE_MSG_WAKE_SUB)
+			continue;
+		assert_int_equal(wave_msg_check(&out[i], NULL, 0), 0);
+		assert_true(out[i].p.wake.vm_id < nvms);
+		assert_int_equal(out[i].p.wake.barrier, out[i].p.wake.vm_id * 100);
+		kinds[out[i].p.wake.vm_id] = out[i].p.wake.kinds;
+		k++;
+	}
+	return k;
+}
+
+static void snapshot_mark(enum wave_msg_type type)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, type);
+	m.p.snap.epoch = 7;
+	feed(&m);
+}
+
+/* The policy chooses whose wakeups the host pushes, per VM, and says it again after a snapshot. */
+static void wake_subscriptions_follow_the_policy(void **state)
+{
+	uint8_t kinds[4] = { 0 };
+
+	setup_policy("latency", 0);
+	add_vm(1, WAVE_CLASS_LATENCY, 1, 100);
+	assert_int_equal(subs(decide(), kinds, 4), 0); /* no lending: no wakeups wanted */
+	sched_fini(&s);
+
+	setup_policy("latency", 1);
+	add_vm(1, WAVE_CLASS_LATENCY, 1, 100);
+	add_vm(2, WAVE_CLASS_BATCH, 1, 100);
+	assert_int_equal(subs(decide(), kinds, 4), 1);
+	assert_int_equal(kinds[1], POLICY_WAKES_ALL); /* the latency VM, every thread */
+	assert_int_equal(subs(decide(), kinds, 4), 0); /* told once */
+	sched_reset(&s);
+	assert_int_equal(subs(decide(), kinds, 4), 0); /* the host still holds it */
+	/* A snapshot clears the host's subscriptions: the runtime asks again, epoch included. */
+	snapshot_mark(WAVE_MSG_SNAPSHOT_BEGIN);
+	add_vm(1, WAVE_CLASS_LATENCY, 1, 100);
+	snapshot_mark(WAVE_MSG_SNAPSHOT_END);
+	memset(kinds, 0, sizeof(kinds));
+	assert_int_equal(subs(sched_emit(&s, out, 512), kinds, 4), 1);
+	assert_int_equal(kinds[1], POLICY_WAKES_ALL);
+	assert_int_equal(out[0].p.wake.epoch, 7);
+	sched_fini(&s);
+
+	setup_policy("wakeprobe", 0);
+	add_vm(1, WAVE_CLASS_BATCH, 1, 100);
+	add_vm(3, WAVE_CLASS_LATENCY, 1, 100);
+	memset(kinds, 0, sizeof(kinds));
+	assert_int_equal(subs(sched_emit(&s, out, 1), kinds, 4), 1); /* room for one: the rest later */
+	assert_int_equal(subs(sched_emit(&s, out, 512), kinds, 4), 1);
+	assert_int_equal(kinds[1], POLICY_WAKES_ALL);
+	assert_int_equal(kinds[3], POLICY_WAKES_ALL);
+}
+
+/* --policy-opt: names and values checked against the policy's own table. */
+static void policy_options_are_checked(void **state)
+{
+	struct policy_conf c;
+
+	assert_int_equal(policy_conf_init(&c, "nope"), -EINVAL);
+	assert_int_equal(policy_conf_init(&c, "latency"), 0);
+	assert_int_equal(policy_conf_set(&c, "lend=on"), 0);
+	assert_int_equal(policy_conf_set(&c, "period=10ms"), 0);
+	assert_int_equal(policy_conf_set(&c, "rcap=0.5"), 0);
+	assert_int_equal(policy_conf_set(&c, "rcap=2"), -EINVAL);      /* out of range */
+	assert_int_equal(policy_conf_set(&c, "rcap=x"), -EINVAL);
+	assert_int_equal(policy_conf_set(&c, "period=1h"), -EINVAL);   /* not a duration */
+	assert_int_equal(policy_conf_set(&c, "period=10s"), -ERANGE);  /* above 1 s */
+	assert_int_equal(policy_conf_set(&c, "lend=maybe"), -EINVAL);
+	assert_int_equal(policy_conf_set(&c, "nosuch=1"), -EINVAL);
+	assert_int_equal(policy_conf_set(&c, "lend"), -EINVAL);         /* no value */
+	assert_int_equal(policy_conf_init(&c, "pin"), 0);
+	assert_int_equal(policy_conf_set(&c, "lend=on"), -EINVAL);      /* pin has no tunables */
+	assert_non_null(strstr(policy_names(), "latency"));
+	assert_non_null(strstr(policy_names(), "wakeprobe"));
+}
+
+/* A changed tunable changes the decisions: a 10 ms period doubles the reservation's period. */
+static void policy_options_reach_the_policy(void **state)
+{
+	struct fake_thread t[1];
+	struct policy_env env = { 0 };
+	unsigned int n;
+
+	assert_int_equal(policy_conf_init(&conf, "latency"), 0);
+	assert_int_equal(policy_conf_set(&conf, "period=10ms"), 0);
+	now = 1000 * MS;
+	assert_int_equal(sched_init(&s, &conf, &env), 0);
+	add_cpus(2);
+	add_vm(1, WAVE_CLASS_LATENCY, 1, 100);
+	init_threads(t, 1, 1, 1);
+	run_for(t, 1, 200 * MS, 0.1, 0, 10 * MS);
+	n = decide();
+	assert_true(n >= 1);
+	for (unsigned int i = 0; i < n; i++)
+		if (is_op(i, WAVE_OP_SET_CLASS))
+			assert_int_equal(out[i].p.txn.u.cls.period_ns, 10 * MS);
 }
 
 int main(void)
@@ -514,7 +635,11 @@ int main(void)
 		cmocka_unit_test_teardown(lend_prestages_the_revoke, teardown),
 		cmocka_unit_test_teardown(emit_splits_only_between_transactions, teardown),
 		cmocka_unit_test_teardown(model_ignores_what_it_cannot_hold, teardown),
+		cmocka_unit_test_teardown(wake_subscriptions_follow_the_policy, teardown),
+		cmocka_unit_test(policy_options_are_checked),
+		cmocka_unit_test_teardown(policy_options_reach_the_policy, teardown),
 	};
 
+	wave_log_init("test-policy", WAVE_LOG_ERR);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,7 @@
 #include <cmocka.h>
 
 #include "common/log.h"
+#include "common/site.h"
 #include "images/guest/guest.h"
 #include "tests/util.h"
 #include "vmm/conn.h"
@@ -138,7 +139,7 @@ static int group_teardown(void **state)
 	if (rundir[0]) {
 		char p[128];
 
-		snprintf(p, sizeof(p), "%s/accel", rundir); /* the accelerator probe's cache */
+		site_path(p, sizeof(p), rundir, SITE_ACCEL_CACHE);
 		unlink(p);
 		snprintf(p, sizeof(p), "%s/console", rundir);
 		rmdir(p);

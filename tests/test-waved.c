@@ -40,6 +40,7 @@
 #include "channel/codec.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/site.h"
 #include "tests/util.h"
 
 #define NTHREADS 4
@@ -167,7 +168,7 @@ static int group_teardown(void **state)
 		park(i, 0);
 	for (int i = 0; i < NTHREADS && tids[i]; i++)
 		pthread_join(thr[i], NULL);
-	snprintf(path, sizeof(path), "%s/waved.journal", rundir);
+	site_path(path, sizeof(path), rundir, SITE_JOURNAL);
 	unlink(path);
 	rmdir(rundir);
 	return 0;

@@ -9,7 +9,6 @@
  * domain it defined but could not start is undefined again.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +18,8 @@
 #include <libvirt/virterror.h>
 
 #include "common/log.h"
-#include "tools/site.h"
+#include "common/opt.h"
+#include "common/site.h"
 #include "tools/wavectl.h"
 #include "vmm/accel.h"
 #include "vmm/conn.h"
@@ -28,61 +28,51 @@
 #define XML_MAX (1 << 20)
 
 struct launch_opts {
-	const char *file, *name, *ip, *accel, *uri;
+	const char *file, *name, *ip, *uri, *images_opt;
+	int accel;                 /* enum vmm_accel, or -1: probe */
 	char images[4096];
 };
 
-static const char launch_help[] =
-	"usage: wavectl launch FILE.xml [--name NAME] [--ip ADDR] [--accel kvm|tcg]\n"
-	"                      [--images DIR] [--uri URI]\n"
-	"\n"
-	"Starts a VM from libvirt domain XML (see images/xml/). Placeholders\n"
-	"@WAVE_NAME@, @WAVE_ACCEL@, @WAVE_IMAGES@, @WAVE_IP@, @WAVE_HOST_IP@,\n"
-	"@WAVE_BRIDGE@ and @WAVE_CONSOLE@ are filled in; the domain type becomes kvm\n"
-	"only where KVM can really boot a Linux guest (probed once per host boot),\n"
-	"else qemu (TCG). Prints the domain's name and its vCPU threads.\n"
-	"\n"
-	"  --name NAME     domain name (default: the XML's <name>, or the file's name)\n"
-	"  --ip ADDR       guest address on the bridge (default: the first free\n"
-	"                  " SITE_NET "N)\n"
-	"  --accel A       kvm or tcg instead of probing\n"
-	"  --images DIR    guest images (default: $WAVE_IMAGES or build/images)\n"
-	"  --uri URI       libvirt URI (default: $WAVE_URI or qemu:///system)\n"
-	"  -h, --help      this text\n";
+static const struct wave_name accels[] = {
+	{ "probe", -1 }, { "tcg", VMM_ACCEL_TCG }, { "kvm", VMM_ACCEL_KVM }, { NULL, 0 },
+};
+
+static struct launch_opts lo = { .accel = -1 };
+
+static const struct opt launch_opts_table[] = {
+	OPT_STRING("name", "NAME", &lo.name, "domain name (default: the XML's <name>, or the file's)"),
+	OPT_STRING("ip", "ADDR", &lo.ip, "guest address on the bridge (default: the first free\n"
+		   SITE_NET "N)"),
+	OPT_ENUM("accel", "A", &lo.accel, accels, "the accelerator: probe where KVM really boots"),
+	OPT_STRING("images", "DIR", &lo.images_opt, "guest images (default: $WAVE_IMAGES or build/images)"),
+	OPT_STRING("uri", "URI", &lo.uri, "libvirt URI (default: $WAVE_URI or qemu:///system)"),
+	OPT_END(),
+};
+
+static const struct opt_cmd launch_cmd = {
+	.name = "launch",
+	.usage = "wavectl launch FILE.xml [OPTIONS]",
+	.about = "Starts a VM from libvirt domain XML (see images/xml/). Placeholders\n"
+		 "@WAVE_NAME@, @WAVE_ACCEL@, @WAVE_IMAGES@, @WAVE_IP@, @WAVE_HOST_IP@,\n"
+		 "@WAVE_BRIDGE@ and @WAVE_CONSOLE@ are filled in; the domain type becomes kvm\n"
+		 "only where KVM can really boot a Linux guest (probed once per host boot),\n"
+		 "else qemu (TCG). Prints the domain's name and its vCPU threads.\n",
+	.opts = launch_opts_table,
+	.min_args = 1,
+	.max_args = 1,
+};
 
 static int parse(int argc, char **argv, struct launch_opts *o)
 {
-	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' }, { "ip", required_argument, NULL, 'i' },
-		{ "accel", required_argument, NULL, 'a' }, { "images", required_argument, NULL, 'I' },
-		{ "uri", required_argument, NULL, 'u' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	int first, ret = opt_parse(&launch_cmd, argc, argv, &first);
 
-	optind = 1;
-	site_images_dir(o->images, sizeof(o->images));
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n': o->name = optarg; break;
-		case 'i': o->ip = optarg; break;
-		case 'a': o->accel = optarg; break;
-		case 'I': snprintf(o->images, sizeof(o->images), "%s", optarg); break;
-		case 'u': o->uri = optarg; break;
-		case 'h': fputs(launch_help, stdout); return 1;
-		default: fputs(launch_help, stderr); return -EINVAL;
-		}
-	}
-	if (optind != argc - 1) {
-		wave_err("launch: give exactly one domain XML file");
-		fputs(launch_help, stderr);
-		return -EINVAL;
-	}
-	o->file = argv[optind];
-	if (o->accel && strcmp(o->accel, "kvm") && strcmp(o->accel, "tcg")) {
-		wave_err("launch: --accel '%s': use kvm or tcg", o->accel);
-		return -EINVAL;
-	}
+	if (ret)
+		return ret;
+	o->file = argv[first];
+	if (o->images_opt)
+		snprintf(o->images, sizeof(o->images), "%s", o->images_opt);
+	else
+		site_images_dir(o->images, sizeof(o->images));
 	return 0;
 }
 
@@ -154,11 +144,11 @@ static int choose_accel(const struct launch_opts *o, enum vmm_accel *a)
 {
 	char why[512], cache[4096];
 
-	if (o->accel) {
-		*a = strcmp(o->accel, "kvm") ? VMM_ACCEL_TCG : VMM_ACCEL_KVM;
+	if (o->accel >= 0) {
+		*a = (enum vmm_accel)o->accel;
 		return 0;
 	}
-	snprintf(cache, sizeof(cache), "%s/accel", site_rundir());
+	site_path(cache, sizeof(cache), NULL, SITE_ACCEL_CACHE);
 	if (vmm_accel_probe(o->images, cache, 0, a, why, sizeof(why))) {
 		wave_err("launch: accelerator probe: %s", why);
 		return -EIO;
@@ -259,25 +249,25 @@ static void print_launched(struct vmm_conn *c, const struct vmm_domxml_info *inf
 
 static int launch_run(int argc, char **argv)
 {
-	struct launch_opts o = { 0 };
+	struct launch_opts *o = &lo;
 	struct vmm_domxml_info info;
 	struct vmm_domxml *dx = NULL;
 	struct vmm_conn *c = NULL;
 	virDomainPtr existing;
 	char why[512], *text;
-	int ret = parse(argc, argv, &o);
+	int ret = parse(argc, argv, o);
 
 	if (ret)
 		return ret > 0 ? 0 : 2;
-	if (!(text = read_file(o.file)))
+	if (!(text = read_file(o->file)))
 		return 1;
-	ret = vmm_conn_open(site_uri(o.uri), 0, &c, why, sizeof(why));
+	ret = vmm_conn_open(site_uri(o->uri), 0, &c, why, sizeof(why));
 	if (ret) {
 		wave_err("launch: %s", why);
 		free(text);
 		return 1;
 	}
-	ret = prepare(&o, vmm_conn_virt(c), text, &dx, &info);
+	ret = prepare(o, vmm_conn_virt(c), text, &dx, &info);
 	free(text);
 	if (!ret && (existing = virDomainLookupByName(vmm_conn_virt(c), info.name))) {
 		virDomainFree(existing);

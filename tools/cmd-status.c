@@ -5,7 +5,6 @@
  * interval on a terminal, prints once otherwise (or with --once / --json).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,25 +14,35 @@
 
 #include <json-c/json.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/parse.h"
-#include "tools/site.h"
+#include "common/site.h"
 #include "tools/wavectl.h"
 #include "waved/status-client.h"
 
-static const char status_help[] =
-	"usage: wavectl status [--json] [--once] [--interval S]\n"
-	"\n"
-	"Shows waved's mode (offload, onhost, observe; fallback when the agent is\n"
-	"unhealthy), the measured agent lag, decisions applied and rejected, and\n"
-	"every managed VM thread: state, host CPU now, run %, runnable-delay %\n"
-	"(steal) and scheduling class. Refreshes every second on a terminal.\n"
-	"\n"
-	"  --json         print waved's status document once (for scripts)\n"
-	"  --once         print the table once\n"
-	"  --interval S   refresh period in seconds (default 1)\n"
-	"  -h, --help     this text\n"
-	"waved's socket is $WAVE_RUNDIR/waved.sock (default /run/wave-vm).\n";
+static int st_json, st_once;
+static uint64_t st_interval_ns = WAVE_NSEC_PER_SEC;
+
+static const struct opt status_opts[] = {
+	OPT_BOOL("json", 0, &st_json, "print waved's status document once (for scripts)"),
+	OPT_BOOL("once", 0, &st_once, "print the table once (the default when not on a terminal)"),
+	OPT_DURATION("interval", "S", &st_interval_ns, WAVE_NSEC_PER_SEC, 100 * WAVE_NSEC_PER_MSEC,
+		     3600 * WAVE_NSEC_PER_SEC, "refresh period"),
+	OPT_END(),
+};
+
+static const struct opt_cmd status_cmd = {
+	.name = "status",
+	.usage = "wavectl status [--json] [--once] [--interval S]",
+	.about = "Shows waved's mode (offload, onhost, observe; fallback when the agent is\n"
+		 "unhealthy), the measured agent lag, decisions applied and rejected, and\n"
+		 "every managed VM thread: state, host CPU now, run %, runnable-delay %\n"
+		 "(steal) and scheduling class. Refreshes every second on a terminal.\n",
+	.opts = status_opts,
+	.epilog = "waved's socket is waved.sock in $WAVE_RUNDIR (default " SITE_RUNDIR ").\n",
+};
 
 static volatile sig_atomic_t stop;
 
@@ -108,29 +117,13 @@ static void print_table(json_object *s, double cpu_pct)
 
 static int status_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' }, { "once", no_argument, NULL, 'o' },
-		{ "interval", required_argument, NULL, 'i' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int json = 0, once = !isatty(1), c;
-	uint64_t interval = 1;
 	double prev_cpu = -1;
 	struct timespec prev_t = { 0 };
+	int ret = opt_parse(&status_cmd, argc, argv, NULL);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = 1; break;
-		case 'o': once = 1; break;
-		case 'i':
-			if (wave_parse_u64("--interval", optarg, 1, 3600, &interval))
-				return 2;
-			break;
-		case 'h': fputs(status_help, stdout); return 0;
-		default: fputs(status_help, stderr); return 2;
-		}
-	}
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	st_once |= !isatty(1);
 	signal(SIGINT, on_sigint);
 	do {
 		json_object *s = fetch();
@@ -148,19 +141,19 @@ static int status_run(int argc, char **argv)
 		}
 		prev_cpu = waved_num(s, "waved_cpu_s");
 		prev_t = t;
-		if (json) {
+		if (st_json) {
 			printf("%s\n", json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN));
 			json_object_put(s);
 			return 0;
 		}
-		if (!once)
+		if (!st_once)
 			printf("\033[H\033[2J");
 		print_table(s, cpu);
 		fflush(stdout);
 		json_object_put(s);
-		if (!once)
-			sleep((unsigned int)interval);
-	} while (!once && !stop);
+		if (!st_once)
+			wave_sleep_ns(st_interval_ns);
+	} while (!st_once && !stop);
 	return 0;
 }
 

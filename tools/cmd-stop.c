@@ -3,7 +3,6 @@
  * wavectl stop NAME...: destroy a VM and remove its definition (what
  * 'wavectl launch' created), or with --keep only destroy it.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,18 +10,28 @@
 #include <libvirt/virterror.h>
 
 #include "common/log.h"
-#include "tools/site.h"
+#include "common/opt.h"
+#include "common/site.h"
 #include "tools/wavectl.h"
 #include "vmm/conn.h"
 
-static const char stop_help[] =
-	"usage: wavectl stop [--keep] [--uri URI] NAME...\n"
-	"\n"
-	"Stops each named VM at once (virsh destroy) and undefines it.\n"
-	"\n"
-	"  --keep      keep the definition (only stop the VM)\n"
-	"  --uri URI   libvirt URI (default: $WAVE_URI or qemu:///system)\n"
-	"  -h, --help  this text\n";
+static const char *stop_uri;
+static int stop_keep;
+
+static const struct opt stop_opts[] = {
+	OPT_BOOL("keep", 0, &stop_keep, "keep the definition (only stop the VM)"),
+	OPT_STRING("uri", "URI", &stop_uri, "libvirt URI (default: $WAVE_URI or qemu:///system)"),
+	OPT_END(),
+};
+
+static const struct opt_cmd stop_cmd = {
+	.name = "stop",
+	.usage = "wavectl stop [--keep] [--uri URI] NAME...",
+	.about = "Stops each named VM at once (virsh destroy) and undefines it.\n",
+	.opts = stop_opts,
+	.min_args = 1,
+	.max_args = -1,
+};
 
 static int stop_one(virConnectPtr v, const char *name, int keep)
 {
@@ -49,35 +58,18 @@ static int stop_one(virConnectPtr v, const char *name, int keep)
 
 static int stop_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "keep", no_argument, NULL, 'k' }, { "uri", required_argument, NULL, 'u' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-	};
-	const char *uri = NULL;
 	struct vmm_conn *c;
-	int keep = 0, ch, failed = 0;
+	int first, failed = 0, ret = opt_parse(&stop_cmd, argc, argv, &first);
 	char why[512];
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'k': keep = 1; break;
-		case 'u': uri = optarg; break;
-		case 'h': fputs(stop_help, stdout); return 0;
-		default: fputs(stop_help, stderr); return 2;
-		}
-	}
-	if (optind >= argc) {
-		wave_err("stop: name at least one VM");
-		fputs(stop_help, stderr);
-		return 2;
-	}
-	if (vmm_conn_open(site_uri(uri), 0, &c, why, sizeof(why))) {
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	if (vmm_conn_open(site_uri(stop_uri), 0, &c, why, sizeof(why))) {
 		wave_err("stop: %s", why);
 		return 1;
 	}
-	for (int i = optind; i < argc; i++)
-		failed |= stop_one(vmm_conn_virt(c), argv[i], keep) != 0;
+	for (int i = first; i < argc; i++)
+		failed |= stop_one(vmm_conn_virt(c), argv[i], stop_keep) != 0;
 	vmm_conn_close(c);
 	return failed ? 1 : 0;
 }

@@ -5,29 +5,38 @@
  * on last. --json for scripts (built with json-c, so names are escaped).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
 #include "common/log.h"
-#include "tools/site.h"
+#include "common/opt.h"
+#include "common/site.h"
 #include "tools/wavectl.h"
 #include "vmm/conn.h"
 
-static const char vms_help[] =
-	"usage: wavectl vms [--json] [--uri URI]\n"
-	"\n"
-	"Lists running VMs: name, Wave class and weight, state, accelerator, and\n"
-	"for each vCPU its host thread and the host CPU it ran on last.\n"
-	"\n"
-	"  --json      one JSON object: {\"vms\": [{\"name\", \"uuid\", \"class\", \"weight\",\n"
-	"              \"metadata\", \"state\", \"accel\", \"pid\", \"ip\", \"console\", \"taps\",\n"
-	"              \"emulator\": {\"tid\", \"cpu\"}, \"vcpus\": [{\"index\", \"tid\", \"cpu\",\n"
-	"              \"cgroup\"}], \"iothreads\": [...], \"notes\"}]}\n"
-	"  --uri URI   libvirt URI (default: $WAVE_URI or qemu:///system)\n"
-	"  -h, --help  this text\n";
+static const char *vms_uri;
+static int vms_json;
+
+static const struct opt vms_opts[] = {
+	OPT_BOOL("json", 0, &vms_json,
+		 "one JSON object: {\"vms\": [{\"name\", \"uuid\", \"class\",\n"
+		 "\"weight\", \"metadata\", \"state\", \"accel\", \"pid\", \"ip\",\n"
+		 "\"console\", \"taps\", \"emulator\": {\"tid\", \"cpu\"},\n"
+		 "\"vcpus\": [{\"index\", \"tid\", \"cpu\", \"cgroup\"}],\n"
+		 "\"iothreads\": [...], \"notes\"}]}"),
+	OPT_STRING("uri", "URI", &vms_uri, "libvirt URI (default: $WAVE_URI or qemu:///system)"),
+	OPT_END(),
+};
+
+static const struct opt_cmd vms_cmd = {
+	.name = "vms",
+	.usage = "wavectl vms [--json] [--uri URI]",
+	.about = "Lists running VMs: name, Wave class and weight, state, accelerator, and\n"
+		 "for each vCPU its host thread and the host CPU it ran on last.\n",
+	.opts = vms_opts,
+};
 
 static const char *state_name(int state)
 {
@@ -101,30 +110,14 @@ static void print_table(const struct vmm_domain *d, int n)
 
 static int vms_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' }, { "uri", required_argument, NULL, 'u' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-	};
-	const char *uri = NULL;
 	struct vmm_domain *d = NULL;
 	struct vmm_conn *c;
 	char why[512];
-	int json = 0, ch, n;
+	int n, ret = opt_parse(&vms_cmd, argc, argv, NULL);
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'j': json = 1; break;
-		case 'u': uri = optarg; break;
-		case 'h': fputs(vms_help, stdout); return 0;
-		default: fputs(vms_help, stderr); return 2;
-		}
-	}
-	if (optind < argc) {
-		wave_err("vms: unexpected argument '%s'", argv[optind]);
-		return 2;
-	}
-	if (vmm_conn_open(site_uri(uri), 0, &c, why, sizeof(why))) {
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	if (vmm_conn_open(site_uri(vms_uri), 0, &c, why, sizeof(why))) {
 		wave_err("vms: %s", why);
 		return 1;
 	}
@@ -134,7 +127,7 @@ static int vms_run(int argc, char **argv)
 		wave_err("vms: cannot list domains: %s", strerror(-n));
 		return 1;
 	}
-	if (json) {
+	if (vms_json) {
 		json_object *root = json_object_new_object(), *arr = json_object_new_array();
 
 		for (int i = 0; i < n; i++)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "channel/wire.h"
 #include "common/log.h"
 #include "tools/wavectl.h"
 
@@ -37,7 +38,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--version")) {
-			printf("wavectl %s (protocol %d.%d)\n", WAVE_VERSION, 1, 0);
+			printf("wavectl %s (protocol %d.%d)\n", WAVE_VERSION, WAVE_PROTO_MAJOR, WAVE_PROTO_MINOR);
 			return 0;
 		} else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
 			wave_log_set_level(WAVE_LOG_DEBUG);

@@ -8,7 +8,8 @@
  * KVM_GET_API_VERSION and KVM_CREATE_VM; and our guest image boots under
  * -accel kvm to its readiness line within a timeout. Otherwise TCG. The
  * answer is cached per boot of the host (keyed by the kernel's boot_id), so
- * only the first launch after a reboot pays for the probe boot.
+ * only the first launch after a reboot pays for the probe boot (the cache
+ * file is the caller's: wavectl keeps it in the run directory, common/site.h).
  */
 #ifndef WAVE_VMM_ACCEL_H
 #define WAVE_VMM_ACCEL_H
@@ -17,7 +18,6 @@
 
 enum vmm_accel { VMM_ACCEL_TCG = 0, VMM_ACCEL_KVM = 1 };
 
-#define VMM_ACCEL_CACHE "/run/wave-vm/accel"
 #define VMM_ACCEL_BOOT_TIMEOUT_S 30
 
 /*

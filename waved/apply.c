@@ -18,6 +18,7 @@
 #include "channel/codec.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "ipu-sched/sched.h"
 #include "waved/waved.h"
 
 struct txn_ctx {
@@ -334,8 +335,12 @@ void wv_local_decide(struct waved *w)
 	sched_decide(w->local, w->now);
 	do {
 		n = sched_emit(w->local, msgs, 64);
-		for (unsigned int i = 0; i < n; i++)
-			wv_on_txn(w, &msgs[i].p.txn, 1);
+		for (unsigned int i = 0; i < n; i++) {
+			if (msgs[i].h.type == WAVE_MSG_WAKE_SUB)
+				wv_on_wake_sub(w, &msgs[i].p.wake, WV_SUB_LOCAL);
+			else
+				wv_on_txn(w, &msgs[i].p.txn, 1);
+		}
 	} while (n == 64);
 }
 

@@ -19,13 +19,15 @@
 
 #include "channel/codec.h"
 #include "common/log.h"
+#include "common/site.h"
+#include "ipu-sched/policy.h"
 #include "waved/waved.h"
 
 static void sock_path(const struct waved *w, struct sockaddr_un *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->sun_family = AF_UNIX;
-	snprintf(a->sun_path, sizeof(a->sun_path), "%s/waved.sock", w->cfg.rundir);
+	site_path(a->sun_path, sizeof(a->sun_path), w->cfg.rundir, SITE_STATUS_SOCK);
 }
 
 int wv_ctl_open(struct waved *w)
@@ -65,19 +67,6 @@ void wv_ctl_close(struct waved *w)
 	sock_path(w, &a);
 	unlink(a.sun_path);
 	w->ctl_fd = -1;
-}
-
-const char *const wv_mode_names[WAVED_NR_MODES] = {
-	[WAVED_OFFLOAD] = "offload", [WAVED_ONHOST] = "onhost", [WAVED_OBSERVE] = "observe",
-};
-
-const char *const wv_fallback_names[WAVED_NR_FALLBACKS] = {
-	[WAVED_FB_CFS] = "cfs", [WAVED_FB_LOCAL] = "local",
-};
-
-const char *wv_mode_name(const struct waved *w)
-{
-	return wv_mode_names[w->cfg.mode];
 }
 
 static json_object *thread_json(const struct wv_thread *t)
@@ -153,16 +142,17 @@ static json_object *status_json(const struct waved *w)
 {
 	json_object *o = json_object_new_object(), *st = json_object_new_object(), *vms;
 	struct rusage ru;
-	const char *state = w->cfg.mode != WAVED_OFFLOAD ? wv_mode_name(w) :
+	const char *mode = wave_name_of(wv_modes, w->cfg.mode);
+	const char *state = w->cfg.mode != WAVED_OFFLOAD ? mode :
 			    w->wd.state == WD_OFFLOAD ? "offload" : "fallback";
 
 	getrusage(RUSAGE_SELF, &ru);
-	json_object_object_add(o, "mode", json_object_new_string(wv_mode_name(w)));
+	json_object_object_add(o, "mode", json_object_new_string(mode));
 	json_object_object_add(o, "state", json_object_new_string(state));
 	json_object_object_add(o, "why", json_object_new_string(w->wd.why ? w->wd.why : ""));
-	json_object_object_add(o, "policy", json_object_new_string(w->cfg.policy));
+	json_object_object_add(o, "policy", json_object_new_string(w->cfg.policy->ops->name));
 	json_object_object_add(o, "fallback", json_object_new_string(
-		wv_fallback_names[w->cfg.fallback]));
+		wave_name_of(wv_fallbacks, w->cfg.fallback)));
 	json_object_object_add(o, "epoch", json_object_new_int64(w->epoch));
 	json_object_object_add(o, "agent_up", json_object_new_boolean(w->ch && chan_is_up(w->ch)));
 	json_object_object_add(o, "lag_us", json_object_new_double(
@@ -186,6 +176,9 @@ static json_object *status_json(const struct waved *w)
 	json_object_object_add(st, "snapshots", json_object_new_int64((int64_t)w->st.snapshots));
 	json_object_object_add(st, "wake_events", json_object_new_int64((int64_t)w->st.wake_events));
 	json_object_object_add(st, "exports", json_object_new_int64((int64_t)w->st.exports));
+	json_object_object_add(st, "wake_subs", json_object_new_int64((int64_t)w->st.wake_subs));
+	json_object_object_add(st, "bad_wake_subs",
+			       json_object_new_int64((int64_t)w->st.bad_wake_subs));
 	json_object_object_add(st, "prestaged", json_object_new_int64((int64_t)w->st.prestaged));
 	json_object_object_add(st, "prestaged_fired",
 			       json_object_new_int64((int64_t)w->st.prestaged_fired));

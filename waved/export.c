@@ -18,6 +18,7 @@
 #include "channel/codec.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "ipu-sched/sched.h"
 #include "waved/waved.h"
 
 static int to_agent(const struct waved *w)
@@ -61,7 +62,7 @@ static void fill_vm_add(const struct wv_vm *vm, struct wave_msg *m)
 {
 	unsigned int extra = 0;
 
-	for (unsigned int i = MODEL_MAX_VCPUS; i < WV_MAX_THREADS; i++)
+	for (unsigned int i = WAVE_VM_VCPU_SLOTS; i < WV_MAX_THREADS; i++)
 		extra += vm->th[i].used;
 	wave_msg_init(m, WAVE_MSG_VM_ADD);
 	m->p.vm_add.vm_id = vm->id;
@@ -194,8 +195,8 @@ static unsigned int read_cpu_times(uint64_t *busy, uint64_t *idle, unsigned int 
 
 void wv_export_cpus(struct waved *w)
 {
-	uint64_t busy[MODEL_MAX_CPUS] = { 0 }, idle[MODEL_MAX_CPUS] = { 0 };
-	unsigned int n = read_cpu_times(busy, idle, MODEL_MAX_CPUS);
+	uint64_t busy[WAVE_MANAGED_CPUS] = { 0 }, idle[WAVE_MANAGED_CPUS] = { 0 };
+	unsigned int n = read_cpu_times(busy, idle, WAVE_MANAGED_CPUS);
 	struct wave_msg m;
 
 	for (unsigned int c = 0; c < n; c++) {
@@ -219,6 +220,7 @@ void wv_snapshot(struct waved *w)
 		if (w->vms[v].used)
 			count++;
 	w->st.snapshots++;
+	wv_clear_wake_subs(w);
 	wave_msg_init(&m, WAVE_MSG_SNAPSHOT_BEGIN);
 	m.p.snap.epoch = w->epoch;
 	m.p.snap.snap_id = ++w->snap_id;

@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "ipu-sched/sched.h"
 #include "waved/waved.h"
 
 void wd_init(struct watchdog *w, uint64_t threshold_ns, unsigned int handback_n)
@@ -129,6 +130,19 @@ enum wd_event wd_check(struct watchdog *w, uint64_t now)
 	return WD_NONE;
 }
 
+const struct wave_name wv_modes[] = {
+	{ "offload", WAVED_OFFLOAD }, { "onhost", WAVED_ONHOST }, { "observe", WAVED_OBSERVE },
+	{ NULL, 0 },
+};
+
+const struct wave_name wv_fallbacks[] = {
+	{ "cfs", WAVED_FB_CFS }, { "local", WAVED_FB_LOCAL }, { NULL, 0 },
+};
+
+const struct wave_name wv_wake_modes[] = {
+	{ "policy", WV_WAKE_POLICY }, { "none", WV_WAKE_NONE }, { NULL, 0 },
+};
+
 int wv_agent_in_charge(const struct waved *w)
 {
 	return w->cfg.mode == WAVED_OFFLOAD && w->wd.state == WD_OFFLOAD;
@@ -150,7 +164,7 @@ static void enter_fallback(struct waved *w)
 	wave_warn("waved: FALLBACK: %s (lag %.2f ms, threshold %.2f ms); policy %s on the host",
 		  w->wd.why, (double)w->st.last_fallback_lag_ns / 1e6,
 		  (double)w->cfg.lag_threshold_ns / 1e6,
-		  w->cfg.fallback == WAVED_FB_LOCAL ? w->cfg.policy : "cfs");
+		  w->cfg.fallback == WAVED_FB_LOCAL ? w->cfg.policy->ops->name : "cfs");
 	wv_drop_prestaged(w, NULL, WAVE_ST_FALLBACK);
 	if (w->cfg.fallback == WAVED_FB_CFS)
 		wv_restore_all(w, "fallback to CFS");

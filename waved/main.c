@@ -7,7 +7,6 @@
  * idle waved costs next to nothing.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,49 +20,19 @@
 #include "channel/codec.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/parse.h"
+#include "common/site.h"
+#include "ipu-sched/sched.h"
 #include "waved/waved.h"
 
 enum tag { TAG_CHAN = 1, TAG_OBS, TAG_VIRT, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_WATCHDOG };
 
-static const char help[] =
-	"usage: waved [OPTIONS]\n"
-	"\n"
-	"The Wave-VM host daemon: observes the vCPU and emulator threads of the VMs on\n"
-	"this host, exports their state to wave-agent over the channel, applies the\n"
-	"agent's decisions, and falls back to an on-host policy when the agent lags.\n"
-	"\n"
-	"  --mode M             offload (policy in wave-agent; default), onhost (the\n"
-	"                       same policy inside waved), observe (export only: CFS)\n"
-	"  --policy P           policy for onhost mode and --fallback local\n"
-	"                       (cfs, pin, latency; default latency)\n"
-	"  --channel URI        shm:NAME or tcp://HOST:PORT (default shm:wave in\n"
-	"                       offload mode; none otherwise unless given)\n"
-	"  --fallback F         cfs (restore every baseline; default) or local (run\n"
-	"                       the policy on the host) while the agent is unhealthy\n"
-	"  --lag-threshold MS   agent lag that means fallback (default 10)\n"
-	"  --handback N         healthy heartbeats before control goes back (default 20)\n"
-	"  --export-ms MS       state export period (default 10)\n"
-	"  --cpus LIST          CPUs decisions may use (default: all online)\n"
-	"  --uri URI            libvirt URI (default qemu:///system)\n"
-	"  --vm NAME,CLASS,TID[+TID...][,EMULATOR_TID]\n"
-	"                       manage plain threads as a VM instead of libvirt's\n"
-	"                       (repeatable; for tests and demos without VMs)\n"
-	"  --libvirt            with --vm: manage libvirt's VMs too\n"
-	"  --match PREFIX       manage only libvirt domains whose name starts with PREFIX\n"
-	"  --observe B          auto (BPF, else /proc; default), bpf or proc\n"
-	"  --wake-events W      which threads' wakeups are exported at once (BPF):\n"
-	"                       latency (threads of latency-class VMs; default), all, none\n"
-	"  --wake-min-idle-us U ... only after sleeping at least U us (default 1000)\n"
-	"  --lend               latency policy: dedicate a core while active, lend it idle\n"
-	"  --rundir DIR         status socket and journal (default $WAVE_RUNDIR or\n"
-	"                       /run/wave-vm)\n"
-	CHAN_LINK_HELP
-	"  -v, --verbose        debug logging\n"
-	"  -h, --help           this text\n";
+static struct policy_conf policy;
 
-static int parse_static(struct waved_cfg *c, const char *arg)
+static int parse_static(const struct opt *o, const char *arg)
 {
+	struct waved_cfg *c = o->value;
 	char buf[512], *name, *cls, *tids, *emu, *save = NULL, *tok;
 	struct wv_static_vm *s;
 	int cl;
@@ -86,7 +55,7 @@ static int parse_static(struct waved_cfg *c, const char *arg)
 	for (tok = strtok_r(tids, "+", &save); tok; tok = strtok_r(NULL, "+", &save)) {
 		uint64_t v;
 
-		if (s->nr_vcpus >= MODEL_MAX_VCPUS || wave_parse_u64("--vm TID", tok, 1, 4194304, &v))
+		if (s->nr_vcpus >= WAVE_VM_VCPU_SLOTS || wave_parse_u64("--vm TID", tok, 1, 4194304, &v))
 			goto bad;
 		s->vcpus[s->nr_vcpus++] = (pid_t)v;
 	}
@@ -104,148 +73,85 @@ bad:
 	return -EINVAL;
 }
 
-static int parse_ms(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *ns)
+static int parse_cpus(const struct opt *o, const char *arg)
 {
-	uint64_t v;
-
-	if (wave_parse_u64(opt, arg, min, max, &v))
-		return -EINVAL;
-	*ns = v * WAVE_NSEC_PER_MSEC;
-	return 0;
-}
-
-static int parse_cpus(struct waved_cfg *c, const char *arg)
-{
+	cpu_set_t *allowed = o->value, online;
 	uint64_t mask;
-	cpu_set_t online;
 
 	if (wave_parse_cpulist("--cpus", arg, &mask))
 		return -EINVAL;
 	sched_getaffinity(0, sizeof(online), &online);
-	CPU_ZERO(&c->allowed);
+	CPU_ZERO(allowed);
 	for (int i = 0; i < 64; i++)
 		if (mask & (1ull << i)) {
 			if (!CPU_ISSET(i, &online)) {
 				wave_err("--cpus: CPU %d is not online here", i);
 				return -EINVAL;
 			}
-			CPU_SET(i, &c->allowed);
+			CPU_SET(i, allowed);
 		}
 	return 0;
 }
 
-static int parse_enum(const char *opt, const char *arg, const char *const *names, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (!strcmp(arg, names[i]))
-			return i;
-	wave_err("%s: '%s' is not one of the choices (see --help)", opt, arg);
-	return -EINVAL;
-}
+static struct waved waved_self;
+
+static const struct opt waved_opts[] = {
+	OPT_ENUM("mode", "M", &waved_self.cfg.mode, wv_modes,
+		 "where the policy runs: in wave-agent, in waved itself,\n"
+		 "or nowhere (export only: Linux decides)"),
+	POLICY_OPTS(&policy, "the policy waved runs in onhost mode and with --fallback local"),
+	OPT_STRING("channel", "URI", &waved_self.cfg.channel,
+		   "shm:NAME or tcp://HOST:PORT (offload mode: shm:wave unless given)"),
+	OPT_ENUM("fallback", "F", &waved_self.cfg.fallback, wv_fallbacks,
+		 "while the agent is unhealthy: restore every baseline,\n"
+		 "or run the policy on the host"),
+	OPT_DURATION("lag-threshold", "MS", &waved_self.cfg.lag_threshold_ns, WAVE_NSEC_PER_MSEC,
+		     WAVE_NSEC_PER_MSEC, 60 * WAVE_NSEC_PER_SEC, "agent lag that means fallback"),
+	OPT_UINT("handback", "N", &waved_self.cfg.handback_n, 1, 100000,
+		 "healthy heartbeats before control goes back to the agent"),
+	OPT_DURATION("export-ms", "MS", &waved_self.cfg.export_ns, WAVE_NSEC_PER_MSEC, WAVE_NSEC_PER_MSEC,
+		     10 * WAVE_NSEC_PER_SEC, "state export period"),
+	OPT_CALLBACK("cpus", "LIST", &waved_self.cfg.allowed, parse_cpus,
+		     "CPUs decisions may use (default: all online)"),
+	OPT_GROUP("VMs"),
+	OPT_STRING("uri", "URI", &waved_self.cfg.uri, "libvirt URI (default $WAVE_URI or qemu:///system)"),
+	OPT_STRING("match", "PREFIX", &waved_self.cfg.match,
+		   "manage only libvirt domains whose name starts with PREFIX"),
+	OPT_CALLBACK("vm", "NAME,CLASS,TID[+TID...][,EMULATOR_TID]", &waved_self.cfg, parse_static,
+		     "manage plain threads as a VM instead of libvirt's\n"
+		     "(repeatable; for tests and demos without VMs)"),
+	OPT_BOOL("libvirt", 0, &waved_self.cfg.libvirt_too, "with --vm: manage libvirt's VMs too"),
+	OPT_GROUP("Observation"),
+	OPT_ENUM("observe", "B", &waved_self.cfg.obs, obs_backends, "how threads are observed (auto: BPF, else /proc)"),
+	OPT_ENUM("wake-events", "W", &waved_self.cfg.wake_events, wv_wake_modes,
+		 "which wakeups are pushed at once (BPF): those the policy\n"
+		 "in charge subscribes to, or none (periodic exports only)"),
+	OPT_DURATION("wake-min-idle-us", "US", &waved_self.cfg.wake_min_idle_ns, WAVE_NSEC_PER_USEC, 0,
+		     10 * WAVE_NSEC_PER_SEC, "... only after sleeping at least this long"),
+	OPT_GROUP("Other"),
+	OPT_STRING("rundir", "DIR", &waved_self.cfg.rundir, "status socket and journal ($WAVE_RUNDIR)"),
+	CHAN_LINK_OPTS(&waved_self.cfg.chan_opts),
+	OPT_VERBOSE(),
+	OPT_END(),
+};
+
+static const struct opt_cmd waved_cmd = {
+	.usage = "waved [OPTIONS]",
+	.about = "The Wave-VM host daemon: observes the vCPU and emulator threads of the VMs on\n"
+		 "this host, exports their state to wave-agent over the channel, applies the\n"
+		 "agent's decisions, and falls back to an on-host policy when the agent lags.\n",
+	.opts = waved_opts,
+	.extra = policy_conf_help,
+};
 
 /* Returns 0 to run, 1 after --help, -EINVAL on a bad option. */
 static int parse(int argc, char **argv, struct waved_cfg *c)
 {
-	static const char *const obss[] = { "auto", "bpf", "proc" };
-	static const char *const wakes[] = { "none", "latency", "all" };
-	static const struct option opts[] = {
-		{ "mode", required_argument, NULL, 'm' }, { "policy", required_argument, NULL, 'p' },
-		{ "channel", required_argument, NULL, 'c' },
-		{ "fallback", required_argument, NULL, 'f' },
-		{ "lag-threshold", required_argument, NULL, 'l' },
-		{ "handback", required_argument, NULL, 'H' },
-		{ "export-ms", required_argument, NULL, 'e' }, { "cpus", required_argument, NULL, 'C' },
-		{ "uri", required_argument, NULL, 'u' }, { "vm", required_argument, NULL, 'V' },
-		{ "libvirt", no_argument, NULL, 'L' }, { "observe", required_argument, NULL, 'o' },
-		{ "match", required_argument, NULL, 'M' },
-		{ "wake-events", required_argument, NULL, 'W' },
-		{ "wake-min-idle-us", required_argument, NULL, 'I' },
-		{ "lend", no_argument, NULL, 'n' }, { "rundir", required_argument, NULL, 'r' },
-		{ "link-delay", required_argument, NULL, 'd' },
-		{ "link-fault", required_argument, NULL, 'F' },
-		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch, r, libvirt_too = 0;
-	uint64_t v;
+	int ret = opt_parse(&waved_cmd, argc, argv, NULL);
 
-	while ((ch = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'm':
-			if ((r = parse_enum("--mode", optarg, wv_mode_names, WAVED_NR_MODES)) < 0)
-				return r;
-			c->mode = (enum waved_mode)r;
-			break;
-		case 'p':
-			if (!policy_find(optarg)) {
-				wave_err("--policy: unknown '%s' (%s)", optarg, policy_names());
-				return -EINVAL;
-			}
-			c->policy = optarg;
-			break;
-		case 'c': c->channel = optarg; break;
-		case 'f':
-			if ((r = parse_enum("--fallback", optarg, wv_fallback_names, WAVED_NR_FALLBACKS)) < 0)
-				return r;
-			c->fallback = (enum waved_fallback)r;
-			break;
-		case 'l':
-			if (parse_ms("--lag-threshold", optarg, 1, 60000, &c->lag_threshold_ns))
-				return -EINVAL;
-			break;
-		case 'H':
-			if (wave_parse_u64("--handback", optarg, 1, 100000, &v))
-				return -EINVAL;
-			c->handback_n = (unsigned int)v;
-			break;
-		case 'e':
-			if (parse_ms("--export-ms", optarg, 1, 10000, &c->export_ns))
-				return -EINVAL;
-			break;
-		case 'C':
-			if (parse_cpus(c, optarg))
-				return -EINVAL;
-			break;
-		case 'u': c->uri = optarg; break;
-		case 'V':
-			if (parse_static(c, optarg))
-				return -EINVAL;
-			break;
-		case 'L': libvirt_too = 1; break;
-		case 'M': c->match = optarg; break;
-		case 'W':
-			if ((r = parse_enum("--wake-events", optarg, wakes, 3)) < 0)
-				return r;
-			c->wake_events = r;
-			break;
-		case 'I':
-			if (wave_parse_u64("--wake-min-idle-us", optarg, 0, 10000000, &v))
-				return -EINVAL;
-			c->wake_min_idle_ns = v * WAVE_NSEC_PER_USEC;
-			break;
-		case 'o':
-			if ((r = parse_enum("--observe", optarg, obss, 3)) < 0)
-				return r;
-			c->obs = (enum obs_backend)r;
-			break;
-		case 'n': c->policy_cfg.lend = 1; break;
-		case 'r': c->rundir = optarg; break;
-		case 'd':
-		case 'F':
-			if (chan_opts_parse_link(&c->chan_opts, ch == 'd' ? "--link-delay" : "--link-fault",
-						 optarg) < 0)
-				return -EINVAL;
-			break;
-		case 'v': wave_log_set_level(WAVE_LOG_DEBUG); break;
-		case 'h': fputs(help, stdout); return 1;
-		default: fputs(help, stderr); return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		wave_err("unexpected argument '%s' (see --help)", argv[optind]);
-		return -EINVAL;
-	}
-	c->use_libvirt = !c->nr_static || libvirt_too;
+	if (ret)
+		return ret;
+	c->use_libvirt = !c->nr_static || c->libvirt_too;
 	if (!c->channel && c->mode == WAVED_OFFLOAD)
 		c->channel = "shm:wave";
 	/*
@@ -262,19 +168,18 @@ static void defaults(struct waved_cfg *c)
 	memset(c, 0, sizeof(*c));
 	c->mode = WAVED_OFFLOAD;
 	c->fallback = WAVED_FB_CFS;
-	c->policy = "latency";
-	c->rundir = getenv("WAVE_RUNDIR") && *getenv("WAVE_RUNDIR") ? getenv("WAVE_RUNDIR")
-								    : "/run/wave-vm";
+	policy_conf_init(&policy, "latency");
+	c->policy = &policy;
+	c->rundir = site_rundir();
 	c->lag_threshold_ns = 10 * WAVE_NSEC_PER_MSEC;
 	c->handback_n = 20;
 	c->export_ns = 10 * WAVE_NSEC_PER_MSEC;
-	c->wake_events = 1;
+	c->wake_events = WV_WAKE_POLICY;
 	c->wake_min_idle_ns = WAVE_NSEC_PER_MSEC;
 	sched_getaffinity(0, sizeof(c->allowed), &c->allowed);
 	chan_opts_init(&c->chan_opts, CHAN_HOST);
 	c->chan_opts.label = "waved";
 	c->chan_opts.features = WAVE_FEAT_PRESTAGE; /* we apply prestaged transactions */
-	policy_cfg_defaults(&c->policy_cfg);
 }
 
 static int ep_add(struct waved *w, int fd, enum tag tag)
@@ -328,6 +233,9 @@ static void on_chan(struct waved *w)
 				break;
 			case WAVE_MSG_TXN:
 				wv_on_txn(w, &m[i].p.txn, 0);
+				break;
+			case WAVE_MSG_WAKE_SUB:
+				wv_on_wake_sub(w, &m[i].p.wake, WV_SUB_AGENT);
 				break;
 			case WAVE_MSG_RESYNC_REQ:
 				if (wv_agent_in_charge(w) || w->cfg.mode != WAVED_OFFLOAD)
@@ -430,7 +338,7 @@ static void loop(struct waved *w)
 
 static int setup(struct waved *w)
 {
-	const struct policy_ops *ops = policy_find(w->cfg.policy);
+	const struct policy_env env = { .prestage = 0 }; /* it decides right here */
 	sigset_t mask;
 	int ret;
 
@@ -451,7 +359,7 @@ static int setup(struct waved *w)
 	if (w->cfg.mode == WAVED_ONHOST ||
 	    (w->cfg.mode == WAVED_OFFLOAD && w->cfg.fallback == WAVED_FB_LOCAL)) {
 		w->local = calloc(1, sizeof(*w->local));
-		if (!w->local || sched_init(w->local, ops, &w->cfg.policy_cfg))
+		if (!w->local || sched_init(w->local, w->cfg.policy, &env))
 			return -ENOMEM;
 	}
 	if ((ret = wv_ctl_open(w)))
@@ -500,25 +408,26 @@ static void teardown(struct waved *w)
 
 int main(int argc, char **argv)
 {
-	static struct waved w;
 	int ret;
 
 	wave_log_init("waved", WAVE_LOG_INFO);
-	defaults(&w.cfg);
-	w.ctl_fd = -1;
-	ret = parse(argc, argv, &w.cfg);
+	defaults(&waved_self.cfg);
+	waved_self.ctl_fd = -1;
+	ret = parse(argc, argv, &waved_self.cfg);
 	if (ret)
 		return ret > 0 ? 0 : 2;
-	ret = setup(&w);
+	ret = setup(&waved_self);
 	if (ret) {
 		wave_err("waved: cannot start: %s", strerror(-ret));
-		teardown(&w);
+		teardown(&waved_self);
 		return 1;
 	}
 	wave_info("waved: mode %s, policy %s, fallback %s, lag threshold %.1f ms, channel %s",
-		  wv_mode_name(&w), w.cfg.policy, wv_fallback_names[w.cfg.fallback],
-		  (double)w.cfg.lag_threshold_ns / 1e6, w.cfg.channel ? w.cfg.channel : "none");
-	loop(&w);
-	teardown(&w);
+		  wave_name_of(wv_modes, waved_self.cfg.mode), waved_self.cfg.policy->ops->name,
+		  wave_name_of(wv_fallbacks, waved_self.cfg.fallback),
+		  (double)waved_self.cfg.lag_threshold_ns / 1e6,
+		  waved_self.cfg.channel ? waved_self.cfg.channel : "none");
+	loop(&waved_self);
+	teardown(&waved_self);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/site.h"
 #include "waved/status-client.h"
 
 json_object *waved_status(const char *rundir, char *why, size_t len)
@@ -20,7 +21,7 @@ json_object *waved_status(const char *rundir, char *why, size_t len)
 	ssize_t n;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s/waved.sock", rundir);
+	site_path(a.sun_path, sizeof(a.sun_path), rundir, SITE_STATUS_SOCK);
 	if (fd < 0 || !buf || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
 		wave_reason(why, len, -errno, "waved does not answer on %s: %s (is it running?)",
 			    a.sun_path, strerror(errno));

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/site.h"
 #include "vmm/procfs.h"
 #include "waved/waved.h"
 
@@ -25,7 +26,7 @@ struct wv_vm *wv_vm_find(struct waved *w, uint32_t id)
 
 struct wv_thread *wv_thread_find(struct wv_vm *vm, unsigned int kind, unsigned int index)
 {
-	int s = model_slot(kind, index);
+	int s = wave_slot(kind, index);
 
 	if (s < 0)
 		return NULL;
@@ -55,32 +56,65 @@ void wv_journal(struct waved *w)
 		wave_log_rl(WAVE_LOG_WARN, "waved: journal %s: %s", w->journal, strerror(-ret));
 }
 
-/* Whether wakeups of vm's threads should be pushed as events now. */
-static int thread_notify(const struct waved *w, const struct wv_vm *vm)
+/*
+ * Whether t's wakeups are pushed as events now: it triggers a prestaged
+ * transaction, or the policy in charge subscribed to its kind of thread
+ * (WAKE_SUB) and the operator allows pushed wakeups at all.
+ */
+static int thread_notify(const struct waved *w, const struct wv_vm *vm, const struct wv_thread *t)
 {
-	return w->notify_on && (w->cfg.wake_events == 2 ||
-				(w->cfg.wake_events == 1 && vm->cls == WAVE_CLASS_LATENCY));
-}
+	int who = wv_runs_policy(w) ? WV_SUB_LOCAL : wv_agent_in_charge(w) ? WV_SUB_AGENT : -1;
 
-void wv_update_notify(struct waved *w)
-{
-	int want = wv_runs_policy(w) ? w->local && policy_wants_wakeups(w->local->ops, &w->cfg.policy_cfg)
-			 : wv_agent_in_charge(w) && w->ch &&
-			   (chan_peer_features(w->ch) & WAVE_FEAT_WAKEUPS);
-
-	if (want == w->notify_on)
-		return;
-	w->notify_on = want;
-	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
-		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++)
-			if (w->vms[v].th[i].used)
-				wv_thread_notify(w, &w->vms[v], &w->vms[v].th[i]);
-	wave_dbg("waved: wakeup events %s", want ? "on" : "off");
+	if (t->prestaged)
+		return 1;
+	return who >= 0 && w->cfg.wake_events == WV_WAKE_POLICY &&
+	       (vm->wake[who] & (1u << t->kind));
 }
 
 void wv_thread_notify(struct waved *w, const struct wv_vm *vm, struct wv_thread *t)
 {
-	obs_notify(w->obs, t->slot, t->prestaged || thread_notify(w, vm));
+	obs_notify(w->obs, t->slot, thread_notify(w, vm, t));
+}
+
+static void vm_notify(struct waved *w, struct wv_vm *vm)
+{
+	for (unsigned int i = 0; i < WV_MAX_THREADS; i++)
+		if (vm->th[i].used)
+			wv_thread_notify(w, vm, &vm->th[i]);
+}
+
+void wv_update_notify(struct waved *w)
+{
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		if (w->vms[v].used)
+			vm_notify(w, &w->vms[v]);
+}
+
+void wv_on_wake_sub(struct waved *w, const struct wave_wake_sub *sub, int who)
+{
+	struct wv_vm *vm = wv_vm_find(w, sub->vm_id);
+
+	if (!vm || vm->barrier != sub->barrier || sub->epoch != w->epoch) {
+		w->st.bad_wake_subs++;
+		wave_log_rl(WAVE_LOG_INFO, "waved: WAKE_SUB for VM %u ignored: %s", sub->vm_id,
+			    !vm ? "no such VM" : vm->barrier != sub->barrier ? "the VM changed since"
+										: "another epoch");
+		return;
+	}
+	w->st.wake_subs++;
+	if (vm->wake[who] == sub->kinds)
+		return;
+	vm->wake[who] = sub->kinds;
+	wave_dbg("waved: %s: %s wants wakeups of thread kinds 0x%x", vm->name,
+		 who == WV_SUB_LOCAL ? "the local policy" : "the agent", sub->kinds);
+	vm_notify(w, vm);
+}
+
+void wv_clear_wake_subs(struct waved *w)
+{
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		memset(w->vms[v].wake, 0, sizeof(w->vms[v].wake));
+	wv_update_notify(w);
 }
 
 static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsigned int index,
@@ -88,7 +122,7 @@ static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsi
 {
 	struct wv_thread *t;
 	char dir[MECH_CGROUP_MAX];
-	int ver = 1, ret, s = model_slot(kind, index);
+	int ver = 1, ret, s = wave_slot(kind, index);
 
 	if (s < 0) {
 		wave_warn("waved: %s: thread index %u beyond what waved manages: left alone",
@@ -106,7 +140,7 @@ static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsi
 	}
 	if ((ret = mech_thread_init(&t->mech, tid, cgroup, ver)))
 		return ret;
-	t->slot = obs_add(w->obs, pid, tid, thread_notify(w, vm));
+	t->slot = obs_add(w->obs, pid, tid, 0); /* no subscription for a new VM yet */
 	if (t->slot < 0) {
 		wave_warn("waved: %s: cannot observe thread %d: %s", vm->name, (int)tid,
 			  strerror(-t->slot));
@@ -170,7 +204,7 @@ static int add_domain(struct waved *w, const struct vmm_domain *d)
 				d->vcpus[i].cgroup))
 			vm->nr_vcpus++;
 	add_thread(w, vm, WAVE_KIND_EMULATOR, 0, d->pid, d->emulator.tid, d->emulator.cgroup);
-	for (unsigned int i = 0; i < d->nr_iothreads && i + 1 < MODEL_MAX_EXTRA; i++)
+	for (unsigned int i = 0; i < d->nr_iothreads && i + 1 < WAVE_VM_EXTRA_SLOTS; i++)
 		add_thread(w, vm, WAVE_KIND_IOTHREAD, i + 1, d->pid, d->iothreads[i].tid,
 			   d->iothreads[i].cgroup);
 	if (d->notes[0])
@@ -300,7 +334,7 @@ int wv_vms_init(struct waved *w)
 	char why[512];
 	int ret;
 
-	snprintf(w->journal, sizeof(w->journal), "%s/waved.journal", w->cfg.rundir);
+	site_path(w->journal, sizeof(w->journal), w->cfg.rundir, SITE_JOURNAL);
 	ret = mech_journal_repair(w->journal);
 	if (ret > 0)
 		wave_info("waved: repaired %d threads left changed by a previous waved", ret);

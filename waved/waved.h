@@ -21,49 +21,57 @@
 #include <sys/types.h>
 
 #include "channel/chan.h"
+#include "channel/slots.h"
 #include "channel/txn.h"
-#include "ipu-sched/sched.h"
+#include "common/parse.h"
 #include "kvm-hooks/mech.h"
 #include "kvm-hooks/observe.h"
 #include "vmm/conn.h"
 #include "waved/fallback.h"
 
-#define WV_MAX_VMS      MODEL_MAX_VMS
-#define WV_MAX_THREADS  (MODEL_MAX_VCPUS + MODEL_MAX_EXTRA)
+#define WV_MAX_VMS      WAVE_MANAGED_VMS
+#define WV_MAX_THREADS  (WAVE_VM_SLOTS)
 #define WV_MAX_STATIC   16
 #define WV_OUTBOX       8192
 #define WV_LAT_SAMPLES  4096
 #define WV_PRESTAGED    64
 
-enum waved_mode { WAVED_OFFLOAD = 0, WAVED_ONHOST, WAVED_OBSERVE, WAVED_NR_MODES };
-enum waved_fallback { WAVED_FB_CFS = 0, WAVED_FB_LOCAL, WAVED_NR_FALLBACKS };
+enum waved_mode { WAVED_OFFLOAD = 0, WAVED_ONHOST, WAVED_OBSERVE };
+enum waved_fallback { WAVED_FB_CFS = 0, WAVED_FB_LOCAL };
+/* Which wakeups BPF pushes at once: those the policy in charge asks for, or none. */
+enum waved_wake { WV_WAKE_POLICY = 0, WV_WAKE_NONE };
+
+/* Name tables (common/parse.h) of the enums above, for options and status. */
+extern const struct wave_name wv_modes[], wv_fallbacks[], wv_wake_modes[];
+
+struct sched;       /* the policy runtime (ipu-sched/sched.h), for onhost and local fallback */
+struct policy_conf; /* a policy and its configuration (ipu-sched/policy.h) */
 
 /* A VM of plain threads given on the command line (tests, no libvirt). */
 struct wv_static_vm {
 	char name[64];
 	enum wave_vm_class cls;
 	unsigned int nr_vcpus;
-	pid_t vcpus[MODEL_MAX_VCPUS];
+	pid_t vcpus[WAVE_VM_VCPU_SLOTS];
 	pid_t emulator;            /* 0: none */
 };
 
 struct waved_cfg {
 	enum waved_mode mode;
 	enum waved_fallback fallback;
-	const char *policy;
+	const struct policy_conf *policy;
 	const char *channel;       /* URI, or NULL for none (onhost/observe) */
 	const char *uri;           /* libvirt */
 	const char *match;         /* manage only libvirt domains whose name starts so */
 	const char *rundir;
 	struct chan_opts chan_opts;
-	struct policy_cfg policy_cfg;
 	cpu_set_t allowed;
 	uint64_t lag_threshold_ns, hb_period_ns, export_ns;
 	unsigned int handback_n;
 	enum obs_backend obs;
-	int wake_events;           /* 0 none, 1 latency-class VMs' threads, 2 all */
+	enum waved_wake wake_events;
 	uint64_t wake_min_idle_ns;
-	int use_libvirt;
+	int use_libvirt, libvirt_too;
 	unsigned int nr_static;
 	struct wv_static_vm statics[WV_MAX_STATIC];
 };
@@ -92,21 +100,25 @@ struct wv_prestaged {
 	struct wave_txn ops[WAVE_TXN_MAX_OPS];
 };
 
+/* Whose wakeup subscriptions (WAKE_SUB) a VM holds. */
+enum { WV_SUB_AGENT = 0, WV_SUB_LOCAL = 1 };
+
 struct wv_vm {
 	int used;
 	uint32_t id, barrier, weight;
 	uint8_t cls;
+	uint8_t wake[2];           /* thread kinds (bits) whose wakeups each side wants pushed */
 	char name[64];
 	char uuid[40];
 	unsigned int nr_vcpus;
-	struct wv_thread th[WV_MAX_THREADS]; /* vCPU i at i, extra thread j at MODEL_MAX_VCPUS + j */
+	struct wv_thread th[WV_MAX_THREADS]; /* vCPU i at i, extra thread j at WAVE_VM_VCPU_SLOTS + j */
 	uint64_t applied, rejected;
 };
 
 struct waved_stats {
 	uint64_t txns, results[WAVE_ST_MAX], ops_applied;
 	uint64_t tx_dropped, rx_invalid_txn, snapshots, fallbacks, handbacks;
-	uint64_t wake_events, exports;
+	uint64_t wake_events, exports, wake_subs, bad_wake_subs;
 	uint64_t prestaged, prestaged_fired;
 	uint64_t last_fallback_ns, last_fallback_lag_ns; /* CLOCK_MONOTONIC, when; lag then */
 	/* wakeup seen in BPF -> decision about that thread applied, ns (ring) */
@@ -136,8 +148,7 @@ struct waved {
 	struct waved_stats st;
 	uint64_t now;              /* CLOCK_MONOTONIC ns of this loop turn */
 	uint64_t next_export, next_hb, next_cpu, next_rate;
-	uint64_t cpu_prev_busy[MODEL_MAX_CPUS], cpu_prev_idle[MODEL_MAX_CPUS];
-	int notify_on;             /* some policy in charge wants wakeups pushed */
+	uint64_t cpu_prev_busy[WAVE_MANAGED_CPUS], cpu_prev_idle[WAVE_MANAGED_CPUS];
 	int stop;
 	char journal[512];
 };
@@ -150,10 +161,14 @@ struct wv_vm *wv_vm_find(struct waved *w, uint32_t id);
 struct wv_thread *wv_thread_find(struct wv_vm *vm, unsigned int kind, unsigned int index);
 void wv_restore_all(struct waved *w, const char *why);
 void wv_journal(struct waved *w);
-/* Pushes wakeups as events exactly when the policy in charge wants them. */
+/* Pushes wakeups as events exactly where the policy in charge wants them. */
 void wv_update_notify(struct waved *w);
 /* Events for one thread: on if its policy wants wakeups or it triggers a prestaged txn. */
 void wv_thread_notify(struct waved *w, const struct wv_vm *vm, struct wv_thread *t);
+/* A WAKE_SUB from the agent (who WV_SUB_AGENT) or the local policy: checked, then held. */
+void wv_on_wake_sub(struct waved *w, const struct wave_wake_sub *sub, int who);
+/* A snapshot goes out: every subscription is forgotten (the policies send them again). */
+void wv_clear_wake_subs(struct waved *w);
 int wv_add_static(struct waved *w, const struct wv_static_vm *s);
 void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why);
 
@@ -195,8 +210,5 @@ int wv_ctl_open(struct waved *w);
 void wv_ctl_accept(struct waved *w);
 void wv_ctl_close(struct waved *w);
 
-extern const char *const wv_mode_names[];     /* by enum waved_mode */
-extern const char *const wv_fallback_names[]; /* by enum waved_fallback */
-const char *wv_mode_name(const struct waved *w);
 
 #endif /* WAVE_WAVED_H */

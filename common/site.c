@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tools/site.h"
+#include "common/site.h"
 
 static const char *env_or(const char *name, const char *def)
 {
@@ -16,23 +16,35 @@ static const char *env_or(const char *name, const char *def)
 	return v && *v ? v : def;
 }
 
-void site_images_dir(char *buf, size_t size)
+void site_bindir(char *buf, size_t size)
 {
 	char exe[PATH_MAX];
-	ssize_t n;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0) {
+		snprintf(buf, size, ".");
+		return;
+	}
+	exe[n] = '\0';
+	snprintf(buf, size, "%s", dirname(exe));
+}
+
+void site_images_dir(char *buf, size_t size)
+{
+	char bin[PATH_MAX];
 
 	if (getenv("WAVE_IMAGES") && *getenv("WAVE_IMAGES")) {
 		snprintf(buf, size, "%s", getenv("WAVE_IMAGES"));
 		return;
 	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0) {
-		snprintf(buf, size, "build/images");
-		return;
-	}
-	exe[n] = '\0';
 	/* .../build/bin/wavectl -> .../build/images */
-	snprintf(buf, size, "%s/images", dirname(dirname(exe)));
+	site_bindir(bin, sizeof(bin));
+	snprintf(buf, size, "%s/images", dirname(bin));
+}
+
+void site_path(char *buf, size_t size, const char *rundir, const char *name)
+{
+	snprintf(buf, size, "%s/%s", rundir ? rundir : site_rundir(), name);
 }
 
 const char *site_rundir(void)
