@@ -113,6 +113,9 @@ static inline void chan_count_tx(struct chan *ch, int ret, unsigned int n)
 		ch->st.tx_full++;
 }
 
+/* Closes *fd if open and marks it closed (-1). */
+void chan_close_fd(int *fd);
+
 /* Reconnect backoff for connecting sides: 10 ms doubling to 500 ms. */
 #define CHAN_RETRY_MIN_NS (10 * 1000000ull)
 #define CHAN_RETRY_MAX_NS (500 * 1000000ull)

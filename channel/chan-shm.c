@@ -29,11 +29,10 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "channel/chan-internal.h"
+#include "channel/chan-sock.h"
 #include "channel/codec.h"
 #include "channel/region.h"
 #include "common/clock.h"
@@ -42,22 +41,12 @@
 #define SHM_NAME_MAX 48
 #define SHM_SEALS    (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
-enum shm_state { SHM_IDLE, SHM_HANDSHAKE, SHM_UP };
-
 struct shm_priv {
+	struct chan_sock sock;  /* the control connection's lifecycle */
 	char name[SHM_NAME_MAX + 1];
-	struct sockaddr_un addr;
-	socklen_t addrlen;
-	enum shm_state state;
-	int listen_fd;   /* host */
-	int conn_fd;
-	int retry_tfd;   /* agent */
-	uint64_t retry_ns;
-	int waiting_logged;
 	int efd;         /* our doorbell */
 	int peer_efd;
 	int memfd;
-	uint64_t next_gen;
 	struct region region;
 	struct ring_tx tx;
 	struct ring_rx rx;
@@ -68,36 +57,21 @@ static struct shm_priv *priv(struct chan *ch)
 	return ch->priv;
 }
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
-/* Forget the current peer: unmap its region and close its fds. */
+/* Forget the current peer: unmap its region and close its fds (chan_sock closes the socket). */
 static void shm_reset(struct chan *ch)
 {
 	struct shm_priv *p = priv(ch);
 
-	if (p->conn_fd >= 0)
-		chan_epoll_del(ch, p->conn_fd);
-	close_fd(&p->conn_fd);
-	close_fd(&p->peer_efd);
-	close_fd(&p->memfd);
+	chan_close_fd(&p->peer_efd);
+	chan_close_fd(&p->memfd);
 	if (p->region.base)
 		munmap(p->region.base, p->region.size);
 	memset(&p->region, 0, sizeof(p->region));
-	p->state = SHM_IDLE;
 }
 
 static void peer_lost(struct chan *ch, const char *why)
 {
-	chan_peer_down(ch, why);
-	shm_reset(ch);
-	if (ch->opts.role == CHAN_AGENT) {
-		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 1);
-	}
+	chan_sock_lost(ch, &priv(ch)->sock, why);
 }
 
 /* Sends one 64-byte message with fds attached. */
@@ -200,55 +174,17 @@ static int host_offer(struct chan *ch, int fd)
 	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
 	if (base == MAP_FAILED)
 		return -errno;
-	ret = region_init(base, size, ch->opts.ring_slots, p->next_gen, &ch->clock, &p->region);
+	ret = region_init(base, size, ch->opts.ring_slots, p->sock.next_gen, &ch->clock, &p->region);
 	if (ret) {
 		munmap(base, size);
 		return ret;
 	}
-	ch->generation = p->next_gen++;
+	ch->generation = p->sock.next_gen++;
 	chan_make_hello(ch, &hello, ch->opts.ring_slots);
 	wave_msg_to_wire(&hello);
 	fds[0] = p->memfd;
 	fds[1] = p->efd;
-	p->conn_fd = fd;
-	ret = send_with_fds(fd, &hello, fds, 2);
-	if (ret)
-		return ret;
-	p->state = SHM_HANDSHAKE;
-	return chan_epoll_add(ch, fd, EPOLLIN | EPOLLRDHUP, CHAN_TAG_CONN);
-}
-
-static void host_accept(struct chan *ch)
-{
-	struct shm_priv *p = priv(ch);
-	struct ucred cred = { 0 };
-	socklen_t clen = sizeof(cred);
-	int fd, ret;
-
-	fd = accept4(p->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen);
-	if (p->state == SHM_UP) {
-		ch->st.hello_rejected++;
-		wave_log_rl(WAVE_LOG_WARN,
-			    "%s: refusing agent pid %d on shm:%s: generation %llu is attached",
-			    ch->label, cred.pid, p->name, (unsigned long long)ch->generation);
-		close(fd);
-		return;
-	}
-	if (p->state == SHM_HANDSHAKE) {
-		wave_warn("%s: agent pid %d replaces an unfinished attach", ch->label, cred.pid);
-		shm_reset(ch);
-	}
-	ret = host_offer(ch, fd);
-	if (ret) {
-		wave_log_rl(WAVE_LOG_ERR, "%s: cannot offer a region to pid %d: %s", ch->label,
-			    cred.pid, strerror(-ret));
-		if (p->conn_fd != fd)
-			close(fd);
-		shm_reset(ch);
-	}
+	return send_with_fds(fd, &hello, fds, 2);
 }
 
 static void host_finish(struct chan *ch)
@@ -258,7 +194,7 @@ static void host_finish(struct chan *ch)
 	char why[160];
 	int ret;
 
-	ret = recv_with_fds(p->conn_fd, &hello, &p->peer_efd, 1, why, sizeof(why));
+	ret = recv_with_fds(p->sock.conn_fd, &hello, &p->peer_efd, 1, why, sizeof(why));
 	if (ret == -EAGAIN)
 		return;
 	if (ret == -EPROTO) {
@@ -266,14 +202,14 @@ static void host_finish(struct chan *ch)
 		wave_log_rl(WAVE_LOG_ERR, "%s: agent refused at attach: %s", ch->label, why);
 	}
 	if (ret || chan_check_hello(ch, &hello, WAVE_ROLE_AGENT, 1)) {
-		shm_reset(ch);
+		chan_sock_reset(ch, &p->sock);
 		return;
 	}
 	ring_tx_init(&p->tx, p->region.slots[REGION_SIDE_AGENT], p->region.nslots,
 		     p->region.ctl[REGION_SIDE_HOST], 0);
 	ring_rx_init(&p->rx, p->region.slots[REGION_SIDE_HOST], p->region.nslots,
 		     p->region.ctl[REGION_SIDE_AGENT]);
-	p->state = SHM_UP;
+	chan_sock_up(&p->sock);
 	chan_peer_up(ch, ch->generation, &hello);
 }
 
@@ -322,7 +258,7 @@ static int agent_accept_offer(struct chan *ch, struct wave_msg *hello, char *why
 		     p->region.ctl[REGION_SIDE_HOST]);
 	chan_make_hello(ch, &reply, p->region.nslots);
 	wave_msg_to_wire(&reply);
-	if (send_with_fds(p->conn_fd, &reply, &p->efd, 1)) {
+	if (send_with_fds(p->sock.conn_fd, &reply, &p->efd, 1)) {
 		snprintf(why, len, "cannot answer the host: %s", strerror(errno));
 		return -EPIPE;
 	}
@@ -337,7 +273,7 @@ static void agent_finish(struct chan *ch)
 	char why[160];
 	int ret;
 
-	ret = recv_with_fds(p->conn_fd, &hello, fds, 2, why, sizeof(why));
+	ret = recv_with_fds(p->sock.conn_fd, &hello, fds, 2, why, sizeof(why));
 	if (ret == -EAGAIN)
 		return;
 	if (ret == -EPIPE) {
@@ -359,28 +295,8 @@ static void agent_finish(struct chan *ch)
 		peer_lost(ch, "bad offer");
 		return;
 	}
-	p->state = SHM_UP;
-	p->waiting_logged = 0;
+	chan_sock_up(&p->sock);
 	chan_peer_up(ch, ch->generation, &hello);
-}
-
-static void agent_connect(struct chan *ch)
-{
-	struct shm_priv *p = priv(ch);
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd < 0 || connect(fd, (struct sockaddr *)&p->addr, p->addrlen)) {
-		if (!p->waiting_logged++)
-			wave_info("%s: waiting for a host on shm:%s", ch->label, p->name);
-		if (fd >= 0)
-			close(fd);
-		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 0);
-		return;
-	}
-	p->conn_fd = fd;
-	p->state = SHM_HANDSHAKE;
-	if (chan_epoll_add(ch, fd, EPOLLIN | EPOLLRDHUP, CHAN_TAG_CONN))
-		peer_lost(ch, "epoll");
 }
 
 static void conn_event(struct chan *ch, uint32_t events)
@@ -389,7 +305,7 @@ static void conn_event(struct chan *ch, uint32_t events)
 	ssize_t r;
 	char c;
 
-	if (p->state == SHM_HANDSHAKE) {
+	if (p->sock.state == CHAN_SOCK_HANDSHAKE) {
 		if (ch->opts.role == CHAN_HOST)
 			host_finish(ch);
 		else
@@ -397,7 +313,7 @@ static void conn_event(struct chan *ch, uint32_t events)
 		return;
 	}
 	/* Once up, the control socket carries nothing: data is a protocol error. */
-	r = recv(p->conn_fd, &c, 1, MSG_DONTWAIT);
+	r = recv(p->sock.conn_fd, &c, 1, MSG_DONTWAIT);
 	if (r > 0) {
 		ch->st.proto_errors++;
 		peer_lost(ch, "unexpected data on the control connection");
@@ -409,55 +325,29 @@ static void conn_event(struct chan *ch, uint32_t events)
 	peer_lost(ch, "control connection closed");
 }
 
-static void shm_event(struct chan *ch, enum chan_tag tag, uint32_t events)
+static void doorbell(struct chan *ch)
 {
-	struct shm_priv *p = priv(ch);
 	uint64_t v;
 
-	switch (tag) {
-	case CHAN_TAG_LISTEN:
-		host_accept(ch);
-		break;
-	case CHAN_TAG_CONN:
-		if (p->conn_fd >= 0)
-			conn_event(ch, events);
-		break;
-	case CHAN_TAG_DOORBELL:
-		if (read(p->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-			wave_log_rl(WAVE_LOG_WARN, "%s: doorbell read: %s", ch->label, strerror(errno));
-		break;
-	case CHAN_TAG_RETRY:
-		if (read(p->retry_tfd, &v, sizeof(v)) == sizeof(v) && p->state == SHM_IDLE)
-			agent_connect(ch);
-		break;
-	default:
-		break;
-	}
+	if (read(priv(ch)->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		wave_log_rl(WAVE_LOG_WARN, "%s: doorbell read: %s", ch->label, strerror(errno));
 }
 
-static int shm_open_host(struct chan *ch)
+static const struct chan_sock_ops shm_sock_ops = {
+	.accepted = host_offer,
+	.conn_event = conn_event,
+	.doorbell = doorbell,
+	.reset = shm_reset,
+};
+
+static void shm_event(struct chan *ch, enum chan_tag tag, uint32_t events)
 {
-	struct shm_priv *p = priv(ch);
-
-	p->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (p->listen_fd < 0)
-		return -errno;
-	if (bind(p->listen_fd, (struct sockaddr *)&p->addr, p->addrlen)) {
-		int err = errno;
-
-		wave_err("%s: cannot serve shm:%s: %s", ch->label, p->name,
-			 err == EADDRINUSE ? "another host process already serves it" : strerror(err));
-		return -err;
-	}
-	if (listen(p->listen_fd, 4))
-		return -errno;
-	p->next_gen = 1;
-	wave_clock_best(&ch->clock);
-	return chan_epoll_add(ch, p->listen_fd, EPOLLIN, CHAN_TAG_LISTEN);
+	chan_sock_event(ch, &priv(ch)->sock, tag, events);
 }
 
 static int shm_chan_open(struct chan *ch, const char *addr)
 {
+	struct sockaddr_un *un;
 	struct shm_priv *p;
 	int ret;
 
@@ -475,31 +365,27 @@ static int shm_chan_open(struct chan *ch, const char *addr)
 	if (!p)
 		return -ENOMEM;
 	ch->priv = p;
-	p->listen_fd = p->conn_fd = p->retry_tfd = p->peer_efd = p->memfd = -1;
+	p->sock.listen_fd = p->sock.conn_fd = p->sock.retry_tfd = -1;
+	p->peer_efd = p->memfd = -1;
 	strcpy(p->name, addr);
-	p->addr.sun_family = AF_UNIX;
+	un = (struct sockaddr_un *)&p->sock.addr;
+	un->sun_family = AF_UNIX;
 	/* Abstract namespace: leading NUL, no file to clean up after a crash. */
-	ret = snprintf(p->addr.sun_path + 1, sizeof(p->addr.sun_path) - 1, "wave-vm/shm/%s", addr);
-	p->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + ret);
+	ret = snprintf(un->sun_path + 1, sizeof(un->sun_path) - 1, "wave-vm/shm/%s", addr);
+	p->sock.addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + ret);
+	p->sock.type = SOCK_SEQPACKET;
+	p->sock.ops = &shm_sock_ops;
+	snprintf(p->sock.desc, sizeof(p->sock.desc), "shm:%s", addr);
 
 	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (p->efd < 0 || chan_epoll_add(ch, p->efd, EPOLLIN, CHAN_TAG_DOORBELL)) {
 		ret = -errno;
 		goto err;
 	}
-	if (ch->opts.role == CHAN_HOST) {
-		ret = shm_open_host(ch);
-		if (ret)
-			goto err;
-		return 0;
-	}
-	p->retry_ns = CHAN_RETRY_MIN_NS;
-	p->retry_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (p->retry_tfd < 0 || chan_epoll_add(ch, p->retry_tfd, EPOLLIN, CHAN_TAG_RETRY)) {
-		ret = -errno;
+	if (ch->opts.role == CHAN_HOST)
+		wave_clock_best(&ch->clock);
+	if ((ret = chan_sock_open(ch, &p->sock)))
 		goto err;
-	}
-	agent_connect(ch);
 	return 0;
 err:
 	ch->ops->close(ch);
@@ -557,10 +443,7 @@ static void shm_disarm(struct chan *ch)
 
 static void shm_drop(struct chan *ch)
 {
-	shm_reset(ch);
-	if (ch->opts.role == CHAN_AGENT) {
-		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 1);
-	}
+	chan_sock_drop(ch, &priv(ch)->sock);
 }
 
 static void shm_close(struct chan *ch)
@@ -569,10 +452,8 @@ static void shm_close(struct chan *ch)
 
 	if (!p)
 		return;
-	shm_reset(ch);
-	close_fd(&p->listen_fd);
-	close_fd(&p->retry_tfd);
-	close_fd(&p->efd);
+	chan_sock_close(ch, &p->sock);
+	chan_close_fd(&p->efd);
 	free(p);
 	ch->priv = NULL;
 }

@@ -24,10 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "channel/chan-internal.h"
+#include "channel/chan-sock.h"
 #include "channel/codec.h"
 #include "channel/frame.h"
 #include "common/clock.h"
@@ -37,21 +36,13 @@
 #define TCP_RXBUF   (4 * FRAME_MAX_SIZE)
 #define TCP_TXBUF   (16 * FRAME_MAX_SIZE)
 
-enum tcp_state { TCP_IDLE, TCP_CONNECTING, TCP_HANDSHAKE, TCP_UP };
-
 struct staged {
 	struct wave_msg m;
 	uint64_t arrival_ns;
 };
 
 struct tcp_priv {
-	char spec[300];
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	enum tcp_state state;
-	int listen_fd, conn_fd, retry_tfd;
-	uint64_t retry_ns, next_gen;
-	int waiting_logged;
+	struct chan_sock sock;  /* the connection's lifecycle */
 	int rx_paused;      /* EPOLLIN off: staging is full */
 	int tx_waiting;     /* EPOLLOUT on: tx buffer not flushed */
 	uint32_t tx_seq, rx_seq;
@@ -67,16 +58,11 @@ static struct tcp_priv *priv(struct chan *ch)
 	return ch->priv;
 }
 
+/* Forget the current peer's stream state (chan_sock closes the socket). */
 static void tcp_reset(struct chan *ch)
 {
 	struct tcp_priv *p = priv(ch);
 
-	if (p->conn_fd >= 0) {
-		chan_epoll_del(ch, p->conn_fd);
-		close(p->conn_fd);
-	}
-	p->conn_fd = -1;
-	p->state = TCP_IDLE;
 	p->rx_paused = p->tx_waiting = 0;
 	p->tx_seq = p->rx_seq = 0;
 	p->rxlen = p->txoff = p->txlen = 0;
@@ -85,11 +71,7 @@ static void tcp_reset(struct chan *ch)
 
 static void peer_lost(struct chan *ch, const char *why)
 {
-	chan_peer_down(ch, why);
-	tcp_reset(ch);
-	if (ch->opts.role == CHAN_AGENT) {
-		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 1);
-	}
+	chan_sock_lost(ch, &priv(ch)->sock, why);
 }
 
 static uint32_t conn_events(const struct tcp_priv *p)
@@ -98,7 +80,7 @@ static uint32_t conn_events(const struct tcp_priv *p)
 
 	if (!p->rx_paused)
 		ev |= EPOLLIN;
-	if (p->tx_waiting || p->state == TCP_CONNECTING)
+	if (p->tx_waiting)
 		ev |= EPOLLOUT;
 	return ev;
 }
@@ -110,7 +92,7 @@ static int flush(struct chan *ch)
 	int waiting = p->tx_waiting;
 
 	while (p->txoff < p->txlen) {
-		ssize_t w = send(p->conn_fd, p->txbuf + p->txoff, p->txlen - p->txoff,
+		ssize_t w = send(p->sock.conn_fd, p->txbuf + p->txoff, p->txlen - p->txoff,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0) {
 			if (errno == EINTR)
@@ -125,7 +107,7 @@ static int flush(struct chan *ch)
 		p->txoff = p->txlen = 0;
 	p->tx_waiting = p->txlen != 0;
 	if (waiting != p->tx_waiting)
-		chan_epoll_mod(ch, p->conn_fd, conn_events(p), CHAN_TAG_CONN);
+		chan_epoll_mod(ch, p->sock.conn_fd, conn_events(p), CHAN_TAG_CONN);
 	return 0;
 }
 
@@ -225,11 +207,11 @@ static int fill(struct chan *ch)
 		if (TCP_STAGE - (p->st_tail - p->st_head) < FRAME_MAX_MSGS) {
 			if (!p->rx_paused) {
 				p->rx_paused = 1;
-				chan_epoll_mod(ch, p->conn_fd, conn_events(p), CHAN_TAG_CONN);
+				chan_epoll_mod(ch, p->sock.conn_fd, conn_events(p), CHAN_TAG_CONN);
 			}
 			return 0;
 		}
-		r = recv(p->conn_fd, p->rxbuf + p->rxlen, TCP_RXBUF - p->rxlen, MSG_DONTWAIT);
+		r = recv(p->sock.conn_fd, p->rxbuf + p->rxlen, TCP_RXBUF - p->rxlen, MSG_DONTWAIT);
 		if (r == 0)
 			return -EPIPE;
 		if (r < 0)
@@ -244,7 +226,7 @@ static void resume_rx(struct chan *ch)
 
 	if (p->rx_paused && TCP_STAGE - (p->st_tail - p->st_head) >= FRAME_MAX_MSGS) {
 		p->rx_paused = 0;
-		chan_epoll_mod(ch, p->conn_fd, conn_events(p), CHAN_TAG_CONN);
+		chan_epoll_mod(ch, p->sock.conn_fd, conn_events(p), CHAN_TAG_CONN);
 	}
 }
 
@@ -283,8 +265,7 @@ static void handshake(struct chan *ch)
 			return;
 		}
 	}
-	p->state = TCP_UP;
-	p->waiting_logged = 0;
+	chan_sock_up(&p->sock);
 	chan_peer_up(ch, ch->generation, &hello);
 }
 
@@ -295,71 +276,20 @@ static void set_nodelay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-static void host_accept(struct chan *ch)
+/* Host: a new agent; the host speaks first. */
+static int accepted(struct chan *ch, int fd)
 {
 	struct tcp_priv *p = priv(ch);
-	int fd = accept4(p->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-	if (fd < 0)
-		return;
-	if (p->state == TCP_UP) {
-		ch->st.hello_rejected++;
-		wave_log_rl(WAVE_LOG_WARN, "%s: refusing a second agent on tcp://%s", ch->label,
-			    p->spec);
-		close(fd);
-		return;
-	}
-	if (p->state != TCP_IDLE)
-		tcp_reset(ch);
 	set_nodelay(fd);
-	p->conn_fd = fd;
-	p->state = TCP_HANDSHAKE;
-	ch->generation = p->next_gen++;
-	if (chan_epoll_add(ch, fd, conn_events(p), CHAN_TAG_CONN) || send_hello(ch))
-		tcp_reset(ch);
+	ch->generation = p->sock.next_gen++;
+	return send_hello(ch) ? -EPIPE : 0;
 }
 
-static void agent_connect(struct chan *ch)
+/* Agent: connected; wait for the host's HELLO. */
+static void connected(struct chan *ch)
 {
-	struct tcp_priv *p = priv(ch);
-	int fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd < 0) {
-		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 0);
-		return;
-	}
-	set_nodelay(fd);
-	if (connect(fd, (struct sockaddr *)&p->addr, p->addrlen) && errno != EINPROGRESS) {
-		if (!p->waiting_logged++)
-			wave_info("%s: waiting for a host on tcp://%s (%s)", ch->label, p->spec,
-				  strerror(errno));
-		close(fd);
-		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 0);
-		return;
-	}
-	p->conn_fd = fd;
-	p->state = TCP_CONNECTING;
-	if (chan_epoll_add(ch, fd, conn_events(p), CHAN_TAG_CONN))
-		peer_lost(ch, "epoll");
-}
-
-static void connect_done(struct chan *ch)
-{
-	struct tcp_priv *p = priv(ch);
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	getsockopt(p->conn_fd, SOL_SOCKET, SO_ERROR, &err, &len);
-	if (err) {
-		if (!p->waiting_logged++)
-			wave_info("%s: waiting for a host on tcp://%s (%s)", ch->label, p->spec,
-				  strerror(err));
-		tcp_reset(ch);
-		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 0);
-		return;
-	}
-	p->state = TCP_HANDSHAKE;
-	chan_epoll_mod(ch, p->conn_fd, conn_events(p), CHAN_TAG_CONN);
+	set_nodelay(priv(ch)->sock.conn_fd);
 }
 
 static void conn_event(struct chan *ch, uint32_t events)
@@ -367,14 +297,11 @@ static void conn_event(struct chan *ch, uint32_t events)
 	struct tcp_priv *p = priv(ch);
 	int ret;
 
-	switch (p->state) {
-	case TCP_CONNECTING:
-		connect_done(ch);
-		return;
-	case TCP_HANDSHAKE:
+	switch (p->sock.state) {
+	case CHAN_SOCK_HANDSHAKE:
 		handshake(ch);
 		return;
-	case TCP_UP:
+	case CHAN_SOCK_UP:
 		if ((events & EPOLLOUT) && flush(ch)) {
 			peer_lost(ch, "connection closed");
 			return;
@@ -387,31 +314,21 @@ static void conn_event(struct chan *ch, uint32_t events)
 			peer_lost(ch, "connection closed");
 		}
 		return;
-	case TCP_IDLE:
+	default:
 		return;
 	}
 }
 
+static const struct chan_sock_ops tcp_sock_ops = {
+	.accepted = accepted,
+	.connected = connected,
+	.conn_event = conn_event,
+	.reset = tcp_reset,
+};
+
 static void tcp_event(struct chan *ch, enum chan_tag tag, uint32_t events)
 {
-	struct tcp_priv *p = priv(ch);
-	uint64_t v;
-
-	switch (tag) {
-	case CHAN_TAG_LISTEN:
-		host_accept(ch);
-		break;
-	case CHAN_TAG_CONN:
-		if (p->conn_fd >= 0)
-			conn_event(ch, events);
-		break;
-	case CHAN_TAG_RETRY:
-		if (read(p->retry_tfd, &v, sizeof(v)) == sizeof(v) && p->state == TCP_IDLE)
-			agent_connect(ch);
-		break;
-	default:
-		break;
-	}
+	chan_sock_event(ch, &priv(ch)->sock, tag, events);
 }
 
 /* Splits "HOST:PORT" or "[V6]:PORT" and resolves it (numeric port). */
@@ -437,42 +354,22 @@ static int resolve(struct chan *ch, const char *addr, int passive)
 	} else {
 		hl = colon ? (size_t)(colon - addr) : 0;
 	}
-	if (!colon || !colon[1] || hl >= sizeof(host) || strlen(addr) >= sizeof(p->spec)) {
+	if (!colon || !colon[1] || hl >= sizeof(host) || strlen(addr) + 7 >= sizeof(p->sock.desc)) {
 		wave_err("channel URI 'tcp://%s': expected tcp://HOST:PORT", addr);
 		return -EINVAL;
 	}
 	memcpy(host, h, hl);
 	host[hl] = '\0';
-	strcpy(p->spec, addr);
+	snprintf(p->sock.desc, sizeof(p->sock.desc), "tcp://%s", addr);
 	ret = getaddrinfo(hl ? host : NULL, colon + 1, &hints, &res);
 	if (ret) {
 		wave_err("channel URI 'tcp://%s': %s", addr, gai_strerror(ret));
 		return -EINVAL;
 	}
-	memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
-	p->addrlen = res->ai_addrlen;
+	memcpy(&p->sock.addr, res->ai_addr, res->ai_addrlen);
+	p->sock.addrlen = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
-}
-
-static int open_host(struct chan *ch)
-{
-	struct tcp_priv *p = priv(ch);
-	int one = 1;
-
-	p->listen_fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (p->listen_fd < 0)
-		return -errno;
-	setsockopt(p->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(p->listen_fd, (struct sockaddr *)&p->addr, p->addrlen) ||
-	    listen(p->listen_fd, 4)) {
-		int err = errno;
-
-		wave_err("%s: cannot listen on tcp://%s: %s", ch->label, p->spec, strerror(err));
-		return -err;
-	}
-	p->next_gen = 1;
-	return chan_epoll_add(ch, p->listen_fd, EPOLLIN, CHAN_TAG_LISTEN);
 }
 
 static int tcp_open(struct chan *ch, const char *addr)
@@ -483,28 +380,14 @@ static int tcp_open(struct chan *ch, const char *addr)
 	if (!p)
 		return -ENOMEM;
 	ch->priv = p;
-	p->listen_fd = p->conn_fd = p->retry_tfd = -1;
+	p->sock.listen_fd = p->sock.conn_fd = p->sock.retry_tfd = -1;
+	p->sock.type = SOCK_STREAM;
+	p->sock.ops = &tcp_sock_ops;
 	ret = resolve(ch, addr, ch->opts.role == CHAN_HOST);
-	if (ret)
-		goto err;
-	if (ch->opts.role == CHAN_HOST) {
-		ret = open_host(ch);
-		if (ret)
-			goto err;
+	if (!ret)
+		ret = chan_sock_open(ch, &p->sock);
+	if (!ret)
 		return 0;
-	}
-	p->retry_ns = CHAN_RETRY_MIN_NS;
-	p->retry_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (p->retry_tfd < 0) {
-		ret = -errno;
-		goto err;
-	}
-	ret = chan_epoll_add(ch, p->retry_tfd, EPOLLIN, CHAN_TAG_RETRY);
-	if (ret)
-		goto err;
-	agent_connect(ch);
-	return 0;
-err:
 	ch->ops->close(ch);
 	return ret;
 }
@@ -599,10 +482,7 @@ static void tcp_disarm(struct chan *ch)
 
 static void tcp_drop(struct chan *ch)
 {
-	tcp_reset(ch);
-	if (ch->opts.role == CHAN_AGENT) {
-		chan_retry_arm(priv(ch)->retry_tfd, &priv(ch)->retry_ns, 1);
-	}
+	chan_sock_drop(ch, &priv(ch)->sock);
 }
 
 static void tcp_close(struct chan *ch)
@@ -611,13 +491,9 @@ static void tcp_close(struct chan *ch)
 
 	if (!p)
 		return;
-	if (p->state == TCP_UP)
+	if (p->sock.state == CHAN_SOCK_UP)
 		flush(ch);
-	tcp_reset(ch);
-	if (p->listen_fd >= 0)
-		close(p->listen_fd);
-	if (p->retry_tfd >= 0)
-		close(p->retry_tfd);
+	chan_sock_close(ch, &p->sock);
 	free(p);
 	ch->priv = NULL;
 }

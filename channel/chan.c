@@ -120,6 +120,13 @@ void chan_epoll_del(struct chan *ch, int fd)
 	epoll_ctl(ch->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
+void chan_close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 void chan_retry_arm(int tfd, uint64_t *backoff_ns, int restart)
 {
 	if (restart)
