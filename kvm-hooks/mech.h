@@ -14,8 +14,17 @@
  * baselines of changed threads, so a waved that was killed can be repaired
  * by the next one.
  *
+ * Two layers: this file's functions (baselines, restore, rollback, the
+ * journal) are the same everywhere; what touches the kernel sits behind
+ * struct mech_ops, one per thread: mech_linux_ops (mech-linux.c) in
+ * production, a fake in unit tests (tests/mech-fake.c) that can refuse the
+ * k-th change with a chosen errno, so waved's all-or-nothing transactions,
+ * rollback and fallback are tested without root.
+ *
  * Mechanisms never decide and never choose targets: callers (waved) check
- * that a thread is managed and a CPU allowed before calling.
+ * that a thread is managed and a CPU allowed before calling. Nor do they
+ * act host-wide on their own: a thread leaving SCHED_DEADLINE is reported
+ * (left_dl) and the caller decides on the accounting repair (dl_repair).
  * Every function returns 0 or -errno (the kernel's refusal, unchanged).
  */
 #ifndef WAVE_KVM_HOOKS_MECH_H
@@ -38,17 +47,51 @@ struct mech_state {
 	int64_t period_us;
 };
 
+struct mech_thread;
+
+/*
+ * The kernel side, on one thread; all return 0 or -errno and change nothing
+ * on error. Called on the caller's thread; none may block for long.
+ * @identity:    the thread's start time (clock ticks), telling a reused tid
+ *               apart; 0 if it is gone.
+ * @get:         every setting of struct mech_state as it is now (weight,
+ *               quota, period -1 where the thread has no cgroup).
+ * @affinity:    placement.
+ * @nice:        the nice value (weight without a cgroup).
+ * @cg_weight:   the cgroup's weight knob, raw (cpu.shares or cpu.weight).
+ * @quota:       the cgroup's CFS bandwidth (quota_us -1: unlimited).
+ * @sched_class: policy, priority, nice and DEADLINE parameters of s; sets
+ *               *left_dl if the thread was in SCHED_DEADLINE and is not now.
+ * @dl_repair:   rebuilds the host's SCHED_DEADLINE accounting (host-wide).
+ */
+struct mech_ops {
+	const char *name;
+	unsigned long long (*identity)(pid_t tid);
+	int (*get)(const struct mech_thread *t, struct mech_state *s);
+	int (*affinity)(const struct mech_thread *t, const cpu_set_t *cpus);
+	int (*nice)(const struct mech_thread *t, int nice);
+	int (*cg_weight)(const struct mech_thread *t, int64_t raw);
+	int (*quota)(const struct mech_thread *t, int64_t quota_us, int64_t period_us);
+	int (*sched_class)(const struct mech_thread *t, const struct mech_state *s, int *left_dl);
+	int (*dl_repair)(void);
+};
+
+extern const struct mech_ops mech_linux_ops;
+
 struct mech_thread {
+	const struct mech_ops *ops;
 	pid_t tid;
 	unsigned long long start;    /* start time (clock ticks): tells tid reuse apart */
 	char cgroup[MECH_CGROUP_MAX];/* the thread's own CPU cgroup directory, or "" */
 	int cg_version;              /* 1 or 2 */
 	int changed;                 /* baseline recorded: something was changed */
+	int left_dl;                 /* left SCHED_DEADLINE since the caller last cleared it */
 	struct mech_state baseline;
 };
 
 /* Prepares t for tid (cgroup may be "" or NULL). 0, or -ESRCH if tid is gone. */
-int mech_thread_init(struct mech_thread *t, pid_t tid, const char *cgroup, int cg_version);
+int mech_thread_init(struct mech_thread *t, const struct mech_ops *ops, pid_t tid,
+		     const char *cgroup, int cg_version);
 
 /* Reads the thread's current settings. */
 int mech_get(const struct mech_thread *t, struct mech_state *s);
@@ -69,19 +112,11 @@ int mech_restore(struct mech_thread *t);
 /*
  * The journal: one line per changed thread with its baseline. write
  * replaces the file atomically (an empty list removes it). repair restores
- * every thread in the file that still runs (same tid and start time), then
- * removes it; returns how many were restored, or -errno.
+ * every thread in the file that still runs (same tid and start time) with
+ * ops, then removes it; returns how many were restored, or -errno.
  */
 int mech_journal_write(const char *path, struct mech_thread *const *threads, unsigned int n);
-int mech_journal_repair(const char *path);
-
-/*
- * Rebuilds the root domain so the kernel recomputes its SCHED_DEADLINE
- * bandwidth accounting (works around a leak; see mech.c). Called after a
- * thread leaves SCHED_DEADLINE and on an EBUSY refusal. 0, -EAGAIN (done
- * less than 10 ms ago) or -errno.
- */
-int mech_dl_repair(void);
+int mech_journal_repair(const char *path, const struct mech_ops *ops);
 
 /* weight (1..10000) in the units of each knob. */
 int64_t mech_weight_to_shares(uint32_t weight);

@@ -3,7 +3,8 @@
  * Scheduling mechanisms (kvm-hooks/mech.h) on a thread of this test: each
  * change, the baseline it records, restore, rollback to a snapshot, the
  * kernel's refusal passed back as -errno, and crash repair from the
- * journal. The cgroup knobs run on a cgroup this test creates and removes.
+ * journal. The cgroup knobs run on a cgroup this test creates and removes,
+ * and on stand-in directories of both cgroup versions' files.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -24,6 +26,8 @@
 
 #include "common/log.h"
 #include "kvm-hooks/mech.h"
+#include "tests/mech-fake.h"
+#include "tests/util.h"
 
 static volatile int stop;
 static pid_t tid;
@@ -74,8 +78,8 @@ static void place_and_restore(void **state)
 	cpu_set_t one, before;
 
 	if (ncpus() < 2)
-		skip();
-	assert_int_equal(mech_thread_init(&t, tid, NULL, 0), 0);
+		test_skip("needs two CPUs");
+	assert_int_equal(mech_thread_init(&t, &mech_linux_ops, tid, NULL, 0), 0);
 	sched_getaffinity(tid, sizeof(before), &before);
 	CPU_ZERO(&one);
 	CPU_SET(1, &one);
@@ -103,7 +107,7 @@ static void weight_without_cgroup_is_nice(void **state)
 	assert_true(mech_weight_to_nice(50) > 0);
 	assert_int_equal(mech_weight_to_shares(100), 1024);
 	assert_int_equal(mech_weight_to_shares(1), 10);
-	assert_int_equal(mech_thread_init(&t, tid, "", 0), 0);
+	assert_int_equal(mech_thread_init(&t, &mech_linux_ops, tid, "", 0), 0);
 	/* Lowering priority needs no privilege. */
 	assert_int_equal(mech_weight(&t, 50), 0);
 	assert_int_equal(getpriority(PRIO_PROCESS, (id_t)tid), mech_weight_to_nice(50));
@@ -117,10 +121,10 @@ static void deadline_and_back(void **state)
 	struct mech_state now;
 	int ret;
 
-	assert_int_equal(mech_thread_init(&t, tid, NULL, 0), 0);
+	assert_int_equal(mech_thread_init(&t, &mech_linux_ops, tid, NULL, 0), 0);
 	ret = mech_class(&t, SCHED_DEADLINE, 0, 1000000, 5000000, 5000000);
 	if (ret == -EPERM)
-		skip();
+		test_skip("SCHED_DEADLINE needs root (CAP_SYS_NICE)");
 	assert_int_equal(ret, 0);
 	assert_int_equal(mech_get(&t, &now), 0);
 	assert_int_equal(now.policy, SCHED_DEADLINE);
@@ -130,6 +134,9 @@ static void deadline_and_back(void **state)
 	assert_int_equal(mech_restore(&t), 0);
 	assert_int_equal(mech_get(&t, &now), 0);
 	assert_int_equal(now.policy, SCHED_OTHER);
+	/* Reported, not repaired by the mechanism: the test repairs what it may have leaked. */
+	assert_true(t.left_dl);
+	mech_linux_ops.dl_repair();
 }
 
 static void snapshot_rollback(void **state)
@@ -139,8 +146,8 @@ static void snapshot_rollback(void **state)
 	cpu_set_t one;
 
 	if (ncpus() < 2)
-		skip();
-	assert_int_equal(mech_thread_init(&t, tid, NULL, 0), 0);
+		test_skip("needs two CPUs");
+	assert_int_equal(mech_thread_init(&t, &mech_linux_ops, tid, NULL, 0), 0);
 	assert_int_equal(mech_get(&t, &snap), 0);
 	CPU_ZERO(&one);
 	CPU_SET(0, &one);
@@ -159,9 +166,9 @@ static void cgroup_knobs(void **state)
 	snprintf(cgdir, sizeof(cgdir), "/sys/fs/cgroup/cpu/wave-test-%d", (int)getpid());
 	if (geteuid() != 0 || mkdir(cgdir, 0755)) {
 		cgdir[0] = '\0';
-		skip();
+		test_skip("needs root and the cgroup v1 cpu controller at /sys/fs/cgroup/cpu");
 	}
-	assert_int_equal(mech_thread_init(&t, tid, cgdir, 1), 0);
+	assert_int_equal(mech_thread_init(&t, &mech_linux_ops, tid, cgdir, 1), 0);
 	assert_int_equal(mech_get(&t, &now), 0);
 	assert_int_equal(now.weight, 1024);
 	assert_int_equal(now.quota_us, -1);
@@ -181,6 +188,176 @@ static void cgroup_knobs(void **state)
 	cgdir[0] = '\0';
 }
 
+/* Writes text into dir/file (a stand-in cgroup file). */
+static void put(const char *dir, const char *file, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The first line of dir/file. */
+static const char *get(const char *dir, const char *file)
+{
+	static char buf[128];
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	assert_non_null(f = fopen(path, "r"));
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+static void rm_standin(const char *dir)
+{
+	static const char *const files[] = { "cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us",
+					     "cpu.weight", "cpu.max" };
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/*
+ * The knob formats of both cgroup versions, on a directory of plain files
+ * laid out as the kernel lays out a cgroup (no root needed): v1 cpu.shares
+ * and cpu.cfs_{quota,period}_us, v2 cpu.weight and "QUOTA PERIOD" / "max
+ * PERIOD" in cpu.max. Read back, changed, restored.
+ */
+static void cgroup_formats_v1_and_v2(void **state)
+{
+	char dir[] = "/tmp/wave-test-cg-XXXXXX";
+	struct mech_thread t;
+	struct mech_state now;
+
+	for (int ver = 1; ver <= 2; ver++) {
+		assert_non_null(mkdtemp(dir));
+		if (ver == 1) {
+			put(dir, "cpu.shares", "1024\n");
+			put(dir, "cpu.cfs_quota_us", "-1\n");
+			put(dir, "cpu.cfs_period_us", "100000\n");
+		} else {
+			put(dir, "cpu.weight", "100\n");
+			put(dir, "cpu.max", "max 100000\n");
+		}
+		assert_int_equal(mech_thread_init(&t, &mech_linux_ops, tid, dir, ver), 0);
+		assert_int_equal(mech_get(&t, &now), 0);
+		assert_int_equal(now.weight, ver == 1 ? 1024 : 100);
+		assert_int_equal(now.quota_us, -1);
+		assert_int_equal(now.period_us, 100000);
+		assert_int_equal(mech_weight(&t, 200), 0);
+		assert_int_equal(mech_quota(&t, 20000, 50000), 0);
+		if (ver == 1) {
+			assert_string_equal(get(dir, "cpu.shares"), "2048");
+			assert_string_equal(get(dir, "cpu.cfs_quota_us"), "20000");
+			assert_string_equal(get(dir, "cpu.cfs_period_us"), "50000");
+		} else {
+			assert_string_equal(get(dir, "cpu.weight"), "200");
+			assert_string_equal(get(dir, "cpu.max"), "20000 50000");
+		}
+		assert_int_equal(mech_get(&t, &now), 0);
+		assert_int_equal(now.quota_us, 20000);
+		assert_int_equal(now.period_us, 50000);
+		assert_int_equal(mech_restore(&t), 0);
+		if (ver == 1) {
+			assert_string_equal(get(dir, "cpu.shares"), "1024");
+			assert_string_equal(get(dir, "cpu.cfs_quota_us"), "-1");
+			assert_string_equal(get(dir, "cpu.cfs_period_us"), "100000");
+		} else {
+			assert_string_equal(get(dir, "cpu.weight"), "100");
+			assert_string_equal(get(dir, "cpu.max"), "max 100000");
+		}
+		rm_standin(dir);
+		strcpy(dir, "/tmp/wave-test-cg-XXXXXX");
+	}
+}
+
+/*
+ * The same on a real cgroup v2 hierarchy mounted by the test, where the
+ * host gives cgroup2 the cpu controller (systemd hosts do). The knobs are
+ * written on a child group of the test's own; no thread is moved.
+ */
+static void cgroup_v2_real(void **state)
+{
+	char mnt[] = "/tmp/wave-test-cg2-XXXXXX", dir[300], ctl[128] = "";
+	struct mech_thread t;
+	struct mech_state now;
+	FILE *f;
+
+	if (geteuid() != 0)
+		test_skip("mounting cgroup2 needs root");
+	assert_non_null(mkdtemp(mnt));
+	if (mount("none", mnt, "cgroup2", 0, NULL)) {
+		rmdir(mnt);
+		test_skip("cannot mount cgroup2: %s", strerror(errno));
+	}
+	snprintf(dir, sizeof(dir), "%s/cgroup.subtree_control", mnt);
+	if ((f = fopen(dir, "r"))) {
+		if (!fgets(ctl, sizeof(ctl), f))
+			ctl[0] = '\0';
+		fclose(f);
+	}
+	if (!strstr(ctl, "cpu")) {
+		umount(mnt);
+		rmdir(mnt);
+		test_skip("cgroup2 has no cpu controller here (it is bound to the v1 hierarchy)");
+	}
+	snprintf(dir, sizeof(dir), "%s/wave-test-%d", mnt, (int)getpid());
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(mech_thread_init(&t, &mech_linux_ops, tid, dir, 2), 0);
+	assert_int_equal(mech_weight(&t, 200), 0);
+	assert_int_equal(mech_quota(&t, 20000, 100000), 0);
+	assert_int_equal(mech_get(&t, &now), 0);
+	assert_int_equal(now.weight, 200);
+	assert_int_equal(now.quota_us, 20000);
+	assert_int_equal(mech_restore(&t), 0);
+	assert_int_equal(mech_get(&t, &now), 0);
+	assert_int_equal(now.weight, 100);
+	assert_int_equal(now.quota_us, -1);
+	rmdir(dir);
+	umount(mnt);
+	rmdir(mnt);
+}
+
+/* Leaving DEADLINE is reported to the caller; the mechanism never repairs host-wide itself. */
+static void leaving_deadline_is_reported(void **state)
+{
+	struct mech_thread t;
+	struct mech_state s;
+
+	mech_fake_reset();
+	mech_fake_thread(4242);
+	assert_int_equal(mech_thread_init(&t, &mech_fake_ops, 4242, "", 1), 0);
+	assert_int_equal(mech_class(&t, SCHED_DEADLINE, 0, 1000000, 5000000, 5000000), 0);
+	assert_false(t.left_dl);
+	assert_int_equal(mech_class(&t, SCHED_OTHER, 0, 0, 0, 0), 0);
+	assert_true(t.left_dl);
+	assert_int_equal(mech_fake_dl_repairs(), 0);
+	/* Restoring a state puts the class back first: a DEADLINE thread's CPUs cannot shrink. */
+	t.left_dl = 0;
+	assert_int_equal(mech_get(&t, &s), 0);
+	CPU_CLR(1, &s.affinity);
+	assert_int_equal(mech_class(&t, SCHED_DEADLINE, 0, 1000000, 5000000, 5000000), 0);
+	assert_int_equal(mech_set(&t, &s), 0);
+	assert_true(mech_fake_same(mech_fake_state(4242), &s));
+	assert_true(t.left_dl);
+	/* The kernel's refusal comes back unchanged. */
+	mech_fake_fail(0, EPERM);
+	assert_int_equal(mech_weight(&t, 50), -EPERM);
+	assert_int_equal(mech_restore(&t), 0);
+	assert_true(mech_fake_same(mech_fake_state(4242), &t.baseline));
+}
+
 static void journal_repairs_after_a_crash(void **state)
 {
 	char path[] = "/tmp/wave-test-journal-XXXXXX";
@@ -190,10 +367,10 @@ static void journal_repairs_after_a_crash(void **state)
 	int fd = mkstemp(path);
 
 	if (ncpus() < 2)
-		skip();
+		test_skip("needs two CPUs");
 	close(fd);
 	sched_getaffinity(tid, sizeof(before), &before);
-	assert_int_equal(mech_thread_init(&t, tid, NULL, 0), 0);
+	assert_int_equal(mech_thread_init(&t, &mech_linux_ops, tid, NULL, 0), 0);
 	CPU_ZERO(&one);
 	CPU_SET(1, &one);
 	assert_int_equal(mech_place(&t, &one), 0);
@@ -201,9 +378,9 @@ static void journal_repairs_after_a_crash(void **state)
 	assert_int_equal(mech_journal_write(path, list, 1), 0);
 	/* The daemon dies here; a new one finds the journal and repairs. */
 	memset(&t, 0, sizeof(t));
-	assert_int_equal(mech_journal_repair(path), 1);
+	assert_int_equal(mech_journal_repair(path, &mech_linux_ops), 1);
 	assert_int_equal(access(path, F_OK), -1);
-	mech_thread_init(&t, tid, NULL, 0);
+	mech_thread_init(&t, &mech_linux_ops, tid, NULL, 0);
 	assert_int_equal(mech_get(&t, &now), 0);
 	assert_true(CPU_EQUAL(&now.affinity, &before));
 	assert_int_equal(now.nice, 0);
@@ -212,7 +389,7 @@ static void journal_repairs_after_a_crash(void **state)
 	dprintf(fd, "%d 1 0 0 0 0 0 0 0 -1 -1 -1 0 -\n", (int)tid);
 	dprintf(fd, "garbage line\n");
 	close(fd);
-	assert_int_equal(mech_journal_repair(path), 0);
+	assert_int_equal(mech_journal_repair(path, &mech_linux_ops), 0);
 	/* Nothing changed: writing removes the journal. */
 	assert_int_equal(mech_journal_write(path, list, 1), 0);
 	assert_int_equal(access(path, F_OK), -1);
@@ -227,6 +404,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(deadline_and_back, thread_setup, thread_teardown),
 		cmocka_unit_test_setup_teardown(snapshot_rollback, thread_setup, thread_teardown),
 		cmocka_unit_test_setup_teardown(cgroup_knobs, thread_setup, thread_teardown),
+		cmocka_unit_test_setup_teardown(cgroup_formats_v1_and_v2, thread_setup,
+						thread_teardown),
+		cmocka_unit_test_setup_teardown(cgroup_v2_real, thread_setup, thread_teardown),
+		cmocka_unit_test(leaving_deadline_is_reported),
 		cmocka_unit_test_setup_teardown(journal_repairs_after_a_crash, thread_setup,
 						thread_teardown),
 	};

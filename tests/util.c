@@ -34,6 +34,18 @@ int test_free_port(void)
 	return port;
 }
 
+void test_skip_reason(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("SKIP ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
 int test_uri_setup(void **state)
 {
 	static unsigned int counter;

@@ -9,6 +9,17 @@
 #include "channel/chan.h"
 #include "vmm/conn.h"
 
+/*
+ * Skips the running test case, saying why on a line tests/run.sh collects
+ * ("SKIP <reason>"): a skip without a reason would read as a pass.
+ */
+#define test_skip(...)                          \
+	do {                                    \
+		test_skip_reason(__VA_ARGS__);  \
+		skip();                         \
+	} while (0)
+void test_skip_reason(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* cmocka prestate is "shm" or "tcp"; setup turns it into a fresh URI. */
 int test_uri_setup(void **state);
 int test_uri_teardown(void **state);

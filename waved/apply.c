@@ -76,7 +76,53 @@ static uint8_t check_op(struct waved *w, struct txn_ctx *c, unsigned int k, cons
 	return WAVE_ST_OK;
 }
 
-static int apply_op(struct wv_thread *t, const struct wave_txn *op)
+int wv_dl_repair(struct waved *w, const char *why)
+{
+	uint64_t now = wave_now_ns();
+	int ret;
+
+	/* At most every 10 ms: a burst of threads leaving DEADLINE needs one rebuild. */
+	if (w->dl_repair_ns && now - w->dl_repair_ns < 10 * WAVE_NSEC_PER_MSEC)
+		return -EAGAIN;
+	w->dl_repair_ns = now;
+	ret = w->mech->dl_repair();
+	if (ret) {
+		wave_log_rl(WAVE_LOG_WARN, "waved: cannot rebuild the SCHED_DEADLINE accounting: %s",
+			    strerror(-ret));
+		return ret;
+	}
+	wave_log(w->st.dl_repairs++ ? WAVE_LOG_DEBUG : WAVE_LOG_INFO,
+		 "waved: rebuilt the root domain's SCHED_DEADLINE accounting (%s): works around "
+		 "a kernel that leaks the bandwidth of threads leaving DEADLINE", why);
+	return 0;
+}
+
+void wv_dl_check(struct waved *w, struct wv_thread *const *t, unsigned int n, const char *why)
+{
+	int left = 0;
+
+	for (unsigned int k = 0; k < n; k++)
+		if (t[k]) {
+			left |= t[k]->mech.left_dl;
+			t[k]->mech.left_dl = 0;
+		}
+	if (left)
+		wv_dl_repair(w, why);
+}
+
+/* SET_CLASS into DEADLINE refused for want of bandwidth: maybe leaked; rebuild and retry once. */
+static int set_class(struct waved *w, struct wv_thread *t, const struct wave_txn *op, int policy)
+{
+	int ret = mech_class(&t->mech, policy, op->prio, op->u.cls.runtime_ns, op->u.cls.deadline_ns,
+			     op->u.cls.period_ns);
+
+	if (ret == -EBUSY && policy == SCHED_DEADLINE && !wv_dl_repair(w, "admission refused"))
+		ret = mech_class(&t->mech, policy, op->prio, op->u.cls.runtime_ns,
+				 op->u.cls.deadline_ns, op->u.cls.period_ns);
+	return ret;
+}
+
+static int apply_op(struct waved *w, struct wv_thread *t, const struct wave_txn *op)
 {
 	static const int policies[WAVE_SCHED_MAX] = {
 		[WAVE_SCHED_OTHER] = SCHED_OTHER,
@@ -97,15 +143,21 @@ static int apply_op(struct wv_thread *t, const struct wave_txn *op)
 	case WAVE_OP_SET_QUOTA:
 		return mech_quota(&t->mech, op->u.quota.quota_us, op->u.quota.period_us);
 	case WAVE_OP_SET_CLASS:
-		return mech_class(&t->mech, policies[op->policy], op->prio, op->u.cls.runtime_ns,
-				  op->u.cls.deadline_ns, op->u.cls.period_ns);
+		return set_class(w, t, op, policies[op->policy]);
 	}
 	return -EINVAL;
 }
 
-/* Undoes ops 0..k-1 in reverse order (each target back to its snapshot). */
+/*
+ * Op k failed (the kernel changed nothing for it, but its thread's baseline
+ * may have been recorded just before): undoes ops 0..k-1 in reverse order,
+ * each target back to its snapshot and its changed flag to what it was, so
+ * a thread the transaction left untouched is not marked changed (it would
+ * then never be journaled when changed later).
+ */
 static void rollback(struct txn_ctx *c, unsigned int k)
 {
+	c->t[k]->mech.changed = c->was_changed[k];
 	while (k--) {
 		if (!c->snapped[k])
 			continue;
@@ -278,12 +330,14 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 	for (k = 0; k < n; k++) {
 		c.was_changed[k] = c.t[k]->mech.changed;
 		c.snapped[k] = !mech_get(&c.t[k]->mech, &c.snap[k]);
-		if ((ret = apply_op(c.t[k], &ops[k])))
+		if ((ret = apply_op(w, c.t[k], &ops[k])))
 			break;
 		journal |= !c.was_changed[k];
 	}
-	if (ret) {
+	if (ret)
 		rollback(&c, k);
+	wv_dl_check(w, c.t, n, "a transaction moved threads out of DEADLINE");
+	if (ret) {
 		wave_log_rl(WAVE_LOG_INFO, "waved: TXN %u op %u (%s on %s thread %d) failed: %s",
 			    ops->txn_id, k, wave_op_name(ops[k].op), c.vm[k]->name,
 			    (int)c.t[k]->tid, strerror(-ret));

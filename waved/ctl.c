@@ -182,6 +182,7 @@ static json_object *status_json(const struct waved *w)
 	json_object_object_add(st, "prestaged", json_object_new_int64((int64_t)w->st.prestaged));
 	json_object_object_add(st, "prestaged_fired",
 			       json_object_new_int64((int64_t)w->st.prestaged_fired));
+	json_object_object_add(st, "dl_repairs", json_object_new_int64((int64_t)w->st.dl_repairs));
 	json_object_object_add(st, "tx_dropped", json_object_new_int64((int64_t)w->st.tx_dropped));
 	json_object_object_add(st, "bad_txns", json_object_new_int64((int64_t)w->st.rx_invalid_txn));
 	if (w->ch) {

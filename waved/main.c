@@ -354,6 +354,7 @@ static int setup(struct waved *w)
 	if (w->epfd < 0 || w->tfd < 0 || w->wdfd < 0 || w->sfd < 0)
 		return -errno;
 	wd_init(&w->wd, w->cfg.lag_threshold_ns, w->cfg.handback_n);
+	w->mech = &mech_linux_ops;
 	wv_apply_init(w);
 	w->epoch = 1;
 	if (w->cfg.mode == WAVED_ONHOST ||

@@ -138,7 +138,7 @@ static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsi
 	} else if (procfs_cpu_cgroup("", tid, dir, sizeof(dir), &ver)) {
 		ver = 1;
 	}
-	if ((ret = mech_thread_init(&t->mech, tid, cgroup, ver)))
+	if ((ret = mech_thread_init(&t->mech, w->mech, tid, cgroup, ver)))
 		return ret;
 	t->slot = obs_add(w->obs, pid, tid, 0); /* no subscription for a new VM yet */
 	if (t->slot < 0) {
@@ -245,7 +245,7 @@ int wv_add_static(struct waved *w, const struct wv_static_vm *s)
 
 void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why)
 {
-	int changed = 0;
+	int changed = 0, left_dl = 0;
 
 	wv_drop_prestaged(w, vm, WAVE_ST_NO_TARGET);
 	for (unsigned int i = 0; i < WV_MAX_THREADS; i++) {
@@ -257,7 +257,10 @@ void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why)
 		mech_restore(&t->mech);
 		obs_del(w->obs, t->slot);
 		t->used = 0;
+		left_dl |= t->mech.left_dl;
 	}
+	if (left_dl)
+		wv_dl_repair(w, "a VM's threads left DEADLINE on removal");
 	wave_info("waved: %s no longer managed: %s", vm->name, why);
 	wv_export_vm(w, vm, 1);
 	vm->used = 0;
@@ -268,6 +271,7 @@ void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why)
 void wv_restore_all(struct waved *w, const char *why)
 {
 	unsigned int n = 0, failed = 0;
+	int left_dl = 0;
 
 	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
 		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++) {
@@ -277,11 +281,15 @@ void wv_restore_all(struct waved *w, const char *why)
 				continue;
 			if (mech_restore(&t->mech))
 				failed++;
+			left_dl |= t->mech.left_dl;
+			t->mech.left_dl = 0;
 			n++;
 		}
 	if (n)
 		wave_info("waved: %s: %u threads back to their baseline%s", why, n,
 			  failed ? " (some could not be restored)" : "");
+	if (left_dl)
+		wv_dl_repair(w, why);
 	wv_journal(w);
 }
 
@@ -335,7 +343,7 @@ int wv_vms_init(struct waved *w)
 	int ret;
 
 	site_path(w->journal, sizeof(w->journal), w->cfg.rundir, SITE_JOURNAL);
-	ret = mech_journal_repair(w->journal);
+	ret = mech_journal_repair(w->journal, w->mech);
 	if (ret > 0)
 		wave_info("waved: repaired %d threads left changed by a previous waved", ret);
 	ret = obs_open(w->cfg.obs, w->cfg.wake_min_idle_ns, &w->obs);

@@ -120,6 +120,7 @@ struct waved_stats {
 	uint64_t tx_dropped, rx_invalid_txn, snapshots, fallbacks, handbacks;
 	uint64_t wake_events, exports, wake_subs, bad_wake_subs;
 	uint64_t prestaged, prestaged_fired;
+	uint64_t dl_repairs;       /* SCHED_DEADLINE accounting rebuilt (wv_dl_repair) */
 	uint64_t last_fallback_ns, last_fallback_lag_ns; /* CLOCK_MONOTONIC, when; lag then */
 	/* wakeup seen in BPF -> decision about that thread applied, ns (ring) */
 	uint64_t decision_ns[WV_LAT_SAMPLES];
@@ -136,6 +137,7 @@ struct waved {
 	uint64_t wd_armed;
 	struct chan *ch;
 	struct obs *obs;
+	const struct mech_ops *mech; /* mech_linux_ops; a fake in unit tests */
 	struct vmm_conn *conn;
 	struct wv_vm vms[WV_MAX_VMS];
 	uint32_t next_vm_id, next_barrier, epoch, snap_id;
@@ -150,6 +152,7 @@ struct waved {
 	uint64_t next_export, next_hb, next_cpu, next_rate;
 	uint64_t cpu_prev_busy[WAVE_MANAGED_CPUS], cpu_prev_idle[WAVE_MANAGED_CPUS];
 	int stop;
+	uint64_t dl_repair_ns;     /* last SCHED_DEADLINE accounting rebuild */
 	char journal[512];
 };
 
@@ -192,6 +195,14 @@ void wv_apply_init(struct waved *w);
 void wv_fire_prestaged(struct waved *w, struct wv_thread *t);
 /* Drops every prestaged transaction (or those triggered by vm's threads) with status. */
 void wv_drop_prestaged(struct waved *w, const struct wv_vm *vm, uint8_t status);
+/*
+ * Rebuilds the kernel's SCHED_DEADLINE accounting, host-wide (mech_ops
+ * dl_repair; see mech-linux.c for the leak it works around): logged,
+ * counted, at most every 10 ms (-EAGAIN). 0 or -errno.
+ */
+int wv_dl_repair(struct waved *w, const char *why);
+/* Rebuilds it if any of threads t[0..n-1] (NULL entries skipped) left DEADLINE since. */
+void wv_dl_check(struct waved *w, struct wv_thread *const *t, unsigned int n, const char *why);
 
 /* fallback.c */
 /* The agent's decisions apply now (offload mode, watchdog healthy). */

@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * waved's decision path as a unit, without root, processes or timing: the
+ * mechanisms are the fake kernel of tests/mech-fake.c (which can refuse
+ * the k-th change with a chosen errno), observation is a fake backend that
+ * records which threads' wakeups are pushed, and the channel is wrapped at
+ * link time (tests/test-waved-apply.wrap) so every message waved sends to
+ * the agent lands in sent[]. Threads of this test stand in for vCPUs (only
+ * their thread ids are used). Checked:
+ *   - a multi-op transaction whose op k the kernel refuses is rolled back
+ *     whole (every earlier op undone) and its TXN_RESULT names op k and the
+ *     errno, for every k;
+ *   - refusals by epoch, target, barrier, allowed CPUs, arguments, mode and
+ *     fallback, none touching the kernel;
+ *   - prestaged transactions: kept, replaced by a newer one on the same
+ *     trigger, fired by the trigger's wakeup, dropped on fallback;
+ *   - fallback restores every baseline and repairs the DEADLINE accounting;
+ *   - a refused DEADLINE admission is repaired and retried once;
+ *   - wakeups are pushed exactly for the threads the policy in charge
+ *     subscribed to.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "channel/codec.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "ipu-sched/policy.h"
+#include "tests/mech-fake.h"
+#include "waved/waved.h"
+
+#define NTHREADS 4
+
+/* ---- the channel, wrapped: what waved sends lands here ---- */
+
+static struct wave_msg sent[4096];
+static unsigned int nsent;
+
+int __wrap_chan_is_up(const struct chan *ch);
+int __wrap_chan_send_batch(struct chan *ch, const struct wave_msg *msgs, unsigned int n);
+int __wrap_chan_send(struct chan *ch, const struct wave_msg *msg);
+
+int __wrap_chan_is_up(const struct chan *ch)
+{
+	return 1;
+}
+
+int __wrap_chan_send_batch(struct chan *ch, const struct wave_msg *msgs, unsigned int n)
+{
+	for (unsigned int i = 0; i < n && nsent < sizeof(sent) / sizeof(sent[0]); i++)
+		sent[nsent++] = msgs[i];
+	return (int)n;
+}
+
+int __wrap_chan_send(struct chan *ch, const struct wave_msg *msg)
+{
+	return __wrap_chan_send_batch(ch, msg, 1) == 1 ? 0 : -EAGAIN;
+}
+
+/* ---- observation, faked: records whose wakeups would be pushed ---- */
+
+static int notified[HOOKS_MAX_THREADS];
+
+static int fobs_add(struct obs *o, unsigned int slot, pid_t pid, pid_t tid, int notify)
+{
+	notified[slot] = notify;
+	return 0;
+}
+
+static void fobs_del(struct obs *o, unsigned int slot)
+{
+	notified[slot] = 0;
+}
+
+static int fobs_read(struct obs *o, unsigned int slot, struct hooks_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->tid = (uint32_t)o->tid[slot];
+	r->state = HOOKS_BLOCKED;
+	return 0;
+}
+
+static int fobs_fd(const struct obs *o)
+{
+	return -1;
+}
+
+static void fobs_notify(struct obs *o, unsigned int slot, int on)
+{
+	notified[slot] = on;
+}
+
+static const struct obs_ops fake_obs_ops = {
+	.name = "fake",
+	.add = fobs_add,
+	.del = fobs_del,
+	.read = fobs_read,
+	.fd = fobs_fd,
+	.notify = fobs_notify,
+};
+
+/* ---- the stand-in vCPU threads: they only need to exist ---- */
+
+static pid_t tids[NTHREADS];
+static pthread_t thr[NTHREADS];
+static int parked[2];
+
+static void *standin(void *arg)
+{
+	char c;
+
+	tids[(intptr_t)arg] = (pid_t)syscall(SYS_gettid);
+	return read(parked[0], &c, 1) < 0 ? NULL : NULL;
+}
+
+static int group_setup(void **state)
+{
+	assert_int_equal(pipe(parked), 0);
+	for (intptr_t i = 0; i < NTHREADS; i++)
+		pthread_create(&thr[i], NULL, standin, (void *)i);
+	for (int i = 0; i < NTHREADS; i++)
+		while (!__atomic_load_n(&tids[i], __ATOMIC_ACQUIRE))
+			sched_yield();
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	close(parked[1]);
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(thr[i], NULL);
+	close(parked[0]);
+	return 0;
+}
+
+/* ---- waved, in memory: two VMs of two vCPUs, the agent in charge ---- */
+
+static struct waved w;
+static struct obs fobs;
+static struct policy_conf conf;
+static char rundir[64];
+static struct wv_vm *lat, *bat;
+static struct mech_state before[NTHREADS];
+
+static struct wv_vm *vm_named(const char *name)
+{
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		if (w.vms[v].used && !strcmp(w.vms[v].name, name))
+			return &w.vms[v];
+	return NULL;
+}
+
+static int setup(void **state)
+{
+	struct wv_static_vm l = { .name = "lat", .cls = WAVE_CLASS_LATENCY, .nr_vcpus = 2 };
+	struct wv_static_vm b = { .name = "bat", .cls = WAVE_CLASS_BATCH, .nr_vcpus = 2 };
+
+	memset(&w, 0, sizeof(w));
+	memset(&fobs, 0, sizeof(fobs));
+	memset(notified, 0, sizeof(notified));
+	nsent = 0;
+	mech_fake_reset();
+	for (int i = 0; i < NTHREADS; i++)
+		mech_fake_thread(tids[i]);
+	snprintf(rundir, sizeof(rundir), "/tmp/wave-test-apply-%d", (int)getpid());
+	mkdir(rundir, 0700);
+	snprintf(w.journal, sizeof(w.journal), "%s/waved.journal", rundir);
+	assert_int_equal(policy_conf_init(&conf, "cfs"), 0);
+	w.cfg.mode = WAVED_OFFLOAD;
+	w.cfg.fallback = WAVED_FB_CFS;
+	w.cfg.policy = &conf;
+	w.cfg.wake_events = WV_WAKE_POLICY;
+	w.cfg.lag_threshold_ns = 10 * WAVE_NSEC_PER_MSEC;
+	CPU_SET(0, &w.cfg.allowed);
+	CPU_SET(1, &w.cfg.allowed);
+	w.mech = &mech_fake_ops;
+	fobs.ops = &fake_obs_ops;
+	w.obs = &fobs;
+	w.ch = (struct chan *)&fobs; /* any non-NULL: the channel is wrapped */
+	w.epoch = 1;
+	w.now = wave_now_ns();
+	wd_init(&w.wd, w.cfg.lag_threshold_ns, 2);
+	wd_peer(&w.wd, 1);
+	w.wd.state = WD_OFFLOAD; /* the agent is in charge */
+	wv_apply_init(&w);
+	l.vcpus[0] = tids[0];
+	l.vcpus[1] = tids[1];
+	b.vcpus[0] = tids[2];
+	b.vcpus[1] = tids[3];
+	assert_int_equal(wv_add_static(&w, &l), 0);
+	assert_int_equal(wv_add_static(&w, &b), 0);
+	assert_non_null(lat = vm_named("lat"));
+	assert_non_null(bat = vm_named("bat"));
+	for (int i = 0; i < NTHREADS; i++)
+		before[i] = *mech_fake_state(tids[i]);
+	nsent = 0;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char path[128];
+
+	unlink(w.journal);
+	snprintf(path, sizeof(path), "%s/waved.journal.tmp", rundir);
+	unlink(path);
+	rmdir(rundir);
+	return 0;
+}
+
+/* ---- transactions as the agent sends them ---- */
+
+static struct wv_thread *vcpu(struct wv_vm *vm, unsigned int i)
+{
+	return wv_thread_find(vm, WAVE_KIND_VCPU, i);
+}
+
+/* One op on vm's vCPU i, with the barrier and epoch waved expects. */
+static struct wave_txn op_on(struct wv_vm *vm, unsigned int i, enum wave_txn_op kind)
+{
+	struct wave_txn op = { .epoch = w.epoch, .vm_id = vm->id, .kind = WAVE_KIND_VCPU,
+			       .index = (uint16_t)i, .op = (uint8_t)kind };
+
+	op.barrier = vcpu(vm, i) ? vcpu(vm, i)->barrier : 0;
+	return op;
+}
+
+static struct wave_txn place(struct wv_vm *vm, unsigned int i, uint64_t mask)
+{
+	struct wave_txn op = op_on(vm, i, WAVE_OP_PLACE);
+
+	op.u.place.mask = mask;
+	return op;
+}
+
+static struct wave_txn weight(struct wv_vm *vm, unsigned int i, uint32_t wt)
+{
+	struct wave_txn op = op_on(vm, i, WAVE_OP_SET_WEIGHT);
+
+	op.u.weight.weight = wt;
+	return op;
+}
+
+static struct wave_txn deadline(struct wv_vm *vm, unsigned int i)
+{
+	struct wave_txn op = op_on(vm, i, WAVE_OP_SET_CLASS);
+
+	op.policy = WAVE_SCHED_DEADLINE;
+	op.u.cls.runtime_ns = 1000000;
+	op.u.cls.deadline_ns = op.u.cls.period_ns = 5000000;
+	return op;
+}
+
+/* Hands waved the transaction ops[0..n-1] as txn id, op by op, as from the agent. */
+static void submit(uint32_t id, struct wave_txn *ops, unsigned int n)
+{
+	for (unsigned int k = 0; k < n; k++) {
+		ops[k].txn_id = id;
+		ops[k].op_idx = (uint8_t)k;
+		ops[k].op_count = (uint8_t)n;
+		wv_on_txn(&w, &ops[k], 0);
+	}
+	wv_flush(&w);
+}
+
+/* The TXN_RESULT waved sent for txn id, or NULL. */
+static const struct wave_txn_result *result(uint32_t id)
+{
+	for (unsigned int i = nsent; i-- > 0;)
+		if (sent[i].h.type == WAVE_MSG_TXN_RESULT && sent[i].p.result.txn_id == id)
+			return &sent[i].p.result;
+	return NULL;
+}
+
+static int at_baseline(void)
+{
+	for (int i = 0; i < NTHREADS; i++)
+		if (!mech_fake_same(mech_fake_state(tids[i]), &before[i]))
+			return 0;
+	return 1;
+}
+
+/* ---- the cases ---- */
+
+/* Op k of four refused by the kernel: ops 0..k-1 undone, op k and its errno reported. */
+static void multi_op_txn_rolls_back_when_op_k_fails(void **state)
+{
+	static const int errs[4] = { EPERM, EACCES, EINVAL, EPERM };
+
+	for (unsigned int k = 0; k < 4; k++) {
+		struct wave_txn ops[4] = { place(bat, 0, 0x2), weight(bat, 1, 300),
+					   deadline(lat, 0), place(bat, 1, 0x1) };
+		const struct wave_txn_result *r;
+
+		mech_fake_fail(k, errs[k]);
+		submit(10 + k, ops, 4);
+		assert_non_null(r = result(10 + k));
+		assert_int_equal(r->status, WAVE_ST_FAILED);
+		assert_int_equal(r->op_idx, k);
+		assert_int_equal(r->err, errs[k]);
+		assert_true(at_baseline());
+	}
+	assert_int_equal(w.st.results[WAVE_ST_FAILED], 4);
+	assert_int_equal(w.st.ops_applied, 0);
+	/* Nothing refused: all four apply, one result. */
+	{
+		struct wave_txn ops[4] = { place(bat, 0, 0x2), weight(bat, 1, 300),
+					   deadline(lat, 0), place(bat, 1, 0x1) };
+
+		submit(20, ops, 4);
+		assert_int_equal(result(20)->status, WAVE_ST_OK);
+		assert_int_equal(w.st.ops_applied, 4);
+		assert_int_equal(mech_fake_state(tids[0])->policy, SCHED_DEADLINE);
+		assert_int_equal(CPU_COUNT(&mech_fake_state(tids[2])->affinity), 1);
+		assert_true(CPU_ISSET(1, &mech_fake_state(tids[2])->affinity));
+		assert_int_equal(access(w.journal, F_OK), 0); /* baselines journaled */
+	}
+}
+
+/* Every refusal is a status and leaves the kernel untouched. */
+static void refusals_touch_nothing(void **state)
+{
+	struct {
+		struct wave_txn op;
+		uint8_t status;
+	} cases[] = {
+		{ place(bat, 0, 0x2), WAVE_ST_STALE_EPOCH },
+		{ place(bat, 0, 0x2), WAVE_ST_NO_TARGET },     /* no such VM */
+		{ place(bat, 5, 0x2), WAVE_ST_NO_TARGET },     /* no such vCPU */
+		{ place(bat, 0, 0x2), WAVE_ST_STALE_TARGET },  /* old barrier */
+		{ place(bat, 0, 0x4), WAVE_ST_INVALID },       /* CPU 2 not in --cpus */
+		{ op_on(bat, 0, WAVE_OP_SET_QUOTA), WAVE_ST_INVALID }, /* no cgroup */
+	};
+	unsigned int changes = mech_fake_changes();
+
+	cases[0].op.epoch = w.epoch + 1;
+	cases[1].op.vm_id = 999;
+	cases[3].op.barrier--;
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		submit(100 + i, &cases[i].op, 1);
+		assert_non_null(result(100 + i));
+		assert_int_equal(result(100 + i)->status, cases[i].status);
+	}
+	/* A TRIGGER after another op. */
+	{
+		struct wave_txn ops[2] = { place(bat, 0, 0x2), op_on(lat, 0, WAVE_OP_TRIGGER) };
+
+		submit(200, ops, 2);
+		assert_int_equal(result(200)->status, WAVE_ST_INVALID);
+	}
+	/* The agent's decisions while the host is in fallback; nothing at all in observe mode. */
+	w.wd.state = WD_FALLBACK;
+	{
+		struct wave_txn op = place(bat, 0, 0x2);
+
+		submit(300, &op, 1);
+		assert_int_equal(result(300)->status, WAVE_ST_FALLBACK);
+	}
+	w.wd.state = WD_OFFLOAD;
+	w.cfg.mode = WAVED_OBSERVE;
+	{
+		struct wave_txn op = place(bat, 0, 0x2);
+
+		submit(301, &op, 1);
+		assert_int_equal(result(301)->status, WAVE_ST_INVALID);
+	}
+	assert_int_equal(mech_fake_changes(), changes);
+	assert_true(at_baseline());
+	assert_int_equal(w.st.ops_applied, 0);
+}
+
+/* A wakeup of lat's vCPU i, as BPF reports it. */
+static void wakes(unsigned int i)
+{
+	struct hooks_event ev = { .tid = (uint32_t)vcpu(lat, i)->tid,
+				  .slot = (uint32_t)vcpu(lat, i)->slot, .kind = HOOKS_RUNNABLE,
+				  .ts_ns = wave_now_ns() };
+
+	wv_on_wake_event(&ev, &w);
+	wv_flush(&w);
+}
+
+static void prestaged_replaced_fired_and_dropped(void **state)
+{
+	struct wave_txn a[2] = { op_on(lat, 0, WAVE_OP_TRIGGER), place(bat, 0, 0x2) };
+	struct wave_txn b[2] = { op_on(lat, 0, WAVE_OP_TRIGGER), place(bat, 0, 0x1) };
+	struct wave_txn c[2] = { op_on(lat, 1, WAVE_OP_TRIGGER), place(bat, 1, 0x2) };
+	unsigned int changes = mech_fake_changes();
+
+	submit(1, a, 2);
+	assert_null(result(1));                    /* kept, not answered yet */
+	assert_int_equal(mech_fake_changes(), changes);
+	assert_true(notified[vcpu(lat, 0)->slot]); /* its trigger's wakeups are pushed */
+	assert_false(notified[vcpu(lat, 1)->slot]);
+	submit(2, b, 2);                           /* the same trigger: the newer one wins */
+	assert_int_equal(result(1)->status, WAVE_ST_STALE_TARGET);
+	assert_null(result(2));
+	wakes(1);                                  /* not a trigger: nothing fires */
+	assert_null(result(2));
+	wakes(0);
+	assert_non_null(result(2));
+	assert_int_equal(result(2)->status, WAVE_ST_OK);
+	assert_true(CPU_ISSET(0, &mech_fake_state(tids[2])->affinity));
+	assert_int_equal(CPU_COUNT(&mech_fake_state(tids[2])->affinity), 1);
+	assert_false(notified[vcpu(lat, 0)->slot]); /* fired: no longer pushed */
+	assert_int_equal(w.st.prestaged_fired, 1);
+	/* One more, then the agent dies: dropped with FALLBACK, never applied. */
+	submit(3, c, 2);
+	assert_true(notified[vcpu(lat, 1)->slot]);
+	w.wd.peer_up = 0;
+	w.now = wave_now_ns();
+	wv_fallback_check(&w);
+	wv_flush(&w);
+	assert_int_equal(result(3)->status, WAVE_ST_FALLBACK);
+	assert_false(notified[vcpu(lat, 1)->slot]);
+	wakes(1);
+	assert_int_equal(w.st.prestaged_fired, 1);
+	assert_true(at_baseline()); /* and the fallback put bat's vCPU 0 back */
+}
+
+static void fallback_restores_every_baseline(void **state)
+{
+	struct wave_txn ops[4] = { place(bat, 0, 0x2), weight(bat, 1, 300), deadline(lat, 0),
+				   deadline(lat, 1) };
+	struct wave_txn late = place(bat, 0, 0x2);
+
+	submit(1, ops, 4);
+	assert_int_equal(result(1)->status, WAVE_ST_OK);
+	assert_false(at_baseline());
+	assert_int_equal(mech_fake_dl_repairs(), 0);
+	w.wd.peer_up = 0; /* the channel says the agent is gone */
+	w.now = wave_now_ns();
+	wv_fallback_check(&w);
+	assert_int_equal(w.st.fallbacks, 1);
+	assert_true(at_baseline());
+	/* Threads left DEADLINE: the accounting is rebuilt once, logged and counted. */
+	assert_int_equal(mech_fake_dl_repairs(), 1);
+	assert_int_equal(w.st.dl_repairs, 1);
+	assert_int_equal(access(w.journal, F_OK), -1); /* nothing left to repair */
+	submit(2, &late, 1);
+	assert_int_equal(result(2)->status, WAVE_ST_FALLBACK);
+	assert_true(at_baseline());
+}
+
+/* EBUSY on a DEADLINE admission may be the kernel's leak: rebuild, retry once. */
+static void busy_admission_is_repaired_and_retried(void **state)
+{
+	struct wave_txn op = deadline(lat, 0);
+
+	mech_fake_fail(0, EBUSY);
+	submit(1, &op, 1);
+	assert_int_equal(result(1)->status, WAVE_ST_OK);
+	assert_int_equal(mech_fake_dl_repairs(), 1);
+	assert_int_equal(mech_fake_state(tids[0])->policy, SCHED_DEADLINE);
+}
+
+static void sub(struct wv_vm *vm, uint8_t kinds, uint32_t epoch, uint32_t barrier)
+{
+	struct wave_wake_sub s = { .epoch = epoch, .vm_id = vm->id, .barrier = barrier,
+				   .kinds = kinds };
+
+	wv_on_wake_sub(&w, &s, WV_SUB_AGENT);
+}
+
+/* Wakeups are pushed for what the policy in charge asked, and only while it is in charge. */
+static void wakeups_follow_the_subscriptions(void **state)
+{
+	sub(lat, 1u << WAVE_KIND_VCPU, w.epoch, lat->barrier);
+	assert_true(notified[vcpu(lat, 0)->slot]);
+	assert_true(notified[vcpu(lat, 1)->slot]);
+	assert_false(notified[vcpu(bat, 0)->slot]);
+	assert_int_equal(w.st.wake_subs, 1);
+	/* From another epoch, or for a VM that changed since: counted, ignored. */
+	sub(bat, 1u << WAVE_KIND_VCPU, w.epoch + 1, bat->barrier);
+	sub(bat, 1u << WAVE_KIND_VCPU, w.epoch, bat->barrier + 1);
+	assert_int_equal(w.st.bad_wake_subs, 2);
+	assert_false(notified[vcpu(bat, 0)->slot]);
+	/* The operator's cap. */
+	w.cfg.wake_events = WV_WAKE_NONE;
+	wv_update_notify(&w);
+	assert_false(notified[vcpu(lat, 0)->slot]);
+	w.cfg.wake_events = WV_WAKE_POLICY;
+	wv_update_notify(&w);
+	assert_true(notified[vcpu(lat, 0)->slot]);
+	/* The agent loses charge: its subscriptions no longer count. */
+	w.wd.peer_up = 0;
+	w.now = wave_now_ns();
+	wv_fallback_check(&w);
+	assert_false(notified[vcpu(lat, 0)->slot]);
+	/* A snapshot forgets every subscription. */
+	w.wd.state = WD_OFFLOAD;
+	wv_update_notify(&w);
+	assert_true(notified[vcpu(lat, 0)->slot]);
+	wv_snapshot(&w);
+	assert_false(notified[vcpu(lat, 0)->slot]);
+	sub(lat, 0, w.epoch, lat->barrier);
+	assert_false(notified[vcpu(lat, 1)->slot]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(multi_op_txn_rolls_back_when_op_k_fails, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(refusals_touch_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(prestaged_replaced_fired_and_dropped, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(fallback_restores_every_baseline, setup, teardown),
+		cmocka_unit_test_setup_teardown(busy_admission_is_repaired_and_retried, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(wakeups_follow_the_subscriptions, setup, teardown),
+	};
+
+	wave_log_init("test-waved-apply", getenv("WAVE_TEST_VERBOSE") ? WAVE_LOG_DEBUG
+								      : WAVE_LOG_ERR);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
