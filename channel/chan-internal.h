@@ -93,6 +93,9 @@ void chan_epoll_del(struct chan *ch, int fd);
  */
 int chan_check_hello(struct chan *ch, struct wave_msg *hello, enum wave_role want_role,
 		     int check_generation);
+/* A peer is refused at attach for reason r: counted, remembered, logged. */
+void chan_reject(struct chan *ch, enum chan_reject r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Our HELLO for this channel (host order): role, instance, generation, features. */
 void chan_make_hello(struct chan *ch, struct wave_msg *m, uint32_t ring_slots);
 /* The peer is attached as generation gen; hello (host order) is queued for chan_recv. */

@@ -197,10 +197,8 @@ static void host_finish(struct chan *ch)
 	ret = recv_with_fds(p->sock.conn_fd, &hello, &p->peer_efd, 1, why, sizeof(why));
 	if (ret == -EAGAIN)
 		return;
-	if (ret == -EPROTO) {
-		ch->st.hello_rejected++;
-		wave_log_rl(WAVE_LOG_ERR, "%s: agent refused at attach: %s", ch->label, why);
-	}
+	if (ret == -EPROTO)
+		chan_reject(ch, CHAN_REJ_ATTACH, "%s", why);
 	if (ret || chan_check_hello(ch, &hello, WAVE_ROLE_AGENT, 1)) {
 		chan_sock_reset(ch, &p->sock);
 		return;
@@ -213,39 +211,46 @@ static void host_finish(struct chan *ch)
 	chan_peer_up(ch, ch->generation, &hello);
 }
 
-/* Agent: map and check what the host offered, then answer. */
-static int agent_accept_offer(struct chan *ch, struct wave_msg *hello, char *why, size_t len)
+/*
+ * Agent: map and check what the host offered, then answer. A refusal is
+ * counted with its reason (chan_reject) and returns -EPROTO; -EPIPE if the
+ * answer cannot be sent.
+ */
+static int agent_accept_offer(struct chan *ch, struct wave_msg *hello)
 {
 	struct shm_priv *p = priv(ch);
 	struct wave_msg reply;
 	struct stat stb;
+	char why[160];
 	void *base;
 	int seals;
 
 	if (fstat(p->memfd, &stb) || stb.st_size <= 0) {
-		snprintf(why, len, "region fd is not a sized file");
+		chan_reject(ch, CHAN_REJ_ATTACH, "region fd is not a sized file");
 		return -EPROTO;
 	}
 	seals = fcntl(p->memfd, F_GET_SEALS);
 	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
-		snprintf(why, len, "region memfd is not sealed against resizing (seals 0x%x)", seals);
+		chan_reject(ch, CHAN_REJ_UNSEALED,
+			    "region memfd is not sealed against resizing (seals 0x%x)", seals);
 		return -EPROTO;
 	}
 	base = mmap(NULL, (size_t)stb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, p->memfd, 0);
 	if (base == MAP_FAILED) {
-		snprintf(why, len, "cannot map the region: %s", strerror(errno));
+		chan_reject(ch, CHAN_REJ_ATTACH, "cannot map the region: %s", strerror(errno));
 		return -EPROTO;
 	}
-	if (region_validate(base, (size_t)stb.st_size, &p->region, why, len)) {
+	if (region_validate(base, (size_t)stb.st_size, &p->region, why, sizeof(why))) {
 		munmap(base, (size_t)stb.st_size);
 		memset(&p->region, 0, sizeof(p->region));
+		chan_reject(ch, CHAN_REJ_REGION, "%s", why);
 		return -EPROTO;
 	}
 	p->region.size = (size_t)stb.st_size; /* unmap what we mapped */
 	if (p->region.generation != hello->p.hello.generation) {
-		snprintf(why, len, "region generation %llu differs from HELLO's %llu",
-			 (unsigned long long)p->region.generation,
-			 (unsigned long long)hello->p.hello.generation);
+		chan_reject(ch, CHAN_REJ_GENERATION, "region generation %llu differs from HELLO's %llu",
+			    (unsigned long long)p->region.generation,
+			    (unsigned long long)hello->p.hello.generation);
 		return -EPROTO;
 	}
 	ch->generation = hello->p.hello.generation;
@@ -258,10 +263,8 @@ static int agent_accept_offer(struct chan *ch, struct wave_msg *hello, char *why
 		     p->region.ctl[REGION_SIDE_HOST]);
 	chan_make_hello(ch, &reply, p->region.nslots);
 	wave_msg_to_wire(&reply);
-	if (send_with_fds(p->sock.conn_fd, &reply, &p->efd, 1)) {
-		snprintf(why, len, "cannot answer the host: %s", strerror(errno));
+	if (send_with_fds(p->sock.conn_fd, &reply, &p->efd, 1))
 		return -EPIPE;
-	}
 	return 0;
 }
 
@@ -280,19 +283,20 @@ static void agent_finish(struct chan *ch)
 		peer_lost(ch, "host closed the connection during attach (another agent attached?)");
 		return;
 	}
-	if (ret == 0) {
-		p->memfd = fds[0];
-		p->peer_efd = fds[1];
-		if (chan_check_hello(ch, &hello, WAVE_ROLE_HOST, 0)) {
-			peer_lost(ch, "host HELLO rejected");
-			return;
-		}
-		ret = agent_accept_offer(ch, &hello, why, sizeof(why));
-	}
-	if (ret) {
-		ch->st.hello_rejected++;
-		wave_log_rl(WAVE_LOG_ERR, "%s: host refused at attach: %s", ch->label, why);
+	if (ret == -EPROTO) {
+		chan_reject(ch, CHAN_REJ_ATTACH, "%s", why);
 		peer_lost(ch, "bad offer");
+		return;
+	}
+	p->memfd = fds[0];
+	p->peer_efd = fds[1];
+	if (chan_check_hello(ch, &hello, WAVE_ROLE_HOST, 0)) {
+		peer_lost(ch, "host HELLO rejected");
+		return;
+	}
+	ret = agent_accept_offer(ch, &hello);
+	if (ret) {
+		peer_lost(ch, ret == -EPIPE ? "cannot answer the host" : "bad offer");
 		return;
 	}
 	chan_sock_up(&p->sock);

@@ -58,9 +58,8 @@ static void host_accept(struct chan *ch, struct chan_sock *s)
 		return;
 	peer_name(s, fd, who, sizeof(who));
 	if (s->state == CHAN_SOCK_UP) {
-		ch->st.hello_rejected++;
-		wave_log_rl(WAVE_LOG_WARN, "%s: refusing a second agent%s on %s: generation %llu is "
-			    "attached", ch->label, who, s->desc, (unsigned long long)ch->generation);
+		chan_reject(ch, CHAN_REJ_BUSY, "a second agent%s on %s: generation %llu is attached",
+			    who, s->desc, (unsigned long long)ch->generation);
 		close(fd);
 		return;
 	}

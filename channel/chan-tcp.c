@@ -245,7 +245,7 @@ static void handshake(struct chan *ch)
 		return;
 	hello = p->stage[p->st_head++ & (TCP_STAGE - 1)].m;
 	if (le32toh(hello.h.seq) != 0) {
-		ch->st.hello_rejected++;
+		chan_reject(ch, CHAN_REJ_HELLO, "first message is not a HELLO with seq 0");
 		peer_lost(ch, "first message is not a HELLO with seq 0");
 		return;
 	}

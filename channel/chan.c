@@ -12,6 +12,7 @@
  * re-register fds on every reconnect.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,7 @@ void chan_retry_arm(int tfd, uint64_t *backoff_ns, int restart)
 int chan_check_hello(struct chan *ch, struct wave_msg *m, enum wave_role want_role,
 		     int check_generation)
 {
+	enum chan_reject r = CHAN_REJ_HELLO;
 	char why[160];
 	int ret;
 
@@ -157,13 +159,36 @@ int chan_check_hello(struct chan *ch, struct wave_msg *m, enum wave_role want_ro
 		snprintf(why, sizeof(why), "peer answered generation %llu, offered %llu",
 			 (unsigned long long)m->p.hello.generation,
 			 (unsigned long long)ch->generation);
+		r = CHAN_REJ_GENERATION;
 		ret = -EPROTO;
 	}
-	if (ret) {
-		ch->st.hello_rejected++;
-		wave_log_rl(WAVE_LOG_ERR, "%s: peer refused at attach: %s", ch->label, why);
-	}
+	if (ret)
+		chan_reject(ch, r, "%s", why);
 	return ret;
+}
+
+static const char *const reject_names[CHAN_REJ_MAX] = {
+	[CHAN_REJ_HELLO] = "hello", [CHAN_REJ_GENERATION] = "generation",
+	[CHAN_REJ_BUSY] = "busy", [CHAN_REJ_ATTACH] = "attach",
+	[CHAN_REJ_UNSEALED] = "unsealed", [CHAN_REJ_REGION] = "region",
+};
+
+const char *chan_reject_name(enum chan_reject r)
+{
+	return r < CHAN_REJ_MAX ? reject_names[r] : "?";
+}
+
+void chan_reject(struct chan *ch, enum chan_reject r, const char *fmt, ...)
+{
+	va_list ap;
+
+	ch->st.hello_rejected++;
+	ch->st.rejected[r]++;
+	va_start(ap, fmt);
+	vsnprintf(ch->st.last_reject, sizeof(ch->st.last_reject), fmt, ap);
+	va_end(ap);
+	wave_log_rl(WAVE_LOG_ERR, "%s: peer refused at attach (%s): %s", ch->label,
+		    chan_reject_name(r), ch->st.last_reject);
 }
 
 void chan_make_hello(struct chan *ch, struct wave_msg *m, uint32_t ring_slots)

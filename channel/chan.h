@@ -55,11 +55,24 @@ struct chan_opts {
 	uint64_t features;        /* extra WAVE_FEAT_* bits to announce in our HELLO */
 };
 
+/* Why a peer was refused at attach; each is counted (chan_stats.rejected). */
+enum chan_reject {
+	CHAN_REJ_HELLO = 0,       /* no valid HELLO first: message, role, version, features */
+	CHAN_REJ_GENERATION,      /* answered another attach than the one offered */
+	CHAN_REJ_BUSY,            /* another agent is attached */
+	CHAN_REJ_ATTACH,          /* shm: the attach message's bytes or fds are wrong */
+	CHAN_REJ_UNSEALED,        /* shm: the offered region could be resized */
+	CHAN_REJ_REGION,          /* shm: the offered region's layout is invalid */
+	CHAN_REJ_MAX,
+};
+
 struct chan_stats {
 	uint64_t tx_msgs, tx_batches, tx_full, tx_kicks, tx_notconn;
 	uint64_t rx_msgs, rx_batches, rx_invalid, rx_held;
 	uint64_t proto_errors;    /* broken stream: generation dropped */
-	uint64_t hello_rejected;  /* peers refused at attach */
+	uint64_t hello_rejected;  /* peers refused at attach, for any reason */
+	uint64_t rejected[CHAN_REJ_MAX];
+	char last_reject[160];    /* why the last one was refused */
 	uint64_t attaches, detaches;
 	uint64_t fault_stalled, fault_dropped_hb;
 };
@@ -140,5 +153,7 @@ uint64_t chan_generation(const struct chan *ch);
 /* WAVE_FEAT_* bits the current (or last) peer announced in its HELLO. */
 uint64_t chan_peer_features(const struct chan *ch);
 const struct chan_stats *chan_get_stats(const struct chan *ch);
+/* "hello", "generation", "busy", ...: for status output. */
+const char *chan_reject_name(enum chan_reject r);
 
 #endif

@@ -15,11 +15,11 @@
 #include "channel/wire.h"
 
 /*
- * Swaps every field between host and wire (little-endian) order in place;
- * its own inverse. Only big-endian hosts need it: wave_msg_to_wire() and
- * wave_msg_from_wire() compile to nothing on little-endian ones, so the
- * receive path does not pay a call and a type switch per message for a
- * conversion that is the identity.
+ * Reverses the bytes of every multi-byte field in place (the fields the
+ * message's type has); its own inverse. Only big-endian hosts need it:
+ * wave_msg_to_wire() and wave_msg_from_wire() compile to nothing on
+ * little-endian ones, so the receive path does not pay a call and a type
+ * switch per message for a conversion that is the identity there.
  */
 void wave_msg_swab(struct wave_msg *m);
 

@@ -90,9 +90,11 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 	r = lookup(prev->pid, &slot);
 	/*
 	 * GONE is final: an exiting thread still runs, sleeps and is woken on
-	 * its way out after the exit tracepoint.
+	 * its way out after the exit tracepoint. Every update sits between
+	 * hooks_write_begin() and hooks_write_end() (the seqcount, hooks.h).
 	 */
 	if (r && r->state != HOOKS_GONE) {
+		hooks_write_begin(r);
 		if (r->state == HOOKS_RUNNING)
 			r->run_ns += now - r->since_ns;
 		/* Switched out while still runnable: preempted (or yielded). */
@@ -104,16 +106,17 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 			r->state = HOOKS_BLOCKED;
 		}
 		r->since_ns = now;
-		__sync_fetch_and_add(&r->seq, 1);
+		hooks_write_end(r);
 	}
 	r = lookup(next->pid, &slot);
 	if (r && r->state != HOOKS_GONE) {
+		hooks_write_begin(r);
 		if (r->state == HOOKS_RUNNABLE)
 			r->wait_ns += now - r->since_ns;
 		r->state = HOOKS_RUNNING;
 		r->cpu = bpf_get_smp_processor_id();
 		r->since_ns = now;
-		__sync_fetch_and_add(&r->seq, 1);
+		hooks_write_end(r);
 	}
 	return 0;
 }
@@ -130,11 +133,12 @@ static __always_inline int wakeup(struct task_struct *p)
 		return 0;
 	cpu = BPF_CORE_READ(p, wake_cpu);
 	slept = now - r->since_ns;
+	hooks_write_begin(r);
 	r->state = HOOKS_RUNNABLE;
 	r->cpu = cpu;
 	r->wakeups++;
 	r->since_ns = now;
-	__sync_fetch_and_add(&r->seq, 1);
+	hooks_write_end(r);
 	if (r->notify && slept >= wake_min_idle_ns)
 		push(r->tid, slot, cpu, HOOKS_RUNNABLE, now);
 	return 0;
@@ -162,11 +166,12 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	r = lookup(p->pid, &slot);
 	if (!r)
 		return 0;
+	hooks_write_begin(r);
 	if (r->state == HOOKS_RUNNING)
 		r->run_ns += now - r->since_ns;
 	r->state = HOOKS_GONE;
 	r->since_ns = now;
-	__sync_fetch_and_add(&r->seq, 1);
+	hooks_write_end(r);
 	push(r->tid, slot, r->cpu, HOOKS_GONE, now);
 	return 0;
 }

@@ -9,12 +9,16 @@
 #define WAVE_KVM_HOOKS_H
 
 #ifndef __bpf__
+#include <errno.h>
 #include <stdint.h>
+#include <string.h>
 typedef uint32_t hk_u32;
 typedef uint64_t hk_u64;
+#define HK_INLINE static inline __attribute__((always_inline))
 #else
 typedef __u32 hk_u32;
 typedef __u64 hk_u64;
+#define HK_INLINE static __always_inline
 #endif
 
 #define HOOKS_MAX_THREADS 1024
@@ -28,9 +32,21 @@ enum hooks_state {
 
 /*
  * One thread. tid 0 marks a free slot. Counters are cumulative since
- * registration. seq grows with every update, so a reader that sees the same
- * seq knows nothing changed. Updates from different CPUs are not atomic as
- * a whole: a reader may see a record mid-update, off by one event at most.
+ * registration.
+ *
+ * seq is a seqcount. The BPF side (the writer) makes it odd before it
+ * changes any other field and even again after the last change
+ * (hooks_write_begin/end); waved (the reader, hooks_rec_read) copies the
+ * record between two reads of an equal, even seq, else retries. So a
+ * reader never sees a half-updated record, and one that sees the same seq
+ * as last time knows nothing changed (each update adds 2).
+ *
+ * Writers: the tracepoints of one thread run one at a time. A thread is
+ * switched out (sched_switch, prev) before it can be woken on another CPU
+ * (sched_wakeup waits for the switch to finish: the kernel's p->on_cpu
+ * handshake) and switched in (next) only after that wakeup; its exit runs
+ * on its own CPU. The exception is the loader's notify word, which only
+ * the loader writes, outside the seqcount.
  */
 struct hooks_rec {
 	hk_u32 tid;
@@ -45,6 +61,51 @@ struct hooks_rec {
 	hk_u32 notify;     /* set by the loader: push this thread's wakeups as events */
 	hk_u32 rsvd;
 };
+
+/*
+ * Writer side, in the BPF programs. Each is an atomic add, a full barrier
+ * on every JIT: begin's orders the odd seq before the field stores (pairs
+ * with the reader's second seq load, after its acquire fence); end's
+ * orders the field stores before the even seq (pairs with the reader's
+ * first, acquire load).
+ */
+HK_INLINE void hooks_write_begin(struct hooks_rec *r)
+{
+	__sync_fetch_and_add(&r->seq, 1);
+}
+
+HK_INLINE void hooks_write_end(struct hooks_rec *r)
+{
+	__sync_fetch_and_add(&r->seq, 1);
+}
+
+#ifndef __bpf__
+#define HOOKS_READ_TRIES 64
+
+/*
+ * Reader side: a consistent copy of *src into *dst. 0, or -EAGAIN if the
+ * writer kept it busy for HOOKS_READ_TRIES tries (the caller reads again
+ * later; a record is written in well under a microsecond).
+ */
+HK_INLINE int hooks_rec_read(const struct hooks_rec *src, struct hooks_rec *dst)
+{
+	for (int i = 0; i < HOOKS_READ_TRIES; i++) {
+		/* Acquire: the copy below is not read before this (pairs with write_end). */
+		hk_u32 s1 = __atomic_load_n(&src->seq, __ATOMIC_ACQUIRE);
+
+		if (s1 & 1)
+			continue;
+		memcpy(dst, (const void *)src, sizeof(*dst));
+		/* The copy is complete before seq is read again (pairs with write_begin). */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&src->seq, __ATOMIC_RELAXED) == s1) {
+			dst->seq = s1;
+			return 0;
+		}
+	}
+	return -EAGAIN;
+}
+#endif
 
 /* Ring buffer event: a registered thread woke up or exited. */
 struct hooks_event {

@@ -140,7 +140,9 @@ static int bpf_read(struct obs *o, unsigned int slot, struct hooks_rec *r)
 	struct bpf_priv *b = o->priv;
 	uint64_t now = wave_now_ns();
 
-	memcpy(r, &b->recs[slot], sizeof(*r));
+	/* A consistent copy (the seqcount, hooks.h), or try again at the next read. */
+	if (hooks_rec_read(&b->recs[slot], r))
+		return -EAGAIN;
 	if (r->tid != (uint32_t)o->tid[slot])
 		return -ENOENT;
 	/* Time in the current state counts up to now, so readers see progress. */

@@ -31,7 +31,8 @@ struct obs;
  *            < HOOKS_MAX_THREADS); notify: deliver its wakeups as events.
  *            0 or -errno.
  * @del:      stop following the thread in slot.
- * @read:     the thread's record now. 0, or -ENOENT for a free slot.
+ * @read:     the thread's record now (a consistent copy). 0, -ENOENT for a
+ *            free slot, or -EAGAIN if it was being written (read it later).
  * @fd:       pollable fd that turns readable when events are queued, or -1.
  * @poll:     deliver queued events to cb; returns how many.
  * @notify:   (optional) turn events for the thread in slot on or off.

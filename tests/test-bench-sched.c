@@ -20,6 +20,8 @@
 
 #include <json-c/json.h>
 
+#include "tests/util.h"
+
 static char dir[64];
 
 static void harness_produces_every_number(void **state)
@@ -36,7 +38,7 @@ static void harness_produces_every_number(void **state)
 	FILE *f;
 
 	if (geteuid() != 0)
-		skip();
+		test_skip("needs root (VMs, scheduling classes)");
 	snprintf(dir, sizeof(dir), "/tmp/wave-test-bench-%d", (int)getpid());
 	snprintf(cmd, sizeof(cmd),
 		 "timeout 600 build/bin/wavectl bench sched --phase-s 3 --reps 1 --json --report %s",

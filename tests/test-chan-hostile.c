@@ -212,6 +212,8 @@ static void tcp_wrong_version_refused_at_attach(void **state)
 		usleep(1000);
 	}
 	assert_int_equal(chan_get_stats(host)->hello_rejected, 1);
+	assert_int_equal(chan_get_stats(host)->rejected[CHAN_REJ_HELLO], 1);
+	assert_non_null(strstr(chan_get_stats(host)->last_reject, "protocol version 2."));
 	assert_false(chan_is_up(host));
 	assert_int_equal(read(fd, &c, 1), 0); /* host closed the connection */
 	close(fd);
@@ -261,6 +263,8 @@ static void tcp_agent_refuses_wrong_host_version(void **state)
 		usleep(1000);
 	}
 	assert_int_equal(chan_get_stats(agent)->hello_rejected, 1);
+	assert_int_equal(chan_get_stats(agent)->rejected[CHAN_REJ_HELLO], 1);
+	assert_non_null(strstr(chan_get_stats(agent)->last_reject, "bad magic"));
 	assert_false(chan_is_up(agent));
 	close(cfd);
 	close(lfd);
@@ -450,13 +454,19 @@ static void shm_wrong_version_refused_at_attach(void **state)
 		usleep(1000);
 	}
 	assert_int_equal(chan_get_stats(host)->hello_rejected, 1);
+	assert_int_equal(chan_get_stats(host)->rejected[CHAN_REJ_HELLO], 1);
+	assert_non_null(strstr(chan_get_stats(host)->last_reject, "protocol version 9."));
 	assert_false(chan_is_up(host));
 	shm_raw_close(&r);
 	chan_close(host);
 }
 
-/* A raw host offering a region; flaw() spoils it before it is sent. */
-static void shm_raw_host_offer(const char *uri, int seal, void (*flaw)(void *base))
+/*
+ * A raw host offering a region; flaw() spoils it before it is sent. The
+ * agent must refuse it for reason r, saying what (text in its reason).
+ */
+static void shm_raw_host_offer(const char *uri, int seal, void (*flaw)(void *base),
+			       enum chan_reject r, const char *text)
 {
 	struct sockaddr_un a;
 	socklen_t alen;
@@ -490,6 +500,8 @@ static void shm_raw_host_offer(const char *uri, int seal, void (*flaw)(void *bas
 		usleep(1000);
 	}
 	assert_int_equal(chan_get_stats(agent)->hello_rejected, 1);
+	assert_int_equal(chan_get_stats(agent)->rejected[r], 1);
+	assert_non_null(strstr(chan_get_stats(agent)->last_reject, text));
 	assert_false(chan_is_up(agent));
 	chan_close(agent);
 	munmap(base, size);
@@ -501,7 +513,7 @@ static void shm_raw_host_offer(const char *uri, int seal, void (*flaw)(void *bas
 
 static void shm_agent_refuses_unsealed_region(void **state)
 {
-	shm_raw_host_offer(test_uri(*state), 0, NULL);
+	shm_raw_host_offer(test_uri(*state), 0, NULL, CHAN_REJ_UNSEALED, "not sealed");
 }
 
 static void break_magic(void *base)
@@ -516,12 +528,13 @@ static void break_offsets(void *base)
 
 static void shm_agent_refuses_corrupt_region(void **state)
 {
-	shm_raw_host_offer(test_uri(*state), 1, break_magic);
+	shm_raw_host_offer(test_uri(*state), 1, break_magic, CHAN_REJ_REGION, "bad magic");
 }
 
 static void shm_agent_refuses_region_offsets_outside(void **state)
 {
-	shm_raw_host_offer(test_uri(*state), 1, break_offsets);
+	shm_raw_host_offer(test_uri(*state), 1, break_offsets, CHAN_REJ_REGION,
+			   "side_off[1] 1099511627776");
 }
 
 #define ON(fn, kind) \

@@ -157,49 +157,79 @@ static int group_setup(void **state)
 	return 0;
 }
 
+static int case_teardown(void **state);
+
 static int group_teardown(void **state)
 {
-	char path[128];
-
-	test_end(&agent_pid);
-	test_end(&waved_pid);
+	case_teardown(state);
 	stop_threads = 1;
 	for (int i = 0; i < NTHREADS; i++)
 		park(i, 0);
 	for (int i = 0; i < NTHREADS && tids[i]; i++)
 		pthread_join(thr[i], NULL);
+	rmdir(rundir);
+	return 0;
+}
+
+/*
+ * Every case starts with nothing running and every stand-in at its
+ * baseline, and its teardown ends what the case started and puts the
+ * threads back even if the case failed half-way (a case's failure must not
+ * become the next one's).
+ */
+static int case_setup(void **state)
+{
+	if (CPU_COUNT(&baseline) >= 2)
+		assert_true(at_baseline());
+	return 0;
+}
+
+static int case_teardown(void **state)
+{
+	char path[128];
+
+	if (agent_pid > 0)
+		kill(agent_pid, SIGCONT);
+	test_end(&agent_pid);
+	test_end(&waved_pid); /* SIGTERM: waved restores every baseline */
+	for (int i = 0; i < NTHREADS; i++) {
+		park(i, 0);
+		if (tids[i])
+			sched_setaffinity(tids[i], sizeof(baseline), &baseline);
+	}
 	site_path(path, sizeof(path), rundir, SITE_JOURNAL);
 	unlink(path);
-	rmdir(rundir);
 	return 0;
 }
 
 static void need_two_cpus(void)
 {
 	if (CPU_COUNT(&baseline) < 2)
-		skip();
+		test_skip("needs two CPUs");
 }
 
-static void agent_places_threads(void **state)
+/* waved and the agent running the pin policy, in charge, the stand-ins pinned. */
+static void offload_pinned(void)
 {
-	need_two_cpus();
 	start_waved();
 	start_agent(NULL);
 	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
 	assert_int_equal(wait_for(pinned, 3000), 0);
 }
 
+static void agent_places_threads(void **state)
+{
+	need_two_cpus();
+	offload_pinned();
+}
+
+/* How fast: 'wavectl bench loop' measures it. Here: it happens, and it is undone. */
 static void stopped_agent_means_fallback_then_handback(void **state)
 {
-	int ms;
-
 	need_two_cpus();
-	assert_true(pinned());
+	offload_pinned();
 	kill(agent_pid, SIGSTOP);
-	ms = test_wait_waved_state(rundir, "fallback", 1000);
-	assert_true(ms >= 0);
-	/* 2x the threshold, plus the time this test's status polls take. */
-	assert_true(ms <= 2 * LAG_MS + 20);
+	assert_true(test_wait_waved_state(rundir, "fallback", 1000) >= 0);
 	assert_true(at_baseline());
 	kill(agent_pid, SIGCONT);
 	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
@@ -209,6 +239,7 @@ static void stopped_agent_means_fallback_then_handback(void **state)
 static void killed_agent_means_fallback_restart_takes_over(void **state)
 {
 	need_two_cpus();
+	offload_pinned();
 	kill(agent_pid, SIGKILL);
 	waitpid(agent_pid, NULL, 0);
 	agent_pid = 0;
@@ -222,8 +253,7 @@ static void killed_agent_means_fallback_restart_takes_over(void **state)
 static void slow_link_means_fallback(void **state)
 {
 	need_two_cpus();
-	test_end(&agent_pid);
-	assert_true(test_wait_waved_state(rundir, "fallback", 1000) >= 0);
+	start_waved();
 	/* Every heartbeat reaches the agent 30 ms late: over the 20 ms threshold. */
 	start_agent("30000");
 	usleep(1500000);
@@ -238,7 +268,7 @@ static void slow_link_means_fallback(void **state)
 static void killed_waved_is_repaired_by_the_next(void **state)
 {
 	need_two_cpus();
-	assert_true(pinned());
+	offload_pinned();
 	kill(waved_pid, SIGKILL);
 	waitpid(waved_pid, NULL, 0);
 	waved_pid = 0;
@@ -317,22 +347,58 @@ static uint8_t result_of(const struct fake_agent *a, uint32_t txn_id)
 	return 0xff;
 }
 
+/* waved on the stand-ins with this test as its agent, once the snapshot is in. */
+static void fake_attach(struct fake_agent *a)
+{
+	struct chan_opts o;
+
+	memset(a, 0, sizeof(*a));
+	start_waved();
+	chan_opts_init(&o, CHAN_AGENT);
+	assert_int_equal(chan_open(uri, &o, &a->ch), 0);
+	for (int i = 0; i < 500 && !a->have_snapshot; i++)
+		pump(a, 10);
+	assert_true(a->have_snapshot);
+}
+
+/* The stat (number) key of waved's status document. */
+static int64_t waved_stat(const char *key)
+{
+	json_object *s = test_waved_status(rundir), *st, *v;
+	int64_t n;
+
+	assert_non_null(s);
+	assert_true(json_object_object_get_ex(s, "stats", &st));
+	assert_true(json_object_object_get_ex(st, key, &v));
+	n = json_object_get_int64(v);
+	json_object_put(s);
+	return n;
+}
+
 /*
  * Prestaged: [TRIGGER lat vCPU 1, PLACE bat vCPU 1]. Nothing happens while
  * the trigger sleeps; a newer one on the same trigger replaces it; the
  * trigger's wakeup applies it at once, with no word from the agent.
  */
-static void prestaged_decisions(struct fake_agent *a)
+static void prestaged_decisions_fire_at_the_host(void **state)
 {
+	static struct fake_agent fa;
+	struct fake_agent *a = &fa;
 	struct wave_msg m[4];
-	json_object *st = test_waved_status(rundir), *obs;
-	int bpf = st && json_object_object_get_ex(st, "observe", &obs) &&
-		  !strcmp(json_object_get_string(obs), "bpf");
+	json_object *st, *obs;
+	int bpf;
 	cpu_set_t s;
 
+	need_two_cpus();
+	fake_attach(a);
+	st = test_waved_status(rundir);
+	bpf = st && json_object_object_get_ex(st, "observe", &obs) &&
+	      !strcmp(json_object_get_string(obs), "bpf");
 	json_object_put(st);
-	if (!bpf)
-		return; /* wakeups are seen only with BPF */
+	if (!bpf) {
+		chan_close(a->ch);
+		test_skip("waved sees wakeups only with BPF (root, a kernel with BTF)");
+	}
 	park(1, 1);
 	usleep(20000);
 	for (int t = 0; t < 2; t++) {
@@ -360,22 +426,18 @@ static void prestaged_decisions(struct fake_agent *a)
 	assert_true(CPU_COUNT(&s) == 1 && CPU_ISSET(1, &s));
 	pump(a, 100);
 	assert_int_equal(result_of(a, 101), WAVE_ST_OK);
+	chan_close(a->ch);
 }
 
 static void hostile_agent_is_refused(void **state)
 {
 	static struct fake_agent a;
-	struct chan_opts o;
 	struct wave_msg m[256];
 	uint32_t e, v;
 	int sent;
 
 	need_two_cpus();
-	chan_opts_init(&o, CHAN_AGENT);
-	assert_int_equal(chan_open(uri, &o, &a.ch), 0);
-	for (int i = 0; i < 500 && !a.have_snapshot; i++)
-		pump(&a, 10);
-	assert_true(a.have_snapshot);
+	fake_attach(&a);
 	e = a.epoch;
 	v = a.vm_id[0];
 	place(&m[0], 1, e, 4000, 0, a.barrier[0][0], 1);            /* no such VM */
@@ -399,15 +461,7 @@ static void hostile_agent_is_refused(void **state)
 	/* Garbage never becomes a transaction: dropped by the channel and counted. */
 	assert_int_equal(result_of(&a, 7), 0xff);
 	assert_int_equal(result_of(&a, 8), 0xff);
-	{
-		json_object *s = test_waved_status(rundir), *st, *inv;
-
-		assert_non_null(s);
-		assert_true(json_object_object_get_ex(s, "stats", &st));
-		assert_true(json_object_object_get_ex(st, "rx_invalid", &inv));
-		assert_int_equal(json_object_get_int(inv), 2);
-		json_object_put(s);
-	}
+	assert_int_equal(waved_stat("rx_invalid"), 2);
 	{
 		cpu_set_t s;
 
@@ -441,40 +495,46 @@ static void hostile_agent_is_refused(void **state)
 		assert_int_equal(stale, 2000);
 	}
 	assert_true(test_waved_state_is(rundir, "offload"));
-	prestaged_decisions(&a);
+	/* Wakeup subscriptions for a VM that is not there, or from another epoch: counted, ignored. */
+	wave_msg_init(&m[0], WAVE_MSG_WAKE_SUB);
+	m[0].p.wake = (struct wave_wake_sub){ .epoch = e, .vm_id = 4000, .kinds = 1 };
+	wave_msg_init(&m[1], WAVE_MSG_WAKE_SUB);
+	m[1].p.wake = (struct wave_wake_sub){ .epoch = e + 7, .vm_id = v, .kinds = 1 };
+	assert_int_equal(chan_send_batch(a.ch, m, 2), 2);
+	pump(&a, 100);
+	assert_int_equal(waved_stat("bad_wake_subs"), 2);
 	chan_close(a.ch);
 	assert_true(test_wait_waved_state(rundir, "fallback", 1000) >= 0);
 	assert_int_equal(wait_for(at_baseline, 1000), 0);
 }
 
-static void onhost_and_observe_modes(void **state)
+/* onhost: the same policy inside waved, no agent at all. */
+static void onhost_mode_applies_the_policy(void **state)
 {
-	json_object *st, *stats, *inv;
-
 	need_two_cpus();
-	test_end(&agent_pid);
-	test_end(&waved_pid);
-	assert_true(at_baseline());
-	/* onhost: the same policy inside waved, no agent at all. */
 	start_waved_opt("--mode", "onhost");
 	assert_true(test_wait_waved_state(rundir, "onhost", 5000) >= 0);
 	assert_int_equal(wait_for(pinned, 3000), 0);
 	test_end(&waved_pid);
 	assert_true(at_baseline()); /* SIGTERM restores */
-	/* observe: export only; an agent's decisions are refused. */
+}
+
+/* observe: export only; an agent's decisions are refused. */
+static void observe_mode_applies_nothing(void **state)
+{
+	need_two_cpus();
 	start_waved_opt("--mode", "observe");
 	start_agent(NULL);
 	assert_true(test_wait_waved_state(rundir, "observe", 5000) >= 0);
 	usleep(1500000);
 	assert_true(at_baseline());
-	st = test_waved_status(rundir);
-	assert_non_null(st);
-	assert_true(json_object_object_get_ex(st, "stats", &stats));
-	assert_true(json_object_object_get_ex(stats, "invalid", &inv));
-	json_object_put(st);
-	test_end(&agent_pid);
-	test_end(&waved_pid);
-	/* --fallback local: the agent dies, the same policy goes on inside waved. */
+	assert_true(waved_stat("invalid") > 0);
+}
+
+/* --fallback local: the agent dies, the same policy goes on inside waved. */
+static void local_fallback_keeps_the_policy(void **state)
+{
+	need_two_cpus();
 	start_waved_opt("--fallback", "local");
 	start_agent(NULL);
 	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
@@ -489,16 +549,21 @@ static void onhost_and_observe_modes(void **state)
 	assert_true(at_baseline());
 }
 
+#define CASE(f) cmocka_unit_test_setup_teardown(f, case_setup, case_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(agent_places_threads),
-		cmocka_unit_test(stopped_agent_means_fallback_then_handback),
-		cmocka_unit_test(killed_agent_means_fallback_restart_takes_over),
-		cmocka_unit_test(slow_link_means_fallback),
-		cmocka_unit_test(killed_waved_is_repaired_by_the_next),
-		cmocka_unit_test(hostile_agent_is_refused),
-		cmocka_unit_test(onhost_and_observe_modes),
+		CASE(agent_places_threads),
+		CASE(stopped_agent_means_fallback_then_handback),
+		CASE(killed_agent_means_fallback_restart_takes_over),
+		CASE(slow_link_means_fallback),
+		CASE(killed_waved_is_repaired_by_the_next),
+		CASE(hostile_agent_is_refused),
+		CASE(prestaged_decisions_fire_at_the_host),
+		CASE(onhost_mode_applies_the_policy),
+		CASE(observe_mode_applies_nothing),
+		CASE(local_fallback_keeps_the_policy),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -227,6 +227,9 @@ static void on_chan(struct waved *w)
 				wave_info("waved: agent attached (generation %llu)",
 					  (unsigned long long)chan_generation(w->ch));
 				wd_peer(&w->wd, 1);
+				/* Not offloading: nothing to hand back; the state goes out now. */
+				if (w->cfg.mode != WAVED_OFFLOAD)
+					wv_snapshot(w);
 				break;
 			case WAVE_MSG_HEARTBEAT_ECHO:
 				wd_echo(&w->wd, m[i].p.hb.hb_seq, m[i].p.hb.t_host_ns, wave_now_ns());
