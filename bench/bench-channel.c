@@ -8,11 +8,12 @@
  * receives with the same batch size; msgs/s = messages / elapsed. Latency:
  * a ping-pong of one message; each sample is half the round trip, so every
  * contender's "one-way" latency is measured the same way and the clocks of
- * two cores are never compared. Contenders run interleaved, REPS times, and
- * the median is reported, so machine drift hits them all alike.
+ * two cores are never compared. Contenders run interleaved, REPS times per
+ * run, and the median is reported, so machine drift hits them all alike;
+ * with --runs N the whole measurement is repeated and every ratio is given
+ * as its median and range over the runs.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,27 +21,33 @@
 
 #include "bench/bench.h"
 #include "bench/pipe.h"
+#include "bench/range.h"
 #include "channel/codec.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/parse.h"
 
-#define REPS 3
+#define REPS 3                               /* interleaved repetitions per run */
+#define MAXS (REPS * BENCH_MAX_RUNS)         /* samples of one figure, all runs */
 
 struct cfg {
 	int quick, json;
 	const char *only;        /* comma-separated contender names, or NULL */
 	uint64_t link_delay_us;
 	int cpu[2];
+	unsigned int runs;
 	uint64_t tput_msgs;
 	size_t lat_samples;
 };
 
+/* Samples s = run * REPS + rep. */
 struct result {
 	const char *name;
-	double mps[2][REPS];     /* [batch 1, batch 32][rep] */
-	uint64_t lat[3][REPS];   /* p50, p99, p99.9 */
-	double cpu_ns[REPS];     /* one thread, send + receive per message, batch 32; 0: n/a */
+	double mps[2][MAXS];     /* [batch 1, batch 32][s] */
+	double lat[3][MAXS];     /* p50, p99, p99.9, ns */
+	double cpu_ns[MAXS];     /* one thread, send + receive per message, batch 32; 0: n/a */
+	unsigned int ns;         /* samples so far */
 	int failed;
 };
 
@@ -233,7 +240,7 @@ static double check_cost(uint64_t n)
 
 /* One repetition of one contender: throughput at both batch sizes, then latency. */
 static int measure(const struct pipe_ops *ops, const struct cfg *cfg, uint64_t delay_ns,
-		   struct result *res, int rep)
+		   struct result *res, unsigned int rep)
 {
 	static const unsigned int batches[2] = { 1, 32 };
 	struct pipe p = { .ops = ops, .link_delay_ns = delay_ns };
@@ -259,9 +266,9 @@ static int measure(const struct pipe_ops *ops, const struct cfg *cfg, uint64_t d
 		r.samples = calloc(r.nsamples, sizeof(*r.samples));
 		r.err = 0;
 		ret = r.samples ? run_pair(&r, lat_a, lat_b) : -ENOMEM;
-		res->lat[0][rep] = bench_percentile(r.samples, r.nsamples, 0.50);
-		res->lat[1][rep] = bench_percentile(r.samples, r.nsamples, 0.99);
-		res->lat[2][rep] = bench_percentile(r.samples, r.nsamples, 0.999);
+		res->lat[0][rep] = (double)bench_percentile(r.samples, r.nsamples, 0.50);
+		res->lat[1][rep] = (double)bench_percentile(r.samples, r.nsamples, 0.99);
+		res->lat[2][rep] = (double)bench_percentile(r.samples, r.nsamples, 0.999);
 		free(r.samples);
 	}
 	ops->close(&p);
@@ -270,50 +277,41 @@ static int measure(const struct pipe_ops *ops, const struct cfg *cfg, uint64_t d
 	return ret;
 }
 
-static double median_d(const double *v)
+/* Median of v[from..to). */
+static double median(const double *v, unsigned int from, unsigned int to)
 {
-	double a = v[0], b = v[1], c = v[2];
+	struct bench_range r = { 0 };
 
-	return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+	for (unsigned int i = from; i < to; i++)
+		bench_range_add(&r, v[i]);
+	return bench_range_median(&r);
 }
 
-static uint64_t median_u(const uint64_t *v)
+/* Median over every sample of every run. */
+static double all(const struct result *r, const double *v)
 {
-	uint64_t a = v[0], b = v[1], c = v[2];
+	struct bench_range m = { 0 };
 
-	return a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+	/* bench_range holds BENCH_MAX_RUNS values: take each run's median first. */
+	for (unsigned int run = 0; run * REPS < r->ns; run++)
+		bench_range_add(&m, median(v, run * REPS, (run + 1) * REPS));
+	return bench_range_median(&m);
 }
 
-_Static_assert(REPS == 3, "median_* assume three repetitions");
+/* Per run, a / b of each run's medians of two figures, into out. */
+static void ratio(const struct result *ra, const double *a, const struct result *rb,
+		  const double *b, struct bench_range *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned int run = 0; run * REPS < ra->ns && run * REPS < rb->ns; run++) {
+		double d = median(b, run * REPS, (run + 1) * REPS);
+
+		if (d > 0)
+			bench_range_add(out, median(a, run * REPS, (run + 1) * REPS) / d);
+	}
+}
 
 static double check_ns;  /* wave_msg_check per message, median of REPS */
-
-static void print_json(const struct cfg *cfg, struct result *res, int n)
-{
-	printf("{\"params\": {\"msg_bytes\": %d, \"cpus\": [%d, %d], \"reps\": %d, "
-	       "\"tput_msgs\": %llu, \"lat_samples\": %zu, \"link_delay_us\": %llu, \"quick\": %s}",
-	       WAVE_MSG_SIZE, cfg->cpu[0], cfg->cpu[1], REPS,
-	       (unsigned long long)cfg->tput_msgs, cfg->lat_samples,
-	       (unsigned long long)cfg->link_delay_us, cfg->quick ? "true" : "false");
-	for (int i = 0; i < n; i++) {
-		if (res[i].failed) {
-			printf(", \"%s\": null", res[i].name);
-			continue;
-		}
-		printf(", \"%s\": {\"msgs_per_s_b1\": %.0f, \"msgs_per_s_b32\": %.0f, "
-		       "\"lat_ns_p50\": %llu, \"lat_ns_p99\": %llu, \"lat_ns_p999\": %llu",
-		       res[i].name, median_d(res[i].mps[0]), median_d(res[i].mps[1]),
-		       (unsigned long long)median_u(res[i].lat[0]),
-		       (unsigned long long)median_u(res[i].lat[1]),
-		       (unsigned long long)median_u(res[i].lat[2]));
-		if (median_d(res[i].cpu_ns) > 0)
-			printf(", \"cpu_ns_per_msg_b32\": %.2f", median_d(res[i].cpu_ns));
-		printf("}");
-	}
-	if (check_ns > 0)
-		printf(", \"validate_ns_per_msg\": %.2f", check_ns);
-	printf("}\n");
-}
 
 static const struct result *find(const struct result *res, int n, const char *name)
 {
@@ -323,13 +321,69 @@ static const struct result *find(const struct result *res, int n, const char *na
 	return NULL;
 }
 
-static void print_table(const struct cfg *cfg, struct result *res, int n)
+/* The ratios with goals, each per run. */
+struct ratios {
+	struct bench_range b1, b32, p50;  /* wave/rte_ring msgs/s; wave p50 / pingpong p50 */
+	int have_rte, have_pp;
+};
+
+static void ratios(const struct result *res, int n, struct ratios *q)
 {
 	const struct result *w = find(res, n, "wave_shm"), *r = find(res, n, "rte_ring"),
-			    *pp = find(res, n, "pingpong"), *d = find(res, n, "wave_shm_delay");
+			    *pp = find(res, n, "pingpong");
 
-	printf("64-byte messages, CPUs %d and %d, median of %d interleaved runs\n\n",
-	       cfg->cpu[0], cfg->cpu[1], REPS);
+	memset(q, 0, sizeof(*q));
+	if ((q->have_rte = w && r)) {
+		ratio(w, w->mps[0], r, r->mps[0], &q->b1);
+		ratio(w, w->mps[1], r, r->mps[1], &q->b32);
+	}
+	if ((q->have_pp = w && pp))
+		ratio(w, w->lat[0], pp, pp->lat[0], &q->p50);
+}
+
+static void print_json(const struct cfg *cfg, struct result *res, int n)
+{
+	struct ratios q;
+	char a[160], b[160], c[160];
+
+	printf("{\"params\": {\"msg_bytes\": %d, \"cpus\": [%d, %d], \"reps\": %d, \"runs\": %u, "
+	       "\"tput_msgs\": %llu, \"lat_samples\": %zu, \"link_delay_us\": %llu, \"quick\": %s}",
+	       WAVE_MSG_SIZE, cfg->cpu[0], cfg->cpu[1], REPS, cfg->runs,
+	       (unsigned long long)cfg->tput_msgs, cfg->lat_samples,
+	       (unsigned long long)cfg->link_delay_us, cfg->quick ? "true" : "false");
+	for (int i = 0; i < n; i++) {
+		if (res[i].failed) {
+			printf(", \"%s\": null", res[i].name);
+			continue;
+		}
+		printf(", \"%s\": {\"msgs_per_s_b1\": %.0f, \"msgs_per_s_b32\": %.0f, "
+		       "\"lat_ns_p50\": %.0f, \"lat_ns_p99\": %.0f, \"lat_ns_p999\": %.0f",
+		       res[i].name, all(&res[i], res[i].mps[0]), all(&res[i], res[i].mps[1]),
+		       all(&res[i], res[i].lat[0]), all(&res[i], res[i].lat[1]),
+		       all(&res[i], res[i].lat[2]));
+		if (all(&res[i], res[i].cpu_ns) > 0)
+			printf(", \"cpu_ns_per_msg_b32\": %.2f", all(&res[i], res[i].cpu_ns));
+		printf("}");
+	}
+	if (check_ns > 0)
+		printf(", \"validate_ns_per_msg\": %.2f", check_ns);
+	ratios(res, n, &q);
+	if (q.have_rte)
+		printf(", \"wave_vs_rte_ring_b1\": %s, \"wave_vs_rte_ring_b32\": %s",
+		       bench_range_json(&q.b1, a, sizeof(a)), bench_range_json(&q.b32, b, sizeof(b)));
+	if (q.have_pp)
+		printf(", \"wave_p50_vs_pingpong\": %s", bench_range_json(&q.p50, c, sizeof(c)));
+	printf("}\n");
+}
+
+static void print_table(const struct cfg *cfg, struct result *res, int n)
+{
+	const struct result *w = find(res, n, "wave_shm"), *d = find(res, n, "wave_shm_delay");
+	char a[96], b[96], g1[48], g2[48];
+	struct ratios q;
+
+	printf("64-byte messages, CPUs %d and %d, median of %d interleaved repetitions x %u run%s\n\n",
+	       cfg->cpu[0], cfg->cpu[1], REPS, cfg->runs, cfg->runs == 1 ? "" : "s");
 	printf("%-16s %14s %14s %10s %10s %10s %10s\n", "contender", "msgs/s b=1", "msgs/s b=32",
 	       "p50 ns", "p99 ns", "p99.9 ns", "cpu ns");
 	for (int i = 0; i < n; i++) {
@@ -337,13 +391,12 @@ static void print_table(const struct cfg *cfg, struct result *res, int n)
 			printf("%-16s %14s\n", res[i].name, "failed");
 			continue;
 		}
-		printf("%-16s %14.0f %14.0f %10llu %10llu %10llu", res[i].name,
-		       median_d(res[i].mps[0]), median_d(res[i].mps[1]),
-		       (unsigned long long)median_u(res[i].lat[0]),
-		       (unsigned long long)median_u(res[i].lat[1]),
-		       (unsigned long long)median_u(res[i].lat[2]));
-		if (median_d(res[i].cpu_ns) > 0)
-			printf(" %10.2f\n", median_d(res[i].cpu_ns));
+		printf("%-16s %14.0f %14.0f %10.0f %10.0f %10.0f", res[i].name,
+		       all(&res[i], res[i].mps[0]), all(&res[i], res[i].mps[1]),
+		       all(&res[i], res[i].lat[0]), all(&res[i], res[i].lat[1]),
+		       all(&res[i], res[i].lat[2]));
+		if (all(&res[i], res[i].cpu_ns) > 0)
+			printf(" %10.2f\n", all(&res[i], res[i].cpu_ns));
 		else
 			printf(" %10s\n", "-");
 	}
@@ -351,32 +404,46 @@ static void print_table(const struct cfg *cfg, struct result *res, int n)
 	       " cpu ns: send + receive of one message in one thread, batch 32, no cross-core traffic)\n");
 	if (check_ns > 0)
 		printf("of which wave_shm validates each received message: %.2f ns\n", check_ns);
-	if (w && r)
-		printf("wave_shm / rte_ring throughput: batch 1 %.2fx, batch 32 %.2fx  (goal >= 1)\n",
-		       median_d(w->mps[0]) / median_d(r->mps[0]),
-		       median_d(w->mps[1]) / median_d(r->mps[1]));
-	if (w && pp)
-		printf("wave_shm p50 / pingpong p50 (half its round trip): %.2fx  (goal <= 1.5)\n",
-		       (double)median_u(w->lat[0]) / (double)median_u(pp->lat[0]));
+	ratios(res, n, &q);
+	if (q.have_rte) {
+		printf("wave_shm / rte_ring throughput, batch 1:  %-30s goal >= 1: %s\n",
+		       bench_range_str(&q.b1, 2, "x", a, sizeof(a)),
+		       bench_goal(&q.b1, BENCH_AT_LEAST, 1, g1, sizeof(g1)));
+		printf("wave_shm / rte_ring throughput, batch 32: %-30s goal >= 1: %s\n",
+		       bench_range_str(&q.b32, 2, "x", b, sizeof(b)),
+		       bench_goal(&q.b32, BENCH_AT_LEAST, 1, g2, sizeof(g2)));
+	}
+	if (q.have_pp)
+		printf("wave_shm p50 / pingpong p50 (half its round trip): %s goal <= 1.5: %s\n",
+		       bench_range_str(&q.p50, 2, "x", a, sizeof(a)),
+		       bench_goal(&q.p50, BENCH_AT_MOST, 1.5, g1, sizeof(g1)));
 	if (w && d)
 		printf("link delay %llu us: p50 %+.2f us over no delay\n",
 		       (unsigned long long)cfg->link_delay_us,
-		       ((double)median_u(d->lat[0]) - (double)median_u(w->lat[0])) / 1e3);
+		       (all(d, d->lat[0]) - all(w, w->lat[0])) / 1e3);
 }
 
-const char bench_channel_help[] =
-	"usage: wavectl bench channel [--quick] [--json] [--link-delay US] [--cpus A,B]\n"
-	"\n"
-	"Measures the Wave shm channel against DPDK rte_ring (SP/SC, 64-byte elements),\n"
-	"a raw cache-line mailbox (pingpong, the floor), a unix socket and TCP loopback:\n"
-	"throughput at batch 1 and 32, one-way latency p50/p99/p99.9, on two pinned CPUs.\n"
-	"\n"
-	"  --quick          fewer messages and samples (about 20 s instead of a minute)\n"
-	"  --json           print one JSON object instead of the table\n"
-	"  --link-delay US  also measure wave_shm with an emulated link delay of US us\n"
-	"  --cpus A,B       the two CPUs to use (default: the first two allowed)\n"
-	"  --only LIST      run only these contenders (e.g. wave_shm,rte_ring)\n"
-	"  -h, --help       this text\n";
+static const char *const contender_names =
+	"wave_shm, rte_ring, pingpong, unix, tcp, wave_shm_delay";
+
+static struct cfg opt_cfg = { .cpu = { -1, -1 }, .runs = 1 };
+
+static int parse_cpus(const struct opt *o, const char *arg)
+{
+	int *cpu = o->value, n = 0;
+	uint64_t mask;
+
+	if (wave_parse_cpulist("--cpus", arg, &mask))
+		return -EINVAL;
+	if (__builtin_popcountll(mask) != 2) {
+		wave_err("--cpus: give exactly two CPUs, e.g. 0,1");
+		return -EINVAL;
+	}
+	for (int i = 0; i < 64; i++)
+		if (mask & (1ULL << i))
+			cpu[n++] = i;
+	return 0;
+}
 
 static int selected(const struct cfg *cfg, const char *name)
 {
@@ -393,61 +460,40 @@ static int selected(const struct cfg *cfg, const char *name)
 	return 0;
 }
 
+static const char *contenders_list(void)
+{
+	return contender_names;
+}
+
+static const struct opt channel_opts[] = {
+	OPT_BOOL("quick", 0, &opt_cfg.quick, "fewer messages and samples (about 10 s a run)"),
+	OPT_BOOL("json", 0, &opt_cfg.json, "print one JSON object instead of the table"),
+	OPT_UINT("runs", "N", &opt_cfg.runs, 1, BENCH_MAX_RUNS,
+		 "repeat the whole measurement; ratios as median (min-max)"),
+	OPT_U64("link-delay", "US", &opt_cfg.link_delay_us, 0, 100000,
+		"also measure wave_shm with an emulated link delay of US us\n(0: not)"),
+	OPT_CALLBACK("cpus", "A,B", opt_cfg.cpu, parse_cpus,
+		     "the two CPUs to use (default: the first two allowed)"),
+	{ .kind = OPT_KIND_STRING, .name = "only", .argh = "LIST", .value = &opt_cfg.only,
+	  .help = "run only these contenders", .choices = contenders_list },
+	OPT_END(),
+};
+
+static const struct opt_cmd channel_cmd = {
+	.name = "bench channel",
+	.usage = "wavectl bench channel [--quick] [--json] [--runs N] [--link-delay US] [--cpus A,B]",
+	.about = "Measures the Wave shm channel against DPDK rte_ring (SP/SC, 64-byte elements),\n"
+		 "a raw cache-line mailbox (pingpong, the floor), a unix socket and TCP loopback:\n"
+		 "throughput at batch 1 and 32, one-way latency p50/p99/p99.9, on two pinned CPUs.\n",
+	.opts = channel_opts,
+};
+
 static int parse(int argc, char **argv, struct cfg *cfg)
 {
-	static const struct option opts[] = {
-		{ "quick", no_argument, NULL, 'q' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "link-delay", required_argument, NULL, 'd' },
-		{ "cpus", required_argument, NULL, 'c' },
-		{ "only", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	uint64_t mask;
-	int c, n;
+	int ret = opt_parse(&channel_cmd, argc, argv, NULL);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'q':
-			cfg->quick = 1;
-			break;
-		case 'j':
-			cfg->json = 1;
-			break;
-		case 'd':
-			if (wave_parse_u64("--link-delay", optarg, 0, 100000, &cfg->link_delay_us))
-				return -EINVAL;
-			break;
-		case 'c':
-			if (wave_parse_cpulist("--cpus", optarg, &mask))
-				return -EINVAL;
-			n = 0;
-			for (int i = 0; i < 64; i++)
-				if (mask & (1ULL << i) && n < 2)
-					cfg->cpu[n++] = i;
-			if (__builtin_popcountll(mask) != 2) {
-				wave_err("--cpus: give exactly two CPUs, e.g. 0,1");
-				return -EINVAL;
-			}
-			break;
-		case 'o':
-			cfg->only = optarg;
-			break;
-		case 'h':
-			fputs(bench_channel_help, stdout);
-			return 1;
-		default:
-			fputs(bench_channel_help, stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		wave_err("bench channel: unexpected argument '%s'", argv[optind]);
-		return -EINVAL;
-	}
-	return 0;
+	*cfg = opt_cfg;
+	return ret;
 }
 
 int bench_channel_main(int argc, char **argv)
@@ -456,8 +502,8 @@ int bench_channel_main(int argc, char **argv)
 		&pipe_wave_ops, &pipe_rte_ring_ops, &pipe_pingpong_ops, &pipe_unix_ops, &pipe_tcp_ops,
 	};
 	enum { NC = sizeof(contenders) / sizeof(contenders[0]) };
-	struct result res[NC + 1] = { 0 };
-	struct cfg cfg = { .cpu = { -1, -1 } };
+	static struct result res[NC + 1];
+	struct cfg cfg;
 	int ret, n, failed = 0;
 
 	ret = parse(argc, argv, &cfg);
@@ -485,19 +531,21 @@ int bench_channel_main(int argc, char **argv)
 		res[n++].name = "wave_shm_delay";
 	}
 	if (!n) {
-		wave_err("bench channel: --only '%s' names no contender (wave_shm, rte_ring, "
-			 "pingpong, unix, tcp, wave_shm_delay)", cfg.only);
+		wave_err("bench channel: --only '%s' names no contender (%s)", cfg.only,
+			 contender_names);
 		return 2;
 	}
 	/* Attach/detach lines of the contenders' channels would garble the output. */
 	if (wave_log_get_level() < WAVE_LOG_DEBUG)
 		wave_log_set_level(WAVE_LOG_WARN);
-	for (int rep = 0; rep < REPS; rep++) {
+	for (unsigned int s = 0; s < REPS * cfg.runs; s++) {
 		for (int i = 0; i < n; i++) {
 			if (!cfg.json)
-				fprintf(stderr, "\rrun %d/%d: %-16s", rep + 1, REPS, res[i].name);
-			if (!res[i].failed && measure(run_ops[i], &cfg, run_delay[i], &res[i], rep))
+				fprintf(stderr, "\rrun %u/%u, repetition %u/%d: %-16s", s / REPS + 1,
+					cfg.runs, s % REPS + 1, REPS, res[i].name);
+			if (!res[i].failed && measure(run_ops[i], &cfg, run_delay[i], &res[i], s))
 				res[i].failed = 1;
+			res[i].ns = s + 1;
 		}
 	}
 	if (selected(&cfg, "wave_shm")) {
@@ -505,11 +553,11 @@ int bench_channel_main(int argc, char **argv)
 
 		for (int rep = 0; rep < REPS; rep++)
 			c[rep] = check_cost(cfg.tput_msgs);
-		check_ns = median_d(c);
+		check_ns = median(c, 0, REPS);
 	}
 	bench_dpdk_cleanup();
 	if (!cfg.json)
-		fprintf(stderr, "\r%40s\r", "");
+		fprintf(stderr, "\r%60s\r", "");
 	for (int i = 0; i < n; i++)
 		failed |= res[i].failed;
 	if (cfg.json)

@@ -14,8 +14,7 @@
  * Needs root and BPF (waved reads wakeups from the BPF ring buffer).
  */
 #include <errno.h>
-#include <getopt.h>
-#include <libgen.h>
+#include <stddef.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -31,8 +30,10 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/range.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/site.h"
 #include "common/spawn.h"
 #include "waved/status-client.h"
@@ -323,41 +324,158 @@ static double timer_floor(uint64_t period_ns, unsigned int seconds)
 				 r0.ru_stime.tv_usec) * 1e3) / (double)(wave_now_ns() - t0);
 }
 
-const char bench_loop_help[] =
-	"usage: wavectl bench loop [--quick] [--json]\n"
-	"\n"
-	"Measures the offloaded control loop with stand-in vCPU threads, the real waved\n"
-	"and wave-agent over shm: wakeup-to-decision latency (p50/p99; link delay 0 and\n"
-	"2 us), waved's CPU use for 16 managed vCPUs at steady state, and how fast waved\n"
-	"notices a stopped agent (lag threshold 10 ms). Needs root and BPF.\n"
-	"\n"
-	"  --quick     shorter runs (about 20 s instead of a minute)\n"
-	"  --json      one JSON object: {\"delay_us_0\": {\"decision_us_p50\", \"decision_us_p99\"},\n"
-	"              \"delay_us_2\": {...}, \"waved_cpu_pct_16_vcpus\", \"lag_threshold_ms\",\n"
-	"              \"fallback_detect_ms\"}\n"
-	"  -h, --help  this text\n";
+/* One run's figures. */
+struct loop_run {
+	double p50[2], p99[2], n[2];  /* decision latency, us, link delay 0 and 2 us */
+	double ev50;                  /* of which the kernel's BPF event delivery, us */
+	double cpu, detect;           /* waved CPU %, fallback detection ms */
+	double wake50, wake99, tfloor;/* floors: thread wakeup us, 133 Hz timer CPU % */
+};
+
+static int one_run(struct env *e, unsigned int secs, int json, unsigned int run,
+		   unsigned int runs, struct loop_run *r)
+{
+	double ev_delay2;
+	int ret = 0;
+
+	for (int d = 0; d < 2 && !ret; d++) {
+		if (!json)
+			fprintf(stderr, "\rrun %u/%u: decision latency, link delay %d us...      ", run,
+				runs, d ? 2 : 0);
+		ret = decision_latency(e, d ? "2" : NULL, secs, &r->p50[d], &r->p99[d], &r->n[d],
+				       d ? &ev_delay2 : &r->ev50);
+	}
+	if (!ret) {
+		if (!json)
+			fprintf(stderr, "\rrun %u/%u: waved CPU with 16 vCPUs, fallback detection...",
+				run, runs);
+		ret = steady_cpu_and_fallback(e, secs, &r->cpu, &r->detect);
+	}
+	if (!ret) {
+		if (!json)
+			fprintf(stderr, "\rrun %u/%u: floors: thread wakeup, bare 133 Hz timer...     ",
+				run, runs);
+		wake_floor(secs * 200, &r->wake50, &r->wake99);
+		/* waved ticks every 3/4 of its 10 ms lag threshold. */
+		r->tfloor = timer_floor(7500 * WAVE_NSEC_PER_USEC, secs);
+	}
+	return ret;
+}
+
+/* The range over runs of the figure at offset off of struct loop_run. */
+static struct bench_range over(const struct loop_run *r, unsigned int n, size_t off)
+{
+	struct bench_range g = { 0 };
+
+	for (unsigned int i = 0; i < n; i++)
+		bench_range_add(&g, *(const double *)((const char *)&r[i] + off));
+	return g;
+}
+
+#define OVER(field) over(runs, nruns, offsetof(struct loop_run, field))
+
+static void print_json(const struct loop_run *runs, unsigned int nruns)
+{
+	struct bench_range d50[2] = { OVER(p50[0]), OVER(p50[1]) };
+	struct bench_range d99[2] = { OVER(p99[0]), OVER(p99[1]) };
+	struct bench_range cpu = OVER(cpu), det = OVER(detect), tf = OVER(tfloor);
+	struct bench_range ev = OVER(ev50), w50 = OVER(wake50), w99 = OVER(wake99);
+	char a[128], b[128], c[128];
+
+	printf("{\"runs\": %u, \"delay_us_0\": {\"decision_us_p50\": %.1f, \"decision_us_p99\": %.1f, "
+	       "\"samples\": %.0f, \"bpf_event_us_p50\": %.1f}, "
+	       "\"delay_us_2\": {\"decision_us_p50\": %.1f, \"decision_us_p99\": %.1f, "
+	       "\"samples\": %.0f}, \"waved_cpu_pct_16_vcpus\": %.3f, "
+	       "\"lag_threshold_ms\": 10, \"fallback_detect_ms\": %.2f, "
+	       "\"floor\": {\"wakeup_us_p50\": %.1f, \"wakeup_us_p99\": %.1f, "
+	       "\"timer_133hz_cpu_pct\": %.3f}, ", nruns,
+	       bench_range_median(&d50[0]), bench_range_median(&d99[0]), runs[nruns - 1].n[0],
+	       bench_range_median(&ev), bench_range_median(&d50[1]), bench_range_median(&d99[1]),
+	       runs[nruns - 1].n[1], bench_range_median(&cpu), bench_range_median(&det),
+	       bench_range_median(&w50), bench_range_median(&w99), bench_range_median(&tf));
+	printf("\"ranges\": {\"decision_us_p50_delay_0\": %s, \"decision_us_p99_delay_0\": %s, ",
+	       bench_range_json(&d50[0], a, sizeof(a)), bench_range_json(&d99[0], b, sizeof(b)));
+	printf("\"waved_cpu_pct_16_vcpus\": %s, \"fallback_detect_ms\": %s, ",
+	       bench_range_json(&cpu, a, sizeof(a)), bench_range_json(&det, b, sizeof(b)));
+	printf("\"timer_133hz_cpu_pct\": %s}}\n", bench_range_json(&tf, c, sizeof(c)));
+}
+
+static void print_table(const struct loop_run *runs, unsigned int nruns)
+{
+	struct bench_range d50[2] = { OVER(p50[0]), OVER(p50[1]) };
+	struct bench_range d99[2] = { OVER(p99[0]), OVER(p99[1]) };
+	struct bench_range cpu = OVER(cpu), det = OVER(detect), tf = OVER(tfloor);
+	struct bench_range ev = OVER(ev50), w50 = OVER(wake50), w99 = OVER(wake99);
+	struct bench_range vs_wake = { 0 }, vs_timer = { 0 };
+	char a[96], b[96], g[48];
+
+	for (unsigned int i = 0; i < nruns; i++) {
+		bench_range_add(&vs_wake, runs[i].wake50 > 0 ? runs[i].p50[0] / (2 * runs[i].wake50) : 0);
+		bench_range_add(&vs_timer, runs[i].tfloor > 0 ? runs[i].cpu / runs[i].tfloor : 0);
+	}
+	printf("wakeup seen in BPF -> decision applied on the host (agent over shm), %u run%s:\n",
+	       nruns, nruns == 1 ? "" : "s");
+	for (int d = 0; d < 2; d++)
+		printf("  link delay %d us:  p50 %s   p99 %s\n", d ? 2 : 0,
+		       bench_range_str(&d50[d], 1, " us", a, sizeof(a)),
+		       bench_range_str(&d99[d], 1, " us", b, sizeof(b)));
+	printf("  goal p99 < 100 us (link delay 0): %s\n",
+	       bench_goal(&d99[0], BENCH_AT_MOST, 100, g, sizeof(g)));
+	printf("  of which the kernel delivering the BPF wakeup event to waved: p50 %s\n",
+	       bench_range_str(&ev, 1, " us", a, sizeof(a)));
+	printf("  floor here: waking a sleeping thread p50 %s, p99 %s;\n",
+	       bench_range_str(&w50, 1, " us", a, sizeof(a)),
+	       bench_range_str(&w99, 1, " us", b, sizeof(b)));
+	printf("  a decision takes two such wakeups of waved: %s that floor at p50\n",
+	       bench_range_str(&vs_wake, 1, "x", a, sizeof(a)));
+	printf("waved CPU, 16 managed vCPUs, steady state: %s of one core (goal < 0.5%%: %s)\n",
+	       bench_range_str(&cpu, 3, "%", a, sizeof(a)),
+	       bench_goal(&cpu, BENCH_AT_MOST, 0.5, g, sizeof(g)));
+	printf("  floor here: a bare 133 Hz timer (waved's tick) costs %s: waved = %s that\n",
+	       bench_range_str(&tf, 3, "%", a, sizeof(a)),
+	       bench_range_str(&vs_timer, 1, "x", b, sizeof(b)));
+	printf("fallback detected %s after the agent stopped, threshold 10 ms (goal <= 20 ms: %s)\n",
+	       bench_range_str(&det, 1, " ms", a, sizeof(a)),
+	       bench_goal(&det, BENCH_AT_MOST, 20, g, sizeof(g)));
+}
+
+static struct {
+	int quick, json;
+	unsigned int runs;
+} lo = { .runs = 1 };
+
+static const struct opt loop_opts[] = {
+	OPT_BOOL("quick", 0, &lo.quick, "shorter runs (about 25 s each instead of a minute)"),
+	OPT_BOOL("json", 0, &lo.json,
+		 "one JSON object: {\"runs\", \"delay_us_0\": {\"decision_us_p50\",\n"
+		 "\"decision_us_p99\"}, \"delay_us_2\": {...}, \"waved_cpu_pct_16_vcpus\",\n"
+		 "\"lag_threshold_ms\", \"fallback_detect_ms\", \"floor\": {...},\n"
+		 "\"ranges\": {KEY: {\"median\", \"min\", \"max\", \"runs\"}}}; values are medians"),
+	OPT_UINT("runs", "N", &lo.runs, 1, BENCH_MAX_RUNS,
+		 "repeat the whole measurement; results as median (min-max)"),
+	OPT_END(),
+};
+
+static const struct opt_cmd loop_cmd = {
+	.name = "bench loop",
+	.usage = "wavectl bench loop [--quick] [--json] [--runs N]",
+	.about = "Measures the offloaded control loop with stand-in vCPU threads, the real waved\n"
+		 "and wave-agent over shm: wakeup-to-decision latency (p50/p99; link delay 0 and\n"
+		 "2 us), waved's CPU use for 16 managed vCPUs at steady state, and how fast waved\n"
+		 "notices a stopped agent (lag threshold 10 ms), next to the machine's floors\n"
+		 "measured in the same run. Needs root and BPF.\n",
+	.opts = loop_opts,
+};
 
 int bench_loop_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "quick", no_argument, NULL, 'q' }, { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-	};
+	static struct loop_run runs[BENCH_MAX_RUNS];
 	struct env e = { 0 };
-	double p50[2] = { 0 }, p99[2] = { 0 }, n[2] = { 0 }, cpu = 0, detect = 0;
-	double wake50 = 0, wake99 = 0, tfloor = 0, ev50[2] = { 0 };
-	unsigned int secs;
-	int quick = 0, json = 0, c, ret = 0;
+	unsigned int secs, n = 0;
+	int ret = opt_parse(&loop_cmd, argc, argv, NULL);
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'q': quick = 1; break;
-		case 'j': json = 1; break;
-		case 'h': fputs(bench_loop_help, stdout); return 0;
-		default: fputs(bench_loop_help, stderr); return 2;
-		}
-	}
+	if (ret)
+		return ret > 0 ? 0 : 2;
 	if (geteuid() != 0) {
 		wave_err("bench loop: needs root (BPF, scheduling classes)");
 		return 1;
@@ -366,56 +484,21 @@ int bench_loop_main(int argc, char **argv)
 	snprintf(e.rundir, sizeof(e.rundir), "/tmp/wave-bench-loop-%d", (int)getpid());
 	snprintf(e.uri, sizeof(e.uri), "shm:bench-loop-%d", (int)getpid());
 	mkdir(e.rundir, 0700);
-	secs = quick ? 4 : 15;
-	for (int d = 0; d < 2 && !ret; d++) {
-		if (!json)
-			fprintf(stderr, "\rdecision latency, link delay %d us...   ", d ? 2 : 0);
-		ret = decision_latency(&e, d ? "2" : NULL, secs, &p50[d], &p99[d], &n[d], &ev50[d]);
+	secs = lo.quick ? 4 : 15;
+	while (!ret && n < lo.runs) {
+		ret = one_run(&e, secs, lo.json, n + 1, lo.runs, &runs[n]);
+		n += !ret;
 	}
-	if (!ret) {
-		if (!json)
-			fprintf(stderr, "\rwaved CPU with 16 vCPUs, fallback detection...   ");
-		ret = steady_cpu_and_fallback(&e, secs, &cpu, &detect);
-	}
-	if (!ret) {
-		if (!json)
-			fprintf(stderr, "\rfloors: thread wakeup, bare 133 Hz timer...          ");
-		wake_floor(secs * 200, &wake50, &wake99);
-		/* waved ticks every 3/4 of its 10 ms lag threshold. */
-		tfloor = timer_floor(7500 * WAVE_NSEC_PER_USEC, secs);
-	}
-	if (!json)
-		fprintf(stderr, "\r%60s\r", "");
+	if (!lo.json)
+		fprintf(stderr, "\r%70s\r", "");
 	rmdir(e.rundir);
 	if (ret) {
 		wave_err("bench loop: %s", strerror(-ret));
 		return 1;
 	}
-	if (json) {
-		printf("{\"delay_us_0\": {\"decision_us_p50\": %.1f, \"decision_us_p99\": %.1f, "
-		       "\"samples\": %.0f, \"bpf_event_us_p50\": %.1f}, "
-		       "\"delay_us_2\": {\"decision_us_p50\": %.1f, "
-		       "\"decision_us_p99\": %.1f, \"samples\": %.0f}, \"waved_cpu_pct_16_vcpus\": %.3f, "
-		       "\"lag_threshold_ms\": 10, \"fallback_detect_ms\": %.2f, "
-		       "\"floor\": {\"wakeup_us_p50\": %.1f, \"wakeup_us_p99\": %.1f, "
-		       "\"timer_133hz_cpu_pct\": %.3f}}\n", p50[0], p99[0], n[0], ev50[0], p50[1], p99[1],
-		       n[1], cpu, detect, wake50, wake99, tfloor);
-		return 0;
-	}
-	printf("wakeup seen in BPF -> decision applied on the host (agent over shm):\n");
-	printf("  link delay 0 us:  p50 %7.1f us   p99 %7.1f us   (%.0f decisions)  goal p99 < 100 us\n",
-	       p50[0], p99[0], n[0]);
-	printf("  link delay 2 us:  p50 %7.1f us   p99 %7.1f us   (%.0f decisions)\n", p50[1], p99[1],
-	       n[1]);
-	printf("  of which the kernel delivering the BPF wakeup event to waved: p50 %.1f us\n",
-	       ev50[0]);
-	printf("  floor here: waking a sleeping thread p50 %.1f us, p99 %.1f us; a decision\n"
-	       "  takes two such wakeups of waved: %.1fx of that floor at p50\n", wake50, wake99,
-	       wake50 > 0 ? p50[0] / (2 * wake50) : 0);
-	printf("waved CPU, 16 managed vCPUs, steady state: %.3f%% of one core  (goal < 0.5%%)\n", cpu);
-	printf("  floor here: a bare 133 Hz timer (waved's tick) costs %.3f%%: waved = %.1fx that\n",
-	       tfloor, tfloor > 0 ? cpu / tfloor : 0);
-	printf("fallback detected %.1f ms after the agent stopped, threshold 10 ms  (goal <= 20 ms)\n",
-	       detect);
+	if (lo.json)
+		print_json(runs, n);
+	else
+		print_table(runs, n);
 	return 0;
 }

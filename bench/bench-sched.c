@@ -21,7 +21,6 @@
  * The client (sched-client.c) runs at SCHED_FIFO 50 in every mode.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,6 +36,7 @@
 #include "bench/sched-client.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/opt.h"
 #include "common/site.h"
 #include "common/parse.h"
 #include "waved/status-client.h"
@@ -51,7 +51,7 @@ const char *const bs_phase_names[BS_NR_PHASES] = { "steady", "step", "hog" };
 struct bs_cfg {
 	int quick, json;
 	const char *report;
-	unsigned int reps, phase_s, warm_s, settle_ms;
+	unsigned int runs, phase_s, warm_s, settle_ms;
 	unsigned int nr_delays;
 	unsigned int delays[BS_MAX_DELAYS];
 	unsigned int modes;          /* bit per enum se_mode to run */
@@ -166,6 +166,7 @@ static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_p
 	n = sc_collect(cl, m0.seq, m1.seq, buf, sizeof(buf) / sizeof(buf[0]), &lost);
 	if (add_samples(out, buf, n))
 		return -ENOMEM;
+	bench_range_add(&out->p99_runs, (double)bench_percentile(buf, n, 0.99) / 1e3);
 	out->lost += lost;
 	out->sent += m1.seq - m0.seq;
 	span[0] = m0.t;
@@ -199,8 +200,12 @@ static int run_mode(const struct bs_cfg *c, struct sc_client *cl, struct sc_repo
 	/* Batch throughput needs the work report that closes the last phase too. */
 	if (!ret)
 		pause_s(1.2);
-	for (int ph = 0; !ret && ph < phases; ph++)
-		out[ph].units_s_sum += sc_units_per_s(rep, span[ph][0], span[ph][1]);
+	for (int ph = 0; !ret && ph < phases; ph++) {
+		double u = sc_units_per_s(rep, span[ph][0], span[ph][1]);
+
+		out[ph].units_s_sum += u;
+		bench_range_add(&out[ph].units_runs, u);
+	}
 	se_mode_stop(&env);
 	return ret;
 }
@@ -286,6 +291,31 @@ static json_object *phase_json(const struct bs_phase_result *p)
 	return o;
 }
 
+static json_object *goals_json(const struct bs_results *res)
+{
+	struct bs_goal g[BS_MAX_GOALS];
+	unsigned int n = bs_goals(res, g);
+	json_object *a = json_object_new_array();
+	char v[48];
+
+	for (unsigned int i = 0; i < n; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "what", json_object_new_string(g[i].what));
+		json_object_object_add(o, "op", json_object_new_string(
+			g[i].op == BENCH_AT_MOST ? "<=" : ">="));
+		json_object_object_add(o, "want", json_object_new_double(g[i].want));
+		json_object_object_add(o, "median", json_object_new_double(bench_range_median(&g[i].r)));
+		json_object_object_add(o, "min", json_object_new_double(bench_range_min(&g[i].r)));
+		json_object_object_add(o, "max", json_object_new_double(bench_range_max(&g[i].r)));
+		json_object_object_add(o, "runs", json_object_new_int((int)g[i].r.n));
+		json_object_object_add(o, "verdict", json_object_new_string(
+			g[i].r.n ? bench_goal(&g[i].r, g[i].op, g[i].want, v, sizeof(v)) : "not run"));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 static void print_json(const struct bs_results *res, const struct bs_cfg *c)
 {
 	json_object *root = json_object_new_object(), *host = json_object_new_object();
@@ -297,7 +327,7 @@ static void print_json(const struct bs_results *res, const struct bs_cfg *c)
 	json_object_object_add(host, "kernel", json_object_new_string(res->kernel));
 	json_object_object_add(host, "accel", json_object_new_string(res->accel));
 	json_object_object_add(root, "host", host);
-	json_object_object_add(params, "reps", json_object_new_int((int)c->reps));
+	json_object_object_add(params, "runs", json_object_new_int((int)c->runs));
 	json_object_object_add(params, "phase_s", json_object_new_int((int)c->phase_s));
 	json_object_object_add(params, "warm_s", json_object_new_int((int)c->warm_s));
 	for (int ph = 0; ph < BS_NR_PHASES; ph++) {
@@ -326,18 +356,53 @@ static void print_json(const struct bs_results *res, const struct bs_cfg *c)
 		json_object_array_add(sweep, o);
 	}
 	json_object_object_add(root, "delay_sweep", sweep);
+	json_object_object_add(root, "goals", goals_json(res));
 	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
 	json_object_put(root);
 }
 
-static void print_goal(const char *what, double got, const char *op, double want, int ok)
+/* Per run, a's figure over b's, into g (nothing if a run of either is missing). */
+static void goal(struct bs_goal *g, const char *what, const struct bench_range *a,
+		 const struct bench_range *b, enum bench_goal_op op, double want)
 {
-	printf("  %-58s %8.2f %s %-6.2f %s\n", what, got, op, want, ok ? "met" : "NOT met");
+	memset(g, 0, sizeof(*g));
+	snprintf(g->what, sizeof(g->what), "%s", what);
+	g->op = op;
+	g->want = want;
+	for (unsigned int i = 0; i < a->n && i < b->n; i++)
+		if (b->v[i] > 0)
+			bench_range_add(&g->r, a->v[i] / b->v[i]);
+}
+
+unsigned int bs_goals(const struct bs_results *res, struct bs_goal *g)
+{
+	const struct bs_phase_result (*r)[BS_NR_PHASES] = res->r;
+	unsigned int n = 0;
+
+	goal(&g[n++], "steady: offload p99 / cfs p99", &r[SE_OFFLOAD][BS_STEADY].p99_runs,
+	     &r[SE_CFS][BS_STEADY].p99_runs, BENCH_AT_MOST, 0.25);
+	goal(&g[n++], "steady: offload batch / cfs batch", &r[SE_OFFLOAD][BS_STEADY].units_runs,
+	     &r[SE_CFS][BS_STEADY].units_runs, BENCH_AT_LEAST, 0.95);
+	goal(&g[n++], "step: offload p99 / cfs p99", &r[SE_OFFLOAD][BS_STEP].p99_runs,
+	     &r[SE_CFS][BS_STEP].p99_runs, BENCH_AT_MOST, 0.5);
+	goal(&g[n++], "hog: offload batch / cfs batch", &r[SE_OFFLOAD][BS_HOG].units_runs,
+	     &r[SE_CFS][BS_HOG].units_runs, BENCH_AT_LEAST, 0.9);
+	for (int ph = 0; ph < BS_NR_PHASES; ph++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "%s: offload p99 / onhost p99", bs_phase_names[ph]);
+		goal(&g[n++], what, &r[SE_OFFLOAD][ph].p99_runs, &r[SE_ONHOST][ph].p99_runs,
+		     BENCH_AT_MOST, 1.1);
+	}
+	return n;
 }
 
 static void print_table(const struct bs_results *res)
 {
 	const struct bs_phase_result (*r)[BS_NR_PHASES] = res->r;
+	struct bs_goal g[BS_MAX_GOALS];
+	unsigned int ng = bs_goals(res, g);
+	char a[96], v[48];
 
 	printf("\n%-8s %-6s %10s %10s %10s %6s %12s %8s %8s %8s %8s\n", "mode", "phase", "p50 us",
 	       "p99 us", "p99.9 us", "lost", "batch u/s", "batVMs%", "latVM%", "waved%", "agent%");
@@ -348,34 +413,20 @@ static void print_table(const struct bs_results *res)
 			printf("%-8s %-6s %10.0f %10.0f %10.0f %6llu %12.0f %8.1f %8.1f %8.3f %8.3f\n",
 			       ph ? "" : se_mode_names[m], bs_phase_names[ph], p->p50, p->p99, p->p999,
 			       (unsigned long long)p->lost, bs_mean(p, p->units_s_sum),
-			       bs_mean(p, p->batvm_pct_sum), bs_mean(p, p->latvm_pct_sum), bs_mean(p, p->waved_pct_sum),
-			       bs_mean(p, p->agent_pct_sum));
+			       bs_mean(p, p->batvm_pct_sum), bs_mean(p, p->latvm_pct_sum),
+			       bs_mean(p, p->waved_pct_sum), bs_mean(p, p->agent_pct_sum));
 		}
-	printf("\ngoals (ratios from this run):\n");
-	{
-		double cs = r[SE_CFS][BS_STEADY].p99, os = r[SE_OFFLOAD][BS_STEADY].p99;
-		double cb = bs_mean(&r[SE_CFS][BS_STEADY], r[SE_CFS][BS_STEADY].units_s_sum);
-		double ob = bs_mean(&r[SE_OFFLOAD][BS_STEADY], r[SE_OFFLOAD][BS_STEADY].units_s_sum);
-		double ch = bs_mean(&r[SE_CFS][BS_HOG], r[SE_CFS][BS_HOG].units_s_sum);
-		double oh = bs_mean(&r[SE_OFFLOAD][BS_HOG], r[SE_OFFLOAD][BS_HOG].units_s_sum);
-
-		print_goal("steady: offload p99 / cfs p99", cs ? os / cs : 0, "<=", 0.25,
-			   cs && os / cs <= 0.25);
-		print_goal("steady: offload batch / cfs batch", cb ? ob / cb : 0, ">=", 0.95,
-			   cb && ob / cb >= 0.95);
-		print_goal("step: offload p99 / cfs p99", r[SE_CFS][BS_STEP].p99 ?
-			   r[SE_OFFLOAD][BS_STEP].p99 / r[SE_CFS][BS_STEP].p99 : 0, "<=", 0.5,
-			   r[SE_CFS][BS_STEP].p99 &&
-			   r[SE_OFFLOAD][BS_STEP].p99 / r[SE_CFS][BS_STEP].p99 <= 0.5);
-		print_goal("hog: offload batch / cfs batch", ch ? oh / ch : 0, ">=", 0.9,
-			   ch && oh / ch >= 0.9);
-		for (int ph = 0; ph < BS_NR_PHASES; ph++) {
-			char what[64];
-			double on = r[SE_ONHOST][ph].p99, of = r[SE_OFFLOAD][ph].p99;
-
-			snprintf(what, sizeof(what), "%s: offload p99 / onhost p99", bs_phase_names[ph]);
-			print_goal(what, on ? of / on : 0, "<=", 1.1, on && of / on <= 1.1);
+	printf("\ngoals (each a ratio within a run; median, min-max over %u run%s):\n", res->runs,
+	       res->runs == 1 ? "" : "s");
+	for (unsigned int i = 0; i < ng; i++) {
+		if (!g[i].r.n) {
+			printf("  %-36s (a mode it compares did not run)\n", g[i].what);
+			continue;
 		}
+		printf("  %-36s %-28s %s %-5.2f %s\n", g[i].what,
+		       bench_range_str(&g[i].r, 2, "", a, sizeof(a)),
+		       g[i].op == BENCH_AT_MOST ? "<=" : ">=", g[i].want,
+		       bench_goal(&g[i].r, g[i].op, g[i].want, v, sizeof(v)));
 	}
 	for (unsigned int d = 0; d < res->nr_delays; d++)
 		printf("  delay sweep: link delay %4u us: offload steady p99 %8.0f us\n",
@@ -410,100 +461,96 @@ static void host_info(struct bs_results *res)
 		fclose(f);
 }
 
-const char bench_sched_help[] =
-	"usage: wavectl bench sched [--quick] [--json] [--report DIR] [--link-delay US[,US...]]\n"
-	"                           [--reps N] [--phase-s S] [--modes LIST]\n"
-	"\n"
-	"Real VMs (a latency VM answering UDP, two batch VMs spinning) under five\n"
-	"modes - cfs (Linux alone), pin (static pinning: the latency VM alone on its\n"
-	"CPUs), rt (SCHED_FIFO by hand), offload (wave-agent over shm, link delay\n"
-	"2 us), onhost (the same policy in waved) - and three phases: steady, step\n"
-	"(demand x12), hog (the latency VM burns CPU). Reports latency\n"
-	"p50/p99/p99.9, losses, batch throughput, the CPU of the VMs and of the\n"
-	"daemons per mode and phase. Needs root; starts and removes its VMs.\n"
-	"\n"
-	"  --quick          one repetition, 8 s phases (under 6 minutes)\n"
-	"  --json           one JSON object: {\"host\", \"params\", \"modes\": {MODE: {PHASE:\n"
-	"                   {lat_us_p50, lat_us_p99, lat_us_p999, lost, batch_units_per_s,\n"
-	"                   waved_cpu_pct, agent_cpu_pct}}}, \"delay_sweep\"}\n"
-	"  --report DIR     also write DIR/report.md and plots (gnuplot), with a run\n"
-	"                   where the agent is stopped in the middle\n"
-	"  --link-delay L   offload steady-phase sweep over these link delays (us)\n"
-	"  --reps N         repetitions (default 2; --quick 1)\n"
-	"  --phase-s S      seconds per phase (default 15; --quick 8)\n"
-	"  --modes LIST     run only these modes (default: all five)\n"
-	"  -h, --help       this text\n";
+static struct bs_cfg opt_cfg;
+
+static int parse_delays(const struct opt *o, const char *arg)
+{
+	struct bs_cfg *c = o->value;
+	char buf[256], *save = NULL, *tok;
+	uint64_t v;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (c->nr_delays == BS_MAX_DELAYS) {
+			wave_err("--link-delay: at most %d delays", BS_MAX_DELAYS);
+			return -EINVAL;
+		}
+		if (wave_parse_u64("--link-delay", tok, 0, 100000, &v))
+			return -EINVAL;
+		c->delays[c->nr_delays++] = (unsigned int)v;
+	}
+	return 0;
+}
+
+static int parse_modes(const struct opt *o, const char *arg)
+{
+	struct bs_cfg *c = o->value;
+	char buf[128], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	c->modes = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int k;
+
+		for (k = 0; k < SE_NR_MODES && strcmp(tok, se_mode_names[k]); k++)
+			;
+		if (k == SE_NR_MODES) {
+			wave_err("--modes: unknown mode '%s' (%s)", tok, se_modes_list());
+			return -EINVAL;
+		}
+		c->modes |= 1u << k;
+	}
+	return 0;
+}
+
+static const struct opt sched_opts[] = {
+	OPT_BOOL("quick", 0, &opt_cfg.quick, "one run, 8 s phases (under 6 minutes)"),
+	OPT_BOOL("json", 0, &opt_cfg.json,
+		 "one JSON object: {\"host\", \"params\", \"modes\": {MODE: {PHASE:\n"
+		 "{lat_us_p50, lat_us_p99, lat_us_p999, lost, sent, batch_units_per_s,\n"
+		 "waved_cpu_pct, agent_cpu_pct, latency_vm_cpu_pct, batch_vms_cpu_pct}}},\n"
+		 "\"goals\": [{what, want, op, median, min, max, runs, verdict}],\n"
+		 "\"delay_sweep\"}"),
+	OPT_STRING("report", "DIR", &opt_cfg.report,
+		   "also write DIR/report.md and plots (gnuplot), with a run\n"
+		   "where the agent is stopped in the middle"),
+	OPT_CALLBACK("link-delay", "US[,US...]", &opt_cfg, parse_delays,
+		     "offload steady-phase sweep over these link delays"),
+	OPT_UINT("runs", "N", &opt_cfg.runs, 0, BENCH_MAX_RUNS,
+		 "runs, modes interleaved in each; goals as median (min-max)\n"
+		 "over them (0: 2, or 1 with --quick)"),
+	OPT_UINT("phase-s", "S", &opt_cfg.phase_s, 0, 600,
+		 "seconds per phase (0: 15, or 8 with --quick)"),
+	{ .kind = OPT_KIND_CALLBACK, .name = "modes", .argh = "LIST", .value = &opt_cfg,
+	  .cb = parse_modes, .choices = se_modes_list, .help = "run only these modes" },
+	OPT_END(),
+};
+
+static const struct opt_cmd sched_cmd = {
+	.name = "bench sched",
+	.usage = "wavectl bench sched [--quick] [--json] [--report DIR] [--runs N] [OPTIONS]",
+	.about = "Real VMs (a latency VM answering UDP, two batch VMs spinning) under five\n"
+		 "modes - cfs (Linux alone), pin (static pinning: the latency VM alone on its\n"
+		 "CPUs), rt (SCHED_FIFO by hand), offload (wave-agent over shm, link delay\n"
+		 "2 us), onhost (the same policy in waved) - and three phases: steady, step\n"
+		 "(demand x12), hog (the latency VM burns CPU). Reports latency\n"
+		 "p50/p99/p99.9, losses, batch throughput, the CPU of the VMs and of the\n"
+		 "daemons per mode and phase, and the goals as ratios within each run.\n"
+		 "Needs root; starts and removes its VMs.\n",
+	.opts = sched_opts,
+};
 
 static int parse(int argc, char **argv, struct bs_cfg *c)
 {
-	static const struct option opts[] = {
-		{ "quick", no_argument, NULL, 'q' }, { "json", no_argument, NULL, 'j' },
-		{ "report", required_argument, NULL, 'r' },
-		{ "link-delay", required_argument, NULL, 'd' },
-		{ "reps", required_argument, NULL, 'n' }, { "phase-s", required_argument, NULL, 'p' },
-		{ "modes", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-	};
-	uint64_t v, reps = 0, phase = 0;
-	int ch;
+	int ret = opt_parse(&sched_cmd, argc, argv, NULL);
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'q': c->quick = 1; break;
-		case 'j': c->json = 1; break;
-		case 'r': c->report = optarg; break;
-		case 'd': {
-			char buf[256], *save = NULL, *tok;
-
-			snprintf(buf, sizeof(buf), "%s", optarg);
-			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-				if (c->nr_delays == BS_MAX_DELAYS ||
-				    wave_parse_u64("--link-delay", tok, 0, 100000, &v))
-					return -EINVAL;
-				c->delays[c->nr_delays++] = (unsigned int)v;
-			}
-			break;
-		}
-		case 'm': {
-			char buf[128], *save = NULL, *tok;
-
-			snprintf(buf, sizeof(buf), "%s", optarg);
-			c->modes = 0;
-			for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-				int k;
-
-				for (k = 0; k < SE_NR_MODES && strcmp(tok, se_mode_names[k]); k++)
-					;
-				if (k == SE_NR_MODES) {
-					wave_err("--modes: unknown mode '%s' (cfs, pin, rt, offload, onhost)",
-						 tok);
-					return -EINVAL;
-				}
-				c->modes |= 1u << k;
-			}
-			break;
-		}
-		case 'n':
-			if (wave_parse_u64("--reps", optarg, 1, 20, &reps))
-				return -EINVAL;
-			break;
-		case 'p':
-			if (wave_parse_u64("--phase-s", optarg, 1, 600, &phase))
-				return -EINVAL;
-			break;
-		case 'h': fputs(bench_sched_help, stdout); return 1;
-		default: fputs(bench_sched_help, stderr); return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		wave_err("bench sched: unexpected argument '%s'", argv[optind]);
-		return -EINVAL;
-	}
+	*c = opt_cfg;
+	if (ret)
+		return ret;
 	if (!c->modes)
 		c->modes = (1u << SE_NR_MODES) - 1;
-	c->reps = reps ? (unsigned int)reps : c->quick ? 1 : 2;
-	c->phase_s = phase ? (unsigned int)phase : c->quick ? 8 : 15;
+	c->runs = c->runs ? c->runs : c->quick ? 1 : 2;
+	c->phase_s = c->phase_s ? c->phase_s : c->quick ? 8 : 15;
 	c->warm_s = c->phase_s >= 8 ? (c->quick ? 3 : 5) : 1;
 	c->settle_ms = c->phase_s >= 8 ? 1000 : 300;
 	return 0;
@@ -529,13 +576,13 @@ static int run_all(const struct bs_cfg *c, struct bs_results *res)
 	usleep(100000);
 	if (!cl.fifo_ok)
 		wave_warn("bench sched: the client could not get SCHED_FIFO: its own delay will show");
-	for (unsigned int rep_i = 0; !ret && rep_i < c->reps; rep_i++)
+	for (unsigned int run = 0; !ret && run < c->runs; run++)
 		for (int k = 0; !ret && k < SE_NR_MODES; k++) {
-			enum se_mode m = (enum se_mode)((k + (int)rep_i) % SE_NR_MODES);
+			enum se_mode m = (enum se_mode)((k + (int)run) % SE_NR_MODES);
 
 			if (!(c->modes & (1u << m)))
 				continue;
-			progress(c, "repetition %u/%u: mode %s", rep_i + 1, c->reps, se_mode_names[m]);
+			progress(c, "run %u/%u: mode %s", run + 1, c->runs, se_mode_names[m]);
 			ret = run_mode(c, &cl, &rep, m, 2, BS_NR_PHASES, res->r[m], res);
 		}
 	for (unsigned int d = 0; !ret && d < c->nr_delays; d++) {
@@ -577,7 +624,7 @@ int bench_sched_main(int argc, char **argv)
 	res.cost_us[BS_HOG] = 200;
 	res.phase_s = c.phase_s;
 	res.warm_s = c.warm_s;
-	res.reps = c.reps;
+	res.runs = c.runs;
 	wave_log_set_level(WAVE_LOG_WARN);
 	ret = run_all(&c, &res);
 	host_info(&res);

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "bench/range.h"
 #include "bench/sched-env.h"
 
 enum bs_phase { BS_STEADY = 0, BS_STEP, BS_HOG, BS_NR_PHASES };
@@ -19,8 +20,10 @@ struct bs_phase_result {
 	double waved_pct_sum, agent_pct_sum;
 	double latvm_pct_sum;        /* CPU of the latency VM's QEMU (all its threads) */
 	double batvm_pct_sum;        /* CPU of the batch VMs' QEMUs, together */
-	unsigned int reps;
-	double p50, p99, p999;       /* us, filled by bs_summarise */
+	unsigned int reps;           /* runs measured */
+	struct bench_range p99_runs; /* p99 (us) of each run alone */
+	struct bench_range units_runs; /* batch work units/s of each run */
+	double p50, p99, p999;       /* us, of all runs' samples, filled by bs_summarise */
 };
 
 #define BS_MAX_DELAYS 8
@@ -38,12 +41,24 @@ struct bs_results {
 	/* parameters and host, for the report */
 	double rate[BS_NR_PHASES];
 	unsigned int cost_us[BS_NR_PHASES];
-	unsigned int phase_s, warm_s, reps;
+	unsigned int phase_s, warm_s, runs;
 	char accel[16], kernel[128], cpu[128];
 	int ncpus;
 };
 
 double bs_mean(const struct bs_phase_result *p, double sum);
+
+/* One goal of the comparison: a ratio measured in every run. */
+struct bs_goal {
+	char what[64];
+	struct bench_range r;
+	enum bench_goal_op op;
+	double want;
+};
+
+#define BS_MAX_GOALS 8
+/* The goals (each mode they compare must have run). Returns how many are in g. */
+unsigned int bs_goals(const struct bs_results *res, struct bs_goal *g);
 
 /* Writes DIR/report.md and the plots (gnuplot); 0 or -errno. */
 int bs_report(const struct bs_results *res, const char *dir);

@@ -7,17 +7,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* wavectl bench channel [--quick] [--json] [--link-delay US] [--cpus A,B] */
+/* wavectl bench channel|loop|sched [OPTIONS]: each prints its options with --help. */
 int bench_channel_main(int argc, char **argv);
-extern const char bench_channel_help[];
-
-/* wavectl bench loop [--quick] [--json] */
 int bench_loop_main(int argc, char **argv);
-extern const char bench_loop_help[];
-
-/* wavectl bench sched [--quick] [--json] [--report DIR] [--link-delay US,...] */
 int bench_sched_main(int argc, char **argv);
-extern const char bench_sched_help[];
 
 /* Percentile p (0..1) of n samples; sorts them in place. 0 if n == 0. */
 uint64_t bench_percentile(uint64_t *samples, size_t n, double p);

@@ -31,6 +31,19 @@
 
 const char *const se_mode_names[SE_NR_MODES] = { "cfs", "pin", "rt", "offload", "onhost" };
 
+const char *se_modes_list(void)
+{
+	static char buf[128];
+	size_t used = 0;
+
+	if (buf[0])
+		return buf;
+	for (int m = 0; m < SE_NR_MODES; m++)
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", m ? ", " : "",
+					 se_mode_names[m]);
+	return buf;
+}
+
 #define DAEMON_PRIO "20"
 #define RT_PRIO 10
 #define RT_BUDGET_US 300000

@@ -18,6 +18,8 @@
 enum se_mode { SE_CFS = 0, SE_PIN, SE_RT, SE_OFFLOAD, SE_ONHOST, SE_NR_MODES };
 
 extern const char *const se_mode_names[SE_NR_MODES];
+/* "cfs, pin, rt, offload, onhost", from the names. */
+const char *se_modes_list(void);
 
 #define SE_MAX_THREADS 16
 #define SE_NR_BATCH 2   /* batch VMs of 2 vCPUs: 4 spinning vCPUs, 2:1 on two CPUs */

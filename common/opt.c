@@ -153,11 +153,14 @@ static const char *current(const struct opt *o, char *buf, size_t len)
 		if (*(const char *const *)o->value)
 			snprintf(buf, len, "%s", *(const char *const *)o->value);
 		break;
+	/* A number left 0 usually means "none" or "chosen later": the help text says which. */
 	case OPT_KIND_U64:
-		snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)o->value);
+		if (*(const uint64_t *)o->value)
+			snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)o->value);
 		break;
 	case OPT_KIND_UINT:
-		snprintf(buf, len, "%u", *(const unsigned int *)o->value);
+		if (*(const unsigned int *)o->value)
+			snprintf(buf, len, "%u", *(const unsigned int *)o->value);
 		break;
 	case OPT_KIND_DURATION:
 		wave_format_duration(buf, len, *(const uint64_t *)o->value);
@@ -220,7 +223,7 @@ static void usage_line(FILE *f, const struct opt *o)
 	list[0] = '\0';
 	if (o->kind == OPT_KIND_ENUM)
 		wave_names_list(o->names, list, sizeof(list));
-	else if (o->kind == OPT_KIND_CALLBACK && o->choices)
+	else if (o->choices)
 		snprintf(list, sizeof(list), "%s", o->choices());
 	current(o, def, sizeof(def));
 	if (list[0] || def[0]) {

@@ -52,7 +52,7 @@ struct opt {
 	uint64_t unit;                 /* DURATION: ns of a bare number */
 	const struct wave_name *names; /* ENUM: the choices */
 	opt_cb cb;                     /* CALLBACK */
-	const char *(*choices)(void);  /* CALLBACK: optional list for the usage text */
+	const char *(*choices)(void);  /* optional list of the choices, for the usage text */
 	const char *(*show)(const struct opt *o); /* CALLBACK: optional current value */
 };
 

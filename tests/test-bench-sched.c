@@ -41,7 +41,7 @@ static void harness_produces_every_number(void **state)
 		test_skip("needs root (VMs, scheduling classes)");
 	snprintf(dir, sizeof(dir), "/tmp/wave-test-bench-%d", (int)getpid());
 	snprintf(cmd, sizeof(cmd),
-		 "timeout 600 build/bin/wavectl bench sched --phase-s 3 --reps 1 --json --report %s",
+		 "timeout 600 build/bin/wavectl bench sched --phase-s 3 --runs 1 --json --report %s",
 		 dir);
 	f = popen(cmd, "r");
 	assert_non_null(f);
@@ -87,6 +87,22 @@ static void harness_produces_every_number(void **state)
 	json_object_object_get_ex(v, "steady", &p);
 	json_object_object_get_ex(p, "agent_cpu_pct", &v);
 	assert_true(json_object_get_double(v) > 0);
+	/* Every goal is a ratio within each run: one run here, so min = median = max. */
+	assert_true(json_object_object_get_ex(root, "goals", &v));
+	assert_int_equal(json_object_array_length(v), 7);
+	for (size_t i = 0; i < json_object_array_length(v); i++) {
+		json_object *g = json_object_array_get_idx(v, i), *x;
+		double med;
+
+		assert_true(json_object_object_get_ex(g, "runs", &x));
+		assert_int_equal(json_object_get_int(x), 1);
+		assert_true(json_object_object_get_ex(g, "median", &x));
+		med = json_object_get_double(x);
+		assert_true(med > 0);
+		assert_true(json_object_object_get_ex(g, "min", &x));
+		assert_true(json_object_get_double(x) == med);
+		assert_true(json_object_object_get_ex(g, "verdict", &x));
+	}
 	json_object_put(root);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		struct stat st;
