@@ -88,6 +88,7 @@ static void print_threads(json_object *vm)
 static void print_table(json_object *s, double cpu_pct)
 {
 	json_object *st = json_object_object_get(s, "stats"), *vms;
+	const char *last;
 	double ok = waved_num(st, "ok");
 	double rej = waved_num(st, "stale-epoch") + waved_num(st, "stale-target") + waved_num(st, "no-target") +
 		     waved_num(st, "invalid") + waved_num(st, "refused-in-fallback") + waved_num(st, "failed");
@@ -102,10 +103,15 @@ static void print_table(json_object *s, double cpu_pct)
 	else
 		printf("waved CPU %.2f s so far\n", waved_num(s, "waved_cpu_s"));
 	printf("decisions: %.0f applied, %.0f rejected (stale %.0f, no target %.0f, invalid %.0f, "
-	       "in fallback %.0f, failed %.0f); fallbacks %.0f, hand-backs %.0f\n\n", ok, rej,
+	       "in fallback %.0f, failed %.0f); fallbacks %.0f, hand-backs %.0f\n", ok, rej,
 	       waved_num(st, "stale-epoch") + waved_num(st, "stale-target"), waved_num(st, "no-target"),
 	       waved_num(st, "invalid"), waved_num(st, "refused-in-fallback"), waved_num(st, "failed"),
 	       waved_num(st, "fallbacks"), waved_num(st, "handbacks"));
+	last = json_object_object_get_ex(st, "last_refusal", NULL) ? waved_str(st, "last_refusal")
+								     : NULL;
+	printf("host: SCHED_DEADLINE accounting rebuilt %.0f times; peers refused at attach %.0f%s%s\n\n",
+	       waved_num(st, "dl_repairs"), waved_num(st, "peers_refused"), last ? ", last: " : "",
+	       last ? last : "");
 	printf("  %-14s %-8s %-10s %7s %-8s %3s %6s %7s  %s\n", "VM", "CLASS", "THREAD", "TID",
 	       "STATE", "CPU", "RUN%", "DELAY%", "SCHED (* changed by Wave)");
 	if (json_object_object_get_ex(s, "vms", &vms))

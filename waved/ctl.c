@@ -191,6 +191,18 @@ static json_object *status_json(const struct waved *w)
 		json_object_object_add(st, "rx_invalid", json_object_new_int64((int64_t)cs->rx_invalid));
 		json_object_object_add(st, "proto_errors",
 				       json_object_new_int64((int64_t)cs->proto_errors));
+		json_object_object_add(st, "peers_refused",
+				       json_object_new_int64((int64_t)cs->hello_rejected));
+		if (cs->hello_rejected) {
+			json_object *r = json_object_new_object();
+
+			for (unsigned int k = 0; k < CHAN_REJ_MAX; k++)
+				json_object_object_add(r, chan_reject_name((enum chan_reject)k),
+						       json_object_new_int64((int64_t)cs->rejected[k]));
+			json_object_object_add(st, "refused_by_reason", r);
+			json_object_object_add(st, "last_refusal",
+					       json_object_new_string(cs->last_reject));
+		}
 	}
 	json_object_object_add(o, "stats", st);
 	/* wakeup seen in BPF -> decision about that thread applied */
