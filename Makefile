@@ -136,7 +136,7 @@ $(BUILD)/vmlinux.h:
 $(BUILD)/%.bpf.o: %.bpf.c $(BUILD)/vmlinux.h $(wildcard kvm-hooks/*.h)
 	@mkdir -p $(@D)
 	$(call say,BPF,$<)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -I. -I$(BUILD) -c $< -o $@
+	$(Q)$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -I. -I$(BUILD) -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o

@@ -166,7 +166,9 @@ static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_p
 	n = sc_collect(cl, m0.seq, m1.seq, buf, sizeof(buf) / sizeof(buf[0]), &lost);
 	if (add_samples(out, buf, n))
 		return -ENOMEM;
-	bench_range_add(&out->p99_runs, (double)bench_percentile(buf, n, 0.99) / 1e3);
+	/* Every request lost: its p99 is at least the phase (never 0, which would look best). */
+	bench_range_add(&out->p99_runs, n ? (double)bench_percentile(buf, n, 0.99) / 1e3 :
+				       m1.seq > m0.seq ? (double)(m1.t - m0.t) / 1e3 : 0);
 	out->lost += lost;
 	out->sent += m1.seq - m0.seq;
 	span[0] = m0.t;
@@ -369,8 +371,9 @@ static void goal(struct bs_goal *g, const char *what, const struct bench_range *
 	snprintf(g->what, sizeof(g->what), "%s", what);
 	g->op = op;
 	g->want = want;
+	/* A run where either figure is missing (0: nothing measured) says nothing. */
 	for (unsigned int i = 0; i < a->n && i < b->n; i++)
-		if (b->v[i] > 0)
+		if (a->v[i] > 0 && b->v[i] > 0)
 			bench_range_add(&g->r, a->v[i] / b->v[i]);
 }
 

@@ -132,8 +132,10 @@ static int recv_with_fds(int sock, struct wave_msg *m, int *fds, int want_fds,
 	if (r != sizeof(*m) || got != want_fds || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 		snprintf(why, len, "attach message of %zd bytes with %d fds (want %zu bytes, %d fds)",
 			 r, got, sizeof(*m), want_fds);
-		for (i = 0; i < got && i < want_fds; i++)
+		for (i = 0; i < got && i < want_fds; i++) {
 			close(fds[i]);
+			fds[i] = -1; /* the caller's slots must not name closed fds */
+		}
 		return -EPROTO;
 	}
 	return 0;

@@ -43,7 +43,9 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 #define WAVE_FEAT_PRESTAGE (1ULL << 1) /* prestaged decisions (WAVE_OP_TRIGGER) */
 #define WAVE_FEAT_TIMESTAMPS (1ULL << 2) /* stamp ts_ns on what you send me */
 /* 1 << 3 was WAKEUPS in 1.0; see WAVE_MSG_WAKE_SUB. */
-#define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE | WAVE_FEAT_TIMESTAMPS)
+#define WAVE_FEAT_WAKE_SUB (1ULL << 4) /* host: send me WAKE_SUB (1.1) */
+#define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE | WAVE_FEAT_TIMESTAMPS | \
+			    WAVE_FEAT_WAKE_SUB)
 
 /* Limits every receiver enforces on ids and counts. */
 #define WAVE_MAX_VMS       4096u /* vm_id < WAVE_MAX_VMS */
@@ -290,9 +292,11 @@ struct wave_resync_req {
  * happens (a VCPU_STATE pushed at the wakeup, instead of with the next
  * periodic export). Each such push costs the host a wakeup, so it is the
  * policy's to ask for and the host's to grant: the host may refuse all of
- * them (waved --wake-events none). Valid for the epoch it names and the VM
- * with that barrier; a snapshot clears every subscription, and the agent
- * sends its wishes again after each one. kinds 0 unsubscribes.
+ * them (waved --wake-events none). Sent only to a host that announced
+ * WAVE_FEAT_WAKE_SUB, and only after the first snapshot. Valid for the
+ * epoch it names and the VM with that barrier; a snapshot clears every
+ * subscription, and the agent sends its wishes again after each one.
+ * kinds 0 unsubscribes.
  */
 struct wave_wake_sub {
 	uint32_t epoch;      /* host epoch the agent decided under */

@@ -174,6 +174,7 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 		a->have_snapshot = 0;
 		/* A new host: the policy starts over, knowing what this one can do. */
 		a->env.prestage = !a->no_prestage && (m->p.hello.features & WAVE_FEAT_PRESTAGE);
+		a->env.wake_sub = !!(m->p.hello.features & WAVE_FEAT_WAKE_SUB);
 		sched_fini(&a->s);
 		if (sched_init(&a->s, &a->policy, &a->env))
 			stop = 1;

@@ -39,6 +39,7 @@ struct policy_out {
 /* What the host this policy decides for can do (from its HELLO, or waved's own). */
 struct policy_env {
 	int prestage;                  /* it applies prestaged transactions (WAVE_FEAT_PRESTAGE) */
+	int wake_sub;                  /* it takes wakeup subscriptions (WAVE_FEAT_WAKE_SUB) */
 };
 
 /* One tunable of a policy, set by name with --policy-opt NAME=VALUE. */

@@ -82,7 +82,8 @@ static unsigned int emit_subs(struct sched *s, struct wave_msg *msgs, unsigned i
 {
 	unsigned int w = 0;
 
-	if (!s->subs_dirty || s->model.in_snapshot)
+	/* Only to a host that takes them, and from the first snapshot on (its epoch). */
+	if (!s->subs_dirty || !s->env.wake_sub || s->model.in_snapshot || !s->model.epoch)
 		return 0;
 	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
 		const struct model_vm *vm = &s->model.vms[v];

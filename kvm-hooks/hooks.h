@@ -63,20 +63,27 @@ struct hooks_rec {
 };
 
 /*
- * Writer side, in the BPF programs. Each is an atomic add, a full barrier
- * on every JIT: begin's orders the odd seq before the field stores (pairs
- * with the reader's second seq load, after its acquire fence); end's
- * orders the field stores before the even seq (pairs with the reader's
- * first, acquire load).
+ * Writer side, in the BPF programs (and the loader when it sets a slot up).
+ * Each is an atomic fetch-and-add, which the kernel's memory model orders
+ * fully on every JIT (BPF_ADD | BPF_FETCH; the form without FETCH, what
+ * clang emits when the old value is unused, is unordered on arm64): the
+ * empty asm uses the old value, so the fetching form is kept (-mcpu=v3).
+ * begin's orders the odd seq before the field stores (pairs with the
+ * reader's fence and second seq load); end's orders the field stores
+ * before the even seq (pairs with the reader's first, acquire load).
  */
 HK_INLINE void hooks_write_begin(struct hooks_rec *r)
 {
-	__sync_fetch_and_add(&r->seq, 1);
+	hk_u32 old = __sync_fetch_and_add(&r->seq, 1);
+
+	__asm__ __volatile__("" : : "r"(old));
 }
 
 HK_INLINE void hooks_write_end(struct hooks_rec *r)
 {
-	__sync_fetch_and_add(&r->seq, 1);
+	hk_u32 old = __sync_fetch_and_add(&r->seq, 1);
+
+	__asm__ __volatile__("" : : "r"(old));
 }
 
 #ifndef __bpf__

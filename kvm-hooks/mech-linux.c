@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/knob.h"
+#include "common/log.h"
 #include "common/procstat.h"
 #include "kvm-hooks/mech.h"
 
@@ -153,6 +154,7 @@ static int linux_cg_weight(const struct mech_thread *t, int64_t raw)
 static int linux_quota(const struct mech_thread *t, int64_t quota_us, int64_t period_us)
 {
 	char buf[64];
+	int64_t old;
 	int ret;
 
 	if (!t->cgroup[0])
@@ -165,10 +167,15 @@ static int linux_quota(const struct mech_thread *t, int64_t quota_us, int64_t pe
 				 (long long)period_us);
 		return wave_knob_write(t->cgroup, "cpu.max", buf);
 	}
-	/* v1: the period first, unless the quota would then not fit it. */
+	/*
+	 * v1: two files, the period first. If the quota is then refused, the
+	 * old period goes back: a refused change leaves nothing changed.
+	 */
+	if ((ret = cg_read_i64(t, "cpu.cfs_period_us", &old)))
+		return ret;
 	ret = cg_write_i64(t, "cpu.cfs_period_us", period_us);
-	if (!ret)
-		ret = cg_write_i64(t, "cpu.cfs_quota_us", quota_us);
+	if (!ret && (ret = cg_write_i64(t, "cpu.cfs_quota_us", quota_us)))
+		cg_write_i64(t, "cpu.cfs_period_us", old);
 	return ret;
 }
 
@@ -211,17 +218,32 @@ static int linux_sched_class(const struct mech_thread *t, const struct mech_stat
  * (waved: after threads leave DEADLINE, and on an EBUSY admission). A
  * genuine over-subscription stays refused: the retry fails the same way.
  */
-#define DL_REPAIR_FILE "/sys/fs/cgroup/cpuset/cpuset.sched_load_balance"
+#define DL_REPAIR_DIR  "/sys/fs/cgroup/cpuset"
+#define DL_REPAIR_FILE "cpuset.sched_load_balance"
 
 static int linux_dl_repair(void)
 {
-	int fd, ret = 0;
+	char path[128], old[8] = "";
+	int ret;
+	FILE *f;
 
-	if ((fd = open(DL_REPAIR_FILE, O_WRONLY | O_CLOEXEC)) < 0)
+	/* Toggle and put back what was there (an operator may have turned it off). */
+	snprintf(path, sizeof(path), "%s/%s", DL_REPAIR_DIR, DL_REPAIR_FILE);
+	if (!(f = fopen(path, "re")))
 		return -errno;
-	if (write(fd, "0", 1) < 0 || write(fd, "1", 1) < 0)
-		ret = -errno;
-	close(fd);
+	if (!fgets(old, sizeof(old), f))
+		old[0] = '\0';
+	fclose(f);
+	if (old[0] != '0' && old[0] != '1')
+		return -EIO;
+	old[1] = '\0';
+	if ((ret = wave_knob_write(DL_REPAIR_DIR, DL_REPAIR_FILE, old[0] == '1' ? "0" : "1")))
+		return ret;
+	/* The host's scheduling domains must not be left flipped: try twice. */
+	if ((ret = wave_knob_write(DL_REPAIR_DIR, DL_REPAIR_FILE, old)) &&
+	    (ret = wave_knob_write(DL_REPAIR_DIR, DL_REPAIR_FILE, old)))
+		wave_err("mech: %s is left at %s, not %s: %s: set it back by hand", path,
+			 old[0] == '1' ? "0" : "1", old, strerror(-ret));
 	return ret;
 }
 

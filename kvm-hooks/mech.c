@@ -212,10 +212,10 @@ int mech_journal_write(const char *path, struct mech_thread *const *threads, uns
 	return rename(tmp, path) ? -errno : 0;
 }
 
-int mech_journal_repair(const char *path, const struct mech_ops *ops)
+int mech_journal_repair(const char *path, const struct mech_ops *ops, int *left_dl)
 {
 	char line[8192], cpus[4096], cg[MECH_CGROUP_MAX];
-	int repaired = 0;
+	int repaired = 0, ret;
 	FILE *f = fopen(path, "re");
 
 	if (!f)
@@ -249,7 +249,10 @@ int mech_journal_repair(const char *path, const struct mech_ops *ops)
 		b->period_us = p;
 		parse_cpus(cpus, &b->affinity);
 		t.changed = 1;
-		if (mech_restore(&t))
+		ret = mech_restore(&t);
+		if (t.left_dl && left_dl)
+			*left_dl = 1;
+		if (ret)
 			wave_warn("journal: could not fully restore thread %d", tid);
 		else
 			repaired++;

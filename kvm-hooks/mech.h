@@ -113,10 +113,11 @@ int mech_restore(struct mech_thread *t);
  * The journal: one line per changed thread with its baseline. write
  * replaces the file atomically (an empty list removes it). repair restores
  * every thread in the file that still runs (same tid and start time) with
- * ops, then removes it; returns how many were restored, or -errno.
+ * ops, then removes it; returns how many were restored, or -errno, and sets
+ * *left_dl (if not NULL) when a restored thread left SCHED_DEADLINE.
  */
 int mech_journal_write(const char *path, struct mech_thread *const *threads, unsigned int n);
-int mech_journal_repair(const char *path, const struct mech_ops *ops);
+int mech_journal_repair(const char *path, const struct mech_ops *ops, int *left_dl);
 
 /* weight (1..10000) in the units of each knob. */
 int64_t mech_weight_to_shares(uint32_t weight);

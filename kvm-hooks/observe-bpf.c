@@ -111,12 +111,20 @@ static int bpf_add(struct obs *o, unsigned int slot, pid_t pid, pid_t tid, int n
 
 	if (ret)
 		return ret;
-	memset(r, 0, sizeof(*r));
+	/*
+	 * Through the seqcount like any writer, and seq itself is never reset:
+	 * a tracepoint for the slot's previous thread may still be between its
+	 * begin and end, and zeroing seq under it would leave it odd for good.
+	 */
+	hooks_write_begin(r);
 	r->state = now.state;
 	r->cpu = now.cpu;
+	r->run_ns = r->wait_ns = r->wakeups = r->preempts = 0;
 	r->notify = !!notify;
+	r->rsvd = 0;
 	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
 	r->since_ns = wave_now_ns();
+	hooks_write_end(r);
 	__atomic_store_n(&r->tid, (uint32_t)tid, __ATOMIC_RELEASE);
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.tids), &key, &val, BPF_ANY)) {
 		ret = -errno;

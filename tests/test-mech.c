@@ -378,7 +378,7 @@ static void journal_repairs_after_a_crash(void **state)
 	assert_int_equal(mech_journal_write(path, list, 1), 0);
 	/* The daemon dies here; a new one finds the journal and repairs. */
 	memset(&t, 0, sizeof(t));
-	assert_int_equal(mech_journal_repair(path, &mech_linux_ops), 1);
+	assert_int_equal(mech_journal_repair(path, &mech_linux_ops, NULL), 1);
 	assert_int_equal(access(path, F_OK), -1);
 	mech_thread_init(&t, &mech_linux_ops, tid, NULL, 0);
 	assert_int_equal(mech_get(&t, &now), 0);
@@ -389,7 +389,7 @@ static void journal_repairs_after_a_crash(void **state)
 	dprintf(fd, "%d 1 0 0 0 0 0 0 0 -1 -1 -1 0 -\n", (int)tid);
 	dprintf(fd, "garbage line\n");
 	close(fd);
-	assert_int_equal(mech_journal_repair(path, &mech_linux_ops), 0);
+	assert_int_equal(mech_journal_repair(path, &mech_linux_ops, NULL), 0);
 	/* Nothing changed: writing removes the journal. */
 	assert_int_equal(mech_journal_write(path, list, 1), 0);
 	assert_int_equal(access(path, F_OK), -1);

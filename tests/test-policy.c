@@ -111,7 +111,7 @@ static struct policy_conf conf;
 /* name with lend=1 if lend, for a host that takes prestaged transactions if lend > 1. */
 static int setup_policy(const char *name, int lend)
 {
-	struct policy_env env = { .prestage = lend > 1 };
+	struct policy_env env = { .prestage = lend > 1, .wake_sub = 1 };
 
 	assert_int_equal(policy_conf_init(&conf, name), 0);
 	if (lend)
@@ -529,12 +529,12 @@ static unsigned int subs(unsigned int n, uint8_t *kinds, unsigned int nvms)
 	return k;
 }
 
-static void snapshot_mark(enum wave_msg_type type)
+static void snapshot_mark(enum wave_msg_type type, uint32_t epoch)
 {
 	struct wave_msg m;
 
 	wave_msg_init(&m, type);
-	m.p.snap.epoch = 7;
+	m.p.snap.epoch = epoch;
 	feed(&m);
 }
 
@@ -544,31 +544,55 @@ static void wake_subscriptions_follow_the_policy(void **state)
 	uint8_t kinds[4] = { 0 };
 
 	setup_policy("latency", 0);
+	snapshot_mark(WAVE_MSG_SNAPSHOT_BEGIN, 7);
 	add_vm(1, WAVE_CLASS_LATENCY, 1, 100);
+	snapshot_mark(WAVE_MSG_SNAPSHOT_END, 7);
 	assert_int_equal(subs(decide(), kinds, 4), 0); /* no lending: no wakeups wanted */
 	sched_fini(&s);
 
 	setup_policy("latency", 1);
 	add_vm(1, WAVE_CLASS_LATENCY, 1, 100);
 	add_vm(2, WAVE_CLASS_BATCH, 1, 100);
+	assert_int_equal(subs(decide(), kinds, 4), 0); /* no snapshot yet: no epoch to name */
+	snapshot_mark(WAVE_MSG_SNAPSHOT_BEGIN, 7);
+	add_vm(1, WAVE_CLASS_LATENCY, 1, 100);
+	add_vm(2, WAVE_CLASS_BATCH, 1, 100);
+	snapshot_mark(WAVE_MSG_SNAPSHOT_END, 7);
 	assert_int_equal(subs(decide(), kinds, 4), 1);
 	assert_int_equal(kinds[1], POLICY_WAKES_ALL); /* the latency VM, every thread */
+	assert_int_equal(out[0].p.wake.epoch, 7);
 	assert_int_equal(subs(decide(), kinds, 4), 0); /* told once */
 	sched_reset(&s);
 	assert_int_equal(subs(decide(), kinds, 4), 0); /* the host still holds it */
+	/* A new VM: asked about at once. */
+	add_vm(3, WAVE_CLASS_LATENCY, 1, 100);
+	memset(kinds, 0, sizeof(kinds));
+	assert_int_equal(subs(decide(), kinds, 4), 1);
+	assert_int_equal(kinds[3], POLICY_WAKES_ALL);
 	/* A snapshot clears the host's subscriptions: the runtime asks again, epoch included. */
-	snapshot_mark(WAVE_MSG_SNAPSHOT_BEGIN);
+	snapshot_mark(WAVE_MSG_SNAPSHOT_BEGIN, 8);
 	add_vm(1, WAVE_CLASS_LATENCY, 1, 100);
-	snapshot_mark(WAVE_MSG_SNAPSHOT_END);
+	snapshot_mark(WAVE_MSG_SNAPSHOT_END, 8);
 	memset(kinds, 0, sizeof(kinds));
 	assert_int_equal(subs(sched_emit(&s, out, 512), kinds, 4), 1);
 	assert_int_equal(kinds[1], POLICY_WAKES_ALL);
-	assert_int_equal(out[0].p.wake.epoch, 7);
+	assert_int_equal(out[0].p.wake.epoch, 8);
+	sched_fini(&s);
+
+	/* A host that did not announce WAVE_FEAT_WAKE_SUB is never sent one. */
+	assert_int_equal(policy_conf_init(&conf, "wakeprobe"), 0);
+	assert_int_equal(sched_init(&s, &conf, &(struct policy_env){ .wake_sub = 0 }), 0);
+	snapshot_mark(WAVE_MSG_SNAPSHOT_BEGIN, 7);
+	add_vm(1, WAVE_CLASS_BATCH, 1, 100);
+	snapshot_mark(WAVE_MSG_SNAPSHOT_END, 7);
+	assert_int_equal(subs(sched_emit(&s, out, 512), kinds, 4), 0);
 	sched_fini(&s);
 
 	setup_policy("wakeprobe", 0);
+	snapshot_mark(WAVE_MSG_SNAPSHOT_BEGIN, 7);
 	add_vm(1, WAVE_CLASS_BATCH, 1, 100);
 	add_vm(3, WAVE_CLASS_LATENCY, 1, 100);
+	snapshot_mark(WAVE_MSG_SNAPSHOT_END, 7);
 	memset(kinds, 0, sizeof(kinds));
 	assert_int_equal(subs(sched_emit(&s, out, 1), kinds, 4), 1); /* room for one: the rest later */
 	assert_int_equal(subs(sched_emit(&s, out, 512), kinds, 4), 1);
@@ -603,7 +627,7 @@ static void policy_options_are_checked(void **state)
 static void policy_options_reach_the_policy(void **state)
 {
 	struct fake_thread t[1];
-	struct policy_env env = { 0 };
+	struct policy_env env = { .wake_sub = 1 };
 	unsigned int n;
 
 	assert_int_equal(policy_conf_init(&conf, "latency"), 0);

@@ -81,10 +81,17 @@ int wv_dl_repair(struct waved *w, const char *why)
 	uint64_t now = wave_now_ns();
 	int ret;
 
-	/* At most every 10 ms: a burst of threads leaving DEADLINE needs one rebuild. */
-	if (w->dl_repair_ns && now - w->dl_repair_ns < 10 * WAVE_NSEC_PER_MSEC)
+	/*
+	 * At most every 10 ms; one asked for sooner is owed, and the next tick
+	 * does it (wv_dl_repair_owed), since threads that left DEADLINE after
+	 * the last rebuild still hold leaked bandwidth.
+	 */
+	if (w->dl_repair_ns && now - w->dl_repair_ns < 10 * WAVE_NSEC_PER_MSEC) {
+		w->dl_repair_owed = why;
 		return -EAGAIN;
+	}
 	w->dl_repair_ns = now;
+	w->dl_repair_owed = NULL;
 	ret = w->mech->dl_repair();
 	if (ret) {
 		wave_log_rl(WAVE_LOG_WARN, "waved: cannot rebuild the SCHED_DEADLINE accounting: %s",
@@ -95,6 +102,12 @@ int wv_dl_repair(struct waved *w, const char *why)
 		 "waved: rebuilt the root domain's SCHED_DEADLINE accounting (%s): works around "
 		 "a kernel that leaks the bandwidth of threads leaving DEADLINE", why);
 	return 0;
+}
+
+void wv_dl_repair_owed(struct waved *w)
+{
+	if (w->dl_repair_owed)
+		wv_dl_repair(w, w->dl_repair_owed);
 }
 
 void wv_dl_check(struct waved *w, struct wv_thread *const *t, unsigned int n, const char *why)
@@ -149,21 +162,38 @@ static int apply_op(struct waved *w, struct wv_thread *t, const struct wave_txn 
 }
 
 /*
- * Op k failed (the kernel changed nothing for it, but its thread's baseline
- * may have been recorded just before): undoes ops 0..k-1 in reverse order,
- * each target back to its snapshot and its changed flag to what it was, so
- * a thread the transaction left untouched is not marked changed (it would
- * then never be journaled when changed later).
+ * Op k failed (the kernel changed nothing for it: struct mech_ops' contract;
+ * but its thread's baseline may have been recorded just before): undoes
+ * ops 0..k-1 in reverse order, each target back to its snapshot. The
+ * DEADLINE accounting is rebuilt first if an op took a thread out of
+ * DEADLINE, so putting it back in is admitted. A thread's changed flag
+ * goes back to what it was only where its undo worked: one whose undo
+ * failed stays changed, to be restored at fallback or exit. Returns
+ * nonzero if such a thread must now be journaled.
  */
-static void rollback(struct txn_ctx *c, unsigned int k)
+static int rollback(struct waved *w, struct txn_ctx *c, unsigned int k)
 {
+	int journal = 0, ret;
+
 	c->t[k]->mech.changed = c->was_changed[k];
+	wv_dl_check(w, c->t, k, "a transaction is rolled back");
 	while (k--) {
 		if (!c->snapped[k])
 			continue;
-		mech_set(&c->t[k]->mech, &c->snap[k]);
+		ret = mech_set(&c->t[k]->mech, &c->snap[k]);
+		if (ret == -EBUSY && c->snap[k].policy == SCHED_DEADLINE &&
+		    !wv_dl_repair(w, "rollback refused DEADLINE admission"))
+			ret = mech_set(&c->t[k]->mech, &c->snap[k]);
+		if (ret) {
+			wave_log_rl(WAVE_LOG_WARN, "waved: cannot undo op %u on thread %d (%s): it "
+				    "stays changed until fallback or exit restores it", k,
+				    (int)c->t[k]->tid, strerror(-ret));
+			journal |= !c->was_changed[k];
+			continue;
+		}
 		c->t[k]->mech.changed = c->was_changed[k];
 	}
+	return journal;
 }
 
 static void send_result(struct waved *w, const struct wave_txn *first, uint8_t status,
@@ -334,8 +364,8 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 			break;
 		journal |= !c.was_changed[k];
 	}
-	if (ret)
-		rollback(&c, k);
+	if (ret && rollback(w, &c, k))
+		wv_journal(w);
 	wv_dl_check(w, c.t, n, "a transaction moved threads out of DEADLINE");
 	if (ret) {
 		wave_log_rl(WAVE_LOG_INFO, "waved: TXN %u op %u (%s on %s thread %d) failed: %s",

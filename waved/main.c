@@ -179,7 +179,8 @@ static void defaults(struct waved_cfg *c)
 	sched_getaffinity(0, sizeof(c->allowed), &c->allowed);
 	chan_opts_init(&c->chan_opts, CHAN_HOST);
 	c->chan_opts.label = "waved";
-	c->chan_opts.features = WAVE_FEAT_PRESTAGE; /* we apply prestaged transactions */
+	/* We apply prestaged transactions and take wakeup subscriptions. */
+	c->chan_opts.features = WAVE_FEAT_PRESTAGE | WAVE_FEAT_WAKE_SUB;
 }
 
 static int ep_add(struct waved *w, int fd, enum tag tag)
@@ -290,6 +291,7 @@ static void on_tick(struct waved *w)
 	}
 	if (due(w->now, &w->next_rate, WAVE_NSEC_PER_SEC))
 		wv_update_rates(w);
+	wv_dl_repair_owed(w);
 	wv_flush(w);
 	arm_timer(w);
 	wv_fallback_arm(w);
@@ -341,7 +343,7 @@ static void loop(struct waved *w)
 
 static int setup(struct waved *w)
 {
-	const struct policy_env env = { .prestage = 0 }; /* it decides right here */
+	const struct policy_env env = { .prestage = 0, .wake_sub = 1 }; /* it decides right here */
 	sigset_t mask;
 	int ret;
 

@@ -43,7 +43,7 @@ static struct wv_vm *vm_by_name(struct waved *w, const char *name)
 
 void wv_journal(struct waved *w)
 {
-	struct mech_thread *list[WV_MAX_VMS * 4];
+	static struct mech_thread *list[WV_MAX_VMS * WV_MAX_THREADS]; /* every managed thread */
 	unsigned int n = 0;
 	int ret;
 
@@ -340,12 +340,14 @@ void wv_vm_source_event(struct waved *w)
 int wv_vms_init(struct waved *w)
 {
 	char why[512];
-	int ret;
+	int ret, left_dl = 0;
 
 	site_path(w->journal, sizeof(w->journal), w->cfg.rundir, SITE_JOURNAL);
-	ret = mech_journal_repair(w->journal, w->mech);
+	ret = mech_journal_repair(w->journal, w->mech, &left_dl);
 	if (ret > 0)
 		wave_info("waved: repaired %d threads left changed by a previous waved", ret);
+	if (left_dl)
+		wv_dl_repair(w, "threads a previous waved left in DEADLINE were restored");
 	ret = obs_open(w->cfg.obs, w->cfg.wake_min_idle_ns, &w->obs);
 	if (ret) {
 		wave_err("waved: no way to observe threads: %s", strerror(-ret));
@@ -356,7 +358,7 @@ int wv_vms_init(struct waved *w)
 			return ret;
 	if (!w->cfg.use_libvirt)
 		return 0;
-	if ((ret = vmm_conn_open(w->cfg.uri, 1, &w->conn, why, sizeof(why)))) {
+	if ((ret = vmm_conn_open(site_uri(w->cfg.uri), 1, &w->conn, why, sizeof(why)))) {
 		wave_err("waved: %s", why);
 		return ret;
 	}

@@ -153,6 +153,7 @@ struct waved {
 	uint64_t cpu_prev_busy[WAVE_MANAGED_CPUS], cpu_prev_idle[WAVE_MANAGED_CPUS];
 	int stop;
 	uint64_t dl_repair_ns;     /* last SCHED_DEADLINE accounting rebuild */
+	const char *dl_repair_owed;/* why a rebuild asked for too soon is still owed, or NULL */
 	char journal[512];
 };
 
@@ -201,6 +202,8 @@ void wv_drop_prestaged(struct waved *w, const struct wv_vm *vm, uint8_t status);
  * counted, at most every 10 ms (-EAGAIN). 0 or -errno.
  */
 int wv_dl_repair(struct waved *w, const char *why);
+/* A rebuild refused by the 10 ms limit is owed: done now if so (each tick). */
+void wv_dl_repair_owed(struct waved *w);
 /* Rebuilds it if any of threads t[0..n-1] (NULL entries skipped) left DEADLINE since. */
 void wv_dl_check(struct waved *w, struct wv_thread *const *t, unsigned int n, const char *why);
 
