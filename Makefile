@@ -45,6 +45,8 @@ CMOCKA_CFLAGS = $(shell $(PKG_CONFIG) --cflags cmocka)
 CMOCKA_LIBS   = $(shell $(PKG_CONFIG) --libs cmocka)
 DPDK_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libdpdk)
 DPDK_LIBS     = $(shell $(PKG_CONFIG) --libs libdpdk)
+# The channel's TLS (tcp://): every binary that links libwave.
+SSL_LIBS      = $(shell $(PKG_CONFIG) --libs libssl libcrypto)
 VIRT_PKGS     := libvirt libvirt-qemu libxml-2.0 json-c libbpf
 VIRT_CFLAGS   = $(shell $(PKG_CONFIG) --cflags $(VIRT_PKGS))
 VIRT_LIBS     = $(shell $(PKG_CONFIG) --libs $(VIRT_PKGS))
@@ -158,18 +160,18 @@ $(BIN)/wavectl: $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBWAVED) $(LIBVMM) $(LIBWAVE)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(WAVECTL_OBJS) $(DPDK_OBJS) $(LIBWAVED) $(LIBVMM) \
-		$(LIBWAVE) $(DPDK_LIBS) $(VIRT_LIBS) -lm
+		$(LIBWAVE) $(DPDK_LIBS) $(VIRT_LIBS) $(SSL_LIBS) -lm
 
 $(BIN)/waved: $(OBJ)/waved/main.o $(LIBWAVED) $(LIBVMM) $(LIBWAVE)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBWAVED) $(LIBVMM) $(LIBWAVE) $(VIRT_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBWAVED) $(LIBVMM) $(LIBWAVE) $(VIRT_LIBS) $(SSL_LIBS) -lm
 
 # The agent needs nothing but the channel and the policies: it runs on an IPU.
 $(BIN)/wave-agent: $(OBJ)/ipu-sched/agent-main.o $(LIBWAVE)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBWAVE) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBWAVE) $(SSL_LIBS) -lm
 
 # Guest binary: static, no sanitizers (the initramfs has no loader or runtime).
 guest: $(GUEST_BIN)
@@ -200,7 +202,7 @@ $(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL_OBJS) $(LIBWAVED) $(LIBVMM) $(LIB
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $(call test_wraps,$*) -o $@ $< $(TEST_UTIL_OBJS) $(LIBWAVED) \
-		$(LIBVMM) $(LIBWAVE) $(CMOCKA_LIBS) $(VIRT_LIBS) -lm
+		$(LIBVMM) $(LIBWAVE) $(CMOCKA_LIBS) $(VIRT_LIBS) $(SSL_LIBS) -lm
 
 # Fuzzers: clang + libFuzzer + ASan/UBSan, built from the library sources.
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined
@@ -208,7 +210,7 @@ fuzz-build: $(FUZZ_BINS)
 $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS) $(wildcard channel/*.h common/*.h)
 	@mkdir -p $(@D)
 	$(call say,FUZZCC,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(SSL_LIBS)
 
 # ---- running ---------------------------------------------------------------
 deps:

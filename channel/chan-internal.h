@@ -19,6 +19,7 @@ enum chan_tag {
 	CHAN_TAG_CONN,        /* transport: connection to the peer */
 	CHAN_TAG_DOORBELL,    /* transport: our doorbell eventfd */
 	CHAN_TAG_RETRY,       /* transport: reconnect timer */
+	CHAN_TAG_ATTACH,      /* transport: attach deadline */
 };
 
 struct chan;
@@ -115,6 +116,9 @@ static inline void chan_count_tx(struct chan *ch, int ret, unsigned int n)
 	if (ret >= 0 && (unsigned int)ret < n)
 		ch->st.tx_full++;
 }
+
+/* Whether a local peer running as uid may attach: root, our user, or opts.peer_uid. */
+int chan_peer_uid_ok(const struct chan *ch, uid_t uid);
 
 /* Closes *fd if open and marks it closed (-1). */
 void chan_close_fd(int *fd);

@@ -371,7 +371,7 @@ static int shm_chan_open(struct chan *ch, const char *addr)
 	if (!p)
 		return -ENOMEM;
 	ch->priv = p;
-	p->sock.listen_fd = p->sock.conn_fd = p->sock.retry_tfd = -1;
+	p->sock.listen_fd = p->sock.conn_fd = p->sock.retry_tfd = p->sock.attach_tfd = -1;
 	p->peer_efd = p->memfd = -1;
 	strcpy(p->name, addr);
 	un = (struct sockaddr_un *)&p->sock.addr;

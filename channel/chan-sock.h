@@ -16,7 +16,10 @@
  * States: IDLE (no connection) -> CONNECTING (agent, connect in progress)
  * -> HANDSHAKE (connected, the transport negotiates) -> UP (the transport
  * called chan_sock_up() and chan_peer_up()). Every path back to IDLE goes
- * through chan_sock_reset(), which calls the transport's @reset first.
+ * through chan_sock_reset(), which calls the transport's @reset first. A
+ * connection that is not UP within CHAN_ATTACH_NS is dropped and counted
+ * (CHAN_REJ_TIMEOUT): a peer that connects and says nothing, or speaks
+ * another protocol, cannot hold the one agent slot.
  * All on the channel's thread.
  */
 #ifndef WAVE_CHANNEL_CHAN_SOCK_H
@@ -56,6 +59,7 @@ struct chan_sock {
 	int type;                       /* SOCK_SEQPACKET, SOCK_STREAM */
 	enum chan_sock_state state;
 	int listen_fd, conn_fd, retry_tfd;
+	int attach_tfd;                 /* the attach deadline (CHAN_ATTACH_NS) */
 	uint64_t retry_ns;
 	uint64_t next_gen;              /* host: generation of the next attach */
 	int waiting_logged;

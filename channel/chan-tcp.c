@@ -5,17 +5,21 @@
  * The same 64-byte messages travel in length-framed batches (frame.h) over
  * one TCP connection with TCP_NODELAY; a batch of up to 64 messages is one
  * frame and, when the socket has room, one write. The host listens on
- * HOST:PORT, the agent connects and reconnects with backoff. Each side's
- * first frame is its HELLO (seq 0); data messages carry seq 1, 2, ... per
- * connection, and any gap breaks the connection: TCP itself does not lose
- * bytes, so a gap means a bug or a hostile peer.
+ * HOST:PORT, the agent connects and reconnects with backoff (chan-sock.c).
  *
- * Received messages are parsed into a bounded staging queue that also
- * carries arrival times; link-delay emulation releases them arrival + delay
- * later (sender clocks on two machines are not comparable, so unlike shm
- * the arrival time, not the send time, is the reference).
+ * The connection is TLS 1.3, mutually authenticated (tls.h), unless the
+ * operator asked for plaintext (--insecure): the TLS handshake comes first,
+ * and a peer that fails it is refused and counted (CHAN_REJ_AUTH) before a
+ * single Wave message is read. Then each side's first frame is its HELLO
+ * (seq 0); data messages carry seq 1, 2, ... per connection, and any gap
+ * breaks the connection (stream.c): TCP itself does not lose bytes, so a
+ * gap means a bug or a hostile peer.
+ *
+ * Received messages are staged with their arrival times; link-delay
+ * emulation releases them arrival + delay later (sender clocks on two
+ * machines are not comparable, so unlike shm the arrival time, not the
+ * send time, is the reference).
  */
-#include <endian.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -28,29 +32,20 @@
 
 #include "channel/chan-sock.h"
 #include "channel/codec.h"
-#include "channel/frame.h"
+#include "channel/stream.h"
+#include "channel/tls.h"
 #include "common/clock.h"
 #include "common/log.h"
 
-#define TCP_STAGE   1024u               /* power of two */
-#define TCP_RXBUF   (4 * FRAME_MAX_SIZE)
-#define TCP_TXBUF   (16 * FRAME_MAX_SIZE)
-
-struct staged {
-	struct wave_msg m;
-	uint64_t arrival_ns;
-};
-
 struct tcp_priv {
 	struct chan_sock sock;  /* the connection's lifecycle */
-	int rx_paused;      /* EPOLLIN off: staging is full */
-	int tx_waiting;     /* EPOLLOUT on: tx buffer not flushed */
-	uint32_t tx_seq, rx_seq;
-	size_t rxlen, txoff, txlen;
-	unsigned int st_head, st_tail;  /* staging ring positions */
-	struct staged stage[TCP_STAGE];
-	uint8_t rxbuf[TCP_RXBUF];
-	uint8_t txbuf[TCP_TXBUF];
+	struct tls_ctx *tls;    /* NULL: plaintext (--insecure) */
+	struct tls_conn *conn;  /* this connection's TLS session */
+	int tls_up;             /* its handshake is done */
+	int want_write;         /* TLS needs the socket writable to go on */
+	int rx_paused;          /* EPOLLIN off: staging is full */
+	int tx_waiting;         /* EPOLLOUT on: tx buffer not flushed */
+	struct stream st;
 };
 
 static struct tcp_priv *priv(struct chan *ch)
@@ -58,15 +53,17 @@ static struct tcp_priv *priv(struct chan *ch)
 	return ch->priv;
 }
 
-/* Forget the current peer's stream state (chan_sock closes the socket). */
+/* Forget the current peer's stream and TLS session (chan_sock closes the socket). */
 static void tcp_reset(struct chan *ch)
 {
 	struct tcp_priv *p = priv(ch);
 
+	tls_close(p->conn);
+	tls_conn_free(p->conn);
+	p->conn = NULL;
+	p->tls_up = p->want_write = 0;
 	p->rx_paused = p->tx_waiting = 0;
-	p->tx_seq = p->rx_seq = 0;
-	p->rxlen = p->txoff = p->txlen = 0;
-	p->st_head = p->st_tail = 0;
+	stream_reset(&p->st);
 }
 
 static void peer_lost(struct chan *ch, const char *why)
@@ -80,73 +77,84 @@ static uint32_t conn_events(const struct tcp_priv *p)
 
 	if (!p->rx_paused)
 		ev |= EPOLLIN;
-	if (p->tx_waiting)
+	if (p->tx_waiting || p->want_write)
 		ev |= EPOLLOUT;
 	return ev;
+}
+
+/* EPOLLIN/EPOLLOUT follow rx_paused, tx_waiting and want_write. */
+static void update_events(struct chan *ch, uint32_t before)
+{
+	struct tcp_priv *p = priv(ch);
+
+	if (conn_events(p) != before)
+		chan_epoll_mod(ch, p->sock.conn_fd, conn_events(p), CHAN_TAG_CONN);
+}
+
+/*
+ * Reads what the connection has into buf: > 0 bytes, 0 nothing now, -EPIPE
+ * (closed) or -EPROTO (a TLS record failed: tampered, or not TLS; logged).
+ */
+static ssize_t io_read(struct chan *ch, void *buf, size_t n)
+{
+	struct tcp_priv *p = priv(ch);
+	char why[256];
+	ssize_t r;
+
+	if (!p->conn) {
+		r = recv(p->sock.conn_fd, buf, n, MSG_DONTWAIT);
+		if (r == 0)
+			return -EPIPE;
+		return r > 0 ? r : errno == EAGAIN || errno == EINTR ? 0 : -EPIPE;
+	}
+	r = tls_read(p->conn, buf, n, &p->want_write, why, sizeof(why));
+	if (r == -EAGAIN)
+		return 0;
+	if (r == -EPROTO)
+		wave_log_rl(WAVE_LOG_ERR, "%s: %s", ch->label, why);
+	return r;
+}
+
+/* Writes buf: bytes taken (0: not now), or -EPIPE (gone or broken). */
+static ssize_t io_write(struct chan *ch, const void *buf, size_t n)
+{
+	struct tcp_priv *p = priv(ch);
+	char why[256];
+	ssize_t w;
+
+	if (!p->conn) {
+		w = send(p->sock.conn_fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		return w >= 0 ? w : errno == EAGAIN || errno == EINTR ? 0 : -EPIPE;
+	}
+	w = tls_write(p->conn, buf, n, &p->want_write, why, sizeof(why));
+	if (w == -EAGAIN)
+		return 0;
+	if (w == -EPROTO)
+		wave_log_rl(WAVE_LOG_ERR, "%s: %s", ch->label, why);
+	return w < 0 ? -EPIPE : w;
 }
 
 /* Writes what the tx buffer holds. Returns 0, or -EPIPE if the peer is gone. */
 static int flush(struct chan *ch)
 {
 	struct tcp_priv *p = priv(ch);
-	int waiting = p->tx_waiting;
+	uint32_t before = conn_events(p);
+	const uint8_t *data;
+	size_t len;
+	ssize_t w;
 
-	while (p->txoff < p->txlen) {
-		ssize_t w = send(p->sock.conn_fd, p->txbuf + p->txoff, p->txlen - p->txoff,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				return -EPIPE;
+	p->want_write = 0;
+	while ((data = stream_tx_data(&p->st, &len)), len) {
+		if ((w = io_write(ch, data, len)) < 0)
+			return -EPIPE;
+		if (!w)
 			break;
-		}
-		p->txoff += (size_t)w;
+		stream_tx_consumed(&p->st, (size_t)w);
 	}
-	if (p->txoff == p->txlen)
-		p->txoff = p->txlen = 0;
-	p->tx_waiting = p->txlen != 0;
-	if (waiting != p->tx_waiting)
-		chan_epoll_mod(ch, p->sock.conn_fd, conn_events(p), CHAN_TAG_CONN);
+	stream_tx_data(&p->st, &len);
+	p->tx_waiting = len != 0;
+	update_events(ch, before);
 	return 0;
-}
-
-/* Appends messages as frames; seq and ts stamped here. Returns count taken. */
-static unsigned int enqueue(struct tcp_priv *p, const struct wave_msg *m, unsigned int n,
-			    uint64_t ts)
-{
-	unsigned int done = 0;
-
-	if (p->txoff && p->txlen + FRAME_MAX_SIZE > TCP_TXBUF) {
-		memmove(p->txbuf, p->txbuf + p->txoff, p->txlen - p->txoff);
-		p->txlen -= p->txoff;
-		p->txoff = 0;
-	}
-	while (done < n) {
-		size_t room = TCP_TXBUF - p->txlen;
-		unsigned int k = n - done, i;
-		struct wave_msg *dst;
-
-		if (room < FRAME_HDR_SIZE + WAVE_MSG_SIZE)
-			break;
-		if (k > FRAME_MAX_MSGS)
-			k = FRAME_MAX_MSGS;
-		if (k > (room - FRAME_HDR_SIZE) / WAVE_MSG_SIZE)
-			k = (unsigned int)((room - FRAME_HDR_SIZE) / WAVE_MSG_SIZE);
-		frame_put_header(p->txbuf + p->txlen, k);
-		dst = (struct wave_msg *)(p->txbuf + p->txlen + FRAME_HDR_SIZE);
-		for (i = 0; i < k; i++) {
-			struct wave_msg w = m[done + i];
-
-			w.h.seq = ++p->tx_seq;
-			w.h.ts_ns = ts;
-			wave_msg_to_wire(&w);
-			memcpy(&dst[i], &w, sizeof(w));
-		}
-		p->txlen += FRAME_HDR_SIZE + (size_t)k * WAVE_MSG_SIZE;
-		done += k;
-	}
-	return done;
 }
 
 static int send_hello(struct chan *ch)
@@ -157,76 +165,57 @@ static int send_hello(struct chan *ch)
 	chan_make_hello(ch, &hello, 0);
 	hello.h.ts_ns = wave_now_ns();
 	wave_msg_to_wire(&hello);
-	frame_put_header(p->txbuf + p->txlen, 1);
-	memcpy(p->txbuf + p->txlen + FRAME_HDR_SIZE, &hello, sizeof(hello));
-	p->txlen += FRAME_HDR_SIZE + sizeof(hello);
+	if (stream_tx_hello(&p->st, &hello))
+		return -EPIPE;
 	return flush(ch);
 }
 
-/* Moves complete frames from the receive buffer into the staging queue. */
-static int parse_buffered(struct chan *ch)
-{
-	struct tcp_priv *p = priv(ch);
-	struct wave_msg msgs[FRAME_MAX_MSGS * 4];
-	unsigned int n, i, room = TCP_STAGE - (p->st_tail - p->st_head);
-	uint64_t now = wave_now_ns();
-	char why[160];
-	ssize_t used;
-
-	used = frame_parse(p->rxbuf, p->rxlen, msgs,
-			   room < FRAME_MAX_MSGS * 4 ? room : FRAME_MAX_MSGS * 4, &n, why, sizeof(why));
-	if (used < 0) {
-		wave_log_rl(WAVE_LOG_ERR, "%s: bad frame from peer: %s", ch->label, why);
-		return -EPROTO;
-	}
-	memmove(p->rxbuf, p->rxbuf + used, p->rxlen - (size_t)used);
-	p->rxlen -= (size_t)used;
-	for (i = 0; i < n; i++) {
-		struct staged *s = &p->stage[p->st_tail++ & (TCP_STAGE - 1)];
-
-		s->m = msgs[i];
-		s->arrival_ns = now;
-	}
-	return 0;
-}
-
 /*
- * Stages what the receive buffer and then the socket hold. Frames already
- * buffered are parsed first: a frame left behind because the staging queue
- * was full must not wait for more bytes that may never come. Returns 0,
- * -EPIPE (peer closed) or -EPROTO (broken stream, reason logged).
+ * Stages what the connection holds: reads until the socket (or the TLS
+ * session) has nothing more or staging is full. Returns 0, -EPIPE (peer
+ * closed) or -EPROTO (broken stream or record, logged).
  */
 static int fill(struct chan *ch)
 {
 	struct tcp_priv *p = priv(ch);
+	uint32_t before = conn_events(p);
+	char why[160];
+	uint8_t *space;
+	size_t room;
 	ssize_t r;
+	int ret = 0;
 
 	for (;;) {
-		if (parse_buffered(ch))
-			return -EPROTO;
-		if (TCP_STAGE - (p->st_tail - p->st_head) < FRAME_MAX_MSGS) {
-			if (!p->rx_paused) {
-				p->rx_paused = 1;
-				chan_epoll_mod(ch, p->sock.conn_fd, conn_events(p), CHAN_TAG_CONN);
-			}
-			return 0;
+		if (!stream_rx_room(&p->st)) {
+			p->rx_paused = 1;
+			break;
 		}
-		r = recv(p->sock.conn_fd, p->rxbuf + p->rxlen, TCP_RXBUF - p->rxlen, MSG_DONTWAIT);
-		if (r == 0)
-			return -EPIPE;
-		if (r < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -EPIPE;
-		p->rxlen += (size_t)r;
+		space = stream_rx_space(&p->st, &room);
+		r = room ? io_read(ch, space, room) : 0;
+		if (r < 0) {
+			ret = (int)r;
+			break;
+		}
+		if (stream_rx_parse(&p->st, (size_t)r, wave_now_ns(), why, sizeof(why))) {
+			wave_log_rl(WAVE_LOG_ERR, "%s: bad frame from peer: %s", ch->label, why);
+			ret = -EPROTO;
+			break;
+		}
+		if (!r)
+			break;
 	}
+	update_events(ch, before);
+	return ret;
 }
 
 static void resume_rx(struct chan *ch)
 {
 	struct tcp_priv *p = priv(ch);
+	uint32_t before = conn_events(p);
 
-	if (p->rx_paused && TCP_STAGE - (p->st_tail - p->st_head) >= FRAME_MAX_MSGS) {
+	if (p->rx_paused && stream_rx_room(&p->st)) {
 		p->rx_paused = 0;
-		chan_epoll_mod(ch, p->sock.conn_fd, conn_events(p), CHAN_TAG_CONN);
+		update_events(ch, before);
 	}
 }
 
@@ -235,18 +224,19 @@ static void handshake(struct chan *ch)
 {
 	struct tcp_priv *p = priv(ch);
 	struct wave_msg hello;
+	char why[160];
 	int ret = fill(ch);
 
 	if (ret) {
 		peer_lost(ch, ret == -EPIPE ? "connection closed during attach" : "bad frame");
 		return;
 	}
-	if (p->st_tail == p->st_head)
+	ret = stream_rx_hello(&p->st, &hello, why, sizeof(why));
+	if (!ret)
 		return;
-	hello = p->stage[p->st_head++ & (TCP_STAGE - 1)].m;
-	if (le32toh(hello.h.seq) != 0) {
-		chan_reject(ch, CHAN_REJ_HELLO, "first message is not a HELLO with seq 0");
-		peer_lost(ch, "first message is not a HELLO with seq 0");
+	if (ret < 0) {
+		chan_reject(ch, CHAN_REJ_HELLO, "%s", why);
+		peer_lost(ch, why);
 		return;
 	}
 	if (ch->opts.role == CHAN_HOST) {
@@ -276,20 +266,62 @@ static void set_nodelay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-/* Host: a new agent; the host speaks first. */
+/*
+ * The TLS part of an attach: 1 done (the Wave HELLOs may go), 0 not yet,
+ * -1 refused (counted, logged, the connection dropped). Plaintext: 1.
+ */
+static int tls_step(struct chan *ch)
+{
+	struct tcp_priv *p = priv(ch);
+	uint32_t before = conn_events(p);
+	char why[256];
+	int r;
+
+	if (!p->conn || p->tls_up)
+		return 1;
+	r = tls_handshake(p->conn, &p->want_write, why, sizeof(why));
+	update_events(ch, before);
+	if (r == -EAGAIN)
+		return 0;
+	if (r < 0) {
+		chan_reject(ch, CHAN_REJ_AUTH, "%s", r == -EPROTO ? why :
+			    "the peer closed the connection during the TLS handshake");
+		peer_lost(ch, "TLS handshake failed");
+		return -1;
+	}
+	before = conn_events(p);
+	p->tls_up = 1;
+	p->want_write = 0;
+	update_events(ch, before);
+	wave_dbg("%s: %s session up", ch->label, tls_ctx_mode(p->tls));
+	return 1;
+}
+
+/* Host: a new agent; after TLS (if any), the host speaks first. */
 static int accepted(struct chan *ch, int fd)
 {
 	struct tcp_priv *p = priv(ch);
 
 	set_nodelay(fd);
 	ch->generation = p->sock.next_gen++;
+	if (p->tls)
+		return (p->conn = tls_conn_new(p->tls, fd)) ? 0 : -ENOMEM;
 	return send_hello(ch) ? -EPIPE : 0;
 }
 
-/* Agent: connected; wait for the host's HELLO. */
+/* Agent: connected; start TLS (if any), then wait for the host's HELLO. */
 static void connected(struct chan *ch)
 {
-	set_nodelay(priv(ch)->sock.conn_fd);
+	struct tcp_priv *p = priv(ch);
+
+	set_nodelay(p->sock.conn_fd);
+	if (!p->tls)
+		return;
+	if (!(p->conn = tls_conn_new(p->tls, p->sock.conn_fd))) {
+		peer_lost(ch, "out of memory");
+		return;
+	}
+	tls_step(ch);
 }
 
 static void conn_event(struct chan *ch, uint32_t events)
@@ -299,6 +331,19 @@ static void conn_event(struct chan *ch, uint32_t events)
 
 	switch (p->sock.state) {
 	case CHAN_SOCK_HANDSHAKE:
+		if (p->conn && !p->tls_up) {
+			if (tls_step(ch) <= 0)
+				return;
+			/* TLS is up: the host's Wave HELLO goes first. */
+			if (ch->opts.role == CHAN_HOST && send_hello(ch)) {
+				peer_lost(ch, "cannot greet the agent");
+				return;
+			}
+		}
+		if ((events & EPOLLOUT) && flush(ch)) {
+			peer_lost(ch, "connection closed during attach");
+			return;
+		}
 		handshake(ch);
 		return;
 	case CHAN_SOCK_UP:
@@ -372,6 +417,32 @@ static int resolve(struct chan *ch, const char *addr, int passive)
 	return 0;
 }
 
+/* The TLS context the options ask for; plaintext only with --insecure (logged). */
+static int tls_setup(struct chan *ch, const char *addr)
+{
+	struct tcp_priv *p = priv(ch);
+	int host = ch->opts.role == CHAN_HOST;
+	char why[256];
+	int ret = tls_ctx_new(&ch->opts.tls, host, &p->tls, why, sizeof(why));
+
+	if (!ret) {
+		wave_info("%s: tcp://%s: %s", ch->label, addr, tls_ctx_mode(p->tls));
+		return 0;
+	}
+	if (ret != -ENOENT) {
+		wave_err("%s: tcp://%s: TLS: %s", ch->label, addr, why);
+		return ret;
+	}
+	if (!ch->opts.tls.insecure) {
+		wave_err("%s: tcp://%s needs TLS: --tls-cert, --tls-key and --tls-ca, or --psk-file "
+			 "('wavectl keys' makes them); --insecure for plaintext", ch->label, addr);
+		return -EINVAL;
+	}
+	wave_warn("%s: tcp://%s in PLAINTEXT (--insecure): whoever reaches it %s", ch->label, addr,
+		  host ? "can steer every VM on this host" : "can pose as the host");
+	return 0;
+}
+
 static int tcp_open(struct chan *ch, const char *addr)
 {
 	struct tcp_priv *p = calloc(1, sizeof(*p));
@@ -380,10 +451,12 @@ static int tcp_open(struct chan *ch, const char *addr)
 	if (!p)
 		return -ENOMEM;
 	ch->priv = p;
-	p->sock.listen_fd = p->sock.conn_fd = p->sock.retry_tfd = -1;
+	p->sock.listen_fd = p->sock.conn_fd = p->sock.retry_tfd = p->sock.attach_tfd = -1;
 	p->sock.type = SOCK_STREAM;
 	p->sock.ops = &tcp_sock_ops;
 	ret = resolve(ch, addr, ch->opts.role == CHAN_HOST);
+	if (!ret)
+		ret = tls_setup(ch, addr);
 	if (!ret)
 		ret = chan_sock_open(ch, &p->sock);
 	if (!ret)
@@ -394,7 +467,7 @@ static int tcp_open(struct chan *ch, const char *addr)
 
 static int tcp_send(struct chan *ch, const struct wave_msg *m, unsigned int n, uint64_t ts)
 {
-	unsigned int done = enqueue(priv(ch), m, n, ts);
+	unsigned int done = stream_tx_enqueue(&priv(ch)->st, m, n, ts);
 
 	if (flush(ch)) {
 		peer_lost(ch, "connection closed");
@@ -404,35 +477,12 @@ static int tcp_send(struct chan *ch, const struct wave_msg *m, unsigned int n, u
 	return (int)done;
 }
 
-/* Checks and takes the next staged message if visible. 1 taken, 0 not, <0 broken. */
-static int take(struct chan *ch, struct wave_msg *out, uint64_t visible_ts, uint64_t *held)
-{
-	struct tcp_priv *p = priv(ch);
-	struct staged *s;
-
-	if (p->st_head == p->st_tail)
-		return 0;
-	s = &p->stage[p->st_head & (TCP_STAGE - 1)];
-	if (s->arrival_ns > visible_ts) {
-		*held = s->arrival_ns;
-		return 0;
-	}
-	if (le32toh(s->m.h.seq) != p->rx_seq + 1) {
-		wave_log_rl(WAVE_LOG_ERR, "%s: sequence jump: got %u, expected %u", ch->label,
-			    le32toh(s->m.h.seq), p->rx_seq + 1);
-		return -EPROTO;
-	}
-	p->rx_seq++;
-	p->st_head++;
-	if (out)
-		*out = s->m;
-	return 1;
-}
-
 static int tcp_recv(struct chan *ch, struct wave_msg *out, unsigned int max,
 		    uint64_t visible_ts, uint64_t *held_ts)
 {
+	struct tcp_priv *p = priv(ch);
 	unsigned int n = 0;
+	char why[160];
 	int ret = fill(ch);
 
 	*held_ts = 0;
@@ -440,10 +490,13 @@ static int tcp_recv(struct chan *ch, struct wave_msg *out, unsigned int max,
 		peer_lost(ch, "connection closed");
 		return 0;
 	}
-	while (ret == 0 && n < max && (ret = take(ch, &out[n], visible_ts, held_ts)) == 1) {
+	while (ret == 0 && n < max &&
+	       (ret = stream_rx_take(&p->st, &out[n], visible_ts, held_ts, why, sizeof(why))) == 1) {
 		n++;
 		ret = 0;
 	}
+	if (ret < 0)
+		wave_log_rl(WAVE_LOG_ERR, "%s: %s", ch->label, why);
 	resume_rx(ch);
 	if (ret < 0 && !n)
 		return -EPROTO;
@@ -462,10 +515,10 @@ static int tcp_ready(struct chan *ch, uint64_t visible_ts, uint64_t *held_ts)
 	}
 	if (ret < 0)
 		return ret;
-	if (p->st_head == p->st_tail)
+	if (!stream_rx_staged(&p->st))
 		return 0;
-	if (p->stage[p->st_head & (TCP_STAGE - 1)].arrival_ns > visible_ts) {
-		*held_ts = p->stage[p->st_head & (TCP_STAGE - 1)].arrival_ns;
+	if (p->st.stage[p->st.st_head & (STREAM_STAGE - 1)].arrival_ns > visible_ts) {
+		*held_ts = p->st.stage[p->st.st_head & (STREAM_STAGE - 1)].arrival_ns;
 		return 0;
 	}
 	return 1;
@@ -494,6 +547,7 @@ static void tcp_close(struct chan *ch)
 	if (p->sock.state == CHAN_SOCK_UP)
 		flush(ch);
 	chan_sock_close(ch, &p->sock);
+	tls_ctx_free(p->tls);
 	free(p);
 	ch->priv = NULL;
 }

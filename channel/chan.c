@@ -12,6 +12,7 @@
  * re-register fds on every reconnect.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ void chan_opts_init(struct chan_opts *o, enum chan_role role)
 	o->ring_slots = CHAN_DEFAULT_SLOTS;
 	o->spin_ns = CHAN_DEFAULT_SPIN_NS;
 	o->label = role == CHAN_HOST ? "host" : "agent";
+	o->peer_uid = (uid_t)-1;
 }
 
 static int parse_fault(struct chan_opts *o, const char *arg)
@@ -100,6 +102,30 @@ int chan_opt_link(const struct opt *o, const char *arg)
 
 	snprintf(flag, sizeof(flag), "--%s", o->name);
 	return chan_opts_parse_link(o->value, flag, arg) == 1 ? 0 : -EINVAL;
+}
+
+int chan_opt_user(const struct opt *o, const char *arg)
+{
+	struct chan_opts *c = o->value;
+	struct passwd *pw = getpwnam(arg);
+	uint64_t uid;
+
+	if (pw) {
+		c->peer_uid = pw->pw_uid;
+		return 0;
+	}
+	if (wave_parse_u64("--agent-user/--host-user", arg, 0, 0xfffffffe, &uid)) {
+		wave_err("--%s: no user '%s'", o->name, arg);
+		return -EINVAL;
+	}
+	c->peer_uid = (uid_t)uid;
+	return 0;
+}
+
+int chan_peer_uid_ok(const struct chan *ch, uid_t uid)
+{
+	return uid == 0 || uid == geteuid() || (ch->opts.peer_uid != (uid_t)-1 &&
+						uid == ch->opts.peer_uid);
 }
 
 int chan_epoll_add(struct chan *ch, int fd, uint32_t events, enum chan_tag tag)
@@ -171,6 +197,8 @@ static const char *const reject_names[CHAN_REJ_MAX] = {
 	[CHAN_REJ_HELLO] = "hello", [CHAN_REJ_GENERATION] = "generation",
 	[CHAN_REJ_BUSY] = "busy", [CHAN_REJ_ATTACH] = "attach",
 	[CHAN_REJ_UNSEALED] = "unsealed", [CHAN_REJ_REGION] = "region",
+	[CHAN_REJ_AUTH] = "auth", [CHAN_REJ_CREDENTIALS] = "credentials",
+	[CHAN_REJ_TIMEOUT] = "timeout",
 };
 
 const char *chan_reject_name(enum chan_reject r)

@@ -23,7 +23,9 @@
 #define WAVE_CHANNEL_CHAN_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
+#include "channel/tls.h"
 #include "channel/wire.h"
 
 struct chan;
@@ -33,6 +35,8 @@ enum chan_role { CHAN_HOST = WAVE_ROLE_HOST, CHAN_AGENT = WAVE_ROLE_AGENT };
 #define CHAN_DEFAULT_SLOTS   1024u
 #define CHAN_DEFAULT_SPIN_NS 50000u
 #define CHAN_MAX_FAULTS      4
+/* An attach (connection to HELLO, TLS included) must finish within this. */
+#define CHAN_ATTACH_NS       (2 * 1000000000ull)
 
 enum chan_fault_kind { CHAN_FAULT_STALL = 1, CHAN_FAULT_DROP_HB = 2 };
 
@@ -53,6 +57,9 @@ struct chan_opts {
 	struct chan_fault faults[CHAN_MAX_FAULTS];
 	const char *label;        /* prefix for log lines, e.g. "waved" */
 	uint64_t features;        /* extra WAVE_FEAT_* bits to announce in our HELLO */
+	struct chan_tls_opts tls; /* tcp://: credentials, or plaintext on purpose */
+	uid_t peer_uid;           /* shm: a user besides root and ours whose peer may attach;
+				   * (uid_t)-1: none */
 };
 
 /* Why a peer was refused at attach; each is counted (chan_stats.rejected). */
@@ -63,6 +70,9 @@ enum chan_reject {
 	CHAN_REJ_ATTACH,          /* shm: the attach message's bytes or fds are wrong */
 	CHAN_REJ_UNSEALED,        /* shm: the offered region could be resized */
 	CHAN_REJ_REGION,          /* shm: the offered region's layout is invalid */
+	CHAN_REJ_AUTH,            /* tcp: no TLS, a wrong certificate or key, a broken handshake */
+	CHAN_REJ_CREDENTIALS,     /* shm: the peer process is not the expected user */
+	CHAN_REJ_TIMEOUT,         /* the attach did not finish in time (CHAN_ATTACH_NS) */
 	CHAN_REJ_MAX,
 };
 
@@ -99,6 +109,34 @@ int chan_opts_parse_link(struct chan_opts *o, const char *opt, const char *arg);
 		     "e.g. stall@2s+500ms. May be given up to 4 times.")
 struct opt;
 int chan_opt_link(const struct opt *o, const char *arg);
+
+/*
+ * shm:'s peer check, for waved (--agent-user) and wave-agent (--host-user):
+ * the process at the other end of the socket must run as root, as this
+ * process's user, or as USER (a name or a number).
+ */
+#define CHAN_AGENT_USER_OPT(copts)                                                   \
+	OPT_CALLBACK("agent-user", "USER", copts, chan_opt_user,                      \
+		     "shm: a user besides root whose agent may attach")
+#define CHAN_HOST_USER_OPT(copts)                                                    \
+	OPT_CALLBACK("host-user", "USER", copts, chan_opt_user,                       \
+		     "shm: a user besides root who may serve as the host")
+int chan_opt_user(const struct opt *o, const char *arg);
+
+/* The TLS options of tcp:// (channel/tls.h), for a command's option table. */
+#define CHAN_TLS_OPTS(copts)                                                        \
+	OPT_STRING("tls-cert", "FILE", &(copts)->tls.cert,                          \
+		   "tcp://: this side's certificate (PEM)"),                          \
+	OPT_STRING("tls-key", "FILE", &(copts)->tls.key, "tcp://: its private key"), \
+	OPT_STRING("tls-ca", "FILE", &(copts)->tls.ca,                              \
+		   "tcp://: the CA the peer's certificate must chain to"),            \
+	OPT_STRING("tls-peer-name", "NAME", &(copts)->tls.peer_name,                \
+		   "tcp://: the name the peer's certificate must carry\n"             \
+		   "(default: " TLS_HOST_NAME " for the host, " TLS_AGENT_NAME " for the agent)"), \
+	OPT_STRING("psk-file", "FILE", &(copts)->tls.psk_file,                      \
+		   "tcp://: a pre-shared key instead (IDENTITY:HEX, mode 0600)"),     \
+	OPT_BOOL("insecure", 0, &(copts)->tls.insecure,                             \
+		 "tcp://: plaintext, no authentication (warned at start)")
 
 /*
  * Opens a channel. Host: starts listening (fails if another host serves the

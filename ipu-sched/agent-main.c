@@ -68,6 +68,8 @@ static const struct opt agent_opts[] = {
 		 "never prestage decisions at the host (always a round trip)"),
 	OPT_DURATION("report-s", "S", &agent_self.report_ns, WAVE_NSEC_PER_SEC, 0, 86400 * WAVE_NSEC_PER_SEC,
 		     "report own CPU use this often (0: at exit only)"),
+	CHAN_TLS_OPTS(&agent_self.copts),
+	CHAN_HOST_USER_OPT(&agent_self.copts),
 	CHAN_LINK_OPTS(&agent_self.copts),
 	OPT_VERBOSE(),
 	OPT_END(),

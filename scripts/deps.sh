@@ -5,12 +5,12 @@
 # something is missing, so a second run costs a dpkg query and nothing more.
 set -eu
 
-# build and tests; BPF (libbpf, bpftool for skeletons); channel benchmark
+# build and tests; BPF (libbpf, bpftool for skeletons); TLS for tcp:// (OpenSSL); channel benchmark
 # (DPDK); VMs: libvirt, QEMU, XML and JSON parsers for the vmm layer; guest
 # images: busybox, cpio (the kernel itself comes from 'apt-get download' in
 # images/mkimages.sh); the guests' bridge; plots of the benchmark report.
 PKGS="build-essential pkg-config clang libclang-rt-14-dev llvm libbpf-dev bpftool
-libcmocka-dev libdpdk-dev libnuma-dev
+libcmocka-dev libdpdk-dev libnuma-dev libssl-dev openssl
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients libvirt-dev
 libxml2-dev libjson-c-dev
 qemu-system-x86 seabios ipxe-qemu

@@ -79,7 +79,7 @@ static void timestamps_only_when_asked(void **state)
 	chan_close(agent);
 	assert_true(test_pump_until(host, NULL, is_down_fn, host, 2000));
 
-	chan_opts_init(&ao, CHAN_AGENT);
+	test_opts_init(&ao, CHAN_AGENT, uri);
 	ao.timestamps = 1;
 	agent = test_open_agent(uri, &ao);
 	test_wait_up(host, agent);
@@ -186,7 +186,7 @@ static void link_delay_holds_messages(void **state)
 	struct wave_msg m[2];
 	uint64_t t0, t1;
 
-	chan_opts_init(&ao, CHAN_AGENT);
+	test_opts_init(&ao, CHAN_AGENT, uri);
 	ao.link_delay_ns = 20 * WAVE_NSEC_PER_MSEC;
 	ao.spin_ns = 0;
 	test_open_pair(uri, NULL, &ao, &host, &agent);
@@ -212,7 +212,7 @@ static void fault_drop_heartbeats(void **state)
 	struct chan *host, *agent;
 	struct wave_msg m[4];
 
-	chan_opts_init(&ho, CHAN_HOST);
+	test_opts_init(&ho, CHAN_HOST, uri);
 	assert_int_equal(chan_opts_parse_link(&ho, "--link-fault", "drop-hb@0"), 1);
 	test_open_pair(uri, &ho, NULL, &host, &agent);
 	test_drain_hello(host, agent);
@@ -236,7 +236,7 @@ static void fault_stall_refuses_sends_for_a_while(void **state)
 	struct wave_msg m[1];
 	uint64_t t0 = wave_now_ns();
 
-	chan_opts_init(&ho, CHAN_HOST);
+	test_opts_init(&ho, CHAN_HOST, uri);
 	assert_int_equal(chan_opts_parse_link(&ho, "--link-fault", "stall@0+300ms"), 1);
 	test_open_pair(uri, &ho, NULL, &host, &agent);
 	test_drain_hello(host, agent);
@@ -342,16 +342,19 @@ static void two_hosts_cannot_share_a_uri(void **state)
 	struct chan *host, *other;
 
 	host = test_open_host(uri, NULL);
-	chan_opts_init(&o, CHAN_HOST);
+	test_opts_init(&o, CHAN_HOST, uri);
 	assert_true(chan_open(uri, &o, &other) < 0);
 	chan_close(host);
 }
 
+/* Every transport: shm, plaintext tcp, and tcp with TLS (a PSK). */
 #define BOTH(fn)                                                                  \
 	cmocka_unit_test_prestate_setup_teardown(fn, test_uri_setup, test_uri_teardown, \
 						 (void *)"shm"),                    \
 	cmocka_unit_test_prestate_setup_teardown(fn, test_uri_setup, test_uri_teardown, \
-						 (void *)"tcp")
+						 (void *)"tcp"),                    \
+	cmocka_unit_test_prestate_setup_teardown(fn, test_uri_setup, test_uri_teardown, \
+						 (void *)"tls")
 
 int main(void)
 {

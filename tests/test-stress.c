@@ -100,7 +100,7 @@ static void consumer(const char *uri)
 	int n;
 
 	wave_log_init("stress-consumer", getenv("WAVE_TEST_VERBOSE") ? WAVE_LOG_DEBUG : WAVE_LOG_WARN);
-	chan_opts_init(&o, CHAN_AGENT);
+	test_opts_init(&o, CHAN_AGENT, uri);
 	if (chan_open(uri, &o, &ch))
 		_exit(3);
 	while (p.count < N) {
@@ -148,7 +148,7 @@ static void producer(const char *uri)
 	struct chan *ch;
 
 	wave_log_init("stress-producer", getenv("WAVE_TEST_VERBOSE") ? WAVE_LOG_DEBUG : WAVE_LOG_WARN);
-	chan_opts_init(&o, CHAN_HOST);
+	test_opts_init(&o, CHAN_HOST, uri);
 	if (chan_open(uri, &o, &ch))
 		_exit(3);
 	while (!__atomic_load_n(&D->done, __ATOMIC_ACQUIRE)) {

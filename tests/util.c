@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "channel/codec.h"
+#include "channel/tls.h"
 #include "common/clock.h"
 #include "common/spawn.h"
 #include "tests/util.h"
@@ -46,17 +48,78 @@ void test_skip_reason(const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* Key material for this test process, made once, removed at exit. */
+static char keys_dir[64];
+
+static void remove_keys(void)
+{
+	static const char *const files[] = { "psk", "psk-other", "ca.pem", "ca.key", "host.pem",
+					     "host.key", "agent.pem", "agent.key" };
+	char path[128];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", keys_dir, files[i]);
+		unlink(path);
+	}
+	rmdir(keys_dir);
+}
+
+const char *test_keys(void)
+{
+	char why[256], path[128];
+
+	if (keys_dir[0])
+		return keys_dir;
+	snprintf(keys_dir, sizeof(keys_dir), "/tmp/wave-test-keys-%d", (int)getpid());
+	assert_int_equal(mkdir(keys_dir, 0700), 0);
+	atexit(remove_keys);
+	snprintf(path, sizeof(path), "%s/psk", keys_dir);
+	if (tls_make_psk(path, "wave", why, sizeof(why)))
+		fail_msg("psk: %s", why);
+	snprintf(path, sizeof(path), "%s/psk-other", keys_dir);
+	if (tls_make_psk(path, "wave", why, sizeof(why)))
+		fail_msg("psk: %s", why);
+	if (tls_make_certs(keys_dir, 2, why, sizeof(why)))
+		fail_msg("certs: %s", why);
+	return keys_dir;
+}
+
+/* The URIs this process made for TLS ("tls" prestate): tcp:// with a PSK. */
+static char tls_uris[64][64];
+static unsigned int nr_tls_uris;
+
 int test_uri_setup(void **state)
 {
 	static unsigned int counter;
 	char *uri = malloc(64);
 
-	if (strcmp(*state, "shm") == 0)
+	if (strcmp(*state, "shm") == 0) {
 		snprintf(uri, 64, "shm:test-%d-%u", getpid(), counter++);
-	else
+	} else {
 		snprintf(uri, 64, "tcp://127.0.0.1:%d", test_free_port());
+		if (strcmp(*state, "tls") == 0 && nr_tls_uris < 64) {
+			snprintf(tls_uris[nr_tls_uris++], 64, "%s", uri);
+			test_keys(); /* here, not in a child process later */
+		}
+	}
 	*state = uri;
 	return 0;
+}
+
+void test_opts_init(struct chan_opts *o, enum chan_role role, const char *uri)
+{
+	static char psk[128];
+
+	chan_opts_init(o, role);
+	if (strncmp(uri, "tcp://", 6))
+		return;
+	for (unsigned int i = 0; i < nr_tls_uris; i++)
+		if (!strcmp(tls_uris[i], uri)) {
+			snprintf(psk, sizeof(psk), "%s/psk", test_keys());
+			o->tls.psk_file = psk;
+			return;
+		}
+	o->tls.insecure = 1; /* the raw hostile peers of these tests speak plaintext */
 }
 
 int test_uri_teardown(void **state)
@@ -76,7 +139,7 @@ static struct chan *open_role(const char *uri, const struct chan_opts *o, enum c
 	struct chan *ch = NULL;
 
 	if (!o) {
-		chan_opts_init(&def, role);
+		test_opts_init(&def, role, uri);
 		o = &def;
 	}
 	assert_int_equal(chan_open(uri, o, &ch), 0);

@@ -20,10 +20,21 @@
 	} while (0)
 void test_skip_reason(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* cmocka prestate is "shm" or "tcp"; setup turns it into a fresh URI. */
+/*
+ * cmocka prestate is "shm", "tcp" (plaintext, --insecure) or "tls" (tcp://
+ * with this process's PSK); setup turns it into a fresh URI, and
+ * test_opts_init() gives the options that URI's tests need.
+ */
 int test_uri_setup(void **state);
 int test_uri_teardown(void **state);
 const char *test_uri(void *state);
+void test_opts_init(struct chan_opts *o, enum chan_role role, const char *uri);
+/*
+ * This process's key material, made on first use and removed at exit:
+ * DIR/psk and DIR/psk-other (two PSKs, identity "wave"), DIR/{ca,host,
+ * agent}.{pem,key} (tls_make_certs). Returns DIR.
+ */
+const char *test_keys(void);
 /* A free TCP port on 127.0.0.1 (bound and released). */
 int test_free_port(void);
 
