@@ -34,6 +34,13 @@ void chan_sock_drop(struct chan *ch, struct chan_sock *s)
 		chan_retry_arm(s->retry_tfd, &s->retry_ns, 1);
 }
 
+void chan_sock_refused(struct chan *ch, struct chan_sock *s)
+{
+	chan_sock_reset(ch, s);
+	if (ch->opts.role == CHAN_AGENT)
+		chan_retry_arm(s->retry_tfd, &s->retry_ns, 0);
+}
+
 void chan_sock_lost(struct chan *ch, struct chan_sock *s, const char *why)
 {
 	chan_peer_down(ch, why);
@@ -130,8 +137,7 @@ static void connected(struct chan *ch, struct chan_sock *s)
 {
 	/* Whoever serves the name must be a legitimate host, or anyone could squat it. */
 	if (!peer_allowed(ch, s, s->conn_fd, "the host")) {
-		chan_sock_reset(ch, s);
-		chan_retry_arm(s->retry_tfd, &s->retry_ns, 0); /* backing off from an impostor */
+		chan_sock_refused(ch, s); /* backing off from an impostor */
 		return;
 	}
 	s->state = CHAN_SOCK_HANDSHAKE;
@@ -213,7 +219,7 @@ void chan_sock_event(struct chan *ch, struct chan_sock *s, enum chan_tag tag, ui
 			break;
 		chan_reject(ch, CHAN_REJ_TIMEOUT, "attach on %s not finished within %llu ms",
 			    s->desc, (unsigned long long)(CHAN_ATTACH_NS / 1000000));
-		chan_sock_drop(ch, s);
+		chan_sock_refused(ch, s);
 		break;
 	default:
 		break;

@@ -79,6 +79,12 @@ void chan_sock_up(struct chan_sock *s);
 void chan_sock_reset(struct chan *ch, struct chan_sock *s);
 /* A transport's .drop: reset, and an agent reconnects with its backoff started over. */
 void chan_sock_drop(struct chan *ch, struct chan_sock *s);
+/*
+ * The peer was refused at attach (already counted by chan_reject): reset,
+ * and an agent retries with its backoff growing, not started over, so a
+ * host that keeps refusing is not hammered.
+ */
+void chan_sock_refused(struct chan *ch, struct chan_sock *s);
 /* The peer is gone (why is logged): chan_peer_down(), then as chan_sock_drop(). */
 void chan_sock_lost(struct chan *ch, struct chan_sock *s, const char *why);
 /* A transport's .close: everything released. */

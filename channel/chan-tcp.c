@@ -286,7 +286,7 @@ static int tls_step(struct chan *ch)
 	if (r < 0) {
 		chan_reject(ch, CHAN_REJ_AUTH, "%s", r == -EPROTO ? why :
 			    "the peer closed the connection during the TLS handshake");
-		peer_lost(ch, "TLS handshake failed");
+		chan_sock_refused(ch, &p->sock);
 		return -1;
 	}
 	before = conn_events(p);

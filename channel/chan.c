@@ -236,8 +236,8 @@ void chan_peer_up(struct chan *ch, uint64_t gen, const struct wave_msg *hello)
 	ch->peer_hello = *hello;
 	ch->hello_pending = 1;
 	ch->st.attaches++;
-	wave_info("%s: peer attached: generation %llu, peer instance %016llx", ch->label,
-		  (unsigned long long)gen, (unsigned long long)ch->peer_instance);
+	wave_log_rl(WAVE_LOG_INFO, "%s: peer attached: generation %llu, peer instance %016llx",
+		    ch->label, (unsigned long long)gen, (unsigned long long)ch->peer_instance);
 }
 
 void chan_peer_down(struct chan *ch, const char *why)
@@ -249,8 +249,8 @@ void chan_peer_down(struct chan *ch, const char *why)
 	ch->delay_armed_for = 0;
 	wave_timerfd_at(ch->delay_tfd, 0);
 	ch->st.detaches++;
-	wave_info("%s: peer detached (generation %llu): %s", ch->label,
-		  (unsigned long long)ch->generation, why);
+	wave_log_rl(WAVE_LOG_INFO, "%s: peer detached (generation %llu): %s", ch->label,
+		    (unsigned long long)ch->generation, why);
 }
 
 static const struct chan_transport_ops *const transports[] = {
@@ -337,13 +337,20 @@ static int is_heartbeat(const struct wave_msg *m)
 	return m->h.type == WAVE_MSG_HEARTBEAT || m->h.type == WAVE_MSG_HEARTBEAT_ECHO;
 }
 
+void chan_drop(struct chan *ch, const char *why)
+{
+	if (!ch->up)
+		return;
+	ch->ops->drop(ch);
+	chan_peer_down(ch, why);
+}
+
 void chan_protocol_error(struct chan *ch, const char *what)
 {
 	ch->st.proto_errors++;
 	wave_log_rl(WAVE_LOG_ERR, "%s: %s: dropping generation %llu", ch->label, what,
 		    (unsigned long long)ch->generation);
-	ch->ops->drop(ch);
-	chan_peer_down(ch, what);
+	chan_drop(ch, what);
 }
 
 /* Sends with heartbeats filtered out; dropped ones count as sent. */

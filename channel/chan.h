@@ -186,6 +186,9 @@ int chan_wait(struct chan *ch, int timeout_ms);
  */
 int chan_prepare_sleep(struct chan *ch);
 
+/* Disconnects the current peer (why is logged); an agent reconnects with backoff. */
+void chan_drop(struct chan *ch, const char *why);
+
 int chan_is_up(const struct chan *ch);
 uint64_t chan_generation(const struct chan *ch);
 /* WAVE_FEAT_* bits the current (or last) peer announced in its HELLO. */

@@ -61,6 +61,8 @@ static int set(const struct opt *o, const char *arg)
 			return ret;
 		*(int *)o->value = e;
 		return 0;
+	case OPT_KIND_DOUBLE:
+		return wave_parse_double(what, arg, o->dmin, o->dmax, (double *)o->value);
 	case OPT_KIND_CALLBACK:
 		return o->cb(o, arg) ? -EINVAL : 0;
 	default:
@@ -164,6 +166,10 @@ static const char *current(const struct opt *o, char *buf, size_t len)
 		break;
 	case OPT_KIND_DURATION:
 		wave_format_duration(buf, len, *(const uint64_t *)o->value);
+		break;
+	case OPT_KIND_DOUBLE:
+		if (*(const double *)o->value)
+			snprintf(buf, len, "%g", *(const double *)o->value);
 		break;
 	case OPT_KIND_ENUM:
 		snprintf(buf, len, "%s", wave_name_of(o->names, *(const int *)o->value));

@@ -33,6 +33,7 @@ enum opt_kind {
 	OPT_KIND_U64,       /* uint64_t *: in [min, max] */
 	OPT_KIND_UINT,      /* unsigned int *: in [min, max] */
 	OPT_KIND_DURATION,  /* uint64_t * ns: a number with ns/us/ms/s, bare = unit */
+	OPT_KIND_DOUBLE,    /* double *: in [dmin, dmax] */
 	OPT_KIND_ENUM,      /* int *: one of names */
 	OPT_KIND_CALLBACK,  /* cb(opt, arg): anything else */
 };
@@ -50,6 +51,7 @@ struct opt {
 	const char *help;              /* '\n' starts a continuation line */
 	uint64_t min, max;             /* U64, UINT, DURATION (ns) */
 	uint64_t unit;                 /* DURATION: ns of a bare number */
+	double dmin, dmax;             /* DOUBLE: range */
 	const struct wave_name *names; /* ENUM: the choices */
 	opt_cb cb;                     /* CALLBACK */
 	const char *(*choices)(void);  /* optional list of the choices, for the usage text */
@@ -71,6 +73,9 @@ struct opt {
 #define OPT_DURATION(l, a, v, u, lo, hi, h) \
 	{ .kind = OPT_KIND_DURATION, .name = (l), .argh = (a), .value = (v), .unit = (u), \
 	  .min = (lo), .max = (hi), .help = (h) }
+#define OPT_DOUBLE(l, a, v, lo, hi, h) \
+	{ .kind = OPT_KIND_DOUBLE, .name = (l), .argh = (a), .value = (v), .dmin = (lo), \
+	  .dmax = (hi), .help = (h) }
 #define OPT_ENUM(l, a, v, n, h) \
 	{ .kind = OPT_KIND_ENUM, .name = (l), .argh = (a), .value = (v), .names = (n), \
 	  .help = (h) }

@@ -49,6 +49,25 @@ int wave_parse_u64(const char *what, const char *s, uint64_t min, uint64_t max,
 	return 0;
 }
 
+int wave_parse_double(const char *what, const char *s, double min, double max, double *out)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = s && *s ? strtod(s, &end) : 0;
+	if (!s || !*s || *end || errno || d != d) {
+		wave_err("%s: '%s' is not a number", what, s ? s : "");
+		return -EINVAL;
+	}
+	if (d < min || d > max) {
+		wave_err("%s: %s is out of range [%g, %g]", what, s, min, max);
+		return -ERANGE;
+	}
+	*out = d;
+	return 0;
+}
+
 static const struct {
 	const char *suffix;
 	uint64_t ns;

@@ -25,6 +25,9 @@ int wave_parse_u64(const char *what, const char *s, uint64_t min, uint64_t max,
 int wave_parse_duration(const char *what, const char *s, uint64_t default_unit_ns,
 			uint64_t min_ns, uint64_t max_ns, uint64_t *out_ns);
 
+/* Parses a decimal number (e.g. 0.5) in [min, max]; logs like wave_parse_u64. */
+int wave_parse_double(const char *what, const char *s, double min, double max, double *out);
+
 /* Parses "A,B,..." CPU numbers (ranges "A-B" allowed) into a 64-bit mask. */
 int wave_parse_cpulist(const char *what, const char *s, uint64_t *mask);
 

@@ -77,20 +77,6 @@ static int parse_bool(const char *what, const char *v, int *out)
 	return wave_parse_name(what, v, bools, out);
 }
 
-static int parse_fraction(const struct policy_param *p, const char *v, double *out)
-{
-	char *end;
-	double d = strtod(v, &end);
-
-	if (!*v || *end || d != d || d < p->min || d > p->max) {
-		wave_err("--policy-opt %s: '%s' is not a number in [%g, %g]", p->name, v, p->min,
-			 p->max);
-		return -EINVAL;
-	}
-	*out = d;
-	return 0;
-}
-
 int policy_conf_set(struct policy_conf *c, const char *kv)
 {
 	const char *eq = strchr(kv, '=');
@@ -117,7 +103,7 @@ int policy_conf_set(struct policy_conf *c, const char *kv)
 		return wave_parse_duration(what, eq + 1, 1000000, (uint64_t)p->min,
 					   (uint64_t)p->max, (uint64_t *)field);
 	case POLICY_PARAM_FRACTION:
-		return parse_fraction(p, eq + 1, (double *)field);
+		return wave_parse_double(what, eq + 1, p->min, p->max, (double *)field);
 	}
 	return -EINVAL;
 }

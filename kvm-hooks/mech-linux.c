@@ -146,9 +146,35 @@ static int linux_nice(const struct mech_thread *t, int nice)
 	return setpriority(PRIO_PROCESS, (id_t)t->tid, nice) ? -errno : 0;
 }
 
+/*
+ * A cgroup's knobs are changed only while it holds this thread alone
+ * (libvirt's per-vCPU groups): in a shared group they would throttle or
+ * favour threads that are not ours. 0, or -EBUSY if another thread is in it.
+ */
+static int cg_exclusive(const struct mech_thread *t)
+{
+	char path[MECH_CGROUP_MAX + 32], line[32];
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", t->cgroup,
+		 t->cg_version == 1 ? "tasks" : "cgroup.threads");
+	if (!(f = fopen(path, "re")))
+		return -errno;
+	while (!ret && fgets(line, sizeof(line), f))
+		if (atoi(line) != (int)t->tid)
+			ret = -EBUSY;
+	fclose(f);
+	return ret;
+}
+
 static int linux_cg_weight(const struct mech_thread *t, int64_t raw)
 {
-	return t->cgroup[0] ? cg_write_i64(t, weight_file(t), raw) : -EOPNOTSUPP;
+	int ret;
+
+	if (!t->cgroup[0])
+		return -EOPNOTSUPP;
+	return (ret = cg_exclusive(t)) ? ret : cg_write_i64(t, weight_file(t), raw);
 }
 
 static int linux_quota(const struct mech_thread *t, int64_t quota_us, int64_t period_us)
@@ -159,6 +185,8 @@ static int linux_quota(const struct mech_thread *t, int64_t quota_us, int64_t pe
 
 	if (!t->cgroup[0])
 		return -EOPNOTSUPP;
+	if ((ret = cg_exclusive(t)))
+		return ret;
 	if (t->cg_version == 2) {
 		if (quota_us < 0)
 			snprintf(buf, sizeof(buf), "max %lld", (long long)period_us);
@@ -256,5 +284,6 @@ const struct mech_ops mech_linux_ops = {
 	.cg_weight = linux_cg_weight,
 	.quota = linux_quota,
 	.sched_class = linux_sched_class,
+	.cg_exclusive = cg_exclusive,
 	.dl_repair = linux_dl_repair,
 };

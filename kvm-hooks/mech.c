@@ -36,11 +36,23 @@ int mech_get(const struct mech_thread *t, struct mech_state *s)
 	return t->ops->get(t, s);
 }
 
-/* Records the baseline before the first change. */
+/*
+ * Before every change: is tid still the thread we started managing? A
+ * thread that exited may have its tid reused by an unrelated process, which
+ * must never receive a decision or a restore. -ESRCH if not.
+ */
+static int same_thread(const struct mech_thread *t)
+{
+	return t->ops->identity(t->tid) == t->start ? 0 : -ESRCH;
+}
+
+/* Records the baseline before the first change (and checks the thread is still ours). */
 static int baseline(struct mech_thread *t)
 {
 	int ret;
 
+	if ((ret = same_thread(t)))
+		return ret;
 	if (t->changed)
 		return 0;
 	if ((ret = mech_get(t, &t->baseline)))
@@ -115,6 +127,8 @@ int mech_set(struct mech_thread *t, const struct mech_state *s)
 {
 	int ret, first;
 
+	if ((ret = same_thread(t)))
+		return ret;
 	first = t->ops->sched_class(t, s, &t->left_dl);
 	ret = t->ops->affinity(t, &s->affinity);
 	if (ret && !first)

@@ -22,7 +22,9 @@
  * rollback and fallback are tested without root.
  *
  * Mechanisms never decide and never choose targets: callers (waved) check
- * that a thread is managed and a CPU allowed before calling. Nor do they
+ * that a thread is managed and a CPU allowed before calling. Every change
+ * first checks that the tid still names the thread it was set up for (its
+ * start time): a reused tid gets -ESRCH and nothing else. Nor do they
  * act host-wide on their own: a thread leaving SCHED_DEADLINE is reported
  * (left_dl) and the caller decides on the accounting repair (dl_repair).
  * Every function returns 0 or -errno (the kernel's refusal, unchanged).
@@ -62,6 +64,9 @@ struct mech_thread;
  * @quota:       the cgroup's CFS bandwidth (quota_us -1: unlimited).
  * @sched_class: policy, priority, nice and DEADLINE parameters of s; sets
  *               *left_dl if the thread was in SCHED_DEADLINE and is not now.
+ * @cg_exclusive: 0 if the thread's cgroup holds it alone, -EBUSY if other
+ *               threads share it (then its knobs are not ours to turn:
+ *               @cg_weight and @quota refuse too), -errno if unreadable.
  * @dl_repair:   rebuilds the host's SCHED_DEADLINE accounting (host-wide).
  */
 struct mech_ops {
@@ -73,6 +78,7 @@ struct mech_ops {
 	int (*cg_weight)(const struct mech_thread *t, int64_t raw);
 	int (*quota)(const struct mech_thread *t, int64_t quota_us, int64_t period_us);
 	int (*sched_class)(const struct mech_thread *t, const struct mech_state *s, int *left_dl);
+	int (*cg_exclusive)(const struct mech_thread *t);
 	int (*dl_repair)(void);
 };
 

@@ -9,6 +9,7 @@
 
 static struct {
 	pid_t tid;
+	unsigned int life;       /* bumped when the tid is reused by another thread */
 	struct mech_state s;
 } threads[FAKE_THREADS];
 static unsigned int nthreads, changes, fail_at, dl_repairs;
@@ -21,11 +22,13 @@ void mech_fake_reset(void)
 	fail_err = 0;
 }
 
-void mech_fake_thread(pid_t tid)
+/* Slot i holds a fresh thread tid with Linux defaults. */
+static void mech_fake_thread_at(unsigned int i, pid_t tid)
 {
-	struct mech_state *s = &threads[nthreads].s;
+	struct mech_state *s = &threads[i].s;
 
-	threads[nthreads++].tid = tid;
+	threads[i].tid = tid;
+	threads[i].life = 0;
 	memset(s, 0, sizeof(*s));
 	CPU_SET(0, &s->affinity);
 	CPU_SET(1, &s->affinity);
@@ -35,12 +38,23 @@ void mech_fake_thread(pid_t tid)
 	s->period_us = 100000;
 }
 
+void mech_fake_thread(pid_t tid)
+{
+	mech_fake_thread_at(nthreads++, tid);
+}
+
 static struct mech_state *find(pid_t tid)
 {
 	for (unsigned int i = 0; i < nthreads; i++)
 		if (threads[i].tid == tid)
 			return &threads[i].s;
 	return NULL;
+}
+
+/* Shared cgroups are pretended by their name: one that contains "shared". */
+static int fake_cg_exclusive(const struct mech_thread *t)
+{
+	return strstr(t->cgroup, "shared") ? -EBUSY : 0;
 }
 
 const struct mech_state *mech_fake_state(pid_t tid)
@@ -90,7 +104,21 @@ static struct mech_state *change(const struct mech_thread *t, int *ret)
 
 static unsigned long long fake_identity(pid_t tid)
 {
-	return find(tid) ? 1000 + (unsigned long long)tid : 0;
+	for (unsigned int i = 0; i < nthreads; i++)
+		if (threads[i].tid == tid)
+			return 1000 + (unsigned long long)tid + 1000000ull * threads[i].life;
+	return 0;
+}
+
+void mech_fake_reuse(pid_t tid)
+{
+	for (unsigned int i = 0; i < nthreads; i++)
+		if (threads[i].tid == tid) {
+			unsigned int life = threads[i].life + 1;
+
+			mech_fake_thread_at(i, tid);
+			threads[i].life = life;
+		}
 }
 
 static int fake_get(const struct mech_thread *t, struct mech_state *out)
@@ -132,7 +160,11 @@ static int fake_nice(const struct mech_thread *t, int nice)
 static int fake_cg_weight(const struct mech_thread *t, int64_t raw)
 {
 	int ret;
-	struct mech_state *s = change(t, &ret);
+	struct mech_state *s;
+
+	if (fake_cg_exclusive(t))
+		return -EBUSY;
+	s = change(t, &ret);
 
 	if (s)
 		s->weight = raw;
@@ -142,7 +174,11 @@ static int fake_cg_weight(const struct mech_thread *t, int64_t raw)
 static int fake_quota(const struct mech_thread *t, int64_t quota_us, int64_t period_us)
 {
 	int ret;
-	struct mech_state *s = change(t, &ret);
+	struct mech_state *s;
+
+	if (fake_cg_exclusive(t))
+		return -EBUSY;
+	s = change(t, &ret);
 
 	if (!s)
 		return ret;
@@ -188,5 +224,6 @@ const struct mech_ops mech_fake_ops = {
 	.cg_weight = fake_cg_weight,
 	.quota = fake_quota,
 	.sched_class = fake_sched_class,
+	.cg_exclusive = fake_cg_exclusive,
 	.dl_repair = fake_dl_repair,
 };

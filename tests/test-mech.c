@@ -218,7 +218,7 @@ static const char *get(const char *dir, const char *file)
 static void rm_standin(const char *dir)
 {
 	static const char *const files[] = { "cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us",
-					     "cpu.weight", "cpu.max" };
+					     "cpu.weight", "cpu.max", "tasks", "cgroup.threads" };
 	char path[256];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -239,9 +239,12 @@ static void cgroup_formats_v1_and_v2(void **state)
 	char dir[] = "/tmp/wave-test-cg-XXXXXX";
 	struct mech_thread t;
 	struct mech_state now;
+	char me[32];
 
+	snprintf(me, sizeof(me), "%d\n", (int)tid);
 	for (int ver = 1; ver <= 2; ver++) {
 		assert_non_null(mkdtemp(dir));
+		put(dir, ver == 1 ? "tasks" : "cgroup.threads", me);
 		if (ver == 1) {
 			put(dir, "cpu.shares", "1024\n");
 			put(dir, "cpu.cfs_quota_us", "-1\n");
@@ -277,6 +280,17 @@ static void cgroup_formats_v1_and_v2(void **state)
 			assert_string_equal(get(dir, "cpu.weight"), "100");
 			assert_string_equal(get(dir, "cpu.max"), "max 100000");
 		}
+		/* Another thread joins the group: its knobs are no longer ours to turn. */
+		snprintf(me, sizeof(me), "%d\n%d\n", (int)tid, (int)getpid());
+		put(dir, ver == 1 ? "tasks" : "cgroup.threads", me);
+		assert_int_equal(mech_thread_init(&t, &mech_linux_ops, tid, dir, ver), 0);
+		assert_int_equal(mech_linux_ops.cg_exclusive(&t), -EBUSY);
+		assert_int_equal(mech_weight(&t, 200), -EBUSY);
+		assert_int_equal(mech_quota(&t, 20000, 50000), -EBUSY);
+		assert_string_equal(get(dir, ver == 1 ? "cpu.shares" : "cpu.weight"),
+				    ver == 1 ? "1024" : "100");
+		mech_restore(&t);
+		snprintf(me, sizeof(me), "%d\n", (int)tid);
 		rm_standin(dir);
 		strcpy(dir, "/tmp/wave-test-cg-XXXXXX");
 	}

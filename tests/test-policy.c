@@ -610,7 +610,7 @@ static void policy_options_are_checked(void **state)
 	assert_int_equal(policy_conf_set(&c, "lend=on"), 0);
 	assert_int_equal(policy_conf_set(&c, "period=10ms"), 0);
 	assert_int_equal(policy_conf_set(&c, "rcap=0.5"), 0);
-	assert_int_equal(policy_conf_set(&c, "rcap=2"), -EINVAL);      /* out of range */
+	assert_int_equal(policy_conf_set(&c, "rcap=2"), -ERANGE);      /* out of range */
 	assert_int_equal(policy_conf_set(&c, "rcap=x"), -EINVAL);
 	assert_int_equal(policy_conf_set(&c, "period=1h"), -EINVAL);   /* not a duration */
 	assert_int_equal(policy_conf_set(&c, "period=10s"), -ERANGE);  /* above 1 s */

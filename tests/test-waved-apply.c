@@ -69,6 +69,14 @@ int __wrap_chan_send(struct chan *ch, const struct wave_msg *msg)
 	return __wrap_chan_send_batch(ch, msg, 1) == 1 ? 0 : -EAGAIN;
 }
 
+static unsigned int drops;
+void __wrap_chan_drop(struct chan *ch, const char *why);
+
+void __wrap_chan_drop(struct chan *ch, const char *why)
+{
+	drops++;
+}
+
 /* ---- observation, faked: records whose wakeups would be pushed ---- */
 
 static int notified[HOOKS_MAX_THREADS];
@@ -183,6 +191,10 @@ static int setup(void **state)
 	w.cfg.policy = &conf;
 	w.cfg.wake_events = WV_WAKE_POLICY;
 	w.cfg.lag_threshold_ns = 10 * WAVE_NSEC_PER_MSEC;
+	w.cfg.rt_max_thread = 0.5;
+	w.cfg.rt_max_total = 1.0;
+	w.cfg.evict_ns = 10 * WAVE_NSEC_PER_SEC;
+	drops = 0;
 	CPU_SET(0, &w.cfg.allowed);
 	CPU_SET(1, &w.cfg.allowed);
 	w.mech = &mech_fake_ops;
@@ -509,6 +521,95 @@ static void wakeups_follow_the_subscriptions(void **state)
 	assert_false(notified[vcpu(lat, 1)->slot]);
 }
 
+static struct wave_txn deadline_of(struct wv_vm *vm, unsigned int i, uint64_t runtime_us)
+{
+	struct wave_txn op = deadline(vm, i);
+
+	op.u.cls.runtime_ns = runtime_us * 1000;
+	return op;
+}
+
+/* The host's caps on real-time classes hold whoever decides. */
+static void realtime_is_capped_per_thread_and_in_total(void **state)
+{
+	struct wave_txn big = deadline_of(lat, 0, 3000);  /* 0.6 of a CPU: over 0.5 */
+	struct wave_txn fifo = op_on(lat, 0, WAVE_OP_SET_CLASS);
+	struct wave_txn ok[2] = { deadline_of(lat, 0, 2250), deadline_of(lat, 1, 2250) };
+	struct wave_txn third = deadline_of(bat, 0, 2250); /* 0.45 x 3 > 1.0 in total */
+	struct wave_txn again = deadline_of(lat, 0, 1000); /* shrinking one is fine */
+
+	fifo.policy = WAVE_SCHED_FIFO;
+	fifo.prio = 10;
+	submit(1, &big, 1);
+	assert_int_equal(result(1)->status, WAVE_ST_INVALID);
+	submit(2, &fifo, 1);
+	assert_int_equal(result(2)->status, WAVE_ST_INVALID);
+	assert_true(at_baseline());
+	submit(3, ok, 2);
+	assert_int_equal(result(3)->status, WAVE_ST_OK);
+	assert_true(w.rt_total > 0.89 && w.rt_total < 0.91);
+	submit(4, &third, 1);
+	assert_int_equal(result(4)->status, WAVE_ST_INVALID);
+	assert_int_equal(mech_fake_state(tids[2])->policy, SCHED_OTHER);
+	submit(5, &again, 1);
+	assert_int_equal(result(5)->status, WAVE_ST_OK);
+	assert_int_equal(w.st.rt_refused, 3);
+	/* Restored: nothing granted any more. */
+	w.wd.peer_up = 0;
+	w.now = wave_now_ns();
+	wv_fallback_check(&w);
+	assert_true(w.rt_total == 0);
+}
+
+/* A thread that exits and whose tid is reused never gets a decision or a restore. */
+static void reused_tid_is_never_touched(void **state)
+{
+	struct wave_txn first = weight(bat, 0, 300), later = place(bat, 0, 0x2);
+	struct mech_state fresh;
+
+	submit(1, &first, 1);
+	assert_int_equal(result(1)->status, WAVE_ST_OK);
+	mech_fake_reuse(tids[2]); /* vCPU 0 of bat exits; an unrelated thread gets its tid */
+	fresh = *mech_fake_state(tids[2]);
+	later.barrier = vcpu(bat, 0)->barrier;
+	submit(2, &later, 1);
+	assert_int_equal(result(2)->status, WAVE_ST_FAILED);
+	assert_int_equal(result(2)->err, ESRCH);
+	assert_true(mech_fake_same(mech_fake_state(tids[2]), &fresh));
+	assert_null(vcpu(bat, 0));           /* no longer managed */
+	assert_int_equal(w.st.threads_dropped, 1);
+	w.wd.peer_up = 0;                    /* fallback restores the others, not it */
+	w.now = wave_now_ns();
+	wv_fallback_check(&w);
+	assert_true(mech_fake_same(mech_fake_state(tids[2]), &fresh));
+}
+
+/* Snapshots on request at most once a second; an agent that stays unhealthy is disconnected. */
+static void resyncs_limited_and_unhealthy_agent_evicted(void **state)
+{
+	uint64_t t0;
+
+	w.now = wave_now_ns();
+	wv_on_resync(&w);
+	wv_on_resync(&w);
+	assert_int_equal(w.st.resyncs, 1);
+	assert_int_equal(w.st.resyncs_refused, 1);
+	w.now += WAVE_NSEC_PER_SEC;
+	wv_on_resync(&w);
+	assert_int_equal(w.st.resyncs, 2);
+	/* Attached, not in charge (no healthy echoes): 10 s later, out. */
+	w.wd.state = WD_FALLBACK;
+	t0 = w.now;
+	wv_fallback_check(&w);
+	w.now = t0 + 9 * WAVE_NSEC_PER_SEC;
+	wv_fallback_check(&w);
+	assert_int_equal(drops, 0);
+	w.now = t0 + 11 * WAVE_NSEC_PER_SEC;
+	wv_fallback_check(&w);
+	assert_int_equal(drops, 1);
+	assert_int_equal(w.st.evictions, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +622,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(busy_admission_is_repaired_and_retried, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(wakeups_follow_the_subscriptions, setup, teardown),
+		cmocka_unit_test_setup_teardown(realtime_is_capped_per_thread_and_in_total, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(reused_tid_is_never_touched, setup, teardown),
+		cmocka_unit_test_setup_teardown(resyncs_limited_and_unhealthy_agent_evicted, setup,
+						teardown),
 	};
 
 	wave_log_init("test-waved-apply", getenv("WAVE_TEST_VERBOSE") ? WAVE_LOG_DEBUG

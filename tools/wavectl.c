@@ -16,6 +16,7 @@ static const struct wavectl_cmd *const commands[] = {
 	&wavectl_stop_cmd,
 	&wavectl_status_cmd,
 	&wavectl_bench_cmd,
+	&wavectl_keys_cmd,
 };
 
 static void usage(FILE *f)

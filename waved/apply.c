@@ -46,6 +46,59 @@ static uint8_t check_place(const struct waved *w, const struct wave_txn *op, con
 	return WAVE_ST_OK;
 }
 
+/* The real-time bandwidth a SET_CLASS op grants (CPUs): DEADLINE runtime/period, FIFO 1; -1 other ops. */
+static double op_rt_bw(const struct wave_txn *op)
+{
+	if (op->op != WAVE_OP_SET_CLASS)
+		return -1;
+	if (op->policy == WAVE_SCHED_DEADLINE)
+		return (double)op->u.cls.runtime_ns / (double)op->u.cls.period_ns;
+	return op->policy == WAVE_SCHED_FIFO ? 1.0 : 0;
+}
+
+/*
+ * The safety envelope on real-time classes, whoever decides: no thread gets
+ * more than --rt-max-thread of a CPU, and all managed threads together no
+ * more than --rt-max-total CPUs, counting what this transaction changes.
+ * WAVE_ST_OK, or INVALID with *bad the op past a cap.
+ */
+static uint8_t check_rt(struct waved *w, struct txn_ctx *c, unsigned int *bad, const char **why)
+{
+	double total = w->rt_total;
+
+	for (unsigned int k = 0; k < c->n; k++) {
+		double bw = op_rt_bw(&c->ops[k]), old = c->t[k]->rt_bw;
+
+		if (bw < 0)
+			continue;
+		for (unsigned int j = 0; j < k; j++)
+			if (c->t[j] == c->t[k] && op_rt_bw(&c->ops[j]) >= 0)
+				old = op_rt_bw(&c->ops[j]);
+		*bad = k;
+		if (bw > w->cfg.rt_max_thread + 1e-9) {
+			*why = "over --rt-max-thread";
+			return WAVE_ST_INVALID;
+		}
+		total += bw - old;
+		if (total > w->cfg.rt_max_total + 1e-9) {
+			*why = "over --rt-max-total";
+			return WAVE_ST_INVALID;
+		}
+	}
+	return WAVE_ST_OK;
+}
+
+void wv_rt_recount(struct waved *w)
+{
+	double total = 0;
+
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++)
+			if (w->vms[v].th[i].used)
+				total += w->vms[v].th[i].rt_bw;
+	w->rt_total = total;
+}
+
 /* Checks op k against waved's current state; WAVE_ST_OK or the status to refuse with. */
 static uint8_t check_op(struct waved *w, struct txn_ctx *c, unsigned int k, const char **why)
 {
@@ -82,11 +135,11 @@ int wv_dl_repair(struct waved *w, const char *why)
 	int ret;
 
 	/*
-	 * At most every 10 ms; one asked for sooner is owed, and the next tick
-	 * does it (wv_dl_repair_owed), since threads that left DEADLINE after
-	 * the last rebuild still hold leaked bandwidth.
+	 * Host-wide, so at most every 100 ms; one asked for sooner is owed, and
+	 * a later tick does it (wv_dl_repair_owed), since threads that left
+	 * DEADLINE after the last rebuild still hold leaked bandwidth.
 	 */
-	if (w->dl_repair_ns && now - w->dl_repair_ns < 10 * WAVE_NSEC_PER_MSEC) {
+	if (w->dl_repair_ns && now - w->dl_repair_ns < 100 * WAVE_NSEC_PER_MSEC) {
 		w->dl_repair_owed = why;
 		return -EAGAIN;
 	}
@@ -346,6 +399,10 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 		why = "TRIGGER ops must come first and be followed by others";
 		k = 1;
 	}
+	if (st == WAVE_ST_OK && (st = check_rt(w, &c, &k, &why)) != WAVE_ST_OK) {
+		w->st.rt_refused++;
+		k++; /* reported as op k - 1 below */
+	}
 	if (st != WAVE_ST_OK) {
 		k = k ? k - 1 : 0;
 		wave_log_rl(WAVE_LOG_INFO, "waved: TXN %u op %u refused (%s): %s", ops->txn_id, k,
@@ -372,8 +429,15 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 			    ops->txn_id, k, wave_op_name(ops[k].op), c.vm[k]->name,
 			    (int)c.t[k]->tid, strerror(-ret));
 		send_result(w, ops, WAVE_ST_FAILED, k, -ret, local);
+		/* Gone, or its tid now names another thread: never touch it again. */
+		if (ret == -ESRCH)
+			wv_drop_thread(w, c.vm[k], c.t[k], "its thread is gone or its id was reused");
 		return;
 	}
+	for (k = 0; k < n; k++)
+		if (op_rt_bw(&ops[k]) >= 0)
+			c.t[k]->rt_bw = op_rt_bw(&ops[k]);
+	wv_rt_recount(w);
 	w->st.ops_applied += n;
 	time_decisions(w, &c);
 	if (journal)

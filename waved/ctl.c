@@ -160,6 +160,10 @@ static json_object *status_json(const struct waved *w)
 	json_object_object_add(o, "lag_threshold_us", json_object_new_int64(
 		(int64_t)w->cfg.lag_threshold_ns / 1000));
 	json_object_object_add(o, "observe", json_object_new_string(obs_name(w->obs)));
+	json_object_object_add(o, "rt_granted_cpus", json_object_new_double(w->rt_total));
+	json_object_object_add(o, "rt_max_total_cpus", json_object_new_double(w->cfg.rt_max_total));
+	json_object_object_add(o, "rt_max_thread_cpus",
+			       json_object_new_double(w->cfg.rt_max_thread));
 	json_object_object_add(o, "waved_cpu_s", json_object_new_double(
 		(double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
 		(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6));
@@ -183,6 +187,13 @@ static json_object *status_json(const struct waved *w)
 	json_object_object_add(st, "prestaged_fired",
 			       json_object_new_int64((int64_t)w->st.prestaged_fired));
 	json_object_object_add(st, "dl_repairs", json_object_new_int64((int64_t)w->st.dl_repairs));
+	json_object_object_add(st, "rt_refused", json_object_new_int64((int64_t)w->st.rt_refused));
+	json_object_object_add(st, "resyncs", json_object_new_int64((int64_t)w->st.resyncs));
+	json_object_object_add(st, "resyncs_refused",
+			       json_object_new_int64((int64_t)w->st.resyncs_refused));
+	json_object_object_add(st, "evictions", json_object_new_int64((int64_t)w->st.evictions));
+	json_object_object_add(st, "threads_dropped",
+			       json_object_new_int64((int64_t)w->st.threads_dropped));
 	json_object_object_add(st, "tx_dropped", json_object_new_int64((int64_t)w->st.tx_dropped));
 	json_object_object_add(st, "bad_txns", json_object_new_int64((int64_t)w->st.rx_invalid_txn));
 	if (w->ch) {

@@ -136,6 +136,15 @@ static void export_rec(struct waved *w, const struct wv_vm *vm, struct wv_thread
 	wv_emit(w, &m);
 }
 
+void wv_export_gone(struct waved *w, struct wv_vm *vm, struct wv_thread *t)
+{
+	struct hooks_rec r = t->rec;
+
+	r.state = HOOKS_GONE;
+	r.seq++;
+	export_rec(w, vm, t, &r);
+}
+
 void wv_export_thread(struct waved *w, struct wv_vm *vm, struct wv_thread *t)
 {
 	struct hooks_rec r;
@@ -237,6 +246,23 @@ void wv_snapshot(struct waved *w)
 	m.p.snap.count = count;
 	wv_emit(w, &m);
 	wv_flush(w);
+}
+
+void wv_on_resync(struct waved *w)
+{
+	/* Not in charge: the hand-back brings a snapshot anyway. */
+	if (!wv_agent_in_charge(w) && w->cfg.mode == WAVED_OFFLOAD)
+		return;
+	/* A snapshot is the costliest thing an agent can ask for: one a second. */
+	if (w->resync_ns && w->now - w->resync_ns < WAVE_NSEC_PER_SEC) {
+		w->st.resyncs_refused++;
+		wave_log_rl(WAVE_LOG_INFO, "waved: RESYNC_REQ ignored: the last snapshot went out "
+			    "%.0f ms ago", (double)(w->now - w->resync_ns) / 1e6);
+		return;
+	}
+	w->resync_ns = w->now;
+	w->st.resyncs++;
+	wv_snapshot(w);
 }
 
 void wv_heartbeat(struct waved *w)

@@ -185,10 +185,35 @@ static void hand_back(struct waved *w)
 	wv_snapshot(w);
 }
 
+/*
+ * No slot hogging: an agent that stays attached but unhealthy (no echoes in
+ * time, so never handed control) for evict_ns is disconnected, so that the
+ * real one, or a restarted one, can attach.
+ */
+static void evict_unhealthy(struct waved *w)
+{
+	if (!w->ch || !chan_is_up(w->ch) || w->wd.state == WD_OFFLOAD) {
+		w->unhealthy_since = 0;
+		return;
+	}
+	if (!w->unhealthy_since) {
+		w->unhealthy_since = w->now;
+		return;
+	}
+	if (w->now - w->unhealthy_since < w->cfg.evict_ns)
+		return;
+	w->st.evictions++;
+	w->unhealthy_since = 0;
+	wave_warn("waved: the attached agent stayed unhealthy for %.0f s (%s): disconnected",
+		  (double)w->cfg.evict_ns / 1e9, w->wd.why);
+	chan_drop(w->ch, "unhealthy too long");
+}
+
 void wv_fallback_check(struct waved *w)
 {
 	if (w->cfg.mode != WAVED_OFFLOAD)
 		return;
+	evict_unhealthy(w);
 	switch (wd_check(&w->wd, w->now)) {
 	case WD_ENTER_FALLBACK:
 		enter_fallback(w);

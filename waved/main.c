@@ -113,6 +113,15 @@ static const struct opt waved_opts[] = {
 		     10 * WAVE_NSEC_PER_SEC, "state export period"),
 	OPT_CALLBACK("cpus", "LIST", &waved_self.cfg.allowed, parse_cpus,
 		     "CPUs decisions may use (default: all online)"),
+	OPT_GROUP("Safety envelope (whoever the agent is)"),
+	OPT_DOUBLE("rt-max-thread", "CPUS", &waved_self.cfg.rt_max_thread, 0.01, 1,
+		   "the most SCHED_DEADLINE bandwidth one thread may get\n"
+		   "(SCHED_FIFO counts as a whole CPU)"),
+	OPT_DOUBLE("rt-max-total", "CPUS", &waved_self.cfg.rt_max_total, 0.01, 4096,
+		   "... all managed threads together (default: 3/4 of --cpus)"),
+	OPT_DURATION("evict-after", "S", &waved_self.cfg.evict_ns, WAVE_NSEC_PER_SEC,
+		     WAVE_NSEC_PER_SEC, 3600 * WAVE_NSEC_PER_SEC,
+		     "disconnect an attached agent that stays unhealthy this long"),
 	OPT_GROUP("VMs"),
 	OPT_STRING("uri", "URI", &waved_self.cfg.uri, "libvirt URI (default $WAVE_URI or qemu:///system)"),
 	OPT_STRING("match", "PREFIX", &waved_self.cfg.match,
@@ -155,6 +164,8 @@ static int parse(int argc, char **argv, struct waved_cfg *c)
 	if (ret)
 		return ret;
 	c->use_libvirt = !c->nr_static || c->libvirt_too;
+	if (!c->rt_max_total)
+		c->rt_max_total = 0.75 * CPU_COUNT(&c->allowed);
 	if (!c->channel && c->mode == WAVED_OFFLOAD)
 		c->channel = "shm:wave";
 	/*
@@ -179,6 +190,8 @@ static void defaults(struct waved_cfg *c)
 	c->export_ns = 10 * WAVE_NSEC_PER_MSEC;
 	c->wake_events = WV_WAKE_POLICY;
 	c->wake_min_idle_ns = WAVE_NSEC_PER_MSEC;
+	c->rt_max_thread = 0.5;
+	c->evict_ns = 10 * WAVE_NSEC_PER_SEC;
 	sched_getaffinity(0, sizeof(c->allowed), &c->allowed);
 	chan_opts_init(&c->chan_opts, CHAN_HOST);
 	c->chan_opts.label = "waved";
@@ -228,9 +241,11 @@ static void on_chan(struct waved *w)
 		for (int i = 0; i < n; i++) {
 			switch (m[i].h.type) {
 			case WAVE_MSG_HELLO:
-				wave_info("waved: agent attached (generation %llu)",
-					  (unsigned long long)chan_generation(w->ch));
+				wave_log_rl(WAVE_LOG_INFO, "waved: agent attached (generation %llu)",
+					    (unsigned long long)chan_generation(w->ch));
 				wd_peer(&w->wd, 1);
+				/* Nothing half-sent by a previous agent becomes this one's. */
+				txn_asm_reset(&w->txa);
 				/* Not offloading: nothing to hand back; the state goes out now. */
 				if (w->cfg.mode != WAVED_OFFLOAD)
 					wv_snapshot(w);
@@ -245,8 +260,7 @@ static void on_chan(struct waved *w)
 				wv_on_wake_sub(w, &m[i].p.wake, WV_SUB_AGENT);
 				break;
 			case WAVE_MSG_RESYNC_REQ:
-				if (wv_agent_in_charge(w) || w->cfg.mode != WAVED_OFFLOAD)
-					wv_snapshot(w);
+				wv_on_resync(w);
 				break;
 			default:
 				wave_log_rl(WAVE_LOG_WARN, "waved: unexpected %s from the agent: ignored",

@@ -140,6 +140,13 @@ static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsi
 	}
 	if ((ret = mech_thread_init(&t->mech, w->mech, tid, cgroup, ver)))
 		return ret;
+	/* A cgroup other threads share is not ours to tune: weight by nice, no quota. */
+	if (t->mech.cgroup[0] && t->mech.ops->cg_exclusive(&t->mech)) {
+		wave_info("waved: %s %s %u: cgroup %s holds other threads too: weight by nice, "
+			  "no CPU quota", vm->name, kind == WAVE_KIND_VCPU ? "vCPU" : "thread", index,
+			  t->mech.cgroup);
+		t->mech.cgroup[0] = '\0';
+	}
 	t->slot = obs_add(w->obs, pid, tid, 0); /* no subscription for a new VM yet */
 	if (t->slot < 0) {
 		wave_warn("waved: %s: cannot observe thread %d: %s", vm->name, (int)tid,
@@ -264,8 +271,27 @@ void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why)
 	wave_info("waved: %s no longer managed: %s", vm->name, why);
 	wv_export_vm(w, vm, 1);
 	vm->used = 0;
+	wv_rt_recount(w);
 	if (changed)
 		wv_journal(w);
+}
+
+void wv_drop_thread(struct waved *w, struct wv_vm *vm, struct wv_thread *t, const char *why)
+{
+	wave_log_rl(WAVE_LOG_WARN, "waved: %s thread %d no longer managed: %s", vm->name,
+		    (int)t->tid, why);
+	w->st.threads_dropped++;
+	wv_drop_prestaged(w, vm, WAVE_ST_NO_TARGET);
+	obs_del(w->obs, t->slot);
+	/* Tell the policy it is gone, and never touch the tid again. */
+	t->rt_bw = 0;
+	wv_export_gone(w, vm, t);
+	t->used = 0;
+	if (t->mech.changed) {
+		t->mech.changed = 0;
+		wv_journal(w);
+	}
+	wv_rt_recount(w);
 }
 
 void wv_restore_all(struct waved *w, const char *why)
@@ -281,6 +307,7 @@ void wv_restore_all(struct waved *w, const char *why)
 				continue;
 			if (mech_restore(&t->mech))
 				failed++;
+			t->rt_bw = 0;
 			left_dl |= t->mech.left_dl;
 			t->mech.left_dl = 0;
 			n++;
@@ -290,6 +317,7 @@ void wv_restore_all(struct waved *w, const char *why)
 			  failed ? " (some could not be restored)" : "");
 	if (left_dl)
 		wv_dl_repair(w, why);
+	wv_rt_recount(w);
 	wv_journal(w);
 }
 

@@ -67,6 +67,9 @@ struct waved_cfg {
 	struct chan_opts chan_opts;
 	cpu_set_t allowed;
 	uint64_t lag_threshold_ns, hb_period_ns, export_ns;
+	double rt_max_thread;      /* the most SCHED_DEADLINE/FIFO one thread may get (CPUs) */
+	double rt_max_total;       /* ... all managed threads together (CPUs) */
+	uint64_t evict_ns;         /* an attached agent unhealthy this long is disconnected */
 	unsigned int handback_n;
 	enum obs_backend obs;
 	enum waved_wake wake_events;
@@ -90,6 +93,7 @@ struct wv_thread {
 	uint64_t rate_t0, rate_run0, rate_wait0;
 	double run_pct, delay_pct; /* over the last second, for status */
 	uint64_t wake_ns;          /* last wakeup seen in BPF not yet followed by a decision */
+	double rt_bw;              /* real-time bandwidth waved granted it (CPUs; FIFO: 1) */
 	int prestaged;             /* 1 + slot of the prestaged transaction it triggers, or 0 */
 };
 
@@ -121,6 +125,10 @@ struct waved_stats {
 	uint64_t wake_events, exports, wake_subs, bad_wake_subs;
 	uint64_t prestaged, prestaged_fired;
 	uint64_t dl_repairs;       /* SCHED_DEADLINE accounting rebuilt (wv_dl_repair) */
+	uint64_t rt_refused;       /* decisions over --rt-max-thread/--rt-max-total */
+	uint64_t resyncs, resyncs_refused; /* snapshots the agent asked for; too soon */
+	uint64_t evictions;        /* agents disconnected for staying unhealthy */
+	uint64_t threads_dropped;  /* threads gone or tids reused under a decision */
 	uint64_t last_fallback_ns, last_fallback_lag_ns; /* CLOCK_MONOTONIC, when; lag then */
 	/* wakeup seen in BPF -> decision about that thread applied, ns (ring) */
 	uint64_t decision_ns[WV_LAT_SAMPLES];
@@ -153,6 +161,9 @@ struct waved {
 	uint64_t cpu_prev_busy[WAVE_MANAGED_CPUS], cpu_prev_idle[WAVE_MANAGED_CPUS];
 	int stop;
 	uint64_t dl_repair_ns;     /* last SCHED_DEADLINE accounting rebuild */
+	uint64_t resync_ns;        /* last snapshot the agent asked for */
+	uint64_t unhealthy_since;  /* an attached agent not in charge since (0: healthy or none) */
+	double rt_total;           /* real-time bandwidth granted, all threads (CPUs) */
 	const char *dl_repair_owed;/* why a rebuild asked for too soon is still owed, or NULL */
 	char journal[512];
 };
@@ -175,6 +186,10 @@ void wv_on_wake_sub(struct waved *w, const struct wave_wake_sub *sub, int who);
 void wv_clear_wake_subs(struct waved *w);
 int wv_add_static(struct waved *w, const struct wv_static_vm *s);
 void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why);
+/* A thread waved may no longer touch (gone, or its tid reused): unmanaged, not restored. */
+void wv_drop_thread(struct waved *w, struct wv_vm *vm, struct wv_thread *t, const char *why);
+/* Recomputes w->rt_total, the real-time bandwidth waved has granted (CPUs). */
+void wv_rt_recount(struct waved *w);
 
 /* export.c */
 void wv_emit(struct waved *w, const struct wave_msg *m);
@@ -183,8 +198,12 @@ void wv_snapshot(struct waved *w);
 void wv_export_vm(struct waved *w, const struct wv_vm *vm, int del);
 void wv_export_deltas(struct waved *w, int all);
 void wv_export_thread(struct waved *w, struct wv_vm *vm, struct wv_thread *t);
+/* The policy learns t is gone (a GONE state). */
+void wv_export_gone(struct waved *w, struct wv_vm *vm, struct wv_thread *t);
 void wv_export_cpus(struct waved *w);
 void wv_heartbeat(struct waved *w);
+/* The agent asked for a snapshot (RESYNC_REQ): sent if it is in charge, at most once a second. */
+void wv_on_resync(struct waved *w);
 void wv_on_wake_event(const struct hooks_event *ev, void *arg);
 void wv_update_rates(struct waved *w);
 
