@@ -2,13 +2,16 @@
 /*
  * wavectl bench loop: the offloaded control loop itself, with threads of
  * this process standing in for vCPUs (no VMs needed), the real waved and
- * wave-agent over shm:
+ * wave-agent over shm, and over tcp:// on loopback as an agent on a DPU
+ * would be reached, in plaintext and with TLS 1.3 (a pre-shared key made
+ * for the run), so TLS / plaintext is what authentication costs:
  *  - decision latency: a stand-in vCPU wakes every 5 ms; waved sees the
  *    wakeup in BPF, exports it, the agent (policy wakeprobe) answers with a
- *    decision, waved applies it; waved times wakeup -> applied. With link
- *    delay 0 and 2 us (both directions).
+ *    decision, waved applies it; waved times wakeup -> applied. Over shm
+ *    with link delay 0 and 2 us (both directions), over tcp and over TLS.
  *  - waved's CPU use managing 16 stand-in vCPUs (2 VMs x 8, latency policy,
- *    each thread busy 10% in 10 ms cycles) at steady state.
+ *    each thread busy 10% in 10 ms cycles) at steady state, over shm, tcp
+ *    and TLS.
  *  - fallback detection: the agent is SIGSTOPped; time until waved reports
  *    fallback (lag threshold 10 ms), median of 5.
  * Needs root and BPF (waved reads wakeups from the BPF ring buffer).
@@ -36,6 +39,7 @@
 #include "common/opt.h"
 #include "common/site.h"
 #include "common/spawn.h"
+#include "channel/tls.h"
 #include "waved/status-client.h"
 
 #define STANDINS 16
@@ -85,8 +89,12 @@ static void stop_all_standins(unsigned int n)
 		pthread_join(th[i].thr, NULL);
 }
 
+/* How waved and the agent talk in a phase. */
+enum link { LINK_SHM, LINK_TCP, LINK_TLS };
+
 struct env {
 	char bindir[PATH_MAX], rundir[64], uri[64];
+	char tcp_uri[64], psk[96];      /* tcp:// on loopback, PSK in the run directory */
 	pid_t waved, agent;
 };
 
@@ -107,8 +115,9 @@ static void vm_arg(char *buf, size_t size, const char *name, const char *cls, un
 }
 
 static int start_pair(struct env *e, const char *vm1, const char *vm2, const char *policy,
-		      const char *delay_us, int poll)
+		      const char *delay_us, int poll, enum link link)
 {
+	char *uri = link == LINK_SHM ? e->uri : e->tcp_uri;
 	char waved[PATH_MAX + 16], agent[PATH_MAX + 16];
 	char *wv[24], *ag[16];
 	int n = 0, k = 0;
@@ -123,7 +132,12 @@ static int start_pair(struct env *e, const char *vm1, const char *vm2, const cha
 		wv[n++] = (char *)vm2;
 	}
 	wv[n++] = "--channel";
-	wv[n++] = e->uri;
+	wv[n++] = uri;
+	if (link != LINK_SHM) {
+		wv[n++] = link == LINK_TLS ? "--psk-file" : "--insecure";
+		if (link == LINK_TLS)
+			wv[n++] = e->psk;
+	}
 	wv[n++] = "--rundir";
 	wv[n++] = e->rundir;
 	wv[n++] = "--observe";
@@ -135,7 +149,12 @@ static int start_pair(struct env *e, const char *vm1, const char *vm2, const cha
 	wv[n] = NULL;
 	ag[k++] = agent;
 	ag[k++] = "--channel";
-	ag[k++] = e->uri;
+	ag[k++] = uri;
+	if (link != LINK_SHM) {
+		ag[k++] = link == LINK_TLS ? "--psk-file" : "--insecure";
+		if (link == LINK_TLS)
+			ag[k++] = e->psk;
+	}
 	ag[k++] = "--policy";
 	ag[k++] = (char *)policy;
 	ag[k++] = "--report-s";
@@ -164,8 +183,8 @@ static void stop_pair(struct env *e)
 	wave_reap(&e->waved, 2000);
 }
 
-static int decision_latency(struct env *e, const char *delay_us, unsigned int seconds,
-			    double *p50, double *p99, double *n, double *ev50)
+static int decision_latency(struct env *e, const char *delay_us, enum link link,
+			    unsigned int seconds, double *p50, double *p99, double *n, double *ev50)
 {
 	char vm[256];
 	json_object *s, *d;
@@ -174,7 +193,7 @@ static int decision_latency(struct env *e, const char *delay_us, unsigned int se
 	if ((ret = start_standins(1, 5000, 0)))
 		return ret;
 	vm_arg(vm, sizeof(vm), "probe", "latency", 0, 1);
-	ret = start_pair(e, vm, NULL, "wakeprobe", delay_us, 1);
+	ret = start_pair(e, vm, NULL, "wakeprobe", delay_us, 1, link);
 	if (!ret) {
 		sleep(seconds);
 		s = waved_status(e->rundir, NULL, 0);
@@ -192,8 +211,9 @@ static int decision_latency(struct env *e, const char *delay_us, unsigned int se
 	return ret;
 }
 
-static int steady_cpu_and_fallback(struct env *e, unsigned int seconds, double *cpu_pct,
-				   double *detect_ms)
+/* waved's CPU with 16 stand-in vCPUs; then, if detect_ms, fallback detection. */
+static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int seconds,
+				   double *cpu_pct, double *detect_ms)
 {
 	char vm1[512], vm2[512];
 	double samples[5];
@@ -203,7 +223,7 @@ static int steady_cpu_and_fallback(struct env *e, unsigned int seconds, double *
 		return ret;
 	vm_arg(vm1, sizeof(vm1), "lat", "latency", 0, STANDINS / 2);
 	vm_arg(vm2, sizeof(vm2), "bat", "batch", STANDINS / 2, STANDINS);
-	ret = start_pair(e, vm1, vm2, "latency", NULL, 0);
+	ret = start_pair(e, vm1, vm2, "latency", NULL, 0, link);
 	if (!ret) {
 		uint64_t c0, t0;
 
@@ -212,7 +232,7 @@ static int steady_cpu_and_fallback(struct env *e, unsigned int seconds, double *
 		t0 = wave_now_ns();
 		sleep(seconds);
 		*cpu_pct = 100.0 * (double)(bench_proc_cpu_ns(e->waved) - c0) / (double)(wave_now_ns() - t0);
-		for (int i = 0; i < 5; i++) {
+		for (int i = 0; detect_ms && i < 5; i++) {
 			uint64_t t = wave_now_ns(), at = 0;
 
 			kill(e->agent, SIGSTOP);
@@ -242,7 +262,8 @@ static int steady_cpu_and_fallback(struct env *e, unsigned int seconds, double *
 					samples[i] = samples[j];
 					samples[j] = x;
 				}
-		*detect_ms = got ? samples[got / 2] : -1;
+		if (detect_ms)
+			*detect_ms = got ? samples[got / 2] : -1;
 	}
 	stop_pair(e);
 	stop_all_standins(STANDINS);
@@ -324,32 +345,40 @@ static double timer_floor(uint64_t period_ns, unsigned int seconds)
 				 r0.ru_stime.tv_usec) * 1e3) / (double)(wave_now_ns() - t0);
 }
 
+static const char *const link_name[3] = { "shm", "tcp:// plaintext", "tcp:// TLS 1.3" };
+static const char *const lat_row[4] = { "shm, link delay 0 us", "shm, link delay 2 us",
+					"tcp:// plaintext", "tcp:// TLS 1.3" };
+
 /* One run's figures. */
 struct loop_run {
-	double p50[2], p99[2], n[2];  /* decision latency, us, link delay 0 and 2 us */
+	/* decision latency, us: shm with link delay 0 and 2 us, tcp plaintext, tcp TLS */
+	double p50[4], p99[4], n[4];
 	double ev50;                  /* of which the kernel's BPF event delivery, us */
-	double cpu, detect;           /* waved CPU %, fallback detection ms */
+	double cpu[3];                /* waved CPU %, agent over shm, tcp, TLS */
+	double detect;                /* fallback detection ms (shm) */
 	double wake50, wake99, tfloor;/* floors: thread wakeup us, 133 Hz timer CPU % */
 };
 
 static int one_run(struct env *e, unsigned int secs, int json, unsigned int run,
 		   unsigned int runs, struct loop_run *r)
 {
-	double ev_delay2;
+	static const enum link lat_link[4] = { LINK_SHM, LINK_SHM, LINK_TCP, LINK_TLS };
+	double ev_other;
 	int ret = 0;
 
-	for (int d = 0; d < 2 && !ret; d++) {
+	for (int d = 0; d < 4 && !ret; d++) {
 		if (!json)
-			fprintf(stderr, "\rrun %u/%u: decision latency, link delay %d us...      ", run,
-				runs, d ? 2 : 0);
-		ret = decision_latency(e, d ? "2" : NULL, secs, &r->p50[d], &r->p99[d], &r->n[d],
-				       d ? &ev_delay2 : &r->ev50);
+			fprintf(stderr, "\rrun %u/%u: decision latency, agent over %s...        ", run,
+				runs, lat_row[d]);
+		ret = decision_latency(e, d == 1 ? "2" : NULL, lat_link[d], secs, &r->p50[d],
+				       &r->p99[d], &r->n[d], d ? &ev_other : &r->ev50);
 	}
-	if (!ret) {
+	for (int l = LINK_SHM; l <= LINK_TLS && !ret; l++) {
 		if (!json)
-			fprintf(stderr, "\rrun %u/%u: waved CPU with 16 vCPUs, fallback detection...",
-				run, runs);
-		ret = steady_cpu_and_fallback(e, secs, &r->cpu, &r->detect);
+			fprintf(stderr, "\rrun %u/%u: waved CPU with 16 vCPUs, agent over %s%s...   ",
+				run, runs, link_name[l], l == LINK_SHM ? ", fallback detection" : "");
+		ret = steady_cpu_and_fallback(e, (enum link)l, secs, &r->cpu[l],
+					      l == LINK_SHM ? &r->detect : NULL);
 	}
 	if (!ret) {
 		if (!json)
@@ -376,51 +405,87 @@ static struct bench_range over(const struct loop_run *r, unsigned int n, size_t 
 
 static void print_json(const struct loop_run *runs, unsigned int nruns)
 {
-	struct bench_range d50[2] = { OVER(p50[0]), OVER(p50[1]) };
-	struct bench_range d99[2] = { OVER(p99[0]), OVER(p99[1]) };
-	struct bench_range cpu = OVER(cpu), det = OVER(detect), tf = OVER(tfloor);
+	static const char *const lat_key[4] = { "delay_us_0", "delay_us_2", "tcp", "tls" };
+	static const char *const cpu_key[3] = { "", "_tcp", "_tls" };
+	struct bench_range r, det = OVER(detect), tf = OVER(tfloor);
 	struct bench_range ev = OVER(ev50), w50 = OVER(wake50), w99 = OVER(wake99);
-	char a[128], b[128], c[128];
+	char a[128];
 
-	printf("{\"runs\": %u, \"delay_us_0\": {\"decision_us_p50\": %.1f, \"decision_us_p99\": %.1f, "
-	       "\"samples\": %.0f, \"bpf_event_us_p50\": %.1f}, "
-	       "\"delay_us_2\": {\"decision_us_p50\": %.1f, \"decision_us_p99\": %.1f, "
-	       "\"samples\": %.0f}, \"waved_cpu_pct_16_vcpus\": %.3f, "
-	       "\"lag_threshold_ms\": 10, \"fallback_detect_ms\": %.2f, "
+	printf("{\"runs\": %u", nruns);
+	for (int d = 0; d < 4; d++) {
+		r = OVER(p50[d]);
+		printf(", \"%s\": {\"decision_us_p50\": %.1f", lat_key[d], bench_range_median(&r));
+		r = OVER(p99[d]);
+		printf(", \"decision_us_p99\": %.1f, \"samples\": %.0f", bench_range_median(&r),
+		       runs[nruns - 1].n[d]);
+		if (d == 0)
+			printf(", \"bpf_event_us_p50\": %.1f", bench_range_median(&ev));
+		printf("}");
+	}
+	for (int l = 0; l < 3; l++) {
+		r = OVER(cpu[l]);
+		printf(", \"waved_cpu_pct_16_vcpus%s\": %.3f", cpu_key[l], bench_range_median(&r));
+	}
+	printf(", \"lag_threshold_ms\": 10, \"fallback_detect_ms\": %.2f, "
 	       "\"floor\": {\"wakeup_us_p50\": %.1f, \"wakeup_us_p99\": %.1f, "
-	       "\"timer_133hz_cpu_pct\": %.3f}, ", nruns,
-	       bench_range_median(&d50[0]), bench_range_median(&d99[0]), runs[nruns - 1].n[0],
-	       bench_range_median(&ev), bench_range_median(&d50[1]), bench_range_median(&d99[1]),
-	       runs[nruns - 1].n[1], bench_range_median(&cpu), bench_range_median(&det),
-	       bench_range_median(&w50), bench_range_median(&w99), bench_range_median(&tf));
-	printf("\"ranges\": {\"decision_us_p50_delay_0\": %s, \"decision_us_p99_delay_0\": %s, ",
-	       bench_range_json(&d50[0], a, sizeof(a)), bench_range_json(&d99[0], b, sizeof(b)));
-	printf("\"waved_cpu_pct_16_vcpus\": %s, \"fallback_detect_ms\": %s, ",
-	       bench_range_json(&cpu, a, sizeof(a)), bench_range_json(&det, b, sizeof(b)));
-	printf("\"timer_133hz_cpu_pct\": %s}}\n", bench_range_json(&tf, c, sizeof(c)));
+	       "\"timer_133hz_cpu_pct\": %.3f}, \"ranges\": {",
+	       bench_range_median(&det), bench_range_median(&w50), bench_range_median(&w99),
+	       bench_range_median(&tf));
+	for (int d = 0; d < 4; d++) {
+		r = OVER(p50[d]);
+		printf("\"decision_us_p50_%s\": %s, ", lat_key[d], bench_range_json(&r, a, sizeof(a)));
+		r = OVER(p99[d]);
+		printf("\"decision_us_p99_%s\": %s, ", lat_key[d], bench_range_json(&r, a, sizeof(a)));
+	}
+	for (int l = 0; l < 3; l++) {
+		r = OVER(cpu[l]);
+		printf("\"waved_cpu_pct_16_vcpus%s\": %s, ", cpu_key[l],
+		       bench_range_json(&r, a, sizeof(a)));
+	}
+	printf("\"fallback_detect_ms\": %s, ", bench_range_json(&det, a, sizeof(a)));
+	printf("\"timer_133hz_cpu_pct\": %s}}\n", bench_range_json(&tf, a, sizeof(a)));
 }
+
+/* Per run, the figure at offset a over the one at offset b. */
+static struct bench_range over_ratio(const struct loop_run *r, unsigned int n, size_t a,
+				     size_t b, double scale_b)
+{
+	struct bench_range g = { 0 };
+
+	for (unsigned int i = 0; i < n; i++) {
+		double x = *(const double *)((const char *)&r[i] + a);
+		double y = *(const double *)((const char *)&r[i] + b) * scale_b;
+
+		bench_range_add(&g, y > 0 ? x / y : 0);
+	}
+	return g;
+}
+
+#define RATIO(fa, fb, scale) \
+	over_ratio(runs, nruns, offsetof(struct loop_run, fa), offsetof(struct loop_run, fb), scale)
 
 static void print_table(const struct loop_run *runs, unsigned int nruns)
 {
-	struct bench_range d50[2] = { OVER(p50[0]), OVER(p50[1]) };
-	struct bench_range d99[2] = { OVER(p99[0]), OVER(p99[1]) };
-	struct bench_range cpu = OVER(cpu), det = OVER(detect), tf = OVER(tfloor);
+	struct bench_range d50, d99, cpu, det = OVER(detect), tf = OVER(tfloor);
 	struct bench_range ev = OVER(ev50), w50 = OVER(wake50), w99 = OVER(wake99);
-	struct bench_range vs_wake = { 0 }, vs_timer = { 0 };
+	struct bench_range vs_wake = RATIO(p50[0], wake50, 2), vs_timer = RATIO(cpu[0], tfloor, 1);
+	struct bench_range tls_p50 = RATIO(p50[3], p50[2], 1), tls_cpu = RATIO(cpu[2], cpu[1], 1);
 	char a[96], b[96], g[48];
 
-	for (unsigned int i = 0; i < nruns; i++) {
-		bench_range_add(&vs_wake, runs[i].wake50 > 0 ? runs[i].p50[0] / (2 * runs[i].wake50) : 0);
-		bench_range_add(&vs_timer, runs[i].tfloor > 0 ? runs[i].cpu / runs[i].tfloor : 0);
+	printf("wakeup seen in BPF -> decision applied on the host, %u run%s:\n", nruns,
+	       nruns == 1 ? "" : "s");
+	for (int d = 0; d < 4; d++) {
+		d50 = OVER(p50[d]);
+		d99 = OVER(p99[d]);
+		printf("  agent over %-21s p50 %s   p99 %s\n", lat_row[d],
+		       bench_range_str(&d50, 1, " us", a, sizeof(a)),
+		       bench_range_str(&d99, 1, " us", b, sizeof(b)));
+		if (d == 0)
+			printf("    goal p99 < 100 us: %s\n",
+			       bench_goal(&d99, BENCH_AT_MOST, 100, g, sizeof(g)));
 	}
-	printf("wakeup seen in BPF -> decision applied on the host (agent over shm), %u run%s:\n",
-	       nruns, nruns == 1 ? "" : "s");
-	for (int d = 0; d < 2; d++)
-		printf("  link delay %d us:  p50 %s   p99 %s\n", d ? 2 : 0,
-		       bench_range_str(&d50[d], 1, " us", a, sizeof(a)),
-		       bench_range_str(&d99[d], 1, " us", b, sizeof(b)));
-	printf("  goal p99 < 100 us (link delay 0): %s\n",
-	       bench_goal(&d99[0], BENCH_AT_MOST, 100, g, sizeof(g)));
+	printf("  what TLS costs, TLS / plaintext tcp at p50: %s\n",
+	       bench_range_str(&tls_p50, 2, "x", a, sizeof(a)));
 	printf("  of which the kernel delivering the BPF wakeup event to waved: p50 %s\n",
 	       bench_range_str(&ev, 1, " us", a, sizeof(a)));
 	printf("  floor here: waking a sleeping thread p50 %s, p99 %s;\n",
@@ -428,10 +493,17 @@ static void print_table(const struct loop_run *runs, unsigned int nruns)
 	       bench_range_str(&w99, 1, " us", b, sizeof(b)));
 	printf("  a decision takes two such wakeups of waved: %s that floor at p50\n",
 	       bench_range_str(&vs_wake, 1, "x", a, sizeof(a)));
-	printf("waved CPU, 16 managed vCPUs, steady state: %s of one core (goal < 0.5%%: %s)\n",
-	       bench_range_str(&cpu, 3, "%", a, sizeof(a)),
-	       bench_goal(&cpu, BENCH_AT_MOST, 0.5, g, sizeof(g)));
-	printf("  floor here: a bare 133 Hz timer (waved's tick) costs %s: waved = %s that\n",
+	printf("waved CPU, 16 managed vCPUs, steady state, of one core:\n");
+	for (int l = 0; l < 3; l++) {
+		cpu = OVER(cpu[l]);
+		printf("  agent over %-21s %s", link_name[l], bench_range_str(&cpu, 3, "%", a, sizeof(a)));
+		if (l == 0)
+			printf("   goal < 0.5%%: %s", bench_goal(&cpu, BENCH_AT_MOST, 0.5, g, sizeof(g)));
+		printf("\n");
+	}
+	printf("  what TLS costs, TLS / plaintext tcp: %s\n",
+	       bench_range_str(&tls_cpu, 2, "x", a, sizeof(a)));
+	printf("  floor here: a bare 133 Hz timer (waved's tick) costs %s: waved over shm = %s that\n",
 	       bench_range_str(&tf, 3, "%", a, sizeof(a)),
 	       bench_range_str(&vs_timer, 1, "x", b, sizeof(b)));
 	printf("fallback detected %s after the agent stopped, threshold 10 ms (goal <= 20 ms: %s)\n",
@@ -448,7 +520,8 @@ static const struct opt loop_opts[] = {
 	OPT_BOOL("quick", 0, &lo.quick, "shorter runs (about 25 s each instead of a minute)"),
 	OPT_BOOL("json", 0, &lo.json,
 		 "one JSON object: {\"runs\", \"delay_us_0\": {\"decision_us_p50\",\n"
-		 "\"decision_us_p99\"}, \"delay_us_2\": {...}, \"waved_cpu_pct_16_vcpus\",\n"
+		 "\"decision_us_p99\"}, \"delay_us_2\", \"tcp\", \"tls\": {...},\n"
+		 "\"waved_cpu_pct_16_vcpus\" (_tcp, _tls),\n"
 		 "\"lag_threshold_ms\", \"fallback_detect_ms\", \"floor\": {...},\n"
 		 "\"ranges\": {KEY: {\"median\", \"min\", \"max\", \"runs\"}}}; values are medians"),
 	OPT_UINT("runs", "N", &lo.runs, 1, BENCH_MAX_RUNS,
@@ -460,8 +533,9 @@ static const struct opt_cmd loop_cmd = {
 	.name = "bench loop",
 	.usage = "wavectl bench loop [--quick] [--json] [--runs N]",
 	.about = "Measures the offloaded control loop with stand-in vCPU threads, the real waved\n"
-		 "and wave-agent over shm: wakeup-to-decision latency (p50/p99; link delay 0 and\n"
-		 "2 us), waved's CPU use for 16 managed vCPUs at steady state, and how fast waved\n"
+		 "and wave-agent over shm and over tcp:// on loopback, plaintext and TLS 1.3 (PSK):\n"
+		 "wakeup-to-decision latency (p50/p99; shm with link delay 0 and 2 us, tcp, TLS),\n"
+		 "waved's CPU use for 16 managed vCPUs at steady state (shm, tcp, TLS), how fast waved\n"
 		 "notices a stopped agent (lag threshold 10 ms), next to the machine's floors\n"
 		 "measured in the same run. Needs root and BPF.\n",
 	.opts = loop_opts,
@@ -484,6 +558,19 @@ int bench_loop_main(int argc, char **argv)
 	snprintf(e.rundir, sizeof(e.rundir), "/tmp/wave-bench-loop-%d", (int)getpid());
 	snprintf(e.uri, sizeof(e.uri), "shm:bench-loop-%d", (int)getpid());
 	mkdir(e.rundir, 0700);
+	snprintf(e.psk, sizeof(e.psk), "%s/psk", e.rundir);
+	{
+		char why[256];
+		int port = site_free_port();
+
+		snprintf(e.tcp_uri, sizeof(e.tcp_uri), "tcp://127.0.0.1:%d", port);
+		if (port < 0 || tls_make_psk(e.psk, "wave-bench", why, sizeof(why))) {
+			wave_err("bench loop: cannot set up TLS: %s",
+				 port < 0 ? strerror(-port) : why);
+			rmdir(e.rundir);
+			return 1;
+		}
+	}
 	secs = lo.quick ? 4 : 15;
 	while (!ret && n < lo.runs) {
 		ret = one_run(&e, secs, lo.json, n + 1, lo.runs, &runs[n]);
@@ -491,6 +578,7 @@ int bench_loop_main(int argc, char **argv)
 	}
 	if (!lo.json)
 		fprintf(stderr, "\r%70s\r", "");
+	unlink(e.psk);
 	rmdir(e.rundir);
 	if (ret) {
 		wave_err("bench loop: %s", strerror(-ret));

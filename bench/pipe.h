@@ -25,6 +25,9 @@ struct pipe {
  * @recv:  side's thread: receive up to max messages travelling towards this
  *         side (side 0 receives B->A); returns count (0 = none yet) or -errno.
  *         Must not block for long: the harness spins.
+ * @idle:  optional: side's thread has nothing more to send; lets the
+ *         transport finish what it queued (a stream flushing its tail).
+ *         Called until the receiving side is done.
  * @close: release everything.
  */
 struct pipe_ops {
@@ -32,10 +35,13 @@ struct pipe_ops {
 	int (*open)(struct pipe *p);
 	int (*send)(struct pipe *p, int side, const struct wave_msg *m, unsigned int n);
 	int (*recv)(struct pipe *p, int side, struct wave_msg *m, unsigned int max);
+	void (*idle)(struct pipe *p, int side);
 	void (*close)(struct pipe *p);
 };
 
 extern const struct pipe_ops pipe_wave_ops;
+extern const struct pipe_ops pipe_wave_tcp_ops;
+extern const struct pipe_ops pipe_wave_tls_ops;
 extern const struct pipe_ops pipe_rte_ring_ops;
 extern const struct pipe_ops pipe_pingpong_ops;
 extern const struct pipe_ops pipe_unix_ops;

@@ -79,10 +79,12 @@ struct chan {
 	uint64_t open_ns;
 	struct wave_clock clock;   /* time base of ts_ns for this generation */
 	struct chan_stats st;
+	char auth[96];             /* how a peer proves who it is (chan_auth) */
 	void *priv;                /* transport state */
 };
 
 /* For transports. */
+void chan_auth_uids(struct chan *ch); /* ch->auth: the peer uids accepted */
 int chan_epoll_add(struct chan *ch, int fd, uint32_t events, enum chan_tag tag);
 int chan_epoll_mod(struct chan *ch, int fd, uint32_t events, enum chan_tag tag);
 void chan_epoll_del(struct chan *ch, int fd);

@@ -390,6 +390,7 @@ static int shm_chan_open(struct chan *ch, const char *addr)
 	}
 	if (ch->opts.role == CHAN_HOST)
 		wave_clock_best(&ch->clock);
+	chan_auth_uids(ch);
 	if ((ret = chan_sock_open(ch, &p->sock)))
 		goto err;
 	return 0;

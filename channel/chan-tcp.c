@@ -426,7 +426,8 @@ static int tls_setup(struct chan *ch, const char *addr)
 	int ret = tls_ctx_new(&ch->opts.tls, host, &p->tls, why, sizeof(why));
 
 	if (!ret) {
-		wave_info("%s: tcp://%s: %s", ch->label, addr, tls_ctx_mode(p->tls));
+		snprintf(ch->auth, sizeof(ch->auth), "%s", tls_ctx_mode(p->tls));
+		wave_info("%s: tcp://%s: %s", ch->label, addr, ch->auth);
 		return 0;
 	}
 	if (ret != -ENOENT) {
@@ -438,6 +439,7 @@ static int tls_setup(struct chan *ch, const char *addr)
 			 "('wavectl keys' makes them); --insecure for plaintext", ch->label, addr);
 		return -EINVAL;
 	}
+	snprintf(ch->auth, sizeof(ch->auth), "none (plaintext, --insecure)");
 	wave_warn("%s: tcp://%s in PLAINTEXT (--insecure): whoever reaches it %s", ch->label, addr,
 		  host ? "can steer every VM on this host" : "can pose as the host");
 	return 0;

@@ -122,6 +122,23 @@ int chan_opt_user(const struct opt *o, const char *arg)
 	return 0;
 }
 
+const char *chan_auth(const struct chan *ch)
+{
+	return ch->auth;
+}
+
+/* The users chan_peer_uid_ok() accepts, as chan_auth() says them. */
+void chan_auth_uids(struct chan *ch)
+{
+	uid_t me = geteuid(), other = ch->opts.peer_uid;
+	int n = snprintf(ch->auth, sizeof(ch->auth), "peer credentials: uid 0");
+
+	if (me != 0)
+		n += snprintf(ch->auth + n, sizeof(ch->auth) - (size_t)n, ", %u", (unsigned int)me);
+	if (other != (uid_t)-1 && other != 0 && other != me)
+		snprintf(ch->auth + n, sizeof(ch->auth) - (size_t)n, ", %u", (unsigned int)other);
+}
+
 int chan_peer_uid_ok(const struct chan *ch, uid_t uid)
 {
 	return uid == 0 || uid == geteuid() || (ch->opts.peer_uid != (uid_t)-1 &&

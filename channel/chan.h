@@ -194,6 +194,12 @@ uint64_t chan_generation(const struct chan *ch);
 /* WAVE_FEAT_* bits the current (or last) peer announced in its HELLO. */
 uint64_t chan_peer_features(const struct chan *ch);
 const struct chan_stats *chan_get_stats(const struct chan *ch);
+/*
+ * How a peer proves who it is, for status output: "TLS 1.3, pre-shared
+ * key", "TLS 1.3, certificates", "none (plaintext, --insecure)", or the
+ * users the kernel's peer credentials must name ("peer uid 0 or 1000").
+ */
+const char *chan_auth(const struct chan *ch);
 /* "hello", "generation", "busy", ...: for status output. */
 const char *chan_reject_name(enum chan_reject r);
 

@@ -191,6 +191,12 @@ int tls_ctx_new(const struct chan_tls_opts *o, int server, struct tls_ctx **out,
 	SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION);
 	SSL_CTX_set_max_proto_version(c->ctx, TLS1_3_VERSION);
 	SSL_CTX_set_mode(c->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/*
+	 * One read(2) takes every record the socket holds, not a header and a
+	 * body per record. Safe with edge-free epoll: the channel reads until
+	 * tls_read() says "not now", which OpenSSL says only with its buffer empty.
+	 */
+	SSL_CTX_set_read_ahead(c->ctx, 1);
 	if (server)
 		SSL_CTX_set_num_tickets(c->ctx, 0); /* every attach authenticates afresh */
 	if (c->psk) {

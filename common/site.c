@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Host layout defaults and their environment overrides (site.h). */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <libgen.h>
+#include <netinet/in.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/site.h"
@@ -65,4 +69,20 @@ const char *site_host_ip(void)
 const char *site_uri(const char *opt)
 {
 	return opt ? opt : env_or("WAVE_URI", NULL);
+}
+
+int site_free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || getsockname(fd, (struct sockaddr *)&a, &len))
+		ret = -errno;
+	else
+		ret = ntohs(a.sin_port);
+	close(fd);
+	return ret;
 }

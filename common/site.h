@@ -37,5 +37,12 @@ const char *site_bridge(void);
 const char *site_host_ip(void);
 /* libvirt URI: the option if given, else $WAVE_URI, else NULL (the default). */
 const char *site_uri(const char *opt);
+/*
+ * A TCP port on 127.0.0.1 that nothing listens on now (the kernel picks it),
+ * for a tcp:// channel the tests and benchmarks set up on loopback. Another
+ * process may take it before the caller binds: good enough on a test host.
+ * Returns the port or -errno.
+ */
+int site_free_port(void);
 
 #endif

@@ -8,7 +8,7 @@
  * is healthy; a waved killed with SIGKILL leaves threads changed and the
  * next waved repairs them; a hostile agent's transactions (unknown VM or
  * vCPU, CPU outside --cpus, stale epoch or barrier, a flood) are refused
- * with a status, counted, never applied.
+ * with a status, counted, never applied, over shm and over TLS.
  *
  * Every process it starts dies with it (PR_SET_PDEATHSIG) and is killed by
  * pid in teardown; its run directory is removed.
@@ -51,6 +51,8 @@ static pthread_t thr[NTHREADS];
 static volatile int stop_threads;
 static pid_t waved_pid, agent_pid;
 static char rundir[64], uri[64], vm_lat[64], vm_bat[64];
+static char shm_uri[64], tls_uri[64], psk[128];
+static int over_tls; /* this case: waved and its agent over tcp:// with TLS (a PSK) */
 static cpu_set_t baseline;
 
 static volatile int parked[NTHREADS];
@@ -86,8 +88,14 @@ static void start_waved_opt(const char *opt, const char *val)
 {
 	char *argv[] = { "build/bin/waved", "--vm", vm_lat, "--vm", vm_bat, "--channel", uri,
 			 "--rundir", rundir, "--lag-threshold", "20", "--cpus", "0,1",
-			 "--handback", "10", "--policy", "pin", (char *)opt, (char *)val, NULL };
+			 "--handback", "10", "--policy", "pin", (char *)opt, (char *)val, NULL, NULL,
+			 NULL };
+	int n = opt ? 19 : 17;
 
+	if (over_tls) {
+		argv[n++] = "--psk-file";
+		argv[n] = psk;
+	}
 	waved_pid = test_spawn(argv);
 }
 
@@ -150,7 +158,8 @@ static int group_setup(void **state)
 		while (!tids[i])
 			usleep(100);
 	snprintf(rundir, sizeof(rundir), "/tmp/wave-test-waved-%d", (int)getpid());
-	snprintf(uri, sizeof(uri), "shm:test-waved-%d", (int)getpid());
+	snprintf(shm_uri, sizeof(shm_uri), "shm:test-waved-%d", (int)getpid());
+	snprintf(uri, sizeof(uri), "%s", shm_uri);
 	snprintf(vm_lat, sizeof(vm_lat), "lat,latency,%d+%d", (int)tids[0], (int)tids[1]);
 	snprintf(vm_bat, sizeof(vm_bat), "bat,batch,%d+%d", (int)tids[2], (int)tids[3]);
 	mkdir(rundir, 0700);
@@ -199,7 +208,19 @@ static int case_teardown(void **state)
 	}
 	site_path(path, sizeof(path), rundir, SITE_JOURNAL);
 	unlink(path);
+	over_tls = 0;
+	snprintf(uri, sizeof(uri), "%s", shm_uri);
 	return 0;
+}
+
+/* This case over tcp:// with TLS 1.3 and a pre-shared key (tests/util.c test_keys). */
+static int tls_case_setup(void **state)
+{
+	snprintf(tls_uri, sizeof(tls_uri), "tcp://127.0.0.1:%d", test_free_port());
+	snprintf(psk, sizeof(psk), "%s/psk", test_keys());
+	snprintf(uri, sizeof(uri), "%s", tls_uri);
+	over_tls = 1;
+	return case_setup(state);
 }
 
 static void need_two_cpus(void)
@@ -355,6 +376,8 @@ static void fake_attach(struct fake_agent *a)
 	memset(a, 0, sizeof(*a));
 	start_waved();
 	chan_opts_init(&o, CHAN_AGENT);
+	if (over_tls)
+		o.tls.psk_file = psk;
 	assert_int_equal(chan_open(uri, &o, &a->ch), 0);
 	for (int i = 0; i < 500 && !a->have_snapshot; i++)
 		pump(a, 10);
@@ -429,6 +452,11 @@ static void prestaged_decisions_fire_at_the_host(void **state)
 	chan_close(a->ch);
 }
 
+/*
+ * An authenticated agent that sends what a buggy or compromised one would:
+ * over shm, and over TLS (the transport a DPU uses; authentication does
+ * not make its decisions trusted).
+ */
 static void hostile_agent_is_refused(void **state)
 {
 	static struct fake_agent a;
@@ -438,6 +466,16 @@ static void hostile_agent_is_refused(void **state)
 
 	need_two_cpus();
 	fake_attach(&a);
+	{
+		json_object *st = test_waved_status(rundir), *auth;
+
+		assert_true(st && json_object_object_get_ex(st, "channel_auth", &auth));
+		if (over_tls)
+			assert_string_equal(json_object_get_string(auth), "TLS 1.3, pre-shared key");
+		else
+			assert_true(!strncmp(json_object_get_string(auth), "peer credentials: uid 0", 23));
+		json_object_put(st);
+	}
 	e = a.epoch;
 	v = a.vm_id[0];
 	place(&m[0], 1, e, 4000, 0, a.barrier[0][0], 1);            /* no such VM */
@@ -508,6 +546,11 @@ static void hostile_agent_is_refused(void **state)
 	assert_int_equal(wait_for(at_baseline, 1000), 0);
 }
 
+static void hostile_agent_is_refused_over_tls(void **state)
+{
+	hostile_agent_is_refused(state);
+}
+
 /* onhost: the same policy inside waved, no agent at all. */
 static void onhost_mode_applies_the_policy(void **state)
 {
@@ -560,6 +603,8 @@ int main(void)
 		CASE(slow_link_means_fallback),
 		CASE(killed_waved_is_repaired_by_the_next),
 		CASE(hostile_agent_is_refused),
+		cmocka_unit_test_prestate_setup_teardown(hostile_agent_is_refused_over_tls,
+							 tls_case_setup, case_teardown, NULL),
 		CASE(prestaged_decisions_fire_at_the_host),
 		CASE(onhost_mode_applies_the_policy),
 		CASE(observe_mode_applies_nothing),

@@ -109,9 +109,18 @@ static void print_table(json_object *s, double cpu_pct)
 	       waved_num(st, "fallbacks"), waved_num(st, "handbacks"));
 	last = json_object_object_get_ex(st, "last_refusal", NULL) ? waved_str(st, "last_refusal")
 								     : NULL;
-	printf("host: SCHED_DEADLINE accounting rebuilt %.0f times; peers refused at attach %.0f%s%s\n\n",
-	       waved_num(st, "dl_repairs"), waved_num(st, "peers_refused"), last ? ", last: " : "",
-	       last ? last : "");
+	printf("channel %s (%s): peers refused at attach %.0f%s%s\n",
+	       *waved_str(s, "channel") ? waved_str(s, "channel") : "none",
+	       *waved_str(s, "channel_auth") ? waved_str(s, "channel_auth") : "no agent",
+	       waved_num(st, "peers_refused"), last ? ", last: " : "", last ? last : "");
+	printf("safety: real-time granted %.2f of %.2f CPUs (%.2f a thread); refused: %.0f past the "
+	       "caps, %.0f bad transactions, %.0f invalid messages, %.0f resyncs; %.0f agents "
+	       "evicted, %.0f threads dropped (gone)\n",
+	       waved_num(s, "rt_granted_cpus"), waved_num(s, "rt_max_total_cpus"),
+	       waved_num(s, "rt_max_thread_cpus"), waved_num(st, "rt_refused"),
+	       waved_num(st, "bad_txns"), waved_num(st, "rx_invalid"), waved_num(st, "resyncs_refused"),
+	       waved_num(st, "evictions"), waved_num(st, "threads_dropped"));
+	printf("host: SCHED_DEADLINE accounting rebuilt %.0f times\n\n", waved_num(st, "dl_repairs"));
 	printf("  %-14s %-8s %-10s %7s %-8s %3s %6s %7s  %s\n", "VM", "CLASS", "THREAD", "TID",
 	       "STATE", "CPU", "RUN%", "DELAY%", "SCHED (* changed by Wave)");
 	if (json_object_object_get_ex(s, "vms", &vms))

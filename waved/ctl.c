@@ -155,6 +155,8 @@ static json_object *status_json(const struct waved *w)
 		wave_name_of(wv_fallbacks, w->cfg.fallback)));
 	json_object_object_add(o, "epoch", json_object_new_int64(w->epoch));
 	json_object_object_add(o, "agent_up", json_object_new_boolean(w->ch && chan_is_up(w->ch)));
+	json_object_object_add(o, "channel", json_object_new_string(w->cfg.channel ? w->cfg.channel : ""));
+	json_object_object_add(o, "channel_auth", json_object_new_string(w->ch ? chan_auth(w->ch) : ""));
 	json_object_object_add(o, "lag_us", json_object_new_double(
 		(double)wd_lag(&w->wd, w->now) / 1000.0));
 	json_object_object_add(o, "lag_threshold_us", json_object_new_int64(
