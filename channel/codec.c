@@ -32,6 +32,7 @@ static const char *const type_names[WAVE_MSG_TYPE_MAX] = {
 	[WAVE_MSG_TXN_RESULT] = "TXN_RESULT",
 	[WAVE_MSG_RESYNC_REQ] = "RESYNC_REQ",
 	[WAVE_MSG_WAKE_SUB] = "WAKE_SUB",
+	[WAVE_MSG_THREAD_CPUS] = "THREAD_CPUS",
 };
 
 static const char *const status_names[WAVE_ST_MAX] = {
@@ -142,7 +143,7 @@ void wave_msg_swab(struct wave_msg *m)
 		break;
 	case WAVE_MSG_VCPU_STATE: {
 		struct wave_vcpu_state *p = &m->p.vcpu;
-		SW32(p->vm_id); SW16(p->index); SW16(p->cpu); SW32(p->barrier);
+		SW32(p->vm_id); SW16(p->index); SW16(p->cpu); SW16(p->flags); SW32(p->barrier);
 		SW64(p->run_ns); SW64(p->wait_ns); SW32(p->wakeups); SW32(p->preempts);
 		SW32(p->tid);
 		break;
@@ -173,6 +174,10 @@ void wave_msg_swab(struct wave_msg *m)
 	case WAVE_MSG_WAKE_SUB:
 		SW32(m->p.wake.epoch); SW32(m->p.wake.vm_id); SW32(m->p.wake.barrier);
 		break;
+	case WAVE_MSG_THREAD_CPUS:
+		SW32(m->p.pin.vm_id); SW16(m->p.pin.index); SW32(m->p.pin.barrier);
+		SW32(m->p.pin.cpu_base); SW64(m->p.pin.mask);
+		break;
 	}
 }
 
@@ -196,7 +201,7 @@ static const uint64_t zero_bytes[WAVE_MSG_TYPE_MAX] = {
 	[WAVE_MSG_SNAPSHOT_END] = ZF(h.rsvd) | ZF(p.snap.rsvd),
 	[WAVE_MSG_VM_ADD] = ZF(h.rsvd),
 	[WAVE_MSG_VM_DEL] = ZF(h.rsvd) | ZF(p.vm_del.rsvd),
-	[WAVE_MSG_VCPU_STATE] = ZF(h.rsvd) | ZF(p.vcpu.rsvd0) | ZF(p.vcpu.rsvd1),
+	[WAVE_MSG_VCPU_STATE] = ZF(h.rsvd) | ZF(p.vcpu.rsvd1),
 	[WAVE_MSG_HOST_CPU] = ZF(h.rsvd) | ZF(p.cpu.rsvd),
 	[WAVE_MSG_HEARTBEAT] = ZF(h.rsvd) | ZF(p.hb.rsvd0) | ZF(p.hb.rsvd1),
 	[WAVE_MSG_HEARTBEAT_ECHO] = ZF(h.rsvd) | ZF(p.hb.rsvd0) | ZF(p.hb.rsvd1),
@@ -204,6 +209,7 @@ static const uint64_t zero_bytes[WAVE_MSG_TYPE_MAX] = {
 	[WAVE_MSG_TXN_RESULT] = ZF(h.rsvd) | ZF(p.result.rsvd0) | ZF(p.result.rsvd1),
 	[WAVE_MSG_RESYNC_REQ] = ZF(h.rsvd) | ZF(p.resync.rsvd0) | ZF(p.resync.rsvd1),
 	[WAVE_MSG_WAKE_SUB] = ZF(h.rsvd) | ZF(p.wake.rsvd0) | ZF(p.wake.rsvd1),
+	[WAVE_MSG_THREAD_CPUS] = ZF(h.rsvd) | ZF(p.pin.rsvd0) | ZF(p.pin.rsvd1),
 };
 
 static const uint64_t txn_zero_bytes[WAVE_OP_MAX] = {
@@ -324,6 +330,21 @@ static int check_vcpu(const struct wave_msg *m, char *why, size_t len)
 		FAIL("VCPU_STATE: state %u unknown", p->state);
 	if (p->cpu >= WAVE_MAX_CPUS && p->cpu != WAVE_CPU_NONE)
 		FAIL("VCPU_STATE: cpu %u >= %u", p->cpu, WAVE_MAX_CPUS);
+	if (p->flags & ~WAVE_THREAD_F_KNOWN)
+		FAIL("VCPU_STATE: unknown flags 0x%x", p->flags);
+	return 0;
+}
+
+static int check_thread_cpus(const struct wave_msg *m, char *why, size_t len)
+{
+	const struct wave_thread_cpus *p = &m->p.pin;
+	int ret = check_target("THREAD_CPUS", p->vm_id, p->kind, p->index, why, len);
+
+	if (ret)
+		return ret;
+	if (p->cpu_base % 64 || p->cpu_base >= WAVE_MAX_CPUS)
+		FAIL("THREAD_CPUS: cpu_base %u not a multiple of 64 below %u", p->cpu_base,
+		     WAVE_MAX_CPUS);
 	return 0;
 }
 
@@ -484,6 +505,7 @@ static int (*const check_type[WAVE_MSG_TYPE_MAX])(const struct wave_msg *, char 
 	[WAVE_MSG_TXN_RESULT] = check_result,
 	[WAVE_MSG_RESYNC_REQ] = check_resync,
 	[WAVE_MSG_WAKE_SUB] = check_wake_sub,
+	[WAVE_MSG_THREAD_CPUS] = check_thread_cpus,
 };
 
 static __attribute__((noinline)) int bad_header(const struct wave_msg *m, char *why, size_t len)

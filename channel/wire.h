@@ -22,6 +22,9 @@
  * every wakeup of latency-class VMs", the host choosing which) with the
  * WAKE_SUB message: the agent names the VMs and thread kinds whose wakeups
  * it wants pushed, since which wakeups matter is the policy's choice.
+ * 1.1 also tells an agent that announces WAVE_FEAT_PINS which threads the
+ * operator pinned (VCPU_STATE flags, WAVE_THREAD_PINNED) and to which CPUs
+ * (THREAD_CPUS); a host sends neither to an agent that did not announce it.
  */
 #ifndef WAVE_CHANNEL_WIRE_H
 #define WAVE_CHANNEL_WIRE_H
@@ -44,8 +47,9 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 #define WAVE_FEAT_TIMESTAMPS (1ULL << 2) /* stamp ts_ns on what you send me */
 /* 1 << 3 was WAKEUPS in 1.0; see WAVE_MSG_WAKE_SUB. */
 #define WAVE_FEAT_WAKE_SUB (1ULL << 4) /* host: send me WAKE_SUB (1.1) */
+#define WAVE_FEAT_PINS     (1ULL << 5) /* agent: send me pins (VCPU_STATE flags, THREAD_CPUS; 1.1) */
 #define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE | WAVE_FEAT_TIMESTAMPS | \
-			    WAVE_FEAT_WAKE_SUB)
+			    WAVE_FEAT_WAKE_SUB | WAVE_FEAT_PINS)
 
 /* Limits every receiver enforces on ids and counts. */
 #define WAVE_MAX_VMS       4096u /* vm_id < WAVE_MAX_VMS */
@@ -73,7 +77,8 @@ enum wave_msg_type {
 	WAVE_MSG_TXN_RESULT = 11,    /* host->agent */
 	WAVE_MSG_RESYNC_REQ = 12,    /* agent->host: send me a snapshot */
 	WAVE_MSG_WAKE_SUB = 13,      /* agent->host: push these threads' wakeups (1.1) */
-	WAVE_MSG_TYPE_MAX = 14,
+	WAVE_MSG_THREAD_CPUS = 14,   /* host->agent: the CPUs a pinned thread may use (1.1) */
+	WAVE_MSG_TYPE_MAX = 15,
 };
 
 /* Header flags. */
@@ -152,7 +157,7 @@ struct wave_vcpu_state {
 	uint8_t kind;        /* enum wave_kind */
 	uint8_t state;       /* enum wave_thread_state */
 	uint16_t cpu;        /* last host CPU, or WAVE_CPU_NONE */
-	uint16_t rsvd0;
+	uint16_t flags;      /* WAVE_THREAD_*; zero unless the agent announced WAVE_FEAT_PINS */
 	uint32_t barrier;    /* per-target sequence; a TXN names it */
 	uint64_t run_ns;     /* cumulative on-CPU time */
 	uint64_t wait_ns;    /* cumulative runnable-but-waiting time */
@@ -160,6 +165,37 @@ struct wave_vcpu_state {
 	uint32_t preempts;   /* involuntary switches */
 	uint32_t tid;        /* host thread id, informational */
 	uint32_t rsvd1;
+};
+
+/*
+ * VCPU_STATE flags. PINNED: the operator pinned the thread (libvirt's
+ * vcpupin, emulatorpin or iothreadpin, live or in the domain XML). The host
+ * refuses a PLACE outside its CPUs (the THREAD_CPUS that follow) and
+ * SCHED_DEADLINE for it: the kernel requires a DEADLINE thread's affinity
+ * to span every CPU of its root domain, so a pinned thread cannot have a
+ * reservation, and a thread in one cannot be pinned. Without the flag the
+ * thread has no pin (any set the agent holds for it is void).
+ */
+#define WAVE_THREAD_PINNED  (1u << 0)
+#define WAVE_THREAD_F_KNOWN (WAVE_THREAD_PINNED)
+
+/*
+ * THREAD_CPUS: the CPUs a pinned thread may run on, 64 at a time. Right
+ * after every VCPU_STATE that carries WAVE_THREAD_PINNED in a snapshot or
+ * after a pin changed (not with every periodic export), the host sends one
+ * per 64-CPU window from CPU 0 up to its highest CPU; each replaces its
+ * window. A pin change also moves the thread's barrier, so a decision made
+ * against the old pin is stale.
+ */
+struct wave_thread_cpus {
+	uint32_t vm_id;
+	uint16_t index;
+	uint8_t kind;        /* enum wave_kind */
+	uint8_t rsvd0;
+	uint32_t barrier;
+	uint32_t cpu_base;   /* multiple of 64, < WAVE_MAX_CPUS */
+	uint64_t mask;       /* bit i: CPU cpu_base + i */
+	uint32_t rsvd1[6];
 };
 
 #define WAVE_CPU_ONLINE   (1u << 0)
@@ -322,6 +358,7 @@ struct wave_msg {
 		struct wave_txn_result result;
 		struct wave_resync_req resync;
 		struct wave_wake_sub wake;
+		struct wave_thread_cpus pin;
 	} p;
 } __attribute__((aligned(WAVE_MSG_SIZE)));
 
@@ -345,6 +382,9 @@ WAVE_PAYLOAD_IS_48(wave_txn);
 WAVE_PAYLOAD_IS_48(wave_txn_result);
 WAVE_PAYLOAD_IS_48(wave_resync_req);
 WAVE_PAYLOAD_IS_48(wave_wake_sub);
+WAVE_PAYLOAD_IS_48(wave_thread_cpus);
+_Static_assert(offsetof(struct wave_thread_cpus, mask) == 16, "pin.mask");
+_Static_assert(offsetof(struct wave_vcpu_state, flags) == 10, "vcpu.flags");
 _Static_assert(offsetof(struct wave_wake_sub, kinds) == 12, "wake.kinds");
 _Static_assert(offsetof(struct wave_hello, features) == 8, "hello.features");
 _Static_assert(offsetof(struct wave_hello, generation) == 24, "hello.generation");

@@ -276,6 +276,7 @@ int main(int argc, char **argv)
 		return 1;
 	if (!a->no_prestage)
 		a->copts.features |= WAVE_FEAT_PRESTAGE;
+	a->copts.features |= WAVE_FEAT_PINS; /* the model keeps operators' pins */
 	if ((ret = chan_open(a->uri, &a->copts, &a->ch))) {
 		wave_err("agent: cannot open %s: %s", a->uri, strerror(-ret));
 		sched_fini(&a->s);

@@ -135,6 +135,21 @@ static int apply_vcpu(struct model *m, const struct wave_vcpu_state *s, uint64_t
 	t->wait_ns = s->wait_ns;
 	t->wakeups = s->wakeups;
 	t->preempts = s->preempts;
+	t->flags = s->flags;
+	if (!(s->flags & WAVE_THREAD_PINNED))
+		memset(t->pin, 0, sizeof(t->pin));
+	return 1;
+}
+
+/* One window of a pinned thread's CPUs; CPUs beyond what the model holds are not placed on anyway. */
+static int apply_pin(struct model *m, const struct wave_thread_cpus *p)
+{
+	struct model_thread *t = model_thread(m, p->vm_id, p->kind, p->index);
+
+	if (!t || !t->present || t->barrier != p->barrier)
+		return -ENOENT;
+	if (p->cpu_base < WAVE_MANAGED_CPUS)
+		t->pin[p->cpu_base / 64] = p->mask;
 	return 1;
 }
 
@@ -193,6 +208,9 @@ int model_apply(struct model *m, const struct wave_msg *msg, uint64_t now_ns)
 		break;
 	case WAVE_MSG_HOST_CPU:
 		ret = apply_cpu(m, &msg->p.cpu, now_ns);
+		break;
+	case WAVE_MSG_THREAD_CPUS:
+		ret = apply_pin(m, &msg->p.pin);
 		break;
 	default:
 		return 0;

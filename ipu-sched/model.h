@@ -3,7 +3,7 @@
  * The policy's view of the host: VMs, their vCPU and emulator threads, host
  * CPUs, and signals derived from the state stream (EWMA utilisation and
  * runnable-delay fraction per thread). Built only from channel messages
- * (VM_ADD, VM_DEL, VCPU_STATE, HOST_CPU, snapshots), so the agent on the
+ * (VM_ADD, VM_DEL, VCPU_STATE, THREAD_CPUS, HOST_CPU, snapshots), so the agent on the
  * IPU and waved in on-host mode build exactly the same model from exactly
  * the same input. Pure C: no I/O, no clock; callers pass the time.
  */
@@ -33,6 +33,8 @@ struct model_thread {
 	double util_slow;         /* EWMA with 10x the time constant: sustained demand */
 	double burst_ns;          /* EWMA of CPU time per wakeup: one activation's demand */
 	double wait_per_wake_ns;  /* EWMA of runnable-wait per wakeup: queueing before it runs */
+	uint16_t flags;           /* WAVE_THREAD_* */
+	uint64_t pin[WAVE_MANAGED_CPUS / 64]; /* PINNED: the CPUs it may use (THREAD_CPUS) */
 };
 
 struct model_vm {
@@ -89,5 +91,20 @@ static inline unsigned int model_thread_slot(const struct model_thread *t)
 						   : &(vm)->extra[_i - WAVE_VM_VCPU_SLOTS])->present)
 
 unsigned int model_allowed_cpus(const struct model *m, unsigned int *list, unsigned int max);
+
+/* The operator pinned t (libvirt): no SCHED_DEADLINE, and PLACE only within its pin. */
+static inline int model_thread_pinned(const struct model_thread *t)
+{
+	return !!(t->flags & WAVE_THREAD_PINNED);
+}
+
+/*
+ * Of CPUs 0..63 (the PLACE masks the policies here build start at CPU 0),
+ * those t may be placed on: its pin, or all of them if it has none.
+ */
+static inline uint64_t model_thread_cpus64(const struct model_thread *t)
+{
+	return model_thread_pinned(t) ? t->pin[0] : ~0ull;
+}
 
 #endif

@@ -27,7 +27,10 @@
  * wakeup - by the host itself if it takes prestaged transactions, with no
  * round trip to the agent. SCHED_DEADLINE threads cannot be pinned (the kernel requires
  * their affinity to span the root domain), so placement moves batch
- * threads only.
+ * threads only, each within its operator's pin if it has one.
+ * A thread of a latency VM that the operator pinned (libvirt vcpupin) cannot
+ * have a reservation for the same reason: it gets a larger CFS weight
+ * instead (pinned-weight), and the hog rules as any other.
  */
 #include <math.h>
 #include <stddef.h>
@@ -49,6 +52,7 @@ struct lat_cfg {
 	double hog_quota;       /* CFS quota per vCPU of a hog, fraction of a CPU (0: none) */
 	int lend;               /* dedicate a core while active, lend it while idle */
 	uint64_t idle_ns;       /* lend: idle this long before the core is lent */
+	uint32_t pinned_weight; /* weight of a pinned latency thread (no reservation possible) */
 };
 _Static_assert(sizeof(struct lat_cfg) <= POLICY_CFG_MAX, "lat_cfg fits a policy_conf");
 
@@ -65,6 +69,7 @@ static const struct lat_cfg lat_defaults = {
 	.hog_quota = 0.25,
 	.lend = 0,
 	.idle_ns = 50000000ull,        /* 50 ms */
+	.pinned_weight = 1000,         /* 10x a default VM's */
 };
 
 #define LAT_PARAM(n, t, f, lo, hi, h) \
@@ -87,6 +92,8 @@ static const struct policy_param lat_params[] = {
 	LAT_PARAM("lend", BOOL, lend, 0, 1,
 		  "dedicate a core while a latency VM is active, lend it while idle"),
 	LAT_PARAM("idle", DURATION, idle_ns, 1e6, 6e10, "lend: idle this long before lending"),
+	LAT_PARAM("pinned-weight", UINT32, pinned_weight, WAVE_WEIGHT_MIN, WAVE_WEIGHT_MAX,
+		  "CFS weight of a latency thread the operator pinned (no reservation)"),
 	{ .name = NULL },
 };
 
@@ -155,6 +162,16 @@ static void emit_class(struct policy_out *out, const struct model_vm *vm,
 	} else {
 		op.policy = WAVE_SCHED_OTHER;
 	}
+	policy_emit(out, &op, 0);
+}
+
+static void emit_weight(struct policy_out *out, const struct model_vm *vm,
+			const struct model_thread *t, uint32_t weight)
+{
+	struct wave_txn op;
+
+	policy_op_init(&op, vm, t, WAVE_OP_SET_WEIGHT);
+	op.u.weight.weight = weight;
 	policy_emit(out, &op, 0);
 }
 
@@ -310,6 +327,16 @@ static void decide_thread(struct lat_state *s, const struct model *m, const stru
 		emit_quota(out, vm, t, 0);
 		lt->capped = 0;
 	}
+	if (model_thread_pinned(t)) {
+		/* No reservation can be had (the header says why): weight instead. */
+		if (lt->applied == LAT_DL)
+			emit_class(out, vm, t, 0, 0, 0);
+		if (lt->applied != LAT_WEIGHT) {
+			emit_weight(out, vm, t, s->cfg.pinned_weight);
+			lt->applied = LAT_WEIGHT;
+		}
+		return;
+	}
 	if (lt->applied == LAT_DL) {
 		/* The shrink line: demand that would want under 70% of what it has. */
 		double line = (double)lt->runtime * 0.7 / ((double)s->cfg.period_ns * s->cfg.headroom);
@@ -335,7 +362,6 @@ static void decide_batch(struct lat_state *s, const struct model *m, const struc
 			 struct policy_out *out)
 {
 	const struct model_thread *t;
-	struct wave_txn op;
 
 	MODEL_FOR_EACH_THREAD(vm, t) {
 		struct lat_thread *lt = &s->th[slot_of(m, vm)][model_thread_slot(t)];
@@ -348,9 +374,7 @@ static void decide_batch(struct lat_state *s, const struct model *m, const struc
 		}
 		if (lt->applied == LAT_WEIGHT || lt->failed)
 			continue;
-		policy_op_init(&op, vm, t, WAVE_OP_SET_WEIGHT);
-		op.u.weight.weight = vm->weight;
-		policy_emit(out, &op, 0);
+		emit_weight(out, vm, t, vm->weight);
 		lt->applied = LAT_WEIGHT;
 	}
 }
@@ -382,10 +406,11 @@ static unsigned int emit_batch_places(struct lat_state *s, const struct model *m
 		MODEL_FOR_EACH_THREAD(vm, t) {
 			struct wave_txn op;
 
-			if (t->kind != WAVE_KIND_VCPU)
+			/* A vCPU the operator pinned elsewhere stays where they put it. */
+			if (t->kind != WAVE_KIND_VCPU || !(mask & model_thread_cpus64(t)))
 				continue;
 			policy_op_init(&op, vm, t, WAVE_OP_PLACE);
-			op.u.place.mask = mask;
+			op.u.place.mask = mask & model_thread_cpus64(t);
 			policy_emit(out, &op, join || n);
 			n++;
 		}

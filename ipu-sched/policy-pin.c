@@ -7,6 +7,10 @@
  * CPUs) and the VM's other threads (emulator, I/O) may use the whole set.
  * Without latency VMs, every VM shares all CPUs, vCPUs 1:1.
  *
+ * A thread the operator pinned through libvirt stays within its pin: it
+ * gets the part of its set inside the pin (a vCPU: the first CPU of that
+ * part), or is left where the operator put it when they do not overlap.
+ *
  * No configuration: it is the operator's static recipe, not a tunable policy.
  */
 #include <string.h>
@@ -77,10 +81,13 @@ static void pin_decide(void *priv, const struct model *m, uint64_t now, struct p
 		for (unsigned int i = 0; i < count; i++)
 			set |= 1ull << cpus[first + i];
 		MODEL_FOR_EACH_THREAD(vm, t) {
-			uint64_t mask = set;
+			uint64_t mask = set & model_thread_cpus64(t);
 
-			if (t->kind == WAVE_KIND_VCPU)
-				mask = 1ull << cpus[first + next[lat]++ % count];
+			if (t->kind == WAVE_KIND_VCPU) {
+				uint64_t one = 1ull << cpus[first + next[lat]++ % count];
+
+				mask = one & model_thread_cpus64(t) ? one : mask & -mask;
+			}
 			pin_thread(p, v, vm, t, mask, out);
 		}
 	}

@@ -104,6 +104,14 @@ int policy_conf_set(struct policy_conf *c, const char *kv)
 					   (uint64_t)p->max, (uint64_t *)field);
 	case POLICY_PARAM_FRACTION:
 		return wave_parse_double(what, eq + 1, p->min, p->max, (double *)field);
+	case POLICY_PARAM_UINT32: {
+		uint64_t v;
+		int ret = wave_parse_u64(what, eq + 1, (uint64_t)p->min, (uint64_t)p->max, &v);
+
+		if (!ret)
+			*(uint32_t *)field = (uint32_t)v;
+		return ret;
+	}
 	}
 	return -EINVAL;
 }
@@ -122,6 +130,9 @@ static void param_help(FILE *f, const struct policy_ops *ops, const struct polic
 		break;
 	case POLICY_PARAM_FRACTION:
 		snprintf(def, sizeof(def), "%g", *(const double *)field);
+		break;
+	case POLICY_PARAM_UINT32:
+		snprintf(def, sizeof(def), "%u", *(const uint32_t *)field);
 		break;
 	}
 	fprintf(f, "    %-14s %s (default %s)\n", p->name, p->help, def);

@@ -47,13 +47,14 @@ enum policy_param_type {
 	POLICY_PARAM_BOOL,             /* int: 0/1, off/on, no/yes, false/true */
 	POLICY_PARAM_DURATION,         /* uint64_t ns: a number with ns/us/ms/s (bare: ms) */
 	POLICY_PARAM_FRACTION,         /* double in [min, max] */
+	POLICY_PARAM_UINT32,           /* uint32_t in [min, max] */
 };
 
 struct policy_param {
 	const char *name;
 	enum policy_param_type type;
 	size_t offset;                 /* of the field in the policy's config struct */
-	double min, max;               /* DURATION: ns; FRACTION: the value */
+	double min, max;               /* DURATION: ns; FRACTION, UINT32: the value */
 	const char *help;
 };
 

@@ -57,6 +57,7 @@ static int baseline(struct mech_thread *t)
 		return 0;
 	if ((ret = mech_get(t, &t->baseline)))
 		return ret;
+	t->last = t->baseline;
 	t->changed = 1;
 	return 0;
 }
@@ -65,9 +66,9 @@ int mech_place(struct mech_thread *t, const cpu_set_t *cpus)
 {
 	int ret = baseline(t);
 
-	if (ret)
-		return ret;
-	return t->ops->affinity(t, cpus);
+	if (!ret && !(ret = t->ops->affinity(t, cpus)))
+		t->last.affinity = *cpus;
+	return ret;
 }
 
 int64_t mech_weight_to_shares(uint32_t weight)
@@ -92,10 +93,16 @@ int mech_weight(struct mech_thread *t, uint32_t weight)
 
 	if (ret)
 		return ret;
-	if (t->cgroup[0] && t->baseline.weight >= 0)
-		return t->ops->cg_weight(t, t->cg_version == 1 ? mech_weight_to_shares(weight)
-							      : (int64_t)weight);
-	return t->ops->nice(t, mech_weight_to_nice(weight));
+	if (t->cgroup[0] && t->baseline.weight >= 0) {
+		int64_t raw = t->cg_version == 1 ? mech_weight_to_shares(weight) : (int64_t)weight;
+
+		if (!(ret = t->ops->cg_weight(t, raw)))
+			t->last.weight = raw;
+		return ret;
+	}
+	if (!(ret = t->ops->nice(t, mech_weight_to_nice(weight))))
+		t->last.nice = mech_weight_to_nice(weight);
+	return ret;
 }
 
 int mech_quota(struct mech_thread *t, uint32_t quota_us, uint32_t period_us)
@@ -106,7 +113,12 @@ int mech_quota(struct mech_thread *t, uint32_t quota_us, uint32_t period_us)
 		return ret;
 	if (!t->cgroup[0])
 		return -EOPNOTSUPP;
-	return t->ops->quota(t, quota_us == UINT32_MAX ? -1 : (int64_t)quota_us, period_us);
+	ret = t->ops->quota(t, quota_us == UINT32_MAX ? -1 : (int64_t)quota_us, period_us);
+	if (!ret) {
+		t->last.quota_us = quota_us == UINT32_MAX ? -1 : (int64_t)quota_us;
+		t->last.period_us = period_us;
+	}
+	return ret;
 }
 
 int mech_class(struct mech_thread *t, int policy, unsigned int prio, uint64_t runtime_ns,
@@ -119,7 +131,15 @@ int mech_class(struct mech_thread *t, int policy, unsigned int prio, uint64_t ru
 	if (ret)
 		return ret;
 	s.nice = t->baseline.nice;
-	return t->ops->sched_class(t, &s, &t->left_dl);
+	if ((ret = t->ops->sched_class(t, &s, &t->left_dl)))
+		return ret;
+	t->last.policy = s.policy;
+	t->last.rt_prio = s.rt_prio;
+	t->last.nice = s.nice;
+	t->last.dl_runtime = s.dl_runtime;
+	t->last.dl_deadline = s.dl_deadline;
+	t->last.dl_period = s.dl_period;
+	return 0;
 }
 
 /* Every setting of s, the class first (a DEADLINE thread's affinity cannot be narrowed). */
@@ -153,10 +173,64 @@ int mech_restore(struct mech_thread *t)
 	if (!t->changed)
 		return 0;
 	ret = mech_set(t, &t->baseline);
+	t->last = t->baseline;
 	/* A thread that is gone has nothing left to restore. */
 	if (!ret || ret == -ESRCH)
 		t->changed = 0;
 	return ret == -ESRCH ? 0 : ret;
+}
+
+static int same_class(const struct mech_state *a, const struct mech_state *b)
+{
+	if (a->policy != b->policy)
+		return 0;
+	if (a->policy == SCHED_DEADLINE)
+		return a->dl_runtime == b->dl_runtime && a->dl_deadline == b->dl_deadline &&
+		       a->dl_period == b->dl_period;
+	return a->policy != SCHED_FIFO && a->policy != SCHED_RR ? 1 : a->rt_prio == b->rt_prio;
+}
+
+int mech_adopt(struct mech_thread *t, const cpu_set_t *pin)
+{
+	struct mech_state now;
+	int ret, adopted = 0;
+
+	if (!t->changed)
+		return 0;
+	if ((ret = same_thread(t)) || (ret = mech_get(t, &now)))
+		return ret;
+	if (pin && !CPU_EQUAL(pin, &t->baseline.affinity)) {
+		t->baseline.affinity = *pin;
+		adopted |= MECH_K_AFFINITY;
+	}
+	if (pin)
+		t->last.affinity = now.affinity;
+	if (!same_class(&now, &t->last)) {
+		t->baseline.policy = now.policy;
+		t->baseline.rt_prio = now.rt_prio;
+		t->baseline.dl_runtime = now.dl_runtime;
+		t->baseline.dl_deadline = now.dl_deadline;
+		t->baseline.dl_period = now.dl_period;
+		adopted |= MECH_K_CLASS;
+	}
+	/* The kernel reports a nice value for CFS threads only. */
+	if (now.nice != t->last.nice && now.policy == SCHED_OTHER && t->last.policy == SCHED_OTHER) {
+		t->baseline.nice = now.nice;
+		adopted |= MECH_K_NICE;
+	}
+	if (now.weight != t->last.weight) {
+		t->baseline.weight = now.weight;
+		adopted |= MECH_K_WEIGHT;
+	}
+	if (now.quota_us != t->last.quota_us || now.period_us != t->last.period_us) {
+		t->baseline.quota_us = now.quota_us;
+		t->baseline.period_us = now.period_us;
+		adopted |= MECH_K_QUOTA;
+	}
+	/* Wave's value where it still holds, the operator's where they changed it. */
+	now.affinity = t->last.affinity;
+	t->last = now;
+	return adopted;
 }
 
 /*

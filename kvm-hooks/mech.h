@@ -93,6 +93,7 @@ struct mech_thread {
 	int changed;                 /* baseline recorded: something was changed */
 	int left_dl;                 /* left SCHED_DEADLINE since the caller last cleared it */
 	struct mech_state baseline;
+	struct mech_state last;      /* what Wave set last (valid while changed) */
 };
 
 /* Prepares t for tid (cgroup may be "" or NULL). 0, or -ESRCH if tid is gone. */
@@ -114,6 +115,20 @@ int mech_class(struct mech_thread *t, int policy, unsigned int prio, uint64_t ru
 int mech_set(struct mech_thread *t, const struct mech_state *s);
 /* Back to the baseline; nothing to do if unchanged. */
 int mech_restore(struct mech_thread *t);
+
+/*
+ * Someone else (an operator, through libvirt) changed a thread Wave had
+ * changed: each setting that is no longer what Wave set last becomes the
+ * baseline (a restore puts the operator's value back, not the one Wave
+ * found before), and what Wave set there is forgotten. pin, if not NULL,
+ * is the affinity libvirt just gave the thread (a vcpupin): it becomes the
+ * baseline affinity whatever Wave had placed. Returns a mask of MECH_K_*
+ * adopted (0: nothing was another's), or -errno (-ESRCH: the tid is no
+ * longer the thread). An unchanged thread has nothing to adopt.
+ */
+enum { MECH_K_AFFINITY = 1, MECH_K_CLASS = 2, MECH_K_NICE = 4, MECH_K_WEIGHT = 8,
+       MECH_K_QUOTA = 16 };
+int mech_adopt(struct mech_thread *t, const cpu_set_t *pin);
 
 /*
  * The journal: one line per changed thread with its baseline. write

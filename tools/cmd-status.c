@@ -75,6 +75,9 @@ static void print_threads(json_object *vm)
 		snprintf(what, sizeof(what), "%s%d", waved_str(t, "kind"), (int)waved_num(t, "index"));
 		if (!strcmp(waved_str(t, "sched"), "deadline"))
 			snprintf(sched, sizeof(sched), "deadline %dus", (int)waved_num(t, "dl_runtime_us"));
+		else if (json_object_object_get_ex(t, "pinned", NULL))
+			snprintf(sched, sizeof(sched), "%s, pinned %s", waved_str(t, "sched"),
+				 waved_str(t, "pinned"));
 		else
 			snprintf(sched, sizeof(sched), "%s", waved_str(t, "sched"));
 		printf("  %-14s %-8s %-10s %7d %-8s %3d %6.1f %7.1f  %s%s\n", i ? "" : waved_str(vm, "name"),
@@ -128,6 +131,17 @@ static void print_table(json_object *s, double cpu_pct)
 			print_threads(json_object_array_get_idx(vms, i));
 	if (!vms || !json_object_array_length(vms))
 		printf("  (no managed VMs)\n");
+	for (size_t i = 0; vms && i < json_object_array_length(vms); i++) {
+		json_object *vm = json_object_array_get_idx(vms, i);
+		int odd = json_object_object_get_ex(vm, "state", NULL) &&
+			  strcmp(waved_str(vm, "state"), "running");
+
+		if (odd)
+			printf("  %s is %s\n", waved_str(vm, "name"), waved_str(vm, "state"));
+		if (json_object_object_get_ex(vm, "metadata_refused", NULL))
+			printf("  %s: last metadata change refused: %s\n", waved_str(vm, "name"),
+			       waved_str(vm, "metadata_refused"));
+	}
 }
 
 static int status_run(int argc, char **argv)

@@ -31,10 +31,14 @@ struct known {
 	char name[VMM_NAME_MAX];
 };
 
+/* The domain events we follow besides the lifecycle, and their callback ids. */
+enum { CB_TUNABLE, CB_METADATA, CB_BALLOON, NR_EXTRA_CB };
+
 struct vmm_conn {
 	char uri[256];
 	virConnectPtr virt;        /* NULL while down */
 	int lifecycle_cb;          /* callback id, -1 if none */
+	int extra_cb[NR_EXTRA_CB]; /* callback ids, -1 if none */
 	int efd;
 	pthread_t evthread;
 	int evthread_up;
@@ -92,8 +96,8 @@ static void kick(struct vmm_conn *c)
 }
 
 /* Event thread or owner: queue an event (or note an overflow). */
-static void enqueue(struct vmm_conn *c, enum vmm_event_kind kind, const char *name,
-		    const char *uuid)
+static void enqueue_value(struct vmm_conn *c, enum vmm_event_kind kind, const char *name,
+			  const char *uuid, unsigned long long value)
 {
 	pthread_mutex_lock(&c->lock);
 	if (c->qlen == EVQ_SIZE) {
@@ -104,25 +108,76 @@ static void enqueue(struct vmm_conn *c, enum vmm_event_kind kind, const char *na
 		e->kind = kind;
 		snprintf(e->name, sizeof(e->name), "%s", name ? name : "");
 		snprintf(e->uuid, sizeof(e->uuid), "%s", uuid ? uuid : "");
+		e->value = value;
 	}
 	pthread_mutex_unlock(&c->lock);
 	kick(c);
+}
+
+static void enqueue(struct vmm_conn *c, enum vmm_event_kind kind, const char *name,
+		    const char *uuid)
+{
+	enqueue_value(c, kind, name, uuid, 0);
+}
+
+static void enqueue_dom(struct vmm_conn *c, enum vmm_event_kind kind, virDomainPtr dom,
+			unsigned long long value)
+{
+	char uuid[VMM_UUID_LEN] = "";
+
+	virDomainGetUUIDString(dom, uuid);
+	enqueue_value(c, kind, virDomainGetName(dom), uuid, value);
 }
 
 static int lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail,
 			void *opaque)
 {
 	struct vmm_conn *c = opaque;
-	char uuid[VMM_UUID_LEN] = "";
 
 	(void)conn;
 	(void)detail;
-	if (event != VIR_DOMAIN_EVENT_STARTED && event != VIR_DOMAIN_EVENT_STOPPED)
-		return 0;
-	virDomainGetUUIDString(dom, uuid);
-	enqueue(c, event == VIR_DOMAIN_EVENT_STARTED ? VMM_EV_STARTED : VMM_EV_STOPPED,
-		virDomainGetName(dom), uuid);
+	switch (event) {
+	case VIR_DOMAIN_EVENT_STARTED:
+		enqueue_dom(c, VMM_EV_STARTED, dom, 0);
+		break;
+	case VIR_DOMAIN_EVENT_STOPPED:
+		enqueue_dom(c, VMM_EV_STOPPED, dom, 0);
+		break;
+	case VIR_DOMAIN_EVENT_SUSPENDED:
+		enqueue_dom(c, VMM_EV_PAUSED, dom, 0);
+		break;
+	case VIR_DOMAIN_EVENT_RESUMED:
+		enqueue_dom(c, VMM_EV_RESUMED, dom, 0);
+		break;
+	case VIR_DOMAIN_EVENT_SHUTDOWN:
+		enqueue_dom(c, VMM_EV_SHUTDOWN, dom, 0);
+		break;
+	}
 	return 0;
+}
+
+static void tunable_cb(virConnectPtr conn, virDomainPtr dom, virTypedParameterPtr params,
+		       int nparams, void *opaque)
+{
+	(void)conn;
+	(void)params;
+	(void)nparams;
+	enqueue_dom(opaque, VMM_EV_TUNED, dom, 0);
+}
+
+static void metadata_cb(virConnectPtr conn, virDomainPtr dom, int type, const char *nsuri,
+			void *opaque)
+{
+	(void)conn;
+	if (type == VIR_DOMAIN_METADATA_ELEMENT && nsuri && !strcmp(nsuri, VMM_META_NS))
+		enqueue_dom(opaque, VMM_EV_METADATA, dom, 0);
+}
+
+static void balloon_cb(virConnectPtr conn, virDomainPtr dom, unsigned long long actual,
+		       void *opaque)
+{
+	(void)conn;
+	enqueue_dom(opaque, VMM_EV_BALLOON, dom, actual);
 }
 
 static void close_cb(virConnectPtr conn, int reason, void *opaque)
@@ -160,6 +215,11 @@ static void disconnect(struct vmm_conn *c)
 		return;
 	if (c->lifecycle_cb >= 0)
 		virConnectDomainEventDeregisterAny(c->virt, c->lifecycle_cb);
+	for (int i = 0; i < NR_EXTRA_CB; i++)
+		if (c->extra_cb[i] >= 0)
+			virConnectDomainEventDeregisterAny(c->virt, c->extra_cb[i]);
+	for (int i = 0; i < NR_EXTRA_CB; i++)
+		c->extra_cb[i] = -1;
 	virConnectUnregisterCloseCallback(c->virt, close_cb);
 	virConnectClose(c->virt);
 	c->virt = NULL;
@@ -183,6 +243,17 @@ static int try_connect(struct vmm_conn *c, char *why, size_t len)
 	if (c->lifecycle_cb < 0)
 		wave_warn("vmm: %s: no lifecycle events (%s): relying on re-lists", c->uri,
 			  vmm_virt_error());
+	c->extra_cb[CB_TUNABLE] = virConnectDomainEventRegisterAny(
+		v, NULL, VIR_DOMAIN_EVENT_ID_TUNABLE, VIR_DOMAIN_EVENT_CALLBACK(tunable_cb), c, NULL);
+	c->extra_cb[CB_METADATA] = virConnectDomainEventRegisterAny(
+		v, NULL, VIR_DOMAIN_EVENT_ID_METADATA_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(metadata_cb),
+		c, NULL);
+	c->extra_cb[CB_BALLOON] = virConnectDomainEventRegisterAny(
+		v, NULL, VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE, VIR_DOMAIN_EVENT_CALLBACK(balloon_cb),
+		c, NULL);
+	if (c->extra_cb[CB_TUNABLE] < 0 || c->extra_cb[CB_METADATA] < 0)
+		wave_warn("vmm: %s: no tuning or metadata events (%s): operators' live changes "
+			  "are seen only when a domain starts", c->uri, vmm_virt_error());
 	pthread_mutex_lock(&c->lock);
 	c->closed = 0;
 	pthread_mutex_unlock(&c->lock);
@@ -204,6 +275,8 @@ int vmm_conn_open(const char *uri, int retry, struct vmm_conn **out, char *why, 
 		return wave_reason(why, len, -ENOMEM, "out of memory");
 	snprintf(c->uri, sizeof(c->uri), "%s", uri ? uri : VMM_DEFAULT_URI);
 	c->lifecycle_cb = -1;
+	for (int i = 0; i < NR_EXTRA_CB; i++)
+		c->extra_cb[i] = -1;
 	pthread_mutex_init(&c->lock, NULL);
 	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->efd < 0) {

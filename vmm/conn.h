@@ -11,6 +11,12 @@
  * epoll with virEventRegisterImpl, re-implements libvirt's timer and
  * handle bookkeeping for no gain.
  *
+ * Besides starts and stops, what operators do to a running domain through
+ * libvirt is queued as events too: tuning (vcpupin, emulatorpin,
+ * iothreadpin, schedinfo: libvirt's TUNABLE event), a change of the Wave
+ * metadata (METADATA_CHANGE), pause and resume, a guest shutting down, and
+ * the balloon moving (setmem). The owner re-reads what changed.
+ *
  * Missed events are repaired, not trusted away: when libvirtd restarts (or
  * the event queue overflows) the layer reconnects, lists the running
  * domains again and queues STARTED/STOPPED for whatever changed, so the
@@ -21,6 +27,7 @@
 #ifndef WAVE_VMM_CONN_H
 #define WAVE_VMM_CONN_H
 
+#include <sched.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -42,12 +49,19 @@ enum vmm_event_kind {
 	VMM_EV_STOPPED,       /* a domain stopped (or vanished while we were away) */
 	VMM_EV_CONNECTED,     /* (re)connected to libvirt */
 	VMM_EV_DISCONNECTED,  /* lost libvirt; reconnecting */
+	VMM_EV_TUNED,         /* cputune changed (pins, shares, quota): re-read them */
+	VMM_EV_METADATA,      /* the Wave metadata changed: re-read it */
+	VMM_EV_PAUSED,        /* suspended (virsh suspend, or by libvirt) */
+	VMM_EV_RESUMED,
+	VMM_EV_SHUTDOWN,      /* the guest is shutting down (it stops later) */
+	VMM_EV_BALLOON,       /* the balloon moved: value is the guest's memory, KiB */
 };
 
 struct vmm_event {
 	enum vmm_event_kind kind;
 	char name[VMM_NAME_MAX];
 	char uuid[VMM_UUID_LEN];
+	unsigned long long value;
 };
 
 struct vmm_thread {
@@ -55,6 +69,8 @@ struct vmm_thread {
 	unsigned int index;        /* vCPU: QEMU cpu-index; I/O thread: position */
 	int last_cpu;              /* host CPU it ran on last, or -1 */
 	char cgroup[VMM_PATH_MAX]; /* its CPU-controller cgroup directory, or "" */
+	int pinned;                /* the operator pinned it (vcpupin, emulatorpin, iothreadpin) */
+	cpu_set_t pin;             /* then: the CPUs libvirt lets it run on */
 };
 
 struct vmm_domain {
@@ -75,6 +91,7 @@ struct vmm_domain {
 	char console[VMM_PATH_MAX];/* serial console file, or "" */
 	char ip[64];               /* wave.ip from the kernel command line, or "" */
 	int cgroup_writable;       /* we may write the vCPU cgroups (root) */
+	unsigned long long memory_kib; /* the guest's memory now (balloon), KiB */
 	char notes[256];           /* what was odd but not fatal, for the log */
 };
 
@@ -121,6 +138,17 @@ int vmm_domain_lookup(struct vmm_conn *c, const char *name, struct vmm_domain *d
 int vmm_domain_list(struct vmm_conn *c, struct vmm_domain **out);
 void vmm_domains_free(struct vmm_domain *d, unsigned int n);
 void vmm_domain_clear(struct vmm_domain *d);
+
+/*
+ * Reads the domain's Wave metadata now: 0 and *m, or -EINVAL with the
+ * reason (naming the attribute and value) in why, *m untouched; a domain
+ * without Wave metadata gets the defaults.
+ */
+int vmm_domain_meta(struct vmm_conn *c, const char *name, struct vmm_meta *m, char *why,
+		    size_t len);
+
+/* "running", "paused", "shutting down", ...: a virDomainState for status output. */
+const char *vmm_state_name(int state);
 
 /* Refreshes last_cpu of every thread of d from /proc. */
 void vmm_domain_refresh_cpus(struct vmm_domain *d);

@@ -256,6 +256,66 @@ static int resolve_live(virDomainPtr dom, struct vmm_domain *d, char *why, size_
 	return 0;
 }
 
+/* A libvirt CPU map of ncpus into a cpu_set_t; pinned unless it holds every online CPU. */
+static void map_to_set(const unsigned char *map, int ncpus, const unsigned char *online,
+		       struct vmm_thread *t)
+{
+	CPU_ZERO(&t->pin);
+	t->pinned = 0;
+	for (int c = 0; c < ncpus && c < CPU_SETSIZE; c++) {
+		if (VIR_CPU_USABLE(map, VIR_CPU_MAPLEN(ncpus), 0, c))
+			CPU_SET(c, &t->pin);
+		else if (VIR_CPU_USED(online, c))
+			t->pinned = 1;
+	}
+}
+
+/*
+ * The operators' pins as libvirt holds them live: vcpupin, emulatorpin,
+ * iothreadpin (I/O threads matched by position, as libvirt numbers them).
+ * A domain whose pins cannot be read is treated as unpinned, and noted.
+ */
+static void resolve_pins(virDomainPtr dom, struct vmm_domain *d)
+{
+	unsigned char *online = NULL, *maps = NULL;
+	int ncpus = virNodeGetCPUMap(virDomainGetConnect(dom), &online, NULL, 0);
+	unsigned int nmaps = 0;
+	virDomainIOThreadInfoPtr *io = NULL;
+	int maplen, n;
+
+	if (ncpus <= 0 || !online) {
+		note(d, "host CPU map unreadable: pins not read");
+		free(online);
+		return;
+	}
+	maplen = VIR_CPU_MAPLEN(ncpus);
+	for (unsigned int i = 0; i < d->nr_vcpus; i++)
+		if (d->vcpus[i].index + 1 > nmaps)
+			nmaps = d->vcpus[i].index + 1;
+	maps = calloc(nmaps ? nmaps : 1, (size_t)maplen);
+	n = maps ? virDomainGetVcpuPinInfo(dom, (int)nmaps, maps, maplen, VIR_DOMAIN_AFFECT_LIVE)
+		 : -1;
+	for (unsigned int i = 0; n > 0 && i < d->nr_vcpus; i++)
+		if (d->vcpus[i].index < (unsigned int)n)
+			map_to_set(VIR_GET_CPUMAP(maps, maplen, d->vcpus[i].index), ncpus, online,
+				   &d->vcpus[i]);
+	if (n < 0)
+		note(d, "vCPU pins unreadable: treated as unpinned");
+	if (maps && virDomainGetEmulatorPinInfo(dom, maps, maplen, VIR_DOMAIN_AFFECT_LIVE) >= 0)
+		map_to_set(maps, ncpus, online, &d->emulator);
+	n = virDomainGetIOThreadInfo(dom, &io, VIR_DOMAIN_AFFECT_LIVE);
+	for (int i = 0; i < n; i++) {
+		if ((unsigned int)i < d->nr_iothreads && io[i]->cpumaplen > 0)
+			map_to_set(io[i]->cpumap, io[i]->cpumaplen * 8 < ncpus ? io[i]->cpumaplen * 8
+										: ncpus,
+				   online, &d->iothreads[i]);
+		virDomainIOThreadInfoFree(io[i]);
+	}
+	free(io);
+	free(maps);
+	free(online);
+}
+
 static int resolve(virDomainPtr dom, struct vmm_domain *d, char *why, size_t len)
 {
 	int reason, ret;
@@ -279,6 +339,13 @@ static int resolve(virDomainPtr dom, struct vmm_domain *d, char *why, size_t len
 	d->emulator.tid = d->pid;
 	resolve_iothreads(dom, d);
 	resolve_cgroups(d);
+	resolve_pins(dom, d);
+	{
+		virDomainInfo info;
+
+		if (!virDomainGetInfo(dom, &info))
+			d->memory_kib = info.memory;
+	}
 	vmm_domain_refresh_cpus(d);
 	/* The process may have exited while we looked: then nothing above holds. */
 	if (procfs_tgid(d->pid) != d->pid) {
@@ -335,6 +402,47 @@ int vmm_domain_list(struct vmm_conn *c, struct vmm_domain **out)
 		return -ENOMEM;
 	*out = d;
 	return k;
+}
+
+int vmm_domain_meta(struct vmm_conn *c, const char *name, struct vmm_meta *m, char *why,
+		    size_t len)
+{
+	virConnectPtr v = vmm_conn_virt(c);
+	virDomainPtr dom = v ? virDomainLookupByName(v, name) : NULL;
+	struct vmm_meta got;
+	char *xml;
+	int ret = 0;
+
+	if (!dom)
+		return wave_reason(why, len, -ENOENT, "no domain named '%s'", name);
+	xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VMM_META_NS,
+				   VIR_DOMAIN_AFFECT_LIVE);
+	if (!xml && virGetLastErrorCode() != VIR_ERR_NO_DOMAIN_METADATA)
+		ret = wave_reason(why, len, -EIO, "domain %s: metadata: %s", name,
+				  vmm_virt_error());
+	else if (!xml)
+		vmm_meta_defaults(&got);
+	else
+		ret = vmm_meta_parse(xml, &got, why, len);
+	free(xml);
+	virDomainFree(dom);
+	if (!ret)
+		*m = got;
+	return ret;
+}
+
+const char *vmm_state_name(int state)
+{
+	static const char *const names[] = {
+		[VIR_DOMAIN_NOSTATE] = "no state",   [VIR_DOMAIN_RUNNING] = "running",
+		[VIR_DOMAIN_BLOCKED] = "blocked",    [VIR_DOMAIN_PAUSED] = "paused",
+		[VIR_DOMAIN_SHUTDOWN] = "shutting down", [VIR_DOMAIN_SHUTOFF] = "shut off",
+		[VIR_DOMAIN_CRASHED] = "crashed",    [VIR_DOMAIN_PMSUSPENDED] = "suspended by the guest",
+	};
+
+	return state >= 0 && (size_t)state < sizeof(names) / sizeof(names[0]) && names[state]
+		       ? names[state]
+		       : "unknown";
 }
 
 void vmm_domain_clear(struct vmm_domain *d)

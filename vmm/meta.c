@@ -27,6 +27,7 @@ void vmm_meta_defaults(struct vmm_meta *m)
 {
 	m->cls = WAVE_CLASS_BATCH;
 	m->weight = VMM_WEIGHT_DEFAULT;
+	m->managed = 1;
 	m->present = 0;
 }
 
@@ -65,6 +66,16 @@ static int parse_weight(const char *v, struct vmm_meta *m, int line, char *why, 
 	return 0;
 }
 
+static int parse_managed(const char *v, struct vmm_meta *m, int line, char *why, size_t len)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "no")) {
+		m->managed = v[0] == 'y';
+		return 0;
+	}
+	return wave_reason(why, len, -EINVAL, "line %d: <wave:vm managed='%s'>: want yes or no",
+			   line, v);
+}
+
 int vmm_meta_from_node(const void *node, struct vmm_meta *m, char *why, size_t len)
 {
 	const xmlNode *n = node;
@@ -87,10 +98,12 @@ int vmm_meta_from_node(const void *node, struct vmm_meta *m, char *why, size_t l
 			ret = parse_class(val, m, line, why, len);
 		else if (!strcmp((const char *)a->name, "weight"))
 			ret = parse_weight(val, m, line, why, len);
+		else if (!strcmp((const char *)a->name, "managed"))
+			ret = parse_managed(val, m, line, why, len);
 		else
 			ret = wave_reason(why, len, -EINVAL,
 					  "line %d: <wave:vm %s='%s'>: unknown attribute "
-					  "(class, weight)", line, (const char *)a->name, val);
+					  "(class, weight, managed)", line, (const char *)a->name, val);
 		xmlFree(v);
 	}
 	if (ret)

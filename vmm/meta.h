@@ -8,7 +8,11 @@
  *
  * class: latency (protect its tail latency) or batch (throughput; the
  * default); weight: its share among VMs of its class, 1..10000 (default
- * 100). Attributes rather than child elements: one element that libvirt's
+ * 100); managed: yes (the default) or no (Wave leaves the VM alone: every
+ * thread back as Wave found it, no decision reaches it, until it is yes
+ * again). Changed live (virsh metadata --live), a setting takes effect at
+ * once; a bad one is refused and the old setting stays. Attributes rather
+ * than child elements: one element that libvirt's
  * metadata API hands back whole, and whose every value a parser error can
  * name with its line. Unknown attributes are errors, so a typo ("clas")
  * is caught at launch instead of silently meaning "batch".
@@ -29,6 +33,7 @@
 struct vmm_meta {
 	enum wave_vm_class cls;
 	uint32_t weight;
+	int managed;          /* 0: Wave leaves the VM alone */
 	int present;          /* 0: the domain had no Wave metadata (defaults) */
 };
 

@@ -31,7 +31,18 @@ struct txn_ctx {
 	int was_changed[WAVE_TXN_MAX_OPS];
 };
 
-static uint8_t check_place(const struct waved *w, const struct wave_txn *op, const char **why)
+/* Once per thread and kind: what the operator's pin made waved refuse. */
+static void conflict(const struct wv_vm *vm, struct wv_thread *t, uint8_t kind, const char *what)
+{
+	if (t->conflicts & kind)
+		return;
+	t->conflicts |= kind;
+	wave_warn("waved: %s %s %u: pinned by the operator (libvirt): %s refused (logged once)",
+		  vm->name, wv_thread_what(t), t->index, what);
+}
+
+static uint8_t check_place(const struct waved *w, const struct wave_txn *op, const struct wv_vm *vm,
+			   struct wv_thread *t, const char **why)
 {
 	for (unsigned int b = 0; b < 64; b++) {
 		unsigned int cpu = op->u.place.cpu_base + b;
@@ -40,6 +51,11 @@ static uint8_t check_place(const struct waved *w, const struct wave_txn *op, con
 			continue;
 		if (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &w->cfg.allowed)) {
 			*why = "CPU outside the allowed set";
+			return WAVE_ST_INVALID;
+		}
+		if (t->pinned && !CPU_ISSET(cpu, &t->pin)) {
+			*why = "CPU outside the operator's pin";
+			conflict(vm, t, WV_CONFLICT_PLACE, "a placement outside its CPUs");
 			return WAVE_ST_INVALID;
 		}
 	}
@@ -121,7 +137,13 @@ static uint8_t check_op(struct waved *w, struct txn_ctx *c, unsigned int k, cons
 		return WAVE_ST_STALE_TARGET;
 	}
 	if (op->op == WAVE_OP_PLACE)
-		return check_place(w, op, why);
+		return check_place(w, op, c->vm[k], c->t[k], why);
+	/* The kernel refuses it too (EPERM); refused here, it is named. */
+	if (op->op == WAVE_OP_SET_CLASS && op->policy == WAVE_SCHED_DEADLINE && c->t[k]->pinned) {
+		*why = "SCHED_DEADLINE on a thread the operator pinned";
+		conflict(c->vm[k], c->t[k], WV_CONFLICT_DEADLINE, "SCHED_DEADLINE");
+		return WAVE_ST_INVALID;
+	}
 	if (op->op == WAVE_OP_SET_QUOTA && !c->t[k]->mech.cgroup[0]) {
 		*why = "the thread has no CPU cgroup";
 		return WAVE_ST_INVALID;

@@ -95,6 +95,12 @@ static json_object *thread_json(const struct wv_thread *t)
 					       json_object_new_int64((int64_t)now.dl_runtime / 1000));
 		json_object_object_add(o, "cpus_allowed", json_object_new_int(CPU_COUNT(&now.affinity)));
 	}
+	if (t->pinned) {
+		char cpus[128];
+
+		wv_cpulist(&t->pin, cpus, sizeof(cpus));
+		json_object_object_add(o, "pinned", json_object_new_string(cpus));
+	}
 	return o;
 }
 
@@ -108,6 +114,12 @@ static json_object *vm_json(const struct wv_vm *vm)
 	json_object_object_add(o, "weight", json_object_new_int((int)vm->weight));
 	json_object_object_add(o, "applied", json_object_new_int64((int64_t)vm->applied));
 	json_object_object_add(o, "rejected", json_object_new_int64((int64_t)vm->rejected));
+	if (vm->state)
+		json_object_object_add(o, "state", json_object_new_string(vmm_state_name(vm->state)));
+	if (vm->memory_kib)
+		json_object_object_add(o, "memory_kib", json_object_new_int64((int64_t)vm->memory_kib));
+	if (vm->meta_refused[0])
+		json_object_object_add(o, "metadata_refused", json_object_new_string(vm->meta_refused));
 	for (unsigned int i = 0; i < WV_MAX_THREADS; i++)
 		if (vm->th[i].used)
 			json_object_array_add(a, thread_json(&vm->th[i]));
@@ -196,6 +208,12 @@ static json_object *status_json(const struct waved *w)
 	json_object_object_add(st, "evictions", json_object_new_int64((int64_t)w->st.evictions));
 	json_object_object_add(st, "threads_dropped",
 			       json_object_new_int64((int64_t)w->st.threads_dropped));
+	json_object_object_add(st, "metadata_changes",
+			       json_object_new_int64((int64_t)w->st.meta_changes));
+	json_object_object_add(st, "metadata_refused",
+			       json_object_new_int64((int64_t)w->st.meta_refused));
+	json_object_object_add(st, "tunings_adopted",
+			       json_object_new_int64((int64_t)w->st.tunings_adopted));
 	json_object_object_add(st, "tx_dropped", json_object_new_int64((int64_t)w->st.tx_dropped));
 	json_object_object_add(st, "bad_txns", json_object_new_int64((int64_t)w->st.rx_invalid_txn));
 	if (w->ch) {

@@ -41,10 +41,22 @@ void wv_flush(struct waved *w)
 
 void wv_emit(struct waved *w, const struct wave_msg *m)
 {
+	struct wave_msg plain;
+
 	if (w->local)
 		sched_feed(w->local, m, w->now);
 	if (!to_agent(w))
 		return;
+	/* Pins only to an agent that said it reads them (wire.h, WAVE_FEAT_PINS). */
+	if (unlikely((m->h.type == WAVE_MSG_THREAD_CPUS ||
+		      (m->h.type == WAVE_MSG_VCPU_STATE && m->p.vcpu.flags)) &&
+		     !(chan_peer_features(w->ch) & WAVE_FEAT_PINS))) {
+		if (m->h.type == WAVE_MSG_THREAD_CPUS)
+			return;
+		plain = *m;
+		plain.p.vcpu.flags = 0;
+		m = &plain;
+	}
 	if (w->out_n == WV_OUTBOX) {
 		wv_flush(w);
 		if (w->out_n == WV_OUTBOX) {
@@ -120,6 +132,29 @@ static void fill_thread(const struct wv_vm *vm, const struct wv_thread *t, struc
 	s->wakeups = (uint32_t)t->rec.wakeups;
 	s->preempts = (uint32_t)t->rec.preempts;
 	s->tid = (uint32_t)t->tid;
+	s->flags = t->pinned ? WAVE_THREAD_PINNED : 0;
+}
+
+/* THREAD_CPUS for t, one per 64-CPU window up to the host's last CPU. */
+static void export_pin(struct waved *w, const struct wv_vm *vm, const struct wv_thread *t)
+{
+	long ncpus = sysconf(_SC_NPROCESSORS_CONF);
+	struct wave_msg m;
+
+	if (ncpus < 1 || ncpus > (long)WAVE_MAX_CPUS)
+		ncpus = ncpus < 1 ? 1 : (long)WAVE_MAX_CPUS;
+	for (unsigned int base = 0; base < (unsigned int)ncpus; base += 64) {
+		wave_msg_init(&m, WAVE_MSG_THREAD_CPUS);
+		m.p.pin.vm_id = vm->id;
+		m.p.pin.index = t->index;
+		m.p.pin.kind = t->kind;
+		m.p.pin.barrier = t->barrier;
+		m.p.pin.cpu_base = base;
+		for (unsigned int b = 0; b < 64 && base + b < CPU_SETSIZE; b++)
+			if (CPU_ISSET(base + b, &t->pin))
+				m.p.pin.mask |= 1ull << b;
+		wv_emit(w, &m);
+	}
 }
 
 /* Exports the record r just read for t. */
@@ -134,6 +169,9 @@ static void export_rec(struct waved *w, const struct wv_vm *vm, struct wv_thread
 	t->exported = 1;
 	w->st.exports++;
 	wv_emit(w, &m);
+	if (t->pinned && t->pin_dirty)
+		export_pin(w, vm, t);
+	t->pin_dirty = 0;
 }
 
 void wv_export_gone(struct waved *w, struct wv_vm *vm, struct wv_thread *t)
@@ -239,6 +277,9 @@ void wv_snapshot(struct waved *w)
 		if (w->vms[v].used)
 			wv_export_vm(w, &w->vms[v], 0);
 	wv_export_cpus(w);
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
+		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++)
+			w->vms[v].th[i].pin_dirty = 1;
 	wv_export_deltas(w, 1);
 	wave_msg_init(&m, WAVE_MSG_SNAPSHOT_END);
 	m.p.snap.epoch = w->epoch;

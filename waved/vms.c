@@ -117,9 +117,36 @@ void wv_clear_wake_subs(struct waved *w)
 	wv_update_notify(w);
 }
 
-static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsigned int index,
-		      pid_t pid, pid_t tid, const char *cgroup)
+/* "0-3,6": a CPU set for log lines and status. */
+void wv_cpulist(const cpu_set_t *set, char *buf, size_t size)
 {
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int c = 0; c < CPU_SETSIZE && used + 12 < size; c++) {
+		int e = c;
+
+		if (!CPU_ISSET(c, set))
+			continue;
+		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
+			e++;
+		used += (size_t)snprintf(buf + used, size - used, e > c ? "%s%d-%d" : "%s%d",
+					 used ? "," : "", c, e);
+		c = e;
+	}
+}
+
+const char *wv_thread_what(const struct wv_thread *t)
+{
+	return t->kind == WAVE_KIND_VCPU ? "vCPU" : t->kind == WAVE_KIND_EMULATOR ? "emulator"
+										  : "I/O thread";
+}
+
+/* vt: what libvirt says of the thread (its cgroup, the operator's pin), or NULL. */
+static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsigned int index,
+		      pid_t pid, pid_t tid, const struct vmm_thread *vt)
+{
+	const char *cgroup = vt ? vt->cgroup : NULL;
 	struct wv_thread *t;
 	char dir[MECH_CGROUP_MAX];
 	int ver = 1, ret, s = wave_slot(kind, index);
@@ -159,6 +186,16 @@ static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsi
 	t->pid = pid;
 	t->tid = tid;
 	t->barrier = ++w->next_barrier;
+	if (vt && vt->pinned) {
+		char cpus[128];
+
+		t->pinned = 1;
+		t->pin = vt->pin;
+		t->pin_dirty = 1;
+		wv_cpulist(&t->pin, cpus, sizeof(cpus));
+		wave_info("waved: %s %s %u: pinned by the operator to CPUs %s: placed only there, "
+			  "no SCHED_DEADLINE", vm->name, wv_thread_what(t), index, cpus);
+	}
 	return 0;
 }
 
@@ -208,12 +245,14 @@ static int add_domain(struct waved *w, const struct vmm_domain *d)
 		return -ENOSPC;
 	for (unsigned int i = 0; i < d->nr_vcpus; i++)
 		if (!add_thread(w, vm, WAVE_KIND_VCPU, d->vcpus[i].index, d->pid, d->vcpus[i].tid,
-				d->vcpus[i].cgroup))
+				&d->vcpus[i]))
 			vm->nr_vcpus++;
-	add_thread(w, vm, WAVE_KIND_EMULATOR, 0, d->pid, d->emulator.tid, d->emulator.cgroup);
+	add_thread(w, vm, WAVE_KIND_EMULATOR, 0, d->pid, d->emulator.tid, &d->emulator);
 	for (unsigned int i = 0; i < d->nr_iothreads && i + 1 < WAVE_VM_EXTRA_SLOTS; i++)
 		add_thread(w, vm, WAVE_KIND_IOTHREAD, i + 1, d->pid, d->iothreads[i].tid,
-			   d->iothreads[i].cgroup);
+			   &d->iothreads[i]);
+	vm->state = d->state;
+	vm->memory_kib = d->memory_kib;
 	if (d->notes[0])
 		wave_info("waved: %s: %s", d->name, d->notes);
 	if (!vm->nr_vcpus) {
@@ -336,8 +375,163 @@ static void on_started(struct waved *w, const char *name)
 		wave_warn("waved: %s", why);
 		return;
 	}
-	add_domain(w, &d);
+	if (!d.meta.managed)
+		wave_info("waved: %s: its metadata says managed='no': left alone", name);
+	else
+		add_domain(w, &d);
 	vmm_domain_clear(&d);
+}
+
+/* A new barrier for the VM and each of its threads: decisions made before are stale. */
+static void new_barriers(struct waved *w, struct wv_vm *vm)
+{
+	wv_drop_prestaged(w, vm, WAVE_ST_STALE_TARGET);
+	vm->barrier = ++w->next_barrier;
+	for (unsigned int i = 0; i < WV_MAX_THREADS; i++)
+		if (vm->th[i].used)
+			vm->th[i].barrier = ++w->next_barrier;
+}
+
+/* Every thread of vm back to its baseline (a class change: the policy starts afresh). */
+static void restore_vm(struct waved *w, struct wv_vm *vm, const char *why)
+{
+	int left_dl = 0, changed = 0;
+
+	for (unsigned int i = 0; i < WV_MAX_THREADS; i++) {
+		struct wv_thread *t = &vm->th[i];
+
+		if (!t->used || !t->mech.changed)
+			continue;
+		changed = 1;
+		mech_restore(&t->mech);
+		t->rt_bw = 0;
+		left_dl |= t->mech.left_dl;
+		t->mech.left_dl = 0;
+	}
+	if (left_dl)
+		wv_dl_repair(w, why);
+	wv_rt_recount(w);
+	if (changed)
+		wv_journal(w);
+}
+
+/*
+ * The operator changed the Wave metadata (virsh metadata --live): it takes
+ * effect now, or is refused whole with the reason, the old setting kept.
+ */
+static void on_metadata(struct waved *w, const char *name)
+{
+	struct wv_vm *vm = vm_by_name(w, name);
+	struct vmm_meta m;
+	char why[300];
+
+	if (vmm_domain_meta(w->conn, name, &m, why, sizeof(why))) {
+		w->st.meta_refused++;
+		wave_warn("waved: %s: new Wave metadata refused, %s kept: %s", name,
+			  vm ? "the old setting" : "not managing it", why);
+		if (vm)
+			snprintf(vm->meta_refused, sizeof(vm->meta_refused), "%s", why);
+		return;
+	}
+	if (!vm) {
+		if (m.managed)
+			on_started(w, name); /* managed='yes' again, or --match aside, a new one */
+		return;
+	}
+	vm->meta_refused[0] = '\0';
+	if (!m.managed) {
+		wv_remove_vm(w, vm, "its metadata says managed='no' now");
+		return;
+	}
+	if (m.cls == vm->cls && m.weight == vm->weight)
+		return;
+	wave_info("waved: %s: metadata now class %s, weight %u (was %s, %u)", name,
+		  vmm_class_name(m.cls), m.weight, vmm_class_name(vm->cls), vm->weight);
+	w->st.meta_changes++;
+	if (m.cls != vm->cls)
+		restore_vm(w, vm, "a VM changed class");
+	vm->cls = (uint8_t)m.cls;
+	vm->weight = m.weight;
+	new_barriers(w, vm);
+	announce(w, vm);
+}
+
+/*
+ * libvirt's tuning changed (vcpupin, emulatorpin, iothreadpin, schedinfo):
+ * new pins are honoured from now on; settings the operator changed on a
+ * thread Wave had changed become its baseline (mech_adopt), so Wave neither
+ * fights them nor puts the old ones back when it lets go.
+ */
+static void on_tuned(struct waved *w, const char *name)
+{
+	struct wv_vm *vm = vm_by_name(w, name);
+	struct vmm_domain d;
+	char why[512], cpus[128];
+
+	if (!vm)
+		return;
+	if (vmm_domain_lookup(w->conn, name, &d, why, sizeof(why))) {
+		wave_warn("waved: %s: tuning changed but cannot be read: %s", name, why);
+		return;
+	}
+	for (unsigned int i = 0; i < WV_MAX_THREADS; i++) {
+		struct wv_thread *t = &vm->th[i];
+		const struct vmm_thread *vt = NULL;
+		int moved, adopted;
+
+		if (!t->used)
+			continue;
+		if (t->kind == WAVE_KIND_EMULATOR)
+			vt = &d.emulator;
+		for (unsigned int k = 0; t->kind == WAVE_KIND_VCPU && k < d.nr_vcpus; k++)
+			if (d.vcpus[k].index == t->index)
+				vt = &d.vcpus[k];
+		if (t->kind == WAVE_KIND_IOTHREAD && t->index >= 1 && t->index <= d.nr_iothreads)
+			vt = &d.iothreads[t->index - 1];
+		if (!vt || vt->tid != t->tid)
+			continue;
+		moved = vt->pinned != t->pinned || (vt->pinned && !CPU_EQUAL(&vt->pin, &t->pin));
+		adopted = mech_adopt(&t->mech, moved ? &vt->pin : NULL);
+		if (adopted > 0)
+			wave_info("waved: %s %s %u: the operator changed%s%s%s%s%s: kept, and what "
+				  "Wave restores to", name, wv_thread_what(t), t->index,
+				  adopted & MECH_K_AFFINITY ? " its CPUs" : "",
+				  adopted & MECH_K_CLASS ? " its scheduling class" : "",
+				  adopted & MECH_K_NICE ? " its nice value" : "",
+				  adopted & MECH_K_WEIGHT ? " its cgroup weight" : "",
+				  adopted & MECH_K_QUOTA ? " its CPU quota" : "");
+		if (adopted > 0 && (adopted & MECH_K_CLASS))
+			t->rt_bw = 0;
+		if (!moved && adopted <= 0)
+			continue;
+		if (moved) {
+			t->pinned = vt->pinned;
+			t->pin = vt->pin;
+			t->conflicts = 0;
+			wv_cpulist(&t->pin, cpus, sizeof(cpus));
+			wave_info("waved: %s %s %u: %s%s", name, wv_thread_what(t), t->index,
+				  t->pinned ? "pinned by the operator to CPUs " : "no longer pinned",
+				  t->pinned ? cpus : "");
+		}
+		/* Decisions made before the change are stale; the policy hears of it now. */
+		t->barrier = ++w->next_barrier;
+		t->pin_dirty = 1;
+		w->st.tunings_adopted++;
+		wv_export_thread(w, vm, t);
+	}
+	wv_rt_recount(w);
+	wv_journal(w);
+	vmm_domain_clear(&d);
+}
+
+static void on_state(struct waved *w, const char *name, int state, const char *what)
+{
+	struct wv_vm *vm = vm_by_name(w, name);
+
+	if (!vm)
+		return;
+	vm->state = state;
+	wave_info("waved: %s %s", name, what);
 }
 
 void wv_vm_source_event(struct waved *w)
@@ -354,6 +548,25 @@ void wv_vm_source_event(struct waved *w)
 		case VMM_EV_STOPPED:
 			if ((vm = vm_by_name(w, ev.name)))
 				wv_remove_vm(w, vm, "the domain stopped");
+			break;
+		case VMM_EV_TUNED:
+			on_tuned(w, ev.name);
+			break;
+		case VMM_EV_METADATA:
+			on_metadata(w, ev.name);
+			break;
+		case VMM_EV_PAUSED:
+			on_state(w, ev.name, VIR_DOMAIN_PAUSED, "paused: its threads stay managed");
+			break;
+		case VMM_EV_RESUMED:
+			on_state(w, ev.name, VIR_DOMAIN_RUNNING, "resumed");
+			break;
+		case VMM_EV_SHUTDOWN:
+			on_state(w, ev.name, VIR_DOMAIN_SHUTDOWN, "is shutting down");
+			break;
+		case VMM_EV_BALLOON:
+			if ((vm = vm_by_name(w, ev.name)))
+				vm->memory_kib = ev.value;
 			break;
 		case VMM_EV_CONNECTED:
 			wave_info("waved: libvirt connected");

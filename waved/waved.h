@@ -95,7 +95,14 @@ struct wv_thread {
 	uint64_t wake_ns;          /* last wakeup seen in BPF not yet followed by a decision */
 	double rt_bw;              /* real-time bandwidth waved granted it (CPUs; FIFO: 1) */
 	int prestaged;             /* 1 + slot of the prestaged transaction it triggers, or 0 */
+	int pinned;                /* the operator pinned it (libvirt): only within pin */
+	cpu_set_t pin;
+	int pin_dirty;             /* the agent has not been told its pin yet */
+	uint8_t conflicts;         /* WV_CONFLICT_* already logged (once each) */
 };
+
+/* Conflicts between decisions and an operator's settings, logged once per thread. */
+enum { WV_CONFLICT_PLACE = 1, WV_CONFLICT_DEADLINE = 2 };
 
 /* A transaction waiting for one of its TRIGGER threads to wake up. */
 struct wv_prestaged {
@@ -117,6 +124,9 @@ struct wv_vm {
 	unsigned int nr_vcpus;
 	struct wv_thread th[WV_MAX_THREADS]; /* vCPU i at i, extra thread j at WAVE_VM_VCPU_SLOTS + j */
 	uint64_t applied, rejected;
+	int state;                 /* virDomainState as libvirt last said (0: not from libvirt) */
+	unsigned long long memory_kib; /* guest memory (balloon) as libvirt last said */
+	char meta_refused[320];    /* why the last live metadata change was refused, or "" */
 };
 
 struct waved_stats {
@@ -129,6 +139,9 @@ struct waved_stats {
 	uint64_t resyncs, resyncs_refused; /* snapshots the agent asked for; too soon */
 	uint64_t evictions;        /* agents disconnected for staying unhealthy */
 	uint64_t threads_dropped;  /* threads gone or tids reused under a decision */
+	uint64_t meta_changes;     /* live metadata changes taken */
+	uint64_t meta_refused;     /* live metadata changes refused (bad values) */
+	uint64_t tunings_adopted;  /* threads whose operator's tuning (pins, knobs) was taken */
 	uint64_t last_fallback_ns, last_fallback_lag_ns; /* CLOCK_MONOTONIC, when; lag then */
 	/* wakeup seen in BPF -> decision about that thread applied, ns (ring) */
 	uint64_t decision_ns[WV_LAT_SAMPLES];
@@ -176,6 +189,10 @@ struct wv_vm *wv_vm_find(struct waved *w, uint32_t id);
 struct wv_thread *wv_thread_find(struct wv_vm *vm, unsigned int kind, unsigned int index);
 void wv_restore_all(struct waved *w, const char *why);
 void wv_journal(struct waved *w);
+/* "vCPU", "emulator", "I/O thread": for log lines. */
+const char *wv_thread_what(const struct wv_thread *t);
+/* "0-3,6": a CPU set for log lines and status. */
+void wv_cpulist(const cpu_set_t *set, char *buf, size_t size);
 /* Pushes wakeups as events exactly where the policy in charge wants them. */
 void wv_update_notify(struct waved *w);
 /* Events for one thread: on if its policy wants wakeups or it triggers a prestaged txn. */

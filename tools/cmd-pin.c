@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * wavectl pin DOMAIN VCPU CPULIST: 'virsh vcpupin' that also works on a
+ * vCPU Wave holds in SCHED_DEADLINE.
+ *
+ * The kernel refuses to narrow the affinity of a SCHED_DEADLINE thread
+ * (its affinity must span the root domain), so a plain vcpupin on such a
+ * vCPU fails with "Device or resource busy". This command asks waved to let
+ * go of the VM for a moment through the VM's own Wave metadata (managed='no',
+ * live only: waved puts every thread back as it found it), pins the vCPU
+ * through libvirt, and puts the metadata back as it was. waved then manages
+ * the VM again, sees the pin (libvirt's tuning is read at add), places the
+ * vCPU only within it, and gives it a CFS weight instead of a reservation
+ * (a pinned thread cannot have one). A vCPU that is not in DEADLINE is
+ * pinned at once, with nothing else touched.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/opt.h"
+#include "common/parse.h"
+#include "common/site.h"
+#include "kvm-hooks/mech.h"
+#include "tools/wavectl.h"
+#include "vmm/conn.h"
+
+static struct {
+	const char *uri;
+	int config;
+	uint64_t timeout_ns;
+} po = { .timeout_ns = 10 * WAVE_NSEC_PER_SEC };
+
+static const struct opt pin_opts[] = {
+	OPT_BOOL("config", 0, &po.config, "also pin in the persistent definition (next boot)"),
+	OPT_DURATION("timeout", "T", &po.timeout_ns, WAVE_NSEC_PER_SEC, WAVE_NSEC_PER_SEC,
+		     600 * WAVE_NSEC_PER_SEC,
+		     "how long waved may take to let go of the vCPU (bare: s)"),
+	OPT_STRING("uri", "URI", &po.uri, "libvirt URI (default: $WAVE_URI or qemu:///system)"),
+	OPT_END(),
+};
+
+static const struct opt_cmd pin_cmd = {
+	.name = "pin",
+	.usage = "wavectl pin [--config] [--timeout T] [--uri URI] DOMAIN VCPU CPULIST",
+	.about = "Pins vCPU VCPU of a running domain to CPULIST (e.g. 1 or 0-3,6), as\n"
+		 "'virsh vcpupin' does, also when Wave holds that vCPU in SCHED_DEADLINE (where\n"
+		 "vcpupin fails with \"Device or resource busy\"): waved lets go of the VM for a\n"
+		 "moment (its Wave metadata, live: managed='no'), the vCPU is pinned, the\n"
+		 "metadata is put back. Under Wave a pinned vCPU is placed only within its pin\n"
+		 "and gets a CFS weight instead of a reservation.\n",
+	.opts = pin_opts,
+	.min_args = 3,
+	.max_args = 3,
+};
+
+static int sys_errno(void)
+{
+	const virError *e = virGetLastError();
+
+	return e && e->code == VIR_ERR_SYSTEM_ERROR ? e->int1 : 0;
+}
+
+static int pin_now(virDomainPtr dom, unsigned int vcpu, unsigned char *map, int maplen)
+{
+	unsigned int flags = VIR_DOMAIN_AFFECT_LIVE | (po.config ? VIR_DOMAIN_AFFECT_CONFIG : 0);
+
+	return virDomainPinVcpuFlags(dom, vcpu, map, maplen, flags) ? -1 : 0;
+}
+
+/* The vCPU's thread policy (SCHED_*), or -errno. */
+static int vcpu_policy(struct vmm_conn *c, const char *name, unsigned int vcpu)
+{
+	struct vmm_domain d;
+	struct mech_thread t;
+	struct mech_state s;
+	char why[512];
+	int ret = -ENOENT;
+
+	if (vmm_domain_lookup(c, name, &d, why, sizeof(why)))
+		return -ENOENT;
+	for (unsigned int i = 0; i < d.nr_vcpus; i++)
+		if (d.vcpus[i].index == vcpu &&
+		    !mech_thread_init(&t, &mech_linux_ops, d.vcpus[i].tid, NULL, 1))
+			ret = mech_get(&t, &s) ? -ESRCH : s.policy;
+	vmm_domain_clear(&d);
+	return ret;
+}
+
+/* Sets the Wave metadata element (NULL: removes it), live only. */
+static int set_meta(virDomainPtr dom, const char *xml)
+{
+	return virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml,
+				    xml ? VMM_META_PREFIX : NULL, VMM_META_NS,
+				    VIR_DOMAIN_AFFECT_LIVE) ? -1 : 0;
+}
+
+/* Pins with waved's hands off the VM: managed='no', pin, metadata back. */
+static int pin_released(struct vmm_conn *c, virDomainPtr dom, const char *name, unsigned int vcpu,
+			unsigned char *map, int maplen)
+{
+	char *old = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VMM_META_NS,
+					 VIR_DOMAIN_AFFECT_LIVE);
+	struct vmm_meta m;
+	char xml[256], why[256];
+	uint64_t end;
+	int policy, ret = -1;
+
+	if (!old || vmm_meta_parse(old, &m, why, sizeof(why)))
+		vmm_meta_defaults(&m);
+	snprintf(xml, sizeof(xml), "<vm class='%s' weight='%u' managed='no'/>",
+		 vmm_class_name(m.cls), m.weight);
+	printf("%s: vCPU %u is in SCHED_DEADLINE under Wave: asking waved to let go of the VM\n",
+	       name, vcpu);
+	if (set_meta(dom, xml)) {
+		wave_err("pin: %s: cannot set its metadata: %s", name, virGetLastErrorMessage());
+		free(old);
+		return -1;
+	}
+	end = wave_now_ns() + po.timeout_ns;
+	while ((policy = vcpu_policy(c, name, vcpu)) == SCHED_DEADLINE && wave_now_ns() < end)
+		wave_sleep_ns(20 * WAVE_NSEC_PER_MSEC);
+	if (policy == SCHED_DEADLINE)
+		wave_err("pin: %s: vCPU %u still in SCHED_DEADLINE after %.0f s: is waved running "
+			 "and managing %s?", name, vcpu, (double)po.timeout_ns / 1e9, name);
+	else if (pin_now(dom, vcpu, map, maplen))
+		wave_err("pin: %s: vCPU %u: %s", name, vcpu, virGetLastErrorMessage());
+	else
+		ret = 0;
+	/* The metadata goes back whatever happened: the VM is Wave's again. */
+	if (set_meta(dom, old)) {
+		wave_err("pin: %s: cannot put its metadata back (%s): it stays unmanaged; "
+			 "set it with virsh metadata", name, virGetLastErrorMessage());
+		ret = -1;
+	}
+	free(old);
+	return ret;
+}
+
+static int pin_run(int argc, char **argv)
+{
+	int first, ret = opt_parse(&pin_cmd, argc, argv, &first), ncpus, maplen;
+	const char *name, *list;
+	unsigned char *map = NULL;
+	struct vmm_conn *c;
+	virDomainPtr dom = NULL;
+	uint64_t vcpu, mask;
+	char why[512];
+
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	name = argv[first];
+	list = argv[first + 2];
+	if (wave_parse_u64("VCPU", argv[first + 1], 0, WAVE_MAX_VCPUS - 1, &vcpu) ||
+	    wave_parse_cpulist("CPULIST", list, &mask))
+		return 2;
+	if (vmm_conn_open(site_uri(po.uri), 0, &c, why, sizeof(why))) {
+		wave_err("pin: %s", why);
+		return 1;
+	}
+	ret = 1;
+	ncpus = virNodeGetCPUMap(vmm_conn_virt(c), NULL, NULL, 0);
+	if (ncpus <= 0) {
+		wave_err("pin: cannot read the host's CPUs: %s", virGetLastErrorMessage());
+		goto out;
+	}
+	if (ncpus < 64 && (mask >> ncpus)) {
+		wave_err("pin: CPULIST %s: this host has CPUs 0-%d", list, ncpus - 1);
+		goto out;
+	}
+	maplen = VIR_CPU_MAPLEN(ncpus);
+	map = calloc(1, (size_t)maplen);
+	for (int b = 0; map && b < 64 && b < ncpus; b++)
+		if (mask & (1ull << b))
+			VIR_USE_CPU(map, b);
+	dom = virDomainLookupByName(vmm_conn_virt(c), name);
+	if (!dom || virDomainIsActive(dom) != 1) {
+		wave_err("pin: no running domain named '%s'", name);
+		goto out;
+	}
+	if (!pin_now(dom, (unsigned int)vcpu, map, maplen)) {
+		printf("%s: vCPU %u pinned to CPUs %s\n", name, (unsigned int)vcpu, list);
+		ret = 0;
+	} else if (sys_errno() == EBUSY &&
+		   vcpu_policy(c, name, (unsigned int)vcpu) == SCHED_DEADLINE) {
+		if (!pin_released(c, dom, name, (unsigned int)vcpu, map, maplen)) {
+			printf("%s: vCPU %u pinned to CPUs %s; Wave manages the VM again, within the "
+			       "pin\n", name, (unsigned int)vcpu, list);
+			ret = 0;
+		}
+	} else {
+		wave_err("pin: %s: vCPU %u: %s", name, (unsigned int)vcpu, virGetLastErrorMessage());
+	}
+out:
+	if (dom)
+		virDomainFree(dom);
+	free(map);
+	vmm_conn_close(c);
+	return ret;
+}
+
+const struct wavectl_cmd wavectl_pin_cmd = {
+	.name = "pin",
+	.summary = "pin a vCPU (as virsh vcpupin), also one Wave holds in SCHED_DEADLINE",
+	.run = pin_run,
+};
