@@ -132,6 +132,24 @@ static void swab_reverses_every_field_and_is_its_own_inverse(void **state)
 	assert_int_equal(b.p.wake.kinds, 3);
 	wave_msg_swab(&b);
 	assert_memory_equal(&m, &b, sizeof(m));
+	wave_msg_init(&m, WAVE_MSG_THREAD_CPUS);
+	m.p.pin.vm_id = 0x01020304;
+	m.p.pin.index = 0x0102;
+	m.p.pin.cpu_base = 0x40;
+	m.p.pin.mask = 0x0102030405060708ull;
+	b = m;
+	wave_msg_swab(&b);
+	assert_int_equal(b.p.pin.vm_id, 0x04030201);
+	assert_int_equal(b.p.pin.index, 0x0201);
+	assert_int_equal(b.p.pin.cpu_base, 0x40000000);
+	assert_int_equal(b.p.pin.mask, 0x0807060504030201ull);
+	wave_msg_swab(&b);
+	assert_memory_equal(&m, &b, sizeof(m));
+	m = vcpu_msg();
+	m.p.vcpu.flags = WAVE_THREAD_PINNED;
+	b = m;
+	wave_msg_swab(&b);
+	assert_int_equal(b.p.vcpu.flags, WAVE_THREAD_PINNED << 8);
 }
 
 static void valid_messages_pass(void **state)
@@ -371,6 +389,35 @@ static void wake_sub_checked(void **state)
 	assert_non_null(strstr(why, "reserved"));
 }
 
+/* VCPU_STATE flags and THREAD_CPUS (1.1): known flags only, windows of 64 in range. */
+static void pins_checked(void **state)
+{
+	struct wave_msg m = vcpu_msg();
+
+	m.p.vcpu.flags = WAVE_THREAD_PINNED;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.vcpu.flags = 0x8;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "flags"));
+	wave_msg_init(&m, WAVE_MSG_THREAD_CPUS);
+	m.p.pin.vm_id = 3;
+	m.p.pin.cpu_base = 64;
+	m.p.pin.mask = 0x3;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.pin.cpu_base = 65;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "cpu_base"));
+	m.p.pin.cpu_base = WAVE_MAX_CPUS;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m.p.pin.cpu_base = 0;
+	m.p.pin.kind = WAVE_KIND_MAX;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m.p.pin.kind = WAVE_KIND_VCPU;
+	m.p.pin.rsvd1[5] = 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "reserved"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +435,7 @@ int main(void)
 		cmocka_unit_test(txn_result_err_matches_status),
 		cmocka_unit_test(names_cover_every_value),
 		cmocka_unit_test(wake_sub_checked),
+		cmocka_unit_test(pins_checked),
 	};
 
 	return cmocka_run_group_tests_name("codec", tests, NULL, NULL);

@@ -26,6 +26,7 @@ struct fake_thread {
 	uint64_t run, wait;
 	uint32_t wakeups;
 	uint8_t state;
+	uint64_t pin;               /* the operator's pin (CPUs 0-63), 0: none */
 };
 
 static struct sched s;
@@ -76,7 +77,17 @@ static void report(struct fake_thread *t)
 	m.p.vcpu.wait_ns = t->wait;
 	m.p.vcpu.wakeups = t->wakeups;
 	m.p.vcpu.tid = 1000 + t->vm * 10 + t->kind * 5 + t->index;
+	m.p.vcpu.flags = t->pin ? WAVE_THREAD_PINNED : 0;
 	feed(&m);
+	if (t->pin) {
+		wave_msg_init(&m, WAVE_MSG_THREAD_CPUS);
+		m.p.pin.vm_id = t->vm;
+		m.p.pin.kind = (uint8_t)t->kind;
+		m.p.pin.index = (uint16_t)t->index;
+		m.p.pin.barrier = t->barrier;
+		m.p.pin.mask = t->pin;
+		feed(&m);
+	}
 }
 
 /* Advances time by dt with each thread running util and waiting delay of it. */
@@ -212,6 +223,60 @@ static const struct wave_txn *find_op(unsigned int n, uint32_t vm, uint8_t kind,
 		    out[i].p.txn.index == idx)
 			return &out[i].p.txn;
 	return NULL;
+}
+
+/* pin keeps what the operator pinned: within the pin, or not moved at all. */
+static void pin_stays_within_operators_pins(void **state)
+{
+	struct fake_thread a[3], b[3];
+	const struct wave_txn *op;
+	unsigned int n;
+
+	setup_policy("pin", 0);
+	add_cpus(4);
+	add_vm(1, WAVE_CLASS_LATENCY, 2, 100);
+	add_vm(2, WAVE_CLASS_BATCH, 2, 100);
+	init_threads(a, 3, 1, 2);
+	init_threads(b, 3, 2, 2);
+	a[0].pin = 0x1;  /* outside the latency set (CPUs 2-3): left alone */
+	b[0].pin = 0x2;  /* its 1:1 CPU would be 0: CPU 1, inside both */
+	b[2].pin = 0x6;  /* the emulator: the batch set (0-1) within the pin */
+	run_for(a, 3, 20 * MS, 0.1, 0, 10 * MS);
+	run_for(b, 3, 20 * MS, 0.1, 0, 10 * MS);
+	n = decide();
+	assert_null(find_op(n, 1, WAVE_KIND_VCPU, 0));
+	assert_non_null(op = find_op(n, 2, WAVE_KIND_VCPU, 0));
+	assert_int_equal(op->u.place.mask, 0x2);
+	assert_non_null(op = find_op(n, 2, WAVE_KIND_EMULATOR, 0));
+	assert_int_equal(op->u.place.mask, 0x2);
+	assert_non_null(op = find_op(n, 1, WAVE_KIND_VCPU, 1));
+	assert_int_equal(op->u.place.mask, 0x8);
+}
+
+/* No reservation for a pinned latency thread (the kernel allows none): a CFS weight. */
+static void latency_pinned_thread_gets_weight_not_deadline(void **state)
+{
+	struct fake_thread t[3];
+	const struct wave_txn *op;
+	unsigned int n;
+
+	setup_policy("latency", 0);
+	add_cpus(2);
+	add_vm(1, WAVE_CLASS_LATENCY, 2, 200);
+	init_threads(t, 3, 1, 2);
+	t[1].pin = 0x2;
+	run_for(t, 3, 1000 * MS, 0.10, 0, 10 * MS);
+	n = decide();
+	assert_int_equal(n, 3);
+	assert_non_null(op = find_op(n, 1, WAVE_KIND_VCPU, 0));
+	assert_int_equal(op->policy, WAVE_SCHED_DEADLINE);
+	assert_non_null(op = find_op(n, 1, WAVE_KIND_VCPU, 1));
+	assert_int_equal(op->op, WAVE_OP_SET_WEIGHT);
+	assert_int_equal(op->u.weight.weight, 1000);
+	/* Steady: nothing more for it, whatever its demand does. */
+	run_for(t, 3, 500 * MS, 0.30, 0.2, 10 * MS);
+	n = decide();
+	assert_null(find_op(n, 1, WAVE_KIND_VCPU, 1));
 }
 
 static void latency_reservations_adapt(void **state)
@@ -651,6 +716,8 @@ int main(void)
 		cmocka_unit_test_teardown(cfs_never_acts, teardown),
 		cmocka_unit_test_teardown(pin_isolates_latency_vms, teardown),
 		cmocka_unit_test_teardown(pin_without_latency_vms_is_1_to_1, teardown),
+		cmocka_unit_test_teardown(pin_stays_within_operators_pins, teardown),
+		cmocka_unit_test_teardown(latency_pinned_thread_gets_weight_not_deadline, teardown),
 		cmocka_unit_test_teardown(latency_reservations_adapt, teardown),
 		cmocka_unit_test_teardown(latency_reservation_fits_one_activation, teardown),
 		cmocka_unit_test_teardown(latency_hog_is_demoted_then_forgiven, teardown),

@@ -33,6 +33,11 @@ static void meta_valid_and_defaults(void **state)
 	assert_int_equal(vmm_meta_parse("<vm class=\"batch\"/>", &m, why, sizeof(why)), 0);
 	assert_int_equal(m.cls, WAVE_CLASS_BATCH);
 	assert_int_equal(m.weight, VMM_WEIGHT_DEFAULT);
+	assert_true(m.managed);
+	assert_int_equal(vmm_meta_parse("<vm class='latency' managed='no'/>", &m, why, sizeof(why)),
+			 0);
+	assert_false(m.managed);
+	assert_int_equal(m.cls, WAVE_CLASS_LATENCY);
 }
 
 static void meta_errors_name_the_attribute(void **state)
@@ -47,6 +52,8 @@ static void meta_errors_name_the_attribute(void **state)
 	assert_int_equal(vmm_meta_parse("<vm weight='10001'/>", &m, why, sizeof(why)), -EINVAL);
 	assert_int_equal(vmm_meta_parse("<vm weight='-5'/>", &m, why, sizeof(why)), -EINVAL);
 	assert_int_equal(vmm_meta_parse("<vm weight='12abc'/>", &m, why, sizeof(why)), -EINVAL);
+	assert_int_equal(vmm_meta_parse("<vm managed='maybe'/>", &m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "managed='maybe'"));
 	assert_int_equal(vmm_meta_parse("<vm clas='latency'/>", &m, why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "unknown attribute"));
 	assert_int_equal(vmm_meta_parse("<vm><limit/></vm>", &m, why, sizeof(why)), -EINVAL);

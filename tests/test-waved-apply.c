@@ -69,6 +69,15 @@ int __wrap_chan_send(struct chan *ch, const struct wave_msg *msg)
 	return __wrap_chan_send_batch(ch, msg, 1) == 1 ? 0 : -EAGAIN;
 }
 
+/* What the wrapped agent announced in its HELLO. */
+static uint64_t peer_features;
+uint64_t __wrap_chan_peer_features(const struct chan *ch);
+
+uint64_t __wrap_chan_peer_features(const struct chan *ch)
+{
+	return peer_features;
+}
+
 static unsigned int drops;
 void __wrap_chan_drop(struct chan *ch, const char *why);
 
@@ -179,6 +188,7 @@ static int setup(void **state)
 	memset(&fobs, 0, sizeof(fobs));
 	memset(notified, 0, sizeof(notified));
 	nsent = 0;
+	peer_features = WAVE_FEAT_PINS;
 	mech_fake_reset();
 	for (int i = 0; i < NTHREADS; i++)
 		mech_fake_thread(tids[i]);
@@ -584,6 +594,67 @@ static void reused_tid_is_never_touched(void **state)
 	assert_true(mech_fake_same(mech_fake_state(tids[2]), &fresh));
 }
 
+/* The last message of this type sent to the agent, or NULL. */
+static const struct wave_msg *last_sent(uint8_t type)
+{
+	for (unsigned int i = nsent; i-- > 0;)
+		if (sent[i].h.type == type)
+			return &sent[i];
+	return NULL;
+}
+
+/*
+ * A thread the operator pinned (libvirt): a placement outside the pin and
+ * SCHED_DEADLINE are refused (the kernel would refuse DEADLINE too), within
+ * the pin is fine; the agent hears of the pin only if it announced
+ * WAVE_FEAT_PINS, and an agent that did not gets VCPU_STATE without flags.
+ */
+static void pinned_threads_stay_within_the_pin(void **state)
+{
+	struct wave_txn out = place(bat, 0, 0x1), in = place(bat, 0, 0x2), dl = deadline(bat, 0);
+	struct wv_thread *t = vcpu(bat, 0);
+	const struct wave_msg *m;
+
+	t->pinned = 1;
+	CPU_ZERO(&t->pin);
+	CPU_SET(1, &t->pin);
+	t->pin_dirty = 1;
+	submit(1, &out, 1);
+	assert_int_equal(result(1)->status, WAVE_ST_INVALID);
+	submit(2, &dl, 1);
+	assert_int_equal(result(2)->status, WAVE_ST_INVALID);
+	assert_true(at_baseline());
+	assert_int_equal(t->conflicts, WV_CONFLICT_PLACE | WV_CONFLICT_DEADLINE);
+	submit(3, &in, 1);
+	assert_int_equal(result(3)->status, WAVE_ST_OK);
+	assert_int_equal(CPU_COUNT(&mech_fake_state(tids[2])->affinity), 1);
+	assert_true(CPU_ISSET(1, &mech_fake_state(tids[2])->affinity));
+	/* An agent that reads pins: PINNED, then the pin itself. */
+	nsent = 0;
+	wv_export_thread(&w, bat, t);
+	wv_flush(&w);
+	assert_non_null(m = last_sent(WAVE_MSG_VCPU_STATE));
+	assert_int_equal(m->p.vcpu.flags, WAVE_THREAD_PINNED);
+	assert_non_null(m = last_sent(WAVE_MSG_THREAD_CPUS));
+	assert_int_equal(m->p.pin.mask, 0x2);
+	assert_int_equal(m->p.pin.barrier, t->barrier);
+	assert_int_equal(wave_msg_check(m, NULL, 0), 0);
+	/* Only once: the next export carries the flag, not the pin again. */
+	nsent = 0;
+	wv_export_thread(&w, bat, t);
+	wv_flush(&w);
+	assert_null(last_sent(WAVE_MSG_THREAD_CPUS));
+	/* An agent that does not: no flags, no THREAD_CPUS. */
+	peer_features = 0;
+	t->pin_dirty = 1;
+	nsent = 0;
+	wv_export_thread(&w, bat, t);
+	wv_flush(&w);
+	assert_non_null(m = last_sent(WAVE_MSG_VCPU_STATE));
+	assert_int_equal(m->p.vcpu.flags, 0);
+	assert_null(last_sent(WAVE_MSG_THREAD_CPUS));
+}
+
 /* Snapshots on request at most once a second; an agent that stays unhealthy is disconnected. */
 static void resyncs_limited_and_unhealthy_agent_evicted(void **state)
 {
@@ -625,6 +696,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(realtime_is_capped_per_thread_and_in_total, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(reused_tid_is_never_touched, setup, teardown),
+		cmocka_unit_test_setup_teardown(pinned_threads_stay_within_the_pin, setup, teardown),
 		cmocka_unit_test_setup_teardown(resyncs_limited_and_unhealthy_agent_evicted, setup,
 						teardown),
 	};
