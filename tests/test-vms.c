@@ -6,7 +6,9 @@
  * UDP), balloon statistics over QMP, waved and wave-agent placing the QEMU
  * vCPU threads (fallback when the agent is killed, control back when a new
  * one is healthy, baselines restored when waved stops), a stop seen as an
- * event, and a libvirtd restart survived.
+ * event, a libvirtd restart survived, and operators' tools under Wave: real
+ * virsh (vcpupin, metadata --live, schedinfo, suspend/resume, setmem,
+ * shutdown, destroy) and wavectl pin while waved and wave-agent run.
  *
  * Everything it starts is removed on every path: the domains (by their
  * unique names "wt<pid>-..."), their console files, the bridge and
@@ -34,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include <json-c/json.h>
 
 #include "common/log.h"
 #include "common/site.h"
@@ -462,6 +466,237 @@ static void libvirtd_restart_is_survived(void **state)
 	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STOPPED, bat, 2000), -ETIMEDOUT);
 }
 
+/* ---- operators' tools under Wave ---- */
+
+static int virsh(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
+		 const char *a6, const char *a7)
+{
+	char *argv[] = { "/usr/bin/virsh", "-q", "-c", "qemu:///system", (char *)a1, (char *)a2,
+			 (char *)a3, (char *)a4, (char *)a5, (char *)a6, (char *)a7, NULL };
+
+	return run(argv, 1);
+}
+
+/* The status object of VM name (a reference into *doc), or NULL; *doc to be put. */
+static json_object *status_vm(const char *name, json_object **doc)
+{
+	json_object *vms, *vm, *n;
+
+	*doc = test_waved_status(rundir);
+	if (!*doc || !json_object_object_get_ex(*doc, "vms", &vms))
+		return NULL;
+	for (size_t i = 0; i < json_object_array_length(vms); i++)
+		if ((vm = json_object_array_get_idx(vms, i)) &&
+		    json_object_object_get_ex(vm, "name", &n) &&
+		    !strcmp(json_object_get_string(n), name))
+			return vm;
+	return NULL;
+}
+
+/* key of VM name in waved's status (of its vCPU idx if idx >= 0), as a string; "" if absent. */
+static void field(const char *name, int idx, const char *key, char *out, size_t size)
+{
+	json_object *doc, *vm = status_vm(name, &doc), *ths, *v;
+
+	out[0] = '\0';
+	if (vm && idx < 0 && json_object_object_get_ex(vm, key, &v))
+		snprintf(out, size, "%s", json_object_get_string(v));
+	if (vm && idx >= 0 && json_object_object_get_ex(vm, "threads", &ths))
+		for (size_t i = 0; i < json_object_array_length(ths); i++) {
+			json_object *t = json_object_array_get_idx(ths, i), *k, *x;
+
+			if (json_object_object_get_ex(t, "kind", &k) &&
+			    !strcmp(json_object_get_string(k), "vcpu") &&
+			    json_object_object_get_ex(t, "index", &x) &&
+			    json_object_get_int(x) == idx && json_object_object_get_ex(t, key, &v))
+				snprintf(out, size, "%s", json_object_get_string(v));
+		}
+	json_object_put(doc);
+}
+
+static int64_t stat_of(const char *key)
+{
+	json_object *doc = test_waved_status(rundir), *st, *v;
+	int64_t n = -1;
+
+	if (doc && json_object_object_get_ex(doc, "stats", &st) &&
+	    json_object_object_get_ex(st, key, &v))
+		n = json_object_get_int64(v);
+	json_object_put(doc);
+	return n;
+}
+
+/* Polls until field() equals want. */
+static int wait_field(const char *name, int idx, const char *key, const char *want, int timeout_s)
+{
+	char got[128];
+
+	for (int i = 0; i < timeout_s * 10; i++) {
+		field(name, idx, key, got, sizeof(got));
+		if (!strcmp(got, want))
+			return 0;
+		usleep(100000);
+	}
+	fprintf(stderr, "test-vms: %s %d %s: '%s', want '%s'\n", name, idx, key, got, want);
+	return -ETIMEDOUT;
+}
+
+/* Polls until the stat exceeds above. */
+static int wait_stat_above(const char *key, int64_t above, int timeout_s)
+{
+	for (int i = 0; i < timeout_s * 10; i++) {
+		if (stat_of(key) > above)
+			return 0;
+		usleep(100000);
+	}
+	fprintf(stderr, "test-vms: stat %s still %lld\n", key, (long long)stat_of(key));
+	return -ETIMEDOUT;
+}
+
+/* vCPU idx of name runs on exactly CPU cpu, as the kernel has it. */
+static int only_cpu(const char *name, unsigned int idx, int cpu)
+{
+	struct vmm_domain d;
+	char why[512];
+	cpu_set_t s;
+	int ok = 0;
+
+	if (vmm_domain_lookup(conn, name, &d, why, sizeof(why)))
+		return 0;
+	for (unsigned int k = 0; k < d.nr_vcpus; k++)
+		if (d.vcpus[k].index == idx && !sched_getaffinity(d.vcpus[k].tid, sizeof(s), &s))
+			ok = CPU_COUNT(&s) == 1 && CPU_ISSET(cpu, &s);
+	vmm_domain_clear(&d);
+	return ok;
+}
+
+/* vCPU idx's CFS quota (cgroup v1 cpu.cfs_quota_us, v2 the first field of cpu.max), or -2. */
+static long long vcpu_quota(const char *name, unsigned int idx)
+{
+	struct vmm_domain d;
+	char why[512], path[VMM_PATH_MAX + 32], buf[64] = "";
+	long long q = -2;
+	FILE *f = NULL;
+
+	if (vmm_domain_lookup(conn, name, &d, why, sizeof(why)))
+		return q;
+	for (unsigned int k = 0; k < d.nr_vcpus && !f; k++)
+		if (d.vcpus[k].index == idx && d.vcpus[k].cgroup[0]) {
+			snprintf(path, sizeof(path), "%s/cpu.cfs_quota_us", d.vcpus[k].cgroup);
+			if (!(f = fopen(path, "r"))) {
+				snprintf(path, sizeof(path), "%s/cpu.max", d.vcpus[k].cgroup);
+				f = fopen(path, "r");
+			}
+		}
+	if (f && fgets(buf, sizeof(buf), f))
+		q = !strncmp(buf, "max", 3) ? -1 : atoll(buf);
+	if (f)
+		fclose(f);
+	vmm_domain_clear(&d);
+	return q;
+}
+
+/*
+ * Operators keep their tools while waved and wave-agent (latency policy) run:
+ * wavectl pin on a vCPU in SCHED_DEADLINE, virsh vcpupin on one that is not,
+ * live metadata (a bad value refused, the old kept; a good one taken),
+ * schedinfo adopted not fought, suspend/resume and setmem reported, a
+ * shutdown request and a destroy survived. The batch VM still runs from the
+ * cases before; the latency VM is launched again.
+ */
+static void operators_tools_under_wave(void **state)
+{
+	char *l[] = { "build/bin/wavectl", "launch", "images/xml/latency-echo.xml", "--name", lat,
+		      NULL };
+	char *pin[] = { "build/bin/wavectl", "pin", lat, "1", "1", NULL };
+	char *wv[] = { "build/bin/waved", "--match", name_prefix, "--channel", chan_uri, "--rundir",
+		       rundir, "--lag-threshold", "20", "--handback", "10", NULL };
+	char *ag[] = { "build/bin/wave-agent", "--channel", chan_uri, "--policy", "latency", NULL };
+	char got[256];
+	int64_t n;
+
+	need_root();
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		test_skip("needs two CPUs");
+	assert_int_equal(run(l, 0), 0);
+	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STARTED, lat, 10000), 0);
+	waved_pid = test_spawn(wv);
+	agent_pid = test_spawn(ag);
+	assert_true(test_wait_waved_state(rundir, "offload", 20000) >= 0);
+
+	/* A vCPU in SCHED_DEADLINE: vcpupin cannot, wavectl pin can, and Wave keeps to it. */
+	assert_int_equal(wait_field(lat, 1, "sched", "deadline", 20), 0);
+	assert_int_equal(run(pin, 0), 0);
+	assert_int_equal(wait_field(lat, 1, "pinned", "1", 10), 0);
+	assert_true(only_cpu(lat, 1, 1));
+	sleep(2);
+	assert_true(only_cpu(lat, 1, 1));
+	field(lat, 1, "sched", got, sizeof(got));
+	assert_string_equal(got, "other");
+	assert_int_equal(wait_field(lat, 0, "sched", "deadline", 10), 0); /* the other keeps its own */
+
+	/* virsh vcpupin on a vCPU that is not in DEADLINE: followed, and kept. */
+	assert_int_equal(virsh("vcpupin", bat, "0", "0", "--live", NULL, NULL), 0);
+	assert_int_equal(wait_field(bat, 0, "pinned", "0", 5), 0);
+	sleep(2);
+	assert_true(only_cpu(bat, 0, 0));
+
+	/* Live metadata: a bad value is refused whole, a good one taken within a second or two. */
+	n = stat_of("metadata_refused");
+	assert_int_equal(virsh("metadata", bat, "urn:wave-vm:domain:1", "--key", "wave", "--set",
+			       "<vm class='fast' weight='300'/>"), 0);
+	assert_int_equal(wait_stat_above("metadata_refused", n, 5), 0);
+	field(bat, -1, "metadata_refused", got, sizeof(got));
+	assert_non_null(strstr(got, "class='fast'"));
+	field(bat, -1, "class", got, sizeof(got));
+	assert_string_equal(got, "batch");
+	field(bat, -1, "weight", got, sizeof(got));
+	assert_string_equal(got, "100");
+	assert_int_equal(virsh("metadata", bat, "urn:wave-vm:domain:1", "--key", "wave", "--set",
+			       "<vm class='batch' weight='300'/>"), 0);
+	assert_int_equal(wait_field(bat, -1, "weight", "300", 5), 0);
+
+	/* schedinfo: the operator's quota is kept, and is what Wave leaves behind. */
+	n = stat_of("tunings_adopted");
+	assert_int_equal(virsh("schedinfo", bat, "--live", "--set", "vcpu_quota=50000", NULL, NULL),
+			 0);
+	assert_int_equal(wait_stat_above("tunings_adopted", n, 5), 0);
+	sleep(2);
+	assert_int_equal(vcpu_quota(bat, 1), 50000);
+
+	/* Pause, resume, a new balloon target: reported, nothing fought. */
+	assert_int_equal(virsh("suspend", bat, NULL, NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(wait_field(bat, -1, "state", "paused", 5), 0);
+	assert_int_equal(virsh("resume", bat, NULL, NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(wait_field(bat, -1, "state", "running", 5), 0);
+	assert_int_equal(virsh("setmem", bat, "200M", "--live", NULL, NULL, NULL), 0);
+	assert_int_equal(wait_field(bat, -1, "memory_kib", "204800", 30), 0);
+
+	/* A shutdown request (the guest ignores ACPI) and a destroy: waved stays up. */
+	assert_int_equal(virsh("shutdown", bat, NULL, NULL, NULL, NULL, NULL), 0);
+	assert_int_equal(virsh("destroy", lat, NULL, NULL, NULL, NULL, NULL), 0);
+	for (int i = 0; i < 50; i++) {
+		json_object *doc;
+		int gone = !status_vm(lat, &doc) && doc;
+
+		json_object_put(doc);
+		if (gone)
+			break;
+		usleep(100000);
+	}
+	field(lat, -1, "name", got, sizeof(got));
+	assert_string_equal(got, "");
+	assert_int_equal(kill(waved_pid, 0), 0);
+	field(bat, -1, "class", got, sizeof(got));
+	assert_string_equal(got, "batch");
+
+	/* waved lets go: the operator's pin and quota stay. */
+	test_end(&agent_pid);
+	test_end(&waved_pid);
+	assert_true(only_cpu(bat, 0, 0));
+	assert_int_equal(vcpu_quota(bat, 1), 50000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -473,6 +708,7 @@ int main(void)
 		cmocka_unit_test(offloaded_loop_on_real_vms),
 		cmocka_unit_test(stop_is_seen_as_event),
 		cmocka_unit_test(libvirtd_restart_is_survived),
+		cmocka_unit_test(operators_tools_under_wave),
 	};
 
 	wave_log_init("test-vms", WAVE_LOG_WARN);

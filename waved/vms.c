@@ -136,10 +136,14 @@ void wv_cpulist(const cpu_set_t *set, char *buf, size_t size)
 	}
 }
 
+static const char *kind_what(unsigned int kind)
+{
+	return kind == WAVE_KIND_VCPU ? "vCPU" : kind == WAVE_KIND_EMULATOR ? "emulator" : "I/O thread";
+}
+
 const char *wv_thread_what(const struct wv_thread *t)
 {
-	return t->kind == WAVE_KIND_VCPU ? "vCPU" : t->kind == WAVE_KIND_EMULATOR ? "emulator"
-										  : "I/O thread";
+	return kind_what(t->kind);
 }
 
 /* vt: what libvirt says of the thread (its cgroup, the operator's pin), or NULL. */
@@ -170,7 +174,7 @@ static int add_thread(struct waved *w, struct wv_vm *vm, unsigned int kind, unsi
 	/* A cgroup other threads share is not ours to tune: weight by nice, no quota. */
 	if (t->mech.cgroup[0] && t->mech.ops->cg_exclusive(&t->mech)) {
 		wave_info("waved: %s %s %u: cgroup %s holds other threads too: weight by nice, "
-			  "no CPU quota", vm->name, kind == WAVE_KIND_VCPU ? "vCPU" : "thread", index,
+			  "no CPU quota", vm->name, kind_what(kind), index,
 			  t->mech.cgroup);
 		t->mech.cgroup[0] = '\0';
 	}
