@@ -98,9 +98,23 @@ static void cleanup(void)
 	run(lvd, 1);
 }
 
+static void remove_rundir(void)
+{
+	char p[128];
+
+	if (!rundir[0])
+		return;
+	site_path(p, sizeof(p), rundir, SITE_ACCEL_CACHE);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/console", rundir);
+	rmdir(p);
+	rmdir(rundir);
+}
+
 static void on_signal(int sig)
 {
 	cleanup();
+	remove_rundir();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -140,15 +154,7 @@ static int group_teardown(void **state)
 	vmm_conn_close(conn);
 	conn = NULL;
 	cleanup();
-	if (rundir[0]) {
-		char p[128];
-
-		site_path(p, sizeof(p), rundir, SITE_ACCEL_CACHE);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s/console", rundir);
-		rmdir(p);
-		rmdir(rundir);
-	}
+	remove_rundir();
 	return 0;
 }
 
