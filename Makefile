@@ -102,7 +102,7 @@ PROGS := $(BIN)/wavectl $(BIN)/waved $(BIN)/wave-agent
 
 # ---- rules -----------------------------------------------------------------
 .PHONY: all lib tests fuzz-build check check-unit check-fuzz fuzz demo bench deps clean help \
-	images guest
+	images guest install uninstall
 
 all: $(PROGS) tests guest
 
@@ -186,7 +186,14 @@ $(IMAGES) &: $(GUEST_BIN) images/init images/mkimages.sh
 	$(call say,IMAGES,$(BUILD)/images)
 	$(Q)./images/mkimages.sh $(BUILD)/images $(GUEST_BIN)
 
-tests: $(TEST_BINS)
+TEST_SCRIPTS := $(patsubst tests/%.sh,$(BUILD)/tests/%,$(wildcard tests/test-*.sh))
+
+tests: $(TEST_BINS) $(TEST_SCRIPTS)
+
+# A test written in sh sits next to the binaries, where tests/run.sh finds it.
+$(BUILD)/tests/%: tests/%.sh
+	@mkdir -p $(@D)
+	$(Q)install -m 0755 $< $@
 
 $(OBJ)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 	$(call need_pkg,cmocka)
@@ -211,6 +218,51 @@ $(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS) $(wildcard channel/*.h common/*.h)
 	@mkdir -p $(@D)
 	$(call say,FUZZCC,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(SSL_LIBS)
+
+# ---- installing ------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=] [UNITDIR=]: the three
+# binaries, the guest images and domain templates, the systemd units (waved
+# on the host, wave-agent on the DPU) and their configuration files. A
+# configuration file that exists is never overwritten. Builds nothing as root
+# that 'make' did not build: run 'make all images' first.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DATADIR    := $(PREFIX)/share/wave-vm
+DOCDIR     := $(PREFIX)/share/doc/wave-vm
+INSTALL    ?= install
+UNITS      := waved.service wave-agent.service
+CONFS      := waved.conf wave-agent.conf
+subst_dirs = sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		 -e 's|@DOCDIR@|$(DOCDIR)|g'
+
+install: $(PROGS) $(IMAGES)
+	$(INSTALL) -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/images $(DESTDIR)$(DATADIR)/xml \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/wave-vm
+	$(INSTALL) -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	$(INSTALL) -m 0644 $(IMAGES) $(DESTDIR)$(DATADIR)/images/
+	$(INSTALL) -m 0644 images/xml/*.xml $(DESTDIR)$(DATADIR)/xml/
+	$(INSTALL) -m 0644 README.md LICENSE $(DESTDIR)$(DOCDIR)/
+	@for u in $(UNITS); do \
+		$(subst_dirs) dist/systemd/$$u.in > $(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	@for c in $(CONFS); do \
+		if [ -e $(DESTDIR)$(SYSCONFDIR)/wave-vm/$$c ]; then \
+			echo "install: $(DESTDIR)$(SYSCONFDIR)/wave-vm/$$c exists: kept"; \
+		else \
+			$(subst_dirs) dist/etc/$$c.in > $(DESTDIR)$(SYSCONFDIR)/wave-vm/$$c && \
+			chmod 0644 $(DESTDIR)$(SYSCONFDIR)/wave-vm/$$c || exit 1; \
+		fi; \
+	done
+	chmod 0700 $(DESTDIR)$(SYSCONFDIR)/wave-vm
+	@echo "installed under $(DESTDIR)$(PREFIX); configuration in $(DESTDIR)$(SYSCONFDIR)/wave-vm"
+
+# Removes what install put there, except the configuration and key material.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(PROGS)))
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 
 # ---- running ---------------------------------------------------------------
 deps:
@@ -254,6 +306,8 @@ help:
 	@echo "  demo        the main job: VMs under offloaded scheduling, then the comparison"
 	@echo "              against CFS (wavectl bench sched --quick, report in build/report)"
 	@echo "  bench       the full benchmarks: channel, loop, sched"
+	@echo "  install     binaries, images, systemd units and configuration (PREFIX, DESTDIR)"
+	@echo "  uninstall   remove them again (configuration and keys stay)"
 	@echo "  clean       remove build/"
 	@echo "Variables: SAN=1 (ASan+UBSan), V=1 (verbose), CC, CLANG, OPT, FUZZ_SECONDS"
 

@@ -41,9 +41,15 @@ void site_images_dir(char *buf, size_t size)
 		snprintf(buf, size, "%s", getenv("WAVE_IMAGES"));
 		return;
 	}
-	/* .../build/bin/wavectl -> .../build/images */
+	/*
+	 * .../build/bin/wavectl -> .../build/images in the build tree;
+	 * PREFIX/bin/wavectl -> PREFIX/share/wave-vm/images once installed.
+	 */
 	site_bindir(bin, sizeof(bin));
 	snprintf(buf, size, "%s/images", dirname(bin));
+	if (access(buf, F_OK) == 0)
+		return;
+	snprintf(buf, size, "%s/share/wave-vm/images", bin);
 }
 
 void site_path(char *buf, size_t size, const char *rundir, const char *name)

@@ -3,7 +3,8 @@
  * Where things live on a Wave-VM host, with the environment variables that
  * move them. One place, so waved, wavectl, the benchmarks, the vmm layer,
  * the scripts (scripts/net.sh, scripts/libvirtd.sh) and the tests agree.
- *   WAVE_IMAGES   guest images (default: ../images next to the binary's bin/)
+ *   WAVE_IMAGES   guest images (default: ../images next to the binary's bin/
+ *                 in the build tree, ../share/wave-vm/images once installed)
  *   WAVE_RUNDIR   runtime state: waved's status socket and journal, the
  *                 accelerator cache, consoles (default /run/wave-vm)
  *   WAVE_BRIDGE   the guests' bridge (default wavebr0)
@@ -28,7 +29,7 @@
 
 /* The directory of this executable (build/bin), or "." if unknown. */
 void site_bindir(char *buf, size_t size);
-/* The guest image directory: $WAVE_IMAGES, else BIN/../images of this executable. */
+/* The guest image directory: $WAVE_IMAGES, else BIN/../images or BIN/../share/wave-vm/images. */
 void site_images_dir(char *buf, size_t size);
 const char *site_rundir(void);
 /* DIR/NAME with DIR the run directory rundir, or site_rundir() if NULL. */
