@@ -394,6 +394,9 @@ static void new_barriers(struct waved *w, struct wv_vm *vm)
 	for (unsigned int i = 0; i < WV_MAX_THREADS; i++)
 		if (vm->th[i].used)
 			vm->th[i].barrier = ++w->next_barrier;
+	/* Wakeup subscriptions name the VM's barrier: the policy asks again. */
+	memset(vm->wake, 0, sizeof(vm->wake));
+	vm_notify(w, vm);
 }
 
 /* Every thread of vm back to its baseline (a class change: the policy starts afresh). */
