@@ -253,20 +253,29 @@ static void pin_stays_within_operators_pins(void **state)
 	assert_int_equal(op->u.place.mask, 0x8);
 }
 
+/*
+ * The latency policy on two CPUs with one latency VM (2 vCPUs and its
+ * emulator, t[3]) using 10% for a second, vCPU 1 pinned to pin1 (0: not);
+ * returns how many ops it decided.
+ */
+static unsigned int latency_vm_at_10_percent(struct fake_thread *t, uint64_t pin1)
+{
+	setup_policy("latency", 0);
+	add_cpus(2);
+	add_vm(1, WAVE_CLASS_LATENCY, 2, 200);
+	init_threads(t, 3, 1, 2);
+	t[1].pin = pin1;
+	run_for(t, 3, 1000 * MS, 0.10, 0, 10 * MS);
+	return decide();
+}
+
 /* No reservation for a pinned latency thread (the kernel allows none): a CFS weight. */
 static void latency_pinned_thread_gets_weight_not_deadline(void **state)
 {
 	struct fake_thread t[3];
 	const struct wave_txn *op;
-	unsigned int n;
+	unsigned int n = latency_vm_at_10_percent(t, 0x2);
 
-	setup_policy("latency", 0);
-	add_cpus(2);
-	add_vm(1, WAVE_CLASS_LATENCY, 2, 200);
-	init_threads(t, 3, 1, 2);
-	t[1].pin = 0x2;
-	run_for(t, 3, 1000 * MS, 0.10, 0, 10 * MS);
-	n = decide();
 	assert_int_equal(n, 3);
 	assert_non_null(op = find_op(n, 1, WAVE_KIND_VCPU, 0));
 	assert_int_equal(op->policy, WAVE_SCHED_DEADLINE);
@@ -283,15 +292,9 @@ static void latency_reservations_adapt(void **state)
 {
 	struct fake_thread t[3];
 	const struct wave_txn *op;
-	unsigned int n;
-
-	setup_policy("latency", 0);
-	add_cpus(2);
-	add_vm(1, WAVE_CLASS_LATENCY, 2, 200);
-	init_threads(t, 3, 1, 2);
 	/* Steady 10% demand: runtime = 0.1 x 5 ms x 2 = 1 ms, deadline = period = 5 ms. */
-	run_for(t, 3, 1000 * MS, 0.10, 0, 10 * MS);
-	n = decide();
+	unsigned int n = latency_vm_at_10_percent(t, 0);
+
 	assert_int_equal(n, 3);
 	for (unsigned int i = 0; i < 3; i++) {
 		op = &out[i].p.txn;

@@ -6,6 +6,7 @@
  * client can send is interpreted. Written with json-c, so names are escaped.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,34 @@ static json_object *latency_json(const uint64_t *ring, uint64_t count)
 	return o;
 }
 
+/* waved's counters as status keys (each a uint64_t of struct waved_stats). */
+static const struct {
+	const char *name;
+	size_t offset;
+} counters[] = {
+	{ "fallbacks", offsetof(struct waved_stats, fallbacks) },
+	{ "handbacks", offsetof(struct waved_stats, handbacks) },
+	{ "last_fallback_ns", offsetof(struct waved_stats, last_fallback_ns) },
+	{ "snapshots", offsetof(struct waved_stats, snapshots) },
+	{ "wake_events", offsetof(struct waved_stats, wake_events) },
+	{ "exports", offsetof(struct waved_stats, exports) },
+	{ "wake_subs", offsetof(struct waved_stats, wake_subs) },
+	{ "bad_wake_subs", offsetof(struct waved_stats, bad_wake_subs) },
+	{ "prestaged", offsetof(struct waved_stats, prestaged) },
+	{ "prestaged_fired", offsetof(struct waved_stats, prestaged_fired) },
+	{ "dl_repairs", offsetof(struct waved_stats, dl_repairs) },
+	{ "rt_refused", offsetof(struct waved_stats, rt_refused) },
+	{ "resyncs", offsetof(struct waved_stats, resyncs) },
+	{ "resyncs_refused", offsetof(struct waved_stats, resyncs_refused) },
+	{ "evictions", offsetof(struct waved_stats, evictions) },
+	{ "threads_dropped", offsetof(struct waved_stats, threads_dropped) },
+	{ "metadata_changes", offsetof(struct waved_stats, meta_changes) },
+	{ "metadata_refused", offsetof(struct waved_stats, meta_refused) },
+	{ "tunings_adopted", offsetof(struct waved_stats, tunings_adopted) },
+	{ "tx_dropped", offsetof(struct waved_stats, tx_dropped) },
+	{ "bad_txns", offsetof(struct waved_stats, rx_invalid_txn) },
+};
+
 static json_object *status_json(const struct waved *w)
 {
 	json_object *o = json_object_new_object(), *st = json_object_new_object(), *vms;
@@ -185,37 +214,12 @@ static json_object *status_json(const struct waved *w)
 	for (unsigned int s = 0; s < WAVE_ST_MAX; s++)
 		json_object_object_add(st, wave_status_name(s),
 				       json_object_new_int64((int64_t)w->st.results[s]));
-	json_object_object_add(st, "fallbacks", json_object_new_int64((int64_t)w->st.fallbacks));
-	json_object_object_add(st, "handbacks", json_object_new_int64((int64_t)w->st.handbacks));
-	json_object_object_add(st, "last_fallback_ns",
-			       json_object_new_int64((int64_t)w->st.last_fallback_ns));
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		json_object_object_add(st, counters[i].name,
+				       json_object_new_int64((int64_t)*(const uint64_t *)(
+					       (const char *)&w->st + counters[i].offset)));
 	json_object_object_add(st, "last_fallback_lag_us",
 			       json_object_new_double((double)w->st.last_fallback_lag_ns / 1e3));
-	json_object_object_add(st, "snapshots", json_object_new_int64((int64_t)w->st.snapshots));
-	json_object_object_add(st, "wake_events", json_object_new_int64((int64_t)w->st.wake_events));
-	json_object_object_add(st, "exports", json_object_new_int64((int64_t)w->st.exports));
-	json_object_object_add(st, "wake_subs", json_object_new_int64((int64_t)w->st.wake_subs));
-	json_object_object_add(st, "bad_wake_subs",
-			       json_object_new_int64((int64_t)w->st.bad_wake_subs));
-	json_object_object_add(st, "prestaged", json_object_new_int64((int64_t)w->st.prestaged));
-	json_object_object_add(st, "prestaged_fired",
-			       json_object_new_int64((int64_t)w->st.prestaged_fired));
-	json_object_object_add(st, "dl_repairs", json_object_new_int64((int64_t)w->st.dl_repairs));
-	json_object_object_add(st, "rt_refused", json_object_new_int64((int64_t)w->st.rt_refused));
-	json_object_object_add(st, "resyncs", json_object_new_int64((int64_t)w->st.resyncs));
-	json_object_object_add(st, "resyncs_refused",
-			       json_object_new_int64((int64_t)w->st.resyncs_refused));
-	json_object_object_add(st, "evictions", json_object_new_int64((int64_t)w->st.evictions));
-	json_object_object_add(st, "threads_dropped",
-			       json_object_new_int64((int64_t)w->st.threads_dropped));
-	json_object_object_add(st, "metadata_changes",
-			       json_object_new_int64((int64_t)w->st.meta_changes));
-	json_object_object_add(st, "metadata_refused",
-			       json_object_new_int64((int64_t)w->st.meta_refused));
-	json_object_object_add(st, "tunings_adopted",
-			       json_object_new_int64((int64_t)w->st.tunings_adopted));
-	json_object_object_add(st, "tx_dropped", json_object_new_int64((int64_t)w->st.tx_dropped));
-	json_object_object_add(st, "bad_txns", json_object_new_int64((int64_t)w->st.rx_invalid_txn));
 	if (w->ch) {
 		const struct chan_stats *cs = chan_get_stats(w->ch);
 
