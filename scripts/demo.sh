@@ -21,6 +21,7 @@ agent_pid=""
 step() { printf '\n== %s\n' "$*"; }
 
 cleanup() {
+	rc=$?
 	trap - EXIT INT TERM
 	step "cleaning up"
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null
@@ -34,6 +35,12 @@ cleanup() {
 	"$here/scripts/net.sh" down >/dev/null
 	"$here/scripts/libvirtd.sh" stop >/dev/null
 	rm -f "$rundir/accel" "$rundir/waved.journal"
+	# The daemons' logs go with the rest, unless something failed: then they tell why.
+	if [ "$rc" -eq 0 ]; then
+		rm -f "$rundir/waved.log" "$rundir/agent.log"
+	else
+		echo "demo: failed; the daemons' logs are in $rundir/waved.log and $rundir/agent.log"
+	fi
 	rmdir "$rundir/console" "$rundir" 2>/dev/null
 }
 trap cleanup EXIT
