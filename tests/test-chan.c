@@ -3,7 +3,8 @@
  * The channel end to end, in one process: a host and an agent over the real
  * shm and tcp transports. Attach, order, generations across restarts,
  * refusal of a second agent, link delay, fault injection, doorbell wake-up
- * and idle CPU. Hostile peers are in test-chan-hostile.c.
+ * and idle CPU. Hostile peers are in test-chan-hostile.c, who may attach
+ * (TLS, credentials, the attach deadline) in test-chan-trust.c.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "channel/codec.h"
+#include "channel/frame.h"
 #include "channel/tls.h"
 #include "common/clock.h"
 #include "common/site.h"
@@ -29,6 +30,44 @@ int test_free_port(void)
 
 	assert_true(port > 0);
 	return port;
+}
+
+int test_tcp_connect(const char *uri)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_port = htons((uint16_t)atoi(strrchr(uri, ':') + 1));
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+void test_write_frame(int fd, const struct wave_msg *m, unsigned int n)
+{
+	uint8_t buf[FRAME_MAX_SIZE];
+
+	frame_put_header(buf, n);
+	memcpy(buf + FRAME_HDR_SIZE, m, n * sizeof(*m));
+	assert_int_equal(write(fd, buf, FRAME_HDR_SIZE + n * sizeof(*m)),
+			 (ssize_t)(FRAME_HDR_SIZE + n * sizeof(*m)));
+}
+
+struct wave_msg test_raw_hello(enum wave_role role, uint64_t gen)
+{
+	struct wave_msg m;
+
+	wave_msg_hello(&m, role, 0x1234, gen, 0);
+	return m;
+}
+
+socklen_t test_shm_addr(const char *uri, struct sockaddr_un *a)
+{
+	int n;
+
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "wave-vm/shm/%s", uri + 4);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
 }
 
 void test_skip_reason(const char *fmt, ...)

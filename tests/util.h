@@ -4,7 +4,9 @@
 #define WAVE_TESTS_UTIL_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include "channel/chan.h"
 #include "vmm/conn.h"
@@ -37,6 +39,12 @@ void test_opts_init(struct chan_opts *o, enum chan_role role, const char *uri);
 const char *test_keys(void);
 /* A free TCP port on 127.0.0.1 (bound and released). */
 int test_free_port(void);
+
+/* For raw peers that speak the attach protocol by hand. */
+int test_tcp_connect(const char *uri);                    /* to tcp://127.0.0.1:PORT */
+void test_write_frame(int fd, const struct wave_msg *m, unsigned int n);
+struct wave_msg test_raw_hello(enum wave_role role, uint64_t gen);
+socklen_t test_shm_addr(const char *uri, struct sockaddr_un *a); /* shm:NAME's socket */
 
 struct chan *test_open_host(const char *uri, const struct chan_opts *o);
 struct chan *test_open_agent(const char *uri, const struct chan_opts *o);
