@@ -36,6 +36,16 @@ int mech_get(const struct mech_thread *t, struct mech_state *s)
 	return t->ops->get(t, s);
 }
 
+/* The scheduling class of from (policy, priority, DEADLINE parameters) into to. */
+static void copy_class(struct mech_state *to, const struct mech_state *from)
+{
+	to->policy = from->policy;
+	to->rt_prio = from->rt_prio;
+	to->dl_runtime = from->dl_runtime;
+	to->dl_deadline = from->dl_deadline;
+	to->dl_period = from->dl_period;
+}
+
 /*
  * Before every change: is tid still the thread we started managing? A
  * thread that exited may have its tid reused by an unrelated process, which
@@ -133,12 +143,8 @@ int mech_class(struct mech_thread *t, int policy, unsigned int prio, uint64_t ru
 	s.nice = t->baseline.nice;
 	if ((ret = t->ops->sched_class(t, &s, &t->left_dl)))
 		return ret;
-	t->last.policy = s.policy;
-	t->last.rt_prio = s.rt_prio;
+	copy_class(&t->last, &s);
 	t->last.nice = s.nice;
-	t->last.dl_runtime = s.dl_runtime;
-	t->last.dl_deadline = s.dl_deadline;
-	t->last.dl_period = s.dl_period;
 	return 0;
 }
 
@@ -149,19 +155,28 @@ int mech_set(struct mech_thread *t, const struct mech_state *s)
 
 	if ((ret = same_thread(t)))
 		return ret;
-	first = t->ops->sched_class(t, s, &t->left_dl);
-	ret = t->ops->affinity(t, &s->affinity);
-	if (ret && !first)
+	/* What Wave set last follows every setting that took (mech_adopt compares with it). */
+	if (!(first = t->ops->sched_class(t, s, &t->left_dl))) {
+		copy_class(&t->last, s);
+		t->last.nice = s->nice;
+	}
+	if (!(ret = t->ops->affinity(t, &s->affinity)))
+		t->last.affinity = s->affinity;
+	else if (!first)
 		first = ret;
 	if (t->cgroup[0] && s->weight >= 0) {
-		ret = t->ops->cg_weight(t, s->weight);
-		if (ret && !first)
+		if (!(ret = t->ops->cg_weight(t, s->weight)))
+			t->last.weight = s->weight;
+		else if (!first)
 			first = ret;
 	}
 	if (t->cgroup[0] && s->period_us > 0) {
-		ret = t->ops->quota(t, s->quota_us, s->period_us);
-		if (ret && !first)
+		if (!(ret = t->ops->quota(t, s->quota_us, s->period_us))) {
+			t->last.quota_us = s->quota_us;
+			t->last.period_us = s->period_us;
+		} else if (!first) {
 			first = ret;
+		}
 	}
 	return first;
 }
@@ -173,7 +188,6 @@ int mech_restore(struct mech_thread *t)
 	if (!t->changed)
 		return 0;
 	ret = mech_set(t, &t->baseline);
-	t->last = t->baseline;
 	/* A thread that is gone has nothing left to restore. */
 	if (!ret || ret == -ESRCH)
 		t->changed = 0;
@@ -206,11 +220,7 @@ int mech_adopt(struct mech_thread *t, const cpu_set_t *pin)
 	if (pin)
 		t->last.affinity = now.affinity;
 	if (!same_class(&now, &t->last)) {
-		t->baseline.policy = now.policy;
-		t->baseline.rt_prio = now.rt_prio;
-		t->baseline.dl_runtime = now.dl_runtime;
-		t->baseline.dl_deadline = now.dl_deadline;
-		t->baseline.dl_period = now.dl_period;
+		copy_class(&t->baseline, &now);
 		adopted |= MECH_K_CLASS;
 	}
 	/* The kernel reports a nice value for CFS threads only. */

@@ -121,6 +121,11 @@ static void operator_changes_are_adopted(void **state)
 	assert_int_equal(mech_weight(&t, 50), 0); /* nice, no cgroup */
 	/* Nobody else touched it: nothing to adopt, and the restore is Wave's baseline. */
 	assert_int_equal(mech_adopt(&t, NULL), 0);
+	/* A change rolled back (a transaction's undo) is Wave's too, not the operator's. */
+	assert_int_equal(mech_get(&t, &now), 0);
+	assert_int_equal(mech_weight(&t, 20), 0);
+	assert_int_equal(mech_set(&t, &now), 0);
+	assert_int_equal(mech_adopt(&t, NULL), 0);
 	/* The operator pins it to CPU 1 and renices it. */
 	assert_int_equal(sched_setaffinity(tid, sizeof(one), &one), 0);
 	assert_int_equal(setpriority(PRIO_PROCESS, (id_t)tid, 7), 0);
