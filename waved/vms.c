@@ -337,14 +337,17 @@ void wv_drop_thread(struct waved *w, struct wv_vm *vm, struct wv_thread *t, cons
 	wv_rt_recount(w);
 }
 
-void wv_restore_all(struct waved *w, const char *why)
+/* The threads of vm (of every VM if NULL) back to their baselines; why goes in the log. */
+static void restore(struct waved *w, struct wv_vm *only, const char *why)
 {
 	unsigned int n = 0, failed = 0;
 	int left_dl = 0;
 
-	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
-		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++) {
-			struct wv_thread *t = &w->vms[v].th[i];
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++) {
+		struct wv_vm *vm = &w->vms[v];
+
+		for (unsigned int i = 0; vm->used && (!only || vm == only) && i < WV_MAX_THREADS; i++) {
+			struct wv_thread *t = &vm->th[i];
 
 			if (!t->used || !t->mech.changed)
 				continue;
@@ -355,13 +358,20 @@ void wv_restore_all(struct waved *w, const char *why)
 			t->mech.left_dl = 0;
 			n++;
 		}
+	}
 	if (n)
 		wave_info("waved: %s: %u threads back to their baseline%s", why, n,
 			  failed ? " (some could not be restored)" : "");
 	if (left_dl)
 		wv_dl_repair(w, why);
 	wv_rt_recount(w);
-	wv_journal(w);
+	if (n || !only)
+		wv_journal(w);
+}
+
+void wv_restore_all(struct waved *w, const char *why)
+{
+	restore(w, NULL, why);
 }
 
 static void on_started(struct waved *w, const char *name)
@@ -399,29 +409,6 @@ static void new_barriers(struct waved *w, struct wv_vm *vm)
 	vm_notify(w, vm);
 }
 
-/* Every thread of vm back to its baseline (a class change: the policy starts afresh). */
-static void restore_vm(struct waved *w, struct wv_vm *vm, const char *why)
-{
-	int left_dl = 0, changed = 0;
-
-	for (unsigned int i = 0; i < WV_MAX_THREADS; i++) {
-		struct wv_thread *t = &vm->th[i];
-
-		if (!t->used || !t->mech.changed)
-			continue;
-		changed = 1;
-		mech_restore(&t->mech);
-		t->rt_bw = 0;
-		left_dl |= t->mech.left_dl;
-		t->mech.left_dl = 0;
-	}
-	if (left_dl)
-		wv_dl_repair(w, why);
-	wv_rt_recount(w);
-	if (changed)
-		wv_journal(w);
-}
-
 /*
  * The operator changed the Wave metadata (virsh metadata --live): it takes
  * effect now, or is refused whole with the reason, the old setting kept.
@@ -456,7 +443,7 @@ static void on_metadata(struct waved *w, const char *name)
 		  vmm_class_name(m.cls), m.weight, vmm_class_name(vm->cls), vm->weight);
 	w->st.meta_changes++;
 	if (m.cls != vm->cls)
-		restore_vm(w, vm, "a VM changed class");
+		restore(w, vm, "a VM changed class: the policy starts afresh");
 	vm->cls = (uint8_t)m.cls;
 	vm->weight = m.weight;
 	new_barriers(w, vm);
