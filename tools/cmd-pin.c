@@ -75,23 +75,29 @@ static int pin_now(virDomainPtr dom, unsigned int vcpu, unsigned char *map, int 
 	return virDomainPinVcpuFlags(dom, vcpu, map, maplen, flags) ? -1 : 0;
 }
 
-/* The vCPU's thread policy (SCHED_*), or -errno. */
-static int vcpu_policy(struct vmm_conn *c, const char *name, unsigned int vcpu)
+/* The host thread of vCPU vcpu of domain name, set up for reading its class: 0 or -errno. */
+static int vcpu_thread(struct vmm_conn *c, const char *name, unsigned int vcpu,
+		       struct mech_thread *t)
 {
 	struct vmm_domain d;
-	struct mech_thread t;
-	struct mech_state s;
 	char why[512];
 	int ret = -ENOENT;
 
 	if (vmm_domain_lookup(c, name, &d, why, sizeof(why)))
 		return -ENOENT;
 	for (unsigned int i = 0; i < d.nr_vcpus; i++)
-		if (d.vcpus[i].index == vcpu &&
-		    !mech_thread_init(&t, &mech_linux_ops, d.vcpus[i].tid, NULL, 1))
-			ret = mech_get(&t, &s) ? -ESRCH : s.policy;
+		if (d.vcpus[i].index == vcpu)
+			ret = mech_thread_init(t, &mech_linux_ops, d.vcpus[i].tid, NULL, 1);
 	vmm_domain_clear(&d);
 	return ret;
+}
+
+/* The thread's scheduling policy (SCHED_*), or -errno. */
+static int policy_of(const struct mech_thread *t)
+{
+	struct mech_state s;
+
+	return mech_get(t, &s) ? -ESRCH : s.policy;
 }
 
 /* Sets the Wave metadata element (NULL: removes it), live only. */
@@ -103,8 +109,8 @@ static int set_meta(virDomainPtr dom, const char *xml)
 }
 
 /* Pins with waved's hands off the VM: managed='no', pin, metadata back. */
-static int pin_released(struct vmm_conn *c, virDomainPtr dom, const char *name, unsigned int vcpu,
-			unsigned char *map, int maplen)
+static int pin_released(const struct mech_thread *t, virDomainPtr dom, const char *name,
+			unsigned int vcpu, unsigned char *map, int maplen)
 {
 	char *old = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VMM_META_NS,
 					 VIR_DOMAIN_AFFECT_LIVE);
@@ -125,7 +131,7 @@ static int pin_released(struct vmm_conn *c, virDomainPtr dom, const char *name, 
 		return -1;
 	}
 	end = wave_now_ns() + po.timeout_ns;
-	while ((policy = vcpu_policy(c, name, vcpu)) == SCHED_DEADLINE && wave_now_ns() < end)
+	while ((policy = policy_of(t)) == SCHED_DEADLINE && wave_now_ns() < end)
 		wave_sleep_ns(20 * WAVE_NSEC_PER_MSEC);
 	if (policy == SCHED_DEADLINE)
 		wave_err("pin: %s: vCPU %u still in SCHED_DEADLINE after %.0f s: is waved running "
@@ -152,6 +158,7 @@ static int pin_run(int argc, char **argv)
 	struct vmm_conn *c;
 	virDomainPtr dom = NULL;
 	uint64_t vcpu, mask;
+	struct mech_thread t;
 	char why[512];
 
 	if (ret)
@@ -188,9 +195,9 @@ static int pin_run(int argc, char **argv)
 	if (!pin_now(dom, (unsigned int)vcpu, map, maplen)) {
 		printf("%s: vCPU %u pinned to CPUs %s\n", name, (unsigned int)vcpu, list);
 		ret = 0;
-	} else if (sys_errno() == EBUSY &&
-		   vcpu_policy(c, name, (unsigned int)vcpu) == SCHED_DEADLINE) {
-		if (!pin_released(c, dom, name, (unsigned int)vcpu, map, maplen)) {
+	} else if (sys_errno() == EBUSY && !vcpu_thread(c, name, (unsigned int)vcpu, &t) &&
+		   policy_of(&t) == SCHED_DEADLINE) {
+		if (!pin_released(&t, dom, name, (unsigned int)vcpu, map, maplen)) {
 			printf("%s: vCPU %u pinned to CPUs %s; Wave manages the VM again, within the "
 			       "pin\n", name, (unsigned int)vcpu, list);
 			ret = 0;
