@@ -576,6 +576,22 @@ static int only_cpu(const char *name, unsigned int idx, int cpu)
 	return ok;
 }
 
+/* The emulator thread (QEMU's main thread) runs on exactly CPU cpu, outside SCHED_DEADLINE. */
+static int emulator_only_cpu(const char *name, int cpu)
+{
+	struct vmm_domain d;
+	char why[512];
+	cpu_set_t s;
+	int ok;
+
+	if (vmm_domain_lookup(conn, name, &d, why, sizeof(why)))
+		return 0;
+	ok = !sched_getaffinity(d.emulator.tid, sizeof(s), &s) && CPU_COUNT(&s) == 1 &&
+	     CPU_ISSET(cpu, &s) && sched_getscheduler(d.emulator.tid) != SCHED_DEADLINE;
+	vmm_domain_clear(&d);
+	return ok;
+}
+
 /* vCPU idx's CFS quota (cgroup v1 cpu.cfs_quota_us, v2 the first field of cpu.max), or -2. */
 static long long vcpu_quota(const char *name, unsigned int idx)
 {
@@ -615,6 +631,7 @@ static void operators_tools_under_wave(void **state)
 	char *l[] = { "build/bin/wavectl", "launch", "images/xml/latency-echo.xml", "--name", lat,
 		      NULL };
 	char *pin[] = { "build/bin/wavectl", "pin", lat, "1", "1", NULL };
+	char *pin_emu[] = { "build/bin/wavectl", "pin", lat, "emulator", "0", NULL };
 	char *wv[] = { "build/bin/waved", "--match", name_prefix, "--channel", chan_uri, "--rundir",
 		       rundir, "--lag-threshold", "20", "--handback", "10", NULL };
 	char *ag[] = { "build/bin/wave-agent", "--channel", chan_uri, "--policy", "latency", NULL };
@@ -640,6 +657,10 @@ static void operators_tools_under_wave(void **state)
 	field(lat, 1, "sched", got, sizeof(got));
 	assert_string_equal(got, "other");
 	assert_int_equal(wait_field(lat, 0, "sched", "deadline", 10), 0); /* the other keeps its own */
+	/* The emulator thread, reserved for too, the same way. */
+	assert_int_equal(run(pin_emu, 0), 0);
+	sleep(2);
+	assert_true(emulator_only_cpu(lat, 0));
 
 	/* virsh vcpupin on a vCPU that is not in DEADLINE: followed, and kept. */
 	assert_int_equal(virsh("vcpupin", bat, "0", "0", "--live", NULL, NULL), 0);

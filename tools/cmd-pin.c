@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * wavectl pin DOMAIN VCPU CPULIST: 'virsh vcpupin' that also works on a
- * vCPU Wave holds in SCHED_DEADLINE.
+ * wavectl pin DOMAIN VCPU|emulator CPULIST: 'virsh vcpupin' (or
+ * 'emulatorpin') that also works on a thread Wave holds in SCHED_DEADLINE.
  *
  * The kernel refuses to narrow the affinity of a SCHED_DEADLINE thread
  * (its affinity must span the root domain), so a plain vcpupin on such a
@@ -11,8 +11,9 @@
  * through libvirt, and puts the metadata back as it was. waved then manages
  * the VM again, sees the pin (libvirt's tuning is read at add), places the
  * vCPU only within it, and gives it a CFS weight instead of a reservation
- * (a pinned thread cannot have one). A vCPU that is not in DEADLINE is
- * pinned at once, with nothing else touched.
+ * (a pinned thread cannot have one). A thread that is not in DEADLINE is
+ * pinned at once, with nothing else touched. The emulator thread (QEMU's
+ * main thread, which the latency policy reserves for too) works the same.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,20 +43,20 @@ static const struct opt pin_opts[] = {
 	OPT_BOOL("config", 0, &po.config, "also pin in the persistent definition (next boot)"),
 	OPT_DURATION("timeout", "T", &po.timeout_ns, WAVE_NSEC_PER_SEC, WAVE_NSEC_PER_SEC,
 		     600 * WAVE_NSEC_PER_SEC,
-		     "how long waved may take to let go of the vCPU (bare: s)"),
+		     "how long waved may take to let go of the thread (bare: s)"),
 	OPT_STRING("uri", "URI", &po.uri, "libvirt URI (default: $WAVE_URI or qemu:///system)"),
 	OPT_END(),
 };
 
 static const struct opt_cmd pin_cmd = {
 	.name = "pin",
-	.usage = "wavectl pin [--config] [--timeout T] [--uri URI] DOMAIN VCPU CPULIST",
-	.about = "Pins vCPU VCPU of a running domain to CPULIST (e.g. 1 or 0-3,6), as\n"
-		 "'virsh vcpupin' does, also when Wave holds that vCPU in SCHED_DEADLINE (where\n"
-		 "vcpupin fails with \"Device or resource busy\"): waved lets go of the VM for a\n"
-		 "moment (its Wave metadata, live: managed='no'), the vCPU is pinned, the\n"
-		 "metadata is put back. Under Wave a pinned vCPU is placed only within its pin\n"
-		 "and gets a CFS weight instead of a reservation.\n",
+	.usage = "wavectl pin [--config] [--timeout T] [--uri URI] DOMAIN VCPU|emulator CPULIST",
+	.about = "Pins vCPU VCPU (or the emulator thread) of a running domain to CPULIST (e.g. 1\n"
+		 "or 0-3,6), as 'virsh vcpupin' ('emulatorpin') does, also when Wave holds that\n"
+		 "thread in SCHED_DEADLINE (where virsh fails with \"Device or resource busy\"):\n"
+		 "waved lets go of the VM for a moment (its Wave metadata, live: managed='no'),\n"
+		 "the thread is pinned, the metadata is put back. Under Wave a pinned thread is\n"
+		 "placed only within its pin and gets a CFS weight instead of a reservation.\n",
 	.opts = pin_opts,
 	.min_args = 3,
 	.max_args = 3,
@@ -68,16 +69,28 @@ static int sys_errno(void)
 	return e && e->code == VIR_ERR_SYSTEM_ERROR ? e->int1 : 0;
 }
 
-static int pin_now(virDomainPtr dom, unsigned int vcpu, unsigned char *map, int maplen)
+/* What is pinned: vCPU index, or the emulator thread. */
+#define PIN_EMULATOR (-1)
+
+static const char *target_name(int vcpu, char *buf, size_t size)
+{
+	if (vcpu == PIN_EMULATOR)
+		return "the emulator thread";
+	snprintf(buf, size, "vCPU %d", vcpu);
+	return buf;
+}
+
+static int pin_now(virDomainPtr dom, int vcpu, unsigned char *map, int maplen)
 {
 	unsigned int flags = VIR_DOMAIN_AFFECT_LIVE | (po.config ? VIR_DOMAIN_AFFECT_CONFIG : 0);
 
-	return virDomainPinVcpuFlags(dom, vcpu, map, maplen, flags) ? -1 : 0;
+	if (vcpu == PIN_EMULATOR)
+		return virDomainPinEmulator(dom, map, maplen, flags) ? -1 : 0;
+	return virDomainPinVcpuFlags(dom, (unsigned int)vcpu, map, maplen, flags) ? -1 : 0;
 }
 
-/* The host thread of vCPU vcpu of domain name, set up for reading its class: 0 or -errno. */
-static int vcpu_thread(struct vmm_conn *c, const char *name, unsigned int vcpu,
-		       struct mech_thread *t)
+/* The host thread pinned, set up for reading its class: 0 or -errno. */
+static int target_thread(struct vmm_conn *c, const char *name, int vcpu, struct mech_thread *t)
 {
 	struct vmm_domain d;
 	char why[512];
@@ -85,8 +98,10 @@ static int vcpu_thread(struct vmm_conn *c, const char *name, unsigned int vcpu,
 
 	if (vmm_domain_lookup(c, name, &d, why, sizeof(why)))
 		return -ENOENT;
-	for (unsigned int i = 0; i < d.nr_vcpus; i++)
-		if (d.vcpus[i].index == vcpu)
+	if (vcpu == PIN_EMULATOR)
+		ret = mech_thread_init(t, &mech_linux_ops, d.emulator.tid, NULL, 1);
+	for (unsigned int i = 0; vcpu != PIN_EMULATOR && i < d.nr_vcpus; i++)
+		if (d.vcpus[i].index == (unsigned int)vcpu)
 			ret = mech_thread_init(t, &mech_linux_ops, d.vcpus[i].tid, NULL, 1);
 	vmm_domain_clear(&d);
 	return ret;
@@ -110,7 +125,7 @@ static int set_meta(virDomainPtr dom, const char *xml)
 
 /* Pins with waved's hands off the VM: managed='no', pin, metadata back. */
 static int pin_released(const struct mech_thread *t, virDomainPtr dom, const char *name,
-			unsigned int vcpu, unsigned char *map, int maplen)
+			const char *what, int vcpu, unsigned char *map, int maplen)
 {
 	char *old = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VMM_META_NS,
 					 VIR_DOMAIN_AFFECT_LIVE);
@@ -123,8 +138,8 @@ static int pin_released(const struct mech_thread *t, virDomainPtr dom, const cha
 		vmm_meta_defaults(&m);
 	snprintf(xml, sizeof(xml), "<vm class='%s' weight='%u' managed='no'/>",
 		 vmm_class_name(m.cls), m.weight);
-	printf("%s: vCPU %u is in SCHED_DEADLINE under Wave: asking waved to let go of the VM\n",
-	       name, vcpu);
+	printf("%s: %s is in SCHED_DEADLINE under Wave: asking waved to let go of the VM\n",
+	       name, what);
 	if (set_meta(dom, xml)) {
 		wave_err("pin: %s: cannot set its metadata: %s", name, virGetLastErrorMessage());
 		free(old);
@@ -134,10 +149,10 @@ static int pin_released(const struct mech_thread *t, virDomainPtr dom, const cha
 	while ((policy = policy_of(t)) == SCHED_DEADLINE && wave_now_ns() < end)
 		wave_sleep_ns(20 * WAVE_NSEC_PER_MSEC);
 	if (policy == SCHED_DEADLINE)
-		wave_err("pin: %s: vCPU %u still in SCHED_DEADLINE after %.0f s: is waved running "
-			 "and managing %s?", name, vcpu, (double)po.timeout_ns / 1e9, name);
+		wave_err("pin: %s: %s still in SCHED_DEADLINE after %.0f s: is waved running "
+			 "and managing %s?", name, what, (double)po.timeout_ns / 1e9, name);
 	else if (pin_now(dom, vcpu, map, maplen))
-		wave_err("pin: %s: vCPU %u: %s", name, vcpu, virGetLastErrorMessage());
+		wave_err("pin: %s: %s: %s", name, what, virGetLastErrorMessage());
 	else
 		ret = 0;
 	/* The metadata goes back whatever happened: the VM is Wave's again. */
@@ -157,17 +172,24 @@ static int pin_run(int argc, char **argv)
 	unsigned char *map = NULL;
 	struct vmm_conn *c;
 	virDomainPtr dom = NULL;
-	uint64_t vcpu, mask;
+	uint64_t idx, mask;
 	struct mech_thread t;
-	char why[512];
+	char why[512], buf[32];
+	const char *what;
+	int vcpu;
 
 	if (ret)
 		return ret > 0 ? 0 : 2;
 	name = argv[first];
 	list = argv[first + 2];
-	if (wave_parse_u64("VCPU", argv[first + 1], 0, WAVE_MAX_VCPUS - 1, &vcpu) ||
-	    wave_parse_cpulist("CPULIST", list, &mask))
+	if (!strcmp(argv[first + 1], "emulator"))
+		idx = (uint64_t)-1;
+	else if (wave_parse_u64("VCPU", argv[first + 1], 0, WAVE_MAX_VCPUS - 1, &idx))
 		return 2;
+	if (wave_parse_cpulist("CPULIST", list, &mask))
+		return 2;
+	vcpu = idx == (uint64_t)-1 ? PIN_EMULATOR : (int)idx;
+	what = target_name(vcpu, buf, sizeof(buf));
 	if (vmm_conn_open(site_uri(po.uri), 0, &c, why, sizeof(why))) {
 		wave_err("pin: %s", why);
 		return 1;
@@ -192,18 +214,18 @@ static int pin_run(int argc, char **argv)
 		wave_err("pin: no running domain named '%s'", name);
 		goto out;
 	}
-	if (!pin_now(dom, (unsigned int)vcpu, map, maplen)) {
-		printf("%s: vCPU %u pinned to CPUs %s\n", name, (unsigned int)vcpu, list);
+	if (!pin_now(dom, vcpu, map, maplen)) {
+		printf("%s: %s pinned to CPUs %s\n", name, what, list);
 		ret = 0;
-	} else if (sys_errno() == EBUSY && !vcpu_thread(c, name, (unsigned int)vcpu, &t) &&
+	} else if (sys_errno() == EBUSY && !target_thread(c, name, vcpu, &t) &&
 		   policy_of(&t) == SCHED_DEADLINE) {
-		if (!pin_released(&t, dom, name, (unsigned int)vcpu, map, maplen)) {
-			printf("%s: vCPU %u pinned to CPUs %s; Wave manages the VM again, within the "
-			       "pin\n", name, (unsigned int)vcpu, list);
+		if (!pin_released(&t, dom, name, what, vcpu, map, maplen)) {
+			printf("%s: %s pinned to CPUs %s; Wave manages the VM again, within the pin\n",
+			       name, what, list);
 			ret = 0;
 		}
 	} else {
-		wave_err("pin: %s: vCPU %u: %s", name, (unsigned int)vcpu, virGetLastErrorMessage());
+		wave_err("pin: %s: %s: %s", name, what, virGetLastErrorMessage());
 	}
 out:
 	if (dom)
@@ -215,6 +237,6 @@ out:
 
 const struct wavectl_cmd wavectl_pin_cmd = {
 	.name = "pin",
-	.summary = "pin a vCPU (as virsh vcpupin), also one Wave holds in SCHED_DEADLINE",
+	.summary = "pin a vCPU or the emulator thread, also one Wave holds in SCHED_DEADLINE",
 	.run = pin_run,
 };
