@@ -7,13 +7,25 @@
  * and line), picks the domain type from the accelerator probe, then defines
  * the domain (libvirt validates it against its schema) and starts it. A
  * domain it defined but could not start is undefined again.
+ *
+ * QEMU runs as its own user (libvirt-qemu on Debian), which must be able
+ * to reach the guest images: every directory on the way searchable by
+ * others. A checkout under a private directory (mktemp -d makes 0700) is
+ * not; then the images are copied (again only when they changed) to
+ * STAGE_DIR, libvirt's directory for QEMU's files, and used from there.
+ * The alternative, widening the permissions of the user's directories, is
+ * not ours to do.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <libvirt/virterror.h>
 
@@ -26,6 +38,7 @@
 #include "vmm/domxml.h"
 
 #define XML_MAX (1 << 20)
+#define STAGE_DIR "/var/lib/libvirt/images/wave-vm"
 
 struct launch_opts {
 	const char *file, *name, *ip, *uri, *images_opt;
@@ -62,6 +75,110 @@ static const struct opt_cmd launch_cmd = {
 	.max_args = 1,
 };
 
+/* Others (QEMU's user) may search every directory down to dir and read its files. */
+static int reachable_by_others(const char *dir)
+{
+	char path[PATH_MAX], *p;
+	struct stat st;
+	struct dirent *e;
+	DIR *d;
+	int ok = 1;
+
+	if (!realpath(dir, path))
+		return 1; /* missing: the XML checks say so */
+	if (!(d = opendir(path)))
+		return 1;
+	while (ok && (e = readdir(d)))
+		ok = fstatat(dirfd(d), e->d_name, &st, 0) || !S_ISREG(st.st_mode) ||
+		     (st.st_mode & S_IROTH);
+	closedir(d);
+	/* Each directory from dir up to / searchable by others. */
+	while (ok) {
+		if (stat(path, &st) || !(st.st_mode & S_IXOTH))
+			return 0;
+		if (!strcmp(path, "/"))
+			break;
+		p = strrchr(path, '/');
+		p[p == path] = '\0';
+	}
+	return ok;
+}
+
+/* Copies from to to (mode 0644, from's mtime) unless to has from's size and mtime. */
+static int copy_if_changed(const char *from, const char *to)
+{
+	struct stat a, b;
+	char tmp[PATH_MAX + 300], buf[1 << 16];
+	int in, out, ret = 0;
+	ssize_t n;
+
+	if (stat(from, &a))
+		return -errno;
+	if (!stat(to, &b) && a.st_size == b.st_size && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+	    a.st_mtim.tv_nsec == b.st_mtim.tv_nsec)
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", to);
+	if ((in = open(from, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+		ret = -errno;
+		close(in);
+		return ret;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			ret = -EIO;
+			break;
+		}
+	if (n < 0)
+		ret = -errno;
+	if (!ret && (fchmod(out, 0644) || futimens(out, (struct timespec[2]){ a.st_atim, a.st_mtim })))
+		ret = -errno;
+	close(in);
+	if (close(out) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, to))
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
+/* o->images, or the copy in STAGE_DIR where QEMU's user cannot reach it (see the top). */
+static void images_for_qemu(struct launch_opts *o)
+{
+	char from[PATH_MAX + 260], to[PATH_MAX + 260];
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int ret = 0;
+
+	if (reachable_by_others(o->images) || !(d = opendir(o->images)))
+		return;
+	if (geteuid() != 0) {
+		closedir(d);
+		wave_warn("launch: QEMU's user may not reach %s (a directory on the way is "
+			  "private); run as root to have the images copied where it can", o->images);
+		return;
+	}
+	mkdir(STAGE_DIR, 0755);
+	while (!ret && (e = readdir(d))) {
+		snprintf(from, sizeof(from), "%s/%s", o->images, e->d_name);
+		snprintf(to, sizeof(to), "%s/%s", STAGE_DIR, e->d_name);
+		if (!stat(from, &st) && S_ISREG(st.st_mode))
+			ret = copy_if_changed(from, to);
+	}
+	closedir(d);
+	if (ret) {
+		wave_warn("launch: cannot copy the images to %s (%s): QEMU may not reach %s",
+			  STAGE_DIR, strerror(-ret), o->images);
+		return;
+	}
+	wave_info("launch: %s is not reachable by QEMU's user (a private directory on the "
+		  "way): using copies in %s", o->images, STAGE_DIR);
+	snprintf(o->images, sizeof(o->images), "%s", STAGE_DIR);
+}
+
 static int parse(int argc, char **argv, struct launch_opts *o)
 {
 	int first, ret = opt_parse(&launch_cmd, argc, argv, &first);
@@ -73,6 +190,7 @@ static int parse(int argc, char **argv, struct launch_opts *o)
 		snprintf(o->images, sizeof(o->images), "%s", o->images_opt);
 	else
 		site_images_dir(o->images, sizeof(o->images));
+	images_for_qemu(o);
 	return 0;
 }
 
