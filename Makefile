@@ -146,6 +146,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $(notdir $*)_bpf > $@
 
 $(OBJ)/kvm-hooks/observe-bpf.o: $(BUILD)/kvm-hooks/hooks.skel.h
+$(OBJ)/kvm-hooks/netobs-bpf.o: $(BUILD)/kvm-hooks/nettap.skel.h
 
 $(LIBVMM): $(VMM_OBJS)
 	$(call say,AR,$@)

@@ -33,6 +33,7 @@ static const char *const type_names[WAVE_MSG_TYPE_MAX] = {
 	[WAVE_MSG_RESYNC_REQ] = "RESYNC_REQ",
 	[WAVE_MSG_WAKE_SUB] = "WAKE_SUB",
 	[WAVE_MSG_THREAD_CPUS] = "THREAD_CPUS",
+	[WAVE_MSG_NET_STATE] = "NET_STATE",
 };
 
 static const char *const status_names[WAVE_ST_MAX] = {
@@ -178,6 +179,12 @@ void wave_msg_swab(struct wave_msg *m)
 		SW32(m->p.pin.vm_id); SW16(m->p.pin.index); SW32(m->p.pin.barrier);
 		SW32(m->p.pin.cpu_base); SW64(m->p.pin.mask);
 		break;
+	case WAVE_MSG_NET_STATE: {
+		struct wave_net_state *p = &m->p.net;
+		SW32(p->vm_id); SW32(p->barrier); SW64(p->rx_pkts); SW64(p->rx_bytes);
+		SW64(p->tx_pkts); SW64(p->tx_bytes); SW32(p->quiet_us);
+		break;
+	}
 	}
 }
 
@@ -210,6 +217,7 @@ static const uint64_t zero_bytes[WAVE_MSG_TYPE_MAX] = {
 	[WAVE_MSG_RESYNC_REQ] = ZF(h.rsvd) | ZF(p.resync.rsvd0) | ZF(p.resync.rsvd1),
 	[WAVE_MSG_WAKE_SUB] = ZF(h.rsvd) | ZF(p.wake.rsvd0) | ZF(p.wake.rsvd1),
 	[WAVE_MSG_THREAD_CPUS] = ZF(h.rsvd) | ZF(p.pin.rsvd0) | ZF(p.pin.rsvd1),
+	[WAVE_MSG_NET_STATE] = ZF(h.rsvd) | ZF(p.net.rsvd0),
 };
 
 static const uint64_t txn_zero_bytes[WAVE_OP_MAX] = {
@@ -484,8 +492,29 @@ static int check_wake_sub(const struct wave_msg *m, char *why, size_t len)
 {
 	if (m->p.wake.vm_id >= WAVE_MAX_VMS)
 		FAIL("WAKE_SUB: vm_id %u >= %u", m->p.wake.vm_id, WAVE_MAX_VMS);
-	if (m->p.wake.kinds >> WAVE_KIND_MAX)
+	if (m->p.wake.kinds & ~(((1u << WAVE_KIND_MAX) - 1) | WAVE_WAKE_NET))
 		FAIL("WAKE_SUB: kinds 0x%02x name unknown thread kinds", m->p.wake.kinds);
+	return 0;
+}
+
+static int check_net(const struct wave_msg *m, char *why, size_t len)
+{
+	const struct wave_net_state *p = &m->p.net;
+
+	if (p->vm_id >= WAVE_MAX_VMS)
+		FAIL("NET_STATE: vm_id %u >= %u", p->vm_id, WAVE_MAX_VMS);
+	if (p->flags & ~WAVE_NET_F_KNOWN)
+		FAIL("NET_STATE: unknown flags 0x%02x", p->flags);
+	if (p->source == WAVE_NET_SRC_NONE || p->source >= WAVE_NET_SRC_MAX)
+		FAIL("NET_STATE: source %u unknown", p->source);
+	if (p->nr_ifaces == 0 || p->nr_ifaces > WAVE_MAX_IFACES)
+		FAIL("NET_STATE: nr_ifaces %u not in 1..%u", p->nr_ifaces, WAVE_MAX_IFACES);
+	if (!(p->flags & WAVE_NET_ARRIVAL) && p->quiet_us)
+		FAIL("NET_STATE: quiet_us %u without ARRIVAL", p->quiet_us);
+	if (p->rx_bytes < p->rx_pkts || p->tx_bytes < p->tx_pkts)
+		FAIL("NET_STATE: fewer bytes than packets (rx %llu/%llu, tx %llu/%llu)",
+		     (unsigned long long)p->rx_bytes, (unsigned long long)p->rx_pkts,
+		     (unsigned long long)p->tx_bytes, (unsigned long long)p->tx_pkts);
 	return 0;
 }
 
@@ -506,6 +535,7 @@ static int (*const check_type[WAVE_MSG_TYPE_MAX])(const struct wave_msg *, char 
 	[WAVE_MSG_RESYNC_REQ] = check_resync,
 	[WAVE_MSG_WAKE_SUB] = check_wake_sub,
 	[WAVE_MSG_THREAD_CPUS] = check_thread_cpus,
+	[WAVE_MSG_NET_STATE] = check_net,
 };
 
 static __attribute__((noinline)) int bad_header(const struct wave_msg *m, char *why, size_t len)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Wave-VM wire format, protocol version 1.1.
+ * Wave-VM wire format, protocol version 1.2.
  *
  * Every message is one 64-byte cache line: a 16-byte header and a 48-byte
  * payload whose layout depends on the type. All fields have explicit widths
@@ -25,6 +25,9 @@
  * 1.1 also tells an agent that announces WAVE_FEAT_PINS which threads the
  * operator pinned (VCPU_STATE flags, WAVE_THREAD_PINNED) and to which CPUs
  * (THREAD_CPUS); a host sends neither to an agent that did not announce it.
+ * 1.2 adds NET_STATE, each VM's traffic as the host counts it, sent only to
+ * an agent that announces WAVE_FEAT_NET, and the WAKE_SUB bit WAVE_WAKE_NET
+ * (push a NET_STATE when a packet reaches a quiet VM).
  */
 #ifndef WAVE_CHANNEL_WIRE_H
 #define WAVE_CHANNEL_WIRE_H
@@ -37,7 +40,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 
 #define WAVE_MAGIC         0x45564157u /* "WAVE" read as little-endian u32 */
 #define WAVE_PROTO_MAJOR   1
-#define WAVE_PROTO_MINOR   1
+#define WAVE_PROTO_MINOR   2
 #define WAVE_MSG_SIZE      64
 #define WAVE_PAYLOAD_SIZE  48
 
@@ -48,8 +51,9 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 /* 1 << 3 was WAKEUPS in 1.0; see WAVE_MSG_WAKE_SUB. */
 #define WAVE_FEAT_WAKE_SUB (1ULL << 4) /* host: send me WAKE_SUB (1.1) */
 #define WAVE_FEAT_PINS     (1ULL << 5) /* agent: send me pins (VCPU_STATE flags, THREAD_CPUS; 1.1) */
+#define WAVE_FEAT_NET      (1ULL << 6) /* agent: send me NET_STATE (1.2) */
 #define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE | WAVE_FEAT_TIMESTAMPS | \
-			    WAVE_FEAT_WAKE_SUB | WAVE_FEAT_PINS)
+			    WAVE_FEAT_WAKE_SUB | WAVE_FEAT_PINS | WAVE_FEAT_NET)
 
 /* Limits every receiver enforces on ids and counts. */
 #define WAVE_MAX_VMS       4096u /* vm_id < WAVE_MAX_VMS */
@@ -78,7 +82,8 @@ enum wave_msg_type {
 	WAVE_MSG_RESYNC_REQ = 12,    /* agent->host: send me a snapshot */
 	WAVE_MSG_WAKE_SUB = 13,      /* agent->host: push these threads' wakeups (1.1) */
 	WAVE_MSG_THREAD_CPUS = 14,   /* host->agent: the CPUs a pinned thread may use (1.1) */
-	WAVE_MSG_TYPE_MAX = 15,
+	WAVE_MSG_NET_STATE = 15,     /* host->agent: a VM's traffic, carries the VM's barrier (1.2) */
+	WAVE_MSG_TYPE_MAX = 16,
 };
 
 /* Header flags. */
@@ -343,6 +348,43 @@ struct wave_wake_sub {
 	uint32_t rsvd1[8];
 };
 
+/*
+ * WAKE_SUB kinds bit (1.2): push a NET_STATE with WAVE_NET_ARRIVAL when a
+ * packet reaches the VM after the host's quiet gap (waved --net-quiet)
+ * without one. Only to an agent that announced WAVE_FEAT_NET.
+ */
+#define WAVE_WAKE_NET      (1u << 7)
+
+/*
+ * NET_STATE: one VM's traffic as the host counts it on the VM's network
+ * interfaces (its taps: a BPF program on their tc hooks, or their kernel
+ * statistics), cumulative since the host began counting this VM (a new VM
+ * barrier starts again from zero; counts never go back under one barrier).
+ * rx is towards the guest (requests arriving), tx is what the guest sends.
+ * Sent in snapshots, when a count moved (at most every 100 ms), and at once
+ * with WAVE_NET_ARRIVAL to a subscriber (WAVE_WAKE_NET).
+ */
+enum wave_net_source { WAVE_NET_SRC_NONE = 0, WAVE_NET_SRC_BPF = 1, WAVE_NET_SRC_IFSTATS = 2,
+		       WAVE_NET_SRC_MAX };
+
+#define WAVE_NET_ARRIVAL   (1u << 0) /* pushed at a packet that ended a quiet gap */
+#define WAVE_NET_F_KNOWN   (WAVE_NET_ARRIVAL)
+#define WAVE_MAX_IFACES    64u
+
+struct wave_net_state {
+	uint32_t vm_id;
+	uint32_t barrier;    /* the VM's barrier (VM_ADD) */
+	uint64_t rx_pkts;    /* to the guest */
+	uint64_t rx_bytes;
+	uint64_t tx_pkts;    /* from the guest */
+	uint64_t tx_bytes;
+	uint32_t quiet_us;   /* ARRIVAL: time without arrivals before this one (saturates); else 0 */
+	uint8_t flags;       /* WAVE_NET_* */
+	uint8_t source;      /* enum wave_net_source */
+	uint8_t nr_ifaces;   /* interfaces counted, <= WAVE_MAX_IFACES */
+	uint8_t rsvd0;
+};
+
 struct wave_msg {
 	struct wave_hdr h;
 	union {
@@ -359,6 +401,7 @@ struct wave_msg {
 		struct wave_resync_req resync;
 		struct wave_wake_sub wake;
 		struct wave_thread_cpus pin;
+		struct wave_net_state net;
 	} p;
 } __attribute__((aligned(WAVE_MSG_SIZE)));
 
@@ -383,6 +426,9 @@ WAVE_PAYLOAD_IS_48(wave_txn_result);
 WAVE_PAYLOAD_IS_48(wave_resync_req);
 WAVE_PAYLOAD_IS_48(wave_wake_sub);
 WAVE_PAYLOAD_IS_48(wave_thread_cpus);
+WAVE_PAYLOAD_IS_48(wave_net_state);
+_Static_assert(offsetof(struct wave_net_state, rx_pkts) == 8, "net.rx_pkts");
+_Static_assert(offsetof(struct wave_net_state, quiet_us) == 40, "net.quiet_us");
 _Static_assert(offsetof(struct wave_thread_cpus, mask) == 16, "pin.mask");
 _Static_assert(offsetof(struct wave_vcpu_state, flags) == 10, "vcpu.flags");
 _Static_assert(offsetof(struct wave_wake_sub, kinds) == 12, "wake.kinds");

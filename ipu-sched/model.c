@@ -141,6 +141,69 @@ static int apply_vcpu(struct model *m, const struct wave_vcpu_state *s, uint64_t
 	return 1;
 }
 
+/* An EWMA of a rate (no clamp, unlike ewma()). */
+static double ewma_rate(double avg, double sample, uint64_t dt, uint64_t tau)
+{
+	return avg + (1.0 - exp(-(double)dt / (double)tau)) * (sample - avg);
+}
+
+static int apply_net(struct model *m, const struct wave_net_state *s, uint64_t now)
+{
+	struct model_vm *vm = model_vm(m, s->vm_id);
+	struct model_net *n;
+
+	if (!vm || vm->barrier != s->barrier)
+		return -ENOENT;
+	n = &vm->net;
+	/* First counts, or counts that went back (the host started over): a new baseline. */
+	if (!n->present || s->rx_pkts < n->rx_pkts || s->tx_pkts < n->tx_pkts) {
+		memset(n, 0, sizeof(*n));
+		n->present = 1;
+	} else if (now > n->seen_ns) {
+		uint64_t dt = now - n->seen_ns;
+
+		/* Silence beyond one export period had no traffic: the host would have said. */
+		if (dt > MODEL_NET_PERIOD_NS) {
+			uint64_t quiet = dt - MODEL_NET_PERIOD_NS;
+
+			n->rx_pps = ewma_rate(n->rx_pps, 0, quiet, MODEL_TAU_NS);
+			n->rx_pps_slow = ewma_rate(n->rx_pps_slow, 0, quiet, 10 * MODEL_TAU_NS);
+			n->tx_pps = ewma_rate(n->tx_pps, 0, quiet, MODEL_TAU_NS);
+			dt = MODEL_NET_PERIOD_NS;
+		}
+		n->rx_pps = ewma_rate(n->rx_pps, (double)(s->rx_pkts - n->rx_pkts) * 1e9 / (double)dt,
+				      dt, MODEL_TAU_NS);
+		n->rx_pps_slow = ewma_rate(n->rx_pps_slow,
+					   (double)(s->rx_pkts - n->rx_pkts) * 1e9 / (double)dt, dt,
+					   10 * MODEL_TAU_NS);
+		n->tx_pps = ewma_rate(n->tx_pps, (double)(s->tx_pkts - n->tx_pkts) * 1e9 / (double)dt,
+				      dt, MODEL_TAU_NS);
+	}
+	if (s->flags & WAVE_NET_ARRIVAL)
+		n->arrival_ns = now;
+	n->source = s->source;
+	n->rx_pkts = s->rx_pkts;
+	n->rx_bytes = s->rx_bytes;
+	n->tx_pkts = s->tx_pkts;
+	n->tx_bytes = s->tx_bytes;
+	n->seen_ns = now;
+	return 1;
+}
+
+double model_net_rx_rate(const struct model_vm *vm, uint64_t now_ns, int slow)
+{
+	const struct model_net *n = &vm->net;
+	double r = slow ? n->rx_pps_slow : n->rx_pps;
+	uint64_t quiet;
+
+	if (!n->present)
+		return 0;
+	if (now_ns <= n->seen_ns + MODEL_NET_PERIOD_NS)
+		return r;
+	quiet = now_ns - n->seen_ns - MODEL_NET_PERIOD_NS;
+	return r * exp(-(double)quiet / (double)(slow ? 10 * MODEL_TAU_NS : MODEL_TAU_NS));
+}
+
 /* One window of a pinned thread's CPUs; CPUs beyond what the model holds are not placed on anyway. */
 static int apply_pin(struct model *m, const struct wave_thread_cpus *p)
 {
@@ -211,6 +274,9 @@ int model_apply(struct model *m, const struct wave_msg *msg, uint64_t now_ns)
 		break;
 	case WAVE_MSG_THREAD_CPUS:
 		ret = apply_pin(m, &msg->p.pin);
+		break;
+	case WAVE_MSG_NET_STATE:
+		ret = apply_net(m, &msg->p.net, now_ns);
 		break;
 	default:
 		return 0;

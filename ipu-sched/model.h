@@ -2,10 +2,10 @@
 /*
  * The policy's view of the host: VMs, their vCPU and emulator threads, host
  * CPUs, and signals derived from the state stream (EWMA utilisation and
- * runnable-delay fraction per thread). Built only from channel messages
- * (VM_ADD, VM_DEL, VCPU_STATE, THREAD_CPUS, HOST_CPU, snapshots), so the agent on the
- * IPU and waved in on-host mode build exactly the same model from exactly
- * the same input. Pure C: no I/O, no clock; callers pass the time.
+ * runnable-delay fraction per thread, packet rates per VM). Built only from
+ * channel messages (VM_ADD, VM_DEL, VCPU_STATE, THREAD_CPUS, HOST_CPU,
+ * NET_STATE, snapshots), so the agent on the IPU and waved in on-host mode
+ * build exactly the same model from exactly the same input. Pure C: no I/O, no clock; callers pass the time.
  */
 #ifndef WAVE_IPU_SCHED_MODEL_H
 #define WAVE_IPU_SCHED_MODEL_H
@@ -37,6 +37,25 @@ struct model_thread {
 	uint64_t pin[WAVE_MANAGED_CPUS / 64]; /* PINNED: the CPUs it may use (THREAD_CPUS) */
 };
 
+/*
+ * A VM's traffic (NET_STATE), towards the guest (rx) and from it (tx). The
+ * host sends a NET_STATE only when a count moved (at most every
+ * MODEL_NET_PERIOD_NS): silence means nothing arrived, so readers take the
+ * rates through model_net_rx_rate(), which decays them over the silence.
+ */
+#define MODEL_NET_PERIOD_NS (100 * 1000000ull)
+
+struct model_net {
+	int present;              /* counts have arrived for this VM */
+	uint8_t source;           /* enum wave_net_source */
+	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes; /* cumulative, as last reported */
+	uint64_t seen_ns;         /* when the last NET_STATE arrived */
+	uint64_t arrival_ns;      /* last ARRIVAL push (a packet after a quiet gap), or 0 */
+	double rx_pps;            /* EWMA packets/s to the guest (MODEL_TAU_NS) */
+	double rx_pps_slow;       /* ... with 10x the time constant */
+	double tx_pps;
+};
+
 struct model_vm {
 	int present;
 	uint32_t id, barrier, weight;
@@ -45,6 +64,7 @@ struct model_vm {
 	char name[WAVE_NAME_LEN + 1];
 	struct model_thread vcpu[WAVE_VM_VCPU_SLOTS];
 	struct model_thread extra[WAVE_VM_EXTRA_SLOTS]; /* by thread index */
+	struct model_net net;
 };
 
 struct model_cpu {
@@ -89,6 +109,13 @@ static inline unsigned int model_thread_slot(const struct model_thread *t)
 	for (unsigned int _i = 0; _i < WAVE_VM_SLOTS; _i++)                       \
 		if (((t) = _i < WAVE_VM_VCPU_SLOTS ? &(vm)->vcpu[_i]               \
 						   : &(vm)->extra[_i - WAVE_VM_VCPU_SLOTS])->present)
+
+/*
+ * Packets per second arriving for vm now: the EWMA (slow: its 10x time
+ * constant version), decayed over any silence longer than the host's
+ * export period (no NET_STATE: nothing arrived). 0 without counts.
+ */
+double model_net_rx_rate(const struct model_vm *vm, uint64_t now_ns, int slow);
 
 unsigned int model_allowed_cpus(const struct model *m, unsigned int *list, unsigned int max);
 
