@@ -177,6 +177,7 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 		/* A new host: the policy starts over, knowing what this one can do. */
 		a->env.prestage = !a->no_prestage && (m->p.hello.features & WAVE_FEAT_PRESTAGE);
 		a->env.wake_sub = !!(m->p.hello.features & WAVE_FEAT_WAKE_SUB);
+		a->env.net = !!(m->p.hello.features & WAVE_FEAT_NET);
 		sched_fini(&a->s);
 		if (sched_init(&a->s, &a->policy, &a->env))
 			stop = 1;
@@ -277,6 +278,7 @@ int main(int argc, char **argv)
 	if (!a->no_prestage)
 		a->copts.features |= WAVE_FEAT_PRESTAGE;
 	a->copts.features |= WAVE_FEAT_PINS; /* the model keeps operators' pins */
+	a->copts.features |= WAVE_FEAT_NET;  /* ... and VM traffic */
 	if ((ret = chan_open(a->uri, &a->copts, &a->ch))) {
 		wave_err("agent: cannot open %s: %s", a->uri, strerror(-ret));
 		sched_fini(&a->s);

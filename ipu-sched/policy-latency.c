@@ -17,9 +17,23 @@
  *    well below R for a second (changes under 20% are not worth a
  *    transaction);
  *  - a latency VM whose vCPUs use (nearly) all of a capped reservation for
- *    hog_ns is a CPU hog: its reservations are revoked (SCHED_OTHER) and
- *    each vCPU gets a CFS quota of hog_quota of a CPU, until its use stays
- *    below calm_util for as long, so batch VMs keep their share;
+ *    hog_ns, without request traffic that explains it, is a CPU hog: its
+ *    reservations are revoked (SCHED_OTHER) and each vCPU gets a CFS quota
+ *    of hog_quota of a CPU, until its use stays below calm_util for as
+ *    long, so batch VMs keep their share;
+ *  - with traffic that explains it, the same VM is busy, not a hog (only
+ *    the network tells them apart: the host counts each VM's packets on
+ *    its taps, NET_STATE). Its use is explained when packets arrive
+ *    (busy_rate per second at least) and the CPU it spends per arriving
+ *    packet stays within busy_factor of what it spent per packet while it
+ *    was not pressed (learned slowly, over seconds, and never from a hog),
+ *    and under busy_cost. A busy VM is never demoted; its reservations
+ *    grow to its demand up to busy_rcap of a period each and busy_share of
+ *    the allowed CPUs together, so the batch VMs keep the rest. Linux
+ *    cannot give one thread a reservation and a fair share beyond it:
+ *    demand beyond the busy caps waits for the next period. A hog that
+ *    also receives a trickle of packets spends far more per packet than
+ *    it used to, and stays a hog;
  *  - batch VMs share the rest by weight (SET_WEIGHT from their metadata).
  * Optional placement (lend=1): while a latency VM is active, batch vCPUs are
  * kept off one core (dedicated to it); after idle_ns without activity the
@@ -53,6 +67,11 @@ struct lat_cfg {
 	int lend;               /* dedicate a core while active, lend it while idle */
 	uint64_t idle_ns;       /* lend: idle this long before the core is lent */
 	uint32_t pinned_weight; /* weight of a pinned latency thread (no reservation possible) */
+	uint32_t busy_rate;     /* packets/s to the VM, at least, for its use to be explained */
+	double busy_factor;     /* ... and CPU per packet within this factor of what it was */
+	uint64_t busy_cost_ns;  /* ... and never more than this per packet */
+	double busy_rcap;       /* largest reservation of a busy VM's thread, fraction of the period */
+	double busy_share;      /* a busy VM's reservations together, fraction of the allowed CPUs */
 };
 _Static_assert(sizeof(struct lat_cfg) <= POLICY_CFG_MAX, "lat_cfg fits a policy_conf");
 
@@ -70,6 +89,11 @@ static const struct lat_cfg lat_defaults = {
 	.lend = 0,
 	.idle_ns = 50000000ull,        /* 50 ms */
 	.pinned_weight = 1000,         /* 10x a default VM's */
+	.busy_rate = 20,
+	.busy_factor = 4.0,
+	.busy_cost_ns = 5000000ull,    /* 5 ms of CPU per packet */
+	.busy_rcap = 0.75,
+	.busy_share = 0.7,
 };
 
 #define LAT_PARAM(n, t, f, lo, hi, h) \
@@ -94,6 +118,15 @@ static const struct policy_param lat_params[] = {
 	LAT_PARAM("idle", DURATION, idle_ns, 1e6, 6e10, "lend: idle this long before lending"),
 	LAT_PARAM("pinned-weight", UINT32, pinned_weight, WAVE_WEIGHT_MIN, WAVE_WEIGHT_MAX,
 		  "CFS weight of a latency thread the operator pinned (no reservation)"),
+	LAT_PARAM("busy-rate", UINT32, busy_rate, 1, 10000000,
+		  "packets/s to a VM, at least, for its CPU use to count as serving them"),
+	LAT_PARAM("busy-factor", FRACTION, busy_factor, 1, 1000,
+		  "... and its CPU per packet within this factor of what it was when not pressed"),
+	LAT_PARAM("busy-cost", DURATION, busy_cost_ns, 1e3, 1e9, "... and at most this per packet"),
+	LAT_PARAM("busy-rcap", FRACTION, busy_rcap, 0.01, 0.95,
+		  "largest reservation of a busy VM's thread, fraction of the period"),
+	LAT_PARAM("busy-share", FRACTION, busy_share, 0.01, 0.95,
+		  "a busy VM's reservations together, fraction of the allowed CPUs"),
 	{ .name = NULL },
 };
 
@@ -112,8 +145,12 @@ struct lat_thread {
 struct lat_vm {
 	uint32_t id;
 	int hog;
+	int busy;              /* its use is explained by its traffic now */
 	uint64_t hot_since, calm_since;
 	uint64_t last_active;  /* lend: last wakeup or busy sample */
+	double base_cost;      /* CPU-seconds per arriving packet while not pressed (0: unknown) */
+	uint64_t base_ns;      /* when base_cost was last updated */
+	double scale;          /* busy: the share of its demand its reservations may have */
 };
 
 struct lat_state {
@@ -189,12 +226,18 @@ static void emit_quota(struct policy_out *out, const struct model_vm *vm,
 	policy_emit(out, &op, 0);
 }
 
+/* The largest reservation a thread of the VM may have now, ns. */
+static double vm_cap_ns(const struct lat_state *s, const struct lat_vm *lv)
+{
+	return (lv->busy ? s->cfg.busy_rcap : s->cfg.rcap) * (double)s->cfg.period_ns;
+}
+
 /* Mean of the vCPUs' use (fast signal), each relative to what it may use. */
 static double vm_pressure(const struct lat_state *s, const struct model *m,
 			  const struct model_vm *vm, int *at_cap)
 {
 	unsigned int v = slot_of(m, vm), n = 0;
-	double sum = 0, cap = s->cfg.rcap * (double)s->cfg.period_ns;
+	double sum = 0, cap = vm_cap_ns(s, &s->vm[v]);
 
 	*at_cap = 1;
 	for (unsigned int i = 0; i < WAVE_VM_VCPU_SLOTS; i++) {
@@ -215,27 +258,72 @@ static double vm_pressure(const struct lat_state *s, const struct model *m,
 	return n ? sum / n : 0;
 }
 
-static void update_hog(struct lat_state *s, const struct model *m, const struct model_vm *vm,
-		       uint64_t now)
+/* What the VM's vCPUs use now (fast signal), CPUs; slow: the sustained mean per vCPU. */
+static double vm_cpus(const struct model_vm *vm, int slow)
 {
-	struct lat_vm *lv = &s->vm[slot_of(m, vm)];
-	int at_cap;
-	double p = vm_pressure(s, m, vm, &at_cap);
-	double use = 0;
+	double sum = 0;
 	unsigned int n = 0;
 
 	for (unsigned int i = 0; i < WAVE_VM_VCPU_SLOTS; i++)
 		if (vm->vcpu[i].present) {
-			use += vm->vcpu[i].util_slow;
+			sum += slow ? vm->vcpu[i].util_slow : vm->vcpu[i].util;
 			n++;
 		}
-	use = n ? use / n : 0;
+	return slow ? (n ? sum / n : 0) : sum;
+}
+
+/*
+ * Whether the VM's CPU use is explained by the packets arriving for it
+ * (the header says when), learning on the way what a packet costs it
+ * while it is not pressed: over seconds (a time constant of 5 s), and
+ * never from a hog or from unexplained use at the cap.
+ */
+static int use_explained(const struct lat_state *s, struct lat_vm *lv, const struct model_vm *vm,
+			 int hot, uint64_t now)
+{
+	const struct lat_cfg *c = &s->cfg;
+	double rate = model_net_rx_rate(vm, now, 0), per, limit;
+	int ok;
+
+	if (!vm->net.present || rate < (double)c->busy_rate)
+		return 0;
+	per = vm_cpus(vm, 0) / rate;
+	limit = (double)c->busy_cost_ns / 1e9;
+	if (lv->base_cost > 0 && lv->base_cost * c->busy_factor < limit)
+		limit = lv->base_cost * c->busy_factor;
+	ok = per <= limit;
+	if (!lv->hog && (!hot || ok)) {
+		if (lv->base_cost <= 0)
+			lv->base_cost = per;
+		else if (now > lv->base_ns)
+			lv->base_cost += (1.0 - exp(-(double)(now - lv->base_ns) / 5e9)) *
+					 (per - lv->base_cost);
+		lv->base_ns = now;
+	}
+	return ok;
+}
+
+/*
+ * Hog or busy (the header): a VM hot at its cap for hog_ns without
+ * traffic to explain it is a hog; a hog is forgiven when its use calms
+ * down, or when traffic explains it, either for hog_ns.
+ */
+static void update_hog(struct lat_state *s, const struct model *m, const struct model_vm *vm,
+		       uint64_t now)
+{
+	struct lat_vm *lv = &s->vm[slot_of(m, vm)];
+	int at_cap, hot;
+	double p;
+
 	if (lv->id != vm->id) {
 		memset(lv, 0, sizeof(*lv));
 		lv->id = vm->id;
 	}
+	p = vm_pressure(s, m, vm, &at_cap);
+	hot = p >= s->cfg.hog_util && at_cap;
+	lv->busy = use_explained(s, lv, vm, hot, now);
 	if (!lv->hog) {
-		if (p >= s->cfg.hog_util && at_cap) {
+		if (hot && !lv->busy) {
 			if (!lv->hot_since)
 				lv->hot_since = now;
 			else if (now - lv->hot_since >= s->cfg.hog_ns)
@@ -243,7 +331,7 @@ static void update_hog(struct lat_state *s, const struct model *m, const struct 
 		} else {
 			lv->hot_since = 0;
 		}
-	} else if (use < s->cfg.calm_util) {
+	} else if (vm_cpus(vm, 1) < s->cfg.calm_util || lv->busy) {
 		if (!lv->calm_since)
 			lv->calm_since = now;
 		else if (now - lv->calm_since >= s->cfg.hog_ns)
@@ -251,6 +339,15 @@ static void update_hog(struct lat_state *s, const struct model *m, const struct 
 	} else {
 		lv->calm_since = 0;
 	}
+	if (lv->hog)
+		lv->busy = 0;
+}
+
+/* A thread's demand with headroom, ns per period (the comment below says how). */
+static double thread_demand(const struct lat_state *s, const struct model_thread *t)
+{
+	return fmax(fmax(t->util, t->util_slow) * (double)s->cfg.period_ns, t->burst_ns) *
+	       s->cfg.headroom;
 }
 
 /*
@@ -261,12 +358,10 @@ static void update_hog(struct lat_state *s, const struct model *m, const struct 
  * It grows when the thread still queues before it runs.
  */
 static uint64_t want_runtime(const struct lat_state *s, const struct model_thread *t,
-			     const struct lat_thread *lt, uint64_t now, int *change)
+			     const struct lat_thread *lt, double cap, uint64_t now, int *change)
 {
 	const struct lat_cfg *c = &s->cfg;
-	double cap = c->rcap * (double)c->period_ns;
-	double r = fmax(fmax(t->util, t->util_slow) * (double)c->period_ns, t->burst_ns) *
-		   c->headroom;
+	double r = thread_demand(s, t);
 	uint64_t want;
 
 	if (lt->applied == LAT_DL && (t->delay > c->grow_delay ||
@@ -277,7 +372,8 @@ static uint64_t want_runtime(const struct lat_state *s, const struct model_threa
 	if (want > (uint64_t)cap)
 		want = (uint64_t)cap / 50000 * 50000;
 	*change = 1;
-	if (lt->applied != LAT_DL)
+	/* Over the cap (a busy VM no longer is, or its share shrank): down at once. */
+	if (lt->applied != LAT_DL || (want < lt->runtime && lt->runtime > (uint64_t)cap))
 		return want;
 	/* Growing: by a useful step, or up to the cap when that is closer than a step. */
 	if ((double)want > (double)lt->runtime * 1.2 ||
@@ -292,12 +388,13 @@ static uint64_t want_runtime(const struct lat_state *s, const struct model_threa
 }
 
 static void decide_thread(struct lat_state *s, const struct model *m, const struct model_vm *vm,
-			  const struct model_thread *t, int hog, uint64_t now,
-			  struct policy_out *out)
+			  const struct model_thread *t, uint64_t now, struct policy_out *out)
 {
+	const struct lat_vm *lv = &s->vm[slot_of(m, vm)];
 	struct lat_thread *lt = &s->th[slot_of(m, vm)][model_thread_slot(t)];
+	int change, hog = lv->hog;
+	double cap = vm_cap_ns(s, lv);
 	uint64_t r;
-	int change;
 
 	if (lt->barrier != t->barrier) {
 		memset(lt, 0, sizeof(*lt));
@@ -349,7 +446,10 @@ static void decide_thread(struct lat_state *s, const struct model *m, const stru
 			lt->low_since = 0;
 		}
 	}
-	r = want_runtime(s, t, lt, now, &change);
+	/* A busy VM's threads share its budget in proportion to their demand. */
+	if (lv->busy && lv->scale < 1)
+		cap = fmin(cap, fmax(thread_demand(s, t) * lv->scale, (double)s->cfg.rmin_ns));
+	r = want_runtime(s, t, lt, cap, now, &change);
 	if (!change)
 		return;
 	emit_class(out, vm, t, 1, r, s->cfg.period_ns);
@@ -502,6 +602,29 @@ static void decide_lend(struct lat_state *s, const struct model *m, uint64_t now
 		place_batch(s, m, 0, out);
 }
 
+/*
+ * A busy VM's reservations together stay within busy_share of the allowed
+ * CPUs: the share of its threads' demand (each capped) they may have.
+ */
+static void busy_scale(struct lat_state *s, const struct model *m, const struct model_vm *vm)
+{
+	struct lat_vm *lv = &s->vm[slot_of(m, vm)];
+	unsigned int cpus[WAVE_MANAGED_CPUS];
+	double cap = vm_cap_ns(s, lv), sum = 0, budget;
+	const struct model_thread *t;
+
+	lv->scale = 1;
+	if (!lv->busy)
+		return;
+	budget = s->cfg.busy_share * (double)s->cfg.period_ns *
+		 (double)model_allowed_cpus(m, cpus, WAVE_MANAGED_CPUS);
+	MODEL_FOR_EACH_THREAD(vm, t)
+		if (!model_thread_pinned(t))
+			sum += fmin(thread_demand(s, t), cap);
+	if (budget > 0 && sum > budget)
+		lv->scale = budget / sum;
+}
+
 static void lat_decide(void *priv, const struct model *m, uint64_t now, struct policy_out *out)
 {
 	struct lat_state *s = priv;
@@ -517,20 +640,20 @@ static void lat_decide(void *priv, const struct model *m, uint64_t now, struct p
 			continue;
 		}
 		update_hog(s, m, vm, now);
+		busy_scale(s, m, vm);
 		MODEL_FOR_EACH_THREAD(vm, t)
-			decide_thread(s, m, vm, t, s->vm[v].hog, now, out);
+			decide_thread(s, m, vm, t, now, out);
 	}
 	if (s->cfg.lend)
 		decide_lend(s, m, now, out);
 }
 
-static void lat_wakeup(void *priv, const struct model *m, const struct model_vm *vm,
-		       const struct model_thread *t, uint64_t now, struct policy_out *out)
+/* lend: a latency VM is about to run (a thread woke, or a packet arrived for it). */
+static void vm_active(struct lat_state *s, const struct model *m, const struct model_vm *vm,
+		      uint64_t now, struct policy_out *out)
 {
-	struct lat_state *s = priv;
 	unsigned int v = slot_of(m, vm);
 
-	(void)t;
 	if (!s->cfg.lend || vm->cls != WAVE_CLASS_LATENCY || s->vm[v].hog)
 		return;
 	s->vm[v].last_active = now;
@@ -543,6 +666,20 @@ static void lat_wakeup(void *priv, const struct model *m, const struct model_vm 
 	/* The core was lent while the VM slept: take it back before it needs it. */
 	if (s->lent != 0 && s->dedicated >= 0)
 		place_batch(s, m, 1, out);
+}
+
+static void lat_wakeup(void *priv, const struct model *m, const struct model_vm *vm,
+		       const struct model_thread *t, uint64_t now, struct policy_out *out)
+{
+	(void)t;
+	vm_active(priv, m, vm, now, out);
+}
+
+/* A request reached a sleeping latency VM: the host has seen it before its vCPU runs. */
+static void lat_arrival(void *priv, const struct model *m, const struct model_vm *vm,
+			uint64_t now, struct policy_out *out)
+{
+	vm_active(priv, m, vm, now, out);
 }
 
 static void lat_result(void *priv, const struct model *m, const struct wave_txn *ops,
@@ -581,12 +718,15 @@ static void lat_result(void *priv, const struct model *m, const struct wave_txn 
 	}
 }
 
-/* Only lending reacts to wakeups: of the latency VMs' threads (revoking the lent core). */
+/*
+ * Only lending reacts to wakeups, and to packets arriving after a quiet
+ * gap: of the latency VMs (revoking the lent core).
+ */
 static uint8_t lat_wakes(const void *priv, const struct model_vm *vm)
 {
 	const struct lat_state *s = priv;
 
-	return s->cfg.lend && vm->cls == WAVE_CLASS_LATENCY ? POLICY_WAKES_ALL : 0;
+	return s->cfg.lend && vm->cls == WAVE_CLASS_LATENCY ? POLICY_WAKES_ALL | POLICY_WAKES_NET : 0;
 }
 
 const struct policy_ops policy_latency_ops = {
@@ -600,5 +740,6 @@ const struct policy_ops policy_latency_ops = {
 	.decide = lat_decide,
 	.wakeup = lat_wakeup,
 	.wakes = lat_wakes,
+	.arrival = lat_arrival,
 	.result = lat_result,
 };

@@ -40,6 +40,7 @@ struct policy_out {
 struct policy_env {
 	int prestage;                  /* it applies prestaged transactions (WAVE_FEAT_PRESTAGE) */
 	int wake_sub;                  /* it takes wakeup subscriptions (WAVE_FEAT_WAKE_SUB) */
+	int net;                       /* it counts VM traffic (NET_STATE, WAVE_FEAT_NET) */
 };
 
 /* One tunable of a policy, set by name with --policy-opt NAME=VALUE. */
@@ -76,10 +77,16 @@ struct policy_param {
  *            @wakes asked for are pushed at once; others are seen by their
  *            next periodic state (and may reach @wakeup late, or never).
  * @wakes:    which threads of vm the policy wants to see wake up as it
- *            happens: bit k set for threads of enum wave_kind k, 0 none.
+ *            happens: bit k set for threads of enum wave_kind k, 0 none;
+ *            POLICY_WAKES_NET: packets reaching vm after a quiet gap
+ *            (@arrival).
  *            Asked when a VM appears and after every snapshot; the runtime
  *            tells the host (WAKE_SUB), and each pushed wakeup costs the
  *            host a wakeup. NULL: none.
+ * @arrival:  a packet reached vm after a quiet gap (the host pushed it
+ *            because @wakes asked for POLICY_WAKES_NET): emit what must
+ *            happen before the vCPU that serves it runs. Called before
+ *            @decide. NULL: arrivals only feed the model's rates.
  * @result:   the host answered a transaction (ops[0..n-1], as sent,
  *            TRIGGER ops first if it was prestaged) with a non-OK status:
  *            forget or back off what was assumed applied.
@@ -99,6 +106,8 @@ struct policy_ops {
 	void (*wakeup)(void *priv, const struct model *m, const struct model_vm *vm,
 		       const struct model_thread *t, uint64_t now_ns, struct policy_out *out);
 	uint8_t (*wakes)(const void *priv, const struct model_vm *vm);
+	void (*arrival)(void *priv, const struct model *m, const struct model_vm *vm,
+			uint64_t now_ns, struct policy_out *out);
 	void (*result)(void *priv, const struct model *m, const struct wave_txn *ops,
 		       unsigned int n, const struct wave_txn_result *r);
 	void (*reset)(void *priv);
@@ -150,5 +159,6 @@ void policy_op_init(struct wave_txn *op, const struct model_vm *vm,
 /* Bit for wakes(): threads of kind k. */
 #define POLICY_WAKES(k) ((uint8_t)(1u << (k)))
 #define POLICY_WAKES_ALL ((uint8_t)((1u << WAVE_KIND_MAX) - 1))
+#define POLICY_WAKES_NET ((uint8_t)WAVE_WAKE_NET)
 
 #endif

@@ -64,6 +64,12 @@ int sched_feed(struct sched *s, const struct wave_msg *m, uint64_t now_ns)
 		s->st.wakeups++;
 		s->ops->wakeup(s->priv, &s->model, vm, t, now_ns, &s->out);
 	}
+	if (ret > 0 && m->h.type == WAVE_MSG_NET_STATE && (m->p.net.flags & WAVE_NET_ARRIVAL) &&
+	    s->ops->arrival && !s->model.in_snapshot) {
+		s->st.arrivals++;
+		s->ops->arrival(s->priv, &s->model, model_vm(&s->model, m->p.net.vm_id), now_ns,
+				&s->out);
+	}
 	return ret;
 }
 
@@ -94,7 +100,8 @@ static unsigned int emit_subs(struct sched *s, struct wave_msg *msgs, unsigned i
 			continue;
 		if (sub->vm_id != vm->id || sub->barrier != vm->barrier)
 			*sub = (struct sched_sub){ .vm_id = vm->id, .barrier = vm->barrier };
-		kinds = s->ops->wakes ? s->ops->wakes(s->priv, vm) & POLICY_WAKES_ALL : 0;
+		kinds = s->ops->wakes ? s->ops->wakes(s->priv, vm) : 0;
+		kinds &= POLICY_WAKES_ALL | (s->env.net ? POLICY_WAKES_NET : 0);
 		if (kinds == sub->kinds)
 			continue;
 		if (w == max)

@@ -20,7 +20,7 @@
 #define SCHED_PENDING 256
 
 struct sched_stats {
-	uint64_t txns, ops, dropped_ops, wakeups, decides, subs;
+	uint64_t txns, ops, dropped_ops, wakeups, decides, subs, arrivals;
 	uint64_t results[WAVE_ST_MAX]; /* by status */
 	uint64_t unknown_results;      /* for a txn we do not remember */
 };

@@ -398,6 +398,27 @@ static void time_decisions(struct waved *w, struct txn_ctx *c)
 	}
 }
 
+/*
+ * A VM whose vCPUs go from no CFS quota to one was demoted (a hog's cap):
+ * counted per VM, for status and the benchmarks. REQUIRES: c applied.
+ */
+static void count_demotions(const struct txn_ctx *c)
+{
+	for (unsigned int k = 0; k < c->n; k++) {
+		const struct wave_txn *op = &c->ops[k];
+		struct wv_vm *vm = c->vm[k];
+		int before = 0;
+
+		if (op->op != WAVE_OP_SET_QUOTA || op->kind != WAVE_KIND_VCPU)
+			continue;
+		for (unsigned int i = 0; i < WAVE_VM_VCPU_SLOTS; i++)
+			before |= vm->th[i].used && vm->th[i].capped;
+		c->t[k]->capped = op->u.quota.quota_us != WAVE_QUOTA_UNLIMITED;
+		if (!before && c->t[k]->capped)
+			vm->demotions++;
+	}
+}
+
 static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int local)
 {
 	struct txn_ctx c = { .ops = ops, .n = n };
@@ -460,6 +481,7 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 		if (op_rt_bw(&ops[k]) >= 0)
 			c.t[k]->rt_bw = op_rt_bw(&ops[k]);
 	wv_rt_recount(w);
+	count_demotions(&c);
 	w->st.ops_applied += n;
 	time_decisions(w, &c);
 	if (journal)

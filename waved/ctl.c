@@ -105,7 +105,23 @@ static json_object *thread_json(const struct wv_thread *t)
 	return o;
 }
 
-static json_object *vm_json(const struct wv_vm *vm)
+static json_object *net_json(const struct waved *w, const struct wv_vm *vm)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+	for (unsigned int i = 0; i < vm->nr_net; i++)
+		json_object_array_add(a, json_object_new_string(netobs_ifname(w->net, vm->net_slot[i])));
+	json_object_object_add(o, "interfaces", a);
+	json_object_object_add(o, "rx_pkts", json_object_new_int64((int64_t)vm->net_sent.rx_pkts));
+	json_object_object_add(o, "rx_bytes", json_object_new_int64((int64_t)vm->net_sent.rx_bytes));
+	json_object_object_add(o, "tx_pkts", json_object_new_int64((int64_t)vm->net_sent.tx_pkts));
+	json_object_object_add(o, "tx_bytes", json_object_new_int64((int64_t)vm->net_sent.tx_bytes));
+	json_object_object_add(o, "rx_pps", json_object_new_double(vm->rx_pps));
+	json_object_object_add(o, "tx_pps", json_object_new_double(vm->tx_pps));
+	return o;
+}
+
+static json_object *vm_json(const struct waved *w, const struct wv_vm *vm)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
 
@@ -115,6 +131,9 @@ static json_object *vm_json(const struct wv_vm *vm)
 	json_object_object_add(o, "weight", json_object_new_int((int)vm->weight));
 	json_object_object_add(o, "applied", json_object_new_int64((int64_t)vm->applied));
 	json_object_object_add(o, "rejected", json_object_new_int64((int64_t)vm->rejected));
+	json_object_object_add(o, "demotions", json_object_new_int64((int64_t)vm->demotions));
+	if (vm->nr_net)
+		json_object_object_add(o, "net", net_json(w, vm));
 	if (vm->state)
 		json_object_object_add(o, "state", json_object_new_string(vmm_state_name(vm->state)));
 	if (vm->memory_kib)
@@ -175,6 +194,8 @@ static const struct {
 	{ "metadata_changes", offsetof(struct waved_stats, meta_changes) },
 	{ "metadata_refused", offsetof(struct waved_stats, meta_refused) },
 	{ "tunings_adopted", offsetof(struct waved_stats, tunings_adopted) },
+	{ "net_exports", offsetof(struct waved_stats, net_exports) },
+	{ "net_arrivals", offsetof(struct waved_stats, net_arrivals) },
 	{ "tx_dropped", offsetof(struct waved_stats, tx_dropped) },
 	{ "bad_txns", offsetof(struct waved_stats, rx_invalid_txn) },
 };
@@ -203,6 +224,8 @@ static json_object *status_json(const struct waved *w)
 	json_object_object_add(o, "lag_threshold_us", json_object_new_int64(
 		(int64_t)w->cfg.lag_threshold_ns / 1000));
 	json_object_object_add(o, "observe", json_object_new_string(obs_name(w->obs)));
+	json_object_object_add(o, "net_observe", json_object_new_string(w->net ? netobs_name(w->net)
+										: "none"));
 	json_object_object_add(o, "rt_granted_cpus", json_object_new_double(w->rt_total));
 	json_object_object_add(o, "rt_max_total_cpus", json_object_new_double(w->cfg.rt_max_total));
 	json_object_object_add(o, "rt_max_thread_cpus",
@@ -248,7 +271,7 @@ static json_object *status_json(const struct waved *w)
 	vms = json_object_new_array();
 	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
 		if (w->vms[v].used)
-			json_object_array_add(vms, vm_json(&w->vms[v]));
+			json_object_array_add(vms, vm_json(w, &w->vms[v]));
 	json_object_object_add(o, "vms", vms);
 	return o;
 }

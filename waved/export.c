@@ -47,6 +47,9 @@ void wv_emit(struct waved *w, const struct wave_msg *m)
 		sched_feed(w->local, m, w->now);
 	if (!to_agent(w))
 		return;
+	/* Traffic only to an agent that said it reads it (wire.h, WAVE_FEAT_NET). */
+	if (m->h.type == WAVE_MSG_NET_STATE && !(chan_peer_features(w->ch) & WAVE_FEAT_NET))
+		return;
 	/* Pins only to an agent that said it reads them (wire.h, WAVE_FEAT_PINS). */
 	if (unlikely((m->h.type == WAVE_MSG_THREAD_CPUS ||
 		      (m->h.type == WAVE_MSG_VCPU_STATE && m->p.vcpu.flags)) &&
@@ -281,6 +284,7 @@ void wv_snapshot(struct waved *w)
 		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++)
 			w->vms[v].th[i].pin_dirty = 1;
 	wv_export_deltas(w, 1);
+	wv_export_net(w, 1);
 	wave_msg_init(&m, WAVE_MSG_SNAPSHOT_END);
 	m.p.snap.epoch = w->epoch;
 	m.p.snap.snap_id = w->snap_id;

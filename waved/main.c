@@ -26,14 +26,14 @@
 #include "ipu-sched/sched.h"
 #include "waved/waved.h"
 
-enum tag { TAG_CHAN = 1, TAG_OBS, TAG_VIRT, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_WATCHDOG };
+enum tag { TAG_CHAN = 1, TAG_OBS, TAG_VIRT, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_WATCHDOG, TAG_NET };
 
 static struct policy_conf policy;
 
 static int parse_static(const struct opt *o, const char *arg)
 {
 	struct waved_cfg *c = o->value;
-	char buf[512], *name, *cls, *tids, *emu, *save = NULL, *tok;
+	char buf[512], *name, *cls, *tids, *emu, *net = NULL, *save = NULL, *tok;
 	struct wv_static_vm *s;
 	int cl;
 
@@ -46,7 +46,11 @@ static int parse_static(const struct opt *o, const char *arg)
 	cls = strtok_r(NULL, ",", &save);
 	tids = strtok_r(NULL, ",", &save);
 	emu = strtok_r(NULL, ",", &save);
-	if (!name || !cls || !tids || strtok_r(NULL, ",", &save))
+	if (emu && !strncmp(emu, "net=", 4))
+		net = emu, emu = NULL;
+	else if (emu)
+		net = strtok_r(NULL, ",", &save);
+	if (!name || !cls || !tids || (net && strncmp(net, "net=", 4)) || strtok_r(NULL, ",", &save))
 		goto bad;
 	if ((cl = vmm_class_parse(cls)) < 0)
 		goto bad;
@@ -66,10 +70,16 @@ static int parse_static(const struct opt *o, const char *arg)
 			goto bad;
 		s->emulator = (pid_t)v;
 	}
+	for (tok = net ? strtok_r(net + 4, "+", &save) : NULL; tok; tok = strtok_r(NULL, "+", &save)) {
+		if (s->nr_taps >= WV_MAX_TAPS || !tok[0] || strlen(tok) >= sizeof(s->taps[0]))
+			goto bad;
+		snprintf(s->taps[s->nr_taps++], sizeof(s->taps[0]), "%s", tok);
+	}
 	c->nr_static++;
 	return 0;
 bad:
-	wave_err("--vm '%s': want NAME,latency|batch,TID[+TID...][,EMULATOR_TID]", arg);
+	wave_err("--vm '%s': want NAME,latency|batch,TID[+TID...][,EMULATOR_TID][,net=IF[+IF...]]",
+		 arg);
 	return -EINVAL;
 }
 
@@ -126,8 +136,10 @@ static const struct opt waved_opts[] = {
 	OPT_STRING("uri", "URI", &waved_self.cfg.uri, "libvirt URI (default $WAVE_URI or qemu:///system)"),
 	OPT_STRING("match", "PREFIX", &waved_self.cfg.match,
 		   "manage only libvirt domains whose name starts with PREFIX"),
-	OPT_CALLBACK("vm", "NAME,CLASS,TID[+TID...][,EMULATOR_TID]", &waved_self.cfg, parse_static,
-		     "manage plain threads as a VM instead of libvirt's\n"
+	OPT_CALLBACK("vm", "NAME,CLASS,TID[+TID...][,EMULATOR_TID][,net=IF[+IF...]]", &waved_self.cfg,
+		     parse_static,
+		     "manage plain threads as a VM instead of libvirt's, with\n"
+		     "the network interfaces that carry its traffic\n"
 		     "(repeatable; for tests and demos without VMs)"),
 	OPT_BOOL("libvirt", 0, &waved_self.cfg.libvirt_too, "with --vm: manage libvirt's VMs too"),
 	OPT_GROUP("Observation"),
@@ -137,6 +149,13 @@ static const struct opt waved_opts[] = {
 		 "in charge subscribes to, or none (periodic exports only)"),
 	OPT_DURATION("wake-min-idle-us", "US", &waved_self.cfg.wake_min_idle_ns, WAVE_NSEC_PER_USEC, 0,
 		     10 * WAVE_NSEC_PER_SEC, "... only after sleeping at least this long"),
+	OPT_ENUM("net-observe", "B", &waved_self.cfg.net_obs, netobs_backends,
+		 "how the VMs' traffic is counted on their taps (auto: BPF,\n"
+		 "else the interfaces' statistics; none: not at all)"),
+	OPT_DURATION("net-quiet-us", "US", &waved_self.cfg.net_quiet_ns, WAVE_NSEC_PER_USEC, 10000,
+		     10 * WAVE_NSEC_PER_SEC,
+		     "a packet arriving after this long without one is an event\n"
+		     "(only for a policy that asks: WAKE_SUB)"),
 	OPT_GROUP("Channel security"),
 	CHAN_TLS_OPTS(&waved_self.cfg.chan_opts),
 	CHAN_AGENT_USER_OPT(&waved_self.cfg.chan_opts),
@@ -190,13 +209,14 @@ static void defaults(struct waved_cfg *c)
 	c->export_ns = 10 * WAVE_NSEC_PER_MSEC;
 	c->wake_events = WV_WAKE_POLICY;
 	c->wake_min_idle_ns = WAVE_NSEC_PER_MSEC;
+	c->net_quiet_ns = WAVE_NSEC_PER_MSEC;
 	c->rt_max_thread = 0.5;
 	c->evict_ns = 10 * WAVE_NSEC_PER_SEC;
 	sched_getaffinity(0, sizeof(c->allowed), &c->allowed);
 	chan_opts_init(&c->chan_opts, CHAN_HOST);
 	c->chan_opts.label = "waved";
-	/* We apply prestaged transactions and take wakeup subscriptions. */
-	c->chan_opts.features = WAVE_FEAT_PRESTAGE | WAVE_FEAT_WAKE_SUB;
+	/* We apply prestaged transactions, take wakeup subscriptions, count VM traffic. */
+	c->chan_opts.features = WAVE_FEAT_PRESTAGE | WAVE_FEAT_WAKE_SUB | WAVE_FEAT_NET;
 }
 
 static int ep_add(struct waved *w, int fd, enum tag tag)
@@ -299,15 +319,19 @@ static void on_tick(struct waved *w)
 	wv_fallback_check(w);
 	if (due(w->now, &w->next_hb, w->cfg.hb_period_ns))
 		wv_heartbeat(w);
-	if (due(w->now, &w->next_cpu, 100 * WAVE_NSEC_PER_MSEC))
+	if (due(w->now, &w->next_cpu, 100 * WAVE_NSEC_PER_MSEC)) {
 		wv_export_cpus(w);
+		wv_export_net(w, 0);
+	}
 	if (due(w->now, &w->next_export, w->cfg.export_ns)) {
 		wv_export_deltas(w, 0);
 		if (wv_runs_policy(w))
 			wv_local_decide(w);
 	}
-	if (due(w->now, &w->next_rate, WAVE_NSEC_PER_SEC))
+	if (due(w->now, &w->next_rate, WAVE_NSEC_PER_SEC)) {
 		wv_update_rates(w);
+		wv_net_rates(w);
+	}
 	wv_dl_repair_owed(w);
 	wv_flush(w);
 	arm_timer(w);
@@ -343,6 +367,7 @@ static void loop(struct waved *w)
 			switch (ev[i].data.u32) {
 			case TAG_CHAN: on_chan(w); break;
 			case TAG_OBS: obs_poll(w->obs, wv_on_wake_event, w); wv_flush(w); break;
+			case TAG_NET: netobs_poll(w->net, wv_on_net_event, w); wv_flush(w); break;
 			case TAG_VIRT: wv_vm_source_event(w); arm_timer(w); break;
 			case TAG_TIMER: on_tick(w); break;
 			case TAG_SIGNAL: on_signal(w); break;
@@ -360,7 +385,8 @@ static void loop(struct waved *w)
 
 static int setup(struct waved *w)
 {
-	const struct policy_env env = { .prestage = 0, .wake_sub = 1 }; /* it decides right here */
+	/* It decides right here: nothing to prestage; wakeups and traffic as waved has them. */
+	const struct policy_env env = { .prestage = 0, .wake_sub = 1, .net = 1 };
 	sigset_t mask;
 	int ret;
 
@@ -399,6 +425,8 @@ static int setup(struct waved *w)
 	if (w->ch && ep_add(w, chan_fd(w->ch), TAG_CHAN))
 		return -errno;
 	if (obs_fd(w->obs) >= 0 && ep_add(w, obs_fd(w->obs), TAG_OBS))
+		return -errno;
+	if (w->net && netobs_fd(w->net) >= 0 && ep_add(w, netobs_fd(w->net), TAG_NET))
 		return -errno;
 	if (w->conn && ep_add(w, vmm_conn_fd(w->conn), TAG_VIRT))
 		return -errno;

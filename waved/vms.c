@@ -81,6 +81,7 @@ static void vm_notify(struct waved *w, struct wv_vm *vm)
 	for (unsigned int i = 0; i < WV_MAX_THREADS; i++)
 		if (vm->th[i].used)
 			wv_thread_notify(w, vm, &vm->th[i]);
+	wv_net_notify(w, vm);
 }
 
 void wv_update_notify(struct waved *w)
@@ -257,6 +258,7 @@ static int add_domain(struct waved *w, const struct vmm_domain *d)
 			   &d->iothreads[i]);
 	vm->state = d->state;
 	vm->memory_kib = d->memory_kib;
+	wv_net_attach(w, vm, d->taps, d->nr_taps < WV_MAX_TAPS ? d->nr_taps : WV_MAX_TAPS);
 	if (d->notes[0])
 		wave_info("waved: %s: %s", d->name, d->notes);
 	if (!vm->nr_vcpus) {
@@ -289,6 +291,7 @@ int wv_add_static(struct waved *w, const struct wv_static_vm *s)
 		wv_remove_vm(w, vm, "a thread given with --vm does not exist");
 		return -ESRCH;
 	}
+	wv_net_attach(w, vm, s->taps, s->nr_taps);
 	announce(w, vm);
 	return 0;
 }
@@ -309,6 +312,7 @@ void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why)
 		t->used = 0;
 		left_dl |= t->mech.left_dl;
 	}
+	wv_net_detach(w, vm);
 	if (left_dl)
 		wv_dl_repair(w, "a VM's threads left DEADLINE on removal");
 	wave_info("waved: %s no longer managed: %s", vm->name, why);
@@ -354,6 +358,7 @@ static void restore(struct waved *w, struct wv_vm *only, const char *why)
 			if (mech_restore(&t->mech))
 				failed++;
 			t->rt_bw = 0;
+			t->capped = 0;
 			left_dl |= t->mech.left_dl;
 			t->mech.left_dl = 0;
 			n++;
@@ -588,6 +593,13 @@ int wv_vms_init(struct waved *w)
 		wave_err("waved: no way to observe threads: %s", strerror(-ret));
 		return ret;
 	}
+	/* Traffic is insight, not a must: without it the policies see CPU only. */
+	if (w->cfg.net_obs != NETOBS_NONE &&
+	    (ret = netobs_open(w->cfg.net_obs, w->cfg.net_quiet_ns, &w->net))) {
+		if (w->cfg.net_obs != NETOBS_AUTO)
+			return ret;
+		wave_warn("waved: VM traffic is not observed: %s", strerror(-ret));
+	}
 	for (unsigned int i = 0; i < w->cfg.nr_static; i++)
 		if ((ret = wv_add_static(w, &w->cfg.statics[i])))
 			return ret;
@@ -603,11 +615,15 @@ int wv_vms_init(struct waved *w)
 
 void wv_vms_fini(struct waved *w)
 {
-	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
-		if (w->vms[v].used)
-			for (unsigned int i = 0; i < WV_MAX_THREADS; i++)
-				if (w->vms[v].th[i].used)
-					obs_del(w->obs, w->vms[v].th[i].slot);
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++) {
+		if (!w->vms[v].used)
+			continue;
+		for (unsigned int i = 0; i < WV_MAX_THREADS; i++)
+			if (w->vms[v].th[i].used)
+				obs_del(w->obs, w->vms[v].th[i].slot);
+		wv_net_detach(w, &w->vms[v]);
+	}
 	vmm_conn_close(w->conn);
 	obs_close(w->obs);
+	netobs_close(w->net);
 }

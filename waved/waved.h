@@ -25,6 +25,7 @@
 #include "channel/txn.h"
 #include "common/parse.h"
 #include "kvm-hooks/mech.h"
+#include "kvm-hooks/netobs.h"
 #include "kvm-hooks/observe.h"
 #include "vmm/conn.h"
 #include "waved/fallback.h"
@@ -35,6 +36,7 @@
 #define WV_OUTBOX       8192
 #define WV_LAT_SAMPLES  4096
 #define WV_PRESTAGED    64
+#define WV_MAX_TAPS     8
 
 enum waved_mode { WAVED_OFFLOAD = 0, WAVED_ONHOST, WAVED_OBSERVE };
 enum waved_fallback { WAVED_FB_CFS = 0, WAVED_FB_LOCAL };
@@ -54,6 +56,8 @@ struct wv_static_vm {
 	unsigned int nr_vcpus;
 	pid_t vcpus[WAVE_VM_VCPU_SLOTS];
 	pid_t emulator;            /* 0: none */
+	unsigned int nr_taps;
+	char taps[WV_MAX_TAPS][16]; /* its network interfaces (net=IF[+IF...]) */
 };
 
 struct waved_cfg {
@@ -74,6 +78,8 @@ struct waved_cfg {
 	enum obs_backend obs;
 	enum waved_wake wake_events;
 	uint64_t wake_min_idle_ns;
+	enum netobs_backend net_obs;
+	uint64_t net_quiet_ns;     /* an arrival after this long without one is an event */
 	int use_libvirt, libvirt_too;
 	unsigned int nr_static;
 	struct wv_static_vm statics[WV_MAX_STATIC];
@@ -99,6 +105,7 @@ struct wv_thread {
 	cpu_set_t pin;
 	int pin_dirty;             /* the agent has not been told its pin yet */
 	uint8_t conflicts;         /* WV_CONFLICT_* already logged (once each) */
+	int capped;                /* a decision put a CFS quota on it (restored: not) */
 };
 
 /* Conflicts between decisions and an operator's settings, logged once per thread. */
@@ -127,6 +134,14 @@ struct wv_vm {
 	int state;                 /* virDomainState as libvirt last said (0: not from libvirt) */
 	unsigned long long memory_kib; /* guest memory (balloon) as libvirt last said */
 	char meta_refused[320];    /* why the last live metadata change was refused, or "" */
+	unsigned int nr_net;       /* its taps waved counts (net.c) */
+	int net_slot[WV_MAX_TAPS];
+	struct nettap_rec net_sent;/* counts last exported */
+	int net_exported;
+	double rx_pps, tx_pps;     /* over the last second, for status */
+	uint64_t net_rate_t0;
+	struct nettap_rec net_rate0;
+	uint64_t demotions;        /* times its vCPUs went from no CFS quota to one (a hog's cap) */
 };
 
 struct waved_stats {
@@ -141,6 +156,7 @@ struct waved_stats {
 	uint64_t threads_dropped;  /* threads gone or tids reused under a decision */
 	uint64_t meta_changes;     /* live metadata changes taken */
 	uint64_t meta_refused;     /* live metadata changes refused (bad values) */
+	uint64_t net_exports, net_arrivals; /* NET_STATE sent; arrival events from the taps */
 	uint64_t tunings_adopted;  /* threads whose operator's tuning (pins, knobs) was taken */
 	uint64_t last_fallback_ns, last_fallback_lag_ns; /* CLOCK_MONOTONIC, when; lag then */
 	/* wakeup seen in BPF -> decision about that thread applied, ns (ring) */
@@ -158,6 +174,7 @@ struct waved {
 	uint64_t wd_armed;
 	struct chan *ch;
 	struct obs *obs;
+	struct netobs *net;        /* traffic on the VMs' taps, or NULL (--net-observe none) */
 	const struct mech_ops *mech; /* mech_linux_ops; a fake in unit tests */
 	struct vmm_conn *conn;
 	struct wv_vm vms[WV_MAX_VMS];
@@ -223,6 +240,18 @@ void wv_heartbeat(struct waved *w);
 void wv_on_resync(struct waved *w);
 void wv_on_wake_event(const struct hooks_event *ev, void *arg);
 void wv_update_rates(struct waved *w);
+
+/* net.c */
+/* Counts the VM's taps (n names); those that cannot be counted are logged and left out. */
+void wv_net_attach(struct waved *w, struct wv_vm *vm, const char (*taps)[16], unsigned int n);
+void wv_net_detach(struct waved *w, struct wv_vm *vm);
+/* NET_STATE for every VM whose counts moved (all: every VM with taps). */
+void wv_export_net(struct waved *w, int all);
+/* Arrival events on vm's taps on or off, as the policy in charge wants them. */
+void wv_net_notify(struct waved *w, const struct wv_vm *vm);
+void wv_on_net_event(const struct nettap_event *ev, void *arg);
+/* Packet rates over the last second, for status. */
+void wv_net_rates(struct waved *w);
 
 /* apply.c */
 void wv_on_txn(struct waved *w, const struct wave_txn *op, int local);

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Each managed VM's traffic, out of waved: the VM's taps are counted by
+ * kvm-hooks' traffic observation (BPF on their tc hooks, or their kernel
+ * statistics), and the sums go to the policy as NET_STATE.
+ *
+ * Cost first: the counters are read every 100 ms (not at the export
+ * period: request rates move over tenths of a second, not milliseconds),
+ * with BPF from mmapped memory, and a NET_STATE goes out only when a
+ * count moved, so an idle VM costs nothing on the channel. The one
+ * exception is an arrival event, which the policy in charge must have
+ * asked for (WAKE_SUB, WAVE_WAKE_NET): a packet reaching the VM after a
+ * quiet gap wakes waved, which pushes a NET_STATE flagged ARRIVAL at once
+ * and fires what was prestaged on the VM's threads, since the packet is
+ * about to wake one of them.
+ */
+#include <string.h>
+
+#include "channel/codec.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "waved/waved.h"
+
+/* Counts a VM's taps. Taps that cannot be counted are logged and left out. */
+void wv_net_attach(struct waved *w, struct wv_vm *vm, const char (*taps)[16], unsigned int n)
+{
+	vm->nr_net = 0;
+	if (!w->net)
+		return;
+	for (unsigned int i = 0; i < n && vm->nr_net < WV_MAX_TAPS; i++) {
+		int slot = netobs_add(w->net, taps[i], 0);
+
+		if (slot < 0) {
+			wave_warn("waved: %s: traffic on %s is not counted: %s", vm->name, taps[i],
+				  strerror(-slot));
+			continue;
+		}
+		vm->net_slot[vm->nr_net++] = slot;
+	}
+	memset(&vm->net_sent, 0, sizeof(vm->net_sent));
+	vm->net_exported = 0;
+	if (vm->nr_net)
+		wave_info("waved: %s: counting traffic on %u interface%s (%s)", vm->name, vm->nr_net,
+			  vm->nr_net == 1 ? "" : "s", netobs_name(w->net));
+}
+
+void wv_net_detach(struct waved *w, struct wv_vm *vm)
+{
+	for (unsigned int i = 0; w->net && i < vm->nr_net; i++)
+		netobs_del(w->net, vm->net_slot[i]);
+	vm->nr_net = 0;
+}
+
+/* The VM's counts now: the sum over its taps. 0, or -errno if none could be read. */
+static int vm_counts(struct waved *w, const struct wv_vm *vm, struct nettap_rec *sum)
+{
+	int got = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned int i = 0; i < vm->nr_net; i++) {
+		struct nettap_rec r;
+
+		if (netobs_read(w->net, vm->net_slot[i], &r))
+			continue;
+		sum->rx_pkts += r.rx_pkts;
+		sum->rx_bytes += r.rx_bytes;
+		sum->tx_pkts += r.tx_pkts;
+		sum->tx_bytes += r.tx_bytes;
+		got = 1;
+	}
+	return got ? 0 : -ENOENT;
+}
+
+static void export_vm(struct waved *w, struct wv_vm *vm, const struct nettap_rec *c,
+		      uint8_t flags, uint64_t quiet_ns)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_NET_STATE);
+	m.p.net.vm_id = vm->id;
+	m.p.net.barrier = vm->barrier;
+	m.p.net.rx_pkts = c->rx_pkts;
+	m.p.net.rx_bytes = c->rx_bytes;
+	m.p.net.tx_pkts = c->tx_pkts;
+	m.p.net.tx_bytes = c->tx_bytes;
+	m.p.net.flags = flags;
+	if (flags & WAVE_NET_ARRIVAL) {
+		uint64_t us = quiet_ns / 1000;
+
+		m.p.net.quiet_us = us > UINT32_MAX ? UINT32_MAX : us ? (uint32_t)us : 1;
+	}
+	m.p.net.source = (uint8_t)netobs_source(w->net);
+	m.p.net.nr_ifaces = (uint8_t)vm->nr_net;
+	vm->net_sent = *c;
+	vm->net_exported = 1;
+	w->st.net_exports++;
+	wv_emit(w, &m);
+}
+
+void wv_export_net(struct waved *w, int all)
+{
+	for (unsigned int v = 0; w->net && v < WV_MAX_VMS; v++) {
+		struct wv_vm *vm = &w->vms[v];
+		struct nettap_rec c;
+
+		if (!vm->used || !vm->nr_net || vm_counts(w, vm, &c))
+			continue;
+		if (!all && vm->net_exported && c.rx_pkts == vm->net_sent.rx_pkts &&
+		    c.tx_pkts == vm->net_sent.tx_pkts)
+			continue;
+		/* Counts never go back under one barrier (wire.h): a tap gone with its counts, say. */
+		if (c.rx_pkts < vm->net_sent.rx_pkts || c.tx_pkts < vm->net_sent.tx_pkts ||
+		    c.rx_bytes < vm->net_sent.rx_bytes || c.tx_bytes < vm->net_sent.tx_bytes) {
+			vm->net_sent.rx_pkts = vm->net_sent.tx_pkts = 0;
+			vm->net_sent.rx_bytes = vm->net_sent.tx_bytes = 0;
+			c = vm->net_sent;
+		}
+		export_vm(w, vm, &c, 0, 0);
+	}
+}
+
+/* Whether arrivals on vm's taps are pushed now: the policy in charge asked, the operator allows. */
+static int net_notify(const struct waved *w, const struct wv_vm *vm)
+{
+	int who = wv_runs_policy(w) ? WV_SUB_LOCAL : wv_agent_in_charge(w) ? WV_SUB_AGENT : -1;
+
+	return who >= 0 && w->cfg.wake_events == WV_WAKE_POLICY && (vm->wake[who] & WAVE_WAKE_NET);
+}
+
+void wv_net_notify(struct waved *w, const struct wv_vm *vm)
+{
+	int on = net_notify(w, vm);
+
+	for (unsigned int i = 0; w->net && i < vm->nr_net; i++)
+		netobs_notify(w->net, vm->net_slot[i], on);
+}
+
+void wv_on_net_event(const struct nettap_event *ev, void *arg)
+{
+	struct waved *w = arg;
+
+	w->st.net_arrivals++;
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++) {
+		struct wv_vm *vm = &w->vms[v];
+		struct nettap_rec c;
+
+		for (unsigned int i = 0; vm->used && i < vm->nr_net; i++) {
+			if (vm->net_slot[i] != (int)ev->slot)
+				continue;
+			if (!net_notify(w, vm) || vm_counts(w, vm, &c))
+				return;
+			/* The packet will wake a vCPU: what was prestaged for that goes first. */
+			for (unsigned int k = 0; k < WV_MAX_THREADS; k++)
+				if (vm->th[k].used && vm->th[k].prestaged)
+					wv_fire_prestaged(w, &vm->th[k]);
+			if (c.rx_pkts >= vm->net_sent.rx_pkts && c.tx_pkts >= vm->net_sent.tx_pkts)
+				export_vm(w, vm, &c, WAVE_NET_ARRIVAL, ev->quiet_ns);
+			return;
+		}
+	}
+}
+
+void wv_net_rates(struct waved *w)
+{
+	for (unsigned int v = 0; w->net && v < WV_MAX_VMS; v++) {
+		struct wv_vm *vm = &w->vms[v];
+		struct nettap_rec c;
+
+		if (!vm->used || !vm->nr_net || vm_counts(w, vm, &c))
+			continue;
+		if (vm->net_rate_t0 && w->now > vm->net_rate_t0 && c.rx_pkts >= vm->net_rate0.rx_pkts &&
+		    c.tx_pkts >= vm->net_rate0.tx_pkts) {
+			double dt = (double)(w->now - vm->net_rate_t0) / 1e9;
+
+			vm->rx_pps = (double)(c.rx_pkts - vm->net_rate0.rx_pkts) / dt;
+			vm->tx_pps = (double)(c.tx_pkts - vm->net_rate0.tx_pkts) / dt;
+		}
+		vm->net_rate_t0 = w->now;
+		vm->net_rate0 = c;
+	}
+}
