@@ -17,7 +17,12 @@
  * Phases, one after the other in each mode:
  *   steady   100 requests/s costing 200 us each (far from saturation)
  *   step     4x the rate and 3x the cost: demand grows twelvefold
+ *   busy     legitimate load near saturation: 1000 requests/s costing 1 ms
+ *            (with the guest's own network work about 1.5 of its 2 vCPUs):
+ *            a busy server, which must not be taken for a hog
  *   hog      steady load, and the latency VM's guest burns CPU on all vCPUs
+ * Each phase also counts the policy's demotions of the latency VM (from
+ * waved's status), and the hog phase how long the first one took.
  * The client (sched-client.c) runs at SCHED_FIFO 50 in every mode.
  */
 #include <errno.h>
@@ -41,7 +46,7 @@
 #include "common/parse.h"
 #include "waved/status-client.h"
 
-const char *const bs_phase_names[BS_NR_PHASES] = { "steady", "step", "hog" };
+const char *const bs_phase_names[BS_NR_PHASES] = { "steady", "step", "busy", "hog" };
 
 #define CLIENT_PRIO 50
 #define ECHO_PORT 7777
@@ -112,6 +117,27 @@ double bs_mean(const struct bs_phase_result *p, double sum)
 	return p->reps ? sum / p->reps : 0;
 }
 
+int64_t bs_demotions(const struct bs_phase_result *p)
+{
+	double sum = 0;
+
+	for (unsigned int i = 0; i < p->demotions_runs.n; i++)
+		sum += p->demotions_runs.v[i];
+	return p->demotions_runs.n ? (int64_t)sum : -1;
+}
+
+double bs_demote_ms(const struct bs_phase_result *p)
+{
+	double worst = -1;
+
+	for (unsigned int i = 0; i < p->demote_ms_runs.n; i++) {
+		if (p->demote_ms_runs.v[i] < 0)
+			return -1;
+		worst = p->demote_ms_runs.v[i] > worst ? p->demote_ms_runs.v[i] : worst;
+	}
+	return worst;
+}
+
 /* What a phase is measured by: the client's sequence, the clock, and CPU time used. */
 enum { CPU_WAVED, CPU_AGENT, CPU_LATVM, CPU_BATVMS, NR_CPU };
 
@@ -132,6 +158,39 @@ static void mark(const struct sc_client *cl, struct phase_mark *m)
 		m->cpu[CPU_BATVMS] += se_cpu_ns(env.bat_pid[i]);
 }
 
+/* The latency VM's demotions so far (waved's status), or -1 if waved does not answer. */
+static int64_t lat_demotions(void)
+{
+	json_object *st = waved_status(env.rundir, NULL, 0), *vms, *vm;
+	int64_t n = -1;
+
+	if (st && json_object_object_get_ex(st, "vms", &vms))
+		for (size_t i = 0; i < json_object_array_length(vms); i++) {
+			vm = json_object_array_get_idx(vms, i);
+			if (!strcmp(waved_str(vm, "class"), "latency"))
+				n = (int64_t)waved_num(vm, "demotions");
+		}
+	if (st)
+		json_object_put(st);
+	return n;
+}
+
+/*
+ * Waits s seconds; with watch, polls the latency VM's demotions every 50 ms
+ * until they pass d0 and returns when that happened (ms after t0) in *ms.
+ */
+static int pause_watching(double s, int watch, int64_t d0, uint64_t t0, double *ms)
+{
+	uint64_t end = wave_now_ns() + (uint64_t)(s * 1e9);
+
+	while (!interrupted && wave_now_ns() < end) {
+		usleep(watch && *ms < 0 ? 50000 : 20000);
+		if (watch && *ms < 0 && lat_demotions() > d0)
+			*ms = (double)(wave_now_ns() - t0) / 1e6;
+	}
+	return interrupted ? -EINTR : 0;
+}
+
 /* CPU used between two marks, in % of one core. */
 static double cpu_pct(const struct phase_mark *m0, const struct phase_mark *m1, int which)
 {
@@ -148,14 +207,25 @@ static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_p
 	unsigned int n;
 	int ret;
 
+	int64_t d0 = lat_demotions(), d1;
+	uint64_t t0 = wave_now_ns();
+	double demote_ms = -1;
+
 	sc_set_load(cl, res->rate[ph], res->cost_us[ph]);
 	if (ph == BS_HOG && sc_hog(cl, HOG_THREADS))
 		wave_warn("bench sched: the echo guest did not acknowledge HOG");
-	if ((ret = pause_s((double)c->settle_ms / 1000.0)))
+	/* In the hog phase, the first demotion is timed (polling waved until it comes). */
+	if ((ret = pause_watching((double)c->settle_ms / 1000.0, ph == BS_HOG && d0 >= 0, d0, t0,
+				  &demote_ms)))
 		return ret;
 	mark(cl, &m0);
-	ret = pause_s(c->phase_s);
+	ret = pause_watching(c->phase_s, ph == BS_HOG && d0 >= 0, d0, t0, &demote_ms);
 	mark(cl, &m1);
+	d1 = lat_demotions();
+	if (d0 >= 0 && d1 >= d0)
+		bench_range_add(&out->demotions_runs, (double)(d1 - d0));
+	if (ph == BS_HOG && d0 >= 0)
+		bench_range_add(&out->demote_ms_runs, demote_ms);
 	if (ph == BS_HOG && sc_hog(cl, 0)) {
 		wave_err("bench sched: the echo guest does not answer the end of HOG: giving up "
 			 "(what follows would measure a hogging guest)");
@@ -290,6 +360,9 @@ static json_object *phase_json(const struct bs_phase_result *p)
 			       json_object_new_double(bs_mean(p, p->latvm_pct_sum)));
 	json_object_object_add(o, "batch_vms_cpu_pct",
 			       json_object_new_double(bs_mean(p, p->batvm_pct_sum)));
+	json_object_object_add(o, "demotions", json_object_new_int64(bs_demotions(p)));
+	if (p->demote_ms_runs.n)
+		json_object_object_add(o, "demote_ms", json_object_new_double(bs_demote_ms(p)));
 	return o;
 }
 
@@ -377,6 +450,18 @@ static void goal(struct bs_goal *g, const char *what, const struct bench_range *
 			bench_range_add(&g->r, a->v[i] / b->v[i]);
 }
 
+/* A figure of one mode and phase, per run, against want (none ran: -1 counts as never). */
+static void goal_abs(struct bs_goal *g, const char *what, const struct bench_range *a,
+		     enum bench_goal_op op, double want, double never)
+{
+	memset(g, 0, sizeof(*g));
+	snprintf(g->what, sizeof(g->what), "%s", what);
+	g->op = op;
+	g->want = want;
+	for (unsigned int i = 0; i < a->n; i++)
+		bench_range_add(&g->r, a->v[i] < 0 ? never : a->v[i]);
+}
+
 unsigned int bs_goals(const struct bs_results *res, struct bs_goal *g)
 {
 	const struct bs_phase_result (*r)[BS_NR_PHASES] = res->r;
@@ -388,8 +473,14 @@ unsigned int bs_goals(const struct bs_results *res, struct bs_goal *g)
 	     &r[SE_CFS][BS_STEADY].units_runs, BENCH_AT_LEAST, 0.95);
 	goal(&g[n++], "step: offload p99 / cfs p99", &r[SE_OFFLOAD][BS_STEP].p99_runs,
 	     &r[SE_CFS][BS_STEP].p99_runs, BENCH_AT_MOST, 0.5);
+	goal(&g[n++], "busy: offload p99 / cfs p99", &r[SE_OFFLOAD][BS_BUSY].p99_runs,
+	     &r[SE_CFS][BS_BUSY].p99_runs, BENCH_AT_MOST, 0.5);
+	goal_abs(&g[n++], "busy: offload demotions", &r[SE_OFFLOAD][BS_BUSY].demotions_runs,
+		 BENCH_AT_MOST, 0, 0);
 	goal(&g[n++], "hog: offload batch / cfs batch", &r[SE_OFFLOAD][BS_HOG].units_runs,
 	     &r[SE_CFS][BS_HOG].units_runs, BENCH_AT_LEAST, 0.9);
+	goal_abs(&g[n++], "hog: offload ms to demotion", &r[SE_OFFLOAD][BS_HOG].demote_ms_runs,
+		 BENCH_AT_MOST, 1000, 1e9);
 	for (int ph = 0; ph < BS_NR_PHASES; ph++) {
 		char what[64];
 
@@ -407,17 +498,19 @@ static void print_table(const struct bs_results *res)
 	unsigned int ng = bs_goals(res, g);
 	char a[96], v[48];
 
-	printf("\n%-8s %-6s %10s %10s %10s %6s %12s %8s %8s %8s %8s\n", "mode", "phase", "p50 us",
-	       "p99 us", "p99.9 us", "lost", "batch u/s", "batVMs%", "latVM%", "waved%", "agent%");
+	printf("\n%-8s %-6s %10s %10s %10s %6s %12s %8s %8s %8s %8s %6s\n", "mode", "phase", "p50 us",
+	       "p99 us", "p99.9 us", "lost", "batch u/s", "batVMs%", "latVM%", "waved%", "agent%",
+	       "demote");
 	for (int m = 0; m < SE_NR_MODES; m++)
 		for (int ph = 0; ph < BS_NR_PHASES; ph++) {
 			const struct bs_phase_result *p = &r[m][ph];
 
-			printf("%-8s %-6s %10.0f %10.0f %10.0f %6llu %12.0f %8.1f %8.1f %8.3f %8.3f\n",
+			printf("%-8s %-6s %10.0f %10.0f %10.0f %6llu %12.0f %8.1f %8.1f %8.3f %8.3f %6lld\n",
 			       ph ? "" : se_mode_names[m], bs_phase_names[ph], p->p50, p->p99, p->p999,
 			       (unsigned long long)p->lost, bs_mean(p, p->units_s_sum),
 			       bs_mean(p, p->batvm_pct_sum), bs_mean(p, p->latvm_pct_sum),
-			       bs_mean(p, p->waved_pct_sum), bs_mean(p, p->agent_pct_sum));
+			       bs_mean(p, p->waved_pct_sum), bs_mean(p, p->agent_pct_sum),
+			       (long long)bs_demotions(p));
 		}
 	printf("\ngoals (each a ratio within a run; median, min-max over %u run%s):\n", res->runs,
 	       res->runs == 1 ? "" : "s");
@@ -511,7 +604,8 @@ static const struct opt sched_opts[] = {
 	OPT_BOOL("json", 0, &opt_cfg.json,
 		 "one JSON object: {\"host\", \"params\", \"modes\": {MODE: {PHASE:\n"
 		 "{lat_us_p50, lat_us_p99, lat_us_p999, lost, sent, batch_units_per_s,\n"
-		 "waved_cpu_pct, agent_cpu_pct, latency_vm_cpu_pct, batch_vms_cpu_pct}}},\n"
+		 "waved_cpu_pct, agent_cpu_pct, latency_vm_cpu_pct, batch_vms_cpu_pct,\n"
+		 "demotions (-1: no waved), demote_ms (hog)}}},\n"
 		 "\"goals\": [{what, want, op, median, min, max, runs, verdict}],\n"
 		 "\"delay_sweep\"}"),
 	OPT_STRING("report", "DIR", &opt_cfg.report,
@@ -535,10 +629,11 @@ static const struct opt_cmd sched_cmd = {
 	.about = "Real VMs (a latency VM answering UDP, two batch VMs spinning) under five\n"
 		 "modes - cfs (Linux alone), pin (static pinning: the latency VM alone on its\n"
 		 "CPUs), rt (SCHED_FIFO by hand), offload (wave-agent over shm, link delay\n"
-		 "2 us), onhost (the same policy in waved) - and three phases: steady, step\n"
-		 "(demand x12), hog (the latency VM burns CPU). Reports latency\n"
-		 "p50/p99/p99.9, losses, batch throughput, the CPU of the VMs and of the\n"
-		 "daemons per mode and phase, and the goals as ratios within each run.\n"
+		 "2 us), onhost (the same policy in waved) - and four phases: steady, step\n"
+		 "(demand x12), busy (legitimate load near saturation), hog (the latency VM\n"
+		 "burns CPU). Reports latency p50/p99/p99.9, losses, batch throughput, the\n"
+		 "CPU of the VMs and of the daemons, and the policy's demotions of the\n"
+		 "latency VM per mode and phase, and the goals as ratios within each run.\n"
 		 "Needs root; starts and removes its VMs.\n",
 	.opts = sched_opts,
 };
@@ -623,6 +718,9 @@ int bench_sched_main(int argc, char **argv)
 	res.cost_us[BS_STEADY] = 200;
 	res.rate[BS_STEP] = 400;
 	res.cost_us[BS_STEP] = 600;
+	/* Busy: 1 CPU of requests, with the guest's network work about 1.5 of its 2 vCPUs. */
+	res.rate[BS_BUSY] = 1000;
+	res.cost_us[BS_BUSY] = 1000;
 	res.rate[BS_HOG] = 100;
 	res.cost_us[BS_HOG] = 200;
 	res.phase_s = c.phase_s;

@@ -8,7 +8,7 @@
 #include "bench/range.h"
 #include "bench/sched-env.h"
 
-enum bs_phase { BS_STEADY = 0, BS_STEP, BS_HOG, BS_NR_PHASES };
+enum bs_phase { BS_STEADY = 0, BS_STEP, BS_BUSY, BS_HOG, BS_NR_PHASES };
 
 extern const char *const bs_phase_names[BS_NR_PHASES];
 
@@ -23,6 +23,8 @@ struct bs_phase_result {
 	unsigned int reps;           /* runs measured */
 	struct bench_range p99_runs; /* p99 (us) of each run alone */
 	struct bench_range units_runs; /* batch work units/s of each run */
+	struct bench_range demotions_runs; /* times the policy demoted the latency VM, each run */
+	struct bench_range demote_ms_runs; /* hog: from HOG to the first demotion, ms, each run */
 	double p50, p99, p999;       /* us, of all runs' samples, filled by bs_summarise */
 };
 
@@ -47,6 +49,10 @@ struct bs_results {
 };
 
 double bs_mean(const struct bs_phase_result *p, double sum);
+/* Demotions of the latency VM in a phase, over all runs (-1: waved never said). */
+int64_t bs_demotions(const struct bs_phase_result *p);
+/* The slowest first demotion of the runs, ms; -1 if a run had none (or none was timed). */
+double bs_demote_ms(const struct bs_phase_result *p);
 
 /* One goal of the comparison: a ratio measured in every run. */
 struct bs_goal {
@@ -56,7 +62,7 @@ struct bs_goal {
 	double want;
 };
 
-#define BS_MAX_GOALS 8
+#define BS_MAX_GOALS 16
 /* The goals (each mode they compare must have run). Returns how many are in g. */
 unsigned int bs_goals(const struct bs_results *res, struct bs_goal *g);
 

@@ -59,7 +59,7 @@ static int write_data(const struct bs_results *res, const char *dir)
 	}
 	if (!(f = open_in(dir, "phases.dat")))
 		return -errno;
-	fprintf(f, "# mode steady_p99 step_p99 hog_p99 steady_units step_units hog_units\n");
+	fprintf(f, "# mode steady_p99 step_p99 busy_p99 hog_p99 steady_units step_units busy_units hog_units\n");
 	for (int m = 0; m < SE_NR_MODES; m++) {
 		fprintf(f, "%s", se_mode_names[m]);
 		for (int ph = 0; ph < BS_NR_PHASES; ph++)
@@ -101,11 +101,11 @@ static int write_plots(const struct bs_results *res, const char *dir)
 		   "set style fill solid 0.8 border -1\nset xtics rotate by -30\n"
 		   "set title 'p99 latency (us, log)'\nset logscale y\nset ylabel 'us'\nset xlabel ''\n"
 		   "plot 'phases.dat' using 2:xtic(1) title 'steady', '' using 3 title 'step', "
-		   "'' using 4 title 'hog'\n"
+		   "'' using 4 title 'busy', '' using 5 title 'hog'\n"
 		   "unset logscale y\nset yrange [0:*]\nset title 'batch throughput (work units/s)'\n"
 		   "set ylabel 'units/s'\n"
-		   "plot 'phases.dat' using 5:xtic(1) title 'steady', '' using 6 title 'step', "
-		   "'' using 7 title 'hog'\nunset multiplot\n"
+		   "plot 'phases.dat' using 6:xtic(1) title 'steady', '' using 7 title 'step', "
+		   "'' using 8 title 'busy', '' using 9 title 'hog'\nunset multiplot\n"
 		   "set style data points\nunset xtics\nset xtics\n");
 	if (res->nr_delays)
 		fprintf(f, "set output 'sweep.png'\nset title 'offload: latency against link delay "
@@ -183,20 +183,23 @@ static void write_md(const struct bs_results *res, FILE *f)
 	fprintf(f, "One latency-class VM (2 vCPUs, UDP echo) and two batch VMs (2 vCPUs each, "
 		   "spin): 4 spinning vCPUs on %d CPUs. The client sends Poisson arrivals open-loop at "
 		   "SCHED_FIFO 50. Phases: steady %.0f req/s x %u us; step %.0f req/s x %u us; "
-		   "hog: steady load while the latency guest burns CPU on its vCPUs.\n\n",
+		   "busy %.0f req/s x %u us (a server near saturation, not a hog); "
+		   "hog: steady load while the latency guest burns CPU on its vCPUs. "
+		   "'demotions': times the policy demoted the latency VM (CFS quota on its "
+		   "vCPUs) in the phase, over all runs.\n\n",
 		res->ncpus, res->rate[BS_STEADY], res->cost_us[BS_STEADY], res->rate[BS_STEP],
-		res->cost_us[BS_STEP]);
-	fprintf(f, "| mode | phase | p50 us | p99 us | p99.9 us | lost | batch units/s | batch VMs %% | latency VM %% | waved %% | agent %% |\n"
-		   "|---|---|---|---|---|---|---|---|---|---|---|\n");
+		res->cost_us[BS_STEP], res->rate[BS_BUSY], res->cost_us[BS_BUSY]);
+	fprintf(f, "| mode | phase | p50 us | p99 us | p99.9 us | lost | batch units/s | batch VMs %% | latency VM %% | waved %% | agent %% | demotions |\n"
+		   "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int m = 0; m < SE_NR_MODES; m++)
 		for (int ph = 0; ph < BS_NR_PHASES; ph++) {
 			const struct bs_phase_result *p = &r[m][ph];
 
-			fprintf(f, "| %s | %s | %.0f | %.0f | %.0f | %llu | %.0f | %.1f | %.1f | %.3f | %.3f |\n",
+			fprintf(f, "| %s | %s | %.0f | %.0f | %.0f | %llu | %.0f | %.1f | %.1f | %.3f | %.3f | %lld |\n",
 				se_mode_names[m], bs_phase_names[ph], p->p50, p->p99, p->p999,
 				(unsigned long long)p->lost, bs_mean(p, p->units_s_sum),
 				bs_mean(p, p->batvm_pct_sum), bs_mean(p, p->latvm_pct_sum), bs_mean(p, p->waved_pct_sum),
-				bs_mean(p, p->agent_pct_sum));
+				bs_mean(p, p->agent_pct_sum), (long long)bs_demotions(p));
 		}
 	write_goals(res, f);
 	fprintf(f, "\n## Plots\n\n![latency CDF](cdf.png)\n\n![p99 and batch throughput](phases.png)\n\n");

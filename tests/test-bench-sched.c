@@ -27,10 +27,10 @@ static char dir[64];
 static void harness_produces_every_number(void **state)
 {
 	static const char *const modes[] = { "cfs", "pin", "rt", "offload", "onhost" };
-	static const char *const phases[] = { "steady", "step", "hog" };
+	static const char *const phases[] = { "steady", "step", "busy", "hog" };
 	static const char *const fields[] = { "lat_us_p50", "lat_us_p99", "lat_us_p999", "lost",
 					      "batch_units_per_s", "waved_cpu_pct", "agent_cpu_pct",
-					      "latency_vm_cpu_pct", "batch_vms_cpu_pct" };
+					      "latency_vm_cpu_pct", "batch_vms_cpu_pct", "demotions" };
 	static const char *const files[] = { "report.md", "cdf.png", "phases.png", "timeline.png" };
 	char cmd[256], *out = calloc(1, 1 << 20);
 	json_object *root, *m, *p, *v;
@@ -55,7 +55,7 @@ static void harness_produces_every_number(void **state)
 	assert_true(json_object_object_get_ex(root, "params", &v));
 	assert_true(json_object_object_get_ex(root, "modes", &m));
 	for (size_t i = 0; i < 5; i++)
-		for (size_t k = 0; k < 3; k++) {
+		for (size_t k = 0; k < 4; k++) {
 			json_object *mo;
 			int64_t sent, lost;
 
@@ -81,15 +81,23 @@ static void harness_produces_every_number(void **state)
 			json_object_object_get_ex(p, "batch_vms_cpu_pct", &v);
 			if (json_object_get_double(v) <= 0)
 				fail_msg("%s/%s: no batch VM CPU", modes[i], phases[k]);
+			/* Where a policy ran, waved counted its demotions (none measured: -1). */
+			json_object_object_get_ex(p, "demotions", &v);
+			if (i >= 3 && json_object_get_int64(v) < 0)
+				fail_msg("%s/%s: demotions not counted", modes[i], phases[k]);
 		}
 	/* Offload ran the agent, and its CPU was measured. */
 	json_object_object_get_ex(m, "offload", &v);
 	json_object_object_get_ex(v, "steady", &p);
 	json_object_object_get_ex(p, "agent_cpu_pct", &v);
 	assert_true(json_object_get_double(v) > 0);
-	/* Every goal is a ratio within each run: one run here, so min = median = max. */
+	/* The hog phase timed its first demotion where a policy ran (-1: none came). */
+	json_object_object_get_ex(m, "offload", &v);
+	json_object_object_get_ex(v, "hog", &p);
+	assert_true(json_object_object_get_ex(p, "demote_ms", &v));
+	/* Every goal is measured within each run: one run here, so min = median = max. */
 	assert_true(json_object_object_get_ex(root, "goals", &v));
-	assert_int_equal(json_object_array_length(v), 7);
+	assert_int_equal(json_object_array_length(v), 11);
 	for (size_t i = 0; i < json_object_array_length(v); i++) {
 		json_object *g = json_object_array_get_idx(v, i), *x;
 		double med;
@@ -98,7 +106,7 @@ static void harness_produces_every_number(void **state)
 		assert_int_equal(json_object_get_int(x), 1);
 		assert_true(json_object_object_get_ex(g, "median", &x));
 		med = json_object_get_double(x);
-		assert_true(med > 0);
+		assert_true(med >= 0); /* ratios are > 0; a count of demotions may be 0 */
 		assert_true(json_object_object_get_ex(g, "min", &x));
 		assert_true(json_object_get_double(x) == med);
 		assert_true(json_object_object_get_ex(g, "verdict", &x));
