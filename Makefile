@@ -206,19 +206,24 @@ $(OBJ)/tests/%.o: tests/%.c $(FLAGS_STAMP)
 test_wraps = $(addprefix -Wl$(comma)--wrap=,$(shell cat tests/$(1).wrap 2>/dev/null))
 comma := ,
 
+# Policy tests share the synthetic-trace helpers (tests/policy-trace.c).
+test_extra = $(if $(filter test-policy%,$(1)),$(OBJ)/tests/policy-trace.o)
+$(BUILD)/tests/test-policy $(BUILD)/tests/test-policy-net: $(OBJ)/tests/policy-trace.o
+
 $(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL_OBJS) $(LIBWAVED) $(LIBVMM) $(LIBWAVE)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(ALL_LDFLAGS) $(call test_wraps,$*) -o $@ $< $(TEST_UTIL_OBJS) $(LIBWAVED) \
+	$(Q)$(CC) $(ALL_LDFLAGS) $(call test_wraps,$*) -o $@ $< $(call test_extra,$*) \
+		$(TEST_UTIL_OBJS) $(LIBWAVED) \
 		$(LIBVMM) $(LIBWAVE) $(CMOCKA_LIBS) $(VIRT_LIBS) $(SSL_LIBS) -lm
 
 # Fuzzers: clang + libFuzzer + ASan/UBSan, built from the library sources.
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined
 fuzz-build: $(FUZZ_BINS)
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS) $(wildcard channel/*.h common/*.h)
+$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS) $(SCHED_SRCS) $(wildcard channel/*.h common/*.h ipu-sched/*.h)
 	@mkdir -p $(@D)
 	$(call say,FUZZCC,$@)
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(SSL_LIBS)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(SCHED_SRCS) $(SSL_LIBS) -lm
 
 # ---- installing ------------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=] [UNITDIR=]: the three

@@ -719,8 +719,8 @@ int bench_sched_main(int argc, char **argv)
 	res.rate[BS_STEP] = 400;
 	res.cost_us[BS_STEP] = 600;
 	/* Busy: 1 CPU of requests, with the guest's network work about 1.5 of its 2 vCPUs. */
-	res.rate[BS_BUSY] = 1000;
-	res.cost_us[BS_BUSY] = 1000;
+	res.rate[BS_BUSY] = 1500;
+	res.cost_us[BS_BUSY] = 1500;
 	res.rate[BS_HOG] = 100;
 	res.cost_us[BS_HOG] = 200;
 	res.phase_s = c.phase_s;

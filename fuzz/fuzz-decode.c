@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * libFuzzer target for everything that parses peer bytes in a message
- * stream: the TCP frame parser, the message codec (byte order + validation)
- * and the transaction assembler fed with what validates.
+ * stream: the TCP frame parser, the message codec (byte order + validation),
+ * and what validates fed on: TXNs to the transaction assembler (the host's
+ * side), state (VCPU_STATE, NET_STATE, ...) to a policy's model (the
+ * agent's side), at a clock the input moves.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,10 +14,13 @@
 #include "channel/frame.h"
 #include "channel/txn.h"
 #include "common/log.h"
+#include "ipu-sched/model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct wave_msg msgs[FRAME_MAX_MSGS * 4];
+static struct model model;
+static uint64_t clock_ns;
 
 static void feed(struct txn_asm *a, struct wave_msg *m)
 {
@@ -23,8 +28,20 @@ static void feed(struct txn_asm *a, struct wave_msg *m)
 	uint32_t bad;
 
 	wave_msg_from_wire(m);
-	if (wave_msg_check(m, why, sizeof(why)) || m->h.type != WAVE_MSG_TXN)
+	if (wave_msg_check(m, why, sizeof(why)))
 		return;
+	if (m->h.type != WAVE_MSG_TXN) {
+		/* The sender's stamp moves the clock: forwards, backwards, or not at all. */
+		clock_ns += m->h.ts_ns % (2 * 1000000000ull);
+		if (model_apply(&model, m, clock_ns) > 0 && m->h.type == WAVE_MSG_NET_STATE) {
+			const struct model_vm *vm = model_vm(&model, m->p.net.vm_id);
+			double r = vm ? model_net_rx_rate(vm, clock_ns + m->h.seq, 0) : 0;
+
+			if (!(r >= 0)) /* negative or NaN */
+				__builtin_trap();
+		}
+		return;
+	}
 	if (txn_asm_push(a, &m->p.txn, &bad, why, sizeof(why)) == TXN_ASM_INTERRUPTED)
 		txn_asm_push(a, &m->p.txn, &bad, why, sizeof(why));
 }
@@ -38,6 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t off;
 
 	wave_log_set_level(WAVE_LOG_ERR);
+	model_init(&model);
+	clock_ns = 0;
 	/* As a TCP byte stream. */
 	used = frame_parse(data, size, msgs, FRAME_MAX_MSGS * 4, &n, why, sizeof(why));
 	if (used >= 0 && ((size_t)used > size || n > FRAME_MAX_MSGS * 4))

@@ -448,7 +448,7 @@ static void decide_thread(struct lat_state *s, const struct model *m, const stru
 	}
 	/* A busy VM's threads share its budget in proportion to their demand. */
 	if (lv->busy && lv->scale < 1)
-		cap = fmin(cap, fmax(thread_demand(s, t) * lv->scale, (double)s->cfg.rmin_ns));
+		cap = fmax(fmin(cap, thread_demand(s, t)) * lv->scale, (double)s->cfg.rmin_ns);
 	r = want_runtime(s, t, lt, cap, now, &change);
 	if (!change)
 		return;

@@ -150,6 +150,21 @@ static void swab_reverses_every_field_and_is_its_own_inverse(void **state)
 	b = m;
 	wave_msg_swab(&b);
 	assert_int_equal(b.p.vcpu.flags, WAVE_THREAD_PINNED << 8);
+	wave_msg_init(&m, WAVE_MSG_NET_STATE);
+	m.p.net.vm_id = 0x01020304;
+	m.p.net.rx_pkts = 0x0102030405060708ull;
+	m.p.net.tx_bytes = 0x1112131415161718ull;
+	m.p.net.quiet_us = 0x01020304;
+	m.p.net.source = WAVE_NET_SRC_BPF;
+	b = m;
+	wave_msg_swab(&b);
+	assert_int_equal(b.p.net.vm_id, 0x04030201);
+	assert_int_equal(b.p.net.rx_pkts, 0x0807060504030201ull);
+	assert_int_equal(b.p.net.tx_bytes, 0x1817161514131211ull);
+	assert_int_equal(b.p.net.quiet_us, 0x04030201);
+	assert_int_equal(b.p.net.source, WAVE_NET_SRC_BPF);
+	wave_msg_swab(&b);
+	assert_memory_equal(&m, &b, sizeof(m));
 }
 
 static void valid_messages_pass(void **state)
@@ -380,6 +395,8 @@ static void wake_sub_checked(void **state)
 	m.p.wake.kinds = 1u << WAVE_KIND_MAX;
 	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "kinds"));
+	m.p.wake.kinds = WAVE_WAKE_NET | (1u << WAVE_KIND_VCPU); /* 1.2: arrivals too */
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
 	m.p.wake.kinds = 0;
 	m.p.wake.vm_id = WAVE_MAX_VMS;
 	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
@@ -418,9 +435,57 @@ static void pins_checked(void **state)
 	assert_non_null(strstr(why, "reserved"));
 }
 
+/* NET_STATE (1.2): a known source, 1..64 interfaces, flags known, counts that make sense. */
+static void net_state_checked(void **state)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_NET_STATE);
+	m.p.net.vm_id = 3;
+	m.p.net.rx_pkts = 10;
+	m.p.net.rx_bytes = 1000;
+	m.p.net.source = WAVE_NET_SRC_IFSTATS;
+	m.p.net.nr_ifaces = 2;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.net.flags = WAVE_NET_ARRIVAL;
+	m.p.net.quiet_us = 5000;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.net.flags = 0;                     /* a quiet gap only with an arrival */
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "quiet_us"));
+	m.p.net.quiet_us = 0;
+	m.p.net.flags = 0x80;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "flags"));
+	m.p.net.flags = 0;
+	m.p.net.source = WAVE_NET_SRC_NONE;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "source"));
+	m.p.net.source = WAVE_NET_SRC_MAX;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m.p.net.source = WAVE_NET_SRC_BPF;
+	m.p.net.nr_ifaces = 0;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m.p.net.nr_ifaces = WAVE_MAX_IFACES + 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "nr_ifaces"));
+	m.p.net.nr_ifaces = 1;
+	m.p.net.rx_bytes = 9;                  /* fewer bytes than packets */
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "bytes"));
+	m.p.net.rx_bytes = 1000;
+	m.p.net.vm_id = WAVE_MAX_VMS;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m.p.net.vm_id = 3;
+	m.p.net.rsvd0 = 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "reserved"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(net_state_checked),
 		cmocka_unit_test(wire_fields_are_little_endian),
 		cmocka_unit_test(swab_reverses_every_field_and_is_its_own_inverse),
 		cmocka_unit_test(valid_messages_pass),

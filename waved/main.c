@@ -210,7 +210,7 @@ static void defaults(struct waved_cfg *c)
 	c->wake_events = WV_WAKE_POLICY;
 	c->wake_min_idle_ns = WAVE_NSEC_PER_MSEC;
 	c->net_quiet_ns = WAVE_NSEC_PER_MSEC;
-	c->rt_max_thread = 0.5;
+	c->rt_max_thread = 0.8;
 	c->evict_ns = 10 * WAVE_NSEC_PER_SEC;
 	sched_getaffinity(0, sizeof(c->allowed), &c->allowed);
 	chan_opts_init(&c->chan_opts, CHAN_HOST);
