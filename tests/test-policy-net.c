@@ -108,38 +108,33 @@ static void busy_server_keeps_and_grows_its_reservations(void **state)
 	assert_true(seen.rt[0] + seen.rt[1] + seen.rt[2] <= 7000000);
 }
 
-static void hog_without_traffic_is_demoted_within_a_second(void **state)
+/* After normal serving, the VM burns all it gets with pps packets a second: a hog within 1 s. */
+static void hog_demoted_within_a_second(double pps)
 {
 	struct seen seen = { 0 };
 
 	setup_vms();
 	serve_normally(&seen);
-	phase(3000, 0.5, 0.4, 0, &seen);
+	phase(3000, 0.5, 0.4, pps, &seen);
 	assert_int_equal(seen.quotas, 2);
 	assert_true(seen.demoted_after > 0 && seen.demoted_after <= 1000 * MS);
 }
 
+static void hog_without_traffic_is_demoted_within_a_second(void **state)
+{
+	hog_demoted_within_a_second(0);
+}
+
+/* 30 packets/s: above busy-rate, but each far too dear. */
 static void hog_with_a_trickle_of_packets_is_a_hog(void **state)
 {
-	struct seen seen = { 0 };
-
-	setup_vms();
-	serve_normally(&seen);
-	phase(3000, 0.5, 0.4, 30, &seen);       /* 30 packets/s: above busy-rate, far too dear */
-	assert_int_equal(seen.quotas, 2);
-	assert_true(seen.demoted_after > 0 && seen.demoted_after <= 1000 * MS);
+	hog_demoted_within_a_second(30);
 }
 
 /* Its usual requests keep coming, but the CPU it burns is ten times what they explain. */
 static void hog_behind_its_usual_traffic_is_a_hog(void **state)
 {
-	struct seen seen = { 0 };
-
-	setup_vms();
-	serve_normally(&seen);
-	phase(3000, 0.5, 0.4, 500, &seen);
-	assert_int_equal(seen.quotas, 2);
-	assert_true(seen.demoted_after <= 1000 * MS);
+	hog_demoted_within_a_second(500);
 }
 
 static void traffic_stopping_under_a_busy_vm_demotes_it(void **state)
