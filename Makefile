@@ -93,7 +93,7 @@ DPDK_SRCS    := $(wildcard bench/dpdk-*.c)
 DPDK_OBJS    := $(DPDK_SRCS:%.c=$(OBJ)/%.o)
 
 TEST_SRCS := $(wildcard tests/test-*.c)
-TEST_UTIL_OBJS := $(OBJ)/tests/util.o $(OBJ)/tests/mech-fake.o
+TEST_UTIL_OBJS := $(OBJ)/tests/util.o $(OBJ)/tests/mech-fake.o $(OBJ)/tests/tap.o
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%)

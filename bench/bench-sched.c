@@ -14,6 +14,9 @@
  *   rt       static SCHED_FIFO for the latency VM's threads, set by hand
  *   offload  wave-agent (latency policy) over shm, link delay 2 us
  *   onhost   the same policy inside waved
+ *   nonet    offload with the VMs' traffic not counted (waved --net-observe
+ *            none): the policy sees CPU only; next to offload, it shows
+ *            what the network insight changes and what counting costs waved
  * Phases, one after the other in each mode:
  *   steady   100 requests/s costing 200 us each (far from saturation)
  *   step     4x the rate and 3x the cost: demand grows twelvefold
@@ -55,6 +58,7 @@ const char *const bs_phase_names[BS_NR_PHASES] = { "steady", "step", "busy", "ho
 
 struct bs_cfg {
 	int quick, json;
+	unsigned int busy_rate, busy_cost;
 	const char *report;
 	unsigned int runs, phase_s, warm_s, settle_ms;
 	unsigned int nr_delays;
@@ -524,6 +528,14 @@ static void print_table(const struct bs_results *res)
 		       g[i].op == BENCH_AT_MOST ? "<=" : ">=", g[i].want,
 		       bench_goal(&g[i].r, g[i].op, g[i].want, v, sizeof(v)));
 	}
+	for (int ph = 0; ph < BS_NR_PHASES; ph++) {
+		double on = bs_mean(&r[SE_OFFLOAD][ph], r[SE_OFFLOAD][ph].waved_pct_sum);
+		double off = bs_mean(&r[SE_NONET][ph], r[SE_NONET][ph].waved_pct_sum);
+
+		if (on > 0 && off > 0)
+			printf("  %-6s waved CPU, traffic counted / not (offload / nonet): %.3f%% / "
+			       "%.3f%% = %.2fx\n", bs_phase_names[ph], on, off, on / off);
+	}
 	for (unsigned int d = 0; d < res->nr_delays; d++)
 		printf("  delay sweep: link delay %4u us: offload steady p99 %8.0f us\n",
 		       res->delay_us[d], res->sweep[d].p99);
@@ -618,6 +630,10 @@ static const struct opt sched_opts[] = {
 		 "over them (0: 2, or 1 with --quick)"),
 	OPT_UINT("phase-s", "S", &opt_cfg.phase_s, 0, 600,
 		 "seconds per phase (0: 15, or 8 with --quick)"),
+	OPT_UINT("busy-rate", "N", &opt_cfg.busy_rate, 0, 100000,
+		 "busy phase: requests/s (0: 1500)"),
+	OPT_UINT("busy-cost", "US", &opt_cfg.busy_cost, 0, 100000,
+		 "busy phase: nominal CPU per request, us (0: 1500)"),
 	{ .kind = OPT_KIND_CALLBACK, .name = "modes", .argh = "LIST", .value = &opt_cfg,
 	  .cb = parse_modes, .choices = se_modes_list, .help = "run only these modes" },
 	OPT_END(),
@@ -626,10 +642,11 @@ static const struct opt sched_opts[] = {
 static const struct opt_cmd sched_cmd = {
 	.name = "bench sched",
 	.usage = "wavectl bench sched [--quick] [--json] [--report DIR] [--runs N] [OPTIONS]",
-	.about = "Real VMs (a latency VM answering UDP, two batch VMs spinning) under five\n"
+	.about = "Real VMs (a latency VM answering UDP, two batch VMs spinning) under six\n"
 		 "modes - cfs (Linux alone), pin (static pinning: the latency VM alone on its\n"
 		 "CPUs), rt (SCHED_FIFO by hand), offload (wave-agent over shm, link delay\n"
-		 "2 us), onhost (the same policy in waved) - and four phases: steady, step\n"
+		 "2 us), onhost (the same policy in waved), nonet (offload without the VMs'\n"
+		 "traffic counted: CPU-only insight) - and four phases: steady, step\n"
 		 "(demand x12), busy (legitimate load near saturation), hog (the latency VM\n"
 		 "burns CPU). Reports latency p50/p99/p99.9, losses, batch throughput, the\n"
 		 "CPU of the VMs and of the daemons, and the policy's demotions of the\n"
@@ -719,8 +736,8 @@ int bench_sched_main(int argc, char **argv)
 	res.rate[BS_STEP] = 400;
 	res.cost_us[BS_STEP] = 600;
 	/* Busy: 1 CPU of requests, with the guest's network work about 1.5 of its 2 vCPUs. */
-	res.rate[BS_BUSY] = 1500;
-	res.cost_us[BS_BUSY] = 1500;
+	res.rate[BS_BUSY] = c.busy_rate ? c.busy_rate : 1500;
+	res.cost_us[BS_BUSY] = c.busy_cost ? c.busy_cost : 1500;
 	res.rate[BS_HOG] = 100;
 	res.cost_us[BS_HOG] = 200;
 	res.phase_s = c.phase_s;

@@ -29,7 +29,8 @@
 #include "vmm/conn.h"
 #include "waved/status-client.h"
 
-const char *const se_mode_names[SE_NR_MODES] = { "cfs", "pin", "rt", "offload", "onhost" };
+const char *const se_mode_names[SE_NR_MODES] = { "cfs", "pin", "rt", "offload", "onhost",
+						  "nonet" };
 
 const char *se_modes_list(void)
 {
@@ -333,6 +334,9 @@ int se_mode_start(struct se_env *e, enum se_mode m, unsigned int delay_us)
 	char *offload[] = { "--mode", "offload", "--policy", "latency", "--match", e->prefix,
 			    "--rundir", e->rundir, "--channel", e->chan, "--link-delay", delay,
 			    NULL };
+	char *nonet[] = { "--mode", "offload", "--policy", "latency", "--match", e->prefix,
+			  "--rundir", e->rundir, "--channel", e->chan, "--link-delay", delay,
+			  "--net-observe", "none", NULL };
 	char *agent[] = { "--channel", e->chan, "--policy", "latency", "--report-s", "0",
 			  "--link-delay", delay, NULL };
 	int ret = 0;
@@ -355,7 +359,8 @@ int se_mode_start(struct se_env *e, enum se_mode m, unsigned int delay_us)
 		ret = wait_state(e, "onhost", 10000);
 		break;
 	case SE_OFFLOAD:
-		e->waved = daemon_start(e, "waved", offload);
+	case SE_NONET:
+		e->waved = daemon_start(e, "waved", m == SE_OFFLOAD ? offload : nonet);
 		e->agent = daemon_start(e, "wave-agent", agent);
 		ret = wait_state(e, "offload", 15000);
 		break;

@@ -15,7 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum se_mode { SE_CFS = 0, SE_PIN, SE_RT, SE_OFFLOAD, SE_ONHOST, SE_NR_MODES };
+/* nonet: offload with the VMs' traffic not counted (waved --net-observe none): CPU-only insight. */
+enum se_mode { SE_CFS = 0, SE_PIN, SE_RT, SE_OFFLOAD, SE_ONHOST, SE_NONET, SE_NR_MODES };
 
 extern const char *const se_mode_names[SE_NR_MODES];
 /* "cfs, pin, rt, offload, onhost", from the names. */

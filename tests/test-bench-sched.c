@@ -26,7 +26,7 @@ static char dir[64];
 
 static void harness_produces_every_number(void **state)
 {
-	static const char *const modes[] = { "cfs", "pin", "rt", "offload", "onhost" };
+	static const char *const modes[] = { "cfs", "pin", "rt", "offload", "onhost", "nonet" };
 	static const char *const phases[] = { "steady", "step", "busy", "hog" };
 	static const char *const fields[] = { "lat_us_p50", "lat_us_p99", "lat_us_p999", "lost",
 					      "batch_units_per_s", "waved_cpu_pct", "agent_cpu_pct",
@@ -54,7 +54,7 @@ static void harness_produces_every_number(void **state)
 	assert_true(json_object_object_get_ex(root, "host", &v));
 	assert_true(json_object_object_get_ex(root, "params", &v));
 	assert_true(json_object_object_get_ex(root, "modes", &m));
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < 6; i++)
 		for (size_t k = 0; k < 4; k++) {
 			json_object *mo;
 			int64_t sent, lost;

@@ -41,6 +41,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/site.h"
+#include "tests/tap.h"
 #include "tests/util.h"
 
 #define NTHREADS 4
@@ -210,6 +211,8 @@ static int case_teardown(void **state)
 	unlink(path);
 	over_tls = 0;
 	snprintf(uri, sizeof(uri), "%s", shm_uri);
+	/* A case may have given the latency VM an interface. */
+	snprintf(vm_lat, sizeof(vm_lat), "lat,latency,%d+%d", (int)tids[0], (int)tids[1]);
 	return 0;
 }
 
@@ -308,6 +311,8 @@ struct fake_agent {
 	int have_snapshot;
 	struct wave_txn_result results[4096];
 	unsigned int nres;
+	struct wave_net_state net;   /* the last NET_STATE for the latency VM */
+	unsigned int nnet;
 };
 
 static void pump(struct fake_agent *a, int ms)
@@ -340,6 +345,10 @@ static void pump(struct fake_agent *a, int ms)
 					a->barrier[k][x->p.vcpu.index] = x->p.vcpu.barrier;
 				} else if (x->h.type == WAVE_MSG_TXN_RESULT && a->nres < 4096) {
 					a->results[a->nres++] = x->p.result;
+				} else if (x->h.type == WAVE_MSG_NET_STATE &&
+					   x->p.net.vm_id == a->vm_id[0]) {
+					a->net = x->p.net;
+					a->nnet++;
 				}
 			}
 	} while (wave_now_ns() < end_ns);
@@ -376,6 +385,7 @@ static void fake_attach(struct fake_agent *a)
 	memset(a, 0, sizeof(*a));
 	start_waved();
 	chan_opts_init(&o, CHAN_AGENT);
+	o.features |= WAVE_FEAT_NET;
 	if (over_tls)
 		o.tls.psk_file = psk;
 	assert_int_equal(chan_open(uri, &o, &a->ch), 0);
@@ -594,6 +604,52 @@ static void local_fallback_keeps_the_policy(void **state)
 
 #define CASE(f) cmocka_unit_test_setup_teardown(f, case_setup, case_teardown)
 
+/*
+ * The latency VM's traffic (its tap, played by this test) reaches the agent
+ * as NET_STATE with exactly what was sent each way, only once it moved,
+ * and shows in waved's status.
+ */
+static void vm_traffic_reaches_the_agent(void **state)
+{
+	static struct fake_agent fa;
+	json_object *st, *vms, *vm, *net, *v;
+	struct test_tap t;
+	unsigned int before;
+
+	need_two_cpus();
+	test_tap_open(&t);
+	snprintf(vm_lat + strlen(vm_lat), sizeof(vm_lat) - strlen(vm_lat), ",net=%s", t.name);
+	fake_attach(&fa);
+	/* Nothing moved yet: the snapshot carried the zero counts, nothing since. */
+	pump(&fa, 300);
+	assert_int_equal(fa.net.rx_pkts, 0);
+	before = fa.nnet;
+	pump(&fa, 300);
+	assert_int_equal(fa.nnet, before);
+	test_tap_to_guest(&t, 20, 150);
+	test_tap_from_guest(&t, 5, 100);
+	for (int i = 0; i < 100 && (fa.net.rx_pkts < 20 || fa.net.tx_pkts < 5); i++)
+		pump(&fa, 20);
+	assert_int_equal(fa.net.rx_pkts, 20);
+	assert_int_equal(fa.net.rx_bytes, 3000);
+	assert_int_equal(fa.net.tx_pkts, 5);
+	assert_int_equal(fa.net.tx_bytes, 500);
+	assert_int_equal(fa.net.nr_ifaces, 1);
+	assert_int_equal(fa.net.flags, 0);
+	st = test_waved_status(rundir);
+	assert_non_null(st);
+	assert_true(json_object_object_get_ex(st, "vms", &vms));
+	vm = json_object_array_get_idx(vms, 0);
+	assert_true(json_object_object_get_ex(vm, "net", &net));
+	assert_true(json_object_object_get_ex(net, "rx_pkts", &v));
+	assert_int_equal(json_object_get_int64(v), 20);
+	assert_true(json_object_object_get_ex(vm, "demotions", &v));
+	json_object_put(st);
+	chan_close(fa.ch);
+	test_end(&waved_pid);
+	test_tap_close(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -609,6 +665,7 @@ int main(void)
 		CASE(onhost_mode_applies_the_policy),
 		CASE(observe_mode_applies_nothing),
 		CASE(local_fallback_keeps_the_policy),
+		CASE(vm_traffic_reaches_the_agent),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
