@@ -14,6 +14,9 @@
  *    and TLS.
  *  - fallback detection: the agent is SIGSTOPped; time until waved reports
  *    fallback (lag threshold 10 ms), median of 5.
+ *  - what counting the VMs' traffic costs waved: the same 16 vCPUs over shm,
+ *    the latency VM with a tap that carries 1000 packets/s to it, waved
+ *    counting them (--net-observe bpf) and not (none), side by side.
  * Needs root and BPF (waved reads wakeups from the BPF ring buffer).
  */
 #include <errno.h>
@@ -24,7 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -38,6 +46,7 @@
 #include "common/log.h"
 #include "common/opt.h"
 #include "common/site.h"
+#include "common/tap.h"
 #include "common/spawn.h"
 #include "channel/tls.h"
 #include "waved/status-client.h"
@@ -98,6 +107,63 @@ struct env {
 	pid_t waved, agent;
 };
 
+/* A tap standing for the latency VM's interface, and 1000 packets/s to it. */
+struct tap_load {
+	int fd, pkt;
+	char name[IFNAMSIZ];
+	pthread_t thr;
+	volatile int stop;
+};
+
+static void *tap_load_loop(void *arg)
+{
+	struct tap_load *l = arg;
+	struct sockaddr_ll sa = { .sll_family = AF_PACKET, .sll_halen = ETH_ALEN,
+				  .sll_protocol = htons(0x88b5),
+				  .sll_ifindex = (int)if_nametoindex(l->name) };
+	uint8_t frame[128] = { 0 }, sink[2048];
+
+	memset(frame, 0xff, ETH_ALEN);
+	frame[12] = 0x88;
+	frame[13] = 0xb5;
+	memset(sa.sll_addr, 0xff, ETH_ALEN);
+	while (!l->stop) {
+		sendto(l->pkt, frame, sizeof(frame), 0, (struct sockaddr *)&sa, sizeof(sa));
+		while (read(l->fd, sink, sizeof(sink)) > 0) /* the guest's side takes them */
+			;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+static int tap_load_start(struct tap_load *l)
+{
+	memset(l, 0, sizeof(*l));
+	snprintf(l->name, sizeof(l->name), "wvbench%d", (int)getpid() % 100000);
+	if ((l->fd = wave_tap_open(l->name)) < 0) {
+		wave_err("bench loop: no tap for the traffic: %s", strerror(-l->fd));
+		return l->fd;
+	}
+	if ((l->pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(0x88b5))) < 0 ||
+	    pthread_create(&l->thr, NULL, tap_load_loop, l)) {
+		int ret = -errno;
+
+		if (l->pkt >= 0)
+			close(l->pkt);
+		close(l->fd);
+		return ret;
+	}
+	return 0;
+}
+
+static void tap_load_stop(struct tap_load *l)
+{
+	l->stop = 1;
+	pthread_join(l->thr, NULL);
+	close(l->pkt);
+	close(l->fd);
+}
+
 static void bin(const struct env *e, const char *name, char *out, size_t size)
 {
 	snprintf(out, size, "%s/%s", e->bindir, name);
@@ -115,7 +181,7 @@ static void vm_arg(char *buf, size_t size, const char *name, const char *cls, un
 }
 
 static int start_pair(struct env *e, const char *vm1, const char *vm2, const char *policy,
-		      const char *delay_us, int poll, enum link link)
+		      const char *delay_us, int poll, enum link link, const char *net)
 {
 	char *uri = link == LINK_SHM ? e->uri : e->tcp_uri;
 	char waved[PATH_MAX + 16], agent[PATH_MAX + 16];
@@ -145,6 +211,10 @@ static int start_pair(struct env *e, const char *vm1, const char *vm2, const cha
 	if (delay_us) {
 		wv[n++] = "--link-delay";
 		wv[n++] = (char *)delay_us;
+	}
+	if (net) {
+		wv[n++] = "--net-observe";
+		wv[n++] = (char *)net;
 	}
 	wv[n] = NULL;
 	ag[k++] = agent;
@@ -193,7 +263,7 @@ static int decision_latency(struct env *e, const char *delay_us, enum link link,
 	if ((ret = start_standins(1, 5000, 0)))
 		return ret;
 	vm_arg(vm, sizeof(vm), "probe", "latency", 0, 1);
-	ret = start_pair(e, vm, NULL, "wakeprobe", delay_us, 1, link);
+	ret = start_pair(e, vm, NULL, "wakeprobe", delay_us, 1, link, NULL);
 	if (!ret) {
 		sleep(seconds);
 		s = waved_status(e->rundir, NULL, 0);
@@ -211,19 +281,30 @@ static int decision_latency(struct env *e, const char *delay_us, enum link link,
 	return ret;
 }
 
-/* waved's CPU with 16 stand-in vCPUs; then, if detect_ms, fallback detection. */
+/*
+ * waved's CPU with 16 stand-in vCPUs; then, if detect_ms, fallback
+ * detection. With net, the latency VM's tap carries traffic and waved
+ * observes it so (--net-observe net).
+ */
 static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int seconds,
-				   double *cpu_pct, double *detect_ms)
+				   const char *net, double *cpu_pct, double *detect_ms)
 {
 	char vm1[512], vm2[512];
+	struct tap_load load;
 	double samples[5];
 	int ret, got = 0;
 
 	if ((ret = start_standins(STANDINS, 9000, 1000)))
 		return ret;
+	if (net && (ret = tap_load_start(&load))) {
+		stop_all_standins(STANDINS);
+		return ret;
+	}
 	vm_arg(vm1, sizeof(vm1), "lat", "latency", 0, STANDINS / 2);
+	if (net)
+		snprintf(vm1 + strlen(vm1), sizeof(vm1) - strlen(vm1), ",net=%s", load.name);
 	vm_arg(vm2, sizeof(vm2), "bat", "batch", STANDINS / 2, STANDINS);
-	ret = start_pair(e, vm1, vm2, "latency", NULL, 0, link);
+	ret = start_pair(e, vm1, vm2, "latency", NULL, 0, link, net);
 	if (!ret) {
 		uint64_t c0, t0;
 
@@ -266,6 +347,8 @@ static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int s
 			*detect_ms = got ? samples[got / 2] : -1;
 	}
 	stop_pair(e);
+	if (net)
+		tap_load_stop(&load);
 	stop_all_standins(STANDINS);
 	return ret;
 }
@@ -355,6 +438,7 @@ struct loop_run {
 	double p50[4], p99[4], n[4];
 	double ev50;                  /* of which the kernel's BPF event delivery, us */
 	double cpu[3];                /* waved CPU %, agent over shm, tcp, TLS */
+	double cpu_net[2];            /* ... shm, a tap with traffic: counted (bpf), not (none) */
 	double detect;                /* fallback detection ms (shm) */
 	double wake50, wake99, tfloor;/* floors: thread wakeup us, 133 Hz timer CPU % */
 };
@@ -377,8 +461,15 @@ static int one_run(struct env *e, unsigned int secs, int json, unsigned int run,
 		if (!json)
 			fprintf(stderr, "\rrun %u/%u: waved CPU with 16 vCPUs, agent over %s%s...   ",
 				run, runs, link_name[l], l == LINK_SHM ? ", fallback detection" : "");
-		ret = steady_cpu_and_fallback(e, (enum link)l, secs, &r->cpu[l],
+		ret = steady_cpu_and_fallback(e, (enum link)l, secs, NULL, &r->cpu[l],
 					      l == LINK_SHM ? &r->detect : NULL);
+	}
+	for (int k = 0; k < 2 && !ret; k++) {
+		if (!json)
+			fprintf(stderr, "\rrun %u/%u: waved CPU with traffic on a tap, %s...      ",
+				run, runs, k ? "not counted" : "counted (BPF)");
+		ret = steady_cpu_and_fallback(e, LINK_SHM, secs, k ? "none" : "bpf",
+					      &r->cpu_net[k], NULL);
 	}
 	if (!ret) {
 		if (!json)
@@ -426,6 +517,11 @@ static void print_json(const struct loop_run *runs, unsigned int nruns)
 		r = OVER(cpu[l]);
 		printf(", \"waved_cpu_pct_16_vcpus%s\": %.3f", cpu_key[l], bench_range_median(&r));
 	}
+	for (int k = 0; k < 2; k++) {
+		r = OVER(cpu_net[k]);
+		printf(", \"waved_cpu_pct_16_vcpus_net_%s\": %.3f", k ? "off" : "on",
+		       bench_range_median(&r));
+	}
 	printf(", \"lag_threshold_ms\": 10, \"fallback_detect_ms\": %.2f, "
 	       "\"floor\": {\"wakeup_us_p50\": %.1f, \"wakeup_us_p99\": %.1f, "
 	       "\"timer_133hz_cpu_pct\": %.3f}, \"ranges\": {",
@@ -470,6 +566,7 @@ static void print_table(const struct loop_run *runs, unsigned int nruns)
 	struct bench_range ev = OVER(ev50), w50 = OVER(wake50), w99 = OVER(wake99);
 	struct bench_range vs_wake = RATIO(p50[0], wake50, 2), vs_timer = RATIO(cpu[0], tfloor, 1);
 	struct bench_range tls_p50 = RATIO(p50[3], p50[2], 1), tls_cpu = RATIO(cpu[2], cpu[1], 1);
+	struct bench_range net_cost = RATIO(cpu_net[0], cpu_net[1], 1);
 	char a[96], b[96], g[48];
 
 	printf("wakeup seen in BPF -> decision applied on the host, %u run%s:\n", nruns,
@@ -503,6 +600,13 @@ static void print_table(const struct loop_run *runs, unsigned int nruns)
 	}
 	printf("  what TLS costs, TLS / plaintext tcp: %s\n",
 	       bench_range_str(&tls_cpu, 2, "x", a, sizeof(a)));
+	cpu = OVER(cpu_net[0]);
+	printf("  shm, the latency VM's tap carrying 1000 packets/s, counted (BPF): %s\n",
+	       bench_range_str(&cpu, 3, "%", a, sizeof(a)));
+	cpu = OVER(cpu_net[1]);
+	printf("  ... not counted (--net-observe none): %s; counted / not: %s\n",
+	       bench_range_str(&cpu, 3, "%", a, sizeof(a)),
+	       bench_range_str(&net_cost, 2, "x", b, sizeof(b)));
 	printf("  floor here: a bare 133 Hz timer (waved's tick) costs %s: waved over shm = %s that\n",
 	       bench_range_str(&tf, 3, "%", a, sizeof(a)),
 	       bench_range_str(&vs_timer, 1, "x", b, sizeof(b)));
@@ -521,7 +625,7 @@ static const struct opt loop_opts[] = {
 	OPT_BOOL("json", 0, &lo.json,
 		 "one JSON object: {\"runs\", \"delay_us_0\": {\"decision_us_p50\",\n"
 		 "\"decision_us_p99\"}, \"delay_us_2\", \"tcp\", \"tls\": {...},\n"
-		 "\"waved_cpu_pct_16_vcpus\" (_tcp, _tls),\n"
+		 "\"waved_cpu_pct_16_vcpus\" (_tcp, _tls, _net_on, _net_off),\n"
 		 "\"lag_threshold_ms\", \"fallback_detect_ms\", \"floor\": {...},\n"
 		 "\"ranges\": {KEY: {\"median\", \"min\", \"max\", \"runs\"}}}; values are medians"),
 	OPT_UINT("runs", "N", &lo.runs, 1, BENCH_MAX_RUNS,

@@ -5,9 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/if_packet.h>
-#include <linux/if_tun.h>
 #include <net/ethernet.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -16,43 +14,24 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/tap.h"
 #include "tests/tap.h"
 #include "tests/util.h"
 
 /* A tap with no IPv6 (no router solicitations of its own), up. Skips without one. */
 void test_tap_open(struct test_tap *t)
 {
-	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
-	char path[128];
-	int s, fd;
-	FILE *f;
+	int fd;
 
 	if (geteuid() != 0)
 		test_skip("a tap needs root");
-	if ((t->fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK)) < 0)
-		test_skip("no /dev/net/tun: %s", strerror(errno));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "wvtest%d", (int)getpid() % 100000);
-	if (ioctl(t->fd, TUNSETIFF, &ifr)) {
-		close(t->fd);
-		test_skip("TUNSETIFF: %s", strerror(errno));
-	}
-	snprintf(t->name, sizeof(t->name), "%s", ifr.ifr_name);
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", t->name);
-	if ((f = fopen(path, "we"))) {
-		fputs("1", f);
-		fclose(f);
-	}
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	assert_true(s >= 0);
-	assert_int_equal(ioctl(s, SIOCGIFFLAGS, &ifr), 0);
-	ifr.ifr_flags |= IFF_UP;
-	assert_int_equal(ioctl(s, SIOCSIFFLAGS, &ifr), 0);
-	close(s);
+	snprintf(t->name, sizeof(t->name), "wvtest%d", (int)getpid() % 100000);
+	if ((t->fd = wave_tap_open(t->name)) < 0)
+		test_skip("no tap: %s", strerror(-t->fd));
 	t->ifindex = if_nametoindex(t->name);
 	assert_true(t->ifindex > 0);
 	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_TEST));

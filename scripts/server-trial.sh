@@ -1,0 +1,122 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# A stock server under Wave: busybox httpd in the latency VM, serving a CGI
+# that spends CPU per request (images/xml/latency-httpd.xml), loaded by wrk
+# from the host (closed loop), with two batch VMs spinning. Three modes,
+# interleaved over the runs on the same VMs:
+#   cfs      waved --mode observe: Linux alone
+#   offload  wave-agent (latency policy), the VMs' traffic counted
+#   nonet    the same, traffic not counted (waved --net-observe none):
+#            the policy sees CPU only
+# Prints per mode and run: requests/s, latency p50/p90/p99 (wrk), the
+# policy's demotions of the server VM, and waved's CPU.
+# Everything it starts is stopped and removed at the end, on Ctrl-C and on
+# failure. Needs root (libvirt, BPF, scheduling classes).
+# Usage: scripts/server-trial.sh [RUNS [SECONDS [CONNECTIONS [TURNS]]]]
+#   TURNS: the CGI's loop turns per request (its CPU cost), default 300.
+set -u
+runs=${1:-3}
+secs=${2:-20}
+conns=${3:-4}
+turns=${4:-300}
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin="$here/build/bin"
+export WAVE_RUNDIR=/tmp/wave-server-trial-$$
+chan="shm:wave-trial-$$"
+p="trial$$"
+names="$p-lat $p-bat1 $p-bat2"
+waved_pid=""
+agent_pid=""
+out=$(mktemp)
+
+say() { printf 'server-trial: %s\n' "$*" >&2; }
+
+stop_daemons() {
+	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+	if [ -n "$waved_pid" ]; then
+		kill "$waved_pid" 2>/dev/null   # waved restores every baseline on SIGTERM
+		wait "$waved_pid" 2>/dev/null
+	fi
+	agent_pid=""
+	waved_pid=""
+}
+
+cleanup() {
+	trap - EXIT INT TERM
+	say "stopping and removing what was started"
+	stop_daemons
+	"$bin/wavectl" stop $names >/dev/null 2>&1
+	"$here/scripts/net.sh" down >/dev/null
+	"$here/scripts/libvirtd.sh" stop >/dev/null
+	rm -rf "$WAVE_RUNDIR" "$out"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+[ "$(id -u)" -eq 0 ] || { say "needs root"; exit 1; }
+command -v wrk >/dev/null || { say "wrk missing: run 'make deps'"; exit 1; }
+[ -x "$bin/waved" ] && [ -f "$here/build/images/initramfs.img" ] ||
+	{ say "build first: make all images"; exit 1; }
+mkdir -p "$WAVE_RUNDIR"
+"$here/scripts/libvirtd.sh" start >/dev/null && "$here/scripts/net.sh" up >/dev/null ||
+	{ say "libvirtd or the bridge would not start"; exit 1; }
+say "launching the server VM and two batch VMs"
+"$bin/wavectl" launch "$here/images/xml/latency-httpd.xml" --name "$p-lat" > "$out" || exit 1
+ip=$(awk '/address/ { print $2 }' "$out")
+for b in bat1 bat2; do
+	"$bin/wavectl" launch "$here/images/xml/batch-spin.xml" --name "$p-$b" >/dev/null || exit 1
+done
+for i in $(seq 1 120); do
+	curl -s -m 2 "http://$ip/" >/dev/null && break
+	sleep 1
+done
+curl -s -m 5 "http://$ip/" >/dev/null || { say "the server at $ip does not answer"; exit 1; }
+
+# The latency VM's demotions, from waved's status.
+demotions() {
+	"$bin/wavectl" status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print([v.get("demotions", 0) for v in d["vms"] if v["class"] == "latency"][0])'
+}
+
+start_mode() {
+	case "$1" in
+	cfs)
+		"$bin/waved" --mode observe --match "$p-" >> "$WAVE_RUNDIR/waved.log" 2>&1 &
+		waved_pid=$! ;;
+	offload|nonet)
+		local extra=""
+		[ "$1" = nonet ] && extra="--net-observe none"
+		"$bin/waved" --mode offload --policy latency --match "$p-" --channel "$chan" \
+			$extra >> "$WAVE_RUNDIR/waved.log" 2>&1 &
+		waved_pid=$!
+		"$bin/wave-agent" --channel "$chan" --policy latency --report-s 0 \
+			>> "$WAVE_RUNDIR/agent.log" 2>&1 &
+		agent_pid=$! ;;
+	esac
+	sleep 5   # attached, and the policy settled on the idle server
+}
+
+printf '%-8s %4s %8s %9s %9s %9s %9s %8s\n' mode run "req/s" "p50 ms" "p90 ms" "p99 ms" \
+	demotions "waved%"
+modes="cfs offload nonet"
+for run in $(seq 1 "$runs"); do
+	for mode in $modes; do
+		say "run $run/$runs: $mode"
+		start_mode "$mode"
+		d0=$(demotions)
+		c0=$(awk '{ print $14 + $15 }' "/proc/$waved_pid/stat")
+		wrk -t 2 -c "$conns" -d "${secs}s" --latency "http://$ip/cgi-bin/work?$turns" > "$out" 2>&1
+		c1=$(awk '{ print $14 + $15 }' "/proc/$waved_pid/stat")
+		d1=$(demotions)
+		ms() { awk -v k="$1" '$1 == k { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+			f = u == "s" ? 1000 : u == "us" ? 0.001 : 1; printf "%.1f", v * f }' "$out"; }
+		printf '%-8s %4s %8s %9s %9s %9s %9s %8.2f\n' "$mode" "$run" \
+			"$(awk '/Requests\/sec/ { print $2 }' "$out")" "$(ms 50%)" "$(ms 90%)" "$(ms 99%)" \
+			"$((d1 - d0))" "$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v s="$secs" \
+				'BEGIN { print t / hz / s * 100 }')"
+		stop_daemons
+	done
+	modes="$(echo $modes | awk '{ print $2, $3, $1 }')"   # the order rotates each run
+done
