@@ -144,12 +144,16 @@ static int tap_load_start(struct tap_load *l)
 		wave_err("bench loop: no tap for the traffic: %s", strerror(-l->fd));
 		return l->fd;
 	}
-	if ((l->pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(0x88b5))) < 0 ||
-	    pthread_create(&l->thr, NULL, tap_load_loop, l)) {
+	if ((l->pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(0x88b5))) < 0) {
 		int ret = -errno;
 
-		if (l->pkt >= 0)
-			close(l->pkt);
+		close(l->fd);
+		return ret;
+	}
+	if ((errno = pthread_create(&l->thr, NULL, tap_load_loop, l))) {
+		int ret = -errno;
+
+		close(l->pkt);
 		close(l->fd);
 		return ret;
 	}

@@ -20,8 +20,9 @@
  * Phases, one after the other in each mode:
  *   steady   100 requests/s costing 200 us each (far from saturation)
  *   step     4x the rate and 3x the cost: demand grows twelvefold
- *   busy     legitimate load near saturation: 1000 requests/s costing 1 ms
- *            (with the guest's own network work about 1.5 of its 2 vCPUs):
+ *   busy     legitimate load near saturation: 1500 requests/s of 1.5 ms
+ *            nominal cost (the guest's calibration under contention makes
+ *            it less: the latency VM uses about one core of its two):
  *            a busy server, which must not be taken for a hog
  *   hog      steady load, and the latency VM's guest burns CPU on all vCPUs
  * Each phase also counts the policy's demotions of the latency VM (from
@@ -612,7 +613,7 @@ static int parse_modes(const struct opt *o, const char *arg)
 }
 
 static const struct opt sched_opts[] = {
-	OPT_BOOL("quick", 0, &opt_cfg.quick, "one run, 8 s phases (under 6 minutes)"),
+	OPT_BOOL("quick", 0, &opt_cfg.quick, "one run, 8 s phases (about 6 minutes)"),
 	OPT_BOOL("json", 0, &opt_cfg.json,
 		 "one JSON object: {\"host\", \"params\", \"modes\": {MODE: {PHASE:\n"
 		 "{lat_us_p50, lat_us_p99, lat_us_p999, lost, sent, batch_units_per_s,\n"
@@ -735,7 +736,7 @@ int bench_sched_main(int argc, char **argv)
 	res.cost_us[BS_STEADY] = 200;
 	res.rate[BS_STEP] = 400;
 	res.cost_us[BS_STEP] = 600;
-	/* Busy: 1 CPU of requests, with the guest's network work about 1.5 of its 2 vCPUs. */
+	/* Busy: near what the latency VM can serve here (about one core of its two). */
 	res.rate[BS_BUSY] = c.busy_rate ? c.busy_rate : 1500;
 	res.cost_us[BS_BUSY] = c.busy_cost ? c.busy_cost : 1500;
 	res.rate[BS_HOG] = 100;

@@ -19,7 +19,7 @@
 enum se_mode { SE_CFS = 0, SE_PIN, SE_RT, SE_OFFLOAD, SE_ONHOST, SE_NONET, SE_NR_MODES };
 
 extern const char *const se_mode_names[SE_NR_MODES];
-/* "cfs, pin, rt, offload, onhost", from the names. */
+/* "cfs, pin, rt, offload, onhost, nonet", from the names. */
 const char *se_modes_list(void);
 
 #define SE_MAX_THREADS 16

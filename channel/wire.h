@@ -358,8 +358,9 @@ struct wave_wake_sub {
 /*
  * NET_STATE: one VM's traffic as the host counts it on the VM's network
  * interfaces (its taps: a BPF program on their tc hooks, or their kernel
- * statistics), cumulative since the host began counting this VM (a new VM
- * barrier starts again from zero; counts never go back under one barrier).
+ * statistics), cumulative since the host began counting this VM; they
+ * never go back while it does (a receiver takes counts that do as a new
+ * start).
  * rx is towards the guest (requests arriving), tx is what the guest sends.
  * Sent in snapshots, when a count moved (at most every 100 ms), and at once
  * with WAVE_NET_ARRIVAL to a subscriber (WAVE_WAKE_NET).

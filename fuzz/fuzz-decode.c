@@ -32,7 +32,8 @@ static void feed(struct txn_asm *a, struct wave_msg *m)
 		return;
 	if (m->h.type != WAVE_MSG_TXN) {
 		/* The sender's stamp moves the clock: forwards, backwards, or not at all. */
-		clock_ns += m->h.ts_ns % (2 * 1000000000ull);
+		clock_ns += m->h.ts_ns % (4 * 1000000000ull);
+		clock_ns = clock_ns > 2 * 1000000000ull ? clock_ns - 2 * 1000000000ull : 0;
 		if (model_apply(&model, m, clock_ns) > 0 && m->h.type == WAVE_MSG_NET_STATE) {
 			const struct model_vm *vm = model_vm(&model, m->p.net.vm_id);
 			double r = vm ? model_net_rx_rate(vm, clock_ns + m->h.seq, 0) : 0;

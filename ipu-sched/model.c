@@ -155,6 +155,13 @@ static int apply_net(struct model *m, const struct wave_net_state *s, uint64_t n
 	if (!vm || vm->barrier != s->barrier)
 		return -ENOENT;
 	n = &vm->net;
+	/* Two reports at one instant: the later one's packets count with the next report. */
+	if (n->present && now <= n->seen_ns && s->rx_pkts >= n->rx_pkts &&
+	    s->tx_pkts >= n->tx_pkts) {
+		if (s->flags & WAVE_NET_ARRIVAL)
+			n->arrival_ns = now;
+		return 1;
+	}
 	/* First counts, or counts that went back (the host started over): a new baseline. */
 	if (!n->present || s->rx_pkts < n->rx_pkts || s->tx_pkts < n->tx_pkts) {
 		memset(n, 0, sizeof(*n));

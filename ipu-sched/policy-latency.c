@@ -149,6 +149,7 @@ struct lat_vm {
 	uint64_t hot_since, calm_since;
 	uint64_t last_active;  /* lend: last wakeup or busy sample */
 	double base_cost;      /* CPU-seconds per arriving packet while not pressed (0: unknown) */
+	double hog_cpus;       /* what its vCPUs used when it was demoted, CPUs */
 	uint64_t base_ns;      /* when base_cost was last updated */
 	double scale;          /* busy: the share of its demand its reservations may have */
 };
@@ -273,34 +274,42 @@ static double vm_cpus(const struct model_vm *vm, int slow)
 }
 
 /*
- * Whether the VM's CPU use is explained by the packets arriving for it
- * (the header says when), learning on the way what a packet costs it
- * while it is not pressed: over seconds (a time constant of 5 s), and
- * never from a hog or from unexplained use at the cap.
+ * Whether cpus (CPUs of use) are explained by the packets arriving for the
+ * VM now (the header says when). Without a learned cost per packet, only
+ * the ceiling (busy_cost) holds.
  */
-static int use_explained(const struct lat_state *s, struct lat_vm *lv, const struct model_vm *vm,
-			 int hot, uint64_t now)
+static int use_explained(const struct lat_state *s, const struct lat_vm *lv,
+			 const struct model_vm *vm, double cpus, uint64_t now)
 {
 	const struct lat_cfg *c = &s->cfg;
-	double rate = model_net_rx_rate(vm, now, 0), per, limit;
-	int ok;
+	double rate = model_net_rx_rate(vm, now, 0), limit;
 
 	if (!vm->net.present || rate < (double)c->busy_rate)
 		return 0;
-	per = vm_cpus(vm, 0) / rate;
 	limit = (double)c->busy_cost_ns / 1e9;
 	if (lv->base_cost > 0 && lv->base_cost * c->busy_factor < limit)
 		limit = lv->base_cost * c->busy_factor;
-	ok = per <= limit;
-	if (!lv->hog && (!hot || ok)) {
-		if (lv->base_cost <= 0)
-			lv->base_cost = per;
-		else if (now > lv->base_ns)
-			lv->base_cost += (1.0 - exp(-(double)(now - lv->base_ns) / 5e9)) *
-					 (per - lv->base_cost);
-		lv->base_ns = now;
-	}
-	return ok;
+	return cpus / rate <= limit;
+}
+
+/*
+ * What a packet costs the VM while it is not pressed (not hot at its cap,
+ * not a hog): learned over seconds (a time constant of 5 s), so a hog
+ * cannot teach it its own cost.
+ */
+static void learn_cost(const struct lat_state *s, struct lat_vm *lv, const struct model_vm *vm,
+		       uint64_t now)
+{
+	double rate = model_net_rx_rate(vm, now, 0), per;
+
+	if (!vm->net.present || rate < (double)s->cfg.busy_rate)
+		return;
+	per = vm_cpus(vm, 0) / rate;
+	if (lv->base_cost <= 0)
+		lv->base_cost = per;
+	else if (now > lv->base_ns)
+		lv->base_cost += (1.0 - exp(-(double)(now - lv->base_ns) / 5e9)) * (per - lv->base_cost);
+	lv->base_ns = now;
 }
 
 /*
@@ -321,17 +330,27 @@ static void update_hog(struct lat_state *s, const struct model *m, const struct 
 	}
 	p = vm_pressure(s, m, vm, &at_cap);
 	hot = p >= s->cfg.hog_util && at_cap;
-	lv->busy = use_explained(s, lv, vm, hot, now);
+	if (!hot && !lv->hog)
+		learn_cost(s, lv, vm, now);
 	if (!lv->hog) {
+		lv->busy = use_explained(s, lv, vm, vm_cpus(vm, 0), now);
 		if (hot && !lv->busy) {
 			if (!lv->hot_since)
 				lv->hot_since = now;
 			else if (now - lv->hot_since >= s->cfg.hog_ns)
-				lv->hog = 1, lv->calm_since = 0;
+				lv->hog = 1, lv->calm_since = 0, lv->hog_cpus = vm_cpus(vm, 0);
 		} else {
 			lv->hot_since = 0;
 		}
-	} else if (vm_cpus(vm, 1) < s->cfg.calm_util || lv->busy) {
+		return;
+	}
+	/*
+	 * A hog is judged on what it used when it was demoted, not on what its
+	 * quota lets it use now (that would make any hog with some traffic look
+	 * busy, and flap).
+	 */
+	lv->busy = 0;
+	if (vm_cpus(vm, 1) < s->cfg.calm_util || use_explained(s, lv, vm, lv->hog_cpus, now)) {
 		if (!lv->calm_since)
 			lv->calm_since = now;
 		else if (now - lv->calm_since >= s->cfg.hog_ns)
@@ -339,8 +358,6 @@ static void update_hog(struct lat_state *s, const struct model *m, const struct 
 	} else {
 		lv->calm_since = 0;
 	}
-	if (lv->hog)
-		lv->busy = 0;
 }
 
 /* A thread's demand with headroom, ns per period (the comment below says how). */
@@ -372,8 +389,8 @@ static uint64_t want_runtime(const struct lat_state *s, const struct model_threa
 	if (want > (uint64_t)cap)
 		want = (uint64_t)cap / 50000 * 50000;
 	*change = 1;
-	/* Over the cap (a busy VM no longer is, or its share shrank): down at once. */
-	if (lt->applied != LAT_DL || (want < lt->runtime && lt->runtime > (uint64_t)cap))
+	/* Well over the cap (a busy VM no longer is, or its share shrank): down at once. */
+	if (lt->applied != LAT_DL || (want < lt->runtime && (double)lt->runtime > cap * 1.1))
 		return want;
 	/* Growing: by a useful step, or up to the cap when that is closer than a step. */
 	if ((double)want > (double)lt->runtime * 1.2 ||
@@ -446,9 +463,9 @@ static void decide_thread(struct lat_state *s, const struct model *m, const stru
 			lt->low_since = 0;
 		}
 	}
-	/* A busy VM's threads share its budget in proportion to their demand. */
+	/* A busy VM's threads share its budget: each cap scaled alike (busy_scale). */
 	if (lv->busy && lv->scale < 1)
-		cap = fmax(fmin(cap, thread_demand(s, t)) * lv->scale, (double)s->cfg.rmin_ns);
+		cap = fmax(cap * lv->scale, (double)s->cfg.rmin_ns);
 	r = want_runtime(s, t, lt, cap, now, &change);
 	if (!change)
 		return;
@@ -604,25 +621,32 @@ static void decide_lend(struct lat_state *s, const struct model *m, uint64_t now
 
 /*
  * A busy VM's reservations together stay within busy_share of the allowed
- * CPUs: the share of its threads' demand (each capped) they may have.
+ * CPUs: the factor its threads' caps are scaled by so that their demands
+ * (each capped) fit, changed only by more than a tenth (each change
+ * resizes every reservation).
  */
 static void busy_scale(struct lat_state *s, const struct model *m, const struct model_vm *vm)
 {
 	struct lat_vm *lv = &s->vm[slot_of(m, vm)];
 	unsigned int cpus[WAVE_MANAGED_CPUS];
-	double cap = vm_cap_ns(s, lv), sum = 0, budget;
+	double cap = vm_cap_ns(s, lv), sum = 0, budget, scale;
 	const struct model_thread *t;
 
-	lv->scale = 1;
-	if (!lv->busy)
+	if (!lv->busy) {
+		lv->scale = 1;
 		return;
+	}
+	if (lv->scale <= 0)
+		lv->scale = 1;
 	budget = s->cfg.busy_share * (double)s->cfg.period_ns *
 		 (double)model_allowed_cpus(m, cpus, WAVE_MANAGED_CPUS);
 	MODEL_FOR_EACH_THREAD(vm, t)
 		if (!model_thread_pinned(t))
 			sum += fmin(thread_demand(s, t), cap);
-	if (budget > 0 && sum > budget)
-		lv->scale = budget / sum;
+	scale = budget > 0 && sum > budget ? budget / sum : 1;
+	/* Moves under a tenth are noise: each would resize every reservation. */
+	if (fabs(scale - lv->scale) > 0.1 * lv->scale || (scale == 1) != (lv->scale == 1))
+		lv->scale = scale;
 }
 
 static void lat_decide(void *priv, const struct model *m, uint64_t now, struct policy_out *out)

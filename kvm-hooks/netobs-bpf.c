@@ -6,9 +6,14 @@
  * clsact qdisc, created if the tap has none, with one filter on ingress and
  * one on egress). Arrival events come from the ring buffer.
  *
- * Detaching takes off only our filters; the clsact qdisc goes too only if
- * we created it, so an operator's own tc programs on a tap survive us.
- * A tap that disappeared with its VM took everything with it.
+ * Our filters have a fixed handle and priority (NETOBS_TC_HANDLE, _PRIO)
+ * and are attached with replace: a waved that died without detaching left
+ * its filters running, and the next one takes their place instead of
+ * adding another pair. Detaching takes off our filters, and the clsact
+ * qdisc if we created it (with whatever was attached to it since: libbpf
+ * cannot list a hook's filters); one that was there before us stays, with
+ * the operator's programs on it. A tap that disappeared with its VM took
+ * everything with it.
  *
  * Registration order: the record is zeroed, then its ifindex published
  * (release), then the interface goes into the "ifs" hash, then the hooks
@@ -26,6 +31,10 @@
 #include "common/log.h"
 #include "kvm-hooks/netobs.h"
 #include "kvm-hooks/nettap.skel.h" /* generated in build/ */
+
+/* Our filters on a tap: one fixed handle and priority ("WV"), so a restart replaces them. */
+#define NETOBS_TC_HANDLE 0x5756
+#define NETOBS_TC_PRIO   0x5756
 
 struct tap_hooks {
 	struct bpf_tc_hook hook;
@@ -131,14 +140,16 @@ static int attach(struct nbpf_priv *b, struct tap_hooks *t, unsigned int ifindex
 	if (ret && ret != -EEXIST)
 		return wave_reason(why, len, ret, "clsact on %s: %s", ifname, strerror(-ret));
 	t->created = !ret;
-	t->in = (struct bpf_tc_opts){ .sz = sizeof(t->in),
+	t->in = (struct bpf_tc_opts){ .sz = sizeof(t->in), .handle = NETOBS_TC_HANDLE,
+		.priority = NETOBS_TC_PRIO, .flags = BPF_TC_F_REPLACE,
 		.prog_fd = bpf_program__fd(b->skel->progs.nettap_from_guest) };
 	t->hook.attach_point = BPF_TC_INGRESS;
 	if ((ret = bpf_tc_attach(&t->hook, &t->in))) {
 		t->in.handle = 0;
 		goto err;
 	}
-	t->out = (struct bpf_tc_opts){ .sz = sizeof(t->out),
+	t->out = (struct bpf_tc_opts){ .sz = sizeof(t->out), .handle = NETOBS_TC_HANDLE,
+		.priority = NETOBS_TC_PRIO, .flags = BPF_TC_F_REPLACE,
 		.prog_fd = bpf_program__fd(b->skel->progs.nettap_to_guest) };
 	t->hook.attach_point = BPF_TC_EGRESS;
 	if ((ret = bpf_tc_attach(&t->hook, &t->out))) {
@@ -196,9 +207,10 @@ static int nbpf_read(struct netobs *n, unsigned int slot, struct nettap_rec *r)
 	/* Each word on its own (nettap.h: no reader needs one instant's counters). */
 	r->ifindex = n->ifindex[slot];
 	r->notify = __atomic_load_n(&s->notify, __ATOMIC_RELAXED);
-	r->rx_pkts = __atomic_load_n(&s->rx_pkts, __ATOMIC_RELAXED);
+	/* Packets before bytes, acquire: pairs with the BPF side's bytes-then-packets. */
+	r->rx_pkts = __atomic_load_n(&s->rx_pkts, __ATOMIC_ACQUIRE);
 	r->rx_bytes = __atomic_load_n(&s->rx_bytes, __ATOMIC_RELAXED);
-	r->tx_pkts = __atomic_load_n(&s->tx_pkts, __ATOMIC_RELAXED);
+	r->tx_pkts = __atomic_load_n(&s->tx_pkts, __ATOMIC_ACQUIRE);
 	r->tx_bytes = __atomic_load_n(&s->tx_bytes, __ATOMIC_RELAXED);
 	r->last_rx_ns = __atomic_load_n(&s->last_rx_ns, __ATOMIC_RELAXED);
 	return 0;

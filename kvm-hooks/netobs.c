@@ -79,16 +79,20 @@ static void sysfs_del(struct netobs *n, unsigned int slot)
 
 static int sysfs_read(struct netobs *n, unsigned int slot, struct nettap_rec *r)
 {
-	const struct nettap_rec *base = &((struct nettap_rec *)n->priv)[slot];
+	struct nettap_rec *base = &((struct nettap_rec *)n->priv)[slot];
 	int ret;
 
 	memset(r, 0, sizeof(*r));
 	if ((ret = sysfs_sample(n->ifname[slot], r)))
 		return ret;
-	/* Counted from registration; a counter that went back (a new device by that name) restarts. */
+	/*
+	 * Counted from registration. Counters that went back (a new device by
+	 * that name) count from zero: the reader takes what goes back as a
+	 * restart (waved/net.c).
+	 */
 	if (r->rx_pkts < base->rx_pkts || r->tx_pkts < base->tx_pkts ||
 	    r->rx_bytes < base->rx_bytes || r->tx_bytes < base->tx_bytes)
-		return -ENODEV;
+		memset(base, 0, sizeof(*base));
 	r->rx_pkts -= base->rx_pkts;
 	r->rx_bytes -= base->rx_bytes;
 	r->tx_pkts -= base->tx_pkts;
@@ -181,6 +185,10 @@ int netobs_add(struct netobs *n, const char *ifname, int notify)
 
 	if (!idx)
 		return -ENODEV;
+	/* One slot per interface: a second would count its packets twice. */
+	for (int s = 0; s < NETTAP_MAX_IFACES; s++)
+		if (n->used[s] && n->ifindex[s] == idx)
+			return -EEXIST;
 	for (int s = 0; s < NETTAP_MAX_IFACES; s++) {
 		if (n->used[s])
 			continue;
@@ -226,6 +234,11 @@ void netobs_notify(struct netobs *n, int slot, int on)
 {
 	if (slot >= 0 && slot < NETTAP_MAX_IFACES && n->used[slot] && n->ops->notify)
 		n->ops->notify(n, (unsigned int)slot, on);
+}
+
+unsigned int netobs_ifindex(const struct netobs *n, int slot)
+{
+	return slot >= 0 && slot < NETTAP_MAX_IFACES && n->used[slot] ? n->ifindex[slot] : 0;
 }
 
 const char *netobs_ifname(const struct netobs *n, int slot)

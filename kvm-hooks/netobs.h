@@ -67,7 +67,10 @@ const char *netobs_name(const struct netobs *n);
 /* WAVE_NET_SRC_* of the backend serving (channel/wire.h). */
 int netobs_source(const struct netobs *n);
 
-/* Counts interface ifname; returns its slot (>= 0) or -errno (-ENODEV: no such interface). */
+/*
+ * Counts interface ifname; returns its slot (>= 0) or -errno (-ENODEV: no
+ * such interface; -EEXIST: counted already).
+ */
 int netobs_add(struct netobs *n, const char *ifname, int notify);
 void netobs_del(struct netobs *n, int slot);
 int netobs_read(struct netobs *n, int slot, struct nettap_rec *r);
@@ -76,6 +79,8 @@ int netobs_fd(const struct netobs *n);
 int netobs_poll(struct netobs *n, void (*cb)(const struct nettap_event *ev, void *arg),
 		void *arg);
 void netobs_notify(struct netobs *n, int slot, int on);
+/* The ifindex counted in slot, or 0 for a free slot. */
+unsigned int netobs_ifindex(const struct netobs *n, int slot);
 /* The interface in slot, for log lines. */
 const char *netobs_ifname(const struct netobs *n, int slot);
 

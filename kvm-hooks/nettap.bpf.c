@@ -76,9 +76,10 @@ int nettap_from_guest(struct __sk_buff *skb)
 	struct nettap_rec *r;
 	__u32 slot;
 
+	/* Bytes before packets: a reader that loads packets first never sees fewer bytes. */
 	if ((r = lookup(skb, &slot))) {
-		__sync_fetch_and_add(&r->tx_pkts, 1);
 		__sync_fetch_and_add(&r->tx_bytes, skb->len);
+		__sync_fetch_and_add(&r->tx_pkts, 1);
 	}
 	return TC_ACT_OK;
 }
@@ -94,13 +95,17 @@ int nettap_to_guest(struct __sk_buff *skb)
 
 	if (!(r = lookup(skb, &slot)))
 		return TC_ACT_OK;
-	__sync_fetch_and_add(&r->rx_pkts, 1);
 	__sync_fetch_and_add(&r->rx_bytes, skb->len);
+	__sync_fetch_and_add(&r->rx_pkts, 1);
 	now = bpf_ktime_get_ns();
-	/* Two CPUs racing here may both report one gap: harmless, the reader sees two arrivals. */
+	/*
+	 * Two CPUs racing here may both report one gap (harmless: two
+	 * arrivals), and another CPU may have stored a later time than ours:
+	 * signed, that is no gap at all.
+	 */
 	last = r->last_rx_ns;
 	r->last_rx_ns = now;
-	if (!r->notify || (last && now - last < quiet_ns))
+	if (!r->notify || (last && (__s64)(now - last) < (__s64)quiet_ns))
 		return TC_ACT_OK;
 	ev = bpf_ringbuf_reserve(&arrivals, sizeof(*ev), 0);
 	if (!ev)

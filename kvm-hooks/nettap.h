@@ -12,7 +12,10 @@
  * Ordering: every counter is a 64-bit word the BPF side adds to atomically
  * (several CPUs may carry one tap's packets at once) and the reader loads
  * atomically; there is no seqcount, because no reader needs the counters
- * of one instant, only each one monotonic. ifindex is published last by
+ * of one instant, only each one monotonic. One pair is ordered: the BPF
+ * side adds a packet's bytes before the packet (its atomic adds are full
+ * barriers) and the reader loads packets before bytes (acquire), so a
+ * reader never sees fewer bytes than packets, which the channel rejects. ifindex is published last by
  * the loader (release) and the BPF side updates only a record whose
  * ifindex matches the packet's interface, so a slot being reused is never
  * counted for the wrong interface.

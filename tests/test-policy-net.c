@@ -150,6 +150,25 @@ static void traffic_stopping_under_a_busy_vm_demotes_it(void **state)
 	assert_true(seen.demoted_after <= 1000 * MS);
 }
 
+/*
+ * A demoted hog with its usual traffic, held to its quota: the CPU per
+ * packet it can use now looks like a busy server's, but it is judged on
+ * what it used when it was demoted, so it is not forgiven (no flapping).
+ */
+static void demoted_hog_under_its_quota_is_not_forgiven(void **state)
+{
+	struct seen seen = { 0 };
+
+	setup_vms();
+	serve_normally(&seen);
+	phase(3000, 0.5, 0.4, 500, &seen);
+	assert_int_equal(seen.quotas, 2);
+	seen.rt[0] = seen.rt[1] = 0;
+	phase(5000, 0.25, 0.7, 1000, &seen);          /* a quarter CPU each (its quota), more traffic */
+	assert_int_equal(seen.quotas, 2);             /* no new demotion ... */
+	assert_true(seen.rt[0] == 0 && seen.rt[1] == 0); /* ... and no reservation back */
+}
+
 /* Without any traffic counted (no NET_STATE ever), the policy is the CPU-only one. */
 static void without_network_state_a_pressed_vm_is_a_hog(void **state)
 {
@@ -208,6 +227,7 @@ int main(void)
 		cmocka_unit_test_teardown(hog_with_a_trickle_of_packets_is_a_hog, teardown),
 		cmocka_unit_test_teardown(hog_behind_its_usual_traffic_is_a_hog, teardown),
 		cmocka_unit_test_teardown(traffic_stopping_under_a_busy_vm_demotes_it, teardown),
+		cmocka_unit_test_teardown(demoted_hog_under_its_quota_is_not_forgiven, teardown),
 		cmocka_unit_test_teardown(without_network_state_a_pressed_vm_is_a_hog, teardown),
 		cmocka_unit_test_teardown(model_packet_rates, teardown),
 	};

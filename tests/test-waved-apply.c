@@ -655,6 +655,27 @@ static void pinned_threads_stay_within_the_pin(void **state)
 	assert_null(last_sent(WAVE_MSG_THREAD_CPUS));
 }
 
+/* NET_STATE only to an agent that announced it reads it (WAVE_FEAT_NET). */
+static void traffic_only_to_an_agent_that_reads_it(void **state)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_NET_STATE);
+	m.p.net.vm_id = bat->id;
+	m.p.net.barrier = bat->barrier;
+	m.p.net.source = WAVE_NET_SRC_BPF;
+	m.p.net.nr_ifaces = 1;
+	peer_features = WAVE_FEAT_PINS;
+	nsent = 0;
+	wv_emit(&w, &m);
+	wv_flush(&w);
+	assert_null(last_sent(WAVE_MSG_NET_STATE));
+	peer_features = WAVE_FEAT_NET;
+	wv_emit(&w, &m);
+	wv_flush(&w);
+	assert_non_null(last_sent(WAVE_MSG_NET_STATE));
+}
+
 /* Snapshots on request at most once a second; an agent that stays unhealthy is disconnected. */
 static void resyncs_limited_and_unhealthy_agent_evicted(void **state)
 {
@@ -687,6 +708,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(multi_op_txn_rolls_back_when_op_k_fails, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(refusals_touch_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(traffic_only_to_an_agent_that_reads_it, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(prestaged_replaced_fired_and_dropped, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(fallback_restores_every_baseline, setup, teardown),

@@ -266,6 +266,13 @@ static void on_chan(struct waved *w)
 				wd_peer(&w->wd, 1);
 				/* Nothing half-sent by a previous agent becomes this one's. */
 				txn_asm_reset(&w->txa);
+				/*
+				 * Nor what was queued for it: the new one gets a snapshot
+				 * (now, or at the hand-back), and may not read every type
+				 * the old one did (NET_STATE, pins: wv_emit checks those
+				 * when they are queued).
+				 */
+				w->out_n = 0;
 				/* Not offloading: nothing to hand back; the state goes out now. */
 				if (w->cfg.mode != WAVED_OFFLOAD)
 					wv_snapshot(w);

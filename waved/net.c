@@ -39,6 +39,8 @@ void wv_net_attach(struct waved *w, struct wv_vm *vm, const char (*taps)[16], un
 		vm->net_slot[vm->nr_net++] = slot;
 	}
 	memset(&vm->net_sent, 0, sizeof(vm->net_sent));
+	memset(&vm->net_acc, 0, sizeof(vm->net_acc));
+	memset(vm->net_last, 0, sizeof(vm->net_last));
 	vm->net_exported = 0;
 	if (vm->nr_net)
 		wave_info("waved: %s: counting traffic on %u interface%s (%s)", vm->name, vm->nr_net,
@@ -52,23 +54,41 @@ void wv_net_detach(struct waved *w, struct wv_vm *vm)
 	vm->nr_net = 0;
 }
 
-/* The VM's counts now: the sum over its taps. 0, or -errno if none could be read. */
-static int vm_counts(struct waved *w, const struct wv_vm *vm, struct nettap_rec *sum)
+/* What a counter moved by since it was last seen: all of it if it went back (the tap started over). */
+static uint64_t moved(uint64_t now, uint64_t *last)
+{
+	uint64_t d = now >= *last ? now - *last : now;
+
+	*last = now;
+	return d;
+}
+
+/*
+ * The VM's counts now: what its taps counted, summed as deltas, so they
+ * never go back (wire.h) when a tap restarts its counters or cannot be
+ * read for a while. 0, or -ENOENT if no tap could be read.
+ */
+static int vm_counts(struct waved *w, struct wv_vm *vm, struct nettap_rec *sum)
 {
 	int got = 0;
 
-	memset(sum, 0, sizeof(*sum));
 	for (unsigned int i = 0; i < vm->nr_net; i++) {
-		struct nettap_rec r;
+		struct nettap_rec r, *last = &vm->net_last[i];
 
 		if (netobs_read(w->net, vm->net_slot[i], &r))
 			continue;
-		sum->rx_pkts += r.rx_pkts;
-		sum->rx_bytes += r.rx_bytes;
-		sum->tx_pkts += r.tx_pkts;
-		sum->tx_bytes += r.tx_bytes;
+		vm->net_acc.rx_pkts += moved(r.rx_pkts, &last->rx_pkts);
+		vm->net_acc.rx_bytes += moved(r.rx_bytes, &last->rx_bytes);
+		vm->net_acc.tx_pkts += moved(r.tx_pkts, &last->tx_pkts);
+		vm->net_acc.tx_bytes += moved(r.tx_bytes, &last->tx_bytes);
 		got = 1;
 	}
+	/* Bytes are added before packets (nettap.h), but a restart may skew one read. */
+	if (vm->net_acc.rx_bytes < vm->net_acc.rx_pkts)
+		vm->net_acc.rx_bytes = vm->net_acc.rx_pkts;
+	if (vm->net_acc.tx_bytes < vm->net_acc.tx_pkts)
+		vm->net_acc.tx_bytes = vm->net_acc.tx_pkts;
+	*sum = vm->net_acc;
 	return got ? 0 : -ENOENT;
 }
 
@@ -109,13 +129,6 @@ void wv_export_net(struct waved *w, int all)
 		if (!all && vm->net_exported && c.rx_pkts == vm->net_sent.rx_pkts &&
 		    c.tx_pkts == vm->net_sent.tx_pkts)
 			continue;
-		/* Counts never go back under one barrier (wire.h): a tap gone with its counts, say. */
-		if (c.rx_pkts < vm->net_sent.rx_pkts || c.tx_pkts < vm->net_sent.tx_pkts ||
-		    c.rx_bytes < vm->net_sent.rx_bytes || c.tx_bytes < vm->net_sent.tx_bytes) {
-			vm->net_sent.rx_pkts = vm->net_sent.tx_pkts = 0;
-			vm->net_sent.rx_bytes = vm->net_sent.tx_bytes = 0;
-			c = vm->net_sent;
-		}
 		export_vm(w, vm, &c, 0, 0);
 	}
 }
@@ -125,6 +138,9 @@ static int net_notify(const struct waved *w, const struct wv_vm *vm)
 {
 	int who = wv_runs_policy(w) ? WV_SUB_LOCAL : wv_agent_in_charge(w) ? WV_SUB_AGENT : -1;
 
+	/* An agent subscribes only if it reads NET_STATE; refuse to push to one that does not. */
+	if (who == WV_SUB_AGENT && !(w->ch && (chan_peer_features(w->ch) & WAVE_FEAT_NET)))
+		return 0;
 	return who >= 0 && w->cfg.wake_events == WV_WAKE_POLICY && (vm->wake[who] & WAVE_WAKE_NET);
 }
 
@@ -146,12 +162,13 @@ void wv_on_net_event(const struct nettap_event *ev, void *arg)
 		struct nettap_rec c;
 
 		for (unsigned int i = 0; vm->used && i < vm->nr_net; i++) {
-			if (vm->net_slot[i] != (int)ev->slot)
+			/* An event queued before its slot went to another interface: stale. */
+			if (vm->net_slot[i] != (int)ev->slot ||
+			    netobs_ifindex(w->net, vm->net_slot[i]) != ev->ifindex)
 				continue;
 			if (!net_notify(w, vm) || vm_counts(w, vm, &c))
 				return;
-			if (c.rx_pkts >= vm->net_sent.rx_pkts && c.tx_pkts >= vm->net_sent.tx_pkts)
-				export_vm(w, vm, &c, WAVE_NET_ARRIVAL, ev->quiet_ns);
+			export_vm(w, vm, &c, WAVE_NET_ARRIVAL, ev->quiet_ns);
 			return;
 		}
 	}

@@ -137,6 +137,8 @@ struct wv_vm {
 	unsigned int nr_net;       /* its taps waved counts (net.c) */
 	int net_slot[WV_MAX_TAPS];
 	struct nettap_rec net_sent;/* counts last exported */
+	struct nettap_rec net_acc; /* counts so far, summed from each tap's deltas */
+	struct nettap_rec net_last[WV_MAX_TAPS]; /* each tap's counters as last read */
 	int net_exported;
 	double rx_pps, tx_pps;     /* over the last second, for status */
 	uint64_t net_rate_t0;
