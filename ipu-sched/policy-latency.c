@@ -19,8 +19,8 @@
  *  - a latency VM whose vCPUs use (nearly) all of a capped reservation for
  *    hog_ns, without request traffic that explains it, is a CPU hog: its
  *    reservations are revoked (SCHED_OTHER) and each vCPU gets a CFS quota
- *    of hog_quota of a CPU, until its use stays below calm_util for as
- *    long, so batch VMs keep their share;
+ *    of hog_quota of a CPU, until its use stays below calm_util (and half
+ *    its quota) for as long, so batch VMs keep their share;
  *  - with traffic that explains it, the same VM is busy, not a hog (only
  *    the network tells them apart: the host counts each VM's packets on
  *    its taps, NET_STATE). Its use is explained when packets arrive
@@ -50,30 +50,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "ipu-sched/policy.h"
-
-/* Tunables (--policy-opt NAME=VALUE; the table below names them). */
-struct lat_cfg {
-	uint64_t period_ns;     /* SCHED_DEADLINE period */
-	uint64_t rmin_ns;       /* smallest reservation */
-	double rcap;            /* largest reservation, fraction of the period */
-	double headroom;        /* reservation = demand x headroom */
-	double grow_delay;      /* runnable-delay fraction that grows a reservation */
-	uint64_t grow_wait_ns;  /* ... or runnable wait per wakeup */
-	double hog_util;        /* sustained use per vCPU that marks a hog */
-	uint64_t hog_ns;        /* ... for this long */
-	double calm_util;       /* use per vCPU below which a hog is forgiven */
-	double hog_quota;       /* CFS quota per vCPU of a hog, fraction of a CPU (0: none) */
-	int lend;               /* dedicate a core while active, lend it while idle */
-	uint64_t idle_ns;       /* lend: idle this long before the core is lent */
-	uint32_t pinned_weight; /* weight of a pinned latency thread (no reservation possible) */
-	uint32_t busy_rate;     /* packets/s to the VM, at least, for its use to be explained */
-	double busy_factor;     /* ... and CPU per packet within this factor of what it was */
-	uint64_t busy_cost_ns;  /* ... and never more than this per packet */
-	double busy_rcap;       /* largest reservation of a busy VM's thread, fraction of the period */
-	double busy_share;      /* a busy VM's reservations together, fraction of the allowed CPUs */
-};
-_Static_assert(sizeof(struct lat_cfg) <= POLICY_CFG_MAX, "lat_cfg fits a policy_conf");
+#include "ipu-sched/latency.h"
 
 static const struct lat_cfg lat_defaults = {
 	.period_ns = 5000000,          /* 5 ms */
@@ -130,40 +107,6 @@ static const struct policy_param lat_params[] = {
 	{ .name = NULL },
 };
 
-enum lat_applied { LAT_NONE = 0, LAT_DL = 1, LAT_OTHER = 2, LAT_WEIGHT = 3 };
-
-struct lat_thread {
-	uint8_t applied;       /* enum lat_applied */
-	uint8_t failed;        /* the host refused: back off */
-	uint32_t barrier;      /* target barrier the decision was made for */
-	uint64_t runtime;      /* applied reservation */
-	uint64_t low_since;    /* demand below the shrink line since */
-	uint64_t retry_after;
-	uint8_t capped;        /* a hog's CFS quota is on */
-};
-
-struct lat_vm {
-	uint32_t id;
-	int hog;
-	int busy;              /* its use is explained by its traffic now */
-	uint64_t hot_since, calm_since;
-	uint64_t last_active;  /* lend: last wakeup or busy sample */
-	double base_cost;      /* CPU-seconds per arriving packet while not pressed (0: unknown) */
-	double hog_cpus;       /* what its vCPUs used when it was demoted, CPUs */
-	uint64_t base_ns;      /* when base_cost was last updated */
-	double scale;          /* busy: the share of its demand its reservations may have */
-};
-
-struct lat_state {
-	struct lat_cfg cfg;
-	int prestage;          /* the host applies prestaged transactions */
-	struct lat_thread th[WAVE_MANAGED_VMS][WAVE_VM_SLOTS];
-	struct lat_vm vm[WAVE_MANAGED_VMS];
-	int lent;              /* lend: batch vCPUs may use the dedicated core (-1: unknown) */
-	int dedicated;         /* lend: that core, or -1 */
-	int revoke_armed;      /* lend: a prestaged revoke waits at the host */
-};
-
 static void lat_init(void *priv, const void *cfg, const struct policy_env *env)
 {
 	struct lat_state *s = priv;
@@ -172,11 +115,6 @@ static void lat_init(void *priv, const void *cfg, const struct policy_env *env)
 	s->prestage = env->prestage;
 	s->lent = 1;
 	s->dedicated = -1;
-}
-
-static unsigned int slot_of(const struct model *m, const struct model_vm *vm)
-{
-	return (unsigned int)(vm - m->vms);
 }
 
 static uint64_t round_us(double ns)
@@ -227,146 +165,6 @@ static void emit_quota(struct policy_out *out, const struct model_vm *vm,
 	policy_emit(out, &op, 0);
 }
 
-/* The largest reservation a thread of the VM may have now, ns. */
-static double vm_cap_ns(const struct lat_state *s, const struct lat_vm *lv)
-{
-	return (lv->busy ? s->cfg.busy_rcap : s->cfg.rcap) * (double)s->cfg.period_ns;
-}
-
-/* Mean of the vCPUs' use (fast signal), each relative to what it may use. */
-static double vm_pressure(const struct lat_state *s, const struct model *m,
-			  const struct model_vm *vm, int *at_cap)
-{
-	unsigned int v = slot_of(m, vm), n = 0;
-	double sum = 0, cap = vm_cap_ns(s, &s->vm[v]);
-
-	*at_cap = 1;
-	for (unsigned int i = 0; i < WAVE_VM_VCPU_SLOTS; i++) {
-		const struct model_thread *t = &vm->vcpu[i];
-		const struct lat_thread *lt = &s->th[v][i];
-		double allowed = 1.0;
-
-		if (!t->present)
-			continue;
-		if (lt->applied == LAT_DL) {
-			allowed = (double)lt->runtime / (double)s->cfg.period_ns;
-			if ((double)lt->runtime < cap * 0.9)
-				*at_cap = 0;
-		}
-		sum += t->util / allowed;
-		n++;
-	}
-	return n ? sum / n : 0;
-}
-
-/* What the VM's vCPUs use now (fast signal), CPUs; slow: the sustained mean per vCPU. */
-static double vm_cpus(const struct model_vm *vm, int slow)
-{
-	double sum = 0;
-	unsigned int n = 0;
-
-	for (unsigned int i = 0; i < WAVE_VM_VCPU_SLOTS; i++)
-		if (vm->vcpu[i].present) {
-			sum += slow ? vm->vcpu[i].util_slow : vm->vcpu[i].util;
-			n++;
-		}
-	return slow ? (n ? sum / n : 0) : sum;
-}
-
-/*
- * Whether cpus (CPUs of use) are explained by the packets arriving for the
- * VM now (the header says when). Without a learned cost per packet, only
- * the ceiling (busy_cost) holds.
- */
-static int use_explained(const struct lat_state *s, const struct lat_vm *lv,
-			 const struct model_vm *vm, double cpus, uint64_t now)
-{
-	const struct lat_cfg *c = &s->cfg;
-	double rate = model_net_rx_rate(vm, now, 0), limit;
-
-	if (!vm->net.present || rate < (double)c->busy_rate)
-		return 0;
-	limit = (double)c->busy_cost_ns / 1e9;
-	if (lv->base_cost > 0 && lv->base_cost * c->busy_factor < limit)
-		limit = lv->base_cost * c->busy_factor;
-	return cpus / rate <= limit;
-}
-
-/*
- * What a packet costs the VM while it is not pressed (not hot at its cap,
- * not a hog): learned over seconds (a time constant of 5 s), so a hog
- * cannot teach it its own cost.
- */
-static void learn_cost(const struct lat_state *s, struct lat_vm *lv, const struct model_vm *vm,
-		       uint64_t now)
-{
-	double rate = model_net_rx_rate(vm, now, 0), per;
-
-	if (!vm->net.present || rate < (double)s->cfg.busy_rate)
-		return;
-	per = vm_cpus(vm, 0) / rate;
-	if (lv->base_cost <= 0)
-		lv->base_cost = per;
-	else if (now > lv->base_ns)
-		lv->base_cost += (1.0 - exp(-(double)(now - lv->base_ns) / 5e9)) * (per - lv->base_cost);
-	lv->base_ns = now;
-}
-
-/*
- * Hog or busy (the header): a VM hot at its cap for hog_ns without
- * traffic to explain it is a hog; a hog is forgiven when its use calms
- * down, or when traffic explains it, either for hog_ns.
- */
-static void update_hog(struct lat_state *s, const struct model *m, const struct model_vm *vm,
-		       uint64_t now)
-{
-	struct lat_vm *lv = &s->vm[slot_of(m, vm)];
-	int at_cap, hot;
-	double p;
-
-	if (lv->id != vm->id) {
-		memset(lv, 0, sizeof(*lv));
-		lv->id = vm->id;
-	}
-	p = vm_pressure(s, m, vm, &at_cap);
-	hot = p >= s->cfg.hog_util && at_cap;
-	if (!hot && !lv->hog)
-		learn_cost(s, lv, vm, now);
-	if (!lv->hog) {
-		lv->busy = use_explained(s, lv, vm, vm_cpus(vm, 0), now);
-		if (hot && !lv->busy) {
-			if (!lv->hot_since)
-				lv->hot_since = now;
-			else if (now - lv->hot_since >= s->cfg.hog_ns)
-				lv->hog = 1, lv->calm_since = 0, lv->hog_cpus = vm_cpus(vm, 0);
-		} else {
-			lv->hot_since = 0;
-		}
-		return;
-	}
-	/*
-	 * A hog is judged on what it used when it was demoted, not on what its
-	 * quota lets it use now (that would make any hog with some traffic look
-	 * busy, and flap).
-	 */
-	lv->busy = 0;
-	if (vm_cpus(vm, 1) < s->cfg.calm_util || use_explained(s, lv, vm, lv->hog_cpus, now)) {
-		if (!lv->calm_since)
-			lv->calm_since = now;
-		else if (now - lv->calm_since >= s->cfg.hog_ns)
-			lv->hog = 0, lv->hot_since = 0;
-	} else {
-		lv->calm_since = 0;
-	}
-}
-
-/* A thread's demand with headroom, ns per period (the comment below says how). */
-static double thread_demand(const struct lat_state *s, const struct model_thread *t)
-{
-	return fmax(fmax(t->util, t->util_slow) * (double)s->cfg.period_ns, t->burst_ns) *
-	       s->cfg.headroom;
-}
-
 /*
  * The reservation a thread should have now, given what it has. Demand is
  * the larger of its average use over a period and one activation (a
@@ -378,7 +176,7 @@ static uint64_t want_runtime(const struct lat_state *s, const struct model_threa
 			     const struct lat_thread *lt, double cap, uint64_t now, int *change)
 {
 	const struct lat_cfg *c = &s->cfg;
-	double r = thread_demand(s, t);
+	double r = lat_thread_demand(s, t);
 	uint64_t want;
 
 	if (lt->applied == LAT_DL && (t->delay > c->grow_delay ||
@@ -407,10 +205,10 @@ static uint64_t want_runtime(const struct lat_state *s, const struct model_threa
 static void decide_thread(struct lat_state *s, const struct model *m, const struct model_vm *vm,
 			  const struct model_thread *t, uint64_t now, struct policy_out *out)
 {
-	const struct lat_vm *lv = &s->vm[slot_of(m, vm)];
-	struct lat_thread *lt = &s->th[slot_of(m, vm)][model_thread_slot(t)];
+	const struct lat_vm *lv = &s->vm[lat_slot_of(m, vm)];
+	struct lat_thread *lt = &s->th[lat_slot_of(m, vm)][model_thread_slot(t)];
 	int change, hog = lv->hog;
-	double cap = vm_cap_ns(s, lv);
+	double cap = lat_vm_cap_ns(s, lv);
 	uint64_t r;
 
 	if (lt->barrier != t->barrier) {
@@ -420,16 +218,22 @@ static void decide_thread(struct lat_state *s, const struct model *m, const stru
 	if (lt->failed) {
 		lt->failed = 0;
 		lt->retry_after = now + 1000000000ull;
+		lt->failed_hog = (uint8_t)hog;
 	}
-	if (now < lt->retry_after)
+	/* A refused growth must not hold back a demotion: only a refused demotion does. */
+	if (now < lt->retry_after && (!hog || lt->failed_hog))
 		return;
 	if (hog) {
-		/* Reservations off; a vCPU of a hog gets a CFS quota (its VM's share of the host). */
-		if (lt->applied == LAT_DL || (t->kind == WAVE_KIND_VCPU && !lt->capped &&
-					      lt->applied != LAT_NONE)) {
-			if (lt->applied == LAT_DL)
+		/*
+		 * Reservations off; a vCPU of a hog gets a CFS quota (its VM's
+		 * share of the host). A thread in an unknown state (its last
+		 * decision was refused: it keeps what it had) is demoted too.
+		 */
+		if (lt->applied != LAT_OTHER ||
+		    (t->kind == WAVE_KIND_VCPU && !lt->capped && s->cfg.hog_quota > 0)) {
+			if (lt->applied != LAT_OTHER)
 				emit_class(out, vm, t, 0, 0, 0);
-			if (t->kind == WAVE_KIND_VCPU && s->cfg.hog_quota > 0) {
+			if (t->kind == WAVE_KIND_VCPU && s->cfg.hog_quota > 0 && !lt->capped) {
 				emit_quota(out, vm, t, s->cfg.hog_quota);
 				lt->capped = 1;
 			}
@@ -470,6 +274,11 @@ static void decide_thread(struct lat_state *s, const struct model *m, const stru
 	if (!change)
 		return;
 	emit_class(out, vm, t, 1, r, s->cfg.period_ns);
+	if (lt->applied == LAT_DL || lt->applied == LAT_NONE) {
+		lt->prev_applied = lt->applied;
+		lt->prev_runtime = lt->runtime;
+	}
+	lt->held = 0;
 	lt->applied = LAT_DL;
 	lt->runtime = r;
 	lt->low_since = 0;
@@ -481,7 +290,7 @@ static void decide_batch(struct lat_state *s, const struct model *m, const struc
 	const struct model_thread *t;
 
 	MODEL_FOR_EACH_THREAD(vm, t) {
-		struct lat_thread *lt = &s->th[slot_of(m, vm)][model_thread_slot(t)];
+		struct lat_thread *lt = &s->th[lat_slot_of(m, vm)][model_thread_slot(t)];
 
 		if (t->kind != WAVE_KIND_VCPU)
 			continue;
@@ -619,36 +428,6 @@ static void decide_lend(struct lat_state *s, const struct model *m, uint64_t now
 		place_batch(s, m, 0, out);
 }
 
-/*
- * A busy VM's reservations together stay within busy_share of the allowed
- * CPUs: the factor its threads' caps are scaled by so that their demands
- * (each capped) fit, changed only by more than a tenth (each change
- * resizes every reservation).
- */
-static void busy_scale(struct lat_state *s, const struct model *m, const struct model_vm *vm)
-{
-	struct lat_vm *lv = &s->vm[slot_of(m, vm)];
-	unsigned int cpus[WAVE_MANAGED_CPUS];
-	double cap = vm_cap_ns(s, lv), sum = 0, budget, scale;
-	const struct model_thread *t;
-
-	if (!lv->busy) {
-		lv->scale = 1;
-		return;
-	}
-	if (lv->scale <= 0)
-		lv->scale = 1;
-	budget = s->cfg.busy_share * (double)s->cfg.period_ns *
-		 (double)model_allowed_cpus(m, cpus, WAVE_MANAGED_CPUS);
-	MODEL_FOR_EACH_THREAD(vm, t)
-		if (!model_thread_pinned(t))
-			sum += fmin(thread_demand(s, t), cap);
-	scale = budget > 0 && sum > budget ? budget / sum : 1;
-	/* Moves under a tenth are noise: each would resize every reservation. */
-	if (fabs(scale - lv->scale) > 0.1 * lv->scale || (scale == 1) != (lv->scale == 1))
-		lv->scale = scale;
-}
-
 static void lat_decide(void *priv, const struct model *m, uint64_t now, struct policy_out *out)
 {
 	struct lat_state *s = priv;
@@ -663,8 +442,8 @@ static void lat_decide(void *priv, const struct model *m, uint64_t now, struct p
 			decide_batch(s, m, vm, out);
 			continue;
 		}
-		update_hog(s, m, vm, now);
-		busy_scale(s, m, vm);
+		lat_update_hog(s, m, vm, now);
+		lat_busy_scale(s, m, vm);
 		MODEL_FOR_EACH_THREAD(vm, t)
 			decide_thread(s, m, vm, t, now, out);
 	}
@@ -676,7 +455,7 @@ static void lat_decide(void *priv, const struct model *m, uint64_t now, struct p
 static void vm_active(struct lat_state *s, const struct model *m, const struct model_vm *vm,
 		      uint64_t now, struct policy_out *out)
 {
-	unsigned int v = slot_of(m, vm);
+	unsigned int v = lat_slot_of(m, vm);
 
 	if (!s->cfg.lend || vm->cls != WAVE_CLASS_LATENCY || s->vm[v].hog)
 		return;
@@ -735,9 +514,21 @@ static void lat_result(void *priv, const struct model *m, const struct wave_txn 
 			if (!m->vms[v].present || m->vms[v].id != op->vm_id)
 				continue;
 			/* Not applied: decide again, at once if it was only stale. */
-			lt->applied = LAT_NONE;
 			lt->failed = r->status != WAVE_ST_STALE_TARGET &&
 				     r->status != WAVE_ST_STALE_EPOCH;
+			/*
+			 * Refused, a reservation leaves the thread with what it had
+			 * (the host applies all or nothing): the policy goes on from
+			 * there, so the VM's pressure stays right. Otherwise unknown.
+			 */
+			if (lt->failed && op->op == WAVE_OP_SET_CLASS && lt->applied == LAT_DL &&
+			    op->policy == WAVE_SCHED_DEADLINE && lt->runtime == op->u.cls.runtime_ns) {
+				lt->applied = lt->prev_applied;
+				lt->runtime = lt->prev_runtime;
+				lt->held = lt->prev_runtime < op->u.cls.runtime_ns;
+			} else {
+				lt->applied = LAT_NONE;
+			}
 		}
 	}
 }

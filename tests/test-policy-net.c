@@ -169,6 +169,36 @@ static void demoted_hog_under_its_quota_is_not_forgiven(void **state)
 	assert_true(seen.rt[0] == 0 && seen.rt[1] == 0); /* ... and no reservation back */
 }
 
+/*
+ * A growth the host refused (its real-time cap) backs the thread off for a
+ * second, but must not hold back the VM's demotion when it turns into a
+ * hog: the thread, whatever it has, is demoted with the others.
+ */
+static void refused_growth_does_not_delay_a_demotion(void **state)
+{
+	struct seen seen = { 0 };
+	struct wave_txn_result r = { 0 };
+	unsigned int n;
+
+	setup_vms();
+	serve_normally(&seen);
+	/* Pressed: the policy grows vCPU 0's reservation; the host refuses it. */
+	run_for(lat, 3, 100 * MS, 0.5, 0.4, 10 * MS);
+	net_report(1, rx += 50, tx += 50);
+	n = decide();
+	for (unsigned int i = 0; i < n; i++)
+		if (out[i].h.type == WAVE_MSG_TXN && out[i].p.txn.vm_id == 1 &&
+		    out[i].p.txn.kind == WAVE_KIND_VCPU && out[i].p.txn.index == 0)
+			r.txn_id = out[i].p.txn.txn_id;
+	assert_true(r.txn_id != 0);
+	r.status = WAVE_ST_INVALID;
+	sched_result(&s, &r);
+	/* No traffic any more: a hog, and every vCPU demoted within the second. */
+	phase(1000, 0.5, 0.4, 0, &seen);
+	assert_int_equal(seen.quotas, 2);
+	assert_true(seen.demoted_after <= 1000 * MS);
+}
+
 /* Without any traffic counted (no NET_STATE ever), the policy is the CPU-only one. */
 static void without_network_state_a_pressed_vm_is_a_hog(void **state)
 {
@@ -228,6 +258,7 @@ int main(void)
 		cmocka_unit_test_teardown(hog_behind_its_usual_traffic_is_a_hog, teardown),
 		cmocka_unit_test_teardown(traffic_stopping_under_a_busy_vm_demotes_it, teardown),
 		cmocka_unit_test_teardown(demoted_hog_under_its_quota_is_not_forgiven, teardown),
+		cmocka_unit_test_teardown(refused_growth_does_not_delay_a_demotion, teardown),
 		cmocka_unit_test_teardown(without_network_state_a_pressed_vm_is_a_hog, teardown),
 		cmocka_unit_test_teardown(model_packet_rates, teardown),
 	};
