@@ -19,8 +19,9 @@
  *  - a latency VM whose vCPUs use (nearly) all of a capped reservation for
  *    hog_ns, without request traffic that explains it, is a CPU hog: its
  *    reservations are revoked (SCHED_OTHER) and each vCPU gets a CFS quota
- *    of hog_quota of a CPU, until its use stays below calm_util (and half
- *    its quota) for as long, so batch VMs keep their share;
+ *    of hog_quota of a CPU, until its vCPUs neither use more than
+ *    calm_util nor wait to run as much for as long, so batch VMs keep
+ *    their share;
  *  - with traffic that explains it, the same VM is busy, not a hog (only
  *    the network tells them apart: the host counts each VM's packets on
  *    its taps, NET_STATE). Its use is explained when packets arrive

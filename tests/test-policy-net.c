@@ -153,7 +153,8 @@ static void traffic_stopping_under_a_busy_vm_demotes_it(void **state)
 /*
  * A demoted hog with its usual traffic, held to its quota: the CPU per
  * packet it can use now looks like a busy server's, but it is judged on
- * what it used when it was demoted, so it is not forgiven (no flapping).
+ * what it used when it was demoted, so it is not forgiven; nor when its
+ * neighbours squeeze it below its quota (no flapping).
  */
 static void demoted_hog_under_its_quota_is_not_forgiven(void **state)
 {
@@ -167,6 +168,10 @@ static void demoted_hog_under_its_quota_is_not_forgiven(void **state)
 	phase(5000, 0.25, 0.7, 1000, &seen);          /* a quarter CPU each (its quota), more traffic */
 	assert_int_equal(seen.quotas, 2);             /* no new demotion ... */
 	assert_true(seen.rt[0] == 0 && seen.rt[1] == 0); /* ... and no reservation back */
+	/* Squeezed below its quota by its neighbours: it uses little, but waits: not calm. */
+	phase(5000, 0.08, 0.85, 500, &seen);
+	assert_int_equal(seen.quotas, 2);
+	assert_true(seen.rt[0] == 0 && seen.rt[1] == 0);
 }
 
 /*
