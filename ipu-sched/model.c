@@ -42,15 +42,16 @@ const struct model_thread *model_thread_c(const struct model *m, uint32_t vm_id,
 	return model_thread((struct model *)m, vm_id, kind, index);
 }
 
+/* An EWMA of a rate over dt with time constant tau (no clamp: packets/s). */
+static double ewma_rate(double avg, double sample, uint64_t dt, uint64_t tau)
+{
+	return avg + (1.0 - exp(-(double)dt / (double)tau)) * (sample - avg);
+}
+
+/* An EWMA of a fraction of time: the sample clamped to [0, 1]. */
 static double ewma(double avg, double sample, uint64_t dt, uint64_t tau)
 {
-	double a = 1.0 - exp(-(double)dt / (double)tau);
-
-	if (sample < 0)
-		sample = 0;
-	if (sample > 1)
-		sample = 1;
-	return avg + a * (sample - avg);
+	return ewma_rate(avg, sample < 0 ? 0 : sample > 1 ? 1 : sample, dt, tau);
 }
 
 /*
@@ -141,12 +142,6 @@ static int apply_vcpu(struct model *m, const struct wave_vcpu_state *s, uint64_t
 	return 1;
 }
 
-/* An EWMA of a rate (no clamp, unlike ewma()). */
-static double ewma_rate(double avg, double sample, uint64_t dt, uint64_t tau)
-{
-	return avg + (1.0 - exp(-(double)dt / (double)tau)) * (sample - avg);
-}
-
 static int apply_net(struct model *m, const struct wave_net_state *s, uint64_t now)
 {
 	struct model_vm *vm = model_vm(m, s->vm_id);
@@ -168,6 +163,7 @@ static int apply_net(struct model *m, const struct wave_net_state *s, uint64_t n
 		n->present = 1;
 	} else if (now > n->seen_ns) {
 		uint64_t dt = now - n->seen_ns;
+		double rx, tx;
 
 		/* Silence beyond one export period had no traffic: the host would have said. */
 		if (dt > MODEL_NET_PERIOD_NS) {
@@ -178,13 +174,11 @@ static int apply_net(struct model *m, const struct wave_net_state *s, uint64_t n
 			n->tx_pps = ewma_rate(n->tx_pps, 0, quiet, MODEL_TAU_NS);
 			dt = MODEL_NET_PERIOD_NS;
 		}
-		n->rx_pps = ewma_rate(n->rx_pps, (double)(s->rx_pkts - n->rx_pkts) * 1e9 / (double)dt,
-				      dt, MODEL_TAU_NS);
-		n->rx_pps_slow = ewma_rate(n->rx_pps_slow,
-					   (double)(s->rx_pkts - n->rx_pkts) * 1e9 / (double)dt, dt,
-					   10 * MODEL_TAU_NS);
-		n->tx_pps = ewma_rate(n->tx_pps, (double)(s->tx_pkts - n->tx_pkts) * 1e9 / (double)dt,
-				      dt, MODEL_TAU_NS);
+		rx = (double)(s->rx_pkts - n->rx_pkts) * 1e9 / (double)dt;
+		tx = (double)(s->tx_pkts - n->tx_pkts) * 1e9 / (double)dt;
+		n->rx_pps = ewma_rate(n->rx_pps, rx, dt, MODEL_TAU_NS);
+		n->rx_pps_slow = ewma_rate(n->rx_pps_slow, rx, dt, 10 * MODEL_TAU_NS);
+		n->tx_pps = ewma_rate(n->tx_pps, tx, dt, MODEL_TAU_NS);
 	}
 	if (s->flags & WAVE_NET_ARRIVAL)
 		n->arrival_ns = now;
