@@ -17,6 +17,10 @@
  *   nonet    offload with the VMs' traffic not counted (waved --net-observe
  *            none): the policy sees CPU only; next to offload, it shows
  *            what the network insight changes and what counting costs waved
+ *   fire     offload with a packet's arrival firing what the policy
+ *            prestaged (waved --net-fire), not at the vCPU's wakeup; only
+ *            with --modes, and only a policy that prestages (lend=on)
+ *            differs from offload
  * Phases, one after the other in each mode:
  *   steady   100 requests/s costing 200 us each (far from saturation)
  *   step     4x the rate and 3x the cost: demand grows twelvefold
@@ -55,11 +59,10 @@ const char *const bs_phase_names[BS_NR_PHASES] = { "steady", "step", "busy", "ho
 #define CLIENT_PRIO 50
 #define ECHO_PORT 7777
 #define REPORT_PORT 7700
-#define HOG_THREADS 2
 
 struct bs_cfg {
 	int quick, json;
-	unsigned int busy_rate, busy_cost;
+	unsigned int busy_rate, busy_cost, steady_rate;
 	const char *report;
 	unsigned int runs, phase_s, warm_s, settle_ms;
 	unsigned int nr_delays;
@@ -163,12 +166,18 @@ static void mark(const struct sc_client *cl, struct phase_mark *m)
 		m->cpu[CPU_BATVMS] += se_cpu_ns(env.bat_pid[i]);
 }
 
-/* The latency VM's demotions so far (waved's status), or -1 if waved does not answer. */
-static int64_t lat_demotions(void)
+/*
+ * The latency VM's demotions so far (waved's status), or -1 if waved does
+ * not answer; with fired, also the prestaged decisions fired so far.
+ */
+static int64_t lat_demotions_fired(int64_t *fired)
 {
-	json_object *st = waved_status(env.rundir, NULL, 0), *vms, *vm;
+	json_object *st = waved_status(env.rundir, NULL, 0), *vms, *vm, *stats;
 	int64_t n = -1;
 
+	if (fired)
+		*fired = st && json_object_object_get_ex(st, "stats", &stats)
+			 ? (int64_t)waved_num(stats, "prestaged_fired") : -1;
 	if (st && json_object_object_get_ex(st, "vms", &vms))
 		for (size_t i = 0; i < json_object_array_length(vms); i++) {
 			vm = json_object_array_get_idx(vms, i);
@@ -178,6 +187,11 @@ static int64_t lat_demotions(void)
 	if (st)
 		json_object_put(st);
 	return n;
+}
+
+static int64_t lat_demotions(void)
+{
+	return lat_demotions_fired(NULL);
 }
 
 /*
@@ -212,12 +226,12 @@ static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_p
 	unsigned int n;
 	int ret;
 
-	int64_t d0 = lat_demotions(), d1;
+	int64_t f0, f1, d0 = lat_demotions_fired(&f0), d1;
 	uint64_t t0 = wave_now_ns();
 	double demote_ms = -1;
 
 	sc_set_load(cl, res->rate[ph], res->cost_us[ph]);
-	if (ph == BS_HOG && sc_hog(cl, HOG_THREADS))
+	if (ph == BS_HOG && sc_hog(cl, BS_HOG_THREADS))
 		wave_warn("bench sched: the echo guest did not acknowledge HOG");
 	/* In the hog phase, the first demotion is timed (polling waved until it comes). */
 	if ((ret = pause_watching((double)c->settle_ms / 1000.0, ph == BS_HOG && d0 >= 0, d0, t0,
@@ -226,9 +240,11 @@ static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_p
 	mark(cl, &m0);
 	ret = pause_watching(c->phase_s, ph == BS_HOG && d0 >= 0, d0, t0, &demote_ms);
 	mark(cl, &m1);
-	d1 = lat_demotions();
+	d1 = lat_demotions_fired(&f1);
 	if (d0 >= 0 && d1 >= d0)
 		bench_range_add(&out->demotions_runs, (double)(d1 - d0));
+	if (f0 >= 0 && f1 >= f0)
+		out->fired_sum += (double)(f1 - f0);
 	if (ph == BS_HOG && d0 >= 0)
 		bench_range_add(&out->demote_ms_runs, demote_ms);
 	if (ph == BS_HOG && sc_hog(cl, 0)) {
@@ -348,200 +364,6 @@ static void summarise(struct bs_phase_result *p)
 	p->p999 = (double)bench_percentile(p->rtt, p->n, 0.999) / 1e3;
 }
 
-static json_object *phase_json(const struct bs_phase_result *p)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "lat_us_p50", json_object_new_double(p->p50));
-	json_object_object_add(o, "lat_us_p99", json_object_new_double(p->p99));
-	json_object_object_add(o, "lat_us_p999", json_object_new_double(p->p999));
-	json_object_object_add(o, "lost", json_object_new_int64((int64_t)p->lost));
-	json_object_object_add(o, "sent", json_object_new_int64((int64_t)p->sent));
-	json_object_object_add(o, "batch_units_per_s",
-			       json_object_new_double(bs_mean(p, p->units_s_sum)));
-	json_object_object_add(o, "waved_cpu_pct", json_object_new_double(bs_mean(p, p->waved_pct_sum)));
-	json_object_object_add(o, "agent_cpu_pct", json_object_new_double(bs_mean(p, p->agent_pct_sum)));
-	json_object_object_add(o, "latency_vm_cpu_pct",
-			       json_object_new_double(bs_mean(p, p->latvm_pct_sum)));
-	json_object_object_add(o, "batch_vms_cpu_pct",
-			       json_object_new_double(bs_mean(p, p->batvm_pct_sum)));
-	json_object_object_add(o, "demotions", json_object_new_int64(bs_demotions(p)));
-	if (p->demote_ms_runs.n)
-		json_object_object_add(o, "demote_ms", json_object_new_double(bs_demote_ms(p)));
-	return o;
-}
-
-static json_object *goals_json(const struct bs_results *res)
-{
-	struct bs_goal g[BS_MAX_GOALS];
-	unsigned int n = bs_goals(res, g);
-	json_object *a = json_object_new_array();
-	char v[48];
-
-	for (unsigned int i = 0; i < n; i++) {
-		json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "what", json_object_new_string(g[i].what));
-		json_object_object_add(o, "op", json_object_new_string(
-			g[i].op == BENCH_AT_MOST ? "<=" : ">="));
-		json_object_object_add(o, "want", json_object_new_double(g[i].want));
-		json_object_object_add(o, "median", json_object_new_double(bench_range_median(&g[i].r)));
-		json_object_object_add(o, "min", json_object_new_double(bench_range_min(&g[i].r)));
-		json_object_object_add(o, "max", json_object_new_double(bench_range_max(&g[i].r)));
-		json_object_object_add(o, "runs", json_object_new_int((int)g[i].r.n));
-		json_object_object_add(o, "verdict", json_object_new_string(
-			g[i].r.n ? bench_goal(&g[i].r, g[i].op, g[i].want, v, sizeof(v)) : "not run"));
-		json_object_array_add(a, o);
-	}
-	return a;
-}
-
-static void print_json(const struct bs_results *res, const struct bs_cfg *c)
-{
-	json_object *root = json_object_new_object(), *host = json_object_new_object();
-	json_object *params = json_object_new_object(), *modes = json_object_new_object();
-	json_object *sweep = json_object_new_array();
-
-	json_object_object_add(host, "cpus", json_object_new_int(res->ncpus));
-	json_object_object_add(host, "cpu", json_object_new_string(res->cpu));
-	json_object_object_add(host, "kernel", json_object_new_string(res->kernel));
-	json_object_object_add(host, "accel", json_object_new_string(res->accel));
-	json_object_object_add(root, "host", host);
-	json_object_object_add(params, "runs", json_object_new_int((int)c->runs));
-	json_object_object_add(params, "phase_s", json_object_new_int((int)c->phase_s));
-	json_object_object_add(params, "warm_s", json_object_new_int((int)c->warm_s));
-	for (int ph = 0; ph < BS_NR_PHASES; ph++) {
-		json_object *p = json_object_new_object();
-
-		json_object_object_add(p, "rate_per_s", json_object_new_double(res->rate[ph]));
-		json_object_object_add(p, "cost_us", json_object_new_int((int)res->cost_us[ph]));
-		json_object_object_add(p, "hog_threads", json_object_new_int(ph == BS_HOG ? HOG_THREADS : 0));
-		json_object_object_add(params, bs_phase_names[ph], p);
-	}
-	json_object_object_add(params, "client", json_object_new_string("open loop, Poisson, SCHED_FIFO 50"));
-	json_object_object_add(params, "offload_link_delay_us", json_object_new_int(2));
-	json_object_object_add(root, "params", params);
-	for (int m = 0; m < SE_NR_MODES; m++) {
-		json_object *mo = json_object_new_object();
-
-		for (int ph = 0; ph < BS_NR_PHASES; ph++)
-			json_object_object_add(mo, bs_phase_names[ph], phase_json(&res->r[m][ph]));
-		json_object_object_add(modes, se_mode_names[m], mo);
-	}
-	json_object_object_add(root, "modes", modes);
-	for (unsigned int d = 0; d < res->nr_delays; d++) {
-		json_object *o = phase_json(&res->sweep[d]);
-
-		json_object_object_add(o, "link_delay_us", json_object_new_int((int)res->delay_us[d]));
-		json_object_array_add(sweep, o);
-	}
-	json_object_object_add(root, "delay_sweep", sweep);
-	json_object_object_add(root, "goals", goals_json(res));
-	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
-	json_object_put(root);
-}
-
-/* Per run, a's figure over b's, into g (nothing if a run of either is missing). */
-static void goal(struct bs_goal *g, const char *what, const struct bench_range *a,
-		 const struct bench_range *b, enum bench_goal_op op, double want)
-{
-	memset(g, 0, sizeof(*g));
-	snprintf(g->what, sizeof(g->what), "%s", what);
-	g->op = op;
-	g->want = want;
-	/* A run where either figure is missing (0: nothing measured) says nothing. */
-	for (unsigned int i = 0; i < a->n && i < b->n; i++)
-		if (a->v[i] > 0 && b->v[i] > 0)
-			bench_range_add(&g->r, a->v[i] / b->v[i]);
-}
-
-/* A figure of one mode and phase, per run, against want (none ran: -1 counts as never). */
-static void goal_abs(struct bs_goal *g, const char *what, const struct bench_range *a,
-		     enum bench_goal_op op, double want, double never)
-{
-	memset(g, 0, sizeof(*g));
-	snprintf(g->what, sizeof(g->what), "%s", what);
-	g->op = op;
-	g->want = want;
-	for (unsigned int i = 0; i < a->n; i++)
-		bench_range_add(&g->r, a->v[i] < 0 ? never : a->v[i]);
-}
-
-unsigned int bs_goals(const struct bs_results *res, struct bs_goal *g)
-{
-	const struct bs_phase_result (*r)[BS_NR_PHASES] = res->r;
-	unsigned int n = 0;
-
-	goal(&g[n++], "steady: offload p99 / cfs p99", &r[SE_OFFLOAD][BS_STEADY].p99_runs,
-	     &r[SE_CFS][BS_STEADY].p99_runs, BENCH_AT_MOST, 0.25);
-	goal(&g[n++], "steady: offload batch / cfs batch", &r[SE_OFFLOAD][BS_STEADY].units_runs,
-	     &r[SE_CFS][BS_STEADY].units_runs, BENCH_AT_LEAST, 0.95);
-	goal(&g[n++], "step: offload p99 / cfs p99", &r[SE_OFFLOAD][BS_STEP].p99_runs,
-	     &r[SE_CFS][BS_STEP].p99_runs, BENCH_AT_MOST, 0.5);
-	goal(&g[n++], "busy: offload p99 / cfs p99", &r[SE_OFFLOAD][BS_BUSY].p99_runs,
-	     &r[SE_CFS][BS_BUSY].p99_runs, BENCH_AT_MOST, 0.5);
-	goal_abs(&g[n++], "busy: offload demotions", &r[SE_OFFLOAD][BS_BUSY].demotions_runs,
-		 BENCH_AT_MOST, 0, 0);
-	goal(&g[n++], "hog: offload batch / cfs batch", &r[SE_OFFLOAD][BS_HOG].units_runs,
-	     &r[SE_CFS][BS_HOG].units_runs, BENCH_AT_LEAST, 0.9);
-	goal_abs(&g[n++], "hog: offload ms to demotion", &r[SE_OFFLOAD][BS_HOG].demote_ms_runs,
-		 BENCH_AT_MOST, 1000, 1e9);
-	for (int ph = 0; ph < BS_NR_PHASES; ph++) {
-		char what[64];
-
-		snprintf(what, sizeof(what), "%s: offload p99 / onhost p99", bs_phase_names[ph]);
-		goal(&g[n++], what, &r[SE_OFFLOAD][ph].p99_runs, &r[SE_ONHOST][ph].p99_runs,
-		     BENCH_AT_MOST, 1.1);
-	}
-	return n;
-}
-
-static void print_table(const struct bs_results *res)
-{
-	const struct bs_phase_result (*r)[BS_NR_PHASES] = res->r;
-	struct bs_goal g[BS_MAX_GOALS];
-	unsigned int ng = bs_goals(res, g);
-	char a[96], v[48];
-
-	printf("\n%-8s %-6s %10s %10s %10s %6s %12s %8s %8s %8s %8s %6s\n", "mode", "phase", "p50 us",
-	       "p99 us", "p99.9 us", "lost", "batch u/s", "batVMs%", "latVM%", "waved%", "agent%",
-	       "demote");
-	for (int m = 0; m < SE_NR_MODES; m++)
-		for (int ph = 0; ph < BS_NR_PHASES; ph++) {
-			const struct bs_phase_result *p = &r[m][ph];
-
-			printf("%-8s %-6s %10.0f %10.0f %10.0f %6llu %12.0f %8.1f %8.1f %8.3f %8.3f %6lld\n",
-			       ph ? "" : se_mode_names[m], bs_phase_names[ph], p->p50, p->p99, p->p999,
-			       (unsigned long long)p->lost, bs_mean(p, p->units_s_sum),
-			       bs_mean(p, p->batvm_pct_sum), bs_mean(p, p->latvm_pct_sum),
-			       bs_mean(p, p->waved_pct_sum), bs_mean(p, p->agent_pct_sum),
-			       (long long)bs_demotions(p));
-		}
-	printf("\ngoals (each a ratio within a run; median, min-max over %u run%s):\n", res->runs,
-	       res->runs == 1 ? "" : "s");
-	for (unsigned int i = 0; i < ng; i++) {
-		if (!g[i].r.n) {
-			printf("  %-36s (a mode it compares did not run)\n", g[i].what);
-			continue;
-		}
-		printf("  %-36s %-28s %s %-5.2f %s\n", g[i].what,
-		       bench_range_str(&g[i].r, 2, "", a, sizeof(a)),
-		       g[i].op == BENCH_AT_MOST ? "<=" : ">=", g[i].want,
-		       bench_goal(&g[i].r, g[i].op, g[i].want, v, sizeof(v)));
-	}
-	for (int ph = 0; ph < BS_NR_PHASES; ph++) {
-		double on = bs_mean(&r[SE_OFFLOAD][ph], r[SE_OFFLOAD][ph].waved_pct_sum);
-		double off = bs_mean(&r[SE_NONET][ph], r[SE_NONET][ph].waved_pct_sum);
-
-		if (on > 0 && off > 0)
-			printf("  %-6s waved CPU, traffic counted / not (offload / nonet): %.3f%% / "
-			       "%.3f%% = %.2fx\n", bs_phase_names[ph], on, off, on / off);
-	}
-	for (unsigned int d = 0; d < res->nr_delays; d++)
-		printf("  delay sweep: link delay %4u us: offload steady p99 %8.0f us\n",
-		       res->delay_us[d], res->sweep[d].p99);
-}
-
 static void host_info(struct bs_results *res)
 {
 	struct utsname u;
@@ -612,13 +434,29 @@ static int parse_modes(const struct opt *o, const char *arg)
 	return 0;
 }
 
+static int parse_policy_opt(const struct opt *o, const char *arg)
+{
+	(void)o;
+	if (env.nr_policy_opts == SE_MAX_POLICY_OPTS) {
+		wave_err("--policy-opt: at most %d", SE_MAX_POLICY_OPTS);
+		return -E2BIG;
+	}
+	if (!strchr(arg, '=')) {
+		wave_err("--policy-opt '%s': want KEY=VALUE", arg);
+		return -EINVAL;
+	}
+	env.policy_opt[env.nr_policy_opts++] = arg;
+	return 0;
+}
+
 static const struct opt sched_opts[] = {
 	OPT_BOOL("quick", 0, &opt_cfg.quick, "one run, 8 s phases (about 6 minutes)"),
 	OPT_BOOL("json", 0, &opt_cfg.json,
 		 "one JSON object: {\"host\", \"params\", \"modes\": {MODE: {PHASE:\n"
 		 "{lat_us_p50, lat_us_p99, lat_us_p999, lost, sent, batch_units_per_s,\n"
 		 "waved_cpu_pct, agent_cpu_pct, latency_vm_cpu_pct, batch_vms_cpu_pct,\n"
-		 "demotions (-1: no waved), demote_ms (hog)}}},\n"
+		 "demotions (-1: no waved), demote_ms (hog), prestaged_fired\n"
+		 "(per run)}}},\n"
 		 "\"goals\": [{what, want, op, median, min, max, runs, verdict}],\n"
 		 "\"delay_sweep\"}"),
 	OPT_STRING("report", "DIR", &opt_cfg.report,
@@ -631,27 +469,38 @@ static const struct opt sched_opts[] = {
 		 "over them (0: 2, or 1 with --quick)"),
 	OPT_UINT("phase-s", "S", &opt_cfg.phase_s, 0, 600,
 		 "seconds per phase (0: 15, or 8 with --quick)"),
+	OPT_UINT("steady-rate", "N", &opt_cfg.steady_rate, 0, 100000,
+		 "steady and hog phases: requests/s (0: 100; the step phase\n"
+		 "takes 4x); a few per second leave the latency VM asleep\n"
+		 "between requests"),
 	OPT_UINT("busy-rate", "N", &opt_cfg.busy_rate, 0, 100000,
 		 "busy phase: requests/s (0: 1500)"),
 	OPT_UINT("busy-cost", "US", &opt_cfg.busy_cost, 0, 100000,
 		 "busy phase: nominal CPU per request, us (0: 1500)"),
 	{ .kind = OPT_KIND_CALLBACK, .name = "modes", .argh = "LIST", .value = &opt_cfg,
-	  .cb = parse_modes, .choices = se_modes_list, .help = "run only these modes" },
+	  .cb = parse_modes, .choices = se_modes_list,
+	  .help = "run only these modes (default: all but fire)" },
+	{ .kind = OPT_KIND_CALLBACK, .name = "policy-opt", .argh = "KEY=VALUE",
+	  .cb = parse_policy_opt,
+	  .help = "a tunable of the latency policy, wherever it runs\n"
+		  "(repeatable; e.g. lend=on; see waved --help)" },
 	OPT_END(),
 };
 
 static const struct opt_cmd sched_cmd = {
 	.name = "bench sched",
 	.usage = "wavectl bench sched [--quick] [--json] [--report DIR] [--runs N] [OPTIONS]",
-	.about = "Real VMs (a latency VM answering UDP, two batch VMs spinning) under six\n"
+	.about = "Real VMs (a latency VM answering UDP, two batch VMs spinning) under seven\n"
 		 "modes - cfs (Linux alone), pin (static pinning: the latency VM alone on its\n"
 		 "CPUs), rt (SCHED_FIFO by hand), offload (wave-agent over shm, link delay\n"
 		 "2 us), onhost (the same policy in waved), nonet (offload without the VMs'\n"
-		 "traffic counted: CPU-only insight) - and four phases: steady, step\n"
-		 "(demand x12), busy (legitimate load near saturation), hog (the latency VM\n"
-		 "burns CPU). Reports latency p50/p99/p99.9, losses, batch throughput, the\n"
-		 "CPU of the VMs and of the daemons, and the policy's demotions of the\n"
-		 "latency VM per mode and phase, and the goals as ratios within each run.\n"
+		 "traffic counted: CPU-only insight), fire (offload with an arrival firing\n"
+		 "the prestaged decisions: waved --net-fire; not run by default) - and four\n"
+		 "phases: steady, step (demand x12), busy (legitimate load near saturation),\n"
+		 "hog (the latency VM burns CPU). Reports latency p50/p99/p99.9, losses,\n"
+		 "batch throughput, the CPU of the VMs and of the daemons, and the policy's\n"
+		 "demotions of the latency VM per mode and phase, and the goals as ratios\n"
+		 "within each run.\n"
 		 "Needs root; starts and removes its VMs.\n",
 	.opts = sched_opts,
 };
@@ -664,7 +513,7 @@ static int parse(int argc, char **argv, struct bs_cfg *c)
 	if (ret)
 		return ret;
 	if (!c->modes)
-		c->modes = (1u << SE_NR_MODES) - 1;
+		c->modes = SE_DEFAULT_MODES;
 	c->runs = c->runs ? c->runs : c->quick ? 1 : 2;
 	c->phase_s = c->phase_s ? c->phase_s : c->quick ? 8 : 15;
 	c->warm_s = c->phase_s >= 8 ? (c->quick ? 3 : 5) : 1;
@@ -732,14 +581,14 @@ int bench_sched_main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	/* Steady: far from saturation; step: 4x the rate, 3x the cost (12x the demand). */
-	res.rate[BS_STEADY] = 100;
+	res.rate[BS_STEADY] = c.steady_rate ? c.steady_rate : 100;
 	res.cost_us[BS_STEADY] = 200;
-	res.rate[BS_STEP] = 400;
+	res.rate[BS_STEP] = 4 * res.rate[BS_STEADY];
 	res.cost_us[BS_STEP] = 600;
 	/* Busy: near what the latency VM can serve here (about one core of its two). */
 	res.rate[BS_BUSY] = c.busy_rate ? c.busy_rate : 1500;
 	res.cost_us[BS_BUSY] = c.busy_cost ? c.busy_cost : 1500;
-	res.rate[BS_HOG] = 100;
+	res.rate[BS_HOG] = res.rate[BS_STEADY];
 	res.cost_us[BS_HOG] = 200;
 	res.phase_s = c.phase_s;
 	res.warm_s = c.warm_s;
@@ -765,9 +614,9 @@ int bench_sched_main(int argc, char **argv)
 	if (c.report && (ret = bs_report(&res, c.report)))
 		wave_err("bench sched: report: %s", strerror(-ret));
 	if (c.json)
-		print_json(&res, &c);
+		bs_print_json(&res);
 	else
-		print_table(&res);
+		bs_print_table(&res);
 	if (c.report && !c.json && !ret)
 		printf("\nreport: %s/report.md\n", c.report);
 	return ret ? 1 : 0;

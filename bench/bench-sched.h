@@ -20,6 +20,7 @@ struct bs_phase_result {
 	double waved_pct_sum, agent_pct_sum;
 	double latvm_pct_sum;        /* CPU of the latency VM's QEMU (all its threads) */
 	double batvm_pct_sum;        /* CPU of the batch VMs' QEMUs, together */
+	double fired_sum;            /* prestaged decisions fired (waved), summed over runs */
 	unsigned int reps;           /* runs measured */
 	struct bench_range p99_runs; /* p99 (us) of each run alone */
 	struct bench_range units_runs; /* batch work units/s of each run */
@@ -28,6 +29,7 @@ struct bs_phase_result {
 	double p50, p99, p999;       /* us, of all runs' samples, filled by bs_summarise */
 };
 
+#define BS_HOG_THREADS 2   /* guest threads burning CPU in the hog phase */
 #define BS_MAX_DELAYS 8
 #define BS_MAX_TIMELINE 8192
 
@@ -65,6 +67,10 @@ struct bs_goal {
 #define BS_MAX_GOALS 16
 /* The goals (each mode they compare must have run). Returns how many are in g. */
 unsigned int bs_goals(const struct bs_results *res, struct bs_goal *g);
+
+/* The results on stdout: one JSON document, or a table and the goals. */
+void bs_print_json(const struct bs_results *res);
+void bs_print_table(const struct bs_results *res);
 
 /* Writes DIR/report.md and the plots (gnuplot); 0 or -errno. */
 int bs_report(const struct bs_results *res, const char *dir);

@@ -30,7 +30,7 @@
 #include "waved/status-client.h"
 
 const char *const se_mode_names[SE_NR_MODES] = { "cfs", "pin", "rt", "offload", "onhost",
-						  "nonet" };
+						  "nonet", "fire" };
 
 const char *se_modes_list(void)
 {
@@ -126,8 +126,14 @@ static int read_ip(const char *name, char *ip, size_t size, pid_t *pid)
 int se_setup(struct se_env *e, int quiet)
 {
 	char xml_lat[PATH_MAX + 32], xml_bat[PATH_MAX + 32];
+	const char *opt[SE_MAX_POLICY_OPTS];
+	unsigned int nr_opts = e->nr_policy_opts;
 
+	/* Everything starts from zero but the policy options the caller set. */
+	memcpy(opt, e->policy_opt, sizeof(opt));
 	memset(e, 0, sizeof(*e));
+	memcpy(e->policy_opt, opt, sizeof(opt));
+	e->nr_policy_opts = nr_opts;
 	paths(e);
 	snprintf(e->rundir, sizeof(e->rundir), "/tmp/wave-bench-sched-%d", (int)getpid());
 	snprintf(e->chan, sizeof(e->chan), "shm:bench-sched-%d", (int)getpid());
@@ -221,15 +227,20 @@ void se_teardown(struct se_env *e)
 	}
 }
 
-static pid_t daemon_start(const struct se_env *e, const char *name, char **args)
+/* Starts bindir/name args at DAEMON_PRIO; with policy set, the latency policy gets --policy-opt. */
+static pid_t daemon_start(const struct se_env *e, const char *name, char **args, int policy)
 {
 	char path[PATH_MAX + 16];
-	char *argv[32] = { "/usr/bin/chrt", "-f", DAEMON_PRIO, path };
+	char *argv[48] = { "/usr/bin/chrt", "-f", DAEMON_PRIO, path };
 	int n = 4;
 
 	snprintf(path, sizeof(path), "%s/%s", e->bindir, name);
 	for (int i = 0; args[i] && n < 31; i++)
 		argv[n++] = args[i];
+	for (unsigned int i = 0; policy && i < e->nr_policy_opts; i++) {
+		argv[n++] = "--policy-opt";
+		argv[n++] = (char *)e->policy_opt[i];
+	}
 	argv[n] = NULL;
 	return wave_spawn(argv, !getenv("WAVE_BENCH_VERBOSE"));
 }
@@ -337,6 +348,9 @@ int se_mode_start(struct se_env *e, enum se_mode m, unsigned int delay_us)
 	char *nonet[] = { "--mode", "offload", "--policy", "latency", "--match", e->prefix,
 			  "--rundir", e->rundir, "--channel", e->chan, "--link-delay", delay,
 			  "--net-observe", "none", NULL };
+	char *fire[] = { "--mode", "offload", "--policy", "latency", "--match", e->prefix,
+			 "--rundir", e->rundir, "--channel", e->chan, "--link-delay", delay,
+			 "--net-fire", NULL };
 	char *agent[] = { "--channel", e->chan, "--policy", "latency", "--report-s", "0",
 			  "--link-delay", delay, NULL };
 	int ret = 0;
@@ -345,23 +359,25 @@ int se_mode_start(struct se_env *e, enum se_mode m, unsigned int delay_us)
 	switch (m) {
 	case SE_CFS:
 	case SE_RT:
-		e->waved = daemon_start(e, "waved", observe);
+		e->waved = daemon_start(e, "waved", observe, 0);
 		ret = wait_state(e, "observe", 10000);
 		if (!ret && m == SE_RT)
 			ret = rt_on(e);
 		break;
 	case SE_PIN:
-		e->waved = daemon_start(e, "waved", pin);
+		e->waved = daemon_start(e, "waved", pin, 0);
 		ret = wait_state(e, "onhost", 10000);
 		break;
 	case SE_ONHOST:
-		e->waved = daemon_start(e, "waved", onhost);
+		e->waved = daemon_start(e, "waved", onhost, 1);
 		ret = wait_state(e, "onhost", 10000);
 		break;
 	case SE_OFFLOAD:
 	case SE_NONET:
-		e->waved = daemon_start(e, "waved", m == SE_OFFLOAD ? offload : nonet);
-		e->agent = daemon_start(e, "wave-agent", agent);
+	case SE_FIRE:
+		e->waved = daemon_start(e, "waved", m == SE_OFFLOAD ? offload : m == SE_NONET ? nonet
+							     : fire, 1);
+		e->agent = daemon_start(e, "wave-agent", agent, 1);
 		ret = wait_state(e, "offload", 15000);
 		break;
 	default:

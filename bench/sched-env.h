@@ -15,11 +15,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* nonet: offload with the VMs' traffic not counted (waved --net-observe none): CPU-only insight. */
-enum se_mode { SE_CFS = 0, SE_PIN, SE_RT, SE_OFFLOAD, SE_ONHOST, SE_NONET, SE_NR_MODES };
+/*
+ * nonet: offload with the VMs' traffic not counted (waved --net-observe none): CPU-only insight.
+ * fire: offload with a packet's arrival firing the prestaged decisions (waved --net-fire);
+ * it differs from offload only with a policy that prestages (--policy-opt lend=on).
+ */
+enum se_mode { SE_CFS = 0, SE_PIN, SE_RT, SE_OFFLOAD, SE_ONHOST, SE_NONET, SE_FIRE, SE_NR_MODES };
+/* What runs without --modes: all but fire. */
+#define SE_DEFAULT_MODES (((1u << SE_NR_MODES) - 1) & ~(1u << SE_FIRE))
+#define SE_MAX_POLICY_OPTS 8
 
 extern const char *const se_mode_names[SE_NR_MODES];
-/* "cfs, pin, rt, offload, onhost, nonet", from the names. */
+/* "cfs, pin, rt, offload, onhost, nonet, fire", from the names. */
 const char *se_modes_list(void);
 
 #define SE_MAX_THREADS 16
@@ -34,6 +41,9 @@ struct se_env {
 	pid_t bat_pid[SE_NR_BATCH];
 	int vms_up;                 /* launched (to stop) */
 	pid_t waved, agent;
+	/* --policy-opt KEY=VALUE for the latency policy, wherever it runs */
+	const char *policy_opt[SE_MAX_POLICY_OPTS];
+	unsigned int nr_policy_opts;
 	/* rt mode: what was changed by hand, to undo */
 	int rt_on;
 	pid_t rt_tids[SE_MAX_THREADS];
@@ -42,7 +52,10 @@ struct se_env {
 	unsigned int rt_ngroups;
 };
 
-/* Starts libvirtd and the bridge if needed and launches the VMs; 0 or -errno. */
+/*
+ * Starts libvirtd and the bridge if needed and launches the VMs; 0 or -errno.
+ * e is zeroed first, except policy_opt and nr_policy_opts (the caller's).
+ */
 int se_setup(struct se_env *e, int quiet);
 /* Waits until both guests are ready (console lines). */
 int se_wait_guests(struct se_env *e, int timeout_s);

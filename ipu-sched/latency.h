@@ -26,6 +26,7 @@ struct lat_cfg {
 	double hog_quota;       /* CFS quota per vCPU of a hog, fraction of a CPU (0: none) */
 	int lend;               /* dedicate a core while active, lend it while idle */
 	uint64_t idle_ns;       /* lend: idle this long before the core is lent */
+	double active_util;     /* lend: a thread using more than this is active */
 	uint32_t pinned_weight; /* weight of a pinned latency thread (no reservation possible) */
 	uint32_t busy_rate;     /* packets/s to the VM, at least, for its use to be explained */
 	double busy_factor;     /* ... and CPU per packet within this factor of what it was */

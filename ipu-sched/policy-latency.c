@@ -66,6 +66,7 @@ static const struct lat_cfg lat_defaults = {
 	.hog_quota = 0.25,
 	.lend = 0,
 	.idle_ns = 50000000ull,        /* 50 ms */
+	.active_util = 0.05,
 	.pinned_weight = 1000,         /* 10x a default VM's */
 	.busy_rate = 20,
 	.busy_factor = 4.0,
@@ -94,6 +95,8 @@ static const struct policy_param lat_params[] = {
 	LAT_PARAM("lend", BOOL, lend, 0, 1,
 		  "dedicate a core while a latency VM is active, lend it while idle"),
 	LAT_PARAM("idle", DURATION, idle_ns, 1e6, 6e10, "lend: idle this long before lending"),
+	LAT_PARAM("active", FRACTION, active_util, 0, 1,
+		  "lend: a vCPU using more than this is active (idle guests use more under TCG)"),
 	LAT_PARAM("pinned-weight", UINT32, pinned_weight, WAVE_WEIGHT_MIN, WAVE_WEIGHT_MAX,
 		  "CFS weight of a latency thread the operator pinned (no reservation)"),
 	LAT_PARAM("busy-rate", UINT32, busy_rate, 1, 10000000,
@@ -418,7 +421,7 @@ static void decide_lend(struct lat_state *s, const struct model *m, uint64_t now
 		if (!vm->present || vm->cls != WAVE_CLASS_LATENCY || s->vm[v].hog)
 			continue;
 		MODEL_FOR_EACH_THREAD(vm, t)
-			if (t->util > 0.05)
+			if (t->util > s->cfg.active_util)
 				s->vm[v].last_active = now;
 		if (s->vm[v].last_active && now - s->vm[v].last_active < s->cfg.idle_ns)
 			active = 1;

@@ -196,6 +196,7 @@ static const struct {
 	{ "tunings_adopted", offsetof(struct waved_stats, tunings_adopted) },
 	{ "net_exports", offsetof(struct waved_stats, net_exports) },
 	{ "net_arrivals", offsetof(struct waved_stats, net_arrivals) },
+	{ "net_fired", offsetof(struct waved_stats, net_fired) },
 	{ "tx_dropped", offsetof(struct waved_stats, tx_dropped) },
 	{ "bad_txns", offsetof(struct waved_stats, rx_invalid_txn) },
 };

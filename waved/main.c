@@ -156,6 +156,9 @@ static const struct opt waved_opts[] = {
 		     10 * WAVE_NSEC_PER_SEC,
 		     "a packet arriving after this long without one is an event\n"
 		     "(only for a policy that asks: WAKE_SUB)"),
+	OPT_BOOL("net-fire", 0, &waved_self.cfg.net_fire,
+		 "an arrival event fires what is prestaged on the VM's threads\n"
+		 "at once, before its vCPU wakes (default: at the wakeup)"),
 	OPT_GROUP("Channel security"),
 	CHAN_TLS_OPTS(&waved_self.cfg.chan_opts),
 	CHAN_AGENT_USER_OPT(&waved_self.cfg.chan_opts),

@@ -80,6 +80,7 @@ struct waved_cfg {
 	uint64_t wake_min_idle_ns;
 	enum netobs_backend net_obs;
 	uint64_t net_quiet_ns;     /* an arrival after this long without one is an event */
+	int net_fire;              /* an arrival fires what is prestaged on the VM's threads */
 	int use_libvirt, libvirt_too;
 	unsigned int nr_static;
 	struct wv_static_vm statics[WV_MAX_STATIC];
@@ -159,6 +160,7 @@ struct waved_stats {
 	uint64_t meta_changes;     /* live metadata changes taken */
 	uint64_t meta_refused;     /* live metadata changes refused (bad values) */
 	uint64_t net_exports, net_arrivals; /* NET_STATE sent; arrival events from the taps */
+	uint64_t net_fired;        /* prestaged transactions fired by an arrival (--net-fire) */
 	uint64_t tunings_adopted;  /* threads whose operator's tuning (pins, knobs) was taken */
 	uint64_t last_fallback_ns, last_fallback_lag_ns; /* CLOCK_MONOTONIC, when; lag then */
 	/* wakeup seen in BPF -> decision about that thread applied, ns (ring) */
