@@ -34,6 +34,9 @@ static const char *const type_names[WAVE_MSG_TYPE_MAX] = {
 	[WAVE_MSG_WAKE_SUB] = "WAKE_SUB",
 	[WAVE_MSG_THREAD_CPUS] = "THREAD_CPUS",
 	[WAVE_MSG_NET_STATE] = "NET_STATE",
+	[WAVE_MSG_MEM_STATE] = "MEM_STATE",
+	[WAVE_MSG_MEM_CTL] = "MEM_CTL",
+	[WAVE_MSG_HOST_MEM] = "HOST_MEM",
 };
 
 static const char *const status_names[WAVE_ST_MAX] = {
@@ -52,6 +55,7 @@ static const char *const op_names[WAVE_OP_MAX] = {
 	[WAVE_OP_SET_QUOTA] = "SET_QUOTA",
 	[WAVE_OP_SET_CLASS] = "SET_CLASS",
 	[WAVE_OP_TRIGGER] = "TRIGGER",
+	[WAVE_OP_SET_BALLOON] = "SET_BALLOON",
 };
 
 const char *wave_msg_type_name(unsigned int type)
@@ -117,6 +121,9 @@ static void swab_txn(struct wave_txn *t)
 	case WAVE_OP_SET_CLASS:
 		SW64(t->u.cls.runtime_ns); SW64(t->u.cls.deadline_ns);
 		SW64(t->u.cls.period_ns);
+		break;
+	case WAVE_OP_SET_BALLOON:
+		SW32(t->u.balloon.target_kib);
 		break;
 	}
 }
@@ -185,6 +192,26 @@ void wave_msg_swab(struct wave_msg *m)
 		SW64(p->tx_pkts); SW64(p->tx_bytes); SW32(p->quiet_us);
 		break;
 	}
+	case WAVE_MSG_MEM_STATE: {
+		uint32_t *f = &m->p.mem.vm_id; /* twelve u32, nothing else */
+
+		for (int i = 0; i < 12; i++)
+			SW32(f[i]);
+		break;
+	}
+	case WAVE_MSG_MEM_CTL: {
+		struct wave_mem_ctl *p = &m->p.mctl;
+		SW32(p->vm_id); SW32(p->barrier); SW32(p->target_kib); SW32(p->floor_kib);
+		SW16(p->weight); SW32(p->minor_faults); SW32(p->swap_out_kib);
+		SW64(p->psi_some_us); SW64(p->psi_full_us);
+		break;
+	}
+	case WAVE_MSG_HOST_MEM: {
+		struct wave_host_mem *p = &m->p.hmem;
+		SW32(p->barrier); SW64(p->budget_kib); SW64(p->total_kib); SW64(p->avail_kib);
+		SW64(p->psi_some_us); SW64(p->psi_full_us);
+		break;
+	}
 	}
 }
 
@@ -218,6 +245,9 @@ static const uint64_t zero_bytes[WAVE_MSG_TYPE_MAX] = {
 	[WAVE_MSG_WAKE_SUB] = ZF(h.rsvd) | ZF(p.wake.rsvd0) | ZF(p.wake.rsvd1),
 	[WAVE_MSG_THREAD_CPUS] = ZF(h.rsvd) | ZF(p.pin.rsvd0) | ZF(p.pin.rsvd1),
 	[WAVE_MSG_NET_STATE] = ZF(h.rsvd) | ZF(p.net.rsvd0),
+	[WAVE_MSG_MEM_STATE] = ZF(h.rsvd),
+	[WAVE_MSG_MEM_CTL] = ZF(h.rsvd) | ZF(p.mctl.rsvd0) | ZF(p.mctl.rsvd1),
+	[WAVE_MSG_HOST_MEM] = ZF(h.rsvd) | ZF(p.hmem.rsvd0),
 };
 
 static const uint64_t txn_zero_bytes[WAVE_OP_MAX] = {
@@ -225,6 +255,7 @@ static const uint64_t txn_zero_bytes[WAVE_OP_MAX] = {
 	[WAVE_OP_SET_WEIGHT] = ZF(p.txn.u.weight.rsvd),
 	[WAVE_OP_SET_QUOTA] = ZF(p.txn.u.quota.rsvd),
 	[WAVE_OP_TRIGGER] = ZF(p.txn.u),
+	[WAVE_OP_SET_BALLOON] = ZF(p.txn.u.balloon.rsvd),
 };
 
 /* Bit i set: byte i of m is not zero. Unrolled: a loop here costs a third more. */
@@ -456,6 +487,12 @@ static int check_txn(const struct wave_msg *m, char *why, size_t len)
 		return check_class(t, why, len);
 	case WAVE_OP_TRIGGER:
 		return 0; /* no arguments: all reserved */
+	case WAVE_OP_SET_BALLOON:
+		if (t->kind != WAVE_KIND_VCPU || t->index)
+			FAIL("TXN SET_BALLOON: names a VM: kind and index must be zero");
+		if (!t->u.balloon.target_kib || t->u.balloon.target_kib == WAVE_MEM_NONE)
+			FAIL("TXN SET_BALLOON: target_kib %u", t->u.balloon.target_kib);
+		return 0;
 	}
 	FAIL("TXN: op %u unknown", t->op);
 }
@@ -518,6 +555,63 @@ static int check_net(const struct wave_msg *m, char *why, size_t len)
 	return 0;
 }
 
+/* A size the guest reported: within what the VM has, or not reported. */
+#define MEM_WITHIN(what, v, lim)                                                         \
+	do {                                                                             \
+		if ((v) != WAVE_MEM_NONE && (v) > (lim))                                 \
+			FAIL("MEM_STATE: %s %u KiB > %u KiB", what, (v), (lim));           \
+	} while (0)
+
+static int check_mem(const struct wave_msg *m, char *why, size_t len)
+{
+	const struct wave_mem_state *p = &m->p.mem;
+
+	if (p->vm_id >= WAVE_MAX_VMS)
+		FAIL("MEM_STATE: vm_id %u >= %u", p->vm_id, WAVE_MAX_VMS);
+	if (!p->max_kib || p->max_kib == WAVE_MEM_NONE)
+		FAIL("MEM_STATE: max_kib %u", p->max_kib);
+	MEM_WITHIN("actual_kib", p->actual_kib, p->max_kib);
+	MEM_WITHIN("available_kib", p->available_kib, p->max_kib);
+	if (p->available_kib != WAVE_MEM_NONE) {
+		MEM_WITHIN("usable_kib", p->usable_kib, p->available_kib);
+		MEM_WITHIN("unused_kib", p->unused_kib, p->available_kib);
+		MEM_WITHIN("caches_kib", p->caches_kib, p->available_kib);
+	}
+	return 0;
+}
+
+static int check_mem_ctl(const struct wave_msg *m, char *why, size_t len)
+{
+	const struct wave_mem_ctl *p = &m->p.mctl;
+
+	if (p->vm_id >= WAVE_MAX_VMS)
+		FAIL("MEM_CTL: vm_id %u >= %u", p->vm_id, WAVE_MAX_VMS);
+	if (p->flags & ~WAVE_MEM_F_KNOWN)
+		FAIL("MEM_CTL: unknown flags 0x%02x", p->flags);
+	if (p->weight < WAVE_WEIGHT_MIN || p->weight > WAVE_WEIGHT_MAX)
+		FAIL("MEM_CTL: weight %u not in %u..%u", p->weight, WAVE_WEIGHT_MIN,
+		     WAVE_WEIGHT_MAX);
+	if (!p->target_kib || p->target_kib == WAVE_MEM_NONE)
+		FAIL("MEM_CTL: target_kib %u", p->target_kib);
+	if (p->psi_full_us > p->psi_some_us)
+		FAIL("MEM_CTL: full stall %llu us > some stall %llu us",
+		     (unsigned long long)p->psi_full_us, (unsigned long long)p->psi_some_us);
+	return 0;
+}
+
+static int check_host_mem(const struct wave_msg *m, char *why, size_t len)
+{
+	const struct wave_host_mem *p = &m->p.hmem;
+
+	if (p->avail_kib > p->total_kib)
+		FAIL("HOST_MEM: available %llu KiB > total %llu KiB",
+		     (unsigned long long)p->avail_kib, (unsigned long long)p->total_kib);
+	if (p->psi_full_us > p->psi_some_us)
+		FAIL("HOST_MEM: full stall %llu us > some stall %llu us",
+		     (unsigned long long)p->psi_full_us, (unsigned long long)p->psi_some_us);
+	return 0;
+}
+
 /*
  * The rules of each type beyond its reserved bytes; NULL: none. A table
  * rather than a switch so that wave_msg_check() stays a small leaf-like
@@ -536,6 +630,9 @@ static int (*const check_type[WAVE_MSG_TYPE_MAX])(const struct wave_msg *, char 
 	[WAVE_MSG_WAKE_SUB] = check_wake_sub,
 	[WAVE_MSG_THREAD_CPUS] = check_thread_cpus,
 	[WAVE_MSG_NET_STATE] = check_net,
+	[WAVE_MSG_MEM_STATE] = check_mem,
+	[WAVE_MSG_MEM_CTL] = check_mem_ctl,
+	[WAVE_MSG_HOST_MEM] = check_host_mem,
 };
 
 static __attribute__((noinline)) int bad_header(const struct wave_msg *m, char *why, size_t len)

@@ -28,6 +28,13 @@
  * 1.2 adds NET_STATE, each VM's traffic as the host counts it, sent only to
  * an agent that announces WAVE_FEAT_NET, and the WAKE_SUB bit WAVE_WAKE_NET
  * (push a NET_STATE when a packet reaches a quiet VM).
+ * 1.3 adds guest memory, sent only to an agent that announces
+ * WAVE_FEAT_MEM: MEM_STATE (the guest's memory as its balloon reports it,
+ * and QEMU's resident memory), MEM_CTL (what the host controls: the
+ * balloon target, the VM's floor and weight, its memory pressure) and
+ * HOST_MEM (the budget for guest memory and the host's own state); and
+ * the transaction op SET_BALLOON, a whole VM's balloon target, which a
+ * host applies only if it announced WAVE_FEAT_MEM too.
  */
 #ifndef WAVE_CHANNEL_WIRE_H
 #define WAVE_CHANNEL_WIRE_H
@@ -40,7 +47,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 
 #define WAVE_MAGIC         0x45564157u /* "WAVE" read as little-endian u32 */
 #define WAVE_PROTO_MAJOR   1
-#define WAVE_PROTO_MINOR   2
+#define WAVE_PROTO_MINOR   3
 #define WAVE_MSG_SIZE      64
 #define WAVE_PAYLOAD_SIZE  48
 
@@ -52,8 +59,10 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 #define WAVE_FEAT_WAKE_SUB (1ULL << 4) /* host: send me WAKE_SUB (1.1) */
 #define WAVE_FEAT_PINS     (1ULL << 5) /* agent: send me pins (VCPU_STATE flags, THREAD_CPUS; 1.1) */
 #define WAVE_FEAT_NET      (1ULL << 6) /* agent: send me NET_STATE (1.2) */
+/* agent: send me MEM_STATE, MEM_CTL, HOST_MEM; host: I apply SET_BALLOON (1.3) */
+#define WAVE_FEAT_MEM      (1ULL << 7)
 #define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE | WAVE_FEAT_TIMESTAMPS | \
-			    WAVE_FEAT_WAKE_SUB | WAVE_FEAT_PINS | WAVE_FEAT_NET)
+			    WAVE_FEAT_WAKE_SUB | WAVE_FEAT_PINS | WAVE_FEAT_NET | WAVE_FEAT_MEM)
 
 /* Limits every receiver enforces on ids and counts. */
 #define WAVE_MAX_VMS       4096u /* vm_id < WAVE_MAX_VMS */
@@ -83,7 +92,10 @@ enum wave_msg_type {
 	WAVE_MSG_WAKE_SUB = 13,      /* agent->host: push these threads' wakeups (1.1) */
 	WAVE_MSG_THREAD_CPUS = 14,   /* host->agent: the CPUs a pinned thread may use (1.1) */
 	WAVE_MSG_NET_STATE = 15,     /* host->agent: a VM's traffic, carries the VM's barrier (1.2) */
-	WAVE_MSG_TYPE_MAX = 16,
+	WAVE_MSG_MEM_STATE = 16,     /* host->agent: a VM's memory as its guest reports it (1.3) */
+	WAVE_MSG_MEM_CTL = 17,       /* host->agent: a VM's balloon target, floor, weight, pressure (1.3) */
+	WAVE_MSG_HOST_MEM = 18,      /* host->agent: the guest memory budget, the host's memory (1.3) */
+	WAVE_MSG_TYPE_MAX = 19,
 };
 
 /* Header flags. */
@@ -240,8 +252,21 @@ enum wave_txn_op {
 	 * (STALE_TARGET). Only if both sides announce WAVE_FEAT_PRESTAGE.
 	 */
 	WAVE_OP_TRIGGER = 5,
-	WAVE_OP_MAX = 6,
+	/*
+	 * A whole VM's balloon target (1.3): kind VCPU and index 0 (the op
+	 * names the VM, not a thread), the barrier is the VM's (VM_ADD).
+	 * The host refuses a target below the VM's floor, above its maximum
+	 * or past the budget (INVALID). It cannot be prestaged.
+	 */
+	WAVE_OP_SET_BALLOON = 6,
+	WAVE_OP_MAX = 7,
 };
+
+/* Whether op names a whole VM rather than one of its threads. */
+static inline int wave_op_targets_vm(unsigned int op)
+{
+	return op == WAVE_OP_SET_BALLOON;
+}
 
 enum wave_sched_policy { WAVE_SCHED_OTHER = 0, WAVE_SCHED_FIFO = 1, WAVE_SCHED_DEADLINE = 2,
 			 WAVE_SCHED_MAX };
@@ -292,6 +317,10 @@ struct wave_txn {
 			uint64_t deadline_ns;
 			uint64_t period_ns;
 		} cls;
+		struct {
+			uint32_t target_kib; /* > 0 */
+			uint32_t rsvd[5];
+		} balloon;
 	} u;
 };
 
@@ -386,6 +415,67 @@ struct wave_net_state {
 	uint8_t rsvd0;
 };
 
+/*
+ * Guest memory (1.3). Sizes are KiB in u32 (libvirt's unit: a VM up to
+ * 4 TiB; a host does not manage a larger one), WAVE_MEM_NONE where the
+ * guest did not report the value. Fault and swap counts are cumulative
+ * modulo 2^32: a receiver takes differences modulo 2^32. Everything a
+ * guest reports is clamped by the host before it is sent (a guest may
+ * lie; the agent must not count its own host's messages as invalid).
+ *
+ * MEM_STATE is sent when the guest's report changed (its balloon driver
+ * reports every stats period, about a second), MEM_CTL when a setting or
+ * the pressure moved, HOST_MEM when the host's memory moved; all three in
+ * snapshots. The barrier of MEM_STATE and MEM_CTL is the VM's (VM_ADD),
+ * HOST_MEM's is the epoch's (as HOST_CPU's).
+ */
+#define WAVE_MEM_NONE      0xffffffffu
+
+struct wave_mem_state {
+	uint32_t vm_id;
+	uint32_t barrier;
+	uint32_t actual_kib;     /* the balloon's current size: what the guest has */
+	uint32_t max_kib;        /* the VM's maximum (<memory>): the balloon fully deflated */
+	uint32_t available_kib;  /* guest MemTotal */
+	uint32_t usable_kib;     /* guest MemAvailable: what it could still use without swapping */
+	uint32_t unused_kib;     /* guest MemFree */
+	uint32_t caches_kib;     /* guest page cache that can be dropped */
+	uint32_t rss_kib;        /* QEMU's resident memory, on the host */
+	uint32_t major_faults;   /* cumulative, mod 2^32 */
+	uint32_t swap_in_kib;    /* cumulative, mod 2^32 */
+	uint32_t age_ms;         /* since the guest's last report (saturates); NONE: never */
+};
+
+#define WAVE_MEM_BALLOON  (1u << 0) /* a virtio balloon the host can set */
+#define WAVE_MEM_STATS    (1u << 1) /* the guest reports statistics */
+#define WAVE_MEM_PSI_VM   (1u << 2) /* the pressure is the VM's own (else the host's) */
+#define WAVE_MEM_F_KNOWN  (WAVE_MEM_BALLOON | WAVE_MEM_STATS | WAVE_MEM_PSI_VM)
+
+struct wave_mem_ctl {
+	uint32_t vm_id;
+	uint32_t barrier;
+	uint32_t target_kib;     /* the balloon target last set (by anyone); <= max */
+	uint32_t floor_kib;      /* never below this (metadata mem-min); 0: none */
+	uint16_t weight;         /* share of what is left (metadata mem-weight) */
+	uint8_t flags;           /* WAVE_MEM_* */
+	uint8_t rsvd0;
+	uint32_t minor_faults;   /* cumulative, mod 2^32 */
+	uint32_t swap_out_kib;   /* cumulative, mod 2^32 */
+	uint32_t rsvd1;
+	uint64_t psi_some_us;    /* memory pressure stall, cumulative (PSI total) */
+	uint64_t psi_full_us;
+};
+
+struct wave_host_mem {
+	uint32_t barrier;        /* the epoch */
+	uint32_t rsvd0;
+	uint64_t budget_kib;     /* what the guests' balloons may add up to; 0: not managed */
+	uint64_t total_kib;      /* host MemTotal */
+	uint64_t avail_kib;      /* host MemAvailable */
+	uint64_t psi_some_us;    /* host memory pressure, cumulative */
+	uint64_t psi_full_us;
+};
+
 struct wave_msg {
 	struct wave_hdr h;
 	union {
@@ -403,6 +493,9 @@ struct wave_msg {
 		struct wave_wake_sub wake;
 		struct wave_thread_cpus pin;
 		struct wave_net_state net;
+		struct wave_mem_state mem;
+		struct wave_mem_ctl mctl;
+		struct wave_host_mem hmem;
 	} p;
 } __attribute__((aligned(WAVE_MSG_SIZE)));
 
@@ -428,6 +521,14 @@ WAVE_PAYLOAD_IS_48(wave_resync_req);
 WAVE_PAYLOAD_IS_48(wave_wake_sub);
 WAVE_PAYLOAD_IS_48(wave_thread_cpus);
 WAVE_PAYLOAD_IS_48(wave_net_state);
+WAVE_PAYLOAD_IS_48(wave_mem_state);
+WAVE_PAYLOAD_IS_48(wave_mem_ctl);
+WAVE_PAYLOAD_IS_48(wave_host_mem);
+_Static_assert(offsetof(struct wave_mem_state, age_ms) == 44, "mem.age_ms");
+_Static_assert(offsetof(struct wave_mem_ctl, weight) == 16, "mctl.weight");
+_Static_assert(offsetof(struct wave_mem_ctl, psi_some_us) == 32, "mctl.psi_some_us");
+_Static_assert(offsetof(struct wave_host_mem, budget_kib) == 8, "hmem.budget_kib");
+_Static_assert(offsetof(struct wave_txn, u.balloon.rsvd) == 28, "txn.balloon.rsvd");
 _Static_assert(offsetof(struct wave_net_state, rx_pkts) == 8, "net.rx_pkts");
 _Static_assert(offsetof(struct wave_net_state, quiet_us) == 40, "net.quiet_us");
 _Static_assert(offsetof(struct wave_thread_cpus, mask) == 16, "pin.mask");

@@ -56,6 +56,9 @@ static struct wave_msg txn_msg(enum wave_txn_op op)
 		m.p.txn.u.cls.deadline_ns = 5000000;
 		m.p.txn.u.cls.period_ns = 5000000;
 		break;
+	case WAVE_OP_SET_BALLOON:
+		m.p.txn.u.balloon.target_kib = 262144;
+		break;
 	default:
 		break;
 	}
@@ -87,7 +90,7 @@ static void wire_fields_are_little_endian(void **state)
 static void swab_reverses_every_field_and_is_its_own_inverse(void **state)
 {
 	enum wave_txn_op ops[] = { WAVE_OP_PLACE, WAVE_OP_SET_WEIGHT, WAVE_OP_SET_QUOTA,
-				   WAVE_OP_SET_CLASS };
+				   WAVE_OP_SET_CLASS, WAVE_OP_SET_BALLOON };
 	struct wave_msg m = vcpu_msg(), b;
 
 	m.h.seq = 0x01020304;
@@ -107,7 +110,7 @@ static void swab_reverses_every_field_and_is_its_own_inverse(void **state)
 	assert_int_equal(b.p.vcpu.barrier, __builtin_bswap32(42));
 	wave_msg_swab(&b);
 	assert_memory_equal(&m, &b, sizeof(m));
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		struct wave_msg a = txn_msg(ops[i]);
 
 		b = a;
@@ -120,6 +123,8 @@ static void swab_reverses_every_field_and_is_its_own_inverse(void **state)
 			assert_int_equal(b.p.txn.u.quota.period_us, __builtin_bswap32(100000));
 		if (ops[i] == WAVE_OP_SET_CLASS)
 			assert_int_equal(b.p.txn.u.cls.period_ns, __builtin_bswap64(5000000));
+		if (ops[i] == WAVE_OP_SET_BALLOON)
+			assert_int_equal(b.p.txn.u.balloon.target_kib, __builtin_bswap32(262144));
 		wave_msg_swab(&b);
 		assert_memory_equal(&a, &b, sizeof(a));
 	}
@@ -163,6 +168,33 @@ static void swab_reverses_every_field_and_is_its_own_inverse(void **state)
 	assert_int_equal(b.p.net.tx_bytes, 0x1817161514131211ull);
 	assert_int_equal(b.p.net.quiet_us, 0x04030201);
 	assert_int_equal(b.p.net.source, WAVE_NET_SRC_BPF);
+	wave_msg_swab(&b);
+	assert_memory_equal(&m, &b, sizeof(m));
+	wave_msg_init(&m, WAVE_MSG_MEM_STATE);
+	m.p.mem.vm_id = 0x01020304;
+	m.p.mem.age_ms = 0x0a0b0c0d;
+	b = m;
+	wave_msg_swab(&b);
+	assert_int_equal(b.p.mem.vm_id, 0x04030201);
+	assert_int_equal(b.p.mem.age_ms, 0x0d0c0b0a);
+	wave_msg_swab(&b);
+	assert_memory_equal(&m, &b, sizeof(m));
+	wave_msg_init(&m, WAVE_MSG_MEM_CTL);
+	m.p.mctl.weight = 0x0102;
+	m.p.mctl.flags = WAVE_MEM_BALLOON;
+	m.p.mctl.psi_full_us = 0x0102030405060708ull;
+	b = m;
+	wave_msg_swab(&b);
+	assert_int_equal(b.p.mctl.weight, 0x0201);
+	assert_int_equal(b.p.mctl.flags, WAVE_MEM_BALLOON);
+	assert_int_equal(b.p.mctl.psi_full_us, 0x0807060504030201ull);
+	wave_msg_swab(&b);
+	assert_memory_equal(&m, &b, sizeof(m));
+	wave_msg_init(&m, WAVE_MSG_HOST_MEM);
+	m.p.hmem.budget_kib = 0x0102030405060708ull;
+	b = m;
+	wave_msg_swab(&b);
+	assert_int_equal(b.p.hmem.budget_kib, 0x0807060504030201ull);
 	wave_msg_swab(&b);
 	assert_memory_equal(&m, &b, sizeof(m));
 }
@@ -482,10 +514,112 @@ static void net_state_checked(void **state)
 	assert_non_null(strstr(why, "reserved"));
 }
 
+static struct wave_msg mem_msg(void)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_MEM_STATE);
+	m.p.mem.vm_id = 3;
+	m.p.mem.actual_kib = 256 << 10;
+	m.p.mem.max_kib = 512 << 10;
+	m.p.mem.available_kib = 250 << 10;
+	m.p.mem.usable_kib = 100 << 10;
+	m.p.mem.unused_kib = 50 << 10;
+	m.p.mem.caches_kib = 30 << 10;
+	m.p.mem.rss_kib = 300 << 10;
+	return m;
+}
+
+static void mem_state_checked(void **state)
+{
+	struct wave_msg m = mem_msg();
+
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.mem.usable_kib = m.p.mem.unused_kib = m.p.mem.caches_kib = WAVE_MEM_NONE;
+	m.p.mem.available_kib = m.p.mem.age_ms = WAVE_MEM_NONE; /* a guest that never reported */
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m = mem_msg();
+	m.p.mem.max_kib = 0;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "max_kib"));
+	m = mem_msg();
+	m.p.mem.actual_kib = (512 << 10) + 1;   /* more than the VM can have */
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "actual_kib"));
+	m = mem_msg();
+	m.p.mem.usable_kib = (250 << 10) + 1;   /* more than the guest's total */
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "usable_kib"));
+	m = mem_msg();
+	m.p.mem.vm_id = WAVE_MAX_VMS;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+
+	wave_msg_init(&m, WAVE_MSG_MEM_CTL);
+	m.p.mctl.vm_id = 3;
+	m.p.mctl.target_kib = 256 << 10;
+	m.p.mctl.floor_kib = 128 << 10;
+	m.p.mctl.weight = 100;
+	m.p.mctl.flags = WAVE_MEM_BALLOON | WAVE_MEM_STATS;
+	m.p.mctl.psi_some_us = 10;
+	m.p.mctl.psi_full_us = 5;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.mctl.psi_full_us = 11;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "stall"));
+	m.p.mctl.psi_full_us = 5;
+	m.p.mctl.weight = 0;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "weight"));
+	m.p.mctl.weight = 100;
+	m.p.mctl.flags = 0x80;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "flags"));
+	m.p.mctl.flags = 0;
+	m.p.mctl.target_kib = 0;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m.p.mctl.target_kib = 1;
+	m.p.mctl.rsvd1 = 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "reserved"));
+
+	wave_msg_init(&m, WAVE_MSG_HOST_MEM);
+	m.p.hmem.total_kib = 1 << 20;
+	m.p.hmem.avail_kib = 1 << 19;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.hmem.avail_kib = (1 << 20) + 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "available"));
+}
+
+static void set_balloon_names_a_vm(void **state)
+{
+	struct wave_msg m = txn_msg(WAVE_OP_SET_BALLOON);
+
+	assert_true(wave_op_targets_vm(WAVE_OP_SET_BALLOON));
+	assert_false(wave_op_targets_vm(WAVE_OP_PLACE));
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.txn.index = 1;                      /* a thread: not what it names */
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "names a VM"));
+	m = txn_msg(WAVE_OP_SET_BALLOON);
+	m.p.txn.kind = WAVE_KIND_EMULATOR;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m = txn_msg(WAVE_OP_SET_BALLOON);
+	m.p.txn.u.balloon.target_kib = 0;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "target_kib"));
+	m = txn_msg(WAVE_OP_SET_BALLOON);
+	m.p.txn.u.balloon.rsvd[4] = 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "reserved"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(net_state_checked),
+		cmocka_unit_test(mem_state_checked),
+		cmocka_unit_test(set_balloon_names_a_vm),
 		cmocka_unit_test(wire_fields_are_little_endian),
 		cmocka_unit_test(swab_reverses_every_field_and_is_its_own_inverse),
 		cmocka_unit_test(valid_messages_pass),

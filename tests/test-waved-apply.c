@@ -364,12 +364,15 @@ static void refusals_touch_nothing(void **state)
 		{ place(bat, 0, 0x2), WAVE_ST_STALE_TARGET },  /* old barrier */
 		{ place(bat, 0, 0x4), WAVE_ST_INVALID },       /* CPU 2 not in --cpus */
 		{ op_on(bat, 0, WAVE_OP_SET_QUOTA), WAVE_ST_INVALID }, /* no cgroup */
+		/* a balloon target where memory is not controlled: nothing touched */
+		{ op_on(bat, 0, WAVE_OP_SET_BALLOON), WAVE_ST_INVALID },
 	};
 	unsigned int changes = mech_fake_changes();
 
 	cases[0].op.epoch = w.epoch + 1;
 	cases[1].op.vm_id = 999;
 	cases[3].op.barrier--;
+	cases[6].op.u.balloon.target_kib = 128 << 10;
 	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		submit(100 + i, &cases[i].op, 1);
 		assert_non_null(result(100 + i));

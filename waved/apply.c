@@ -128,6 +128,10 @@ static uint8_t check_op(struct waved *w, struct txn_ctx *c, unsigned int k, cons
 		*why = "no such VM";
 		return WAVE_ST_NO_TARGET;
 	}
+	if (wave_op_targets_vm(op->op)) {
+		*why = "memory is not controlled here";
+		return WAVE_ST_INVALID;
+	}
 	if (!(c->t[k] = wv_thread_find(c->vm[k], op->kind, op->index))) {
 		*why = "no such thread";
 		return WAVE_ST_NO_TARGET;
