@@ -73,7 +73,8 @@ BPF_SKELS := $(BPF_SRCS:%.bpf.c=$(BUILD)/%.skel.h)
 HOOKS_SRCS := $(filter-out %.bpf.c,$(wildcard kvm-hooks/*.c))
 
 # vmm: libvirt, QEMU (QMP), libxml2, json-c; kvm-hooks: observation, mechanisms.
-VMM_SRCS := $(wildcard vmm/*.c) $(HOOKS_SRCS)
+# mm/: the mechanism half (libvirt's balloon, PSI) is host code like vmm's.
+VMM_SRCS := $(wildcard vmm/*.c) $(HOOKS_SRCS) $(wildcard mm/mechanism*.c)
 VMM_OBJS := $(VMM_SRCS:%.c=$(OBJ)/%.o)
 LIBVMM   := $(BUILD)/libwavevmm.a
 

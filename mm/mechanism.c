@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Memory mechanism: the libvirt worker (see mechanism.h for why a thread).
+ *
+ * Sharing between the owner and the worker is one mutex around the slot
+ * table, the results and the host record; the worker never calls libvirt
+ * while holding it (a libvirt call may block for seconds), so the owner's
+ * calls never wait on libvirt. The worker takes a copy of what to do
+ * under the lock, works unlocked, and posts under the lock, then writes
+ * the eventfd. A slot's generation tells the worker that the owner
+ * attached something else there since it last looked.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "mm/mechanism.h"
+
+#define MM_MAX_RESULTS 64
+
+struct mm_slot {
+	/* owner, under the lock */
+	int used;
+	unsigned int gen;
+	char uuid[40], psi[256];
+	int want;                /* a target asked for, not yet taken by the worker */
+	int busy;                /* a target asked for, its result not yet handed over */
+	uint32_t want_kib;
+	uint64_t cookie;
+	struct mm_stats st;      /* worker posts, owner collects when fresh */
+	int fresh;
+	/* worker only */
+	unsigned int wgen;
+	virDomainPtr dom;
+	int balloon;
+	char why[128];
+};
+
+struct mm {
+	pthread_t thr;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	int efd, stop, work;
+	char uri[256];
+	unsigned int period_ms;
+	virConnectPtr conn;      /* the worker's */
+	struct mm_slot s[MM_MAX_VMS];
+	struct mm_result res[MM_MAX_RESULTS];
+	unsigned int nres;
+	struct mm_host host;
+	int host_fresh;
+	/* the owner's, for mm_poll */
+	struct mm_stats poll_st[MM_MAX_VMS];
+	int poll_fresh[MM_MAX_VMS];
+};
+
+int mm_psi_parse(const char *text, uint64_t *some_us, uint64_t *full_us)
+{
+	const char *some = strstr(text, "some "), *full = strstr(text, "full ");
+	const char *t;
+
+	*some_us = *full_us = 0;
+	if (!some || !(t = strstr(some, "total=")) || sscanf(t, "total=%" SCNu64, some_us) != 1)
+		return -EINVAL;
+	/* Old kernels have no "full" line for memory: some only. */
+	if (full && (t = strstr(full, "total=")) && sscanf(t, "total=%" SCNu64, full_us) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+static int read_psi(const char *path, uint64_t *some, uint64_t *full)
+{
+	char buf[512];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return mm_psi_parse(buf, some, full);
+}
+
+static void read_host(struct mm_host *h)
+{
+	char line[128];
+	unsigned long long v;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	memset(h, 0, sizeof(*h));
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "MemTotal: %llu kB", &v) == 1)
+			h->total_kib = v;
+		else if (sscanf(line, "MemAvailable: %llu kB", &v) == 1)
+			h->avail_kib = v;
+	}
+	if (f)
+		fclose(f);
+	if (h->avail_kib > h->total_kib)
+		h->avail_kib = h->total_kib;
+	if (read_psi("/proc/pressure/memory", &h->psi_some_us, &h->psi_full_us))
+		h->psi_some_us = h->psi_full_us = 0;
+}
+
+static uint32_t kib32(unsigned long long v)
+{
+	return v >= MM_NONE ? MM_NONE - 1 : (uint32_t)v;
+}
+
+/* libvirt's last error on this thread as an errno and a line. */
+static int virt_err(char *why, size_t len)
+{
+	virErrorPtr e = virGetLastError();
+	int err = EIO;
+
+	if (e && (e->code == VIR_ERR_INVALID_ARG || e->code == VIR_ERR_CONFIG_UNSUPPORTED))
+		err = EINVAL;
+	else if (e && e->code == VIR_ERR_NO_DOMAIN)
+		err = ENOENT;
+	else if (e && e->code == VIR_ERR_OPERATION_INVALID)
+		err = EPERM;
+	snprintf(why, len, "%s", e && e->message ? e->message : "libvirt failed");
+	return err;
+}
+
+/* The worker's view of slot k: the domain looked up, its statistics period set. */
+static int slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigned int gen)
+{
+	if (s->dom && s->wgen == gen)
+		return 0;
+	if (s->dom)
+		virDomainFree(s->dom);
+	s->dom = NULL;
+	s->wgen = gen;
+	s->why[0] = '\0';
+	if (!m->conn || !(s->dom = virDomainLookupByUUIDString(m->conn, uuid))) {
+		if (m->conn)
+			virt_err(s->why, sizeof(s->why));
+		else
+			snprintf(s->why, sizeof(s->why), "no libvirt connection");
+		return -ENOENT;
+	}
+	/* A balloon without statistics, or none at all, is not managed. */
+	s->balloon = virDomainSetMemoryStatsPeriod(s->dom, (int)(m->period_ms + 999) / 1000,
+						   VIR_DOMAIN_AFFECT_LIVE) == 0;
+	if (!s->balloon)
+		virt_err(s->why, sizeof(s->why));
+	return 0;
+}
+
+static void read_stats(struct mm *m, struct mm_slot *s, const char *psi, struct mm_stats *out)
+{
+	virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
+	unsigned long max;
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	out->actual_kib = out->available_kib = out->usable_kib = out->unused_kib = MM_NONE;
+	out->caches_kib = out->rss_kib = out->major_faults = out->minor_faults = MM_NONE;
+	out->swap_in_kib = out->swap_out_kib = MM_NONE;
+	out->balloon = s->balloon;
+	snprintf(out->why, sizeof(out->why), "%s", s->why);
+	if ((max = virDomainGetMaxMemory(s->dom)) == 0 ||
+	    (n = virDomainMemoryStats(s->dom, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0)) < 0) {
+		virt_err(out->why, sizeof(out->why));
+		virDomainFree(s->dom); /* looked up again next time: it may be gone */
+		s->dom = NULL;
+		out->max_kib = 0;
+		return;
+	}
+	out->max_kib = kib32(max);
+	for (int i = 0; i < n; i++) {
+		unsigned long long v = ms[i].val;
+
+		switch (ms[i].tag) {
+		case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON: out->actual_kib = kib32(v); break;
+		case VIR_DOMAIN_MEMORY_STAT_AVAILABLE: out->available_kib = kib32(v); break;
+		case VIR_DOMAIN_MEMORY_STAT_USABLE: out->usable_kib = kib32(v); break;
+		case VIR_DOMAIN_MEMORY_STAT_UNUSED: out->unused_kib = kib32(v); break;
+		case VIR_DOMAIN_MEMORY_STAT_DISK_CACHES: out->caches_kib = kib32(v); break;
+		case VIR_DOMAIN_MEMORY_STAT_RSS: out->rss_kib = kib32(v); break;
+		case VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT: out->major_faults = (uint32_t)v; break;
+		case VIR_DOMAIN_MEMORY_STAT_MINOR_FAULT: out->minor_faults = (uint32_t)v; break;
+		case VIR_DOMAIN_MEMORY_STAT_SWAP_IN: out->swap_in_kib = (uint32_t)v; break;
+		case VIR_DOMAIN_MEMORY_STAT_SWAP_OUT: out->swap_out_kib = (uint32_t)v; break;
+		case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE: out->last_update = (int64_t)v; break;
+		default: break;
+		}
+	}
+	out->psi_vm = psi[0] && !read_psi(psi, &out->psi_some_us, &out->psi_full_us);
+	if (!out->psi_vm) {
+		struct mm_host h;
+
+		read_host(&h);
+		out->psi_some_us = h.psi_some_us;
+		out->psi_full_us = h.psi_full_us;
+	}
+}
+
+static void post_result(struct mm *m, unsigned int k, uint64_t cookie, uint32_t kib, int err,
+			const char *why)
+{
+	struct mm_result *r;
+
+	if (m->nres == MM_MAX_RESULTS)
+		return; /* REQUIRES: at most one request per slot is out, and slots <= results */
+	r = &m->res[m->nres++];
+	*r = (struct mm_result){ .slot = k, .cookie = cookie, .kib = kib, .err = err };
+	snprintf(r->why, sizeof(r->why), "%s", why);
+}
+
+/* One turn: targets asked for, then (if due) everyone's statistics. */
+static void turn(struct mm *m, int read_due)
+{
+	struct mm_stats st;
+
+	for (unsigned int k = 0; k < MM_MAX_VMS; k++) {
+		struct mm_slot *s = &m->s[k];
+		char uuid[40], psi[256], why[128] = "";
+		unsigned int gen;
+		int want, err = 0;
+		uint32_t kib;
+		uint64_t cookie;
+
+		pthread_mutex_lock(&m->lock);
+		if (!s->used) {
+			pthread_mutex_unlock(&m->lock);
+			continue;
+		}
+		gen = s->gen;
+		want = s->want;
+		kib = s->want_kib;
+		cookie = s->cookie;
+		s->want = 0;
+		memcpy(uuid, s->uuid, sizeof(uuid));
+		memcpy(psi, s->psi, sizeof(psi));
+		pthread_mutex_unlock(&m->lock);
+		if (!want && !read_due)
+			continue;
+		if (slot_ready(m, s, uuid, gen))
+			err = ENOENT;
+		if (want && !err && virDomainSetMemoryFlags(s->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
+			err = virt_err(why, sizeof(why));
+		if (read_due && s->dom) {
+			read_stats(m, s, psi, &st);
+		} else if (read_due) {
+			memset(&st, 0, sizeof(st)); /* max_kib 0: nothing known */
+			snprintf(st.why, sizeof(st.why), "%s", s->why);
+		}
+		pthread_mutex_lock(&m->lock);
+		if (want)
+			post_result(m, k, cookie, kib, err, err == ENOENT && !why[0] ? s->why : why);
+		if (read_due && s->used && s->gen == gen) {
+			s->st = st;
+			s->fresh = 1;
+		}
+		pthread_mutex_unlock(&m->lock);
+	}
+	if (read_due) {
+		struct mm_host h;
+
+		read_host(&h);
+		pthread_mutex_lock(&m->lock);
+		m->host = h;
+		m->host_fresh = 1;
+		pthread_mutex_unlock(&m->lock);
+	}
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The owner's eventfd; a full counter (it has not read yet) needs no second write. */
+static void tell_owner(struct mm *m)
+{
+	uint64_t one = 1;
+	ssize_t n = write(m->efd, &one, sizeof(one));
+
+	(void)n;
+}
+
+static void *worker(void *arg)
+{
+	struct mm *m = arg;
+	uint64_t next_read = mono_ms();
+
+	pthread_mutex_lock(&m->lock);
+	while (!m->stop) {
+		uint64_t now = mono_ms();
+		int read_due;
+
+		if (!m->work && now < next_read) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_sec += (time_t)((next_read - now) / 1000);
+			until.tv_nsec += (long)((next_read - now) % 1000) * 1000000;
+			if (until.tv_nsec >= 1000000000) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&m->cv, &m->lock, &until);
+			continue;
+		}
+		m->work = 0;
+		read_due = now >= next_read;
+		if (read_due)
+			next_read = now + m->period_ms;
+		pthread_mutex_unlock(&m->lock);
+		if (!m->conn)
+			m->conn = virConnectOpen(m->uri[0] ? m->uri : NULL);
+		turn(m, read_due);
+		if (m->conn && virConnectIsAlive(m->conn) != 1) {
+			virConnectClose(m->conn); /* reopened next turn */
+			m->conn = NULL;
+		}
+		tell_owner(m);
+		pthread_mutex_lock(&m->lock);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+int mm_open(const char *uri, unsigned int period_ms, struct mm **out)
+{
+	struct mm *m = calloc(1, sizeof(*m));
+	pthread_condattr_t ca;
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	snprintf(m->uri, sizeof(m->uri), "%s", uri ? uri : "");
+	m->period_ms = period_ms ? period_ms : 1000;
+	if ((m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+		ret = -errno;
+		goto err_free;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&m->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((ret = -pthread_create(&m->thr, NULL, worker, m)))
+		goto err_close;
+	pthread_setname_np(m->thr, "waved-mm");
+	*out = m;
+	return 0;
+err_close:
+	close(m->efd);
+err_free:
+	free(m);
+	return ret;
+}
+
+void mm_close(struct mm *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->stop = 1;
+	pthread_cond_signal(&m->cv);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->thr, NULL);
+	for (unsigned int k = 0; k < MM_MAX_VMS; k++)
+		if (m->s[k].dom)
+			virDomainFree(m->s[k].dom);
+	if (m->conn)
+		virConnectClose(m->conn);
+	close(m->efd);
+	free(m);
+}
+
+int mm_fd(const struct mm *m)
+{
+	return m->efd;
+}
+
+static void kick(struct mm *m)
+{
+	m->work = 1;
+	pthread_cond_signal(&m->cv);
+}
+
+int mm_attach(struct mm *m, unsigned int slot, const char *uuid, const char *psi)
+{
+	struct mm_slot *s;
+
+	if (slot >= MM_MAX_VMS || !uuid || strlen(uuid) >= sizeof(s->uuid))
+		return -EINVAL;
+	s = &m->s[slot];
+	pthread_mutex_lock(&m->lock);
+	s->used = 1;
+	s->gen++;
+	s->want = s->busy = s->fresh = 0;
+	snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
+	snprintf(s->psi, sizeof(s->psi), "%s", psi ? psi : "");
+	kick(m);
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+void mm_detach(struct mm *m, unsigned int slot)
+{
+	if (slot >= MM_MAX_VMS)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->s[slot].used = 0;
+	m->s[slot].gen++;
+	m->s[slot].want = m->s[slot].busy = m->s[slot].fresh = 0;
+	/* A result the worker posted for it is dropped at mm_poll (gen moved on). */
+	for (unsigned int i = 0; i < m->nres; i++)
+		if (m->res[i].slot == slot)
+			m->res[i].err = ECANCELED;
+	pthread_mutex_unlock(&m->lock);
+}
+
+int mm_set_target(struct mm *m, unsigned int slot, uint32_t kib, uint64_t cookie)
+{
+	int ret = 0;
+
+	if (slot >= MM_MAX_VMS)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	if (!m->s[slot].used)
+		ret = -ENOENT;
+	else if (m->s[slot].busy)
+		ret = -EBUSY;
+	else {
+		m->s[slot].want = m->s[slot].busy = 1;
+		m->s[slot].want_kib = kib;
+		m->s[slot].cookie = cookie;
+		kick(m);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+void mm_poll(struct mm *m, const struct mm_cb *cb, void *arg)
+{
+	struct mm_stats *st = m->poll_st;
+	int *fresh = m->poll_fresh;
+	struct mm_result res[MM_MAX_RESULTS];
+	struct mm_host h;
+	unsigned int nres;
+	int host_fresh;
+	uint64_t v;
+
+	/* Nothing new, or read already: the tables say what there is. */
+	(void)!read(m->efd, &v, sizeof(v));
+	pthread_mutex_lock(&m->lock);
+	for (unsigned int k = 0; k < MM_MAX_VMS; k++) {
+		fresh[k] = m->s[k].used && m->s[k].fresh;
+		if (fresh[k])
+			st[k] = m->s[k].st;
+		m->s[k].fresh = 0;
+	}
+	nres = m->nres;
+	memcpy(res, m->res, nres * sizeof(res[0]));
+	for (unsigned int i = 0; i < nres; i++)
+		m->s[res[i].slot].busy = 0;
+	m->nres = 0;
+	h = m->host;
+	host_fresh = m->host_fresh;
+	m->host_fresh = 0;
+	pthread_mutex_unlock(&m->lock);
+	for (unsigned int i = 0; i < nres; i++)
+		if (cb->result)
+			cb->result(&res[i], arg);
+	for (unsigned int k = 0; k < MM_MAX_VMS; k++)
+		if (fresh[k] && cb->stats)
+			cb->stats(k, &st[k], arg);
+	if (host_fresh && cb->host)
+		cb->host(&h, arg);
+}

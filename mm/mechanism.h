@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The mechanism half of memory control, on the host: each managed VM's
+ * memory as libvirt reports it (the virtio balloon's statistics, which
+ * libvirt drives over QMP, and QEMU's resident memory), the VM's memory
+ * pressure (PSI of its cgroup where the host has one, else the host's),
+ * the host's own memory, and the actuator: the balloon target
+ * (virDomainSetMemoryFlags, live).
+ *
+ * Everything that talks to libvirt runs on a worker thread of its own with
+ * its own connection: a statistics call takes the domain's job in libvirtd
+ * and can wait on a guest, and waved's loop must never stall (a stall there
+ * reads as agent lag). The worker reads every period and carries out
+ * targets as they are asked for; its results wait in a mailbox, and an
+ * eventfd (mm_fd) tells the owner to collect them with mm_poll. Calling
+ * libvirt from the owner's loop at the period was rejected for that reason.
+ *
+ * Every function but the worker's own is called from one owner thread.
+ */
+#ifndef WAVE_MM_MECHANISM_H
+#define WAVE_MM_MECHANISM_H
+
+#include <stdint.h>
+
+#include "channel/slots.h"
+
+#define MM_MAX_VMS WAVE_MANAGED_VMS
+#define MM_NONE    0xffffffffu     /* a size or count the guest did not report */
+
+/* One VM's memory, KiB; MM_NONE where not reported. */
+struct mm_stats {
+	uint32_t actual_kib, max_kib;          /* balloon now; the VM's maximum */
+	uint32_t available_kib, usable_kib, unused_kib, caches_kib; /* the guest's view */
+	uint32_t rss_kib;                      /* QEMU's resident memory */
+	uint32_t major_faults, minor_faults, swap_in_kib, swap_out_kib; /* cumulative */
+	int64_t last_update;                   /* the guest's last report (libvirt's stamp, s); 0: never */
+	uint64_t psi_some_us, psi_full_us;     /* memory pressure, cumulative */
+	int psi_vm;                            /* the pressure is the VM's own cgroup's */
+	int balloon;                           /* a balloon that reports statistics */
+	char why[128];                         /* why not, or why the last read failed; "" */
+};
+
+/* The host's memory. */
+struct mm_host {
+	uint64_t total_kib, avail_kib;
+	uint64_t psi_some_us, psi_full_us;
+};
+
+/* A target carried out (or not): err 0 or a positive errno. */
+struct mm_result {
+	unsigned int slot;
+	uint64_t cookie;
+	uint32_t kib;
+	int err;
+	char why[128];
+};
+
+/* What mm_poll hands its owner; each callback optional. */
+struct mm_cb {
+	void (*stats)(unsigned int slot, const struct mm_stats *s, void *arg);
+	void (*result)(const struct mm_result *r, void *arg);
+	void (*host)(const struct mm_host *h, void *arg);
+};
+
+struct mm;
+
+/*
+ * Connects to libvirt at uri (NULL: the default) on a new worker thread
+ * that reads every period_ms. 0 or -errno (nothing started).
+ */
+int mm_open(const char *uri, unsigned int period_ms, struct mm **out);
+/* Stops the worker; targets set stay as they are. */
+void mm_close(struct mm *m);
+/* Readable when mm_poll has something. */
+int mm_fd(const struct mm *m);
+
+/*
+ * Reads domain uuid into slot from the worker's next turn on, with the
+ * guest's statistics period set to the read period; psi is the VM's
+ * cgroup memory.pressure file, or NULL for the host's. 0 or -errno.
+ */
+int mm_attach(struct mm *m, unsigned int slot, const char *uuid, const char *psi);
+void mm_detach(struct mm *m, unsigned int slot);
+/*
+ * Asks for slot's balloon target kib; the result comes with cookie. 0,
+ * -EBUSY (one at a time: until mm_poll handed over the last one's result),
+ * -ENOENT (nothing attached there).
+ */
+int mm_set_target(struct mm *m, unsigned int slot, uint32_t kib, uint64_t cookie);
+/* Hands over what the worker posted since the last call. */
+void mm_poll(struct mm *m, const struct mm_cb *cb, void *arg);
+
+/* Parses a PSI file's "some" and "full" totals (us). 0 or -errno. Exposed for tests. */
+int mm_psi_parse(const char *text, uint64_t *some_us, uint64_t *full_us);
+
+#endif

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The memory mechanism (mm/mechanism.h) against libvirt's in-process test
+ * driver (test:///default, whose domain "test" has a balloon): statistics
+ * arrive on the worker's schedule, a target within the maximum is applied
+ * and one above it fails with EINVAL, a domain that does not exist is
+ * reported and never crashes the worker; and the PSI parser on what the
+ * kernel writes. A real guest's balloon is exercised by test-vms.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "mm/mechanism.h"
+
+#define URI       "test:///default"
+#define TEST_UUID "6695eb01-f6a4-8304-79aa-97f2502e193f" /* the test driver's domain */
+
+struct seen {
+	struct mm_stats st[4];
+	int nst[4];
+	struct mm_result res[8];
+	unsigned int nres;
+	struct mm_host host;
+	int nhost;
+};
+
+static void on_stats(unsigned int slot, const struct mm_stats *s, void *arg)
+{
+	struct seen *x = arg;
+
+	if (slot < 4) {
+		x->st[slot] = *s;
+		x->nst[slot]++;
+	}
+}
+
+static void on_result(const struct mm_result *r, void *arg)
+{
+	struct seen *x = arg;
+
+	if (x->nres < 8)
+		x->res[x->nres++] = *r;
+}
+
+static void on_host(const struct mm_host *h, void *arg)
+{
+	struct seen *x = arg;
+
+	x->host = *h;
+	x->nhost++;
+}
+
+static const struct mm_cb cb = { .stats = on_stats, .result = on_result, .host = on_host };
+
+/* Polls m for up to ms until cond(x) holds. */
+static int wait_seen(struct mm *m, struct seen *x, int (*cond)(const struct seen *), int ms)
+{
+	struct pollfd p = { .fd = mm_fd(m), .events = POLLIN };
+
+	for (int t = 0; t < ms && !cond(x); t += 10) {
+		poll(&p, 1, 10);
+		mm_poll(m, &cb, x);
+	}
+	return cond(x);
+}
+
+static int stats_twice(const struct seen *x) { return x->nst[0] >= 2 && x->nhost >= 1; }
+static int one_result(const struct seen *x) { return x->nres >= 1; }
+static int bogus_seen(const struct seen *x) { return x->nst[1] >= 1; }
+
+static void statistics_arrive_every_period(void **state)
+{
+	static struct seen x;
+	struct mm *m;
+
+	assert_int_equal(mm_open(URI, 100, &m), 0);
+	assert_int_equal(mm_attach(m, 0, TEST_UUID, NULL), 0);
+	assert_true(wait_seen(m, &x, stats_twice, 3000));
+	assert_true(x.st[0].max_kib > 0);
+	assert_true(x.st[0].actual_kib <= x.st[0].max_kib);
+	assert_int_equal(x.st[0].psi_vm, 0); /* no cgroup given: the host's pressure */
+	assert_true(x.host.total_kib > 0 && x.host.avail_kib <= x.host.total_kib);
+	mm_close(m);
+}
+
+static void targets_within_the_maximum_apply_beyond_it_fail(void **state)
+{
+	static struct seen x;
+	struct mm *m;
+	uint32_t max;
+
+	assert_int_equal(mm_open(URI, 100, &m), 0);
+	assert_int_equal(mm_attach(m, 0, TEST_UUID, NULL), 0);
+	assert_true(wait_seen(m, &x, stats_twice, 3000));
+	max = x.st[0].max_kib;
+	assert_int_equal(mm_set_target(m, 0, max / 2, 7), 0);
+	assert_int_equal(mm_set_target(m, 0, max / 2, 8), -EBUSY); /* one at a time */
+	assert_true(wait_seen(m, &x, one_result, 3000));
+	assert_int_equal(x.res[0].cookie, 7);
+	assert_int_equal(x.res[0].err, 0);
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(mm_set_target(m, 0, max + 1024, 9), 0);
+	assert_true(wait_seen(m, &x, one_result, 3000));
+	assert_int_equal(x.res[0].cookie, 9);
+	assert_int_equal(x.res[0].err, EINVAL);
+	assert_true(x.res[0].why[0]);
+	assert_int_equal(mm_set_target(m, 3, 1024, 10), -ENOENT); /* nothing attached there */
+	mm_close(m);
+}
+
+static void a_missing_domain_is_reported(void **state)
+{
+	static struct seen x;
+	struct mm *m;
+
+	assert_int_equal(mm_open(URI, 100, &m), 0);
+	assert_int_equal(mm_attach(m, 1, "00000000-0000-0000-0000-000000000001", NULL), 0);
+	assert_true(wait_seen(m, &x, bogus_seen, 3000));
+	assert_int_equal(x.st[1].max_kib, 0);
+	assert_true(x.st[1].why[0]);
+	assert_int_equal(mm_set_target(m, 1, 1024, 11), 0);
+	assert_true(wait_seen(m, &x, one_result, 3000));
+	assert_int_equal(x.res[0].err, ENOENT);
+	assert_int_equal(mm_attach(m, 2, "not-a-uuid-but-far-too-long-to-be-one-at-all", NULL),
+			 -EINVAL);
+	mm_close(m);
+}
+
+static void psi_totals_parsed(void **state)
+{
+	uint64_t some, full;
+
+	assert_int_equal(mm_psi_parse("some avg10=0.00 avg60=0.00 avg300=0.00 total=1234\n"
+				      "full avg10=0.00 avg60=0.00 avg300=0.00 total=56\n",
+				      &some, &full), 0);
+	assert_int_equal(some, 1234);
+	assert_int_equal(full, 56);
+	assert_int_equal(mm_psi_parse("some avg10=0.00 avg60=0.00 avg300=0.00 total=9\n", &some,
+				      &full), 0);
+	assert_int_equal(some, 9);
+	assert_int_equal(full, 0);
+	assert_int_equal(mm_psi_parse("garbage", &some, &full), -EINVAL);
+	assert_int_equal(mm_psi_parse("some avg10=1 total=x\n", &some, &full), -EINVAL);
+}
+
+/* libvirt's errors are what the cases provoke: not on stderr. */
+static void quiet(void *opaque, virErrorPtr err)
+{
+	(void)opaque;
+	(void)err;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(psi_totals_parsed),
+		cmocka_unit_test(statistics_arrive_every_period),
+		cmocka_unit_test(targets_within_the_maximum_apply_beyond_it_fail),
+		cmocka_unit_test(a_missing_domain_is_reported),
+	};
+
+	virSetErrorFunc(NULL, quiet);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
