@@ -38,6 +38,12 @@ static void meta_valid_and_defaults(void **state)
 			 0);
 	assert_false(m.managed);
 	assert_int_equal(m.cls, WAVE_CLASS_LATENCY);
+	assert_int_equal(m.mem_min_mib, 0);
+	assert_int_equal(m.mem_weight, VMM_WEIGHT_DEFAULT);
+	assert_int_equal(vmm_meta_parse("<vm mem-min='128' mem-weight='300'/>", &m, why,
+					sizeof(why)), 0);
+	assert_int_equal(m.mem_min_mib, 128);
+	assert_int_equal(m.mem_weight, 300);
 }
 
 static void meta_errors_name_the_attribute(void **state)
@@ -52,6 +58,11 @@ static void meta_errors_name_the_attribute(void **state)
 	assert_int_equal(vmm_meta_parse("<vm weight='10001'/>", &m, why, sizeof(why)), -EINVAL);
 	assert_int_equal(vmm_meta_parse("<vm weight='-5'/>", &m, why, sizeof(why)), -EINVAL);
 	assert_int_equal(vmm_meta_parse("<vm weight='12abc'/>", &m, why, sizeof(why)), -EINVAL);
+	assert_int_equal(vmm_meta_parse("<vm mem-weight='0'/>", &m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "mem-weight='0'"));
+	assert_int_equal(vmm_meta_parse("<vm mem-min='4194304'/>", &m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "mem-min='4194304'"));
+	assert_int_equal(vmm_meta_parse("<vm mem-min='1G'/>", &m, why, sizeof(why)), -EINVAL);
 	assert_int_equal(vmm_meta_parse("<vm managed='maybe'/>", &m, why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "managed='maybe'"));
 	assert_int_equal(vmm_meta_parse("<vm clas='latency'/>", &m, why, sizeof(why)), -EINVAL);
@@ -219,6 +230,28 @@ static void bad_domains_are_refused_with_line(void **state)
 		    "<w:vm xmlns:w='urn:wave-vm:domain:1' class='fast'/></metadata></domain>",
 		    "line 2: <wave:vm class='fast'>");
 	parse_fails("<domain type='@WAVE_ACCEL@'><name>x</name></domain>", "@WAVE_ACCEL@");
+	/* A floor needs a virtio balloon and must fit in <memory>. */
+	parse_fails("<domain type='qemu'><name>x</name><vcpu>1</vcpu><memory unit='MiB'>256</memory>"
+		    "<os/><metadata><w:vm xmlns:w='urn:wave-vm:domain:1' mem-min='128'/></metadata>"
+		    "<devices><memballoon model='none'/></devices></domain>", "no <memballoon");
+	parse_fails("<domain type='qemu'><name>x</name><vcpu>1</vcpu><memory unit='MiB'>256</memory>"
+		    "<os/><metadata><w:vm xmlns:w='urn:wave-vm:domain:1' mem-min='300'/></metadata>"
+		    "<devices><memballoon model='virtio'/></devices></domain>", "(256 MiB)");
+	parse_fails("<domain type='qemu'><name>x</name><vcpu>1</vcpu><memory>262144</memory>"
+		    "<os/><metadata><w:vm xmlns:w='urn:wave-vm:domain:1' mem-min='257'/></metadata>"
+		    "<devices><memballoon model='virtio'/></devices></domain>", "mem-min='257'");
+	{
+		struct vmm_domxml_info info;
+		struct vmm_domxml *d = NULL;
+
+		assert_int_equal(vmm_domxml_parse("<domain type='qemu'><name>x</name><vcpu>1</vcpu>"
+						  "<memory unit='GiB'>1</memory><os/><metadata><w:vm "
+						  "xmlns:w='urn:wave-vm:domain:1' mem-min='1024'/>"
+						  "</metadata><devices><memballoon model='virtio'/>"
+						  "</devices></domain>", &d, &info, why, sizeof(why)), 0);
+		assert_int_equal(info.meta.mem_min_mib, 1024);
+		vmm_domxml_free(d);
+	}
 	/* Without Wave metadata the domain is valid, with defaults. */
 	snprintf(xml, sizeof(xml), "<domain type='qemu'><name>x</name><vcpu>2</vcpu><os>"
 		 "<kernel>%s/vmlinuz</kernel><initrd>%s/initramfs.img</initrd></os></domain>",

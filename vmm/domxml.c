@@ -192,6 +192,51 @@ static int check_meta(const xmlNode *dom, struct vmm_domxml_info *info, char *wh
 	return 0;
 }
 
+/* <memory unit='U'>N</memory> in KiB (libvirt's units, KiB by default); 0 if absent or unreadable. */
+static unsigned long long memory_kib(const xmlNode *n)
+{
+	static const struct {
+		const char *unit;
+		unsigned long long div, mul;
+	} units[] = { { "b", 1024, 1 }, { "bytes", 1024, 1 }, { "k", 1, 1 }, { "KiB", 1, 1 },
+		      { "M", 1, 1024 }, { "MiB", 1, 1024 }, { "G", 1, 1 << 20 },
+		      { "GiB", 1, 1 << 20 } };
+	char buf[32], *end;
+	xmlChar *unit = xmlGetProp(n, (const xmlChar *)"unit");
+	unsigned long long v, kib = 0;
+
+	if (!text_of(n, buf, sizeof(buf)) && (v = strtoull(buf, &end, 10), end != buf && !*end))
+		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (!strcmp(unit ? (const char *)unit : "KiB", units[i].unit))
+				kib = v / units[i].div * units[i].mul;
+	xmlFree(unit);
+	return kib;
+}
+
+/* A floor (mem-min) needs a virtio balloon to keep it with, and must fit in <memory>. */
+static int check_memory(const xmlNode *dom, const struct vmm_domxml_info *info, char *why,
+			size_t len)
+{
+	const xmlNode *mem = child(dom, "memory"), *devs = child(dom, "devices");
+	const xmlNode *bal = devs ? child(devs, "memballoon") : NULL;
+	xmlChar *model = bal ? xmlGetProp(bal, (const xmlChar *)"model") : NULL;
+	int virtio = model && !strcmp((const char *)model, "virtio");
+	unsigned long long kib = mem ? memory_kib(mem) : 0;
+
+	xmlFree(model);
+	if (!info->meta.mem_min_mib)
+		return 0;
+	if (!virtio)
+		return wave_reason(why, len, -EINVAL,
+				   "<wave:vm mem-min='%u'>: the domain has no <memballoon "
+				   "model='virtio'> to keep a floor with", info->meta.mem_min_mib);
+	if (!kib || (unsigned long long)info->meta.mem_min_mib * 1024 > kib)
+		return wave_reason(why, len, -EINVAL,
+				   "<wave:vm mem-min='%u'>: above the domain's <memory> (%llu MiB)",
+				   info->meta.mem_min_mib, kib / 1024);
+	return 0;
+}
+
 /* The value of wave.ip= on a kernel command line, without its prefix length. */
 static void cmdline_ip(const char *cmd, char *ip, size_t size)
 {
@@ -252,6 +297,8 @@ static int check(const xmlDoc *doc, const char *xml, struct vmm_domxml_info *inf
 		ret = check_vcpus(dom, info, why, len);
 	if (!ret)
 		ret = check_meta(dom, info, why, len);
+	if (!ret)
+		ret = check_memory(dom, info, why, len);
 	if (!ret)
 		ret = check_os(dom, info, why, len);
 	return ret;

@@ -27,6 +27,8 @@ void vmm_meta_defaults(struct vmm_meta *m)
 {
 	m->cls = WAVE_CLASS_BATCH;
 	m->weight = VMM_WEIGHT_DEFAULT;
+	m->mem_min_mib = 0;
+	m->mem_weight = VMM_WEIGHT_DEFAULT;
 	m->managed = 1;
 	m->present = 0;
 }
@@ -51,18 +53,20 @@ static int parse_class(const char *v, struct vmm_meta *m, int line, char *why, s
 			   "line %d: <wave:vm class='%s'>: unknown class (latency, batch)", line, v);
 }
 
-static int parse_weight(const char *v, struct vmm_meta *m, int line, char *why, size_t len)
+/* <wave:vm NAME='v'>: a whole number in lo..hi into *out. */
+static int parse_number(const char *name, const char *v, unsigned long lo, unsigned long hi,
+			uint32_t *out, int line, char *why, size_t len)
 {
 	char *end;
 	unsigned long w;
 
 	errno = 0;
 	w = strtoul(v, &end, 10);
-	if (errno || end == v || *end || v[0] == '-' || w < WAVE_WEIGHT_MIN || w > WAVE_WEIGHT_MAX)
+	if (errno || end == v || *end || v[0] == '-' || w < lo || w > hi)
 		return wave_reason(why, len, -EINVAL,
-				   "line %d: <wave:vm weight='%s'>: not a number in %u..%u", line,
-				   v, WAVE_WEIGHT_MIN, WAVE_WEIGHT_MAX);
-	m->weight = (uint32_t)w;
+				   "line %d: <wave:vm %s='%s'>: not a number in %lu..%lu", line,
+				   name, v, lo, hi);
+	*out = (uint32_t)w;
 	return 0;
 }
 
@@ -97,13 +101,20 @@ int vmm_meta_from_node(const void *node, struct vmm_meta *m, char *why, size_t l
 		if (!strcmp((const char *)a->name, "class"))
 			ret = parse_class(val, m, line, why, len);
 		else if (!strcmp((const char *)a->name, "weight"))
-			ret = parse_weight(val, m, line, why, len);
+			ret = parse_number("weight", val, WAVE_WEIGHT_MIN, WAVE_WEIGHT_MAX,
+					   &m->weight, line, why, len);
+		else if (!strcmp((const char *)a->name, "mem-min"))
+			ret = parse_number("mem-min", val, 0, VMM_MEM_MIN_MAX_MIB, &m->mem_min_mib,
+					   line, why, len);
+		else if (!strcmp((const char *)a->name, "mem-weight"))
+			ret = parse_number("mem-weight", val, WAVE_WEIGHT_MIN, WAVE_WEIGHT_MAX,
+					   &m->mem_weight, line, why, len);
 		else if (!strcmp((const char *)a->name, "managed"))
 			ret = parse_managed(val, m, line, why, len);
 		else
 			ret = wave_reason(why, len, -EINVAL,
 					  "line %d: <wave:vm %s='%s'>: unknown attribute "
-					  "(class, weight, managed)", line, (const char *)a->name, val);
+					  "(class, weight, managed, mem-min, mem-weight)", line, (const char *)a->name, val);
 		xmlFree(v);
 	}
 	if (ret)

@@ -29,10 +29,13 @@
 #define VMM_META_PREFIX  "wave"
 #define VMM_META_ELEMENT "vm"
 #define VMM_WEIGHT_DEFAULT 100u
+#define VMM_MEM_MIN_MAX_MIB (WAVE_MEM_NONE / 1024u - 1) /* what a u32 in KiB holds */
 
 struct vmm_meta {
 	enum wave_vm_class cls;
 	uint32_t weight;
+	uint32_t mem_min_mib; /* mem-min: the balloon never takes the guest below this (0: none) */
+	uint32_t mem_weight;  /* mem-weight: its share of the memory left once floors are met */
 	int managed;          /* 0: Wave leaves the VM alone */
 	int present;          /* 0: the domain had no Wave metadata (defaults) */
 };
