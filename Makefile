@@ -210,6 +210,9 @@ comma := ,
 # Policy tests share the synthetic-trace helpers (tests/policy-trace.c).
 test_extra = $(if $(filter test-policy%,$(1)),$(OBJ)/tests/policy-trace.o)
 $(BUILD)/tests/test-policy $(BUILD)/tests/test-policy-net: $(OBJ)/tests/policy-trace.o
+# test-vms plays the agent for memory (tests/mem-agent.c).
+test_extra += $(if $(filter test-vms,$(1)),$(OBJ)/tests/mem-agent.o)
+$(BUILD)/tests/test-vms: $(OBJ)/tests/mem-agent.o
 
 $(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL_OBJS) $(LIBWAVED) $(LIBVMM) $(LIBWAVE)
 	@mkdir -p $(@D)

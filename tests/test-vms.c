@@ -39,9 +39,12 @@
 
 #include <json-c/json.h>
 
+#include "channel/codec.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/site.h"
 #include "images/guest/guest.h"
+#include "tests/mem-agent.h"
 #include "tests/util.h"
 #include "vmm/conn.h"
 #include "vmm/procfs.h"
@@ -347,6 +350,82 @@ static void balloon_stats_via_qmp(void **state)
 	assert_true(b.total > 128ll << 20 && b.total <= 256ll << 20);
 }
 
+static int virsh(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
+		 const char *a6, const char *a7)
+{
+	char *argv[] = { "/usr/bin/virsh", "-q", "-c", "qemu:///system", (char *)a1, (char *)a2,
+			 (char *)a3, (char *)a4, (char *)a5, (char *)a6, (char *)a7, NULL };
+
+	return run(argv, 1);
+}
+
+/*
+ * waved reads the batch guest's memory and applies balloon targets from
+ * the agent: one within bounds is applied and seen by the guest; above
+ * the maximum, past the budget, below the floor set live in the metadata,
+ * or against an old barrier, it is refused with a status and counted.
+ */
+static void memory_control_on_a_real_guest(void **state)
+{
+	char *wv[] = { "build/bin/waved", "--match", name_prefix, "--channel", chan_uri, "--rundir",
+		       rundir, "--mem-period", "500", "--mem-budget", "384", NULL };
+	static struct test_mem_agent a;
+	struct chan_opts o;
+	uint32_t old;
+
+	need_root();
+	waved_pid = test_spawn(wv);
+	chan_opts_init(&o, CHAN_AGENT);
+	o.features |= WAVE_FEAT_MEM;
+	memset(&a, 0, sizeof(a));
+	a.vm_name = bat;
+	for (int i = 0; i < 100 && chan_open(chan_uri, &o, &a.ch); i++)
+		usleep(100000);
+	assert_non_null(a.ch);
+	for (int i = 0; i < 300 && !(a.have_snapshot && a.nst && a.nhost &&
+				     a.st.available_kib != WAVE_MEM_NONE &&
+				     (a.ctl.flags & WAVE_MEM_BALLOON)); i++)
+		test_mem_pump(&a, 100);
+	assert_true(a.have_snapshot && a.nst && a.nhost);
+	assert_int_equal(a.st.max_kib, 256 << 10);
+	assert_true(a.st.actual_kib <= a.st.max_kib);
+	assert_true(a.st.available_kib != WAVE_MEM_NONE && a.st.available_kib <= a.st.max_kib);
+	assert_true(a.ctl.flags & WAVE_MEM_BALLOON);
+	assert_int_equal(a.host.budget_kib, 384 << 10);
+
+	/* Within bounds: applied, and the guest has less. */
+	assert_int_equal(test_set_balloon(&a, 1, 200, 0), WAVE_ST_OK);
+	for (int i = 0; i < 300 && a.st.actual_kib != 200 << 10; i++)
+		test_mem_pump(&a, 100);
+	assert_int_equal(a.st.actual_kib, 200 << 10);
+	for (int i = 0; i < 300 && a.st.available_kib > 200 << 10; i++)
+		test_mem_pump(&a, 100);
+	assert_true(a.st.available_kib <= 200 << 10);
+	/* Refused: above the maximum; growth past the budget (the other VM holds 256). */
+	assert_int_equal(test_set_balloon(&a, 2, 300, 0), WAVE_ST_INVALID);
+	assert_int_equal(test_set_balloon(&a, 3, 250, 0), WAVE_ST_INVALID);
+	assert_true(test_status_stat(rundir, "mem_refused") >= 2);
+	/* A floor set live: the VM's barrier moves on, and a target below it is refused. */
+	old = a.barrier;
+	assert_int_equal(virsh("metadata", bat, "urn:wave-vm:domain:1", "--key", "wave", "--set",
+			       "<vm class='batch' mem-min='190'/>"), 0);
+	for (int i = 0; i < 100 && a.ctl.floor_kib != 190 << 10; i++)
+		test_mem_pump(&a, 100);
+	assert_int_equal(a.ctl.floor_kib, 190 << 10);
+	assert_int_not_equal(a.barrier, old);
+	assert_int_equal(test_set_balloon(&a, 4, 180, old), WAVE_ST_STALE_TARGET);
+	assert_int_equal(test_set_balloon(&a, 5, 180, 0), WAVE_ST_INVALID);
+	assert_int_equal(test_set_balloon(&a, 6, 195, 0), WAVE_ST_OK);
+	assert_true(test_status_stat(rundir, "mem_refused") >= 3);
+	assert_true(test_status_stat(rundir, "mem_set") >= 2);
+	chan_close(a.ch);
+	test_end(&waved_pid);
+	/* Left as the next cases expect it. */
+	assert_int_equal(virsh("metadata", bat, "urn:wave-vm:domain:1", "--key", "wave", "--set",
+			       "<vm class='batch'/>"), 0);
+	assert_int_equal(virsh("setmem", bat, "256M", "--live", NULL, NULL, NULL), 0);
+}
+
 static void start_agent(void)
 {
 	char *a[] = { "build/bin/wave-agent", "--channel", chan_uri, "--policy", "pin", NULL };
@@ -474,92 +553,28 @@ static void libvirtd_restart_is_survived(void **state)
 
 /* ---- operators' tools under Wave ---- */
 
-static int virsh(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
-		 const char *a6, const char *a7)
-{
-	char *argv[] = { "/usr/bin/virsh", "-q", "-c", "qemu:///system", (char *)a1, (char *)a2,
-			 (char *)a3, (char *)a4, (char *)a5, (char *)a6, (char *)a7, NULL };
 
-	return run(argv, 1);
-}
-
-/* The status object of VM name (a reference into *doc), or NULL; *doc to be put. */
-static json_object *status_vm(const char *name, json_object **doc)
-{
-	json_object *vms, *vm, *n;
-
-	*doc = test_waved_status(rundir);
-	if (!*doc || !json_object_object_get_ex(*doc, "vms", &vms))
-		return NULL;
-	for (size_t i = 0; i < json_object_array_length(vms); i++)
-		if ((vm = json_object_array_get_idx(vms, i)) &&
-		    json_object_object_get_ex(vm, "name", &n) &&
-		    !strcmp(json_object_get_string(n), name))
-			return vm;
-	return NULL;
-}
-
-/* key of VM name in waved's status (of its vCPU idx if idx >= 0), as a string; "" if absent. */
+/* waved's status document, through tests/util.c, for this test's rundir. */
 static void field(const char *name, int idx, const char *key, char *out, size_t size)
 {
-	json_object *doc, *vm = status_vm(name, &doc), *ths, *v;
-
-	out[0] = '\0';
-	if (vm && idx < 0 && json_object_object_get_ex(vm, key, &v))
-		snprintf(out, size, "%s", json_object_get_string(v));
-	if (vm && idx >= 0 && json_object_object_get_ex(vm, "threads", &ths))
-		for (size_t i = 0; i < json_object_array_length(ths); i++) {
-			json_object *t = json_object_array_get_idx(ths, i), *k, *x;
-
-			if (json_object_object_get_ex(t, "kind", &k) &&
-			    !strcmp(json_object_get_string(k), "vcpu") &&
-			    json_object_object_get_ex(t, "index", &x) &&
-			    json_object_get_int(x) == idx && json_object_object_get_ex(t, key, &v))
-				snprintf(out, size, "%s", json_object_get_string(v));
-		}
-	json_object_put(doc);
+	test_status_field(rundir, name, idx, key, out, size);
 }
 
 static int64_t stat_of(const char *key)
 {
-	json_object *doc = test_waved_status(rundir), *st, *v;
-	int64_t n = -1;
-
-	if (doc && json_object_object_get_ex(doc, "stats", &st) &&
-	    json_object_object_get_ex(st, key, &v))
-		n = json_object_get_int64(v);
-	json_object_put(doc);
-	return n;
+	return test_status_stat(rundir, key);
 }
 
-/* Polls until field() equals want. */
 static int wait_field(const char *name, int idx, const char *key, const char *want, int timeout_s)
 {
-	char got[128];
-
-	for (int i = 0; i < timeout_s * 10; i++) {
-		field(name, idx, key, got, sizeof(got));
-		if (!strcmp(got, want))
-			return 0;
-		usleep(100000);
-	}
-	fprintf(stderr, "test-vms: %s %d %s: '%s', want '%s'\n", name, idx, key, got, want);
-	return -ETIMEDOUT;
+	return test_wait_status_field(rundir, name, idx, key, want, timeout_s);
 }
 
-/* Polls until the stat exceeds above. */
 static int wait_stat_above(const char *key, int64_t above, int timeout_s)
 {
-	for (int i = 0; i < timeout_s * 10; i++) {
-		if (stat_of(key) > above)
-			return 0;
-		usleep(100000);
-	}
-	fprintf(stderr, "test-vms: stat %s still %lld\n", key, (long long)stat_of(key));
-	return -ETIMEDOUT;
+	return test_wait_status_stat_above(rundir, key, above, timeout_s);
 }
 
-/* vCPU idx of name runs on exactly CPU cpu, as the kernel has it. */
 static int only_cpu(const char *name, unsigned int idx, int cpu)
 {
 	struct vmm_domain d;
@@ -704,7 +719,7 @@ static void operators_tools_under_wave(void **state)
 	assert_int_equal(virsh("destroy", lat, NULL, NULL, NULL, NULL, NULL), 0);
 	for (int i = 0; i < 50; i++) {
 		json_object *doc;
-		int gone = !status_vm(lat, &doc) && doc;
+		int gone = !test_status_vm(rundir, lat, &doc) && doc;
 
 		json_object_put(doc);
 		if (gone)
@@ -732,6 +747,7 @@ int main(void)
 		cmocka_unit_test(echo_guest_answers_udp),
 		cmocka_unit_test(spin_guest_reports_work),
 		cmocka_unit_test(balloon_stats_via_qmp),
+		cmocka_unit_test(memory_control_on_a_real_guest),
 		cmocka_unit_test(offloaded_loop_on_real_vms),
 		cmocka_unit_test(stop_is_seen_as_event),
 		cmocka_unit_test(libvirtd_restart_is_survived),

@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <json-c/json.h>
+
 #include "channel/codec.h"
 #include "channel/frame.h"
 #include "channel/tls.h"
@@ -341,3 +343,83 @@ int test_wait_waved_state(const char *rundir, const char *want, int timeout_ms)
 	}
 	return -1;
 }
+
+/* The status object of VM name (a reference into *doc), or NULL; *doc to be put. */
+json_object *test_status_vm(const char *rundir, const char *name, json_object **doc)
+{
+	json_object *vms, *vm, *n;
+
+	*doc = test_waved_status(rundir);
+	if (!*doc || !json_object_object_get_ex(*doc, "vms", &vms))
+		return NULL;
+	for (size_t i = 0; i < json_object_array_length(vms); i++)
+		if ((vm = json_object_array_get_idx(vms, i)) &&
+		    json_object_object_get_ex(vm, "name", &n) &&
+		    !strcmp(json_object_get_string(n), name))
+			return vm;
+	return NULL;
+}
+
+/* key of VM name in waved's status (of its vCPU idx if idx >= 0), as a string; "" if absent. */
+void test_status_field(const char *rundir, const char *name, int idx, const char *key, char *out,
+		       size_t size)
+{
+	json_object *doc, *vm = test_status_vm(rundir, name, &doc), *ths, *v;
+
+	out[0] = '\0';
+	if (vm && idx < 0 && json_object_object_get_ex(vm, key, &v))
+		snprintf(out, size, "%s", json_object_get_string(v));
+	if (vm && idx >= 0 && json_object_object_get_ex(vm, "threads", &ths))
+		for (size_t i = 0; i < json_object_array_length(ths); i++) {
+			json_object *t = json_object_array_get_idx(ths, i), *k, *x;
+
+			if (json_object_object_get_ex(t, "kind", &k) &&
+			    !strcmp(json_object_get_string(k), "vcpu") &&
+			    json_object_object_get_ex(t, "index", &x) &&
+			    json_object_get_int(x) == idx && json_object_object_get_ex(t, key, &v))
+				snprintf(out, size, "%s", json_object_get_string(v));
+		}
+	json_object_put(doc);
+}
+
+int64_t test_status_stat(const char *rundir, const char *key)
+{
+	json_object *doc = test_waved_status(rundir), *st, *v;
+	int64_t n = -1;
+
+	if (doc && json_object_object_get_ex(doc, "stats", &st) &&
+	    json_object_object_get_ex(st, key, &v))
+		n = json_object_get_int64(v);
+	json_object_put(doc);
+	return n;
+}
+
+/* Polls until field() equals want. */
+int test_wait_status_field(const char *rundir, const char *name, int idx, const char *key,
+			   const char *want, int timeout_s)
+{
+	char got[128];
+
+	for (int i = 0; i < timeout_s * 10; i++) {
+		test_status_field(rundir, name, idx, key, got, sizeof(got));
+		if (!strcmp(got, want))
+			return 0;
+		usleep(100000);
+	}
+	fprintf(stderr, "test: %s %d %s: '%s', want '%s'\n", name, idx, key, got, want);
+	return -ETIMEDOUT;
+}
+
+/* Polls until the stat exceeds above. */
+int test_wait_status_stat_above(const char *rundir, const char *key, int64_t above, int timeout_s)
+{
+	for (int i = 0; i < timeout_s * 10; i++) {
+		if (test_status_stat(rundir, key) > above)
+			return 0;
+		usleep(100000);
+	}
+	fprintf(stderr, "test: stat %s still %lld\n", key, (long long)test_status_stat(rundir, key));
+	return -ETIMEDOUT;
+}
+
+/* vCPU idx of name runs on exactly CPU cpu, as the kernel has it. */

@@ -81,5 +81,17 @@ struct json_object *test_waved_status(const char *rundir);
 int test_waved_state_is(const char *rundir, const char *want);
 /* Polls every ms until waved's state is want: ms waited, or -1 after timeout_ms. */
 int test_wait_waved_state(const char *rundir, const char *want, int timeout_ms);
+/* The status object of VM name (a reference into *doc), or NULL; *doc to be put. */
+struct json_object *test_status_vm(const char *rundir, const char *name, struct json_object **doc);
+/* key of VM name (of its vCPU idx if idx >= 0), as a string; "" if absent. */
+void test_status_field(const char *rundir, const char *name, int idx, const char *key, char *out,
+		       size_t size);
+/* A counter of waved's "stats", or -1. */
+int64_t test_status_stat(const char *rundir, const char *key);
+/* Polls until test_status_field() equals want: 0, or -ETIMEDOUT (and says what it saw). */
+int test_wait_status_field(const char *rundir, const char *name, int idx, const char *key,
+			   const char *want, int timeout_s);
+/* Polls until the counter exceeds above: 0, or -ETIMEDOUT. */
+int test_wait_status_stat_above(const char *rundir, const char *key, int64_t above, int timeout_s);
 
 #endif

@@ -129,7 +129,7 @@ static uint8_t check_op(struct waved *w, struct txn_ctx *c, unsigned int k, cons
 		return WAVE_ST_NO_TARGET;
 	}
 	if (wave_op_targets_vm(op->op)) {
-		*why = "memory is not controlled here";
+		*why = "memory and thread decisions in one transaction";
 		return WAVE_ST_INVALID;
 	}
 	if (!(c->t[k] = wv_thread_find(c->vm[k], op->kind, op->index))) {
@@ -275,8 +275,8 @@ static int rollback(struct waved *w, struct txn_ctx *c, unsigned int k)
 	return journal;
 }
 
-static void send_result(struct waved *w, const struct wave_txn *first, uint8_t status,
-			unsigned int op_idx, int err, int local)
+void wv_send_result(struct waved *w, const struct wave_txn *first, uint8_t status,
+		    unsigned int op_idx, int err, int local)
 {
 	struct wave_txn_result r = { 0 };
 	struct wv_vm *vm = wv_vm_find(w, first[op_idx].vm_id);
@@ -289,7 +289,7 @@ static void send_result(struct waved *w, const struct wave_txn *first, uint8_t s
 	r.op_idx = (uint8_t)op_idx;
 	r.err = status == WAVE_ST_FAILED ? (err > 0 ? err : EIO) : 0;
 	r.vm_id = first[op_idx].vm_id;
-	r.barrier = t ? t->barrier : 0;
+	r.barrier = wave_op_targets_vm(first[op_idx].op) && vm ? vm->barrier : t ? t->barrier : 0;
 	w->st.results[status]++;
 	if (vm) {
 		if (status == WAVE_ST_OK)
@@ -337,13 +337,13 @@ static void prestage(struct waved *w, struct txn_ctx *c, unsigned int ntrig, int
 		if (c->t[k]->prestaged) {
 			unsigned int old = (unsigned int)c->t[k]->prestaged - 1;
 
-			send_result(w, w->pre[old].ops, WAVE_ST_STALE_TARGET, 0, 0, w->pre[old].local);
+			wv_send_result(w, w->pre[old].ops, WAVE_ST_STALE_TARGET, 0, 0, w->pre[old].local);
 			release_prestaged(w, old);
 		}
 	for (slot = 0; slot < WV_PRESTAGED && w->pre[slot].used; slot++)
 		;
 	if (slot == WV_PRESTAGED) {
-		send_result(w, c->ops, WAVE_ST_FAILED, 0, ENOSPC, local);
+		wv_send_result(w, c->ops, WAVE_ST_FAILED, 0, ENOSPC, local);
 		return;
 	}
 	w->pre[slot] = (struct wv_prestaged){ .used = 1, .local = local, .n = c->n,
@@ -382,7 +382,7 @@ void wv_drop_prestaged(struct waved *w, const struct wv_vm *vm, uint8_t status)
 			mine |= w->pre[s].ops[k].vm_id == vm->id;
 		if (!mine)
 			continue;
-		send_result(w, w->pre[s].ops, status, 0, 0, w->pre[s].local);
+		wv_send_result(w, w->pre[s].ops, status, 0, 0, w->pre[s].local);
 		release_prestaged(w, s);
 	}
 }
@@ -439,6 +439,11 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 		st = WAVE_ST_FALLBACK;
 		why = "the host is in fallback";
 	}
+	/* Memory decisions have their own path (mem.c). */
+	if (st == WAVE_ST_OK && wave_op_targets_vm(ops[0].op)) {
+		wv_mem_txn(w, ops, n, local);
+		return;
+	}
 	for (k = 0; st == WAVE_ST_OK && k < n; k++)
 		st = check_op(w, &c, k, &why);
 	if (st == WAVE_ST_OK && (ntrig = txn_triggers(ops, n)) < 0) {
@@ -454,7 +459,7 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 		k = k ? k - 1 : 0;
 		wave_log_rl(WAVE_LOG_INFO, "waved: TXN %u op %u refused (%s): %s", ops->txn_id, k,
 			    wave_status_name(st), why);
-		send_result(w, ops, st, k, 0, local);
+		wv_send_result(w, ops, st, k, 0, local);
 		return;
 	}
 	if (ntrig) {
@@ -475,7 +480,7 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 		wave_log_rl(WAVE_LOG_INFO, "waved: TXN %u op %u (%s on %s thread %d) failed: %s",
 			    ops->txn_id, k, wave_op_name(ops[k].op), c.vm[k]->name,
 			    (int)c.t[k]->tid, strerror(-ret));
-		send_result(w, ops, WAVE_ST_FAILED, k, -ret, local);
+		wv_send_result(w, ops, WAVE_ST_FAILED, k, -ret, local);
 		/* Gone, or its tid now names another thread: never touch it again. */
 		if (ret == -ESRCH)
 			wv_drop_thread(w, c.vm[k], c.t[k], "its thread is gone or its id was reused");
@@ -490,7 +495,7 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 	time_decisions(w, &c);
 	if (journal)
 		wv_journal(w);
-	send_result(w, ops, WAVE_ST_OK, 0, 0, local);
+	wv_send_result(w, ops, WAVE_ST_OK, 0, 0, local);
 }
 
 void wv_on_txn(struct waved *w, const struct wave_txn *op, int local)
@@ -516,7 +521,7 @@ void wv_on_txn(struct waved *w, const struct wave_txn *op, int local)
 			struct wave_txn shell = *op;
 
 			shell.txn_id = bad;
-			send_result(w, &shell, WAVE_ST_INVALID, 0, 0, local);
+			wv_send_result(w, &shell, WAVE_ST_INVALID, 0, 0, local);
 		}
 		if (r != TXN_ASM_INTERRUPTED)
 			return;

@@ -121,6 +121,38 @@ static json_object *net_json(const struct waved *w, const struct wv_vm *vm)
 	return o;
 }
 
+/* A size or count the guest reported, or null. */
+static json_object *mem_num(uint32_t v)
+{
+	return v == MM_NONE ? NULL : json_object_new_int64((int64_t)v);
+}
+
+static json_object *mem_json(const struct wv_vm *vm)
+{
+	const struct mm_stats *s = &vm->mem.st;
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "balloon", json_object_new_boolean(s->balloon));
+	json_object_object_add(o, "max_kib", json_object_new_int64((int64_t)s->max_kib));
+	json_object_object_add(o, "actual_kib", mem_num(s->actual_kib));
+	json_object_object_add(o, "target_kib", json_object_new_int64((int64_t)vm->mem.target_kib));
+	json_object_object_add(o, "floor_kib", json_object_new_int64((int64_t)vm->mem.floor_kib));
+	json_object_object_add(o, "weight", json_object_new_int((int)vm->mem.weight));
+	json_object_object_add(o, "available_kib", mem_num(s->available_kib));
+	json_object_object_add(o, "usable_kib", mem_num(s->usable_kib));
+	json_object_object_add(o, "unused_kib", mem_num(s->unused_kib));
+	json_object_object_add(o, "caches_kib", mem_num(s->caches_kib));
+	json_object_object_add(o, "rss_kib", mem_num(s->rss_kib));
+	json_object_object_add(o, "major_faults", mem_num(s->major_faults));
+	json_object_object_add(o, "swap_in_kib", mem_num(s->swap_in_kib));
+	json_object_object_add(o, "psi_some_us", json_object_new_int64((int64_t)s->psi_some_us));
+	json_object_object_add(o, "psi_vm", json_object_new_boolean(s->psi_vm));
+	json_object_object_add(o, "refused", json_object_new_int64((int64_t)vm->mem.refused));
+	if (s->why[0])
+		json_object_object_add(o, "note", json_object_new_string(s->why));
+	return o;
+}
+
 static json_object *vm_json(const struct waved *w, const struct wv_vm *vm)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
@@ -134,6 +166,8 @@ static json_object *vm_json(const struct waved *w, const struct wv_vm *vm)
 	json_object_object_add(o, "demotions", json_object_new_int64((int64_t)vm->demotions));
 	if (vm->nr_net)
 		json_object_object_add(o, "net", net_json(w, vm));
+	if (vm->mem.on)
+		json_object_object_add(o, "mem", mem_json(vm));
 	if (vm->state)
 		json_object_object_add(o, "state", json_object_new_string(vmm_state_name(vm->state)));
 	if (vm->memory_kib)
@@ -197,6 +231,10 @@ static const struct {
 	{ "net_exports", offsetof(struct waved_stats, net_exports) },
 	{ "net_arrivals", offsetof(struct waved_stats, net_arrivals) },
 	{ "net_fired", offsetof(struct waved_stats, net_fired) },
+	{ "mem_exports", offsetof(struct waved_stats, mem_exports) },
+	{ "mem_set", offsetof(struct waved_stats, mem_set) },
+	{ "mem_refused", offsetof(struct waved_stats, mem_refused) },
+	{ "mem_failed", offsetof(struct waved_stats, mem_failed) },
 	{ "tx_dropped", offsetof(struct waved_stats, tx_dropped) },
 	{ "bad_txns", offsetof(struct waved_stats, rx_invalid_txn) },
 };
@@ -227,6 +265,8 @@ static json_object *status_json(const struct waved *w)
 	json_object_object_add(o, "observe", json_object_new_string(obs_name(w->obs)));
 	json_object_object_add(o, "net_observe", json_object_new_string(w->net ? netobs_name(w->net)
 										: "none"));
+	json_object_object_add(o, "mem_observe", json_object_new_string(w->mm ? "libvirt" : "none"));
+	json_object_object_add(o, "mem_budget_kib", json_object_new_int64((int64_t)w->cfg.mem_budget_kib));
 	json_object_object_add(o, "rt_granted_cpus", json_object_new_double(w->rt_total));
 	json_object_object_add(o, "rt_max_total_cpus", json_object_new_double(w->cfg.rt_max_total));
 	json_object_object_add(o, "rt_max_thread_cpus",

@@ -50,6 +50,10 @@ void wv_emit(struct waved *w, const struct wave_msg *m)
 	/* Traffic only to an agent that said it reads it (wire.h, WAVE_FEAT_NET). */
 	if (m->h.type == WAVE_MSG_NET_STATE && !(chan_peer_features(w->ch) & WAVE_FEAT_NET))
 		return;
+	/* Memory only to an agent that said it reads it (wire.h, WAVE_FEAT_MEM). */
+	if ((m->h.type == WAVE_MSG_MEM_STATE || m->h.type == WAVE_MSG_MEM_CTL ||
+	     m->h.type == WAVE_MSG_HOST_MEM) && !(chan_peer_features(w->ch) & WAVE_FEAT_MEM))
+		return;
 	/* Pins only to an agent that said it reads them (wire.h, WAVE_FEAT_PINS). */
 	if (unlikely((m->h.type == WAVE_MSG_THREAD_CPUS ||
 		      (m->h.type == WAVE_MSG_VCPU_STATE && m->p.vcpu.flags)) &&
@@ -285,6 +289,7 @@ void wv_snapshot(struct waved *w)
 			w->vms[v].th[i].pin_dirty = 1;
 	wv_export_deltas(w, 1);
 	wv_export_net(w, 1);
+	wv_export_mem(w, 1);
 	wave_msg_init(&m, WAVE_MSG_SNAPSHOT_END);
 	m.p.snap.epoch = w->epoch;
 	m.p.snap.snap_id = w->snap_id;

@@ -26,7 +26,8 @@
 #include "ipu-sched/sched.h"
 #include "waved/waved.h"
 
-enum tag { TAG_CHAN = 1, TAG_OBS, TAG_VIRT, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_WATCHDOG, TAG_NET };
+enum tag { TAG_CHAN = 1, TAG_OBS, TAG_VIRT, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_WATCHDOG, TAG_NET,
+	   TAG_MEM };
 
 static struct policy_conf policy;
 
@@ -105,6 +106,21 @@ static int parse_cpus(const struct opt *o, const char *arg)
 
 static struct waved waved_self;
 
+static int parse_budget(const struct opt *o, const char *arg)
+{
+	char *end;
+	unsigned long long mib;
+
+	errno = 0;
+	mib = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || mib > (1ull << 32)) {
+		wave_err("--mem-budget '%s': want MiB, 0..%llu", arg, 1ull << 32);
+		return -EINVAL;
+	}
+	*(uint64_t *)o->value = mib * 1024;
+	return 0;
+}
+
 static const struct opt waved_opts[] = {
 	OPT_ENUM("mode", "M", &waved_self.cfg.mode, wv_modes,
 		 "where the policy runs: in wave-agent, in waved itself,\n"
@@ -159,6 +175,13 @@ static const struct opt waved_opts[] = {
 	OPT_BOOL("net-fire", 0, &waved_self.cfg.net_fire,
 		 "an arrival event fires what is prestaged on the VM's threads\n"
 		 "at once, before its vCPU wakes (default: at the wakeup)"),
+	OPT_GROUP("Memory"),
+	OPT_UINT("mem-period", "MS", &waved_self.cfg.mem_period_ms, 0, 60000,
+		 "read the guests' memory (balloon statistics) this often;\n"
+		 "the guests report at this period too (0: not at all)"),
+	OPT_CALLBACK("mem-budget", "MIB", &waved_self.cfg.mem_budget_kib, parse_budget,
+		     "the guests' balloon targets add up to at most this;\n"
+		     "0 (default): targets are refused, memory only observed"),
 	OPT_GROUP("Channel security"),
 	CHAN_TLS_OPTS(&waved_self.cfg.chan_opts),
 	CHAN_AGENT_USER_OPT(&waved_self.cfg.chan_opts),
@@ -219,7 +242,9 @@ static void defaults(struct waved_cfg *c)
 	chan_opts_init(&c->chan_opts, CHAN_HOST);
 	c->chan_opts.label = "waved";
 	/* We apply prestaged transactions, take wakeup subscriptions, count VM traffic. */
-	c->chan_opts.features = WAVE_FEAT_PRESTAGE | WAVE_FEAT_WAKE_SUB | WAVE_FEAT_NET;
+	c->chan_opts.features = WAVE_FEAT_PRESTAGE | WAVE_FEAT_WAKE_SUB | WAVE_FEAT_NET |
+				WAVE_FEAT_MEM;
+	c->mem_period_ms = 1000;
 }
 
 static int ep_add(struct waved *w, int fd, enum tag tag)
@@ -378,6 +403,7 @@ static void loop(struct waved *w)
 			case TAG_CHAN: on_chan(w); break;
 			case TAG_OBS: obs_poll(w->obs, wv_on_wake_event, w); wv_flush(w); break;
 			case TAG_NET: netobs_poll(w->net, wv_on_net_event, w); wv_flush(w); break;
+			case TAG_MEM: wv_mem_poll(w); wv_flush(w); break;
 			case TAG_VIRT: wv_vm_source_event(w); arm_timer(w); break;
 			case TAG_TIMER: on_tick(w); break;
 			case TAG_SIGNAL: on_signal(w); break;
@@ -439,6 +465,8 @@ static int setup(struct waved *w)
 	if (w->net && netobs_fd(w->net) >= 0 && ep_add(w, netobs_fd(w->net), TAG_NET))
 		return -errno;
 	if (w->conn && ep_add(w, vmm_conn_fd(w->conn), TAG_VIRT))
+		return -errno;
+	if (w->mm && ep_add(w, mm_fd(w->mm), TAG_MEM))
 		return -errno;
 	/*
 	 * A local policy (onhost, or the local fallback) builds its model from a

@@ -259,6 +259,7 @@ static int add_domain(struct waved *w, const struct vmm_domain *d)
 	vm->state = d->state;
 	vm->memory_kib = d->memory_kib;
 	wv_net_attach(w, vm, d->taps, d->nr_taps < WV_MAX_TAPS ? d->nr_taps : WV_MAX_TAPS);
+	wv_mem_attach(w, vm, d->uuid, d->memory_kib, &d->meta);
 	if (d->notes[0])
 		wave_info("waved: %s: %s", d->name, d->notes);
 	if (!vm->nr_vcpus) {
@@ -313,6 +314,7 @@ void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why)
 		left_dl |= t->mech.left_dl;
 	}
 	wv_net_detach(w, vm);
+	wv_mem_detach(w, vm);
 	if (left_dl)
 		wv_dl_repair(w, "a VM's threads left DEADLINE on removal");
 	wave_info("waved: %s no longer managed: %s", vm->name, why);
@@ -442,10 +444,14 @@ static void on_metadata(struct waved *w, const char *name)
 		wv_remove_vm(w, vm, "its metadata says managed='no' now");
 		return;
 	}
-	if (m.cls == vm->cls && m.weight == vm->weight)
+	if (m.cls == vm->cls && m.weight == vm->weight &&
+	    m.mem_min_mib * 1024u == vm->mem.floor_kib && m.mem_weight == vm->mem.weight)
 		return;
-	wave_info("waved: %s: metadata now class %s, weight %u (was %s, %u)", name,
-		  vmm_class_name(m.cls), m.weight, vmm_class_name(vm->cls), vm->weight);
+	wave_info("waved: %s: metadata now class %s, weight %u, mem-min %u MiB, mem-weight %u "
+		  "(was %s, %u, %u MiB, %u)", name, vmm_class_name(m.cls), m.weight, m.mem_min_mib,
+		  m.mem_weight, vmm_class_name(vm->cls), vm->weight, vm->mem.floor_kib / 1024,
+		  vm->mem.weight);
+	wv_mem_meta(vm, &m);
 	w->st.meta_changes++;
 	if (m.cls != vm->cls)
 		restore(w, vm, "a VM changed class: the policy starts afresh");
@@ -605,6 +611,7 @@ int wv_vms_init(struct waved *w)
 			return ret;
 	if (!w->cfg.use_libvirt)
 		return 0;
+	wv_mem_open(w); /* before the first domain is added */
 	if ((ret = vmm_conn_open(site_uri(w->cfg.uri), 1, &w->conn, why, sizeof(why)))) {
 		wave_err("waved: %s", why);
 		return ret;
@@ -622,7 +629,9 @@ void wv_vms_fini(struct waved *w)
 			if (w->vms[v].th[i].used)
 				obs_del(w->obs, w->vms[v].th[i].slot);
 		wv_net_detach(w, &w->vms[v]);
+		wv_mem_detach(w, &w->vms[v]);
 	}
+	wv_mem_close(w);
 	vmm_conn_close(w->conn);
 	obs_close(w->obs);
 	netobs_close(w->net);

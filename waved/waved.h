@@ -9,9 +9,12 @@
  *   export.c    state out: snapshots, deltas, host CPUs, heartbeats
  *   apply.c     transactions in: validation, all-or-nothing apply, results
  *   fallback.c  who is in charge: the agent watchdog, fallback, hand-back
+ *   net.c       each VM's traffic out (NET_STATE)
+ *   mem.c       each VM's memory out (MEM_*), balloon targets in (SET_BALLOON)
  *   ctl.c       the status socket 'wavectl status' reads (status-client.c
  *               is the reading side, for wavectl, benchmarks and tests)
- * Everything runs on one thread.
+ * Everything runs on one thread, but for the memory mechanism's libvirt
+ * worker (mm/mechanism.h), whose results come back through an eventfd.
  */
 #ifndef WAVE_WAVED_H
 #define WAVE_WAVED_H
@@ -27,6 +30,7 @@
 #include "kvm-hooks/mech.h"
 #include "kvm-hooks/netobs.h"
 #include "kvm-hooks/observe.h"
+#include "mm/mechanism.h"
 #include "vmm/conn.h"
 #include "waved/fallback.h"
 
@@ -81,6 +85,8 @@ struct waved_cfg {
 	enum netobs_backend net_obs;
 	uint64_t net_quiet_ns;     /* an arrival after this long without one is an event */
 	int net_fire;              /* an arrival fires what is prestaged on the VM's threads */
+	unsigned int mem_period_ms;/* guest memory read this often (0: not at all) */
+	uint64_t mem_budget_kib;   /* the guests' balloon targets add up to at most this (0: not set) */
 	int use_libvirt, libvirt_too;
 	unsigned int nr_static;
 	struct wv_static_vm statics[WV_MAX_STATIC];
@@ -119,6 +125,24 @@ struct wv_prestaged {
 	struct wave_txn ops[WAVE_TXN_MAX_OPS];
 };
 
+/* A VM's memory (mem.c). */
+struct wv_vm_mem {
+	int on;                    /* read by the memory mechanism */
+	int noted;                 /* said once that it cannot be controlled */
+	struct mm_stats st;        /* as last read */
+	uint32_t target_kib;       /* the balloon target counted against the budget (0: not known) */
+	uint32_t prev_target_kib;  /* ... before the one being applied */
+	uint32_t floor_kib;        /* metadata mem-min */
+	uint16_t weight;           /* metadata mem-weight */
+	int busy;                  /* a target is being applied: */
+	struct wave_txn txn;       /* ... its transaction, answered when done */
+	int txn_local;
+	uint64_t refused;          /* SET_BALLOONs refused (floor, maximum, budget) */
+	int exported;
+	struct wave_mem_state sent_state, next_state;
+	struct wave_mem_ctl sent_ctl;
+};
+
 /* Whose wakeup subscriptions (WAKE_SUB) a VM holds. */
 enum { WV_SUB_AGENT = 0, WV_SUB_LOCAL = 1 };
 
@@ -145,6 +169,7 @@ struct wv_vm {
 	uint64_t net_rate_t0;
 	struct nettap_rec net_rate0;
 	uint64_t demotions;        /* times its vCPUs went from no CFS quota to one (a hog's cap) */
+	struct wv_vm_mem mem;
 };
 
 struct waved_stats {
@@ -161,6 +186,8 @@ struct waved_stats {
 	uint64_t meta_refused;     /* live metadata changes refused (bad values) */
 	uint64_t net_exports, net_arrivals; /* NET_STATE sent; arrival events from the taps */
 	uint64_t net_fired;        /* prestaged transactions fired by an arrival (--net-fire) */
+	uint64_t mem_exports;      /* MEM_STATE, MEM_CTL, HOST_MEM sent */
+	uint64_t mem_set, mem_refused, mem_failed; /* SET_BALLOON applied, refused, failed */
 	uint64_t tunings_adopted;  /* threads whose operator's tuning (pins, knobs) was taken */
 	uint64_t last_fallback_ns, last_fallback_lag_ns; /* CLOCK_MONOTONIC, when; lag then */
 	/* wakeup seen in BPF -> decision about that thread applied, ns (ring) */
@@ -179,6 +206,10 @@ struct waved {
 	struct chan *ch;
 	struct obs *obs;
 	struct netobs *net;        /* traffic on the VMs' taps, or NULL (--net-observe none) */
+	struct mm *mm;             /* the guests' memory, or NULL (no libvirt, --mem-period 0) */
+	struct mm_host mem_host;   /* the host's memory as last read */
+	int mem_host_read;
+	struct wave_host_mem mem_host_sent;
 	const struct mech_ops *mech; /* mech_linux_ops; a fake in unit tests */
 	struct vmm_conn *conn;
 	struct wv_vm vms[WV_MAX_VMS];
@@ -257,8 +288,29 @@ void wv_on_net_event(const struct nettap_event *ev, void *arg);
 /* Packet rates over the last second, for status. */
 void wv_net_rates(struct waved *w);
 
+/* mem.c */
+/* Starts the memory mechanism (--mem-period); without it memory is not observed. Always 0. */
+int wv_mem_open(struct waved *w);
+void wv_mem_close(struct waved *w);
+/* Reads domain uuid's memory into vm; kib: its balloon now; meta: its floor and weight. */
+void wv_mem_attach(struct waved *w, struct wv_vm *vm, const char *uuid, unsigned long long kib,
+		   const struct vmm_meta *meta);
+/* Stops reading vm's memory; a target being applied is answered NO_TARGET. */
+void wv_mem_detach(struct waved *w, struct wv_vm *vm);
+/* The metadata changed (floor, weight). */
+void wv_mem_meta(struct wv_vm *vm, const struct vmm_meta *meta);
+/* Takes what the mechanism read or applied (its fd was readable). */
+void wv_mem_poll(struct waved *w);
+/* MEM_* for what changed (all: everything, as in a snapshot). */
+void wv_export_mem(struct waved *w, int all);
+/* A checked, assembled transaction of SET_BALLOON ops (apply.c hands it over). */
+void wv_mem_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int local);
+
 /* apply.c */
 void wv_on_txn(struct waved *w, const struct wave_txn *op, int local);
+/* The TXN_RESULT for the transaction that starts at first (to the agent, or the local policy). */
+void wv_send_result(struct waved *w, const struct wave_txn *first, uint8_t status,
+		    unsigned int op_idx, int err, int local);
 void wv_local_decide(struct waved *w);
 void wv_apply_init(struct waved *w);
 /* A managed thread woke up: fire the prestaged transaction it triggers, if any. */
