@@ -373,6 +373,7 @@ static void refusals_touch_nothing(void **state)
 	cases[1].op.vm_id = 999;
 	cases[3].op.barrier--;
 	cases[6].op.u.balloon.target_kib = 128 << 10;
+	cases[6].op.barrier = bat->barrier; /* a balloon target names the VM */
 	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		submit(100 + i, &cases[i].op, 1);
 		assert_non_null(result(100 + i));
