@@ -59,7 +59,7 @@ $(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = "$(FLAGS_NOW
 # ---- sources ---------------------------------------------------------------
 LIB_SRCS := $(wildcard common/*.c) $(wildcard channel/*.c)
 # Policies and the model: pure C, shared by wave-agent and waved.
-SCHED_SRCS := $(filter-out %-main.c,$(wildcard ipu-sched/*.c))
+SCHED_SRCS := $(filter-out %-main.c,$(wildcard ipu-sched/*.c)) $(wildcard mm/policy-*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o) $(SCHED_SRCS:%.c=$(OBJ)/%.o)
 LIBWAVE  := $(BUILD)/libwave.a
 
@@ -209,7 +209,7 @@ comma := ,
 
 # Policy tests share the synthetic-trace helpers (tests/policy-trace.c).
 test_extra = $(if $(filter test-policy%,$(1)),$(OBJ)/tests/policy-trace.o)
-$(BUILD)/tests/test-policy $(BUILD)/tests/test-policy-net: $(OBJ)/tests/policy-trace.o
+$(BUILD)/tests/test-policy $(BUILD)/tests/test-policy-net $(BUILD)/tests/test-policy-mem: $(OBJ)/tests/policy-trace.o
 # test-vms plays the agent for memory (tests/mem-agent.c).
 test_extra += $(if $(filter test-vms,$(1)),$(OBJ)/tests/mem-agent.o)
 $(BUILD)/tests/test-vms: $(OBJ)/tests/mem-agent.o

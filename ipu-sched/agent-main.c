@@ -29,7 +29,7 @@
 
 struct agent {
 	const char *uri;
-	struct policy_conf policy;
+	struct policy_conf policy, mem_policy;
 	struct policy_env env;
 	struct chan_opts copts;
 	uint64_t tick_ns, report_ns;
@@ -59,6 +59,9 @@ static struct agent agent_self;
 static const struct opt agent_opts[] = {
 	OPT_STRING("channel", "URI", &agent_self.uri, "shm:NAME or tcp://HOST:PORT of the host's waved"),
 	POLICY_OPTS(&agent_self.policy, "the scheduling policy"),
+	MEM_POLICY_OPTS(&agent_self.mem_policy,
+			"the memory policy (balloon targets; the host's waved\n"
+			"needs --mem-budget to apply them)"),
 	OPT_DURATION("tick-ms", "MS", &agent_self.tick_ns, WAVE_NSEC_PER_MSEC, WAVE_NSEC_PER_MSEC,
 		     10 * WAVE_NSEC_PER_SEC, "decide on new state at most this often"),
 	OPT_DURATION("spin-us", "US", &agent_self.copts.spin_ns, WAVE_NSEC_PER_USEC, 0, WAVE_NSEC_PER_SEC,
@@ -77,11 +80,22 @@ static const struct opt agent_opts[] = {
 
 static const struct opt_cmd agent_cmd = {
 	.usage = "wave-agent [OPTIONS]",
-	.about = "The Wave-VM agent: runs a scheduling policy for the VMs of a host whose waved\n"
-		 "it reaches over the channel, and sends back its decisions.\n",
+	.about = "The Wave-VM agent: runs a scheduling policy and a memory policy for the VMs\n"
+		 "of a host whose waved it reaches over the channel, and sends back their\n"
+		 "decisions.\n",
 	.opts = agent_opts,
 	.extra = policy_conf_help,
 };
+
+/* The runtime with the scheduling policy, and the memory policy beside it unless it is none. */
+static int runtime_init(struct agent *a)
+{
+	int ret = sched_init(&a->s, &a->policy, &a->env);
+
+	if (!ret && a->mem_policy.ops != &mm_none_ops)
+		ret = sched_add(&a->s, &a->mem_policy);
+	return ret;
+}
 
 static uint64_t cpu_used_ns(void)
 {
@@ -178,8 +192,9 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 		a->env.prestage = !a->no_prestage && (m->p.hello.features & WAVE_FEAT_PRESTAGE);
 		a->env.wake_sub = !!(m->p.hello.features & WAVE_FEAT_WAKE_SUB);
 		a->env.net = !!(m->p.hello.features & WAVE_FEAT_NET);
+		a->env.mem = !!(m->p.hello.features & WAVE_FEAT_MEM);
 		sched_fini(&a->s);
-		if (sched_init(&a->s, &a->policy, &a->env))
+		if (runtime_init(a))
 			stop = 1;
 		return;
 	case WAVE_MSG_HEARTBEAT:
@@ -262,6 +277,7 @@ int main(int argc, char **argv)
 	wave_log_init("wave-agent", WAVE_LOG_INFO);
 	a->uri = "shm:wave";
 	policy_conf_init(&a->policy, "latency");
+	policy_conf_init_as(&a->mem_policy, POLICY_MEM, "none");
 	a->tick_ns = 10 * WAVE_NSEC_PER_MSEC;
 	a->report_ns = 10 * WAVE_NSEC_PER_SEC;
 	chan_opts_init(&a->copts, CHAN_AGENT);
@@ -273,19 +289,21 @@ int main(int argc, char **argv)
 		return ret > 0 ? 0 : 2;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	if (sched_init(&a->s, &a->policy, &a->env))
+	if (runtime_init(a))
 		return 1;
 	if (!a->no_prestage)
 		a->copts.features |= WAVE_FEAT_PRESTAGE;
 	a->copts.features |= WAVE_FEAT_PINS; /* the model keeps operators' pins */
 	a->copts.features |= WAVE_FEAT_NET;  /* ... and VM traffic */
+	if (a->mem_policy.ops != &mm_none_ops)
+		a->copts.features |= WAVE_FEAT_MEM; /* ... and guest memory, for a policy to use */
 	if ((ret = chan_open(a->uri, &a->copts, &a->ch))) {
 		wave_err("agent: cannot open %s: %s", a->uri, strerror(-ret));
 		sched_fini(&a->s);
 		return 1;
 	}
-	wave_info("agent: policy %s on %s%s", a->policy.ops->name, a->uri,
-		  a->poll ? " (polling)" : "");
+	wave_info("agent: policy %s, memory policy %s, on %s%s", a->policy.ops->name,
+		  a->mem_policy.ops->name, a->uri, a->poll ? " (polling)" : "");
 	run(a);
 	/* At exit: over the whole run. */
 	a->cpu_t0_ns = a->start_ns;

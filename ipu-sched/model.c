@@ -205,6 +205,86 @@ double model_net_rx_rate(const struct model_vm *vm, uint64_t now_ns, int slow)
 	return r * exp(-(double)quiet / (double)(slow ? 10 * MODEL_TAU_NS : MODEL_TAU_NS));
 }
 
+/* What a counter that wraps at 2^32 moved by, per second, over dt ns. */
+static double rate32(uint32_t now, uint32_t before, uint64_t dt)
+{
+	return dt ? (double)(uint32_t)(now - before) * 1e9 / (double)dt : 0;
+}
+
+static int apply_mem(struct model *m, const struct wave_mem_state *s, uint64_t now)
+{
+	struct model_vm *vm = model_vm(m, s->vm_id);
+	struct model_mem *x;
+
+	if (!vm || vm->barrier != s->barrier)
+		return -ENOENT;
+	x = &vm->mem;
+	if (x->present && now > x->state_ns) {
+		uint64_t dt = now - x->state_ns;
+
+		/* Counts the guest did not report stay NONE: no rate from them. */
+		if (s->major_faults != WAVE_MEM_NONE && x->major_faults != WAVE_MEM_NONE)
+			x->major_per_s = ewma_rate(x->major_per_s,
+						   rate32(s->major_faults, x->major_faults, dt), dt,
+						   MODEL_MEM_TAU_NS);
+		if (s->swap_in_kib != WAVE_MEM_NONE && x->swap_in_kib != WAVE_MEM_NONE)
+			x->swap_in_kib_per_s = ewma_rate(x->swap_in_kib_per_s,
+							 rate32(s->swap_in_kib, x->swap_in_kib, dt),
+							 dt, MODEL_MEM_TAU_NS);
+	}
+	x->present = 1;
+	x->actual_kib = s->actual_kib;
+	x->max_kib = s->max_kib;
+	x->available_kib = s->available_kib;
+	x->usable_kib = s->usable_kib;
+	x->unused_kib = s->unused_kib;
+	x->caches_kib = s->caches_kib;
+	x->rss_kib = s->rss_kib;
+	x->age_ms = s->age_ms;
+	x->major_faults = s->major_faults;
+	x->swap_in_kib = s->swap_in_kib;
+	x->state_ns = now;
+	return 1;
+}
+
+static int apply_mem_ctl(struct model *m, const struct wave_mem_ctl *c, uint64_t now)
+{
+	struct model_vm *vm = model_vm(m, c->vm_id);
+	struct model_mem *x;
+
+	if (!vm || vm->barrier != c->barrier)
+		return -ENOENT;
+	x = &vm->mem;
+	/* Stall time that grew by d over dt: stalled d/dt of the time (a total that went back: a new start). */
+	if (x->ctl && now > x->ctl_ns && c->psi_some_us >= x->psi_some_us)
+		x->stall = ewma(x->stall, (double)(c->psi_some_us - x->psi_some_us) * 1e3 /
+				(double)(now - x->ctl_ns), now - x->ctl_ns, MODEL_MEM_TAU_NS);
+	x->ctl = 1;
+	x->target_kib = c->target_kib;
+	x->floor_kib = c->floor_kib;
+	x->weight = c->weight;
+	x->flags = c->flags;
+	x->psi_some_us = c->psi_some_us;
+	x->ctl_ns = now;
+	return 1;
+}
+
+static int apply_host_mem(struct model *m, const struct wave_host_mem *h, uint64_t now)
+{
+	struct model_host_mem *x = &m->host_mem;
+
+	if (x->present && now > x->seen_ns && h->psi_some_us >= x->psi_some_us)
+		x->stall = ewma(x->stall, (double)(h->psi_some_us - x->psi_some_us) * 1e3 /
+				(double)(now - x->seen_ns), now - x->seen_ns, MODEL_MEM_TAU_NS);
+	x->present = 1;
+	x->budget_kib = h->budget_kib;
+	x->total_kib = h->total_kib;
+	x->avail_kib = h->avail_kib;
+	x->psi_some_us = h->psi_some_us;
+	x->seen_ns = now;
+	return 1;
+}
+
 /* One window of a pinned thread's CPUs; CPUs beyond what the model holds are not placed on anyway. */
 static int apply_pin(struct model *m, const struct wave_thread_cpus *p)
 {
@@ -278,6 +358,15 @@ int model_apply(struct model *m, const struct wave_msg *msg, uint64_t now_ns)
 		break;
 	case WAVE_MSG_NET_STATE:
 		ret = apply_net(m, &msg->p.net, now_ns);
+		break;
+	case WAVE_MSG_MEM_STATE:
+		ret = apply_mem(m, &msg->p.mem, now_ns);
+		break;
+	case WAVE_MSG_MEM_CTL:
+		ret = apply_mem_ctl(m, &msg->p.mctl, now_ns);
+		break;
+	case WAVE_MSG_HOST_MEM:
+		ret = apply_host_mem(m, &msg->p.hmem, now_ns);
 		break;
 	default:
 		return 0;

@@ -2,9 +2,10 @@
 /*
  * The policy's view of the host: VMs, their vCPU and emulator threads, host
  * CPUs, and signals derived from the state stream (EWMA utilisation and
- * runnable-delay fraction per thread, packet rates per VM). Built only from
- * channel messages (VM_ADD, VM_DEL, VCPU_STATE, THREAD_CPUS, HOST_CPU,
- * NET_STATE, snapshots), so the agent on the IPU and waved in on-host mode
+ * runnable-delay fraction per thread, packet rates per VM, memory pressure
+ * per VM). Built only from channel messages (VM_ADD, VM_DEL, VCPU_STATE,
+ * THREAD_CPUS, HOST_CPU, NET_STATE, MEM_STATE, MEM_CTL, HOST_MEM,
+ * snapshots), so the agent on the IPU and waved in on-host mode
  * build exactly the same model from exactly the same input. Pure C: no I/O, no clock; callers pass the time.
  */
 #ifndef WAVE_IPU_SCHED_MODEL_H
@@ -56,6 +57,36 @@ struct model_net {
 	double tx_pps;
 };
 
+/*
+ * A VM's memory (MEM_STATE, MEM_CTL), KiB; WAVE_MEM_NONE where the guest
+ * did not report. The rates are EWMAs over MODEL_MEM_TAU_NS, updated as
+ * reports come (about once a second): fault and swap-in rates per second,
+ * and the share of time the VM stalled on memory (PSI "some").
+ */
+#define MODEL_MEM_TAU_NS (2 * 1000000000ull)
+
+struct model_mem {
+	int present;              /* MEM_STATE seen */
+	int ctl;                  /* MEM_CTL seen */
+	uint32_t actual_kib, max_kib, available_kib, usable_kib, unused_kib, caches_kib, rss_kib;
+	uint32_t age_ms;
+	uint32_t target_kib, floor_kib;
+	uint16_t weight;
+	uint8_t flags;            /* WAVE_MEM_* */
+	uint32_t major_faults, swap_in_kib; /* as last reported (mod 2^32) */
+	uint64_t psi_some_us;
+	uint64_t state_ns, ctl_ns;/* when the last of each arrived */
+	double major_per_s, swap_in_kib_per_s, stall;
+};
+
+/* The host's memory (HOST_MEM). */
+struct model_host_mem {
+	int present;
+	uint64_t budget_kib, total_kib, avail_kib;
+	uint64_t psi_some_us, seen_ns;
+	double stall;             /* EWMA share of time some task stalled on memory */
+};
+
 struct model_vm {
 	int present;
 	uint32_t id, barrier, weight;
@@ -65,6 +96,7 @@ struct model_vm {
 	struct model_thread vcpu[WAVE_VM_VCPU_SLOTS];
 	struct model_thread extra[WAVE_VM_EXTRA_SLOTS]; /* by thread index */
 	struct model_net net;
+	struct model_mem mem;
 };
 
 struct model_cpu {
@@ -79,6 +111,7 @@ struct model {
 	int in_snapshot;
 	struct model_vm vms[WAVE_MANAGED_VMS];
 	struct model_cpu cpus[WAVE_MANAGED_CPUS];
+	struct model_host_mem host_mem;
 	uint64_t ignored;         /* messages naming what the model cannot hold */
 	uint64_t updates;         /* state messages applied */
 };

@@ -18,6 +18,16 @@ static const struct policy_ops *const policies[] = {
 	&policy_pin_ops,
 	&policy_latency_ops,
 	&policy_wakeprobe_ops,
+	&mm_none_ops,
+	&mm_balloon_ops,
+};
+
+/* Per subsystem: its option names and what --help calls its policies. */
+static const struct {
+	const char *opt, *opt_set, *title;
+} subsys[POLICY_SUBSYS_MAX] = {
+	[POLICY_SCHED] = { "--policy", "--policy-opt", "Scheduling policies" },
+	[POLICY_MEM] = { "--mem-policy", "--mem-policy-opt", "Memory policies" },
 };
 
 #define NR_POLICIES (sizeof(policies) / sizeof(policies[0]))
@@ -30,25 +40,45 @@ const struct policy_ops *policy_find(const char *name)
 	return NULL;
 }
 
-const char *policy_names(void)
+static const char *names_of(enum policy_subsys k, char *buf, size_t size)
 {
-	static char buf[256];
 	size_t used = 0;
 
 	if (buf[0])
 		return buf;
-	for (size_t i = 0; i < NR_POLICIES && used < sizeof(buf); i++)
-		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", i ? ", " : "",
-					 policies[i]->name);
+	for (size_t i = 0; i < NR_POLICIES && used < size; i++)
+		if (policies[i]->subsys == k)
+			used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+						 policies[i]->name);
 	return buf;
+}
+
+const char *policy_names(void)
+{
+	static char buf[256];
+
+	return names_of(POLICY_SCHED, buf, sizeof(buf));
+}
+
+const char *mem_policy_names(void)
+{
+	static char buf[256];
+
+	return names_of(POLICY_MEM, buf, sizeof(buf));
 }
 
 int policy_conf_init(struct policy_conf *c, const char *name)
 {
+	return policy_conf_init_as(c, POLICY_SCHED, name);
+}
+
+int policy_conf_init_as(struct policy_conf *c, enum policy_subsys k, const char *name)
+{
 	const struct policy_ops *ops = policy_find(name);
 
-	if (!ops) {
-		wave_err("--policy: unknown policy '%s' (%s)", name ? name : "", policy_names());
+	if (!ops || ops->subsys != k) {
+		wave_err("%s: unknown policy '%s' (%s)", subsys[k].opt, name ? name : "",
+			 k == POLICY_MEM ? mem_policy_names() : policy_names());
 		return -EINVAL;
 	}
 	memset(c, 0, sizeof(*c));
@@ -84,17 +114,19 @@ int policy_conf_set(struct policy_conf *c, const char *kv)
 	void *field;
 	char what[96];
 
+	const char *opt = subsys[c->ops->subsys].opt_set;
+
 	if (!eq) {
-		wave_err("--policy-opt '%s': want KEY=VALUE", kv);
+		wave_err("%s '%s': want KEY=VALUE", opt, kv);
 		return -EINVAL;
 	}
 	if (!p) {
-		wave_err("--policy-opt: policy %s has no tunable '%.*s' (see --help)", c->ops->name,
+		wave_err("%s: policy %s has no tunable '%.*s' (see --help)", opt, c->ops->name,
 			 (int)(eq - kv), kv);
 		return -EINVAL;
 	}
 	field = c->cfg + p->offset;
-	snprintf(what, sizeof(what), "--policy-opt %s", p->name);
+	snprintf(what, sizeof(what), "%s %s", opt, p->name);
 	c->nr_set++;
 	switch (p->type) {
 	case POLICY_PARAM_BOOL:
@@ -140,23 +172,30 @@ static void param_help(FILE *f, const struct policy_ops *ops, const struct polic
 
 void policy_conf_help(FILE *f)
 {
-	fprintf(f, "\nPolicies (--policy) and their tunables (--policy-opt KEY=VALUE):\n");
-	for (size_t i = 0; i < NR_POLICIES; i++) {
-		fprintf(f, "  %-10s %s\n", policies[i]->name, policies[i]->summary);
-		for (const struct policy_param *p = policies[i]->params; p && p->name; p++)
-			param_help(f, policies[i], p);
+	for (int k = 0; k < POLICY_SUBSYS_MAX; k++) {
+		fprintf(f, "\n%s (%s) and their tunables (%s KEY=VALUE):\n", subsys[k].title,
+			subsys[k].opt, subsys[k].opt_set);
+		for (size_t i = 0; i < NR_POLICIES; i++) {
+			if (policies[i]->subsys != (enum policy_subsys)k)
+				continue;
+			fprintf(f, "  %-10s %s\n", policies[i]->name, policies[i]->summary);
+			for (const struct policy_param *p = policies[i]->params; p && p->name; p++)
+				param_help(f, policies[i], p);
+		}
 	}
 }
 
 int policy_opt_policy(const struct opt *o, const char *arg)
 {
 	struct policy_conf *c = o->value;
+	enum policy_subsys k = c->ops ? c->ops->subsys : POLICY_SCHED;
 
 	if (c->nr_set) {
-		wave_err("--policy %s: give --policy before --policy-opt", arg);
+		wave_err("%s %s: give %s before %s", subsys[k].opt, arg, subsys[k].opt,
+			 subsys[k].opt_set);
 		return -EINVAL;
 	}
-	return policy_conf_init(c, arg);
+	return policy_conf_init_as(c, k, arg);
 }
 
 const char *policy_opt_show(const struct opt *o)
@@ -189,6 +228,14 @@ void policy_op_init(struct wave_txn *op, const struct model_vm *vm,
 	op->vm_id = vm->id;
 	op->kind = t->kind;
 	op->index = t->index;
+	op->op = (uint8_t)kind;
+}
+
+void policy_vm_op_init(struct wave_txn *op, const struct model_vm *vm, enum wave_txn_op kind)
+{
+	memset(op, 0, sizeof(*op));
+	op->vm_id = vm->id;
+	op->kind = WAVE_KIND_VCPU; /* with index 0: "the VM" (wire.h) */
 	op->op = (uint8_t)kind;
 }
 

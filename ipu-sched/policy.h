@@ -32,6 +32,7 @@
 struct policy_out {
 	struct wave_txn ops[POLICY_MAX_OPS];
 	uint8_t join[POLICY_MAX_OPS];  /* 1: same transaction as the op before */
+	uint8_t pol[POLICY_MAX_OPS];   /* the runtime's: which composed policy emitted it */
 	unsigned int n;
 	unsigned int dropped;          /* ops that did not fit */
 };
@@ -41,7 +42,14 @@ struct policy_env {
 	int prestage;                  /* it applies prestaged transactions (WAVE_FEAT_PRESTAGE) */
 	int wake_sub;                  /* it takes wakeup subscriptions (WAVE_FEAT_WAKE_SUB) */
 	int net;                       /* it counts VM traffic (NET_STATE, WAVE_FEAT_NET) */
+	int mem;                       /* it reports and sets guest memory (MEM_*, WAVE_FEAT_MEM) */
 };
+
+/*
+ * What a policy decides about: each subsystem has its own (--policy,
+ * --mem-policy), and the runtime composes one of each (sched.h).
+ */
+enum policy_subsys { POLICY_SCHED = 0, POLICY_MEM, POLICY_SUBSYS_MAX };
 
 /* One tunable of a policy, set by name with --policy-opt NAME=VALUE. */
 enum policy_param_type {
@@ -90,6 +98,8 @@ struct policy_param {
  * @result:   the host answered a transaction (ops[0..n-1], as sent,
  *            TRIGGER ops first if it was prestaged) with a non-OK status:
  *            forget or back off what was assumed applied.
+ * @subsys:   what it decides about: scheduling (vCPU threads' class,
+ *            placement, weight, quota) or memory (balloon targets).
  * @reset:    everything applied is gone (new epoch after fallback, or the
  *            host restarted): forget all assumed state. NULL: the runtime
  *            zeroes the private state and calls @init again.
@@ -97,6 +107,7 @@ struct policy_param {
 struct policy_ops {
 	const char *name;
 	const char *summary;
+	enum policy_subsys subsys;     /* zero: scheduling */
 	size_t priv_size;
 	size_t cfg_size;
 	const void *cfg_default;
@@ -124,14 +135,20 @@ extern const struct policy_ops policy_cfs_ops;
 extern const struct policy_ops policy_pin_ops;
 extern const struct policy_ops policy_latency_ops;
 extern const struct policy_ops policy_wakeprobe_ops;
+extern const struct policy_ops mm_none_ops;       /* mm/policy-none.c */
+extern const struct policy_ops mm_balloon_ops;    /* mm/policy-balloon.c */
 
-/* By name, or NULL. */
+/* By name, any subsystem, or NULL. */
 const struct policy_ops *policy_find(const char *name);
-/* "cfs, pin, latency, wakeprobe": every policy, from the table. */
+/* "cfs, pin, latency, wakeprobe": the scheduling policies, from the table. */
 const char *policy_names(void);
+/* "none, balloon": the memory policies. */
+const char *mem_policy_names(void);
 
-/* conf = the policy name with its defaults. 0, or -EINVAL logged with the names. */
+/* conf = the scheduling policy name with its defaults. 0, or -EINVAL logged with the names. */
 int policy_conf_init(struct policy_conf *c, const char *name);
+/* ... of subsystem k. */
+int policy_conf_init_as(struct policy_conf *c, enum policy_subsys k, const char *name);
 /* Sets one tunable from "KEY=VALUE". 0, or -EINVAL logged naming the key or value. */
 int policy_conf_set(struct policy_conf *c, const char *kv);
 /* Every policy with its summary and tunables (defaults included), for --help. */
@@ -147,6 +164,13 @@ void policy_conf_help(FILE *f);
 	  .help = (h) },                                                             \
 	OPT_CALLBACK("policy-opt", "KEY=VALUE", conf, policy_opt_set,               \
 		     "set a tunable of the policy (see below; repeatable)")
+/* --mem-policy P and --mem-policy-opt KEY=VALUE, the same way. */
+#define MEM_POLICY_OPTS(conf, h)                                                    \
+	{ .kind = OPT_KIND_CALLBACK, .name = "mem-policy", .argh = "P", .value = (conf), \
+	  .cb = policy_opt_policy, .choices = mem_policy_names, .show = policy_opt_show, \
+	  .help = (h) },                                                             \
+	OPT_CALLBACK("mem-policy-opt", "KEY=VALUE", conf, policy_opt_set,           \
+		     "set a tunable of the memory policy (see below; repeatable)")
 struct opt;
 int policy_opt_policy(const struct opt *o, const char *arg);
 int policy_opt_set(const struct opt *o, const char *arg);
@@ -156,6 +180,8 @@ const char *policy_opt_show(const struct opt *o);
 void policy_emit(struct policy_out *o, const struct wave_txn *op, int join);
 void policy_op_init(struct wave_txn *op, const struct model_vm *vm,
 		    const struct model_thread *t, enum wave_txn_op kind);
+/* An op that names the whole VM (wave_op_targets_vm: SET_BALLOON). */
+void policy_vm_op_init(struct wave_txn *op, const struct model_vm *vm, enum wave_txn_op kind);
 /* Bit for wakes(): threads of kind k. */
 #define POLICY_WAKES(k) ((uint8_t)(1u << (k)))
 #define POLICY_WAKES_ALL ((uint8_t)((1u << WAVE_KIND_MAX) - 1))

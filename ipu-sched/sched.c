@@ -7,32 +7,58 @@
 #include "channel/codec.h"
 #include "ipu-sched/sched.h"
 
-static void policy_start(struct sched *s)
+static void policy_start(struct sched *s, struct sched_policy *p)
 {
-	memset(s->priv, 0, s->ops->priv_size ? s->ops->priv_size : 1);
-	if (s->ops->init)
-		s->ops->init(s->priv, s->conf->cfg, &s->env);
+	memset(p->priv, 0, p->ops->priv_size ? p->ops->priv_size : 1);
+	if (p->ops->init)
+		p->ops->init(p->priv, p->conf->cfg, &s->env);
+}
+
+int sched_add(struct sched *s, const struct policy_conf *conf)
+{
+	struct sched_policy *p;
+
+	if (s->nr_pol == SCHED_MAX_POLICIES)
+		return -ENOSPC;
+	p = &s->pol[s->nr_pol];
+	p->ops = conf->ops;
+	p->conf = conf;
+	p->priv = calloc(1, p->ops->priv_size ? p->ops->priv_size : 1);
+	if (!p->priv)
+		return -ENOMEM;
+	s->nr_pol++;
+	policy_start(s, p);
+	return 0;
 }
 
 int sched_init(struct sched *s, const struct policy_conf *conf, const struct policy_env *env)
 {
 	memset(s, 0, sizeof(*s));
-	s->ops = conf->ops;
-	s->conf = conf;
 	s->env = *env;
-	s->priv = calloc(1, s->ops->priv_size ? s->ops->priv_size : 1);
-	if (!s->priv)
-		return -ENOMEM;
 	model_init(&s->model);
 	s->next_txn = 1;
-	policy_start(s);
-	return 0;
+	return sched_add(s, conf);
 }
 
 void sched_fini(struct sched *s)
 {
-	free(s->priv);
-	s->priv = NULL;
+	for (unsigned int k = 0; k < s->nr_pol; k++) {
+		free(s->pol[k].priv);
+		s->pol[k].priv = NULL;
+	}
+	s->nr_pol = 0;
+}
+
+/*
+ * Ops policy k emitted since out.n was start: marked as k's, and never
+ * joined to another policy's transaction.
+ */
+static void own(struct sched *s, unsigned int k, unsigned int start)
+{
+	for (unsigned int i = start; i < s->out.n; i++)
+		s->out.pol[i] = (uint8_t)k;
+	if (start < s->out.n)
+		s->out.join[start] = 0;
 }
 
 int sched_feed(struct sched *s, const struct wave_msg *m, uint64_t now_ns)
@@ -57,18 +83,28 @@ int sched_feed(struct sched *s, const struct wave_msg *m, uint64_t now_ns)
 		memset(s->sub, 0, sizeof(s->sub));
 	if (ret > 0 && (m->h.type == WAVE_MSG_SNAPSHOT_END || m->h.type == WAVE_MSG_VM_ADD))
 		s->subs_dirty = 1;
-	if (ret > 0 && woke && s->ops->wakeup && !s->model.in_snapshot) {
+	if (ret > 0 && woke && !s->model.in_snapshot) {
 		struct model_vm *vm = model_vm(&s->model, v->vm_id);
 
 		t = model_thread_c(&s->model, v->vm_id, v->kind, v->index);
 		s->st.wakeups++;
-		s->ops->wakeup(s->priv, &s->model, vm, t, now_ns, &s->out);
+		for (unsigned int k = 0, start = s->out.n; k < s->nr_pol; k++, start = s->out.n)
+			if (s->pol[k].ops->wakeup) {
+				s->pol[k].ops->wakeup(s->pol[k].priv, &s->model, vm, t, now_ns,
+						      &s->out);
+				own(s, k, start);
+			}
 	}
 	if (ret > 0 && m->h.type == WAVE_MSG_NET_STATE && (m->p.net.flags & WAVE_NET_ARRIVAL) &&
-	    s->ops->arrival && !s->model.in_snapshot) {
+	    !s->model.in_snapshot) {
+		struct model_vm *vm = model_vm(&s->model, m->p.net.vm_id);
+
 		s->st.arrivals++;
-		s->ops->arrival(s->priv, &s->model, model_vm(&s->model, m->p.net.vm_id), now_ns,
-				&s->out);
+		for (unsigned int k = 0, start = s->out.n; k < s->nr_pol; k++, start = s->out.n)
+			if (s->pol[k].ops->arrival) {
+				s->pol[k].ops->arrival(s->pol[k].priv, &s->model, vm, now_ns, &s->out);
+				own(s, k, start);
+			}
 	}
 	return ret;
 }
@@ -79,8 +115,11 @@ void sched_decide(struct sched *s, uint64_t now_ns)
 	if (s->model.in_snapshot)
 		return;
 	s->st.decides++;
-	if (s->ops->decide)
-		s->ops->decide(s->priv, &s->model, now_ns, &s->out);
+	for (unsigned int k = 0, start = s->out.n; k < s->nr_pol; k++, start = s->out.n)
+		if (s->pol[k].ops->decide) {
+			s->pol[k].ops->decide(s->pol[k].priv, &s->model, now_ns, &s->out);
+			own(s, k, start);
+		}
 }
 
 /* WAKE_SUB for every VM whose wish differs from what the host was told. */
@@ -100,7 +139,10 @@ static unsigned int emit_subs(struct sched *s, struct wave_msg *msgs, unsigned i
 			continue;
 		if (sub->vm_id != vm->id || sub->barrier != vm->barrier)
 			*sub = (struct sched_sub){ .vm_id = vm->id, .barrier = vm->barrier };
-		kinds = s->ops->wakes ? s->ops->wakes(s->priv, vm) : 0;
+		kinds = 0;
+		for (unsigned int k = 0; k < s->nr_pol; k++)
+			if (s->pol[k].ops->wakes)
+				kinds |= s->pol[k].ops->wakes(s->pol[k].priv, vm);
 		kinds &= POLICY_WAKES_ALL | (s->env.net ? POLICY_WAKES_NET : 0);
 		if (kinds == sub->kinds)
 			continue;
@@ -145,6 +187,7 @@ unsigned int sched_emit(struct sched *s, struct wave_msg *msgs, unsigned int max
 		p = &s->pend[id % SCHED_PENDING];
 		p->txn_id = id;
 		p->n = n;
+		p->pol = o->pol[i];
 		for (unsigned int k = 0; k < n; k++) {
 			struct wave_txn *op = &msgs[w].p.txn;
 			const struct model_thread *t;
@@ -155,8 +198,14 @@ unsigned int sched_emit(struct sched *s, struct wave_msg *msgs, unsigned int max
 			op->epoch = s->model.epoch;
 			op->op_idx = (uint8_t)k;
 			op->op_count = (uint8_t)n;
-			t = model_thread_c(&s->model, op->vm_id, op->kind, op->index);
-			op->barrier = t ? t->barrier : 0;
+			if (wave_op_targets_vm(op->op)) {
+				const struct model_vm *vm = model_vm(&s->model, op->vm_id);
+
+				op->barrier = vm ? vm->barrier : 0;
+			} else {
+				t = model_thread_c(&s->model, op->vm_id, op->kind, op->index);
+				op->barrier = t ? t->barrier : 0;
+			}
 			p->ops[k] = *op;
 			w++;
 		}
@@ -167,6 +216,7 @@ unsigned int sched_emit(struct sched *s, struct wave_msg *msgs, unsigned int max
 	/* Keep what did not fit for the next call. */
 	memmove(o->ops, o->ops + i, (o->n - i) * sizeof(o->ops[0]));
 	memmove(o->join, o->join + i, (o->n - i) * sizeof(o->join[0]));
+	memmove(o->pol, o->pol + i, (o->n - i) * sizeof(o->pol[0]));
 	o->n -= i;
 	if (o->n)
 		o->join[0] = 0;
@@ -185,18 +235,20 @@ void sched_result(struct sched *s, const struct wave_txn_result *r)
 		s->st.unknown_results++;
 		return;
 	}
-	if (r->status != WAVE_ST_OK && s->ops->result)
-		s->ops->result(s->priv, &s->model, p->ops, p->n, r);
+	if (r->status != WAVE_ST_OK && p->pol < s->nr_pol && s->pol[p->pol].ops->result)
+		s->pol[p->pol].ops->result(s->pol[p->pol].priv, &s->model, p->ops, p->n, r);
 	p->n = 0;
 }
 
 void sched_reset(struct sched *s)
 {
 	s->out.n = 0;
-	if (s->ops->reset)
-		s->ops->reset(s->priv);
-	else
-		policy_start(s);
+	for (unsigned int k = 0; k < s->nr_pol; k++) {
+		if (s->pol[k].ops->reset)
+			s->pol[k].ops->reset(s->pol[k].priv);
+		else
+			policy_start(s, &s->pol[k]);
+	}
 	/* A fresh policy may want other wakeups (the host keeps what it was told). */
 	s->subs_dirty = 1;
 }

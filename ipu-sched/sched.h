@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The scheduling runtime shared by wave-agent (offload) and waved (on-host
+ * The policy runtime shared by wave-agent (offload) and waved (on-host
  * and local fallback): it keeps the model from the state stream, runs one
- * policy, turns its decisions into TXN messages (txn ids, the epoch the
- * model was built under, each target's barrier) and its wishes for pushed
- * wakeups into WAKE_SUB messages, and routes TXN_RESULTs back to the
- * policy. Pure C like the policies: the caller moves the
+ * policy per subsystem (scheduling first, then memory: composed, each
+ * deciding its own targets), turns their decisions into TXN messages (txn
+ * ids, the epoch the model was built under, each target's barrier) and
+ * their wishes for pushed wakeups into WAKE_SUB messages, and routes each
+ * TXN_RESULT back to the policy that decided. Pure C like the policies: the caller moves the
  * messages (over the channel, or straight into waved's apply path).
  */
 #ifndef WAVE_IPU_SCHED_SCHED_H
@@ -18,6 +19,7 @@
 #include "ipu-sched/policy.h"
 
 #define SCHED_PENDING 256
+#define SCHED_MAX_POLICIES 3   /* scheduling, memory, network */
 
 struct sched_stats {
 	uint64_t txns, ops, dropped_ops, wakeups, decides, subs, arrivals;
@@ -28,6 +30,7 @@ struct sched_stats {
 struct sched_pending {
 	uint32_t txn_id;
 	unsigned int n;
+	unsigned int pol;          /* the policy that decided it */
 	struct wave_txn ops[WAVE_TXN_MAX_OPS];
 };
 
@@ -37,12 +40,18 @@ struct sched_sub {
 	uint8_t kinds;
 };
 
-struct sched {
-	struct model model;
+/* One composed policy. */
+struct sched_policy {
 	const struct policy_ops *ops;
 	const struct policy_conf *conf;
-	struct policy_env env;
 	void *priv;
+};
+
+struct sched {
+	struct model model;
+	struct sched_policy pol[SCHED_MAX_POLICIES]; /* [0]: scheduling */
+	unsigned int nr_pol;
+	struct policy_env env;
 	struct sched_sub sub[WAVE_MANAGED_VMS];
 	int subs_dirty;            /* a VM appeared or a snapshot ended: ask @wakes again */
 	struct policy_out out;     /* decisions not yet turned into messages */
@@ -56,6 +65,12 @@ struct sched {
  * Returns 0 or -ENOMEM.
  */
 int sched_init(struct sched *s, const struct policy_conf *conf, const struct policy_env *env);
+/*
+ * Composes another subsystem's policy (conf must outlive s) after those
+ * there: it sees the same model, decides after them, and its transactions
+ * never join theirs. 0, -ENOSPC or -ENOMEM.
+ */
+int sched_add(struct sched *s, const struct policy_conf *conf);
 void sched_fini(struct sched *s);
 
 /*

@@ -29,7 +29,7 @@
 enum tag { TAG_CHAN = 1, TAG_OBS, TAG_VIRT, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_WATCHDOG, TAG_NET,
 	   TAG_MEM };
 
-static struct policy_conf policy;
+static struct policy_conf policy, mem_policy;
 
 static int parse_static(const struct opt *o, const char *arg)
 {
@@ -126,6 +126,7 @@ static const struct opt waved_opts[] = {
 		 "where the policy runs: in wave-agent, in waved itself,\n"
 		 "or nowhere (export only: Linux decides)"),
 	POLICY_OPTS(&policy, "the policy waved runs in onhost mode and with --fallback local"),
+	MEM_POLICY_OPTS(&mem_policy, "the memory policy waved runs there (with --mem-budget)"),
 	OPT_STRING("channel", "URI", &waved_self.cfg.channel,
 		   "shm:NAME or tcp://HOST:PORT (offload mode: shm:wave unless given)"),
 	OPT_ENUM("fallback", "F", &waved_self.cfg.fallback, wv_fallbacks,
@@ -228,7 +229,9 @@ static void defaults(struct waved_cfg *c)
 	c->mode = WAVED_OFFLOAD;
 	c->fallback = WAVED_FB_CFS;
 	policy_conf_init(&policy, "latency");
+	policy_conf_init_as(&mem_policy, POLICY_MEM, "none");
 	c->policy = &policy;
+	c->mem_policy = &mem_policy;
 	c->rundir = site_rundir();
 	c->lag_threshold_ns = 10 * WAVE_NSEC_PER_MSEC;
 	c->handback_n = 20;
@@ -422,7 +425,7 @@ static void loop(struct waved *w)
 static int setup(struct waved *w)
 {
 	/* It decides right here: nothing to prestage; wakeups and traffic as waved has them. */
-	const struct policy_env env = { .prestage = 0, .wake_sub = 1, .net = 1 };
+	const struct policy_env env = { .prestage = 0, .wake_sub = 1, .net = 1, .mem = 1 };
 	sigset_t mask;
 	int ret;
 
@@ -445,6 +448,8 @@ static int setup(struct waved *w)
 	    (w->cfg.mode == WAVED_OFFLOAD && w->cfg.fallback == WAVED_FB_LOCAL)) {
 		w->local = calloc(1, sizeof(*w->local));
 		if (!w->local || sched_init(w->local, w->cfg.policy, &env))
+			return -ENOMEM;
+		if (w->cfg.mem_policy->ops != &mm_none_ops && sched_add(w->local, w->cfg.mem_policy))
 			return -ENOMEM;
 	}
 	if ((ret = wv_ctl_open(w)))

@@ -224,6 +224,7 @@ static void on_result(const struct mm_result *r, void *arg)
 	}
 	w->st.mem_set++;
 	wv_send_result(w, &vm->mem.txn, WAVE_ST_OK, 0, 0, vm->mem.txn_local);
+	export_vm(w, vm, 0); /* the new target, now: the policy waits to see it */
 }
 
 static void on_host(const struct mm_host *h, void *arg)

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * balloon: the host's memory budget for guests, split between co-tenant
+ * VMs by moving their balloons (the policy half of mm/; no I/O, like
+ * every policy, so it runs in wave-agent and, for onhost mode and the
+ * local fallback, in waved).
+ *
+ * Each VM's need is its working set plus a reserve: what the guest uses
+ * and cannot give back without swapping (MemTotal - MemAvailable, both
+ * from its balloon statistics) plus max(reserve-min, reserve x that).
+ *   - A VM under pressure (it stalls on memory, swaps in, takes major
+ *     faults, or has almost nothing left) grows at once, by
+ *     max(grow x its size, reserve-min): pressure is answered within one
+ *     statistics period plus the balloon's deflation (about half a second
+ *     for hundreds of MiB under TCG).
+ *   - Memory beyond the need is taken back slowly: only from a VM calm
+ *     for idle-time, at most shrink x its maximum per decision (one per
+ *     report, about a second). ESX's idle-memory tax and TMO's
+ *     pressure-driven reclaim work the same way: reclaim is cheap to delay
+ *     and expensive to overdo.
+ *   - Never below the VM's floor (metadata mem-min) nor below what it
+ *     uses plus reserve-min, so the policy never pushes a guest into OOM;
+ *     never above its maximum.
+ *   - When the wants do not fit the budget, every VM gets its need first,
+ *     and what is left goes by mem-weight (water-filling, each capped at
+ *     what it wants).
+ * Changes under hysteresis are not sent. Shrinks go before growths, and a
+ * growth is sent only as far as the budget has room once the shrinks are
+ * counted (the host counts an accepted target at once, and refuses what
+ * would pass the budget). One target per VM is out at a time: the next
+ * waits for the host's MEM_CTL to show it (or a refusal, or 3 s).
+ * Without a budget from the host (HOST_MEM budget 0) it decides nothing.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "ipu-sched/policy.h"
+
+#define MIB 1024u
+#define INFLIGHT_NS 3000000000ull
+
+struct bal_cfg {
+	double reserve;          /* of the working set, kept free */
+	uint32_t reserve_min;    /* MiB, at least */
+	double grow;             /* growth under pressure, of the VM's size */
+	double stall_hi;         /* PSI some share that means pressure */
+	uint32_t swap_hi;        /* swap-in KiB/s that means pressure */
+	uint32_t fault_hi;       /* major faults/s that mean pressure */
+	double shrink;           /* most taken back per decision, of the maximum */
+	uint64_t idle_ns;        /* calm this long before anything is taken back */
+	uint32_t hyst;           /* MiB: smaller changes are not sent */
+};
+
+static const struct bal_cfg bal_defaults = {
+	.reserve = 0.10,
+	.reserve_min = 32,
+	.grow = 0.25,
+	.stall_hi = 0.02,
+	.swap_hi = 256,
+	.fault_hi = 100,
+	.shrink = 0.05,
+	.idle_ns = 3000000000ull,
+	.hyst = 8,
+};
+
+#define BAL_PARAM(n, t, f, lo, hi, h) \
+	{ .name = n, .type = POLICY_PARAM_##t, .offset = offsetof(struct bal_cfg, f), \
+	  .min = lo, .max = hi, .help = h }
+static const struct policy_param bal_params[] = {
+	BAL_PARAM("reserve", FRACTION, reserve, 0, 1, "free memory kept, share of the working set"),
+	BAL_PARAM("reserve-min", UINT32, reserve_min, 0, 65536, "... at least this (MiB)"),
+	BAL_PARAM("grow", FRACTION, grow, 0.01, 4, "growth under pressure, share of the VM's size"),
+	BAL_PARAM("stall", FRACTION, stall_hi, 0.001, 1, "memory stall share that is pressure (PSI)"),
+	BAL_PARAM("swap-in", UINT32, swap_hi, 1, 1u << 30, "swap-in KiB/s that is pressure"),
+	BAL_PARAM("faults", UINT32, fault_hi, 1, 1u << 30, "major faults/s that are pressure"),
+	BAL_PARAM("shrink", FRACTION, shrink, 0.001, 1,
+		  "most taken back per decision, share of the maximum"),
+	BAL_PARAM("idle", DURATION, idle_ns, 0, 6e11, "calm this long before memory is taken back"),
+	BAL_PARAM("hyst", UINT32, hyst, 0, 65536, "changes below this (MiB) are not sent"),
+	{ .name = NULL },
+};
+
+struct bal_vm {
+	uint32_t id;             /* the VM this slot decided for (0: none yet) */
+	uint64_t decided_ns;     /* the report the last decision was made from */
+	uint64_t calm_since;     /* 0: under pressure */
+	uint32_t sent_kib;       /* target out, waiting to be seen */
+	uint64_t sent_ns;
+	int pressed;
+};
+
+struct bal_state {
+	struct bal_cfg cfg;
+	struct bal_vm vm[WAVE_MANAGED_VMS];
+};
+
+/* What one VM wants and may have, KiB. */
+struct want {
+	const struct model_vm *vm;
+	uint64_t cur, need, want, give;
+	uint32_t weight;
+};
+
+static void bal_init(void *priv, const void *cfg, const struct policy_env *env)
+{
+	struct bal_state *s = priv;
+
+	(void)env;
+	memset(s, 0, sizeof(*s));
+	s->cfg = *(const struct bal_cfg *)cfg;
+}
+
+static int managed(const struct model_vm *vm)
+{
+	const struct model_mem *x = &vm->mem;
+
+	return vm->present && x->present && x->ctl && (x->flags & WAVE_MEM_BALLOON) && x->max_kib;
+}
+
+/* The guest's working set, KiB, or 0 if it does not report one. */
+static uint64_t used_kib(const struct model_mem *x)
+{
+	if (x->available_kib == WAVE_MEM_NONE || x->usable_kib == WAVE_MEM_NONE)
+		return 0;
+	return x->available_kib - x->usable_kib;
+}
+
+static int pressed(const struct bal_cfg *c, const struct model_mem *x)
+{
+	return x->stall > c->stall_hi || x->swap_in_kib_per_s > c->swap_hi ||
+	       x->major_per_s > c->fault_hi ||
+	       (x->usable_kib != WAVE_MEM_NONE && x->usable_kib < c->reserve_min * MIB / 2);
+}
+
+/* Fills w for vm: its need and what it wants now; 0 if it gets no decision now. */
+static int judge(struct bal_state *s, const struct model_vm *vm, struct bal_vm *b, uint64_t now,
+		 struct want *w)
+{
+	const struct bal_cfg *c = &s->cfg;
+	const struct model_mem *x = &vm->mem;
+	uint64_t used = used_kib(x), res, size, floor;
+
+	w->vm = vm;
+	w->cur = x->target_kib;
+	w->weight = x->weight ? x->weight : 100;
+	size = x->actual_kib != WAVE_MEM_NONE ? x->actual_kib : w->cur;
+	res = (uint64_t)(c->reserve * (double)used);
+	res = res > c->reserve_min * MIB ? res : c->reserve_min * MIB;
+	/* The floor: the metadata's, and never below what it uses plus the minimum reserve. */
+	floor = used ? used + c->reserve_min * MIB : 0;
+	floor = floor > x->floor_kib ? floor : x->floor_kib;
+	floor = floor < x->max_kib ? floor : x->max_kib;
+	w->need = used ? used + res : w->cur;
+	w->need = w->need > floor ? w->need : floor;
+	w->need = w->need < x->max_kib ? w->need : x->max_kib;
+	b->pressed = pressed(c, x);
+	if (b->pressed) {
+		uint64_t step = (uint64_t)(c->grow * (double)size);
+
+		step = step > c->reserve_min * MIB ? step : c->reserve_min * MIB;
+		b->calm_since = 0;
+		w->want = (size > w->cur ? size : w->cur) + step;
+	} else {
+		if (!b->calm_since)
+			b->calm_since = now;
+		w->want = w->need;
+		if (w->want < w->cur) {
+			uint64_t step = (uint64_t)(c->shrink * (double)x->max_kib);
+
+			if (now - b->calm_since < c->idle_ns)
+				w->want = w->cur;
+			else if (w->cur - w->want > step)
+				w->want = w->cur - step;
+		}
+	}
+	w->want = w->want < x->max_kib ? w->want : x->max_kib;
+	w->want = w->want > floor ? w->want : floor;
+	w->need = w->need < w->want ? w->need : w->want;
+	return 1;
+}
+
+/* Splits budget: needs first, the rest by weight up to each want (water-filling). */
+static void split(struct want *w, unsigned int n, uint64_t budget)
+{
+	uint64_t sum = 0, left;
+	int open = 1;
+
+	for (unsigned int i = 0; i < n; i++)
+		sum += w[i].want;
+	if (sum <= budget) {
+		for (unsigned int i = 0; i < n; i++)
+			w[i].give = w[i].want;
+		return;
+	}
+	sum = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		w[i].give = w[i].need;
+		sum += w[i].need;
+	}
+	left = budget > sum ? budget - sum : 0;
+	while (left > MIB && open) {
+		uint64_t wsum = 0, spent = 0;
+
+		for (unsigned int i = 0; i < n; i++)
+			if (w[i].give < w[i].want)
+				wsum += w[i].weight;
+		open = wsum > 0;
+		for (unsigned int i = 0; open && i < n; i++) {
+			uint64_t share, room = w[i].want - w[i].give;
+
+			if (!room)
+				continue;
+			share = left * w[i].weight / wsum;
+			share = share < room ? share : room;
+			w[i].give += share;
+			spent += share;
+		}
+		if (!spent)
+			break;
+		left -= spent;
+	}
+}
+
+static void emit(struct bal_state *s, struct bal_vm *b, const struct want *w, uint64_t kib,
+		 uint64_t now, struct policy_out *out)
+{
+	struct wave_txn op;
+
+	policy_vm_op_init(&op, w->vm, WAVE_OP_SET_BALLOON);
+	op.u.balloon.target_kib = (uint32_t)kib;
+	policy_emit(out, &op, 0);
+	b->sent_kib = (uint32_t)kib;
+	b->sent_ns = now;
+	(void)s;
+}
+
+static void bal_decide(void *priv, const struct model *m, uint64_t now, struct policy_out *out)
+{
+	struct bal_state *s = priv;
+	struct want w[WAVE_MANAGED_VMS];
+	struct bal_vm *b[WAVE_MANAGED_VMS];
+	uint64_t budget = m->host_mem.budget_kib, total = 0, hyst = s->cfg.hyst * MIB;
+	unsigned int n = 0, fresh = 0;
+
+	if (!m->host_mem.present || !budget)
+		return;
+	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
+		const struct model_vm *vm = &m->vms[v];
+		struct bal_vm *x = &s->vm[v];
+
+		if (!managed(vm))
+			continue;
+		if (x->id != vm->id)
+			*x = (struct bal_vm){ .id = vm->id };
+		/* A target out: held where it is until the host shows it, refuses it, or 3 s. */
+		if (x->sent_kib && vm->mem.target_kib != x->sent_kib && now - x->sent_ns < INFLIGHT_NS) {
+			w[n] = (struct want){ .vm = vm, .cur = x->sent_kib, .need = x->sent_kib,
+					      .want = x->sent_kib, .weight = 1 };
+			b[n++] = x;
+			continue;
+		}
+		x->sent_kib = 0;
+		fresh |= vm->mem.state_ns > x->decided_ns;
+		judge(s, vm, x, now, &w[n]);
+		b[n++] = x;
+	}
+	/* One decision per report: nothing new, nothing to decide. */
+	if (!fresh)
+		return;
+	split(w, n, budget);
+	for (unsigned int i = 0; i < n; i++) {
+		b[i]->decided_ns = w[i].vm->mem.state_ns;
+		total += w[i].cur;
+	}
+	/* Shrinks first: the host counts them at once, making room for the growths. */
+	for (unsigned int i = 0; i < n; i++)
+		if (w[i].give + hyst < w[i].cur) {
+			total -= w[i].cur - w[i].give;
+			emit(s, b[i], &w[i], w[i].give, now, out);
+		}
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t give = w[i].give, room = budget > total ? budget - total : 0;
+
+		if (give <= w[i].cur)
+			continue;
+		give = give - w[i].cur > room ? w[i].cur + room : give;
+		if (give < w[i].cur + hyst && !(b[i]->pressed && give > w[i].cur))
+			continue;
+		total += give - w[i].cur;
+		emit(s, b[i], &w[i], give, now, out);
+	}
+}
+
+static void bal_result(void *priv, const struct model *m, const struct wave_txn *ops,
+		       unsigned int n, const struct wave_txn_result *r)
+{
+	struct bal_state *s = priv;
+
+	(void)r;
+	for (unsigned int k = 0; k < n; k++)
+		for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++)
+			if (m->vms[v].present && m->vms[v].id == ops[k].vm_id)
+				s->vm[v].sent_kib = 0; /* refused or failed: decide again */
+}
+
+const struct policy_ops mm_balloon_ops = {
+	.name = "balloon",
+	.summary = "split the guests' memory budget by working set, pressure and mem-weight",
+	.subsys = POLICY_MEM,
+	.priv_size = sizeof(struct bal_state),
+	.cfg_size = sizeof(struct bal_cfg),
+	.cfg_default = &bal_defaults,
+	.params = bal_params,
+	.init = bal_init,
+	.decide = bal_decide,
+	.result = bal_result,
+};

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The memory policy (mm/policy-balloon.c), composed beside a scheduling
+ * policy in the runtime, on synthetic traces of MEM_STATE, MEM_CTL and
+ * HOST_MEM: pressure answered at once, idle memory taken back slowly and
+ * never below the working set, floors kept, the budget split by weight,
+ * a shift that shrinks before it grows, one target out per VM, refusals
+ * decided again, and its transactions apart from the scheduler's.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "channel/codec.h"
+#include "tests/policy-trace.h"
+
+#define MIB 1024u
+#define SEC (1000 * MS)
+
+static struct policy_conf mem_conf;
+
+/* What a fake guest reports: sizes in MiB. */
+struct guest {
+	uint32_t vm, max, target, floor, weight;
+	uint32_t actual, used;        /* used: what it cannot give back (MemTotal - MemAvailable) */
+	uint32_t majflt, swapin_kib;  /* cumulative */
+	uint64_t stall_us;            /* cumulative PSI some */
+};
+
+static void report_mem(const struct guest *g)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_MEM_CTL);
+	m.p.mctl = (struct wave_mem_ctl){ .vm_id = g->vm, .barrier = g->vm * 100,
+					  .target_kib = g->target * MIB, .floor_kib = g->floor * MIB,
+					  .weight = (uint16_t)g->weight, .flags = WAVE_MEM_BALLOON |
+					  WAVE_MEM_STATS, .psi_some_us = g->stall_us };
+	feed(&m);
+	wave_msg_init(&m, WAVE_MSG_MEM_STATE);
+	m.p.mem = (struct wave_mem_state){ .vm_id = g->vm, .barrier = g->vm * 100,
+					   .actual_kib = g->actual * MIB, .max_kib = g->max * MIB,
+					   .available_kib = (g->actual - 8) * MIB,
+					   .usable_kib = (g->actual - 8 - g->used) * MIB,
+					   .unused_kib = (g->actual - 8 - g->used) * MIB,
+					   .caches_kib = 0, .rss_kib = g->actual * MIB,
+					   .major_faults = g->majflt, .swap_in_kib = g->swapin_kib,
+					   .age_ms = 100 };
+	feed(&m);
+}
+
+static void host_budget(uint32_t mib)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_HOST_MEM);
+	m.p.hmem = (struct wave_host_mem){ .budget_kib = (uint64_t)mib * MIB,
+					   .total_kib = 24ull << 20, .avail_kib = 20ull << 20 };
+	feed(&m);
+}
+
+static void guest(struct guest *g, uint32_t vm, uint32_t max, uint32_t target, uint32_t used)
+{
+	memset(g, 0, sizeof(*g));
+	g->vm = vm;
+	g->max = max;
+	g->target = g->actual = target;
+	g->used = used;
+	g->weight = 100;
+	add_vm(vm, WAVE_CLASS_BATCH, 1, 100);
+}
+
+/* The SET_BALLOON for vm among out[0..n-1] (MiB), or 0; *pos its position. */
+static uint32_t target_of(unsigned int n, uint32_t vm, unsigned int *pos)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (is_op(i, WAVE_OP_SET_BALLOON) && out[i].p.txn.vm_id == vm) {
+			if (pos)
+				*pos = i;
+			return out[i].p.txn.u.balloon.target_kib / MIB;
+		}
+	return 0;
+}
+
+/* A second passes: every guest reports, the host applied what was sent (as its MEM_CTL shows). */
+static unsigned int second(struct guest *g, unsigned int ng)
+{
+	unsigned int n;
+
+	now += SEC;
+	for (unsigned int i = 0; i < ng; i++)
+		report_mem(&g[i]);
+	n = decide();
+	for (unsigned int i = 0; i < ng; i++) {
+		uint32_t t = target_of(n, g[i].vm, NULL);
+
+		if (t)
+			g[i].target = g[i].actual = t;
+	}
+	return n;
+}
+
+static int setup(void **state)
+{
+	setup_policy("cfs", 0);
+	assert_int_equal(policy_conf_init_as(&mem_conf, POLICY_MEM, "balloon"), 0);
+	assert_int_equal(sched_add(&s, &mem_conf), 0);
+	add_cpus(2);
+	return 0;
+}
+
+static void no_budget_no_decisions(void **state)
+{
+	struct guest g;
+
+	guest(&g, 1, 512, 256, 250);
+	host_budget(0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(second(&g, 1), 0);
+}
+
+static void pressure_is_answered_at_once(void **state)
+{
+	struct guest g;
+	unsigned int n;
+
+	guest(&g, 1, 512, 256, 100);
+	host_budget(1024);
+	second(&g, 1);
+	/* The guest stalls on memory a tenth of the time and swaps in. */
+	for (int i = 0; i < 2; i++) {
+		g.stall_us += 100000;
+		g.swapin_kib += 4096;
+		report_mem(&g);
+		now += SEC;
+	}
+	report_mem(&g);
+	n = decide();
+	assert_true(target_of(n, 1, NULL) >= 256 + 64);
+	assert_true(target_of(n, 1, NULL) <= 512);
+	assert_int_equal(out[0].p.txn.barrier, 100); /* the VM's barrier */
+	assert_int_equal(out[0].p.txn.op_count, 1);
+}
+
+static void idle_memory_is_taken_back_slowly_never_below_use(void **state)
+{
+	struct guest g;
+	uint32_t last = 512, t;
+	unsigned int n;
+
+	guest(&g, 1, 512, 512, 100);
+	host_budget(2048);
+	/* Not before it has been calm for the idle time (3 s). */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(target_of(second(&g, 1), 1, NULL), 0);
+	for (int i = 0; i < 40; i++) {
+		n = second(&g, 1);
+		if (!(t = target_of(n, 1, NULL)))
+			continue;
+		assert_true(t < last);
+		assert_true(last - t <= 26); /* at most 5% of the maximum per decision */
+		last = t;
+	}
+	/* It settles at the working set plus the reserve: 100 + max(32, 10). */
+	assert_true(last >= 100 + 32 && last <= 100 + 32 + 8 + 26);
+}
+
+static void floors_are_kept(void **state)
+{
+	struct guest g;
+	uint32_t t;
+
+	guest(&g, 1, 512, 512, 50);
+	g.floor = 300;
+	host_budget(2048);
+	for (int i = 0; i < 60; i++)
+		if ((t = target_of(second(&g, 1), 1, NULL)))
+			assert_true(t >= 300);
+	assert_true(g.target >= 300 && g.target < 320);
+}
+
+static void the_budget_is_split_by_weight_after_needs(void **state)
+{
+	struct guest g[2];
+	unsigned int n;
+	uint32_t a, b;
+
+	/* Both stall on memory (each needs 200 + 32): both want more than the 600 MiB there are. */
+	guest(&g[0], 1, 1024, 256, 200);
+	guest(&g[1], 2, 1024, 256, 200);
+	g[1].weight = 300;
+	host_budget(600);
+	second(g, 2);
+	for (int i = 0; i < 6; i++) {
+		for (int k = 0; k < 2; k++)
+			g[k].stall_us += 200000;
+		n = second(g, 2);
+		(void)n;
+		assert_true(g[0].target + g[1].target <= 600);
+	}
+	a = g[0].target;
+	b = g[1].target;
+	/* Each keeps its need; beyond it, the weight 3 VM got about three times as much. */
+	assert_true(a >= 200 && b > a);
+	assert_true(b - 232 >= 2 * (a - 232));
+}
+
+static void a_shift_shrinks_before_it_grows(void **state)
+{
+	struct guest g[2];
+	unsigned int n, pa = 0, pb = 0;
+
+	guest(&g[0], 1, 512, 400, 60);  /* idle: holds far more than it uses */
+	guest(&g[1], 2, 512, 200, 190); /* pressed: nearly full */
+	host_budget(600);
+	for (int i = 0; i < 4; i++) { /* calm long enough for the first to give */
+		g[1].stall_us += 200000;
+		n = second(g, 2);
+		if (target_of(n, 1, &pa) && target_of(n, 2, &pb))
+			break;
+	}
+	assert_true(target_of(n, 1, &pa) && target_of(n, 2, &pb));
+	assert_true(pa < pb);            /* the shrink goes first */
+	assert_true(g[0].target + g[1].target <= 600);
+}
+
+static void one_target_out_per_vm_and_refusals_decided_again(void **state)
+{
+	struct guest g;
+	struct wave_txn_result r = { 0 };
+	unsigned int n;
+
+	guest(&g, 1, 512, 256, 200);
+	host_budget(1024);
+	second(&g, 1);
+	g.stall_us += 300000;
+	now += SEC;
+	report_mem(&g);
+	n = decide();
+	assert_true(target_of(n, 1, NULL) > 256);
+	/* The host has not shown it yet: still pressed, nothing more is sent. */
+	g.stall_us += 300000;
+	now += SEC;
+	report_mem(&g);
+	assert_int_equal(target_of(decide(), 1, NULL), 0);
+	/* Refused: decided again at the next report. */
+	r.txn_id = out[0].p.txn.txn_id;
+	r.status = WAVE_ST_INVALID;
+	r.vm_id = 1;
+	sched_result(&s, &r);
+	g.stall_us += 300000;
+	now += SEC;
+	report_mem(&g);
+	assert_true(target_of(decide(), 1, NULL) > 256);
+}
+
+/* The latency policy and the memory policy side by side: their transactions stay apart. */
+static void composed_with_the_scheduler(void **state)
+{
+	struct fake_thread t[2];
+	struct guest g;
+	unsigned int n, seen_class = 0, seen_balloon = 0;
+
+	sched_fini(&s);
+	setup_policy("latency", 0);
+	assert_int_equal(sched_add(&s, &mem_conf), 0);
+	add_cpus(2);
+	guest(&g, 1, 512, 256, 220);
+	add_vm(1, WAVE_CLASS_LATENCY, 2, 100); /* the same VM, latency class */
+	init_threads(t, 2, 1, 2);
+	host_budget(1024);
+	g.stall_us += 500000;
+	report_mem(&g);
+	run_for(t, 2, 300 * MS, 0.3, 0.1, 10 * MS);
+	g.stall_us += 500000;
+	report_mem(&g);
+	n = decide();
+	for (unsigned int i = 0; i < n; i++) {
+		seen_class |= is_op(i, WAVE_OP_SET_CLASS);
+		if (is_op(i, WAVE_OP_SET_BALLOON)) {
+			seen_balloon = 1;
+			assert_int_equal(out[i].p.txn.op_count, 1);
+			assert_int_equal(out[i].p.txn.barrier, 100);
+		}
+	}
+	assert_true(seen_class && seen_balloon);
+}
+
+int main(void)
+{
+#define CASE(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		CASE(no_budget_no_decisions),
+		CASE(pressure_is_answered_at_once),
+		CASE(idle_memory_is_taken_back_slowly_never_below_use),
+		CASE(floors_are_kept),
+		CASE(the_budget_is_split_by_weight_after_needs),
+		CASE(a_shift_shrinks_before_it_grows),
+		CASE(one_target_out_per_vm_and_refusals_decided_again),
+		CASE(composed_with_the_scheduler),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
