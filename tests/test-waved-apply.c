@@ -706,9 +706,36 @@ static void resyncs_limited_and_unhealthy_agent_evicted(void **state)
 	assert_int_equal(w.st.evictions, 1);
 }
 
+/* The fallback rule for memory: only acute pressure deflates, within the maximum and the headroom. */
+static void memory_fallback_rule_only_for_acute_pressure(void **state)
+{
+	struct mm_stats a = { .balloon = 1, .max_kib = 512 << 10, .actual_kib = 256 << 10,
+			      .usable_kib = 100 << 10, .swap_in_kib = 1000, .psi_some_us = 5000 };
+	struct mm_stats b = a;
+	const uint64_t sec = 1000000000ull;
+
+	assert_int_equal(wv_mem_rule(&a, &b, sec, 256 << 10, 1 << 30), 0);     /* calm */
+	b.psi_some_us = a.psi_some_us + 50000;                                  /* 5%: not acute */
+	assert_int_equal(wv_mem_rule(&a, &b, sec, 256 << 10, 1 << 30), 0);
+	b.psi_some_us = a.psi_some_us + 150000;                                 /* 15% stalled */
+	assert_int_equal(wv_mem_rule(&a, &b, sec, 256 << 10, 1 << 30), 320 << 10); /* +max(64, 64) */
+	b = a;
+	b.swap_in_kib = a.swap_in_kib + 4096;                                   /* swapping in */
+	assert_int_equal(wv_mem_rule(&a, &b, sec, 128 << 10, 1 << 30), (128 + 96) << 10);
+	assert_int_equal(wv_mem_rule(&a, &b, sec, 128 << 10, 10 << 10), (128 + 10) << 10);
+	assert_int_equal(wv_mem_rule(&a, &b, sec, 128 << 10, 0), 0);           /* no headroom */
+	assert_int_equal(wv_mem_rule(&a, &b, sec, 512 << 10, 1 << 30), 0);     /* at its maximum */
+	b = a;
+	b.usable_kib = 8 << 10;                                                 /* nothing left */
+	assert_int_equal(wv_mem_rule(&a, &b, sec, 480 << 10, 1 << 30), 512 << 10);
+	b.balloon = 0;
+	assert_int_equal(wv_mem_rule(&a, &b, sec, 256 << 10, 1 << 30), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(memory_fallback_rule_only_for_acute_pressure),
 		cmocka_unit_test_setup_teardown(multi_op_txn_rolls_back_when_op_k_fails, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(refusals_touch_nothing, setup, teardown),

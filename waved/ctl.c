@@ -235,6 +235,7 @@ static const struct {
 	{ "mem_set", offsetof(struct waved_stats, mem_set) },
 	{ "mem_refused", offsetof(struct waved_stats, mem_refused) },
 	{ "mem_failed", offsetof(struct waved_stats, mem_failed) },
+	{ "mem_fallback_deflates", offsetof(struct waved_stats, mem_fallback_deflates) },
 	{ "tx_dropped", offsetof(struct waved_stats, tx_dropped) },
 	{ "bad_txns", offsetof(struct waved_stats, rx_invalid_txn) },
 };

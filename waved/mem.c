@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "channel/codec.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/site.h"
 #include "waved/waved.h"
@@ -74,7 +75,7 @@ void wv_mem_detach(struct waved *w, struct wv_vm *vm)
 	if (w->mm && vm->mem.on)
 		mm_detach(w->mm, slot_of(w, vm));
 	/* A target out to libvirt for it is answered now: its VM is gone. */
-	if (vm->mem.busy)
+	if (vm->mem.busy && vm->mem.txn.txn_id)
 		wv_send_result(w, &vm->mem.txn, WAVE_ST_NO_TARGET, 0, 0, vm->mem.txn_local);
 	memset(&vm->mem, 0, sizeof(vm->mem));
 }
@@ -191,10 +192,67 @@ void wv_export_mem(struct waved *w, int all)
 			export_vm(w, &w->vms[v], all);
 }
 
+uint32_t wv_mem_rule(const struct mm_stats *prev, const struct mm_stats *s, uint64_t dt_ns,
+		     uint32_t target_kib, uint64_t headroom_kib)
+{
+	uint64_t grow, room;
+	int acute;
+
+	if (!s->balloon || !s->max_kib || !prev->max_kib || !dt_ns || target_kib >= s->max_kib)
+		return 0;
+	acute = (s->usable_kib != MM_NONE && s->usable_kib < WV_MEM_ACUTE_FREE_KIB) ||
+		(s->swap_in_kib != MM_NONE && prev->swap_in_kib != MM_NONE &&
+		 (uint32_t)(s->swap_in_kib - prev->swap_in_kib) >= WV_MEM_ACUTE_SWAP_KIB) ||
+		(s->psi_some_us >= prev->psi_some_us &&
+		 (s->psi_some_us - prev->psi_some_us) * 1000 * 10 >= dt_ns); /* 10% stalled */
+	if (!acute)
+		return 0;
+	grow = (s->max_kib - target_kib) / 4;
+	grow = grow > WV_MEM_ACUTE_STEP_KIB ? grow : WV_MEM_ACUTE_STEP_KIB;
+	room = s->max_kib - target_kib;
+	grow = grow < room ? grow : room;
+	grow = grow < headroom_kib ? grow : headroom_kib;
+	return grow ? target_kib + (uint32_t)grow : 0;
+}
+
+/* The sum of every VM's target with vm's replaced by kib. */
+static uint64_t targets_with(const struct waved *w, const struct wv_vm *vm, uint32_t kib);
+
+/*
+ * In fallback to cfs the host changes no target, but for a VM in acute
+ * pressure: deflated by the rule above, at most every two seconds, within
+ * the budget. The local fallback runs the memory policy itself instead.
+ */
+static void fallback_rule(struct waved *w, struct wv_vm *vm, const struct mm_stats *prev)
+{
+	uint64_t sum, room;
+	uint32_t cur = vm->mem.target_kib ? vm->mem.target_kib : vm->mem.st.actual_kib, kib;
+
+	if (w->cfg.mode != WAVED_OFFLOAD || wv_agent_in_charge(w) || wv_runs_policy(w) ||
+	    !w->cfg.mem_budget_kib || vm->mem.busy || cur == MM_NONE ||
+	    w->now < vm->mem.rule_ns + 2 * WAVE_NSEC_PER_SEC)
+		return;
+	sum = targets_with(w, vm, cur);
+	room = w->cfg.mem_budget_kib > sum ? w->cfg.mem_budget_kib - sum : 0;
+	kib = wv_mem_rule(prev, &vm->mem.st, (uint64_t)w->cfg.mem_period_ms * WAVE_NSEC_PER_MSEC,
+			  cur, room);
+	if (!kib || mm_set_target(w->mm, slot_of(w, vm), kib, 0))
+		return;
+	vm->mem.rule_ns = w->now;
+	vm->mem.prev_target_kib = cur;
+	vm->mem.target_kib = kib;
+	vm->mem.busy = 1;
+	vm->mem.txn = (struct wave_txn){ 0 }; /* txn_id 0: the host's own, nobody to answer */
+	w->st.mem_fallback_deflates++;
+	wave_info("waved: %s: acute memory pressure in fallback: balloon %u -> %u MiB", vm->name,
+		  cur / 1024, kib / 1024);
+}
+
 static void on_stats(unsigned int slot, const struct mm_stats *s, void *arg)
 {
 	struct waved *w = arg;
 	struct wv_vm *vm = slot < WV_MAX_VMS ? &w->vms[slot] : NULL;
+	struct mm_stats prev;
 
 	if (!vm || !vm->used || !vm->mem.on)
 		return;
@@ -202,7 +260,9 @@ static void on_stats(unsigned int slot, const struct mm_stats *s, void *arg)
 		wave_info("waved: %s: memory not controlled (no virtio balloon with statistics): %s",
 			  vm->name, s->why);
 	vm->mem.noted |= !s->balloon;
+	prev = vm->mem.st;
 	vm->mem.st = *s;
+	fallback_rule(w, vm, &prev);
 	export_vm(w, vm, 0);
 }
 
@@ -214,6 +274,11 @@ static void on_result(const struct mm_result *r, void *arg)
 	if (!vm || !vm->used || !vm->mem.busy || vm->mem.txn.txn_id != r->cookie)
 		return; /* for a VM that has gone since: answered when it went */
 	vm->mem.busy = 0;
+	if (!r->cookie) { /* the fallback rule's own */
+		if (r->err)
+			vm->mem.target_kib = vm->mem.prev_target_kib;
+		return;
+	}
 	if (r->err) {
 		w->st.mem_failed++;
 		vm->mem.target_kib = vm->mem.prev_target_kib; /* counted again */
@@ -244,7 +309,6 @@ void wv_mem_poll(struct waved *w)
 		mm_poll(w->mm, &cb, w);
 }
 
-/* The sum of every VM's target with vm's replaced by kib. */
 static uint64_t targets_with(const struct waved *w, const struct wv_vm *vm, uint32_t kib)
 {
 	uint64_t sum = 0;

@@ -139,6 +139,7 @@ struct wv_vm_mem {
 	struct wave_txn txn;       /* ... its transaction, answered when done */
 	int txn_local;
 	uint64_t refused;          /* SET_BALLOONs refused (floor, maximum, budget) */
+	uint64_t rule_ns;          /* the fallback rule last deflated it */
 	int exported;
 	struct wave_mem_state sent_state, next_state;
 	struct wave_mem_ctl sent_ctl;
@@ -189,6 +190,7 @@ struct waved_stats {
 	uint64_t net_fired;        /* prestaged transactions fired by an arrival (--net-fire) */
 	uint64_t mem_exports;      /* MEM_STATE, MEM_CTL, HOST_MEM sent */
 	uint64_t mem_set, mem_refused, mem_failed; /* SET_BALLOON applied, refused, failed */
+	uint64_t mem_fallback_deflates; /* the fallback rule deflated a VM in acute pressure */
 	uint64_t tunings_adopted;  /* threads whose operator's tuning (pins, knobs) was taken */
 	uint64_t last_fallback_ns, last_fallback_lag_ns; /* CLOCK_MONOTONIC, when; lag then */
 	/* wakeup seen in BPF -> decision about that thread applied, ns (ring) */
@@ -304,6 +306,18 @@ void wv_mem_meta(struct wv_vm *vm, const struct vmm_meta *meta);
 void wv_mem_poll(struct waved *w);
 /* MEM_* for what changed (all: everything, as in a snapshot). */
 void wv_export_mem(struct waved *w, int all);
+/*
+ * The fallback rule: a VM in acute memory pressure between two reports dt
+ * apart (almost nothing usable, swapping in, or stalled 10% of the time)
+ * gets its balloon target raised by max(64 MiB, a quarter of what the
+ * balloon holds back), within its maximum and headroom. The new target,
+ * or 0 for none. Pure, for tests.
+ */
+#define WV_MEM_ACUTE_FREE_KIB (16u << 10)
+#define WV_MEM_ACUTE_SWAP_KIB (1u << 10)
+#define WV_MEM_ACUTE_STEP_KIB (64u << 10)
+uint32_t wv_mem_rule(const struct mm_stats *prev, const struct mm_stats *s, uint64_t dt_ns,
+		     uint32_t target_kib, uint64_t headroom_kib);
 /* A checked, assembled transaction of SET_BALLOON ops (apply.c hands it over). */
 void wv_mem_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int local);
 
