@@ -3,7 +3,8 @@
 # Builds the guest images into OUT (default build/images), offline-repeatably
 # from Debian packages only:
 #   vmlinuz         the kernel of Debian's current linux-image-amd64
-#   initramfs.img   busybox-static, the virtio modules, /init and wave-guest
+#   initramfs.img   busybox-static, the virtio and zram modules (in load order,
+#                   listed in /lib/modules/list for /init), /init and wave-guest
 # The kernel package is fetched once with 'apt-get download' into
 # OUT/cache and reused; nothing else is downloaded.
 # Usage: images/mkimages.sh OUT WAVE_GUEST_BINARY
@@ -11,7 +12,8 @@ set -eu
 out=${1:-build/images}
 guest=${2:?usage: mkimages.sh OUT WAVE_GUEST_BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-mods="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon failover net_failover virtio_net"
+# In load order (no modules.dep in the package): zram needs zsmalloc; lzo-rle is built in.
+mods="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon failover net_failover virtio_net zsmalloc zram"
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "mkimages: $1 not found: run 'make deps'" >&2; exit 1; }; }
 need cpio
@@ -53,6 +55,7 @@ for m in $mods; do
 	*) cp "$f" "$root/lib/modules/$m.ko" ;;
 	esac
 done
+echo "$mods" > "$root/lib/modules/list"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -n -9 > "$out/initramfs.img.new"
 mv "$out/vmlinuz.new" "$out/vmlinuz"
 mv "$out/initramfs.img.new" "$out/initramfs.img"

@@ -205,6 +205,14 @@ double model_net_rx_rate(const struct model_vm *vm, uint64_t now_ns, int slow)
 	return r * exp(-(double)quiet / (double)(slow ? 10 * MODEL_TAU_NS : MODEL_TAU_NS));
 }
 
+/* avg decayed over the silence since seen beyond the quiet period. */
+static double decayed(double avg, uint64_t seen, uint64_t now)
+{
+	if (now <= seen + MODEL_MEM_QUIET_NS)
+		return avg;
+	return avg * exp(-(double)(now - seen - MODEL_MEM_QUIET_NS) / (double)MODEL_MEM_TAU_NS);
+}
+
 /* What a counter that wraps at 2^32 moved by, per second, over dt ns. */
 static double rate32(uint32_t now, uint32_t before, uint64_t dt)
 {
@@ -221,6 +229,13 @@ static int apply_mem(struct model *m, const struct wave_mem_state *s, uint64_t n
 	x = &vm->mem;
 	if (x->present && now > x->state_ns) {
 		uint64_t dt = now - x->state_ns;
+
+		/* Silence beyond the quiet period: the counts stood still until this report. */
+		if (dt > MODEL_MEM_QUIET_NS) {
+			x->major_per_s = decayed(x->major_per_s, x->state_ns, now);
+			x->swap_in_kib_per_s = decayed(x->swap_in_kib_per_s, x->state_ns, now);
+			dt = MODEL_MEM_QUIET_NS;
+		}
 
 		/* Counts the guest did not report stay NONE: no rate from them. */
 		if (s->major_faults != WAVE_MEM_NONE && x->major_faults != WAVE_MEM_NONE)
@@ -255,10 +270,21 @@ static int apply_mem_ctl(struct model *m, const struct wave_mem_ctl *c, uint64_t
 	if (!vm || vm->barrier != c->barrier)
 		return -ENOENT;
 	x = &vm->mem;
-	/* Stall time that grew by d over dt: stalled d/dt of the time (a total that went back: a new start). */
-	if (x->ctl && now > x->ctl_ns && c->psi_some_us >= x->psi_some_us)
+	/*
+	 * Stall time that grew by d over dt: stalled d/dt of the time (a total
+	 * that went back: a new start). A report after silence: the stall
+	 * time stood still until the last period, so d was spent in that.
+	 */
+	if (x->ctl && now > x->ctl_ns && c->psi_some_us >= x->psi_some_us) {
+		uint64_t dt = now - x->ctl_ns;
+
+		if (dt > MODEL_MEM_QUIET_NS) {
+			x->stall = decayed(x->stall, x->ctl_ns, now);
+			dt = MODEL_MEM_QUIET_NS;
+		}
 		x->stall = ewma(x->stall, (double)(c->psi_some_us - x->psi_some_us) * 1e3 /
-				(double)(now - x->ctl_ns), now - x->ctl_ns, MODEL_MEM_TAU_NS);
+				(double)dt, dt, MODEL_MEM_TAU_NS);
+	}
 	x->ctl = 1;
 	x->target_kib = c->target_kib;
 	x->floor_kib = c->floor_kib;
@@ -267,6 +293,15 @@ static int apply_mem_ctl(struct model *m, const struct wave_mem_ctl *c, uint64_t
 	x->psi_some_us = c->psi_some_us;
 	x->ctl_ns = now;
 	return 1;
+}
+
+void model_mem_now(const struct model_vm *vm, uint64_t now_ns, struct model_mem_now *out)
+{
+	const struct model_mem *x = &vm->mem;
+
+	out->major_per_s = decayed(x->major_per_s, x->state_ns, now_ns);
+	out->swap_in_kib_per_s = decayed(x->swap_in_kib_per_s, x->state_ns, now_ns);
+	out->stall = decayed(x->stall, x->ctl_ns, now_ns);
 }
 
 static int apply_host_mem(struct model *m, const struct wave_host_mem *h, uint64_t now)

@@ -64,6 +64,13 @@ struct model_net {
  * and the share of time the VM stalled on memory (PSI "some").
  */
 #define MODEL_MEM_TAU_NS (2 * 1000000000ull)
+/*
+ * The host sends a memory report only when something in it changed, at
+ * most every statistics period (a second by default): silence longer than
+ * this means the counts stood still, and the readers below decay the rates
+ * over it.
+ */
+#define MODEL_MEM_QUIET_NS (1500 * 1000000ull)
 
 struct model_mem {
 	int present;              /* MEM_STATE seen */
@@ -149,6 +156,12 @@ static inline unsigned int model_thread_slot(const struct model_thread *t)
  * export period (no NET_STATE: nothing arrived). 0 without counts.
  */
 double model_net_rx_rate(const struct model_vm *vm, uint64_t now_ns, int slow);
+
+/* A VM's memory signals now, decayed over silence (see MODEL_MEM_QUIET_NS). */
+struct model_mem_now {
+	double major_per_s, swap_in_kib_per_s, stall;
+};
+void model_mem_now(const struct model_vm *vm, uint64_t now_ns, struct model_mem_now *out);
 
 unsigned int model_allowed_cpus(const struct model *m, unsigned int *list, unsigned int max);
 

@@ -18,13 +18,18 @@
  *     report, about a second). ESX's idle-memory tax and TMO's
  *     pressure-driven reclaim work the same way: reclaim is cheap to delay
  *     and expensive to overdo.
+ *   - A size at which the VM was pressed is not shrunk to again for
+ *     relax (30 s): the working-set estimate missed something there (page
+ *     cache it needs, zram's own memory), and probing lower more often
+ *     would make it swap every few seconds.
  *   - Never below the VM's floor (metadata mem-min) nor below what it
  *     uses plus reserve-min, so the policy never pushes a guest into OOM;
  *     never above its maximum.
  *   - When the wants do not fit the budget, every VM gets its need first,
  *     and what is left goes by mem-weight (water-filling, each capped at
  *     what it wants).
- * Changes under hysteresis are not sent. Shrinks go before growths, and a
+ * It decides once per report, and once a second without one (the host
+ * sends a report only when it changed). Changes under hysteresis are not sent. Shrinks go before growths, and a
  * growth is sent only as far as the budget has room once the shrinks are
  * counted (the host counts an accepted target at once, and refuses what
  * would pass the budget). One target per VM is out at a time: the next
@@ -38,6 +43,7 @@
 
 #define MIB 1024u
 #define INFLIGHT_NS 3000000000ull
+#define DECIDE_NS   1000000000ull /* at least this often, reports or not */
 
 struct bal_cfg {
 	double reserve;          /* of the working set, kept free */
@@ -48,6 +54,7 @@ struct bal_cfg {
 	uint32_t fault_hi;       /* major faults/s that mean pressure */
 	double shrink;           /* most taken back per decision, of the maximum */
 	uint64_t idle_ns;        /* calm this long before anything is taken back */
+	uint64_t relax_ns;       /* a size that brought pressure is kept off this long */
 	uint32_t hyst;           /* MiB: smaller changes are not sent */
 };
 
@@ -60,6 +67,7 @@ static const struct bal_cfg bal_defaults = {
 	.fault_hi = 100,
 	.shrink = 0.05,
 	.idle_ns = 3000000000ull,
+	.relax_ns = 30000000000ull,
 	.hyst = 8,
 };
 
@@ -76,6 +84,8 @@ static const struct policy_param bal_params[] = {
 	BAL_PARAM("shrink", FRACTION, shrink, 0.001, 1,
 		  "most taken back per decision, share of the maximum"),
 	BAL_PARAM("idle", DURATION, idle_ns, 0, 6e11, "calm this long before memory is taken back"),
+	BAL_PARAM("relax", DURATION, relax_ns, 0, 3.6e12,
+		  "a size that brought pressure is not shrunk to again for this long"),
 	BAL_PARAM("hyst", UINT32, hyst, 0, 65536, "changes below this (MiB) are not sent"),
 	{ .name = NULL },
 };
@@ -83,10 +93,13 @@ static const struct policy_param bal_params[] = {
 struct bal_vm {
 	uint32_t id;             /* the VM this slot decided for (0: none yet) */
 	uint64_t decided_ns;     /* the report the last decision was made from */
+	uint64_t judged_ns;      /* when it was last decided for */
 	uint64_t calm_since;     /* 0: under pressure */
 	uint32_t sent_kib;       /* target out, waiting to be seen */
 	uint64_t sent_ns;
 	int pressed;
+	uint64_t pressure_kib;   /* the largest size it was pressed at lately (0: none) */
+	uint64_t pressure_ns;    /* ... last seen then */
 };
 
 struct bal_state {
@@ -125,10 +138,14 @@ static uint64_t used_kib(const struct model_mem *x)
 	return x->available_kib - x->usable_kib;
 }
 
-static int pressed(const struct bal_cfg *c, const struct model_mem *x)
+static int pressed(const struct bal_cfg *c, const struct model_vm *vm, uint64_t now)
 {
-	return x->stall > c->stall_hi || x->swap_in_kib_per_s > c->swap_hi ||
-	       x->major_per_s > c->fault_hi ||
+	const struct model_mem *x = &vm->mem;
+	struct model_mem_now r;
+
+	model_mem_now(vm, now, &r);
+	return r.stall > c->stall_hi || r.swap_in_kib_per_s > c->swap_hi ||
+	       r.major_per_s > c->fault_hi ||
 	       (x->usable_kib != WAVE_MEM_NONE && x->usable_kib < c->reserve_min * MIB / 2);
 }
 
@@ -153,21 +170,30 @@ static int judge(struct bal_state *s, const struct model_vm *vm, struct bal_vm *
 	w->need = used ? used + res : w->cur;
 	w->need = w->need > floor ? w->need : floor;
 	w->need = w->need < x->max_kib ? w->need : x->max_kib;
-	b->pressed = pressed(c, x);
+	b->pressed = pressed(c, vm, now);
 	if (b->pressed) {
 		uint64_t step = (uint64_t)(c->grow * (double)size);
 
 		step = step > c->reserve_min * MIB ? step : c->reserve_min * MIB;
+		/* The size at which pressure began (not what it grew to since). */
+		if (b->calm_since || !b->pressure_kib)
+			b->pressure_kib = size > b->pressure_kib ? size : b->pressure_kib;
 		b->calm_since = 0;
+		b->pressure_ns = now;
 		w->want = (size > w->cur ? size : w->cur) + step;
 	} else {
 		if (!b->calm_since)
 			b->calm_since = now;
+		if (b->pressure_kib && now - b->pressure_ns >= c->relax_ns)
+			b->pressure_kib = 0; /* probe lower again, once in a while */
 		w->want = w->need;
 		if (w->want < w->cur) {
 			uint64_t step = (uint64_t)(c->shrink * (double)x->max_kib);
+			/* Not back to where it was pressed: its estimate missed something there. */
+			uint64_t low = b->pressure_kib ? b->pressure_kib + c->reserve_min * MIB : 0;
 
-			if (now - b->calm_since < c->idle_ns)
+			w->want = w->want > low ? w->want : low;
+			if (now - b->calm_since < c->idle_ns || w->want >= w->cur)
 				w->want = w->cur;
 			else if (w->cur - w->want > step)
 				w->want = w->cur - step;
@@ -260,7 +286,8 @@ static void bal_decide(void *priv, const struct model *m, uint64_t now, struct p
 			continue;
 		}
 		x->sent_kib = 0;
-		fresh |= vm->mem.state_ns > x->decided_ns;
+		/* A new report, or a second without one (nothing changed: still a state to judge). */
+		fresh |= vm->mem.state_ns > x->decided_ns || now - x->judged_ns >= DECIDE_NS;
 		judge(s, vm, x, now, &w[n]);
 		b[n++] = x;
 	}
@@ -270,6 +297,7 @@ static void bal_decide(void *priv, const struct model *m, uint64_t now, struct p
 	split(w, n, budget);
 	for (unsigned int i = 0; i < n; i++) {
 		b[i]->decided_ns = w[i].vm->mem.state_ns;
+		b[i]->judged_ns = now;
 		total += w[i].cur;
 	}
 	/* Shrinks first: the host counts them at once, making room for the growths. */
@@ -303,6 +331,21 @@ static void bal_result(void *priv, const struct model *m, const struct wave_txn 
 				s->vm[v].sent_kib = 0; /* refused or failed: decide again */
 }
 
+/*
+ * A new epoch (fallback and hand-back, or a restarted host): the balloons
+ * stay as they were (the host does not restore them), so what was learned
+ * about each VM's pressure stays too; only what was out is forgotten.
+ */
+static void bal_reset(void *priv)
+{
+	struct bal_state *s = priv;
+
+	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
+		s->vm[v].sent_kib = 0;
+		s->vm[v].decided_ns = s->vm[v].judged_ns = 0;
+	}
+}
+
 const struct policy_ops mm_balloon_ops = {
 	.name = "balloon",
 	.summary = "split the guests' memory budget by working set, pressure and mem-weight",
@@ -314,4 +357,5 @@ const struct policy_ops mm_balloon_ops = {
 	.init = bal_init,
 	.decide = bal_decide,
 	.result = bal_result,
+	.reset = bal_reset,
 };

@@ -96,6 +96,17 @@ int guest_cfg_load(struct guest_cfg *cfg, const char *cmdline)
 		ret |= parse_uint("threads", v, 256, &cfg->threads);
 	if ((v = arg(cmdline, "period_ms")))
 		ret |= parse_uint("period_ms", v, 60000, &cfg->period_ms);
+	cfg->mem_mb = 64;
+	if ((v = arg(cmdline, "mem_mb")))
+		ret |= parse_uint("mem_mb", v, 1u << 20, &cfg->mem_mb);
+	if ((v = arg(cmdline, "mem_rate")))
+		ret |= parse_uint("mem_rate", v, 1u << 20, &cfg->mem_rate);
+	if ((v = arg(cmdline, "mem_sched"))) {
+		static char sched[256];
+
+		snprintf(sched, sizeof(sched), "%.*s", (int)strcspn(v, " \n"), v);
+		cfg->mem_sched = sched;
+	}
 	if (!cfg->port || !cfg->period_ms) {
 		fprintf(stderr, "wave-guest: wave.port and wave.period_ms must not be 0\n");
 		ret = -EINVAL;

@@ -2,7 +2,7 @@
 /*
  * wave-guest: the workloads that run inside Wave-VM's test and benchmark
  * guests, one static binary started by the initramfs' /init with the
- * workload named on the kernel command line (wave.workload=spin|echo|idle|probe).
+ * workload named on the kernel command line (wave.workload=spin|echo|idle|probe|mem).
  *
  * Guests talk to the host in two ways: lines on the serial console (which
  * libvirt writes to a file: human-readable, and the readiness signal tests
@@ -25,6 +25,9 @@ struct guest_cfg {
 	unsigned int cost_us;      /* wave.cost_us: echo's default per-request CPU cost */
 	unsigned int threads;      /* wave.threads: spin threads (default: online CPUs) */
 	unsigned int period_ms;    /* wave.period_ms: report period (default 1000) */
+	unsigned int mem_mb;       /* wave.mem_mb: mem's working set at start, MiB (default 64) */
+	unsigned int mem_rate;     /* wave.mem_rate: mem's touches, MiB/s (0: as fast as it can) */
+	const char *mem_sched;     /* wave.mem_sched=S:MB,S:MB,...: working set from second S on */
 };
 
 /*
@@ -35,6 +38,7 @@ struct guest_cfg {
  */
 #define ECHO_MAGIC      0x48434557u /* "WECH" */
 #define HOG_MAGIC       0x474f4857u /* "WHOG" */
+#define MEM_MAGIC       0x4d454d57u /* "WMEM": cost_us is mem's new working set, MiB */
 #define ECHO_COST_DEFAULT 0xffffffffu
 
 struct echo_msg {
@@ -66,5 +70,6 @@ int guest_spin(const struct guest_cfg *cfg);
 int guest_echo(const struct guest_cfg *cfg);
 int guest_idle(const struct guest_cfg *cfg);
 int guest_probe(const struct guest_cfg *cfg);
+int guest_mem(const struct guest_cfg *cfg);
 
 #endif

@@ -18,6 +18,7 @@ static const struct {
 	{ "echo", guest_echo },
 	{ "idle", guest_idle },
 	{ "probe", guest_probe },
+	{ "mem", guest_mem },
 };
 
 int main(int argc, char **argv)
@@ -38,6 +39,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
 		if (!strcmp(cfg.workload, workloads[i].name))
 			return workloads[i].run(&cfg);
-	fprintf(stderr, "wave-guest: unknown workload '%s' (spin, echo, idle, probe)\n", cfg.workload);
+	fprintf(stderr, "wave-guest: unknown workload '%s' (spin, echo, idle, probe, mem)\n", cfg.workload);
 	return 2;
 }
