@@ -160,10 +160,10 @@ static void mark(const struct sc_client *cl, struct phase_mark *m)
 	m->t = wave_now_ns();
 	m->cpu[CPU_WAVED] = se_cpu_ns(env.waved);
 	m->cpu[CPU_AGENT] = se_cpu_ns(env.agent);
-	m->cpu[CPU_LATVM] = se_cpu_ns(env.lat_pid);
+	m->cpu[CPU_LATVM] = se_cpu_ns(env.be.vm[SE_VM_LAT].pid);
 	m->cpu[CPU_BATVMS] = 0;
 	for (int i = 0; i < SE_NR_BATCH; i++)
-		m->cpu[CPU_BATVMS] += se_cpu_ns(env.bat_pid[i]);
+		m->cpu[CPU_BATVMS] += se_cpu_ns(env.be.vm[SE_VM_BAT + i].pid);
 }
 
 /*
@@ -172,7 +172,7 @@ static void mark(const struct sc_client *cl, struct phase_mark *m)
  */
 static int64_t lat_demotions_fired(int64_t *fired)
 {
-	json_object *st = waved_status(env.rundir, NULL, 0), *vms, *vm, *stats;
+	json_object *st = waved_status(env.be.rundir, NULL, 0), *vms, *vm, *stats;
 	int64_t n = -1;
 
 	if (fired)
@@ -305,7 +305,7 @@ static int run_mode(const struct bs_cfg *c, struct sc_client *cl, struct sc_repo
 
 static int state_changed(const char *want)
 {
-	return waved_state_is(env.rundir, want);
+	return waved_state_is(env.be.rundir, want);
 }
 
 /* One offload run with the agent stopped for a while in the middle. */
@@ -533,8 +533,8 @@ static int run_all(const struct bs_cfg *c, struct bs_results *res)
 	if ((ret = sc_reports_start(&rep, "10.77.0.1", REPORT_PORT)))
 		return ret;
 	for (int b = 0; b < SE_NR_BATCH; b++)
-		sc_reports_add_vm(&rep, env.bat_ip[b]);
-	if ((ret = sc_client_start(&cl, env.lat_ip, ECHO_PORT, CLIENT_PRIO))) {
+		sc_reports_add_vm(&rep, env.be.vm[SE_VM_BAT + b].ip);
+	if ((ret = sc_client_start(&cl, env.be.vm[SE_VM_LAT].ip, ECHO_PORT, CLIENT_PRIO))) {
 		sc_reports_stop(&rep);
 		return ret;
 	}

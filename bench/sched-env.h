@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bench/vmenv.h"
+
 /*
  * nonet: offload with the VMs' traffic not counted (waved --net-observe none): CPU-only insight.
  * fire: offload with a packet's arrival firing the prestaged decisions (waved --net-fire);
@@ -32,14 +34,11 @@ const char *se_modes_list(void);
 #define SE_MAX_THREADS 16
 #define SE_NR_BATCH 2   /* batch VMs of 2 vCPUs: 4 spinning vCPUs, 2:1 on two CPUs */
 
+/* The VMs, by their index in be.vm. */
+enum { SE_VM_LAT = 0, SE_VM_BAT = 1 };
+
 struct se_env {
-	char bindir[PATH_MAX], scripts[PATH_MAX], images[PATH_MAX];
-	char rundir[64], chan[64], prefix[32];
-	char lat[48], lat_ip[64];
-	pid_t lat_pid;              /* its QEMU */
-	char bat[SE_NR_BATCH][48], bat_ip[SE_NR_BATCH][64];
-	pid_t bat_pid[SE_NR_BATCH];
-	int vms_up;                 /* launched (to stop) */
+	struct bench_env be;        /* libvirtd, the bridge, the VMs, the run directory */
 	pid_t waved, agent;
 	/* --policy-opt KEY=VALUE for the latency policy, wherever it runs */
 	const char *policy_opt[SE_MAX_POLICY_OPTS];
