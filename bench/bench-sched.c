@@ -524,13 +524,14 @@ static int parse(int argc, char **argv, struct bs_cfg *c)
 static int run_all(const struct bs_cfg *c, struct bs_results *res)
 {
 	struct sc_client cl;
-	struct sc_reports rep;
+	static struct sc_reports rep; /* megabytes: not on the stack */
 	int ret;
 
 	progress(c, "starting libvirtd (if needed), the bridge and %d VMs", 1 + SE_NR_BATCH);
 	if ((ret = se_setup(&env, c->json)) || (ret = se_wait_guests(&env, 180)))
 		return ret;
-	if ((ret = sc_reports_start(&rep, "10.77.0.1", REPORT_PORT)))
+	if ((ret = sc_reports_start(&rep, "10.77.0.1", REPORT_PORT, "WAVE-SPIN",
+				    (const char *const[]){ "units", NULL })))
 		return ret;
 	for (int b = 0; b < SE_NR_BATCH; b++)
 		sc_reports_add_vm(&rep, env.be.vm[SE_VM_BAT + b].ip);

@@ -11,6 +11,7 @@
 int bench_channel_main(int argc, char **argv);
 int bench_loop_main(int argc, char **argv);
 int bench_sched_main(int argc, char **argv);
+int bench_mem_main(int argc, char **argv);
 
 /* Percentile p (0..1) of n samples; sorts them in place. 0 if n == 0. */
 uint64_t bench_percentile(uint64_t *samples, size_t n, double p);
@@ -23,5 +24,8 @@ int bench_pin(int cpu);
 
 /* The first two CPUs this process may run on, for the two benchmark threads. */
 int bench_default_cpus(int cpus[2]);
+
+/* Runs gnuplot on DIR/plots.gp in DIR. 0, or -errno / -EIO (said, naming what). */
+int bench_gnuplot(const char *dir, const char *what);
 
 #endif

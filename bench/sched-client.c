@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,26 +190,33 @@ static void *reports_loop(void *arg)
 		struct sockaddr_in from;
 		socklen_t fl = sizeof(from);
 		ssize_t n = recvfrom(r->fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &fl);
+		struct sc_report rep = { 0 };
+		char key[40];
 		const char *u;
 
 		if (n <= 0)
 			continue;
 		buf[n] = '\0';
-		if (strncmp(buf, "WAVE-SPIN", 9) || !(u = strstr(buf, " units=")))
+		if (strncmp(buf, r->prefix, strlen(r->prefix)) || buf[strlen(r->prefix)] != ' ')
 			continue;
+		for (unsigned int k = 0; k < r->nr_keys; k++) {
+			snprintf(key, sizeof(key), " %s=", r->keys[k]);
+			if ((u = strstr(buf, key)))
+				rep.v[k] = strtoull(u + strlen(key), NULL, 10);
+		}
+		rep.t_ns = wave_now_ns();
+		rep.units = rep.v[0];
 		pthread_mutex_lock(&r->lock);
 		for (unsigned int v = 0; v < r->nr_vms; v++)
-			if (r->vm_ip[v].s_addr == from.sin_addr.s_addr && r->n[v] < SC_MAX_REPORT) {
-				r->r[v][r->n[v]].t_ns = wave_now_ns();
-				r->r[v][r->n[v]].units = strtoull(u + 7, NULL, 10);
-				r->n[v]++;
-			}
+			if (r->vm_ip[v].s_addr == from.sin_addr.s_addr && r->n[v] < SC_MAX_REPORT)
+				r->r[v][r->n[v]++] = rep;
 		pthread_mutex_unlock(&r->lock);
 	}
 	return NULL;
 }
 
-int sc_reports_start(struct sc_reports *r, const char *host_ip, unsigned int port)
+int sc_reports_start(struct sc_reports *r, const char *host_ip, unsigned int port,
+		     const char *prefix, const char *const *keys)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	struct timeval tv = { .tv_usec = 100000 };
@@ -216,6 +224,9 @@ int sc_reports_start(struct sc_reports *r, const char *host_ip, unsigned int por
 
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
+	snprintf(r->prefix, sizeof(r->prefix), "%s", prefix);
+	for (; keys[r->nr_keys] && r->nr_keys < SC_MAX_KEYS; r->nr_keys++)
+		r->keys[r->nr_keys] = keys[r->nr_keys];
 	if (inet_pton(AF_INET, host_ip, &a.sin_addr) != 1)
 		return -EINVAL;
 	r->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -226,7 +237,7 @@ int sc_reports_start(struct sc_reports *r, const char *host_ip, unsigned int por
 	if (bind(r->fd, (struct sockaddr *)&a, sizeof(a))) {
 		int err = -errno;
 
-		wave_err("bench sched: cannot listen for work reports on %s:%u: %s", host_ip, port,
+		wave_err("bench: cannot listen for work reports on %s:%u: %s", host_ip, port,
 			 strerror(errno));
 		close(r->fd);
 		return err;
@@ -258,28 +269,58 @@ void sc_reports_stop(struct sc_reports *r)
  * (or the first after it) and the first one at or after t1 (or the last
  * before it), so a window shorter than two report periods still counts.
  */
+/* REQUIRES: r->lock held. How fast key k of VM v grew over the reports bracketing [t0, t1]. */
+static double rate_locked(const struct sc_reports *r, unsigned int v, unsigned int k, uint64_t t0,
+			  uint64_t t1)
+{
+	const struct sc_report *a = NULL, *b = NULL;
+
+	/* Reports arrive in time order. */
+	for (unsigned int i = 0; i < r->n[v]; i++) {
+		const struct sc_report *x = &r->r[v][i];
+
+		if (x->t_ns <= t0 || !a)
+			a = x;
+		if (x->t_ns >= t1 && !b)
+			b = x;
+	}
+	if (!b && r->n[v])
+		b = &r->r[v][r->n[v] - 1];
+	if (a && b && b->t_ns > a->t_ns && b->v[k] >= a->v[k])
+		return (double)(b->v[k] - a->v[k]) * 1e9 / (double)(b->t_ns - a->t_ns);
+	return 0;
+}
+
 double sc_units_per_s(struct sc_reports *r, uint64_t t0, uint64_t t1)
 {
 	double sum = 0;
 
 	pthread_mutex_lock(&r->lock);
-	for (unsigned int v = 0; v < r->nr_vms; v++) {
-		const struct sc_report *a = NULL, *b = NULL;
-
-		/* Reports arrive in time order. */
-		for (unsigned int i = 0; i < r->n[v]; i++) {
-			const struct sc_report *x = &r->r[v][i];
-
-			if (x->t_ns <= t0 || !a)
-				a = x;
-			if (x->t_ns >= t1 && !b)
-				b = x;
-		}
-		if (!b && r->n[v])
-			b = &r->r[v][r->n[v] - 1];
-		if (a && b && b->t_ns > a->t_ns && b->units >= a->units)
-			sum += (double)(b->units - a->units) * 1e9 / (double)(b->t_ns - a->t_ns);
-	}
+	for (unsigned int v = 0; v < r->nr_vms; v++)
+		sum += rate_locked(r, v, 0, t0, t1);
 	pthread_mutex_unlock(&r->lock);
 	return sum;
+}
+
+double sc_vm_rate(struct sc_reports *r, unsigned int v, unsigned int k, uint64_t t0, uint64_t t1)
+{
+	double x;
+
+	pthread_mutex_lock(&r->lock);
+	x = v < r->nr_vms && k < r->nr_keys ? rate_locked(r, v, k, t0, t1) : 0;
+	pthread_mutex_unlock(&r->lock);
+	return x;
+}
+
+int sc_last(struct sc_reports *r, unsigned int v, struct sc_report *out)
+{
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&r->lock);
+	if (v < r->nr_vms && r->n[v]) {
+		*out = r->r[v][r->n[v] - 1];
+		ret = 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return ret;
 }

@@ -62,10 +62,13 @@ static inline uint64_t sc_sent(const struct sc_client *c)
 unsigned int sc_collect(const struct sc_client *c, uint64_t from_seq, uint64_t to_seq,
 			uint64_t *out, unsigned int max, uint64_t *lost);
 
-/* Work reports of the spin guests (UDP to the host). */
+/* Work reports of the guests (UDP to the host): "PREFIX ... KEY=N ...". */
+#define SC_MAX_KEYS 8
+
 struct sc_report {
 	uint64_t t_ns;          /* when it arrived */
-	uint64_t units;         /* cumulative work units of that VM */
+	uint64_t units;         /* cumulative work units of that VM (the first key) */
+	uint64_t v[SC_MAX_KEYS];/* every key's value, in the order given */
 };
 
 struct sc_reports {
@@ -73,17 +76,29 @@ struct sc_reports {
 	volatile int stop;
 	pthread_t thr;
 	pthread_mutex_t lock;
+	char prefix[16];
+	const char *keys[SC_MAX_KEYS];
+	unsigned int nr_keys;
 	unsigned int nr_vms;
 	struct in_addr vm_ip[SC_MAX_VMS];
 	struct sc_report r[SC_MAX_VMS][SC_MAX_REPORT];
 	unsigned int n[SC_MAX_VMS];
 };
 
-/* Listens on host_ip:port for "WAVE-SPIN ... units=N" datagrams from the VMs' addresses. */
-int sc_reports_start(struct sc_reports *r, const char *host_ip, unsigned int port);
+/*
+ * Listens on host_ip:port for "PREFIX ... KEY=N ..." datagrams from the
+ * VMs' addresses, keeping the values of keys (NULL-ended, the first one
+ * the cumulative work units: "units").
+ */
+int sc_reports_start(struct sc_reports *r, const char *host_ip, unsigned int port,
+		     const char *prefix, const char *const *keys);
 int sc_reports_add_vm(struct sc_reports *r, const char *ip);
 void sc_reports_stop(struct sc_reports *r);
 /* Work units per second of all VMs together over [t0, t1] (from reports inside it). */
 double sc_units_per_s(struct sc_reports *r, uint64_t t0, uint64_t t1);
+/* ... of VM v alone, and how much key k grew per second over that window. */
+double sc_vm_rate(struct sc_reports *r, unsigned int v, unsigned int k, uint64_t t0, uint64_t t1);
+/* VM v's last report (its values), or -ENOENT. */
+int sc_last(struct sc_reports *r, unsigned int v, struct sc_report *out);
 
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bench/bench-sched.h"
+#include "bench/bench.h"
 #include "common/log.h"
 #include "common/spawn.h"
 
@@ -133,23 +134,7 @@ static int write_plots(const struct bs_results *res, const char *dir)
 			res->tl_cont_ms);
 	}
 	fclose(f);
-	{
-		char *argv[] = { "/usr/bin/gnuplot", "plots.gp", NULL };
-		char cwd[4096];
-		pid_t pid;
-		int st = 0;
-
-		if (!getcwd(cwd, sizeof(cwd)) || chdir(dir))
-			return -errno;
-		pid = wave_spawn(argv, 1);
-		if (chdir(cwd))
-			return -errno;
-		if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
-			wave_err("bench sched: gnuplot failed (is gnuplot-nox installed? make deps)");
-			return -EIO;
-		}
-	}
-	return 0;
+	return bench_gnuplot(dir, "bench sched");
 }
 
 /* The goals, each a ratio within a run: median (min-max) over the runs, and the verdict. */

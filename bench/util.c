@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "common/log.h"
 #include "common/procstat.h"
+#include "common/spawn.h"
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -57,4 +60,23 @@ uint64_t bench_proc_cpu_ns(pid_t pid)
 	struct wave_procstat ps;
 
 	return wave_procstat(0, pid, &ps) ? 0 : ps.cpu_ns;
+}
+
+int bench_gnuplot(const char *dir, const char *what)
+{
+	char *argv[] = { "/usr/bin/gnuplot", "plots.gp", NULL };
+	char cwd[4096];
+	pid_t pid;
+	int st = 0;
+
+	if (!getcwd(cwd, sizeof(cwd)) || chdir(dir))
+		return -errno;
+	pid = wave_spawn(argv, 1);
+	if (chdir(cwd))
+		return -errno;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		wave_err("%s: gnuplot failed (is gnuplot-nox installed? make deps)", what);
+		return -EIO;
+	}
+	return 0;
 }

@@ -95,6 +95,7 @@ static int lookup_once(const struct bench_env *e, struct bench_vm *vm)
 	} else {
 		snprintf(vm->ip, sizeof(vm->ip), "%s", d.ip);
 		vm->pid = d.pid;
+		snprintf(vm->accel, sizeof(vm->accel), "%s", d.accel);
 		vmm_domain_clear(&d);
 	}
 	vmm_conn_close(c);

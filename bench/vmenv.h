@@ -23,6 +23,7 @@ struct bench_vm {
 	char name[48];
 	char ip[64];
 	pid_t pid;                  /* its QEMU */
+	char accel[8];              /* "TCG" or "KVM", from its vCPU threads' names */
 };
 
 struct bench_env {

@@ -158,25 +158,33 @@ static int slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigne
 	return 0;
 }
 
-static void read_stats(struct mm *m, struct mm_slot *s, const char *psi, struct mm_stats *out)
+/* A balloon.* value of a stats record (KiB, or a count), or MM_NONE if the guest did not report it. */
+static uint32_t stat32(virDomainStatsRecordPtr r, const char *name, int size)
+{
+	unsigned long long v;
+
+	if (virTypedParamsGetULLong(r->params, r->nparams, name, &v) != 1)
+		return MM_NONE;
+	return size ? kib32(v) : (uint32_t)v;
+}
+
+/*
+ * The same from the domain alone (two calls): for a driver whose bulk
+ * statistics have no balloon group (libvirt's test driver, older ones).
+ * 0, or -1 with out->why said.
+ */
+static int read_stats_dom(struct mm_slot *s, struct mm_stats *out)
 {
 	virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
 	unsigned long max;
 	int n;
 
-	memset(out, 0, sizeof(*out));
-	out->actual_kib = out->available_kib = out->usable_kib = out->unused_kib = MM_NONE;
-	out->caches_kib = out->rss_kib = out->major_faults = out->minor_faults = MM_NONE;
-	out->swap_in_kib = out->swap_out_kib = MM_NONE;
-	out->balloon = s->balloon;
-	snprintf(out->why, sizeof(out->why), "%s", s->why);
 	if ((max = virDomainGetMaxMemory(s->dom)) == 0 ||
 	    (n = virDomainMemoryStats(s->dom, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0)) < 0) {
 		virt_err(out->why, sizeof(out->why));
 		virDomainFree(s->dom); /* looked up again next time: it may be gone */
 		s->dom = NULL;
-		out->max_kib = 0;
-		return;
+		return -1;
 	}
 	out->max_kib = kib32(max);
 	for (int i = 0; i < n; i++) {
@@ -197,6 +205,47 @@ static void read_stats(struct mm *m, struct mm_slot *s, const char *psi, struct 
 		default: break;
 		}
 	}
+	return 0;
+}
+
+/* Fills out from domain uuid's record among recs (one call for every domain: see turn()). */
+static void read_stats(struct mm_slot *s, const char *uuid, virDomainStatsRecordPtr *recs,
+		       const char *psi, struct mm_stats *out)
+{
+	virDomainStatsRecordPtr r = NULL;
+	char u[VIR_UUID_STRING_BUFLEN];
+	unsigned long long v;
+
+	memset(out, 0, sizeof(*out));
+	out->actual_kib = out->available_kib = out->usable_kib = out->unused_kib = MM_NONE;
+	out->caches_kib = out->rss_kib = out->major_faults = out->minor_faults = MM_NONE;
+	out->swap_in_kib = out->swap_out_kib = MM_NONE;
+	out->balloon = s->balloon;
+	snprintf(out->why, sizeof(out->why), "%s", s->why);
+	for (int i = 0; recs && recs[i] && !r; i++)
+		if (!virDomainGetUUIDString(recs[i]->dom, u) && !strcmp(u, uuid))
+			r = recs[i];
+	if (!r || (out->max_kib = stat32(r, "balloon.maximum", 1)) == MM_NONE) {
+		out->max_kib = 0;
+		if (read_stats_dom(s, out)) {
+			out->max_kib = 0; /* nothing known */
+			return;
+		}
+		goto psi;
+	}
+	out->actual_kib = stat32(r, "balloon.current", 1);
+	out->available_kib = stat32(r, "balloon.available", 1);
+	out->usable_kib = stat32(r, "balloon.usable", 1);
+	out->unused_kib = stat32(r, "balloon.unused", 1);
+	out->caches_kib = stat32(r, "balloon.disk_caches", 1);
+	out->rss_kib = stat32(r, "balloon.rss", 1);
+	out->major_faults = stat32(r, "balloon.major_fault", 0);
+	out->minor_faults = stat32(r, "balloon.minor_fault", 0);
+	out->swap_in_kib = stat32(r, "balloon.swap_in", 0);
+	out->swap_out_kib = stat32(r, "balloon.swap_out", 0);
+	if (virTypedParamsGetULLong(r->params, r->nparams, "balloon.last-update", &v) == 1)
+		out->last_update = (int64_t)v;
+psi:
 	out->psi_vm = psi[0] && !read_psi(psi, &out->psi_some_us, &out->psi_full_us);
 	if (!out->psi_vm) {
 		struct mm_host h;
@@ -219,10 +268,22 @@ static void post_result(struct mm *m, unsigned int k, uint64_t cookie, uint32_t 
 	snprintf(r->why, sizeof(r->why), "%s", why);
 }
 
-/* One turn: targets asked for, then (if due) everyone's statistics. */
+/*
+ * One turn: targets asked for, then (if due) everyone's statistics, all
+ * domains in one call (virConnectGetAllDomainStats: one round trip to
+ * libvirtd per period, not two per VM; NOWAIT: a domain busy with a job
+ * reports less this time rather than holding everyone up).
+ */
 static void turn(struct mm *m, int read_due)
 {
+	virDomainStatsRecordPtr *recs = NULL;
 	struct mm_stats st;
+
+	if (read_due && m->conn &&
+	    virConnectGetAllDomainStats(m->conn, VIR_DOMAIN_STATS_BALLOON, &recs,
+					VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
+					VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT) < 0)
+		recs = NULL;
 
 	for (unsigned int k = 0; k < MM_MAX_VMS; k++) {
 		struct mm_slot *s = &m->s[k];
@@ -252,7 +313,7 @@ static void turn(struct mm *m, int read_due)
 		if (want && !err && virDomainSetMemoryFlags(s->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
 			err = virt_err(why, sizeof(why));
 		if (read_due && s->dom) {
-			read_stats(m, s, psi, &st);
+			read_stats(s, uuid, recs, psi, &st);
 		} else if (read_due) {
 			memset(&st, 0, sizeof(st)); /* max_kib 0: nothing known */
 			snprintf(st.why, sizeof(st.why), "%s", s->why);
@@ -266,6 +327,8 @@ static void turn(struct mm *m, int read_due)
 		}
 		pthread_mutex_unlock(&m->lock);
 	}
+	if (recs)
+		virDomainStatsRecordListFree(recs);
 	if (read_due) {
 		struct mm_host h;
 
@@ -383,6 +446,16 @@ void mm_close(struct mm *m)
 		virConnectClose(m->conn);
 	close(m->efd);
 	free(m);
+}
+
+uint64_t mm_cpu_ns(const struct mm *m)
+{
+	struct timespec ts;
+	clockid_t cid;
+
+	if (pthread_getcpuclockid(m->thr, &cid) || clock_gettime(cid, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 int mm_fd(const struct mm *m)

@@ -90,6 +90,9 @@ int mm_set_target(struct mm *m, unsigned int slot, uint32_t kib, uint64_t cookie
 /* Hands over what the worker posted since the last call. */
 void mm_poll(struct mm *m, const struct mm_cb *cb, void *arg);
 
+/* CPU time the worker thread has used (ns): what observing and setting memory costs the host. */
+uint64_t mm_cpu_ns(const struct mm *m);
+
 /* Parses a PSI file's "some" and "full" totals (us). 0 or -errno. Exposed for tests. */
 int mm_psi_parse(const char *text, uint64_t *some_us, uint64_t *full_us);
 

@@ -61,7 +61,7 @@ struct bal_cfg {
 static const struct bal_cfg bal_defaults = {
 	.reserve = 0.10,
 	.reserve_min = 32,
-	.grow = 0.25,
+	.grow = 0.5,
 	.stall_hi = 0.02,
 	.swap_hi = 256,
 	.fault_hi = 100,
@@ -111,6 +111,8 @@ struct bal_state {
 struct want {
 	const struct model_vm *vm;
 	uint64_t cur, need, want, give;
+	uint64_t held;           /* max(target, balloon now) */
+	int pressed;
 	uint32_t weight;
 };
 
@@ -130,12 +132,22 @@ static int managed(const struct model_vm *vm)
 	return vm->present && x->present && x->ctl && (x->flags & WAVE_MEM_BALLOON) && x->max_kib;
 }
 
-/* The guest's working set, KiB, or 0 if it does not report one. */
+/*
+ * The guest's working set in balloon terms, KiB, or 0 if it does not
+ * report one: what it uses (MemTotal - MemAvailable) plus what the guest
+ * never sees as MemTotal (its kernel's own, firmware: the balloon's size
+ * less MemTotal), since targets are balloon sizes.
+ */
 static uint64_t used_kib(const struct model_mem *x)
 {
+	uint64_t used, overhead = 0;
+
 	if (x->available_kib == WAVE_MEM_NONE || x->usable_kib == WAVE_MEM_NONE)
 		return 0;
-	return x->available_kib - x->usable_kib;
+	used = x->available_kib - x->usable_kib;
+	if (x->actual_kib != WAVE_MEM_NONE && x->actual_kib > x->available_kib)
+		overhead = x->actual_kib - x->available_kib;
+	return used + overhead;
 }
 
 static int pressed(const struct bal_cfg *c, const struct model_vm *vm, uint64_t now)
@@ -170,7 +182,7 @@ static int judge(struct bal_state *s, const struct model_vm *vm, struct bal_vm *
 	w->need = used ? used + res : w->cur;
 	w->need = w->need > floor ? w->need : floor;
 	w->need = w->need < x->max_kib ? w->need : x->max_kib;
-	b->pressed = pressed(c, vm, now);
+	b->pressed = w->pressed = pressed(c, vm, now);
 	if (b->pressed) {
 		uint64_t step = (uint64_t)(c->grow * (double)size);
 
@@ -205,11 +217,42 @@ static int judge(struct bal_state *s, const struct model_vm *vm, struct bal_vm *
 	return 1;
 }
 
-/* Splits budget: needs first, the rest by weight up to each want (water-filling). */
+/* Water-fills left over the VMs of tier (pressed or not) by weight, each up to its want. */
+static uint64_t fill(struct want *w, unsigned int n, uint64_t left, int tier)
+{
+	for (int open = 1; left > MIB && open;) {
+		uint64_t wsum = 0, spent = 0;
+
+		for (unsigned int i = 0; i < n; i++)
+			if (w[i].pressed == tier && w[i].give < w[i].want)
+				wsum += w[i].weight;
+		open = wsum > 0;
+		for (unsigned int i = 0; open && i < n; i++) {
+			uint64_t share, room = w[i].want - w[i].give;
+
+			if (w[i].pressed != tier || !room)
+				continue;
+			share = left * w[i].weight / wsum;
+			share = share < room ? share : room;
+			w[i].give += share;
+			spent += share;
+		}
+		if (!spent)
+			break;
+		left -= spent;
+	}
+	return left;
+}
+
+/*
+ * Splits budget: every VM its need first; what is left goes to the VMs
+ * under pressure (by weight, up to what they want), and only then to the
+ * others: memory a calm VM holds beyond its need is what a pressed one
+ * gets at once.
+ */
 static void split(struct want *w, unsigned int n, uint64_t budget)
 {
 	uint64_t sum = 0, left;
-	int open = 1;
 
 	for (unsigned int i = 0; i < n; i++)
 		sum += w[i].want;
@@ -224,27 +267,7 @@ static void split(struct want *w, unsigned int n, uint64_t budget)
 		sum += w[i].need;
 	}
 	left = budget > sum ? budget - sum : 0;
-	while (left > MIB && open) {
-		uint64_t wsum = 0, spent = 0;
-
-		for (unsigned int i = 0; i < n; i++)
-			if (w[i].give < w[i].want)
-				wsum += w[i].weight;
-		open = wsum > 0;
-		for (unsigned int i = 0; open && i < n; i++) {
-			uint64_t share, room = w[i].want - w[i].give;
-
-			if (!room)
-				continue;
-			share = left * w[i].weight / wsum;
-			share = share < room ? share : room;
-			w[i].give += share;
-			spent += share;
-		}
-		if (!spent)
-			break;
-		left -= spent;
-	}
+	fill(w, n, fill(w, n, left, 1), 0);
 }
 
 static void emit(struct bal_state *s, struct bal_vm *b, const struct want *w, uint64_t kib,
@@ -295,26 +318,35 @@ static void bal_decide(void *priv, const struct model *m, uint64_t now, struct p
 	if (!fresh)
 		return;
 	split(w, n, budget);
+	/*
+	 * What each VM holds now: its target, or its balloon if that is still
+	 * larger (a shrink takes seconds: the guest gives pages back at its own
+	 * pace). A growth goes only into what the others really left, so the
+	 * balloons together stay within the budget, not just the targets.
+	 */
 	for (unsigned int i = 0; i < n; i++) {
+		uint32_t actual = w[i].vm->mem.actual_kib;
+
 		b[i]->decided_ns = w[i].vm->mem.state_ns;
 		b[i]->judged_ns = now;
-		total += w[i].cur;
+		w[i].held = actual != WAVE_MEM_NONE && actual > w[i].cur ? actual : w[i].cur;
+		total += w[i].held;
 	}
-	/* Shrinks first: the host counts them at once, making room for the growths. */
+	/* Shrinks first: the host counts them at once; the room shows as their balloons shrink. */
 	for (unsigned int i = 0; i < n; i++)
-		if (w[i].give + hyst < w[i].cur) {
-			total -= w[i].cur - w[i].give;
+		if (w[i].give + hyst < w[i].cur)
 			emit(s, b[i], &w[i], w[i].give, now, out);
-		}
 	for (unsigned int i = 0; i < n; i++) {
-		uint64_t give = w[i].give, room = budget > total ? budget - total : 0;
+		uint64_t give = w[i].give, others = total - w[i].held;
+		uint64_t cap = budget > others ? budget - others : 0;
 
 		if (give <= w[i].cur)
 			continue;
-		give = give - w[i].cur > room ? w[i].cur + room : give;
-		if (give < w[i].cur + hyst && !(b[i]->pressed && give > w[i].cur))
+		give = give < cap ? give : cap;
+		if (give <= w[i].cur || (give < w[i].cur + hyst && !b[i]->pressed))
 			continue;
-		total += give - w[i].cur;
+		total += give > w[i].held ? give - w[i].held : 0;
+		w[i].held = give > w[i].held ? give : w[i].held;
 		emit(s, b[i], &w[i], give, now, out);
 	}
 }

@@ -208,6 +208,29 @@ static void the_budget_is_split_by_weight_after_needs(void **state)
 	assert_true(b - 232 >= 2 * (a - 232));
 }
 
+/* A calm VM's memory beyond its need goes to a pressed one in one decision, not a share of it. */
+static void pressure_comes_first(void **state)
+{
+	struct guest g[2];
+	unsigned int n;
+
+	guest(&g[0], 1, 512, 256, 80);   /* calm, holds far more than it needs */
+	guest(&g[1], 2, 512, 256, 250);  /* full, and stalling */
+	host_budget(512);
+	second(g, 2);
+	g[1].stall_us += 300000;
+	g[1].swapin_kib += 8192;
+	n = second(g, 2);
+	/* The calm one keeps only its need (80 + 8 overhead + 32 reserve), the rest is offered. */
+	assert_true(target_of(n, 1, NULL) >= 120 && target_of(n, 1, NULL) <= 130);
+	/* ... and taken as soon as its balloon has given it back (the next report here). */
+	g[1].stall_us += 300000;
+	g[1].swapin_kib += 8192;
+	second(g, 2);
+	assert_true(g[1].target >= 256 + 128);
+	assert_true(g[0].target + g[1].target <= 512);
+}
+
 static void a_shift_shrinks_before_it_grows(void **state)
 {
 	struct guest g[2];
@@ -298,6 +321,7 @@ int main(void)
 		CASE(idle_memory_is_taken_back_slowly_never_below_use),
 		CASE(floors_are_kept),
 		CASE(the_budget_is_split_by_weight_after_needs),
+		CASE(pressure_comes_first),
 		CASE(a_shift_shrinks_before_it_grows),
 		CASE(one_target_out_per_vm_and_refusals_decided_again),
 		CASE(composed_with_the_scheduler),

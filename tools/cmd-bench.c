@@ -18,6 +18,8 @@ static const struct {
 	  bench_loop_main },
 	{ "sched", "real VMs: cfs vs pin vs rt vs offload vs onhost (latency, throughput)",
 	  bench_sched_main },
+	{ "mem", "real VMs: balloons by policy vs static split vs none (work, faults, budget)",
+	  bench_mem_main },
 };
 
 static void usage(FILE *f)

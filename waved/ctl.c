@@ -268,6 +268,8 @@ static json_object *status_json(const struct waved *w)
 										: "none"));
 	json_object_object_add(o, "mem_observe", json_object_new_string(w->mm ? "libvirt" : "none"));
 	json_object_object_add(o, "mem_budget_kib", json_object_new_int64((int64_t)w->cfg.mem_budget_kib));
+	json_object_object_add(o, "mem_cpu_s", json_object_new_double(w->mm ? (double)mm_cpu_ns(w->mm) / 1e9
+										 : 0));
 	json_object_object_add(o, "rt_granted_cpus", json_object_new_double(w->rt_total));
 	json_object_object_add(o, "rt_max_total_cpus", json_object_new_double(w->cfg.rt_max_total));
 	json_object_object_add(o, "rt_max_thread_cpus",

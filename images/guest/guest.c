@@ -101,6 +101,8 @@ int guest_cfg_load(struct guest_cfg *cfg, const char *cmdline)
 		ret |= parse_uint("mem_mb", v, 1u << 20, &cfg->mem_mb);
 	if ((v = arg(cmdline, "mem_rate")))
 		ret |= parse_uint("mem_rate", v, 1u << 20, &cfg->mem_rate);
+	if ((v = arg(cmdline, "mem_hz")))
+		ret |= parse_uint("mem_hz", v, 1000, &cfg->mem_hz);
 	if ((v = arg(cmdline, "mem_sched"))) {
 		static char sched[256];
 

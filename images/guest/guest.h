@@ -27,6 +27,7 @@ struct guest_cfg {
 	unsigned int period_ms;    /* wave.period_ms: report period (default 1000) */
 	unsigned int mem_mb;       /* wave.mem_mb: mem's working set at start, MiB (default 64) */
 	unsigned int mem_rate;     /* wave.mem_rate: mem's touches, MiB/s (0: as fast as it can) */
+	unsigned int mem_hz;       /* wave.mem_hz: ... or the whole set this often a second */
 	const char *mem_sched;     /* wave.mem_sched=S:MB,S:MB,...: working set from second S on */
 };
 

@@ -8,6 +8,9 @@
  * back as major faults, so units per second fall long before the kernel
  * kills anything. That is the signal a memory policy must keep up.
  *
+ * Its pace: wave.mem_hz passes over the whole set a second (a job whose
+ * work grows with its data, as a cache's does: a VM that needs more memory
+ * does more work with it), or wave.mem_rate MiB/s, or as fast as it can.
  * The size follows wave.mem_mb at start, then wave.mem_sched=S:MB,... (the
  * size from second S on) and MEM requests over UDP on wave.port (the echo
  * protocol, magic MEM_MAGIC, cost_us = MiB), which override the schedule.
@@ -47,7 +50,7 @@ struct mem_shared {
 
 static struct mem_shared *sh;
 
-static void toucher(unsigned int rate)
+static void toucher(unsigned int rate, unsigned int hz)
 {
 	size_t reserve = (size_t)MEM_MAX_MIB << 20;
 	unsigned char *base = mmap(NULL, reserve, PROT_READ | PROT_WRITE,
@@ -74,9 +77,22 @@ static void toucher(unsigned int rate)
 			base[((size_t)next << 20) + off]++;
 		next++;
 		atomic_fetch_add_explicit(&sh->units, 1, memory_order_relaxed);
-		/* Paced: at most rate MiB/s. */
-		if (rate && ++done * 1000000000ull / rate > guest_now_ns() - t0)
-			usleep((useconds_t)((done * 1000000000ull / rate - (guest_now_ns() - t0)) / 1000));
+		/* Paced: a pass every 1/hz s, or rate MiB/s; a new size starts the clock over. */
+		if (hz && want * hz != rate) {
+			rate = want * hz;
+			t0 = guest_now_ns();
+			done = 0;
+		}
+		if (rate) {
+			uint64_t due = ++done * 1000000000ull / rate, el = guest_now_ns() - t0;
+
+			if (due > el)
+				usleep((useconds_t)((due - el) / 1000));
+			else if (el - due > 1000000000ull) { /* a second behind: no catching up later */
+				t0 = guest_now_ns();
+				done = 0;
+			}
+		}
 	}
 }
 
@@ -98,7 +114,7 @@ static unsigned long long proc_value(const char *path, const char *key)
 	return v;
 }
 
-static pid_t start_toucher(unsigned int rate)
+static pid_t start_toucher(unsigned int rate, unsigned int hz)
 {
 	pid_t pid = fork();
 
@@ -109,7 +125,7 @@ static pid_t start_toucher(unsigned int rate)
 			fputs("1000", f);
 			fclose(f);
 		}
-		toucher(rate);
+		toucher(rate, hz);
 	}
 	return pid;
 }
@@ -178,10 +194,10 @@ int guest_mem(const struct guest_cfg *cfg)
 	if (sh == MAP_FAILED || fd < 0)
 		return 1;
 	atomic_store(&sh->want_mib, cfg->mem_mb);
-	if ((child = start_toucher(cfg->mem_rate)) < 0)
+	if ((child = start_toucher(cfg->mem_rate, cfg->mem_hz)) < 0)
 		return 1;
-	guest_report(cfg, "WAVE-READY workload=mem port=%u ws_mib=%u rate=%u", cfg->port,
-		     cfg->mem_mb, cfg->mem_rate);
+	guest_report(cfg, "WAVE-READY workload=mem port=%u ws_mib=%u rate=%u hz=%u", cfg->port,
+		     cfg->mem_mb, cfg->mem_rate, cfg->mem_hz);
 	for (uint64_t seq = 1;; ticks++) {
 		unsigned int t = (unsigned int)((guest_now_ns() - t0) / 1000000000ull), mb;
 
@@ -191,7 +207,7 @@ int guest_mem(const struct guest_cfg *cfg)
 			atomic_store(&sh->want_mib, mb);
 		/* Killed (the OOM killer): counted by the kernel, started again. */
 		if (child < 0 || waitpid(child, &st, WNOHANG) == child)
-			child = start_toucher(cfg->mem_rate);
+			child = start_toucher(cfg->mem_rate, cfg->mem_hz);
 		if (ticks % per)
 			continue;
 		guest_report(cfg, "WAVE-MEM seq=%llu ms=%llu units=%llu ws_mib=%u avail_mib=%llu "
