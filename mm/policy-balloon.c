@@ -181,8 +181,18 @@ static int judge(struct bal_state *s, const struct model_vm *vm, struct bal_vm *
 	floor = floor < x->max_kib ? floor : x->max_kib;
 	w->need = used ? used + res : w->cur;
 	w->need = w->need > floor ? w->need : floor;
-	w->need = w->need < x->max_kib ? w->need : x->max_kib;
 	b->pressed = w->pressed = pressed(c, vm, now);
+	/* Much free memory now: its demand fell, what it was pressed at no longer says anything. */
+	if (!b->pressed && x->usable_kib != WAVE_MEM_NONE && x->usable_kib > 4 * c->reserve_min * MIB)
+		b->pressure_kib = 0;
+	/*
+	 * A calm VM that was pressed lately: the size where that began is not
+	 * a need met, so a pressed neighbour may not take it below that.
+	 */
+	if (!b->pressed && b->pressure_kib && now - b->pressure_ns < c->relax_ns &&
+	    b->pressure_kib + c->reserve_min * MIB > w->need)
+		w->need = b->pressure_kib + c->reserve_min * MIB;
+	w->need = w->need < x->max_kib ? w->need : x->max_kib;
 	if (b->pressed) {
 		uint64_t step = (uint64_t)(c->grow * (double)size);
 
