@@ -262,6 +262,26 @@ static int apply_mem(struct model *m, const struct wave_mem_state *s, uint64_t n
 	return 1;
 }
 
+/*
+ * The EWMA share of time stalled on memory, from a PSI total (us) that went
+ * from was to is between seen and now: stalled d/dt of the time (a total
+ * that went back: a new start, nothing learned). A report after silence:
+ * the total stood still until the last quiet period, so d was spent in that.
+ */
+static double stall_share(double avg, uint64_t was, uint64_t is, uint64_t seen, uint64_t now)
+{
+	uint64_t dt;
+
+	if (now <= seen || is < was)
+		return avg;
+	dt = now - seen;
+	if (dt > MODEL_MEM_QUIET_NS) {
+		avg = decayed(avg, seen, now);
+		dt = MODEL_MEM_QUIET_NS;
+	}
+	return ewma(avg, (double)(is - was) * 1e3 / (double)dt, dt, MODEL_MEM_TAU_NS);
+}
+
 static int apply_mem_ctl(struct model *m, const struct wave_mem_ctl *c, uint64_t now)
 {
 	struct model_vm *vm = model_vm(m, c->vm_id);
@@ -270,21 +290,8 @@ static int apply_mem_ctl(struct model *m, const struct wave_mem_ctl *c, uint64_t
 	if (!vm || vm->barrier != c->barrier)
 		return -ENOENT;
 	x = &vm->mem;
-	/*
-	 * Stall time that grew by d over dt: stalled d/dt of the time (a total
-	 * that went back: a new start). A report after silence: the stall
-	 * time stood still until the last period, so d was spent in that.
-	 */
-	if (x->ctl && now > x->ctl_ns && c->psi_some_us >= x->psi_some_us) {
-		uint64_t dt = now - x->ctl_ns;
-
-		if (dt > MODEL_MEM_QUIET_NS) {
-			x->stall = decayed(x->stall, x->ctl_ns, now);
-			dt = MODEL_MEM_QUIET_NS;
-		}
-		x->stall = ewma(x->stall, (double)(c->psi_some_us - x->psi_some_us) * 1e3 /
-				(double)dt, dt, MODEL_MEM_TAU_NS);
-	}
+	if (x->ctl)
+		x->stall = stall_share(x->stall, x->psi_some_us, c->psi_some_us, x->ctl_ns, now);
 	x->ctl = 1;
 	x->target_kib = c->target_kib;
 	x->floor_kib = c->floor_kib;
@@ -308,9 +315,8 @@ static int apply_host_mem(struct model *m, const struct wave_host_mem *h, uint64
 {
 	struct model_host_mem *x = &m->host_mem;
 
-	if (x->present && now > x->seen_ns && h->psi_some_us >= x->psi_some_us)
-		x->stall = ewma(x->stall, (double)(h->psi_some_us - x->psi_some_us) * 1e3 /
-				(double)(now - x->seen_ns), now - x->seen_ns, MODEL_MEM_TAU_NS);
+	if (x->present)
+		x->stall = stall_share(x->stall, x->psi_some_us, h->psi_some_us, x->seen_ns, now);
 	x->present = 1;
 	x->budget_kib = h->budget_kib;
 	x->total_kib = h->total_kib;

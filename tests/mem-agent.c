@@ -9,44 +9,36 @@
 #include "channel/codec.h"
 #include "common/clock.h"
 #include "tests/mem-agent.h"
+#include "tests/util.h"
+
+static void take(const struct wave_msg *x, void *arg)
+{
+	struct test_mem_agent *a = arg;
+
+	if (x->h.type == WAVE_MSG_SNAPSHOT_END) {
+		a->epoch = x->p.snap.epoch;
+		a->have_snapshot = 1;
+	} else if (x->h.type == WAVE_MSG_VM_ADD &&
+		   !strncmp(x->p.vm_add.name, a->vm_name, WAVE_NAME_LEN)) {
+		a->id = x->p.vm_add.vm_id;
+		a->barrier = x->p.vm_add.barrier;
+	} else if (x->h.type == WAVE_MSG_MEM_STATE && x->p.mem.vm_id == a->id) {
+		a->st = x->p.mem;
+		a->nst++;
+	} else if (x->h.type == WAVE_MSG_MEM_CTL && x->p.mctl.vm_id == a->id) {
+		a->ctl = x->p.mctl;
+		a->nctl++;
+	} else if (x->h.type == WAVE_MSG_HOST_MEM) {
+		a->host = x->p.hmem;
+		a->nhost++;
+	} else if (x->h.type == WAVE_MSG_TXN_RESULT) {
+		a->res = x->p.result;
+	}
+}
 
 void test_mem_pump(struct test_mem_agent *a, int ms)
 {
-	struct wave_msg m[64];
-	uint64_t end = wave_now_ns() + (uint64_t)ms * WAVE_NSEC_PER_MSEC;
-	int n;
-
-	do {
-		chan_wait(a->ch, 1);
-		while ((n = chan_recv(a->ch, m, 64)) > 0)
-			for (int i = 0; i < n; i++) {
-				struct wave_msg *x = &m[i];
-
-				if (x->h.type == WAVE_MSG_HEARTBEAT) {
-					x->h.type = WAVE_MSG_HEARTBEAT_ECHO;
-					x->p.hb.t_agent_ns = wave_now_ns();
-					chan_send(a->ch, x);
-				} else if (x->h.type == WAVE_MSG_SNAPSHOT_END) {
-					a->epoch = x->p.snap.epoch;
-					a->have_snapshot = 1;
-				} else if (x->h.type == WAVE_MSG_VM_ADD &&
-					   !strncmp(x->p.vm_add.name, a->vm_name, WAVE_NAME_LEN)) {
-					a->id = x->p.vm_add.vm_id;
-					a->barrier = x->p.vm_add.barrier;
-				} else if (x->h.type == WAVE_MSG_MEM_STATE && x->p.mem.vm_id == a->id) {
-					a->st = x->p.mem;
-					a->nst++;
-				} else if (x->h.type == WAVE_MSG_MEM_CTL && x->p.mctl.vm_id == a->id) {
-					a->ctl = x->p.mctl;
-					a->nctl++;
-				} else if (x->h.type == WAVE_MSG_HOST_MEM) {
-					a->host = x->p.hmem;
-					a->nhost++;
-				} else if (x->h.type == WAVE_MSG_TXN_RESULT) {
-					a->res = x->p.result;
-				}
-			}
-	} while (wave_now_ns() < end);
+	test_agent_pump(a->ch, ms, take, a);
 }
 
 uint8_t test_set_balloon(struct test_mem_agent *a, uint32_t id, uint32_t mib, uint32_t barrier)

@@ -46,10 +46,8 @@ static void harness_produces_every_number(void **state)
 	static const char *const files[] = { "report.md", "timeline-static.png",
 					     "timeline-none.png", "timeline-offload.png",
 					     "timeline-onhost.png" };
-	char cmd[256], *out = calloc(1, 1 << 20);
+	char cmd[256];
 	json_object *root, *m, *p, *v;
-	size_t n;
-	FILE *f;
 
 	if (geteuid() != 0)
 		test_skip("needs root (VMs, balloons)");
@@ -57,14 +55,7 @@ static void harness_produces_every_number(void **state)
 	snprintf(cmd, sizeof(cmd),
 		 "timeout 280 build/bin/wavectl bench mem --phase-s 3 --runs 1 --json --report %s",
 		 dir);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	n = fread(out, 1, (1 << 20) - 1, f);
-	assert_int_equal(pclose(f), 0);
-	out[n] = '\0';
-	root = json_tokener_parse(out);
-	if (!root)
-		fail_msg("not JSON: %.200s", out);
+	root = test_run_json(cmd);
 	assert_true(json_object_object_get_ex(root, "params", &v));
 	assert_int_equal((int)num(v, "budget_mib"), 768);
 	assert_true(json_object_object_get_ex(root, "modes", &m));
@@ -100,26 +91,12 @@ static void harness_produces_every_number(void **state)
 	assert_true(json_object_object_get_ex(root, "goals", &v));
 	assert_true(json_object_array_length(v) >= 10);
 	json_object_put(root);
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		struct stat st;
-
-		snprintf(cmd, sizeof(cmd), "%s/%s", dir, files[i]);
-		if (stat(cmd, &st) || st.st_size == 0)
-			fail_msg("report file %s missing or empty", cmd);
-	}
-	free(out);
+	test_files_exist(dir, files, sizeof(files) / sizeof(files[0]));
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	if (dir[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd))
-			return -1;
-	}
-	return 0;
+	return test_rm_dir(dir);
 }
 
 int main(void)

@@ -32,10 +32,8 @@ static void harness_produces_every_number(void **state)
 					      "batch_units_per_s", "waved_cpu_pct", "agent_cpu_pct",
 					      "latency_vm_cpu_pct", "batch_vms_cpu_pct", "demotions" };
 	static const char *const files[] = { "report.md", "cdf.png", "phases.png", "timeline.png" };
-	char cmd[256], *out = calloc(1, 1 << 20);
+	char cmd[256];
 	json_object *root, *m, *p, *v;
-	size_t n;
-	FILE *f;
 
 	if (geteuid() != 0)
 		test_skip("needs root (VMs, scheduling classes)");
@@ -43,14 +41,7 @@ static void harness_produces_every_number(void **state)
 	snprintf(cmd, sizeof(cmd),
 		 "timeout 600 build/bin/wavectl bench sched --phase-s 3 --runs 1 --json --report %s",
 		 dir);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	n = fread(out, 1, (1 << 20) - 1, f);
-	assert_int_equal(pclose(f), 0);
-	out[n] = '\0';
-	root = json_tokener_parse(out);
-	if (!root)
-		fail_msg("not JSON: %.200s", out);
+	root = test_run_json(cmd);
 	assert_true(json_object_object_get_ex(root, "host", &v));
 	assert_true(json_object_object_get_ex(root, "params", &v));
 	assert_true(json_object_object_get_ex(root, "modes", &m));
@@ -112,26 +103,12 @@ static void harness_produces_every_number(void **state)
 		assert_true(json_object_object_get_ex(g, "verdict", &x));
 	}
 	json_object_put(root);
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		struct stat st;
-
-		snprintf(cmd, sizeof(cmd), "%s/%s", dir, files[i]);
-		if (stat(cmd, &st) || st.st_size == 0)
-			fail_msg("report file %s missing or empty", cmd);
-	}
-	free(out);
+	test_files_exist(dir, files, sizeof(files) / sizeof(files[0]));
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	if (dir[0]) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd))
-			return -1;
-	}
-	return 0;
+	return test_rm_dir(dir);
 }
 
 int main(void)

@@ -319,43 +319,33 @@ struct fake_agent {
 	unsigned int nnet;
 };
 
+static void take(const struct wave_msg *x, void *arg)
+{
+	struct fake_agent *a = arg;
+
+	if (x->h.type == WAVE_MSG_SNAPSHOT_END) {
+		a->epoch = x->p.snap.epoch;
+		a->have_snapshot = 1;
+	} else if (x->h.type == WAVE_MSG_VM_ADD) {
+		int k = !strncmp(x->p.vm_add.name, "bat", 3);
+
+		a->vm_id[k] = x->p.vm_add.vm_id;
+	} else if (x->h.type == WAVE_MSG_VCPU_STATE && x->p.vcpu.kind == WAVE_KIND_VCPU &&
+		   x->p.vcpu.index < 2) {
+		int k = x->p.vcpu.vm_id == a->vm_id[1];
+
+		a->barrier[k][x->p.vcpu.index] = x->p.vcpu.barrier;
+	} else if (x->h.type == WAVE_MSG_TXN_RESULT && a->nres < 4096) {
+		a->results[a->nres++] = x->p.result;
+	} else if (x->h.type == WAVE_MSG_NET_STATE && x->p.net.vm_id == a->vm_id[0]) {
+		a->net = x->p.net;
+		a->nnet++;
+	}
+}
+
 static void pump(struct fake_agent *a, int ms)
 {
-	struct wave_msg m[64];
-	uint64_t end_ns = wave_now_ns() + (uint64_t)ms * WAVE_NSEC_PER_MSEC;
-	int n;
-
-	do {
-		chan_wait(a->ch, 1);
-		while ((n = chan_recv(a->ch, m, 64)) > 0)
-			for (int i = 0; i < n; i++) {
-				struct wave_msg *x = &m[i];
-
-				if (x->h.type == WAVE_MSG_HEARTBEAT) {
-					x->h.type = WAVE_MSG_HEARTBEAT_ECHO;
-					x->p.hb.t_agent_ns = wave_now_ns();
-					chan_send(a->ch, x);
-				} else if (x->h.type == WAVE_MSG_SNAPSHOT_END) {
-					a->epoch = x->p.snap.epoch;
-					a->have_snapshot = 1;
-				} else if (x->h.type == WAVE_MSG_VM_ADD) {
-					int k = !strncmp(x->p.vm_add.name, "bat", 3);
-
-					a->vm_id[k] = x->p.vm_add.vm_id;
-				} else if (x->h.type == WAVE_MSG_VCPU_STATE &&
-					   x->p.vcpu.kind == WAVE_KIND_VCPU && x->p.vcpu.index < 2) {
-					int k = x->p.vcpu.vm_id == a->vm_id[1];
-
-					a->barrier[k][x->p.vcpu.index] = x->p.vcpu.barrier;
-				} else if (x->h.type == WAVE_MSG_TXN_RESULT && a->nres < 4096) {
-					a->results[a->nres++] = x->p.result;
-				} else if (x->h.type == WAVE_MSG_NET_STATE &&
-					   x->p.net.vm_id == a->vm_id[0]) {
-					a->net = x->p.net;
-					a->nnet++;
-				}
-			}
-	} while (wave_now_ns() < end_ns);
+	test_agent_pump(a->ch, ms, take, a);
 }
 
 static void place(struct wave_msg *m, uint32_t id, uint32_t epoch, uint32_t vm,

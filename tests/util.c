@@ -423,3 +423,67 @@ int test_wait_status_stat_above(const char *rundir, const char *key, int64_t abo
 }
 
 /* vCPU idx of name runs on exactly CPU cpu, as the kernel has it. */
+
+void test_agent_pump(struct chan *ch, int ms, void (*fn)(const struct wave_msg *m, void *arg),
+		     void *arg)
+{
+	struct wave_msg m[64];
+	uint64_t end = wave_now_ns() + (uint64_t)ms * WAVE_NSEC_PER_MSEC;
+	int n;
+
+	do {
+		chan_wait(ch, 1);
+		while ((n = chan_recv(ch, m, 64)) > 0)
+			for (int i = 0; i < n; i++) {
+				if (m[i].h.type != WAVE_MSG_HEARTBEAT) {
+					fn(&m[i], arg);
+					continue;
+				}
+				m[i].h.type = WAVE_MSG_HEARTBEAT_ECHO;
+				m[i].p.hb.t_agent_ns = wave_now_ns();
+				chan_send(ch, &m[i]);
+			}
+	} while (wave_now_ns() < end);
+}
+
+json_object *test_run_json(const char *cmd)
+{
+	char *out = calloc(1, 1 << 20);
+	json_object *root;
+	size_t n;
+	FILE *f = popen(cmd, "r");
+
+	assert_non_null(out);
+	assert_non_null(f);
+	n = fread(out, 1, (1 << 20) - 1, f);
+	assert_int_equal(pclose(f), 0);
+	out[n] = '\0';
+	root = json_tokener_parse(out);
+	if (!root)
+		fail_msg("not JSON: %.200s", out);
+	free(out);
+	return root;
+}
+
+void test_files_exist(const char *dir, const char *const *files, size_t n)
+{
+	char path[512];
+
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if (stat(path, &st) || st.st_size == 0)
+			fail_msg("file %s missing or empty", path);
+	}
+}
+
+int test_rm_dir(const char *dir)
+{
+	char cmd[600];
+
+	if (!dir[0])
+		return 0;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) ? -1 : 0;
+}

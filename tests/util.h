@@ -81,6 +81,18 @@ struct json_object *test_waved_status(const char *rundir);
 int test_waved_state_is(const char *rundir, const char *want);
 /* Polls every ms until waved's state is want: ms waited, or -1 after timeout_ms. */
 int test_wait_waved_state(const char *rundir, const char *want, int timeout_ms);
+/*
+ * Reads what waved sends for ms milliseconds as an agent would: heartbeats
+ * are echoed at once, every other message is handed to fn.
+ */
+void test_agent_pump(struct chan *ch, int ms, void (*fn)(const struct wave_msg *m, void *arg),
+		     void *arg);
+/* Runs cmd (sh), which must exit 0 and print one JSON document: that document (to put). */
+struct json_object *test_run_json(const char *cmd);
+/* Each of dir/files[0..n-1] exists and is not empty, or the test fails naming it. */
+void test_files_exist(const char *dir, const char *const *files, size_t n);
+/* rm -rf dir (if dir is not ""): 0 or -1. */
+int test_rm_dir(const char *dir);
 /* The status object of VM name (a reference into *doc), or NULL; *doc to be put. */
 struct json_object *test_status_vm(const char *rundir, const char *name, struct json_object **doc);
 /* key of VM name (of its vCPU idx if idx >= 0), as a string; "" if absent. */
