@@ -359,6 +359,18 @@ static int virsh(const char *a1, const char *a2, const char *a3, const char *a4,
 	return run(argv, 1);
 }
 
+static struct test_mem_agent mem_agent;
+
+/* Also when a check failed: the channel closed, waved stopped (it leaves balloons as they are). */
+static int memory_teardown(void **state)
+{
+	if (mem_agent.ch)
+		chan_close(mem_agent.ch);
+	mem_agent.ch = NULL;
+	test_end(&waved_pid);
+	return 0;
+}
+
 /*
  * waved reads the batch guest's memory and applies balloon targets from
  * the agent: one within bounds is applied and seen by the guest; above
@@ -367,9 +379,11 @@ static int virsh(const char *a1, const char *a2, const char *a3, const char *a4,
  */
 static void memory_control_on_a_real_guest(void **state)
 {
+	/* The test answers heartbeats only while it waits: a lag threshold it meets. */
 	char *wv[] = { "build/bin/waved", "--match", name_prefix, "--channel", chan_uri, "--rundir",
-		       rundir, "--mem-period", "500", "--mem-budget", "384", NULL };
-	static struct test_mem_agent a;
+		       rundir, "--mem-period", "500", "--mem-budget", "384", "--lag-threshold",
+		       "500", "--handback", "3", NULL };
+	struct test_mem_agent *a = &mem_agent;
 	struct chan_opts o;
 	uint32_t old;
 
@@ -377,49 +391,48 @@ static void memory_control_on_a_real_guest(void **state)
 	waved_pid = test_spawn(wv);
 	chan_opts_init(&o, CHAN_AGENT);
 	o.features |= WAVE_FEAT_MEM;
-	memset(&a, 0, sizeof(a));
-	a.vm_name = bat;
-	for (int i = 0; i < 100 && chan_open(chan_uri, &o, &a.ch); i++)
+	memset(a, 0, sizeof(*a));
+	a->vm_name = bat;
+	for (int i = 0; i < 100 && chan_open(chan_uri, &o, &a->ch); i++)
 		usleep(100000);
-	assert_non_null(a.ch);
-	for (int i = 0; i < 300 && !(a.have_snapshot && a.nst && a.nhost &&
-				     a.st.available_kib != WAVE_MEM_NONE &&
-				     (a.ctl.flags & WAVE_MEM_BALLOON)); i++)
-		test_mem_pump(&a, 100);
-	assert_true(a.have_snapshot && a.nst && a.nhost);
-	assert_int_equal(a.st.max_kib, 256 << 10);
-	assert_true(a.st.actual_kib <= a.st.max_kib);
-	assert_true(a.st.available_kib != WAVE_MEM_NONE && a.st.available_kib <= a.st.max_kib);
-	assert_true(a.ctl.flags & WAVE_MEM_BALLOON);
-	assert_int_equal(a.host.budget_kib, 384 << 10);
+	assert_non_null(a->ch);
+	for (int i = 0; i < 300 && !(a->have_snapshot && a->nst && a->nhost &&
+				     a->st.available_kib != WAVE_MEM_NONE &&
+				     (a->ctl.flags & WAVE_MEM_BALLOON)); i++)
+		test_mem_pump(a, 100);
+	assert_true(a->have_snapshot && a->nst && a->nhost);
+	assert_int_equal(a->st.max_kib, 256 << 10);
+	assert_true(a->st.actual_kib <= a->st.max_kib);
+	assert_true(a->st.available_kib != WAVE_MEM_NONE && a->st.available_kib <= a->st.max_kib);
+	assert_true(a->ctl.flags & WAVE_MEM_BALLOON);
+	assert_int_equal(a->host.budget_kib, 384 << 10);
 
 	/* Within bounds: applied, and the guest has less. */
-	assert_int_equal(test_set_balloon(&a, 1, 200, 0), WAVE_ST_OK);
-	for (int i = 0; i < 300 && a.st.actual_kib != 200 << 10; i++)
-		test_mem_pump(&a, 100);
-	assert_int_equal(a.st.actual_kib, 200 << 10);
-	for (int i = 0; i < 300 && a.st.available_kib > 200 << 10; i++)
-		test_mem_pump(&a, 100);
-	assert_true(a.st.available_kib <= 200 << 10);
+	assert_int_equal(test_set_balloon(a, 1, 200, 0), WAVE_ST_OK);
+	for (int i = 0; i < 300 && a->st.actual_kib != 200 << 10; i++)
+		test_mem_pump(a, 100);
+	assert_int_equal(a->st.actual_kib, 200 << 10);
+	for (int i = 0; i < 300 && a->st.available_kib > 200 << 10; i++)
+		test_mem_pump(a, 100);
+	assert_true(a->st.available_kib <= 200 << 10);
 	/* Refused: above the maximum; growth past the budget (the other VM holds 256). */
-	assert_int_equal(test_set_balloon(&a, 2, 300, 0), WAVE_ST_INVALID);
-	assert_int_equal(test_set_balloon(&a, 3, 250, 0), WAVE_ST_INVALID);
+	assert_int_equal(test_set_balloon(a, 2, 300, 0), WAVE_ST_INVALID);
+	assert_int_equal(test_set_balloon(a, 3, 250, 0), WAVE_ST_INVALID);
 	assert_true(test_status_stat(rundir, "mem_refused") >= 2);
 	/* A floor set live: the VM's barrier moves on, and a target below it is refused. */
-	old = a.barrier;
+	old = a->barrier;
 	assert_int_equal(virsh("metadata", bat, "urn:wave-vm:domain:1", "--key", "wave", "--set",
 			       "<vm class='batch' mem-min='190'/>"), 0);
-	for (int i = 0; i < 100 && a.ctl.floor_kib != 190 << 10; i++)
-		test_mem_pump(&a, 100);
-	assert_int_equal(a.ctl.floor_kib, 190 << 10);
-	assert_int_not_equal(a.barrier, old);
-	assert_int_equal(test_set_balloon(&a, 4, 180, old), WAVE_ST_STALE_TARGET);
-	assert_int_equal(test_set_balloon(&a, 5, 180, 0), WAVE_ST_INVALID);
-	assert_int_equal(test_set_balloon(&a, 6, 195, 0), WAVE_ST_OK);
+	for (int i = 0; i < 100 && a->ctl.floor_kib != 190 << 10; i++)
+		test_mem_pump(a, 100);
+	assert_int_equal(a->ctl.floor_kib, 190 << 10);
+	assert_int_not_equal(a->barrier, old);
+	assert_int_equal(test_set_balloon(a, 4, 180, old), WAVE_ST_STALE_TARGET);
+	assert_int_equal(test_set_balloon(a, 5, 180, 0), WAVE_ST_INVALID);
+	assert_int_equal(test_set_balloon(a, 6, 195, 0), WAVE_ST_OK);
 	assert_true(test_status_stat(rundir, "mem_refused") >= 3);
 	assert_true(test_status_stat(rundir, "mem_set") >= 2);
-	chan_close(a.ch);
-	test_end(&waved_pid);
+	memory_teardown(NULL);
 	/* Left as the next cases expect it. */
 	assert_int_equal(virsh("metadata", bat, "urn:wave-vm:domain:1", "--key", "wave", "--set",
 			       "<vm class='batch'/>"), 0);
@@ -747,7 +760,7 @@ int main(void)
 		cmocka_unit_test(echo_guest_answers_udp),
 		cmocka_unit_test(spin_guest_reports_work),
 		cmocka_unit_test(balloon_stats_via_qmp),
-		cmocka_unit_test(memory_control_on_a_real_guest),
+		cmocka_unit_test_teardown(memory_control_on_a_real_guest, memory_teardown),
 		cmocka_unit_test(offloaded_loop_on_real_vms),
 		cmocka_unit_test(stop_is_seen_as_event),
 		cmocka_unit_test(libvirtd_restart_is_survived),
