@@ -153,10 +153,13 @@ static void record_reads_are_never_torn(void **state)
 	uint32_t last = 0;
 	pthread_t t;
 
+	uint64_t until = wave_now_ns() + 5 * WAVE_NSEC_PER_SEC;
+
 	memset(&shared, 0, sizeof(shared));
 	writing = 1;
 	pthread_create(&t, NULL, writer, NULL);
-	for (int i = 0; i < 2000000; i++) {
+	/* 2 million reads, and on a busy host on until the writer got a turn (at most 5 s). */
+	for (int i = 0; i < 2000000 || (changed < 2 && wave_now_ns() < until); i++) {
 		if (hooks_rec_read(&shared, &r)) {
 			busy++;
 			continue;
