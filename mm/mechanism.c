@@ -208,9 +208,13 @@ static int read_stats_dom(struct mm_slot *s, struct mm_stats *out)
 	return 0;
 }
 
-/* Fills out from domain uuid's record among recs (one call for every domain: see turn()). */
+/*
+ * Fills out from domain uuid's record among recs (one call for every
+ * domain: see turn()); host: this turn's read of the host, whose pressure
+ * stands in where the VM has none of its own.
+ */
 static void read_stats(struct mm_slot *s, const char *uuid, virDomainStatsRecordPtr *recs,
-		       const char *psi, struct mm_stats *out)
+		       const char *psi, const struct mm_host *host, struct mm_stats *out)
 {
 	virDomainStatsRecordPtr r = NULL;
 	char u[VIR_UUID_STRING_BUFLEN];
@@ -248,11 +252,8 @@ static void read_stats(struct mm_slot *s, const char *uuid, virDomainStatsRecord
 psi:
 	out->psi_vm = psi[0] && !read_psi(psi, &out->psi_some_us, &out->psi_full_us);
 	if (!out->psi_vm) {
-		struct mm_host h;
-
-		read_host(&h);
-		out->psi_some_us = h.psi_some_us;
-		out->psi_full_us = h.psi_full_us;
+		out->psi_some_us = host->psi_some_us;
+		out->psi_full_us = host->psi_full_us;
 	}
 }
 
@@ -277,8 +278,11 @@ static void post_result(struct mm *m, unsigned int k, uint64_t cookie, uint32_t 
 static void turn(struct mm *m, int read_due)
 {
 	virDomainStatsRecordPtr *recs = NULL;
+	struct mm_host host;
 	struct mm_stats st;
 
+	if (read_due)
+		read_host(&host);
 	if (read_due && m->conn &&
 	    virConnectGetAllDomainStats(m->conn, VIR_DOMAIN_STATS_BALLOON, &recs,
 					VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
@@ -313,7 +317,7 @@ static void turn(struct mm *m, int read_due)
 		if (want && !err && virDomainSetMemoryFlags(s->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
 			err = virt_err(why, sizeof(why));
 		if (read_due && s->dom) {
-			read_stats(s, uuid, recs, psi, &st);
+			read_stats(s, uuid, recs, psi, &host, &st);
 		} else if (read_due) {
 			memset(&st, 0, sizeof(st)); /* max_kib 0: nothing known */
 			snprintf(st.why, sizeof(st.why), "%s", s->why);
@@ -330,11 +334,8 @@ static void turn(struct mm *m, int read_due)
 	if (recs)
 		virDomainStatsRecordListFree(recs);
 	if (read_due) {
-		struct mm_host h;
-
-		read_host(&h);
 		pthread_mutex_lock(&m->lock);
-		m->host = h;
+		m->host = host;
 		m->host_fresh = 1;
 		pthread_mutex_unlock(&m->lock);
 	}
