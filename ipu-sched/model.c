@@ -191,26 +191,32 @@ static int apply_net(struct model *m, const struct wave_net_state *s, uint64_t n
 	return 1;
 }
 
+/*
+ * avg decayed with time constant tau over the silence since seen beyond
+ * period: a host that reports only what changed said nothing moved then.
+ */
+static double silence_decay(double avg, uint64_t seen, uint64_t now, uint64_t period,
+			    uint64_t tau)
+{
+	if (now <= seen + period)
+		return avg;
+	return avg * exp(-(double)(now - seen - period) / (double)tau);
+}
+
 double model_net_rx_rate(const struct model_vm *vm, uint64_t now_ns, int slow)
 {
 	const struct model_net *n = &vm->net;
-	double r = slow ? n->rx_pps_slow : n->rx_pps;
-	uint64_t quiet;
 
 	if (!n->present)
 		return 0;
-	if (now_ns <= n->seen_ns + MODEL_NET_PERIOD_NS)
-		return r;
-	quiet = now_ns - n->seen_ns - MODEL_NET_PERIOD_NS;
-	return r * exp(-(double)quiet / (double)(slow ? 10 * MODEL_TAU_NS : MODEL_TAU_NS));
+	return silence_decay(slow ? n->rx_pps_slow : n->rx_pps, n->seen_ns, now_ns,
+			     MODEL_NET_PERIOD_NS, slow ? 10 * MODEL_TAU_NS : MODEL_TAU_NS);
 }
 
-/* avg decayed over the silence since seen beyond the quiet period. */
+/* A memory rate or share decayed over silence (see MODEL_MEM_QUIET_NS). */
 static double decayed(double avg, uint64_t seen, uint64_t now)
 {
-	if (now <= seen + MODEL_MEM_QUIET_NS)
-		return avg;
-	return avg * exp(-(double)(now - seen - MODEL_MEM_QUIET_NS) / (double)MODEL_MEM_TAU_NS);
+	return silence_decay(avg, seen, now, MODEL_MEM_QUIET_NS, MODEL_MEM_TAU_NS);
 }
 
 /* What a counter that wraps at 2^32 moved by, per second, over dt ns. */
