@@ -27,7 +27,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,34 +80,12 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-static void progress(const struct bm_cfg *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A progress line, unless the output is JSON. */
+#define progress(c, ...) bench_say((c)->json, "bench mem", __VA_ARGS__)
 
-static void progress(const struct bm_cfg *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (c->json)
-		return;
-	va_start(ap, fmt);
-	fprintf(stderr, "bench mem: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-}
-
-static uint64_t cpu_ns(pid_t pid)
-{
-	return pid > 0 ? bench_proc_cpu_ns(pid) : 0;
-}
-
-/* Sleeps s seconds unless interrupted. */
 static int pause_s(double s)
 {
-	uint64_t end = wave_now_ns() + (uint64_t)(s * 1e9);
-
-	while (!interrupted && wave_now_ns() < end)
-		usleep(20000);
-	return interrupted ? -EINTR : 0;
+	return bench_pause(s, &interrupted);
 }
 
 /* Tells VM k's guest its working set (MiB); 0 once it acknowledged. */
@@ -288,7 +265,7 @@ static void sample(const struct bm_cfg *c, struct phase_run *pr, struct bm_phase
 static int measure_phase(const struct bm_cfg *c, enum bm_phase ph, struct bm_phase_result *out)
 {
 	struct phase_run pr = { .react_ms = -1 };
-	uint64_t w0 = cpu_ns(waved), a0 = cpu_ns(agent), t_end, t1;
+	uint64_t w0 = bench_proc_cpu_ns(waved), a0 = bench_proc_cpu_ns(agent), t_end, t1;
 	double b[BM_NR_VMS], r[BM_NR_VMS], mem0, mem1, work = 0;
 	struct sc_report last;
 	int ret = 0;
@@ -327,8 +304,8 @@ static int measure_phase(const struct bm_cfg *c, enum bm_phase ph, struct bm_pha
 	}
 	bench_range_add(&out->work, work);
 	out->rss_sum += pr.rss_n ? pr.rss_acc / pr.rss_n : 0;
-	out->waved_pct_sum += 100.0 * (double)(cpu_ns(waved) - w0) / (double)(t1 - pr.t0);
-	out->agent_pct_sum += 100.0 * (double)(cpu_ns(agent) - a0) / (double)(t1 - pr.t0);
+	out->waved_pct_sum += 100.0 * (double)(bench_proc_cpu_ns(waved) - w0) / (double)(t1 - pr.t0);
+	out->agent_pct_sum += 100.0 * (double)(bench_proc_cpu_ns(agent) - a0) / (double)(t1 - pr.t0);
 	out->waved_mem_pct_sum += 100.0 * (mem1 - mem0) * 1e9 / (double)(t1 - pr.t0);
 	/* Never enough again before the phase ended: as bad as it gets. */
 	if (ph == BM_SPIKE)
@@ -355,23 +332,7 @@ out:
 
 static int parse_modes(const struct opt *o, const char *arg)
 {
-	struct bm_cfg *c = o->value;
-	char buf[128], *save = NULL, *tok;
-
-	snprintf(buf, sizeof(buf), "%s", arg);
-	c->modes = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		int k;
-
-		for (k = 0; k < BM_NR_MODES && strcmp(tok, bm_mode_names[k]); k++)
-			;
-		if (k == BM_NR_MODES) {
-			wave_err("--modes: unknown mode '%s' (static, none, offload, onhost)", tok);
-			return -EINVAL;
-		}
-		c->modes |= 1u << k;
-	}
-	return 0;
+	return bench_parse_names("--modes", arg, bm_mode_names, BM_NR_MODES, &((struct bm_cfg *)o->value)->modes);
 }
 
 static struct bm_cfg opt_cfg;

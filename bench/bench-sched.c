@@ -35,7 +35,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,29 +78,12 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-static void progress(const struct bs_cfg *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void progress(const struct bs_cfg *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (c->json)
-		return;
-	va_start(ap, fmt);
-	fprintf(stderr, "bench sched: ");
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-}
+/* A progress line, unless the output is JSON. */
+#define progress(c, ...) bench_say((c)->json, "bench sched", __VA_ARGS__)
 
 static int pause_s(double s)
 {
-	uint64_t end = wave_now_ns() + (uint64_t)(s * 1e9);
-
-	while (!interrupted && wave_now_ns() < end)
-		usleep(20000);
-	return interrupted ? -EINTR : 0;
+	return bench_pause(s, &interrupted);
 }
 
 static int add_samples(struct bs_phase_result *p, const uint64_t *v, unsigned int n)
@@ -158,12 +140,12 @@ static void mark(const struct sc_client *cl, struct phase_mark *m)
 {
 	m->seq = sc_sent(cl);
 	m->t = wave_now_ns();
-	m->cpu[CPU_WAVED] = se_cpu_ns(env.waved);
-	m->cpu[CPU_AGENT] = se_cpu_ns(env.agent);
-	m->cpu[CPU_LATVM] = se_cpu_ns(env.be.vm[SE_VM_LAT].pid);
+	m->cpu[CPU_WAVED] = bench_proc_cpu_ns(env.waved);
+	m->cpu[CPU_AGENT] = bench_proc_cpu_ns(env.agent);
+	m->cpu[CPU_LATVM] = bench_proc_cpu_ns(env.be.vm[SE_VM_LAT].pid);
 	m->cpu[CPU_BATVMS] = 0;
 	for (int i = 0; i < SE_NR_BATCH; i++)
-		m->cpu[CPU_BATVMS] += se_cpu_ns(env.be.vm[SE_VM_BAT + i].pid);
+		m->cpu[CPU_BATVMS] += bench_proc_cpu_ns(env.be.vm[SE_VM_BAT + i].pid);
 }
 
 /*
@@ -415,23 +397,7 @@ static int parse_delays(const struct opt *o, const char *arg)
 
 static int parse_modes(const struct opt *o, const char *arg)
 {
-	struct bs_cfg *c = o->value;
-	char buf[128], *save = NULL, *tok;
-
-	snprintf(buf, sizeof(buf), "%s", arg);
-	c->modes = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		int k;
-
-		for (k = 0; k < SE_NR_MODES && strcmp(tok, se_mode_names[k]); k++)
-			;
-		if (k == SE_NR_MODES) {
-			wave_err("--modes: unknown mode '%s' (%s)", tok, se_modes_list());
-			return -EINVAL;
-		}
-		c->modes |= 1u << k;
-	}
-	return 0;
+	return bench_parse_names("--modes", arg, se_mode_names, SE_NR_MODES, &((struct bs_cfg *)o->value)->modes);
 }
 
 static int parse_policy_opt(const struct opt *o, const char *arg)

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
 
 /* wavectl bench channel|loop|sched [OPTIONS]: each prints its options with --help. */
@@ -16,8 +17,19 @@ int bench_mem_main(int argc, char **argv);
 /* Percentile p (0..1) of n samples; sorts them in place. 0 if n == 0. */
 uint64_t bench_percentile(uint64_t *samples, size_t n, double p);
 
-/* CPU time (user + system, ns) process pid has used so far, or 0 if it is gone. */
+/* CPU time (user + system, ns) process pid has used so far, or 0 if it is gone (or pid <= 0). */
 uint64_t bench_proc_cpu_ns(pid_t pid);
+
+/* "WHO: ..." and a newline on stderr, unless quiet (progress lines of long benchmarks). */
+void bench_say(int quiet, const char *who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sleeps s seconds, or less once *stop is set: 0, or -EINTR if stopped. */
+int bench_pause(double s, volatile sig_atomic_t *stop);
+/*
+ * A comma-separated list of names (names[0..n-1]) as a bit mask; an
+ * unknown one is named, with those known, under option opt: -EINVAL.
+ */
+int bench_parse_names(const char *opt, const char *arg, const char *const *names, unsigned int n,
+		      unsigned int *mask);
 
 /* Pins the calling thread to one CPU. Returns 0 or -errno. */
 int bench_pin(int cpu);

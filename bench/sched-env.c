@@ -249,8 +249,3 @@ void se_mode_stop(struct se_env *e)
 	wave_reap(&e->agent, 3000);
 	wave_reap(&e->waved, 5000);
 }
-
-uint64_t se_cpu_ns(pid_t pid)
-{
-	return pid > 0 ? bench_proc_cpu_ns(pid) : 0;
-}

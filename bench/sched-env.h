@@ -64,7 +64,4 @@ void se_teardown(struct se_env *e);
 int se_mode_start(struct se_env *e, enum se_mode m, unsigned int delay_us);
 void se_mode_stop(struct se_env *e);
 
-/* CPU time (ns) a process used so far, or 0. */
-uint64_t se_cpu_ns(pid_t pid);
-
 #endif

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/procstat.h"
 #include "common/spawn.h"
@@ -59,7 +61,56 @@ uint64_t bench_proc_cpu_ns(pid_t pid)
 {
 	struct wave_procstat ps;
 
-	return wave_procstat(0, pid, &ps) ? 0 : ps.cpu_ns;
+	return pid > 0 && !wave_procstat(0, pid, &ps) ? ps.cpu_ns : 0;
+}
+
+void bench_say(int quiet, const char *who, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet)
+		return;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", who);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+}
+
+int bench_pause(double s, volatile sig_atomic_t *stop)
+{
+	uint64_t end = wave_now_ns() + (uint64_t)(s * 1e9);
+
+	while (!*stop && wave_now_ns() < end)
+		usleep(20000);
+	return *stop ? -EINTR : 0;
+}
+
+int bench_parse_names(const char *opt, const char *arg, const char *const *names, unsigned int n,
+		      unsigned int *mask)
+{
+	char buf[128], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	*mask = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		unsigned int k;
+
+		for (k = 0; k < n && strcmp(tok, names[k]); k++)
+			;
+		if (k == n) {
+			char all[256];
+			size_t used = 0;
+
+			for (unsigned int i = 0; i < n && used < sizeof(all); i++)
+				used += (size_t)snprintf(all + used, sizeof(all) - used, "%s%s",
+							 i ? ", " : "", names[i]);
+			wave_err("%s: unknown '%s' (%s)", opt, tok, all);
+			return -EINVAL;
+		}
+		*mask |= 1u << k;
+	}
+	return 0;
 }
 
 int bench_gnuplot(const char *dir, const char *what)
