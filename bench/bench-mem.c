@@ -202,15 +202,10 @@ static int reset(const struct bm_cfg *c, enum bm_mode m)
 }
 
 /* Each VM's balloon and QEMU RSS (MiB) from waved's status; 0 where unknown. */
-static json_object *status;
-
 static void read_balloons(double *balloon, double *rss, double *mem_cpu_s)
 {
-	json_object *vms, *vm, *mem;
+	json_object *vms, *vm, *mem, *status = waved_status(env.rundir, NULL, 0);
 
-	if (status)
-		json_object_put(status);
-	status = waved_status(env.rundir, NULL, 0);
 	*mem_cpu_s = status ? waved_num(status, "mem_cpu_s") : 0;
 	for (unsigned int k = 0; k < BM_NR_VMS; k++) {
 		balloon[k] = rss[k] = 0;
@@ -225,6 +220,8 @@ static void read_balloons(double *balloon, double *rss, double *mem_cpu_s)
 			rss[k] = waved_num(mem, "rss_kib") / 1024;
 		}
 	}
+	if (status)
+		json_object_put(status);
 }
 
 struct phase_run {
@@ -448,8 +445,6 @@ int bench_mem_main(int argc, char **argv)
 	snprintf(res.accel, sizeof(res.accel), "%s", env.nr_vms ? env.vm[0].accel : "");
 	progress(&c, "stopping and removing what was started");
 	mode_stop();
-	if (status)
-		json_object_put(status);
 	vmm_conn_close(conn);
 	be_teardown(&env);
 	if (interrupted) {

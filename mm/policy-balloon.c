@@ -280,8 +280,8 @@ static void split(struct want *w, unsigned int n, uint64_t budget)
 	fill(w, n, fill(w, n, left, 1), 0);
 }
 
-static void emit(struct bal_state *s, struct bal_vm *b, const struct want *w, uint64_t kib,
-		 uint64_t now, struct policy_out *out)
+static void emit(struct bal_vm *b, const struct want *w, uint64_t kib, uint64_t now,
+		 struct policy_out *out)
 {
 	struct wave_txn op;
 
@@ -290,7 +290,6 @@ static void emit(struct bal_state *s, struct bal_vm *b, const struct want *w, ui
 	policy_emit(out, &op, 0);
 	b->sent_kib = (uint32_t)kib;
 	b->sent_ns = now;
-	(void)s;
 }
 
 static void bal_decide(void *priv, const struct model *m, uint64_t now, struct policy_out *out)
@@ -345,7 +344,7 @@ static void bal_decide(void *priv, const struct model *m, uint64_t now, struct p
 	/* Shrinks first: the host counts them at once; the room shows as their balloons shrink. */
 	for (unsigned int i = 0; i < n; i++)
 		if (w[i].give + hyst < w[i].cur)
-			emit(s, b[i], &w[i], w[i].give, now, out);
+			emit(b[i], &w[i], w[i].give, now, out);
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t give = w[i].give, others = total - w[i].held;
 		uint64_t cap = budget > others ? budget - others : 0;
@@ -357,7 +356,7 @@ static void bal_decide(void *priv, const struct model *m, uint64_t now, struct p
 			continue;
 		total += give > w[i].held ? give - w[i].held : 0;
 		w[i].held = give > w[i].held ? give : w[i].held;
-		emit(s, b[i], &w[i], give, now, out);
+		emit(b[i], &w[i], give, now, out);
 	}
 }
 

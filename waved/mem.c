@@ -139,10 +139,11 @@ static void fill_ctl(const struct wv_vm *vm, struct wave_mem_ctl *p)
 
 static void export_vm(struct waved *w, struct wv_vm *vm, int all)
 {
+	struct wave_mem_state now;
 	struct wave_msg m;
 
 	wave_msg_init(&m, WAVE_MSG_MEM_CTL);
-	if (!vm->mem.on || fill_state(vm, &vm->mem.next_state))
+	if (!vm->mem.on || fill_state(vm, &now))
 		return;
 	fill_ctl(vm, &m.p.mctl);
 	if (all || !vm->mem.exported || memcmp(&m.p.mctl, &vm->mem.sent_ctl, sizeof(m.p.mctl))) {
@@ -151,11 +152,11 @@ static void export_vm(struct waved *w, struct wv_vm *vm, int all)
 		wv_emit(w, &m);
 	}
 	wave_msg_init(&m, WAVE_MSG_MEM_STATE);
-	m.p.mem = vm->mem.next_state;
+	m.p.mem = now;
 	/* The age moves every second by itself: a report that only aged is not news. */
 	m.p.mem.age_ms = vm->mem.sent_state.age_ms;
 	if (all || !vm->mem.exported || memcmp(&m.p.mem, &vm->mem.sent_state, sizeof(m.p.mem))) {
-		m.p.mem.age_ms = vm->mem.next_state.age_ms;
+		m.p.mem.age_ms = now.age_ms;
 		vm->mem.sent_state = m.p.mem;
 		w->st.mem_exports++;
 		wv_emit(w, &m);

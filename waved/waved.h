@@ -141,7 +141,7 @@ struct wv_vm_mem {
 	uint64_t refused;          /* SET_BALLOONs refused (floor, maximum, budget) */
 	uint64_t rule_ns;          /* the fallback rule last deflated it */
 	int exported;
-	struct wave_mem_state sent_state, next_state;
+	struct wave_mem_state sent_state;
 	struct wave_mem_ctl sent_ctl;
 };
 
