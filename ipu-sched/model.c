@@ -213,45 +213,91 @@ double model_net_rx_rate(const struct model_vm *vm, uint64_t now_ns, int slow)
 			     MODEL_NET_PERIOD_NS, slow ? 10 * MODEL_TAU_NS : MODEL_TAU_NS);
 }
 
-/* A memory rate or share decayed over silence (see MODEL_MEM_QUIET_NS). */
-static double decayed(double avg, uint64_t seen, uint64_t now)
-{
-	return silence_decay(avg, seen, now, MODEL_MEM_QUIET_NS, MODEL_MEM_TAU_NS);
-}
-
 /* What a counter that wraps at 2^32 moved by, per second, over dt ns. */
 static double rate32(uint32_t now, uint32_t before, uint64_t dt)
 {
 	return dt ? (double)(uint32_t)(now - before) * 1e9 / (double)dt : 0;
 }
 
+/*
+ * The share of time stalled, from a PSI total (us) that went from was to
+ * is over dt ns (a total that went back: a new start, nothing learned).
+ */
+static double stall_share(uint64_t was, uint64_t is, uint64_t dt)
+{
+	double share;
+
+	if (!dt || is < was)
+		return 0;
+	share = (double)(is - was) * 1e3 / (double)dt;
+	return share > 1 ? 1 : share;
+}
+
+/* A rate from two counts the guest reported, or 0 if either is missing. */
+static double mem_rate(uint32_t is, uint32_t was, uint64_t dt)
+{
+	return is == WAVE_MEM_NONE || was == WAVE_MEM_NONE ? 0 : rate32(is, was, dt);
+}
+
+/* Remembers the balloon's size now. */
+static void mem_seen(struct model_mem *x, uint64_t now, uint32_t kib)
+{
+	x->seen[x->seen_next] = (typeof(x->seen[0])){ .ns = now, .kib = kib };
+	x->seen_next = (x->seen_next + 1) % MODEL_MEM_SEEN;
+}
+
+/* The balloon's size at t: the last seen at or before it (the oldest if none was). */
+static uint32_t mem_size_at(const struct model_mem *x, uint64_t t)
+{
+	uint64_t best_ns = 0, old_ns = UINT64_MAX;
+	uint32_t best = WAVE_MEM_NONE, old = WAVE_MEM_NONE;
+
+	for (unsigned int i = 0; i < MODEL_MEM_SEEN; i++) {
+		const typeof(x->seen[0]) *e = &x->seen[i];
+
+		if (!e->ns)
+			continue;
+		if (e->ns <= t && e->ns >= best_ns) {
+			best_ns = e->ns;
+			best = e->kib;
+		}
+		if (e->ns < old_ns) {
+			old_ns = e->ns;
+			old = e->kib;
+		}
+	}
+	return best != WAVE_MEM_NONE ? best : old;
+}
+
+/*
+ * The rates move only with new guest statistics: a report the host sent
+ * again because another value changed (QEMU's RSS, say) carries the same
+ * statistics, and a rate of 0 over the fraction of a second between the
+ * two would read as calm.
+ */
 static int apply_mem(struct model *m, const struct wave_mem_state *s, uint64_t now)
 {
 	struct model_vm *vm = model_vm(m, s->vm_id);
+	uint64_t age = s->age_ms == WAVE_MEM_NONE ? 0 : (uint64_t)s->age_ms * 1000000ull;
+	uint64_t guest = now > age ? now - age : 0;
 	struct model_mem *x;
 
 	if (!vm || vm->barrier != s->barrier)
 		return -ENOENT;
 	x = &vm->mem;
-	if (x->present && now > x->state_ns) {
-		uint64_t dt = now - x->state_ns;
+	if (s->actual_kib != WAVE_MEM_NONE)
+		mem_seen(x, now, s->actual_kib);
+	if (x->present && guest < x->guest_ns + MODEL_MEM_SAME_NS) {
+		x->state_ns = now;
+		x->actual_kib = s->actual_kib; /* the balloon and RSS move between the guest's reports */
+		x->rss_kib = s->rss_kib;
+		return 1;
+	}
+	if (x->present) {
+		uint64_t dt = guest - x->guest_ns;
 
-		/* Silence beyond the quiet period: the counts stood still until this report. */
-		if (dt > MODEL_MEM_QUIET_NS) {
-			x->major_per_s = decayed(x->major_per_s, x->state_ns, now);
-			x->swap_in_kib_per_s = decayed(x->swap_in_kib_per_s, x->state_ns, now);
-			dt = MODEL_MEM_QUIET_NS;
-		}
-
-		/* Counts the guest did not report stay NONE: no rate from them. */
-		if (s->major_faults != WAVE_MEM_NONE && x->major_faults != WAVE_MEM_NONE)
-			x->major_per_s = ewma_rate(x->major_per_s,
-						   rate32(s->major_faults, x->major_faults, dt), dt,
-						   MODEL_MEM_TAU_NS);
-		if (s->swap_in_kib != WAVE_MEM_NONE && x->swap_in_kib != WAVE_MEM_NONE)
-			x->swap_in_kib_per_s = ewma_rate(x->swap_in_kib_per_s,
-							 rate32(s->swap_in_kib, x->swap_in_kib, dt),
-							 dt, MODEL_MEM_TAU_NS);
+		x->major_per_s = mem_rate(s->major_faults, x->major_faults, dt);
+		x->swap_in_kib_per_s = mem_rate(s->swap_in_kib, x->swap_in_kib, dt);
 	}
 	x->present = 1;
 	x->actual_kib = s->actual_kib;
@@ -265,27 +311,14 @@ static int apply_mem(struct model *m, const struct wave_mem_state *s, uint64_t n
 	x->major_faults = s->major_faults;
 	x->swap_in_kib = s->swap_in_kib;
 	x->state_ns = now;
-	return 1;
-}
+	x->guest_ns = guest;
+	x->used_kib = 0;
+	if (s->usable_kib != WAVE_MEM_NONE && s->actual_kib != WAVE_MEM_NONE) {
+		uint32_t then = mem_size_at(x, guest);
 
-/*
- * The EWMA share of time stalled on memory, from a PSI total (us) that went
- * from was to is between seen and now: stalled d/dt of the time (a total
- * that went back: a new start, nothing learned). A report after silence:
- * the total stood still until the last quiet period, so d was spent in that.
- */
-static double stall_share(double avg, uint64_t was, uint64_t is, uint64_t seen, uint64_t now)
-{
-	uint64_t dt;
-
-	if (now <= seen || is < was)
-		return avg;
-	dt = now - seen;
-	if (dt > MODEL_MEM_QUIET_NS) {
-		avg = decayed(avg, seen, now);
-		dt = MODEL_MEM_QUIET_NS;
+		x->used_kib = then > s->usable_kib ? then - s->usable_kib : 0;
 	}
-	return ewma(avg, (double)(is - was) * 1e3 / (double)dt, dt, MODEL_MEM_TAU_NS);
+	return 1;
 }
 
 static int apply_mem_ctl(struct model *m, const struct wave_mem_ctl *c, uint64_t now)
@@ -296,8 +329,8 @@ static int apply_mem_ctl(struct model *m, const struct wave_mem_ctl *c, uint64_t
 	if (!vm || vm->barrier != c->barrier)
 		return -ENOENT;
 	x = &vm->mem;
-	if (x->ctl)
-		x->stall = stall_share(x->stall, x->psi_some_us, c->psi_some_us, x->ctl_ns, now);
+	if (x->ctl && now > x->ctl_ns)
+		x->stall = stall_share(x->psi_some_us, c->psi_some_us, now - x->ctl_ns);
 	x->ctl = 1;
 	x->target_kib = c->target_kib;
 	x->floor_kib = c->floor_kib;
@@ -312,17 +345,19 @@ void model_mem_now(const struct model_vm *vm, uint64_t now_ns, struct model_mem_
 {
 	const struct model_mem *x = &vm->mem;
 
-	out->major_per_s = decayed(x->major_per_s, x->state_ns, now_ns);
-	out->swap_in_kib_per_s = decayed(x->swap_in_kib_per_s, x->state_ns, now_ns);
-	out->stall = decayed(x->stall, x->ctl_ns, now_ns);
+	int quiet = now_ns > x->guest_ns + MODEL_MEM_QUIET_NS;
+
+	out->major_per_s = quiet ? 0 : x->major_per_s;
+	out->swap_in_kib_per_s = quiet ? 0 : x->swap_in_kib_per_s;
+	out->stall = now_ns > x->ctl_ns + MODEL_MEM_QUIET_NS ? 0 : x->stall;
 }
 
 static int apply_host_mem(struct model *m, const struct wave_host_mem *h, uint64_t now)
 {
 	struct model_host_mem *x = &m->host_mem;
 
-	if (x->present)
-		x->stall = stall_share(x->stall, x->psi_some_us, h->psi_some_us, x->seen_ns, now);
+	if (x->present && now > x->seen_ns)
+		x->stall = stall_share(x->psi_some_us, h->psi_some_us, now - x->seen_ns);
 	x->present = 1;
 	x->budget_kib = h->budget_kib;
 	x->total_kib = h->total_kib;

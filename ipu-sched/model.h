@@ -59,18 +59,25 @@ struct model_net {
 
 /*
  * A VM's memory (MEM_STATE, MEM_CTL), KiB; WAVE_MEM_NONE where the guest
- * did not report. The rates are EWMAs over MODEL_MEM_TAU_NS, updated as
- * reports come (about once a second): fault and swap-in rates per second,
- * and the share of time the VM stalled on memory (PSI "some").
+ * did not report. The rates are over the guest's latest statistics
+ * interval (about a second): fault and swap-in rates per second, and the
+ * share of time the VM stalled on memory (PSI "some") between MEM_CTLs.
+ * No smoothing on purpose: a guest that thrashed at 10,000 faults/s and
+ * stopped must read calm at its next report, not seconds later, and the
+ * policy keeps its own hysteresis.
  */
-#define MODEL_MEM_TAU_NS (2 * 1000000000ull)
 /*
  * The host sends a memory report only when something in it changed, at
- * most every statistics period (a second by default): silence longer than
- * this means the counts stood still, and the readers below decay the rates
- * over it.
+ * most every statistics period (a second by default), and the guest's
+ * statistics can be up to a period old when read: silence this long
+ * after the guest's last report means the counts stood still, and the
+ * rates read 0 (model_mem_now()).
  */
-#define MODEL_MEM_QUIET_NS (1500 * 1000000ull)
+#define MODEL_MEM_QUIET_NS (2500 * 1000000ull)
+/* Balloon sizes remembered with their time, to match the guest's statistics. */
+#define MODEL_MEM_SEEN 8
+/* Two reports whose guest statistics are this close in time carry the same statistics. */
+#define MODEL_MEM_SAME_NS (300 * 1000000ull)
 
 struct model_mem {
 	int present;              /* MEM_STATE seen */
@@ -83,7 +90,18 @@ struct model_mem {
 	uint32_t major_faults, swap_in_kib; /* as last reported (mod 2^32) */
 	uint64_t psi_some_us;
 	uint64_t state_ns, ctl_ns;/* when the last of each arrived */
-	double major_per_s, swap_in_kib_per_s, stall;
+	uint64_t guest_ns;        /* when the guest made the statistics last seen (now - age) */
+	/*
+	 * What the guest used when it made them, in balloon terms: the balloon
+	 * then less its MemAvailable, KiB (0: unknown). The balloon moves
+	 * between the guest's statistics (the host reads it more often while it
+	 * does), so "then" comes from the sizes seen lately, not the latest.
+	 */
+	uint32_t used_kib;
+	struct { uint64_t ns; uint32_t kib; } seen[MODEL_MEM_SEEN];
+	unsigned int seen_next;
+	double major_per_s, swap_in_kib_per_s; /* over the guest's last interval */
+	double stall;             /* share over the last MEM_CTL interval */
 };
 
 /* The host's memory (HOST_MEM). */
@@ -91,7 +109,7 @@ struct model_host_mem {
 	int present;
 	uint64_t budget_kib, total_kib, avail_kib;
 	uint64_t psi_some_us, seen_ns;
-	double stall;             /* EWMA share of time some task stalled on memory */
+	double stall;             /* share of time some task stalled on memory, last interval */
 };
 
 struct model_vm {
@@ -157,7 +175,7 @@ static inline unsigned int model_thread_slot(const struct model_thread *t)
  */
 double model_net_rx_rate(const struct model_vm *vm, uint64_t now_ns, int slow);
 
-/* A VM's memory signals now, decayed over silence (see MODEL_MEM_QUIET_NS). */
+/* A VM's memory signals now: 0 after a silence (see MODEL_MEM_QUIET_NS). */
 struct model_mem_now {
 	double major_per_s, swap_in_kib_per_s, stall;
 };

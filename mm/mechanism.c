@@ -26,6 +26,16 @@
 #include "mm/mechanism.h"
 
 #define MM_MAX_RESULTS 64
+/*
+ * A balloon on the move is read every period / MM_MOVING_DIV until it
+ * reaches its target (or MM_MOVING_MS pass): the room a shrinking balloon
+ * leaves is what a pressed neighbour waits for, and a policy that learns
+ * of it a period late answers pressure a period late. Moves are rare and
+ * short (a few hundred MiB take under two seconds), so this costs next
+ * to nothing at rest.
+ */
+#define MM_MOVING_DIV 4
+#define MM_MOVING_MS  5000
 
 struct mm_slot {
 	/* owner, under the lock */
@@ -43,6 +53,8 @@ struct mm_slot {
 	virDomainPtr dom;
 	int balloon;
 	char why[128];
+	uint32_t moving_kib;     /* a target set here that the balloon has not reached */
+	uint64_t moving_until;   /* ... watched until then (ms, monotonic) */
 };
 
 struct mm {
@@ -275,11 +287,21 @@ static void post_result(struct mm *m, unsigned int k, uint64_t cookie, uint32_t 
  * libvirtd per period, not two per VM; NOWAIT: a domain busy with a job
  * reports less this time rather than holding everyone up).
  */
-static void turn(struct mm *m, int read_due)
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Returns whether a balloon is still on the move (see MM_MOVING_DIV). */
+static int turn(struct mm *m, int read_due)
 {
 	virDomainStatsRecordPtr *recs = NULL;
 	struct mm_host host;
 	struct mm_stats st;
+	int moving = 0;
 
 	if (read_due)
 		read_host(&host);
@@ -316,8 +338,15 @@ static void turn(struct mm *m, int read_due)
 			err = ENOENT;
 		if (want && !err && virDomainSetMemoryFlags(s->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
 			err = virt_err(why, sizeof(why));
+		if (want && !err) {
+			s->moving_kib = kib;
+			s->moving_until = mono_ms() + MM_MOVING_MS;
+		}
 		if (read_due && s->dom) {
 			read_stats(s, uuid, recs, psi, &host, &st);
+			if (st.actual_kib == MM_NONE || mono_ms() > s->moving_until ||
+			    (st.actual_kib + 1024 > s->moving_kib && st.actual_kib < s->moving_kib + 1024))
+				s->moving_kib = 0;
 		} else if (read_due) {
 			memset(&st, 0, sizeof(st)); /* max_kib 0: nothing known */
 			snprintf(st.why, sizeof(st.why), "%s", s->why);
@@ -329,6 +358,7 @@ static void turn(struct mm *m, int read_due)
 			s->st = st;
 			s->fresh = 1;
 		}
+		moving |= s->moving_kib != 0;
 		pthread_mutex_unlock(&m->lock);
 	}
 	if (recs)
@@ -339,14 +369,7 @@ static void turn(struct mm *m, int read_due)
 		m->host_fresh = 1;
 		pthread_mutex_unlock(&m->lock);
 	}
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return moving;
 }
 
 /* The owner's eventfd; a full counter (it has not read yet) needs no second write. */
@@ -388,7 +411,8 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&m->lock);
 		if (!m->conn)
 			m->conn = virConnectOpen(m->uri[0] ? m->uri : NULL);
-		turn(m, read_due);
+		if (turn(m, read_due) && next_read > now + m->period_ms / MM_MOVING_DIV)
+			next_read = now + m->period_ms / MM_MOVING_DIV;
 		if (m->conn && virConnectIsAlive(m->conn) != 1) {
 			virConnectClose(m->conn); /* reopened next turn */
 			m->conn = NULL;

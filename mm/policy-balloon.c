@@ -6,18 +6,26 @@
  * local fallback, in waved).
  *
  * Each VM's need is its working set plus a reserve: what the guest uses
- * and cannot give back without swapping (MemTotal - MemAvailable, both
- * from its balloon statistics) plus max(reserve-min, reserve x that).
+ * and cannot give back without swapping, in balloon terms (the balloon's
+ * size less MemAvailable, from its statistics: this counts the guest's
+ * kernel too, and holds with and without deflate-on-OOM) plus
+ * max(reserve-min, reserve x that).
  *   - A VM under pressure (it stalls on memory, swaps in, takes major
- *     faults, or has almost nothing left) grows at once, by
- *     max(grow x its size, reserve-min): pressure is answered within one
- *     statistics period plus the balloon's deflation (about half a second
- *     for hundreds of MiB under TCG).
- *   - Memory beyond the need is taken back slowly: only from a VM calm
- *     for idle-time, at most shrink x its maximum per decision (one per
- *     report, about a second). ESX's idle-memory tax and TMO's
- *     pressure-driven reclaim work the same way: reclaim is cheap to delay
- *     and expensive to overdo.
+ *     faults, or has almost nothing left) wants all it may have, at once:
+ *     while it thrashes its working set cannot be told from what it
+ *     holds, and a set that fits 90% swaps nearly as much as one that
+ *     fits half (a cyclic or uniform access pattern), so steps of a few
+ *     percent would take many statistics periods to help. Every other VM
+ *     keeps its need; the rest of the budget goes to the VMs under
+ *     pressure, by mem-weight. Pressure is answered within one statistics
+ *     period plus the balloon's deflation (about half a second for
+ *     hundreds of MiB under TCG).
+ *   - That is also how memory comes back from a calm VM when another is
+ *     pressed: down to its need at once (TMO's pressure-driven reclaim).
+ *     Without pressure anywhere, memory beyond the need is taken back
+ *     slowly: only from a VM calm for idle-time, at most shrink x its
+ *     maximum per decision (one per report, about a second), like ESX's
+ *     idle-memory tax: reclaim is cheap to delay and expensive to overdo.
  *   - A size at which the VM was pressed is not shrunk to again for
  *     relax (30 s): the working-set estimate missed something there (page
  *     cache it needs, zram's own memory), and probing lower more often
@@ -25,15 +33,16 @@
  *   - Never below the VM's floor (metadata mem-min) nor below what it
  *     uses plus reserve-min, so the policy never pushes a guest into OOM;
  *     never above its maximum.
- *   - When the wants do not fit the budget, every VM gets its need first,
- *     and what is left goes by mem-weight (water-filling, each capped at
- *     what it wants).
+ *   - When the wants do not fit the budget, every VM gets its need
+ *     first; what is left goes to the VMs under pressure, then to the
+ *     others, by mem-weight (water-filling, each capped at what it wants).
  * It decides once per report, and once a second without one (the host
- * sends a report only when it changed). Changes under hysteresis are not sent. Shrinks go before growths, and a
- * growth is sent only as far as the budget has room once the shrinks are
- * counted (the host counts an accepted target at once, and refuses what
- * would pass the budget). One target per VM is out at a time: the next
- * waits for the host's MEM_CTL to show it (or a refusal, or 3 s).
+ * sends a report only when it changed). Changes under hysteresis are not
+ * sent. Shrinks go before growths, and a growth is sent only as far as
+ * the budget has room once the shrinks are counted (the host counts an
+ * accepted target at once, and refuses what would pass the budget). One
+ * target per VM is out at a time: the next waits for the host's MEM_CTL
+ * to show it (or a refusal, or 3 s).
  * Without a budget from the host (HOST_MEM budget 0) it decides nothing.
  */
 #include <stddef.h>
@@ -48,7 +57,6 @@
 struct bal_cfg {
 	double reserve;          /* of the working set, kept free */
 	uint32_t reserve_min;    /* MiB, at least */
-	double grow;             /* growth under pressure, of the VM's size */
 	double stall_hi;         /* PSI some share that means pressure */
 	uint32_t swap_hi;        /* swap-in KiB/s that means pressure */
 	uint32_t fault_hi;       /* major faults/s that mean pressure */
@@ -59,9 +67,8 @@ struct bal_cfg {
 };
 
 static const struct bal_cfg bal_defaults = {
-	.reserve = 0.10,
-	.reserve_min = 32,
-	.grow = 0.5,
+	.reserve = 0.05,
+	.reserve_min = 16,
 	.stall_hi = 0.02,
 	.swap_hi = 256,
 	.fault_hi = 100,
@@ -77,7 +84,6 @@ static const struct bal_cfg bal_defaults = {
 static const struct policy_param bal_params[] = {
 	BAL_PARAM("reserve", FRACTION, reserve, 0, 1, "free memory kept, share of the working set"),
 	BAL_PARAM("reserve-min", UINT32, reserve_min, 0, 65536, "... at least this (MiB)"),
-	BAL_PARAM("grow", FRACTION, grow, 0.01, 4, "growth under pressure, share of the VM's size"),
 	BAL_PARAM("stall", FRACTION, stall_hi, 0.001, 1, "memory stall share that is pressure (PSI)"),
 	BAL_PARAM("swap-in", UINT32, swap_hi, 1, 1u << 30, "swap-in KiB/s that is pressure"),
 	BAL_PARAM("faults", UINT32, fault_hi, 1, 1u << 30, "major faults/s that are pressure"),
@@ -113,6 +119,7 @@ struct want {
 	uint64_t cur, need, want, give;
 	uint64_t held;           /* max(target, balloon now) */
 	int pressed;
+	int out;                 /* a target is out: it takes its part of the split, nothing is sent */
 	uint32_t weight;
 };
 
@@ -133,21 +140,16 @@ static int managed(const struct model_vm *vm)
 }
 
 /*
- * The guest's working set in balloon terms, KiB, or 0 if it does not
- * report one: what it uses (MemTotal - MemAvailable) plus what the guest
- * never sees as MemTotal (its kernel's own, firmware: the balloon's size
- * less MemTotal), since targets are balloon sizes.
+ * What the guest uses in balloon terms, KiB, or 0 if it does not report
+ * it (the model's used_kib): the balloon's size less MemAvailable. That
+ * is what it uses (MemTotal - MemAvailable) plus what it never sees as
+ * MemTotal (its kernel's own, firmware); with deflate-on-OOM, MemTotal
+ * stays at the maximum and the balloon's pages count as used, and the
+ * difference is the same.
  */
 static uint64_t used_kib(const struct model_mem *x)
 {
-	uint64_t used, overhead = 0;
-
-	if (x->available_kib == WAVE_MEM_NONE || x->usable_kib == WAVE_MEM_NONE)
-		return 0;
-	used = x->available_kib - x->usable_kib;
-	if (x->actual_kib != WAVE_MEM_NONE && x->actual_kib > x->available_kib)
-		overhead = x->actual_kib - x->available_kib;
-	return used + overhead;
+	return x->used_kib;
 }
 
 static int pressed(const struct bal_cfg *c, const struct model_vm *vm, uint64_t now)
@@ -169,8 +171,7 @@ static int judge(struct bal_state *s, const struct model_vm *vm, struct bal_vm *
 	const struct model_mem *x = &vm->mem;
 	uint64_t used = used_kib(x), res, size, floor;
 
-	w->vm = vm;
-	w->cur = x->target_kib;
+	*w = (struct want){ .vm = vm, .cur = x->target_kib };
 	w->weight = x->weight ? x->weight : 100;
 	size = x->actual_kib != WAVE_MEM_NONE ? x->actual_kib : w->cur;
 	res = (uint64_t)(c->reserve * (double)used);
@@ -194,15 +195,12 @@ static int judge(struct bal_state *s, const struct model_vm *vm, struct bal_vm *
 		w->need = b->pressure_kib + c->reserve_min * MIB;
 	w->need = w->need < x->max_kib ? w->need : x->max_kib;
 	if (b->pressed) {
-		uint64_t step = (uint64_t)(c->grow * (double)size);
-
-		step = step > c->reserve_min * MIB ? step : c->reserve_min * MIB;
 		/* The size at which pressure began (not what it grew to since). */
 		if (b->calm_since || !b->pressure_kib)
 			b->pressure_kib = size > b->pressure_kib ? size : b->pressure_kib;
 		b->calm_since = 0;
 		b->pressure_ns = now;
-		w->want = (size > w->cur ? size : w->cur) + step;
+		w->want = x->max_kib;
 	} else {
 		if (!b->calm_since)
 			b->calm_since = now;
@@ -280,10 +278,18 @@ static void split(struct want *w, unsigned int n, uint64_t budget)
 	fill(w, n, fill(w, n, left, 1), 0);
 }
 
+/*
+ * Sends kib as vm's target, in whole MiB (what libvirt and the balloon
+ * keep exactly, so the host's MEM_CTL shows it as sent): a growth rounded
+ * down stays within the room it was given, a shrink rounded up stays
+ * above the floor.
+ */
 static void emit(struct bal_vm *b, const struct want *w, uint64_t kib, uint64_t now,
 		 struct policy_out *out)
 {
 	struct wave_txn op;
+
+	kib = kib > w->cur ? kib / MIB * MIB : (kib + MIB - 1) / MIB * MIB;
 
 	policy_vm_op_init(&op, w->vm, WAVE_OP_SET_BALLOON);
 	op.u.balloon.target_kib = (uint32_t)kib;
@@ -310,10 +316,18 @@ static void bal_decide(void *priv, const struct model *m, uint64_t now, struct p
 			continue;
 		if (x->id != vm->id)
 			*x = (struct bal_vm){ .id = vm->id };
-		/* A target out: held where it is until the host shows it, refuses it, or 3 s. */
-		if (x->sent_kib && vm->mem.target_kib != x->sent_kib && now - x->sent_ns < INFLIGHT_NS) {
+		/*
+		 * A target out: nothing more is sent for it until the host shows it,
+		 * refuses it, or 3 s pass; it keeps its place in the split (a VM
+		 * under pressure still wants all it may have, and the others give
+		 * way for it meanwhile).
+		 */
+		if (x->sent_kib && vm->mem.target_kib / MIB != x->sent_kib / MIB &&
+		    now - x->sent_ns < INFLIGHT_NS) {
 			w[n] = (struct want){ .vm = vm, .cur = x->sent_kib, .need = x->sent_kib,
-					      .want = x->sent_kib, .weight = 1 };
+					      .want = x->pressed ? vm->mem.max_kib : x->sent_kib,
+					      .pressed = x->pressed, .out = 1,
+					      .weight = vm->mem.weight ? vm->mem.weight : 100 };
 			b[n++] = x;
 			continue;
 		}
@@ -343,13 +357,13 @@ static void bal_decide(void *priv, const struct model *m, uint64_t now, struct p
 	}
 	/* Shrinks first: the host counts them at once; the room shows as their balloons shrink. */
 	for (unsigned int i = 0; i < n; i++)
-		if (w[i].give + hyst < w[i].cur)
+		if (!w[i].out && w[i].give + hyst < w[i].cur)
 			emit(b[i], &w[i], w[i].give, now, out);
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t give = w[i].give, others = total - w[i].held;
 		uint64_t cap = budget > others ? budget - others : 0;
 
-		if (give <= w[i].cur)
+		if (w[i].out || give <= w[i].cur)
 			continue;
 		give = give < cap ? give : cap;
 		if (give <= w[i].cur || (give < w[i].cur + hyst && !b[i]->pressed))
