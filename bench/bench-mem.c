@@ -19,7 +19,8 @@
  *   shift    the demand moves: the second VM needs 400, the first 64
  *   spike    the first holds 300; a third of the way in, the third VM's
  *            demand jumps to 350 (react_ms: from the jump until its guest
- *            has MemAvailable above the low mark again)
+ *            has touched the new set through, has MemAvailable above the
+ *            low mark again and swaps in no more)
  * Work is what the guests report: MiB of their working sets touched per
  * second; a guest short of memory swaps to zram and touches far less.
  */
@@ -226,6 +227,8 @@ static void read_balloons(double *balloon, double *rss, double *mem_cpu_s)
 
 struct phase_run {
 	uint64_t t0, rise_ns;
+	uint64_t rise_units;     /* VM 3's units at the rise */
+	uint64_t last_seen_ns, last_pswpin; /* its last report looked at */
 	unsigned int demand[BM_NR_VMS];
 	double rss_acc;
 	unsigned int rss_n;
@@ -254,9 +257,21 @@ static void sample(const struct bm_cfg *c, struct phase_run *pr, struct bm_phase
 		s->t_s = (double)(wave_now_ns() - pr->t0) / 1e9;
 	if (sum * 100.0 / c->budget_mib > out->budget_max_pct)
 		out->budget_max_pct = sum * 100.0 / c->budget_mib;
+	/*
+	 * Reacted: a report after the rise with the new set touched through
+	 * once, MemAvailable at or above the low mark and no swap-in since the
+	 * report before (a set not yet filled in leaves memory free that it is
+	 * about to take).
+	 */
 	if (pr->rise_ns && pr->react_ms < 0 && !sc_last(&rep, 2, &last) && last.t_ns > pr->rise_ns &&
-	    last.v[K_WS] == pr->demand[2] && last.v[K_AVAIL] >= res.low_mib)
-		pr->react_ms = (double)(last.t_ns - pr->rise_ns) / 1e6;
+	    last.t_ns != pr->last_seen_ns) {
+		if (last.v[K_WS] == pr->demand[2] && last.v[K_AVAIL] >= res.low_mib &&
+		    last.units >= pr->rise_units + pr->demand[2] && pr->last_seen_ns &&
+		    last.v[K_PSWPIN] == pr->last_pswpin)
+			pr->react_ms = (double)(last.t_ns - pr->rise_ns) / 1e6;
+		pr->last_seen_ns = last.t_ns;
+		pr->last_pswpin = last.v[K_PSWPIN];
+	}
 }
 
 static int measure_phase(const struct bm_cfg *c, enum bm_phase ph, struct bm_phase_result *out)
@@ -281,6 +296,7 @@ static int measure_phase(const struct bm_cfg *c, enum bm_phase ph, struct bm_pha
 		if (ph == BM_SPIKE && !pr.rise_ns &&
 		    wave_now_ns() >= pr.t0 + (t_end - pr.t0) / 3) {
 			pr.demand[2] = res.demand[ph][2];
+			pr.rise_units = sc_last(&rep, 2, &last) ? 0 : last.units;
 			pr.rise_ns = wave_now_ns();
 			ret = set_demand(2, pr.demand[2]);
 		}

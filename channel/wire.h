@@ -443,7 +443,7 @@ struct wave_mem_state {
 	uint32_t rss_kib;        /* QEMU's resident memory, on the host */
 	uint32_t major_faults;   /* cumulative, mod 2^32 */
 	uint32_t swap_in_kib;    /* cumulative, mod 2^32 */
-	uint32_t age_ms;         /* since the guest's last report (saturates); NONE: never */
+	uint32_t age_ms;         /* since the guest made its last report, at most (saturates); NONE: never */
 };
 
 #define WAVE_MEM_BALLOON  (1u << 0) /* a virtio balloon the host can set */

@@ -76,8 +76,13 @@ struct model_net {
 #define MODEL_MEM_QUIET_NS (2500 * 1000000ull)
 /* Balloon sizes remembered with their time, to match the guest's statistics. */
 #define MODEL_MEM_SEEN 8
-/* Two reports whose guest statistics are this close in time carry the same statistics. */
-#define MODEL_MEM_SAME_NS (300 * 1000000ull)
+/*
+ * Two reports whose guest statistics are this close in time carry the same
+ * statistics: the host dates them by its own reads, a quarter of a period
+ * apart at the closest (mm/mechanism.c), so what differs less is the
+ * channel's jitter.
+ */
+#define MODEL_MEM_SAME_NS (100 * 1000000ull)
 
 struct model_mem {
 	int present;              /* MEM_STATE seen */

@@ -53,6 +53,8 @@ struct mm_slot {
 	virDomainPtr dom;
 	int balloon;
 	char why[128];
+	int64_t seen_update;     /* the guest's stamp last read, the read time before it, and */
+	uint64_t made_after_ms, last_read_ms; /* ... the last read's (see mm_stats.made_after_ms) */
 	uint32_t moving_kib;     /* a target set here that the balloon has not reached */
 	uint64_t moving_until;   /* ... watched until then (ms, monotonic) */
 };
@@ -343,7 +345,16 @@ static int turn(struct mm *m, int read_due)
 			s->moving_until = mono_ms() + MM_MOVING_MS;
 		}
 		if (read_due && s->dom) {
+			uint64_t t = mono_ms();
+
 			read_stats(s, uuid, recs, psi, &host, &st);
+			if (st.last_update != s->seen_update) {
+				s->seen_update = st.last_update;
+				s->made_after_ms = s->last_read_ms ? s->last_read_ms
+								   : t - m->period_ms;
+			}
+			s->last_read_ms = t;
+			st.made_after_ms = s->made_after_ms;
 			if (st.actual_kib == MM_NONE || mono_ms() > s->moving_until ||
 			    (st.actual_kib + 1024 > s->moving_kib && st.actual_kib < s->moving_kib + 1024))
 				s->moving_kib = 0;

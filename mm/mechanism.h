@@ -34,6 +34,12 @@ struct mm_stats {
 	uint32_t rss_kib;                      /* QEMU's resident memory */
 	uint32_t major_faults, minor_faults, swap_in_kib, swap_out_kib; /* cumulative */
 	int64_t last_update;                   /* the guest's last report (libvirt's stamp, s); 0: never */
+	/*
+	 * The guest made that report after this moment (CLOCK_MONOTONIC, ms):
+	 * the read before the one that first saw it. libvirt's stamp is in
+	 * whole seconds, too coarse to tell one report from the next.
+	 */
+	uint64_t made_after_ms;
 	uint64_t psi_some_us, psi_full_us;     /* memory pressure, cumulative */
 	int psi_vm;                            /* the pressure is the VM's own cgroup's */
 	int balloon;                           /* a balloon that reports statistics */

@@ -95,7 +95,7 @@ static uint32_t at_most(uint32_t v, uint32_t lim)
 static int fill_state(const struct wv_vm *vm, struct wave_mem_state *p)
 {
 	const struct mm_stats *s = &vm->mem.st;
-	time_t now = time(NULL);
+	uint64_t now = wave_now_ns() / 1000000, age;
 
 	if (!s->max_kib || s->max_kib == WAVE_MEM_NONE)
 		return -ENODATA;
@@ -111,9 +111,9 @@ static int fill_state(const struct wv_vm *vm, struct wave_mem_state *p)
 	p->rss_kib = s->rss_kib;
 	p->major_faults = s->major_faults;
 	p->swap_in_kib = s->swap_in_kib;
+	age = now > s->made_after_ms ? now - s->made_after_ms : 0;
 	p->age_ms = s->last_update <= 0 ? WAVE_MEM_NONE
-		    : now - s->last_update > 4000000 ? WAVE_MEM_NONE - 1
-		    : (uint32_t)((now > s->last_update ? now - s->last_update : 0) * 1000);
+		    : age >= WAVE_MEM_NONE - 1 ? WAVE_MEM_NONE - 1 : (uint32_t)age;
 	return 0;
 }
 
