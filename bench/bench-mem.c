@@ -18,9 +18,9 @@
  *   skew     one VM needs 400 MiB, two need 64
  *   shift    the demand moves: the second VM needs 400, the first 64
  *   spike    the first holds 300; a third of the way in, the third VM's
- *            demand jumps to 350 (react_ms: from the jump until its guest
- *            has touched the new set through, has MemAvailable above the
- *            low mark again and swaps in no more)
+ *            demand jumps to 350 (react_ms: from the jump until its guest,
+ *            once short, has MemAvailable above the low mark again and
+ *            swaps in no more; 0 if it was never short)
  * Work is what the guests report: MiB of their working sets touched per
  * second; a guest short of memory swaps to zram and touches far less.
  */
@@ -227,8 +227,8 @@ static void read_balloons(double *balloon, double *rss, double *mem_cpu_s)
 
 struct phase_run {
 	uint64_t t0, rise_ns;
-	uint64_t rise_units;     /* VM 3's units at the rise */
-	uint64_t last_seen_ns, last_pswpin; /* its last report looked at */
+	uint64_t last_seen_ns, last_pswpin; /* VM 3's last report looked at */
+	int dipped;              /* ... had MemAvailable under the low mark since the rise */
 	unsigned int demand[BM_NR_VMS];
 	double rss_acc;
 	unsigned int rss_n;
@@ -258,16 +258,17 @@ static void sample(const struct bm_cfg *c, struct phase_run *pr, struct bm_phase
 	if (sum * 100.0 / c->budget_mib > out->budget_max_pct)
 		out->budget_max_pct = sum * 100.0 / c->budget_mib;
 	/*
-	 * Reacted: a report after the rise with the new set touched through
-	 * once, MemAvailable at or above the low mark and no swap-in since the
-	 * report before (a set not yet filled in leaves memory free that it is
-	 * about to take).
+	 * Reacted: after MemAvailable fell under the low mark (the new set
+	 * filling in), a report with it back at or above the mark and no
+	 * swap-in since the report before. A guest that never fell under the
+	 * mark needed no reaction: 0 (the guest's own time to fill its set in
+	 * is not the policy's).
 	 */
 	if (pr->rise_ns && pr->react_ms < 0 && !sc_last(&rep, 2, &last) && last.t_ns > pr->rise_ns &&
-	    last.t_ns != pr->last_seen_ns) {
-		if (last.v[K_WS] == pr->demand[2] && last.v[K_AVAIL] >= res.low_mib &&
-		    last.units >= pr->rise_units + pr->demand[2] && pr->last_seen_ns &&
-		    last.v[K_PSWPIN] == pr->last_pswpin)
+	    last.t_ns != pr->last_seen_ns && last.v[K_WS] == pr->demand[2]) {
+		if (last.v[K_AVAIL] < res.low_mib)
+			pr->dipped = 1;
+		else if (pr->dipped && pr->last_seen_ns && last.v[K_PSWPIN] == pr->last_pswpin)
 			pr->react_ms = (double)(last.t_ns - pr->rise_ns) / 1e6;
 		pr->last_seen_ns = last.t_ns;
 		pr->last_pswpin = last.v[K_PSWPIN];
@@ -296,7 +297,6 @@ static int measure_phase(const struct bm_cfg *c, enum bm_phase ph, struct bm_pha
 		if (ph == BM_SPIKE && !pr.rise_ns &&
 		    wave_now_ns() >= pr.t0 + (t_end - pr.t0) / 3) {
 			pr.demand[2] = res.demand[ph][2];
-			pr.rise_units = sc_last(&rep, 2, &last) ? 0 : last.units;
 			pr.rise_ns = wave_now_ns();
 			ret = set_demand(2, pr.demand[2]);
 		}
@@ -322,7 +322,8 @@ static int measure_phase(const struct bm_cfg *c, enum bm_phase ph, struct bm_pha
 	out->waved_mem_pct_sum += 100.0 * (mem1 - mem0) * 1e9 / (double)(t1 - pr.t0);
 	/* Never enough again before the phase ended: as bad as it gets. */
 	if (ph == BM_SPIKE)
-		bench_range_add(&out->react_ms, pr.react_ms >= 0 ? pr.react_ms : BM_NEVER_MS);
+		bench_range_add(&out->react_ms, pr.react_ms >= 0 ? pr.react_ms
+						 : pr.dipped ? BM_NEVER_MS : 0);
 	out->reps++;
 	return ret;
 }

@@ -11,6 +11,7 @@
  * attached something else there since it last looked.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -37,6 +38,16 @@
 #define MM_MOVING_DIV 4
 #define MM_MOVING_MS  5000
 
+/*
+ * A kernel file read again every turn: opened once and read from offset 0
+ * each time (procfs and cgroup files render afresh at offset 0), which
+ * spares a path walk and two syscalls a read. The worker's only.
+ */
+struct kfile {
+	int fd;                  /* -1: not open */
+	char path[256];
+};
+
 struct mm_slot {
 	/* owner, under the lock */
 	int used;
@@ -55,6 +66,8 @@ struct mm_slot {
 	char why[128];
 	int64_t seen_update;     /* the guest's stamp last read, the read time before it, and */
 	uint64_t made_after_ms, last_read_ms; /* ... the last read's (see mm_stats.made_after_ms) */
+	struct kfile psi_file;
+	struct mm_stats posted;  /* what was last handed to the owner */
 	uint32_t moving_kib;     /* a target set here that the balloon has not reached */
 	uint64_t moving_until;   /* ... watched until then (ms, monotonic) */
 };
@@ -72,6 +85,7 @@ struct mm {
 	unsigned int nres;
 	struct mm_host host;
 	int host_fresh;
+	struct kfile meminfo, host_psi; /* the worker's */
 	/* the owner's, for mm_poll */
 	struct mm_stats poll_st[MM_MAX_VMS];
 	int poll_fresh[MM_MAX_VMS];
@@ -91,38 +105,65 @@ int mm_psi_parse(const char *text, uint64_t *some_us, uint64_t *full_us)
 	return 0;
 }
 
-static int read_psi(const char *path, uint64_t *some, uint64_t *full)
+/* Reads f (opening it as path if it is not, or names another) into buf; -errno on failure. */
+static int kfile_read(struct kfile *f, const char *path, char *buf, size_t len)
 {
-	char buf[512];
-	FILE *f = fopen(path, "r");
-	size_t n;
+	ssize_t n;
 
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
+	if (f->fd >= 0 && strcmp(f->path, path)) {
+		close(f->fd);
+		f->fd = -1;
+	}
+	if (f->fd < 0) {
+		if ((f->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return -errno;
+		snprintf(f->path, sizeof(f->path), "%s", path);
+	}
+	if ((n = pread(f->fd, buf, len - 1, 0)) < 0) {
+		n = -errno;
+		close(f->fd);
+		f->fd = -1;
+		return (int)n;
+	}
 	buf[n] = '\0';
-	return mm_psi_parse(buf, some, full);
+	return 0;
 }
 
-static void read_host(struct mm_host *h)
+static void kfile_close(struct kfile *f)
 {
-	char line[128];
-	unsigned long long v;
-	FILE *f = fopen("/proc/meminfo", "r");
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}
+
+static int read_psi(struct kfile *f, const char *path, uint64_t *some, uint64_t *full)
+{
+	char buf[512];
+	int ret = kfile_read(f, path, buf, sizeof(buf));
+
+	return ret ? ret : mm_psi_parse(buf, some, full);
+}
+
+/* A "Key:   N kB" line of /proc/meminfo, or 0. */
+static uint64_t meminfo_kib(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+
+	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
+}
+
+static void read_host(struct mm *m, struct mm_host *h)
+{
+	char buf[4096];
 
 	memset(h, 0, sizeof(*h));
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "MemTotal: %llu kB", &v) == 1)
-			h->total_kib = v;
-		else if (sscanf(line, "MemAvailable: %llu kB", &v) == 1)
-			h->avail_kib = v;
+	if (!kfile_read(&m->meminfo, "/proc/meminfo", buf, sizeof(buf))) {
+		h->total_kib = meminfo_kib(buf, "MemTotal:");
+		h->avail_kib = meminfo_kib(buf, "MemAvailable:");
 	}
-	if (f)
-		fclose(f);
 	if (h->avail_kib > h->total_kib)
 		h->avail_kib = h->total_kib;
-	if (read_psi("/proc/pressure/memory", &h->psi_some_us, &h->psi_full_us))
+	if (read_psi(&m->host_psi, "/proc/pressure/memory", &h->psi_some_us, &h->psi_full_us))
 		h->psi_some_us = h->psi_full_us = 0;
 }
 
@@ -155,6 +196,12 @@ static int slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigne
 	if (s->dom)
 		virDomainFree(s->dom);
 	s->dom = NULL;
+	if (s->wgen != gen) { /* another VM in the slot: nothing of the last one's holds */
+		s->seen_update = 0;
+		s->made_after_ms = s->last_read_ms = 0;
+		s->moving_kib = 0;
+		memset(&s->posted, 0, sizeof(s->posted));
+	}
 	s->wgen = gen;
 	s->why[0] = '\0';
 	if (!m->conn || !(s->dom = virDomainLookupByUUIDString(m->conn, uuid))) {
@@ -225,7 +272,8 @@ static int read_stats_dom(struct mm_slot *s, struct mm_stats *out)
 /*
  * Fills out from domain uuid's record among recs (one call for every
  * domain: see turn()); host: this turn's read of the host, whose pressure
- * stands in where the VM has none of its own.
+ * stands in where the VM has none of its own, or NULL on a quick read
+ * (a balloon on the move: the pressure as read last).
  */
 static void read_stats(struct mm_slot *s, const char *uuid, virDomainStatsRecordPtr *recs,
 		       const char *psi, const struct mm_host *host, struct mm_stats *out)
@@ -264,7 +312,13 @@ static void read_stats(struct mm_slot *s, const char *uuid, virDomainStatsRecord
 	if (virTypedParamsGetULLong(r->params, r->nparams, "balloon.last-update", &v) == 1)
 		out->last_update = (int64_t)v;
 psi:
-	out->psi_vm = psi[0] && !read_psi(psi, &out->psi_some_us, &out->psi_full_us);
+	if (!host) {
+		out->psi_vm = s->posted.psi_vm;
+		out->psi_some_us = s->posted.psi_some_us;
+		out->psi_full_us = s->posted.psi_full_us;
+		return;
+	}
+	out->psi_vm = psi[0] && !read_psi(&s->psi_file, psi, &out->psi_some_us, &out->psi_full_us);
 	if (!out->psi_vm) {
 		out->psi_some_us = host->psi_some_us;
 		out->psi_full_us = host->psi_full_us;
@@ -297,16 +351,24 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Returns whether a balloon is still on the move (see MM_MOVING_DIV). */
-static int turn(struct mm *m, int read_due)
+/* What a turn reads: nothing (targets only), the balloons, or everything. */
+enum mm_read { MM_READ_NONE, MM_READ_QUICK, MM_READ_FULL };
+
+/*
+ * Returns whether a balloon is still on the move (see MM_MOVING_DIV); sets
+ * *news if it handed the owner anything (a result, or statistics that
+ * changed: the owner is not woken for the same numbers again).
+ */
+static int turn(struct mm *m, enum mm_read read, int *news)
 {
 	virDomainStatsRecordPtr *recs = NULL;
+	int read_due = read != MM_READ_NONE, full = read == MM_READ_FULL;
 	struct mm_host host;
 	struct mm_stats st;
 	int moving = 0;
 
-	if (read_due)
-		read_host(&host);
+	if (full)
+		read_host(m, &host);
 	if (read_due && m->conn &&
 	    virConnectGetAllDomainStats(m->conn, VIR_DOMAIN_STATS_BALLOON, &recs,
 					VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
@@ -347,7 +409,7 @@ static int turn(struct mm *m, int read_due)
 		if (read_due && s->dom) {
 			uint64_t t = mono_ms();
 
-			read_stats(s, uuid, recs, psi, &host, &st);
+			read_stats(s, uuid, recs, psi, full ? &host : NULL, &st);
 			if (st.last_update != s->seen_update) {
 				s->seen_update = st.last_update;
 				s->made_after_ms = s->last_read_ms ? s->last_read_ms
@@ -365,20 +427,24 @@ static int turn(struct mm *m, int read_due)
 		pthread_mutex_lock(&m->lock);
 		if (want)
 			post_result(m, k, cookie, kib, err, err == ENOENT && !why[0] ? s->why : why);
-		if (read_due && s->used && s->gen == gen) {
-			s->st = st;
+		*news |= want;
+		/* st and posted are zeroed before they are filled: memcmp sees no stale padding. */
+		if (read_due && s->used && s->gen == gen && memcmp(&st, &s->posted, sizeof(st))) {
+			s->st = s->posted = st;
 			s->fresh = 1;
+			*news = 1;
 		}
 		moving |= s->moving_kib != 0;
 		pthread_mutex_unlock(&m->lock);
 	}
 	if (recs)
 		virDomainStatsRecordListFree(recs);
-	if (read_due) {
+	if (full) {
 		pthread_mutex_lock(&m->lock);
 		m->host = host;
 		m->host_fresh = 1;
 		pthread_mutex_unlock(&m->lock);
+		*news = 1;
 	}
 	return moving;
 }
@@ -395,12 +461,13 @@ static void tell_owner(struct mm *m)
 static void *worker(void *arg)
 {
 	struct mm *m = arg;
-	uint64_t next_read = mono_ms();
+	uint64_t next_full = mono_ms(), next_read = next_full;
 
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
 		uint64_t now = mono_ms();
-		int read_due;
+		enum mm_read read = MM_READ_NONE;
+		int news = 0;
 
 		if (!m->work && now < next_read) {
 			struct timespec until;
@@ -416,19 +483,25 @@ static void *worker(void *arg)
 			continue;
 		}
 		m->work = 0;
-		read_due = now >= next_read;
-		if (read_due)
-			next_read = now + m->period_ms;
+		if (now >= next_full) {
+			read = MM_READ_FULL;
+			next_full = now + m->period_ms;
+		} else if (now >= next_read) {
+			read = MM_READ_QUICK;
+		}
+		if (read)
+			next_read = next_full;
 		pthread_mutex_unlock(&m->lock);
 		if (!m->conn)
 			m->conn = virConnectOpen(m->uri[0] ? m->uri : NULL);
-		if (turn(m, read_due) && next_read > now + m->period_ms / MM_MOVING_DIV)
+		if (turn(m, read, &news) && next_read > now + m->period_ms / MM_MOVING_DIV)
 			next_read = now + m->period_ms / MM_MOVING_DIV;
 		if (m->conn && virConnectIsAlive(m->conn) != 1) {
 			virConnectClose(m->conn); /* reopened next turn */
 			m->conn = NULL;
 		}
-		tell_owner(m);
+		if (news)
+			tell_owner(m);
 		pthread_mutex_lock(&m->lock);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -445,6 +518,9 @@ int mm_open(const char *uri, unsigned int period_ms, struct mm **out)
 		return -ENOMEM;
 	snprintf(m->uri, sizeof(m->uri), "%s", uri ? uri : "");
 	m->period_ms = period_ms ? period_ms : 1000;
+	m->meminfo.fd = m->host_psi.fd = -1;
+	for (unsigned int k = 0; k < MM_MAX_VMS; k++)
+		m->s[k].psi_file.fd = -1;
 	if ((m->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
 		ret = -errno;
 		goto err_free;
@@ -475,9 +551,13 @@ void mm_close(struct mm *m)
 	pthread_cond_signal(&m->cv);
 	pthread_mutex_unlock(&m->lock);
 	pthread_join(m->thr, NULL);
-	for (unsigned int k = 0; k < MM_MAX_VMS; k++)
+	for (unsigned int k = 0; k < MM_MAX_VMS; k++) {
 		if (m->s[k].dom)
 			virDomainFree(m->s[k].dom);
+		kfile_close(&m->s[k].psi_file);
+	}
+	kfile_close(&m->meminfo);
+	kfile_close(&m->host_psi);
 	if (m->conn)
 		virConnectClose(m->conn);
 	close(m->efd);
