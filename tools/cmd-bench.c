@@ -46,6 +46,6 @@ static int bench_run(int argc, char **argv)
 
 const struct wavectl_cmd wavectl_bench_cmd = {
 	.name = "bench",
-	.summary = "run a benchmark (channel, loop, sched)",
+	.summary = "run a benchmark (channel, loop, sched, mem)",
 	.run = bench_run,
 };
