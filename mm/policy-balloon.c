@@ -282,7 +282,8 @@ static void split(struct want *w, unsigned int n, uint64_t budget)
  * Sends kib as vm's target, in whole MiB (what libvirt and the balloon
  * keep exactly, so the host's MEM_CTL shows it as sent): a growth rounded
  * down stays within the room it was given, a shrink rounded up stays
- * above the floor.
+ * above the floor; never above the maximum, and nothing if rounding left
+ * nothing to change.
  */
 static void emit(struct bal_vm *b, const struct want *w, uint64_t kib, uint64_t now,
 		 struct policy_out *out)
@@ -290,6 +291,9 @@ static void emit(struct bal_vm *b, const struct want *w, uint64_t kib, uint64_t 
 	struct wave_txn op;
 
 	kib = kib > w->cur ? kib / MIB * MIB : (kib + MIB - 1) / MIB * MIB;
+	kib = kib < w->vm->mem.max_kib ? kib : w->vm->mem.max_kib; /* a maximum not in whole MiB */
+	if (!kib || kib == w->cur)
+		return;
 
 	policy_vm_op_init(&op, w->vm, WAVE_OP_SET_BALLOON);
 	op.u.balloon.target_kib = (uint32_t)kib;
