@@ -246,11 +246,15 @@ static void mem_seen(struct model_mem *x, uint64_t now, uint32_t kib)
 	x->seen_next = (x->seen_next + 1) % MODEL_MEM_SEEN;
 }
 
-/* The balloon's size at t: the last seen at or before it (the oldest if none was). */
-static uint32_t mem_size_at(const struct model_mem *x, uint64_t t)
+/*
+ * The balloon's size at t: the last seen at or before it (the oldest if
+ * none was). *steady: the size seen next after t (if any) is within a MiB
+ * of it, so the balloon did not move around t.
+ */
+static uint32_t mem_size_at(const struct model_mem *x, uint64_t t, int *steady)
 {
-	uint64_t best_ns = 0, old_ns = UINT64_MAX;
-	uint32_t best = WAVE_MEM_NONE, old = WAVE_MEM_NONE;
+	uint64_t best_ns = 0, old_ns = UINT64_MAX, next_ns = UINT64_MAX;
+	uint32_t best = WAVE_MEM_NONE, old = WAVE_MEM_NONE, next = WAVE_MEM_NONE;
 
 	for (unsigned int i = 0; i < MODEL_MEM_SEEN; i++) {
 		const typeof(x->seen[0]) *e = &x->seen[i];
@@ -261,12 +265,19 @@ static uint32_t mem_size_at(const struct model_mem *x, uint64_t t)
 			best_ns = e->ns;
 			best = e->kib;
 		}
+		if (e->ns > t && e->ns < next_ns) {
+			next_ns = e->ns;
+			next = e->kib;
+		}
 		if (e->ns < old_ns) {
 			old_ns = e->ns;
 			old = e->kib;
 		}
 	}
-	return best != WAVE_MEM_NONE ? best : old;
+	best = best != WAVE_MEM_NONE ? best : old;
+	*steady = best != WAVE_MEM_NONE &&
+		  (next == WAVE_MEM_NONE || (next + 1024 > best && next < best + 1024));
+	return best;
 }
 
 /*
@@ -312,11 +323,18 @@ static int apply_mem(struct model *m, const struct wave_mem_state *s, uint64_t n
 	x->swap_in_kib = s->swap_in_kib;
 	x->state_ns = now;
 	x->guest_ns = guest;
-	x->used_kib = 0;
-	if (s->usable_kib != WAVE_MEM_NONE && s->actual_kib != WAVE_MEM_NONE) {
-		uint32_t then = mem_size_at(x, guest);
+	/*
+	 * Statistics made while the balloon moved are matched to a size only
+	 * within the move: the last estimate from a balloon at rest stands.
+	 */
+	if (s->usable_kib == WAVE_MEM_NONE || s->actual_kib == WAVE_MEM_NONE) {
+		x->used_kib = 0;
+	} else {
+		int steady;
+		uint32_t then = mem_size_at(x, guest, &steady);
 
-		x->used_kib = then > s->usable_kib ? then - s->usable_kib : 0;
+		if (steady || !x->used_kib)
+			x->used_kib = then > s->usable_kib ? then - s->usable_kib : 0;
 	}
 	return 1;
 }

@@ -28,12 +28,12 @@
 
 #define MM_MAX_RESULTS 64
 /*
- * A balloon on the move is read every period / MM_MOVING_DIV until it
- * reaches its target (or MM_MOVING_MS pass): the room a shrinking balloon
+ * A balloon shrinking to a target set here is read every period /
+ * MM_MOVING_DIV until it gets there (or MM_MOVING_MS pass): the room it
  * leaves is what a pressed neighbour waits for, and a policy that learns
- * of it a period late answers pressure a period late. Moves are rare and
- * short (a few hundred MiB take under two seconds), so this costs next
- * to nothing at rest.
+ * of it a period late answers pressure a period late. Shrinks are rare
+ * and short (a few hundred MiB take under two seconds), so this costs
+ * next to nothing at rest.
  */
 #define MM_MOVING_DIV 4
 #define MM_MOVING_MS  5000
@@ -402,7 +402,8 @@ static int turn(struct mm *m, enum mm_read read, int *news)
 			err = ENOENT;
 		if (want && !err && virDomainSetMemoryFlags(s->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
 			err = virt_err(why, sizeof(why));
-		if (want && !err) {
+		/* A shrink leaves room a neighbour may be waiting for: watch it (a growth frees none). */
+		if (want && !err && s->posted.actual_kib != MM_NONE && kib < s->posted.actual_kib) {
 			s->moving_kib = kib;
 			s->moving_until = mono_ms() + MM_MOVING_MS;
 		}
