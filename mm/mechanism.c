@@ -28,15 +28,17 @@
 
 #define MM_MAX_RESULTS 64
 /*
- * A balloon shrinking to a target set here is read every period /
- * MM_MOVING_DIV until it gets there (or MM_MOVING_MS pass): the room it
- * leaves is what a pressed neighbour waits for, and a policy that learns
- * of it a period late answers pressure a period late. Shrinks are rare
- * and short (a few hundred MiB take under two seconds), so this costs
- * next to nothing at rest.
+ * A balloon shrinking by MM_MOVING_KIB or more to a target set here is
+ * read every period / MM_MOVING_DIV until it gets there (or MM_MOVING_MS
+ * pass): the room it leaves is what a pressed neighbour waits for, and a
+ * policy that learns of it a period late answers pressure a period late.
+ * Such shrinks are rare and short (a few hundred MiB take under two
+ * seconds), so this costs next to nothing at rest; the small steps in
+ * which a policy takes idle memory back are not watched.
  */
 #define MM_MOVING_DIV 4
 #define MM_MOVING_MS  5000
+#define MM_MOVING_KIB (32 * 1024)
 
 /*
  * A kernel file read again every turn: opened once and read from offset 0
@@ -402,8 +404,9 @@ static int turn(struct mm *m, enum mm_read read, int *news)
 			err = ENOENT;
 		if (want && !err && virDomainSetMemoryFlags(s->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
 			err = virt_err(why, sizeof(why));
-		/* A shrink leaves room a neighbour may be waiting for: watch it (a growth frees none). */
-		if (want && !err && s->posted.actual_kib != MM_NONE && kib < s->posted.actual_kib) {
+		/* A large shrink leaves room a neighbour may wait for (a growth frees none). */
+		if (want && !err && s->posted.actual_kib != MM_NONE &&
+		    kib + MM_MOVING_KIB <= s->posted.actual_kib) {
 			s->moving_kib = kib;
 			s->moving_until = mono_ms() + MM_MOVING_MS;
 		}
