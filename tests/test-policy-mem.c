@@ -5,7 +5,9 @@
  * HOST_MEM: pressure answered at once, idle memory taken back slowly and
  * never below the working set, floors kept, the budget split by weight,
  * a shift that shrinks before it grows, one target out per VM, refusals
- * decided again, and its transactions apart from the scheduler's.
+ * decided again, and its transactions apart from the scheduler's; the
+ * model's memory rates and use estimate; and bench mem's phases played
+ * through simulated guests.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -436,6 +438,94 @@ static void a_budget_too_small_keeps_its_bounds(void **state)
 	assert_true(v[0].g.target >= 768 - 2 * (64 + 86 + 16 + 8));
 }
 
+/*
+ * The model's rates move with the guest's statistics only: the same
+ * statistics sent again (another value changed) leave them, new ones with
+ * no new faults read 0, and so does a long silence.
+ */
+static void rates_move_with_the_guests_statistics(void **state)
+{
+	struct guest g;
+	struct model_mem_now r;
+	const struct model_vm *vm;
+
+	guest(&g, 1, 512, 256, 100);
+	host_budget(0);
+	now += SEC;
+	report_mem(&g);
+	now += SEC;
+	g.majflt += 1000;
+	report_mem(&g);
+	vm = model_vm(&s.model, 1);
+	model_mem_now(vm, now, &r);
+	assert_true(r.major_per_s > 990 && r.major_per_s < 1010);
+	/* The same statistics, 300 ms older, with the balloon moved: the rate stands. */
+	now += 300 * MS;
+	g.age_ms = 300;
+	g.actual -= 20;
+	report_mem(&g);
+	model_mem_now(vm, now, &r);
+	assert_true(r.major_per_s > 990);
+	/* New statistics, no new faults: calm at once. */
+	now += 700 * MS;
+	g.age_ms = 0;
+	report_mem(&g);
+	model_mem_now(vm, now, &r);
+	assert_true(r.major_per_s == 0);
+	g.majflt += 500;
+	now += SEC;
+	report_mem(&g);
+	model_mem_now(vm, now + MODEL_MEM_QUIET_NS + MS, &r);
+	assert_true(r.major_per_s == 0); /* silence: the counts stood still */
+}
+
+/*
+ * What a guest uses is its balloon when it made its statistics less its
+ * MemAvailable then; statistics made while the balloon moved do not
+ * change the estimate (MemAvailable lags the move).
+ */
+static void use_is_read_against_the_balloon_at_rest(void **state)
+{
+	struct guest g;
+	const struct model_vm *vm;
+
+	guest(&g, 1, 512, 300, 192);    /* uses 192 + the 8 it never sees */
+	host_budget(0);
+	now += SEC;
+	report_mem(&g);
+	vm = model_vm(&s.model, 1);
+	assert_int_equal(vm->mem.used_kib, 200 * MIB);
+	/* The balloon shrinks by 75 MiB; the guest's statistics still say 300 - 8 - 192 free. */
+	for (int i = 0; i < 3; i++) {
+		now += 250 * MS;
+		g.actual -= 25;
+		g.stats_actual = 300;
+		g.age_ms += 250;
+		report_mem(&g);
+		assert_int_equal(vm->mem.used_kib, 200 * MIB);
+	}
+	/*
+	 * New statistics made between two sizes seen (at 215 MiB, 100 ms ago,
+	 * after 225 was seen and before 200 was): which size they go with is
+	 * not known, so the estimate stands.
+	 */
+	now += 250 * MS;
+	g.actual = 200;
+	g.stats_actual = 215;
+	g.age_ms = 100;
+	report_mem(&g);
+	assert_int_equal(vm->mem.used_kib, 200 * MIB);
+	/* New statistics, made after it stopped: what it says now stands. */
+	now += 500 * MS;
+	g.stats_actual = 0;
+	g.age_ms = 0;
+	report_mem(&g);
+	now += SEC;
+	g.used = 150;
+	report_mem(&g);
+	assert_int_equal(vm->mem.used_kib, 158 * MIB);
+}
+
 /* The latency policy and the memory policy side by side: their transactions stay apart. */
 static void composed_with_the_scheduler(void **state)
 {
@@ -481,6 +571,8 @@ int main(void)
 		CASE(a_shift_shrinks_before_it_grows),
 		CASE(one_target_out_per_vm_and_refusals_decided_again),
 		CASE(composed_with_the_scheduler),
+		CASE(rates_move_with_the_guests_statistics),
+		CASE(use_is_read_against_the_balloon_at_rest),
 		CASE(the_bench_phases_fit_when_the_budget_does),
 		CASE(a_budget_too_small_keeps_its_bounds),
 	};
