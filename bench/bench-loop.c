@@ -290,8 +290,20 @@ static int decision_latency(struct env *e, const char *delay_us, enum link link,
  * detection. With net, the latency VM's tap carries traffic and waved
  * observes it so (--net-observe net).
  */
+/* waved's wakeups so far (status "stats"), or -1. */
+static double waved_wakeups(const struct env *e)
+{
+	json_object *s = waved_status(e->rundir, NULL, 0);
+	double n = s ? waved_num(json_object_object_get(s, "stats"), "wakeups") : -1;
+
+	if (s)
+		json_object_put(s);
+	return n;
+}
+
 static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int seconds,
-				   const char *net, double *cpu_pct, double *detect_ms)
+				   const char *net, double *cpu_pct, double *wakes_per_s,
+				   double *detect_ms)
 {
 	char vm1[512], vm2[512];
 	struct tap_load load;
@@ -311,12 +323,18 @@ static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int s
 	ret = start_pair(e, vm1, vm2, "latency", NULL, 0, link, net);
 	if (!ret) {
 		uint64_t c0, t0;
+		double w0;
 
 		sleep(2); /* steady state: reservations settled */
+		w0 = waved_wakeups(e);
 		c0 = bench_proc_cpu_ns(e->waved);
 		t0 = wave_now_ns();
 		sleep(seconds);
 		*cpu_pct = 100.0 * (double)(bench_proc_cpu_ns(e->waved) - c0) / (double)(wave_now_ns() - t0);
+		/* The status read at the end woke waved once itself: not counted. */
+		if (wakes_per_s)
+			*wakes_per_s = w0 < 0 ? -1 : (waved_wakeups(e) - w0 - 1) * 1e9 /
+						     (double)(wave_now_ns() - t0);
 		for (int i = 0; detect_ms && i < 5; i++) {
 			uint64_t t = wave_now_ns(), at = 0;
 
@@ -442,6 +460,7 @@ struct loop_run {
 	double p50[4], p99[4], n[4];
 	double ev50;                  /* of which the kernel's BPF event delivery, us */
 	double cpu[3];                /* waved CPU %, agent over shm, tcp, TLS */
+	double wakes[3];              /* ... waved's wakeups a second */
 	double cpu_net[2];            /* ... shm, a tap with traffic: counted (bpf), not (none) */
 	double detect;                /* fallback detection ms (shm) */
 	double wake50, wake99, tfloor;/* floors: thread wakeup us, 133 Hz timer CPU % */
@@ -465,7 +484,7 @@ static int one_run(struct env *e, unsigned int secs, int json, unsigned int run,
 		if (!json)
 			fprintf(stderr, "\rrun %u/%u: waved CPU with 16 vCPUs, agent over %s%s...   ",
 				run, runs, link_name[l], l == LINK_SHM ? ", fallback detection" : "");
-		ret = steady_cpu_and_fallback(e, (enum link)l, secs, NULL, &r->cpu[l],
+		ret = steady_cpu_and_fallback(e, (enum link)l, secs, NULL, &r->cpu[l], &r->wakes[l],
 					      l == LINK_SHM ? &r->detect : NULL);
 	}
 	for (int k = 0; k < 2 && !ret; k++) {
@@ -473,7 +492,7 @@ static int one_run(struct env *e, unsigned int secs, int json, unsigned int run,
 			fprintf(stderr, "\rrun %u/%u: waved CPU with traffic on a tap, %s...      ",
 				run, runs, k ? "not counted" : "counted (BPF)");
 		ret = steady_cpu_and_fallback(e, LINK_SHM, secs, k ? "none" : "bpf",
-					      &r->cpu_net[k], NULL);
+					      &r->cpu_net[k], NULL, NULL);
 	}
 	if (!ret) {
 		if (!json)
@@ -520,6 +539,8 @@ static void print_json(const struct loop_run *runs, unsigned int nruns)
 	for (int l = 0; l < 3; l++) {
 		r = OVER(cpu[l]);
 		printf(", \"waved_cpu_pct_16_vcpus%s\": %.3f", cpu_key[l], bench_range_median(&r));
+		r = OVER(wakes[l]);
+		printf(", \"waved_wakeups_per_s%s\": %.1f", cpu_key[l], bench_range_median(&r));
 	}
 	for (int k = 0; k < 2; k++) {
 		r = OVER(cpu_net[k]);
@@ -600,7 +621,8 @@ static void print_table(const struct loop_run *runs, unsigned int nruns)
 		printf("  agent over %-21s %s", link_name[l], bench_range_str(&cpu, 3, "%", a, sizeof(a)));
 		if (l == 0)
 			printf("   goal < 0.5%%: %s", bench_goal(&cpu, BENCH_AT_MOST, 0.5, g, sizeof(g)));
-		printf("\n");
+		cpu = OVER(wakes[l]);
+		printf("; woken %s a second\n", bench_range_str(&cpu, 0, "", a, sizeof(a)));
 	}
 	printf("  what TLS costs, TLS / plaintext tcp: %s\n",
 	       bench_range_str(&tls_cpu, 2, "x", a, sizeof(a)));
@@ -630,6 +652,7 @@ static const struct opt loop_opts[] = {
 		 "one JSON object: {\"runs\", \"delay_us_0\": {\"decision_us_p50\",\n"
 		 "\"decision_us_p99\"}, \"delay_us_2\", \"tcp\", \"tls\": {...},\n"
 		 "\"waved_cpu_pct_16_vcpus\" (_tcp, _tls, _net_on, _net_off),\n"
+		 "\"waved_wakeups_per_s\" (_tcp, _tls),\n"
 		 "\"lag_threshold_ms\", \"fallback_detect_ms\", \"floor\": {...},\n"
 		 "\"ranges\": {KEY: {\"median\", \"min\", \"max\", \"runs\"}}}; values are medians"),
 	OPT_UINT("runs", "N", &lo.runs, 1, BENCH_MAX_RUNS,

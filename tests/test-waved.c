@@ -245,10 +245,28 @@ static void offload_pinned(void)
 	assert_int_equal(wait_for(pinned, 3000), 0);
 }
 
+/* ... and waved counts its wakeups, each with at least one cause. */
 static void agent_places_threads(void **state)
 {
+	static const char *const causes[] = { "wakeups_tick", "wakeups_doorbell", "wakeups_watchdog",
+					      "wakeups_mem", "wakeups_obs", "wakeups_net",
+					      "wakeups_other" };
+	json_object *s, *st;
+	int64_t all, sum = 0;
+
 	need_two_cpus();
 	offload_pinned();
+	s = test_waved_status(rundir);
+	assert_non_null(s);
+	assert_true(json_object_object_get_ex(s, "stats", &st));
+	all = json_object_get_int64(json_object_object_get(st, "wakeups"));
+	for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
+		sum += json_object_get_int64(json_object_object_get(st, causes[i]));
+	assert_true(all > 0);
+	assert_true(json_object_get_int64(json_object_object_get(st, "wakeups_tick")) > 0);
+	assert_true(json_object_get_int64(json_object_object_get(st, "wakeups_doorbell")) > 0);
+	assert_true(sum >= all);
+	json_object_put(s);
 }
 
 /* How fast: 'wavectl bench loop' measures it. Here: it happens, and it is undone. */

@@ -88,7 +88,27 @@ static void print_threads(json_object *vm)
 	}
 }
 
-static void print_table(json_object *s, double cpu_pct)
+/* waved's wakeup counters (under "stats"), shown as rates: the first is the total. */
+static const char *const wake_keys[] = { "wakeups", "wakeups_tick", "wakeups_doorbell",
+					 "wakeups_watchdog", "wakeups_mem" };
+static const char *const wake_names[] = { "", "tick", "doorbell", "watchdog", "memory" };
+#define NR_WAKE (sizeof(wake_keys) / sizeof(wake_keys[0]))
+
+/* "N wakeups/s (tick a, doorbell b, ...)" from rates, or the totals so far without them. */
+static void print_wakeups(json_object *st, const double *rate)
+{
+	printf("waved woken ");
+	if (rate[0] < 0) {
+		printf("%.0f times so far\n", waved_num(st, wake_keys[0]));
+		return;
+	}
+	printf("%.0f times a second (", rate[0]);
+	for (size_t k = 1; k < NR_WAKE; k++)
+		printf("%s%s %.0f", k > 1 ? ", " : "", wake_names[k], rate[k]);
+	printf(")\n");
+}
+
+static void print_table(json_object *s, double cpu_pct, const double *wake)
 {
 	json_object *st = json_object_object_get(s, "stats"), *vms;
 	const char *last;
@@ -105,6 +125,8 @@ static void print_table(json_object *s, double cpu_pct)
 		printf("waved CPU %.2f%% of one core\n", cpu_pct);
 	else
 		printf("waved CPU %.2f s so far\n", waved_num(s, "waved_cpu_s"));
+	printf("       ");
+	print_wakeups(st, wake);
 	printf("decisions: %.0f applied, %.0f rejected (stale %.0f, no target %.0f, invalid %.0f, "
 	       "in fallback %.0f, failed %.0f); fallbacks %.0f, hand-backs %.0f\n", ok, rej,
 	       waved_num(st, "stale-epoch") + waved_num(st, "stale-target"), waved_num(st, "no-target"),
@@ -146,7 +168,7 @@ static void print_table(json_object *s, double cpu_pct)
 
 static int status_run(int argc, char **argv)
 {
-	double prev_cpu = -1;
+	double prev_cpu = -1, prev_wake[NR_WAKE];
 	struct timespec prev_t = { 0 };
 	int ret = opt_parse(&status_cmd, argc, argv, NULL);
 
@@ -155,20 +177,27 @@ static int status_run(int argc, char **argv)
 	st_once |= !isatty(1);
 	signal(SIGINT, on_sigint);
 	do {
-		json_object *s = fetch();
+		json_object *s = fetch(), *st;
 		struct timespec t;
-		double cpu = -1;
+		double cpu = -1, wake[NR_WAKE];
 
 		if (!s)
 			return 1;
+		st = json_object_object_get(s, "stats");
 		clock_gettime(CLOCK_MONOTONIC, &t);
+		for (size_t k = 0; k < NR_WAKE; k++)
+			wake[k] = -1;
 		if (prev_cpu >= 0) {
 			double dt = (double)(t.tv_sec - prev_t.tv_sec) +
 				    (double)(t.tv_nsec - prev_t.tv_nsec) / 1e9;
 
 			cpu = dt > 0 ? 100.0 * (waved_num(s, "waved_cpu_s") - prev_cpu) / dt : -1;
+			for (size_t k = 0; dt > 0 && k < NR_WAKE; k++)
+				wake[k] = (waved_num(st, wake_keys[k]) - prev_wake[k]) / dt;
 		}
 		prev_cpu = waved_num(s, "waved_cpu_s");
+		for (size_t k = 0; k < NR_WAKE; k++)
+			prev_wake[k] = waved_num(st, wake_keys[k]);
 		prev_t = t;
 		if (st_json) {
 			printf("%s\n", json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN));
@@ -177,7 +206,7 @@ static int status_run(int argc, char **argv)
 		}
 		if (!st_once)
 			printf("\033[H\033[2J");
-		print_table(s, cpu);
+		print_table(s, cpu, wake);
 		fflush(stdout);
 		json_object_put(s);
 		if (!st_once)

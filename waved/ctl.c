@@ -209,6 +209,14 @@ static const struct {
 	const char *name;
 	size_t offset;
 } counters[] = {
+	{ "wakeups", offsetof(struct waved_stats, wakeups) },
+	{ "wakeups_tick", offsetof(struct waved_stats, wakeups_tick) },
+	{ "wakeups_doorbell", offsetof(struct waved_stats, wakeups_doorbell) },
+	{ "wakeups_watchdog", offsetof(struct waved_stats, wakeups_watchdog) },
+	{ "wakeups_mem", offsetof(struct waved_stats, wakeups_mem) },
+	{ "wakeups_obs", offsetof(struct waved_stats, wakeups_obs) },
+	{ "wakeups_net", offsetof(struct waved_stats, wakeups_net) },
+	{ "wakeups_other", offsetof(struct waved_stats, wakeups_other) },
 	{ "fallbacks", offsetof(struct waved_stats, fallbacks) },
 	{ "handbacks", offsetof(struct waved_stats, handbacks) },
 	{ "last_fallback_ns", offsetof(struct waved_stats, last_fallback_ns) },

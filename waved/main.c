@@ -386,6 +386,25 @@ static void on_signal(struct waved *w)
 	}
 }
 
+/* A sleep ended by the n events in ev: counted, and each cause. */
+static void count_wakeup(struct waved *w, const struct epoll_event *ev, int n)
+{
+	struct waved_stats *st = &w->st;
+
+	st->wakeups++;
+	for (int i = 0; i < n; i++) {
+		switch (ev[i].data.u32) {
+		case TAG_TIMER: st->wakeups_tick++; break;
+		case TAG_CHAN: st->wakeups_doorbell++; break;
+		case TAG_WATCHDOG: st->wakeups_watchdog++; break;
+		case TAG_MEM: st->wakeups_mem++; break;
+		case TAG_OBS: st->wakeups_obs++; break;
+		case TAG_NET: st->wakeups_net++; break;
+		default: st->wakeups_other++; break;
+		}
+	}
+}
+
 static void loop(struct waved *w)
 {
 	struct epoll_event ev[16];
@@ -401,6 +420,8 @@ static void loop(struct waved *w)
 		w->now = wave_now_ns();
 		if (pending)
 			on_chan(w);
+		else if (n > 0)
+			count_wakeup(w, ev, n);
 		for (int i = 0; i < n; i++) {
 			switch (ev[i].data.u32) {
 			case TAG_CHAN: on_chan(w); break;

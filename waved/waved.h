@@ -175,6 +175,13 @@ struct wv_vm {
 };
 
 struct waved_stats {
+	/*
+	 * Times waved's loop slept and was woken, and by what (one wakeup may
+	 * have several causes): the host's currency is CPU, and on a
+	 * paravirtual host each wakeup costs tens of microseconds.
+	 */
+	uint64_t wakeups, wakeups_tick, wakeups_doorbell, wakeups_watchdog, wakeups_mem;
+	uint64_t wakeups_obs, wakeups_net, wakeups_other;
 	uint64_t txns, results[WAVE_ST_MAX], ops_applied;
 	uint64_t tx_dropped, rx_invalid_txn, snapshots, fallbacks, handbacks;
 	uint64_t wake_events, exports, wake_subs, bad_wake_subs;
