@@ -362,7 +362,6 @@ static int apply_mem_ctl(struct model *m, const struct wave_mem_ctl *c, uint64_t
 void model_mem_now(const struct model_vm *vm, uint64_t now_ns, struct model_mem_now *out)
 {
 	const struct model_mem *x = &vm->mem;
-
 	int quiet = now_ns > x->guest_ns + MODEL_MEM_QUIET_NS;
 
 	out->major_per_s = quiet ? 0 : x->major_per_s;

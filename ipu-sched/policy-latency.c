@@ -75,9 +75,7 @@ static const struct lat_cfg lat_defaults = {
 	.busy_share = 0.7,
 };
 
-#define LAT_PARAM(n, t, f, lo, hi, h) \
-	{ .name = n, .type = POLICY_PARAM_##t, .offset = offsetof(struct lat_cfg, f), \
-	  .min = lo, .max = hi, .help = h }
+#define LAT_PARAM(...) POLICY_PARAM(struct lat_cfg, __VA_ARGS__)
 static const struct policy_param lat_params[] = {
 	LAT_PARAM("period", DURATION, period_ns, 1e6, 1e9, "SCHED_DEADLINE period of a reservation"),
 	LAT_PARAM("rmin", DURATION, rmin_ns, 1e5, 1e9, "smallest reservation"),

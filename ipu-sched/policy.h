@@ -67,6 +67,11 @@ struct policy_param {
 	const char *help;
 };
 
+/* One entry of a params table: field f of the config struct cfg, type t (POLICY_PARAM_t). */
+#define POLICY_PARAM(cfg, n, t, f, lo, hi, h) \
+	{ .name = n, .type = POLICY_PARAM_##t, .offset = offsetof(cfg, f), \
+	  .min = lo, .max = hi, .help = h }
+
 /*
  * Callbacks, all on the runtime's thread; none may block, do I/O or make a
  * system call. Every callback is optional (cfs has none).

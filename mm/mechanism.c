@@ -24,6 +24,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "common/clock.h"
 #include "mm/mechanism.h"
 
 #define MM_MAX_RESULTS 64
@@ -345,12 +346,10 @@ static void post_result(struct mm *m, unsigned int k, uint64_t cookie, uint32_t 
  * libvirtd per period, not two per VM; NOWAIT: a domain busy with a job
  * reports less this time rather than holding everyone up).
  */
+/* CLOCK_MONOTONIC in ms (the owner's clock too: waved dates reports by it). */
 static uint64_t mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return wave_now_ns() / WAVE_NSEC_PER_MSEC;
 }
 
 /* What a turn reads: nothing (targets only), the balloons, or everything. */
@@ -421,7 +420,7 @@ static int turn(struct mm *m, enum mm_read read, int *news)
 			}
 			s->last_read_ms = t;
 			st.made_after_ms = s->made_after_ms;
-			if (st.actual_kib == MM_NONE || mono_ms() > s->moving_until ||
+			if (st.actual_kib == MM_NONE || t > s->moving_until ||
 			    (st.actual_kib + 1024 > s->moving_kib && st.actual_kib < s->moving_kib + 1024))
 				s->moving_kib = 0;
 		} else if (read_due) {

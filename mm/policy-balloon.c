@@ -78,9 +78,7 @@ static const struct bal_cfg bal_defaults = {
 	.hyst = 8,
 };
 
-#define BAL_PARAM(n, t, f, lo, hi, h) \
-	{ .name = n, .type = POLICY_PARAM_##t, .offset = offsetof(struct bal_cfg, f), \
-	  .min = lo, .max = hi, .help = h }
+#define BAL_PARAM(...) POLICY_PARAM(struct bal_cfg, __VA_ARGS__)
 static const struct policy_param bal_params[] = {
 	BAL_PARAM("reserve", FRACTION, reserve, 0, 1, "free memory kept, share of the working set"),
 	BAL_PARAM("reserve-min", UINT32, reserve_min, 0, 65536, "... at least this (MiB)"),
@@ -139,17 +137,10 @@ static int managed(const struct model_vm *vm)
 	return vm->present && x->present && x->ctl && (x->flags & WAVE_MEM_BALLOON) && x->max_kib;
 }
 
-/*
- * What the guest uses in balloon terms, KiB, or 0 if it does not report
- * it (the model's used_kib): the balloon's size less MemAvailable. That
- * is what it uses (MemTotal - MemAvailable) plus what it never sees as
- * MemTotal (its kernel's own, firmware); with deflate-on-OOM, MemTotal
- * stays at the maximum and the balloon's pages count as used, and the
- * difference is the same.
- */
-static uint64_t used_kib(const struct model_mem *x)
+/* A VM's mem-weight (100 where the host sent none). */
+static uint32_t weight_of(const struct model_mem *x)
 {
-	return x->used_kib;
+	return x->weight ? x->weight : 100;
 }
 
 static int pressed(const struct bal_cfg *c, const struct model_vm *vm, uint64_t now)
@@ -163,16 +154,21 @@ static int pressed(const struct bal_cfg *c, const struct model_vm *vm, uint64_t 
 	       (x->usable_kib != WAVE_MEM_NONE && x->usable_kib < c->reserve_min * MIB / 2);
 }
 
-/* Fills w for vm: its need and what it wants now; 0 if it gets no decision now. */
-static int judge(struct bal_state *s, const struct model_vm *vm, struct bal_vm *b, uint64_t now,
-		 struct want *w)
+/*
+ * Fills w for vm: its need and what it wants now. What it uses is the
+ * model's used_kib, in balloon terms (the balloon less MemAvailable: the
+ * guest's own use plus what it never sees as MemTotal; with deflate-on-OOM
+ * MemTotal stays at the maximum and the balloon's pages count as used,
+ * and the difference is the same); 0 if the guest does not report it.
+ */
+static void judge(struct bal_state *s, const struct model_vm *vm, struct bal_vm *b, uint64_t now,
+		  struct want *w)
 {
 	const struct bal_cfg *c = &s->cfg;
 	const struct model_mem *x = &vm->mem;
-	uint64_t used = used_kib(x), res, size, floor;
+	uint64_t used = x->used_kib, res, size, floor;
 
-	*w = (struct want){ .vm = vm, .cur = x->target_kib };
-	w->weight = x->weight ? x->weight : 100;
+	*w = (struct want){ .vm = vm, .cur = x->target_kib, .weight = weight_of(x) };
 	size = x->actual_kib != WAVE_MEM_NONE ? x->actual_kib : w->cur;
 	res = (uint64_t)(c->reserve * (double)used);
 	res = res > c->reserve_min * MIB ? res : c->reserve_min * MIB;
@@ -222,7 +218,6 @@ static int judge(struct bal_state *s, const struct model_vm *vm, struct bal_vm *
 	w->want = w->want < x->max_kib ? w->want : x->max_kib;
 	w->want = w->want > floor ? w->want : floor;
 	w->need = w->need < w->want ? w->need : w->want;
-	return 1;
 }
 
 /* Water-fills left over the VMs of tier (pressed or not) by weight, each up to its want. */
@@ -331,7 +326,7 @@ static void bal_decide(void *priv, const struct model *m, uint64_t now, struct p
 			w[n] = (struct want){ .vm = vm, .cur = x->sent_kib, .need = x->sent_kib,
 					      .want = x->pressed ? vm->mem.max_kib : x->sent_kib,
 					      .pressed = x->pressed, .out = 1,
-					      .weight = vm->mem.weight ? vm->mem.weight : 100 };
+					      .weight = weight_of(&vm->mem) };
 			b[n++] = x;
 			continue;
 		}

@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "channel/codec.h"
@@ -95,7 +94,7 @@ static uint32_t at_most(uint32_t v, uint32_t lim)
 static int fill_state(const struct wv_vm *vm, struct wave_mem_state *p)
 {
 	const struct mm_stats *s = &vm->mem.st;
-	uint64_t now = wave_now_ns() / 1000000, age;
+	uint64_t now = wave_now_ns() / WAVE_NSEC_PER_MSEC, age;
 
 	if (!s->max_kib || s->max_kib == WAVE_MEM_NONE)
 		return -ENODATA;
