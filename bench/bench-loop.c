@@ -99,7 +99,8 @@ static void stop_all_standins(unsigned int n)
 }
 
 /* How waved and the agent talk in a phase. */
-enum link { LINK_SHM, LINK_TCP, LINK_TLS };
+/* How waved reaches the policy: the agent over one of three links, or none (onhost). */
+enum link { LINK_SHM, LINK_TCP, LINK_TLS, LINK_ONHOST };
 
 struct env {
 	char bindir[PATH_MAX], rundir[64], uri[64];
@@ -201,9 +202,16 @@ static int start_pair(struct env *e, const char *vm1, const char *vm2, const cha
 		wv[n++] = "--vm";
 		wv[n++] = (char *)vm2;
 	}
-	wv[n++] = "--channel";
-	wv[n++] = uri;
-	if (link != LINK_SHM) {
+	if (link == LINK_ONHOST) {
+		wv[n++] = "--mode";
+		wv[n++] = "onhost";
+		wv[n++] = "--policy";
+		wv[n++] = (char *)policy;
+	} else {
+		wv[n++] = "--channel";
+		wv[n++] = uri;
+	}
+	if (link == LINK_TCP || link == LINK_TLS) {
 		wv[n++] = link == LINK_TLS ? "--psk-file" : "--insecure";
 		if (link == LINK_TLS)
 			wv[n++] = e->psk;
@@ -241,13 +249,15 @@ static int start_pair(struct env *e, const char *vm1, const char *vm2, const cha
 	}
 	ag[k] = NULL;
 	e->waved = wave_spawn(wv, 1);
-	e->agent = wave_spawn(ag, 1);
+	if (link != LINK_ONHOST)
+		e->agent = wave_spawn(ag, 1);
 	for (int i = 0; i < 5000; i++) {
-		if (waved_state_is(e->rundir, "offload"))
+		if (waved_state_is(e->rundir, link == LINK_ONHOST ? "onhost" : "offload"))
 			return 0;
 		usleep(1000);
 	}
-	wave_err("bench loop: waved did not hand control to the agent within 5 s");
+	wave_err("bench loop: waved did not %s within 5 s",
+		 link == LINK_ONHOST ? "start" : "hand control to the agent");
 	return -ETIMEDOUT;
 }
 
@@ -290,19 +300,24 @@ static int decision_latency(struct env *e, const char *delay_us, enum link link,
  * detection. With net, the latency VM's tap carries traffic and waved
  * observes it so (--net-observe net).
  */
-/* waved's wakeups so far (status "stats"), or -1. */
-static double waved_wakeups(const struct env *e)
+/* One of waved's counters so far (status "stats"), or -1. */
+static double waved_stat(const struct env *e, const char *name)
 {
 	json_object *s = waved_status(e->rundir, NULL, 0);
-	double n = s ? waved_num(json_object_object_get(s, "stats"), "wakeups") : -1;
+	double n = s ? waved_num(json_object_object_get(s, "stats"), name) : -1;
 
 	if (s)
 		json_object_put(s);
 	return n;
 }
 
+/* What waved did a second in the steady state: wakeups, and decisions applied. */
+struct rates {
+	double wakes, applied;
+};
+
 static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int seconds,
-				   const char *net, double *cpu_pct, double *wakes_per_s,
+				   const char *net, double *cpu_pct, struct rates *rate,
 				   double *detect_ms)
 {
 	char vm1[512], vm2[512];
@@ -323,18 +338,21 @@ static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int s
 	ret = start_pair(e, vm1, vm2, "latency", NULL, 0, link, net);
 	if (!ret) {
 		uint64_t c0, t0;
-		double w0;
+		double w0, a0, dt;
 
 		sleep(2); /* steady state: reservations settled */
-		w0 = waved_wakeups(e);
+		w0 = waved_stat(e, "wakeups");
+		a0 = waved_stat(e, "ok");
 		c0 = bench_proc_cpu_ns(e->waved);
 		t0 = wave_now_ns();
 		sleep(seconds);
-		*cpu_pct = 100.0 * (double)(bench_proc_cpu_ns(e->waved) - c0) / (double)(wave_now_ns() - t0);
-		/* The status read at the end woke waved once itself: not counted. */
-		if (wakes_per_s)
-			*wakes_per_s = w0 < 0 ? -1 : (waved_wakeups(e) - w0 - 1) * 1e9 /
-						     (double)(wave_now_ns() - t0);
+		dt = (double)(wave_now_ns() - t0);
+		*cpu_pct = 100.0 * (double)(bench_proc_cpu_ns(e->waved) - c0) / dt;
+		/* The status reads at the end woke waved themselves: not counted. */
+		if (rate) {
+			rate->wakes = w0 < 0 ? -1 : (waved_stat(e, "wakeups") - w0 - 1) * 1e9 / dt;
+			rate->applied = a0 < 0 ? -1 : (waved_stat(e, "ok") - a0) * 1e9 / dt;
+		}
 		for (int i = 0; detect_ms && i < 5; i++) {
 			uint64_t t = wave_now_ns(), at = 0;
 
@@ -380,7 +398,7 @@ static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int s
  * can be read against what the machine allows: the latency of waking a
  * thread that sleeps in epoll_wait (the loop wakes waved twice per decision:
  * the BPF event, then the agent's doorbell), and the CPU a bare periodic
- * timer at waved's tick rate (133 Hz with the 10 ms threshold) costs.
+ * timer at waved's tick rate (100 Hz: the 10 ms export period) costs.
  */
 struct wake_floor {
 	int efd;
@@ -450,20 +468,24 @@ static double timer_floor(uint64_t period_ns, unsigned int seconds)
 				 r0.ru_stime.tv_usec) * 1e3) / (double)(wave_now_ns() - t0);
 }
 
-static const char *const link_name[3] = { "shm", "tcp:// plaintext", "tcp:// TLS 1.3" };
+static const char *const link_name[4] = { "agent over shm", "agent over tcp:// plaintext",
+					  "agent over tcp:// TLS 1.3", "onhost (no agent)" };
 static const char *const lat_row[4] = { "shm, link delay 0 us", "shm, link delay 2 us",
 					"tcp:// plaintext", "tcp:// TLS 1.3" };
+
+/* waved's tick with its defaults (--export-ms 10, --lag-threshold 10). */
+#define TICK_NS (10 * WAVE_NSEC_PER_MSEC)
 
 /* One run's figures. */
 struct loop_run {
 	/* decision latency, us: shm with link delay 0 and 2 us, tcp plaintext, tcp TLS */
 	double p50[4], p99[4], n[4];
 	double ev50;                  /* of which the kernel's BPF event delivery, us */
-	double cpu[3];                /* waved CPU %, agent over shm, tcp, TLS */
-	double wakes[3];              /* ... waved's wakeups a second */
+	double cpu[4];                /* waved CPU %, agent over shm, tcp, TLS; onhost */
+	struct rates rate[4];         /* ... waved's wakeups and decisions applied a second */
 	double cpu_net[2];            /* ... shm, a tap with traffic: counted (bpf), not (none) */
 	double detect;                /* fallback detection ms (shm) */
-	double wake50, wake99, tfloor;/* floors: thread wakeup us, 133 Hz timer CPU % */
+	double wake50, wake99, tfloor;/* floors: thread wakeup us, bare tick timer CPU % */
 };
 
 static int one_run(struct env *e, unsigned int secs, int json, unsigned int run,
@@ -480,11 +502,11 @@ static int one_run(struct env *e, unsigned int secs, int json, unsigned int run,
 		ret = decision_latency(e, d == 1 ? "2" : NULL, lat_link[d], secs, &r->p50[d],
 				       &r->p99[d], &r->n[d], d ? &ev_other : &r->ev50);
 	}
-	for (int l = LINK_SHM; l <= LINK_TLS && !ret; l++) {
+	for (int l = LINK_SHM; l <= LINK_ONHOST && !ret; l++) {
 		if (!json)
-			fprintf(stderr, "\rrun %u/%u: waved CPU with 16 vCPUs, agent over %s%s...   ",
+			fprintf(stderr, "\rrun %u/%u: waved CPU with 16 vCPUs, %s%s...   ",
 				run, runs, link_name[l], l == LINK_SHM ? ", fallback detection" : "");
-		ret = steady_cpu_and_fallback(e, (enum link)l, secs, NULL, &r->cpu[l], &r->wakes[l],
+		ret = steady_cpu_and_fallback(e, (enum link)l, secs, NULL, &r->cpu[l], &r->rate[l],
 					      l == LINK_SHM ? &r->detect : NULL);
 	}
 	for (int k = 0; k < 2 && !ret; k++) {
@@ -496,11 +518,11 @@ static int one_run(struct env *e, unsigned int secs, int json, unsigned int run,
 	}
 	if (!ret) {
 		if (!json)
-			fprintf(stderr, "\rrun %u/%u: floors: thread wakeup, bare 133 Hz timer...     ",
+			fprintf(stderr, "\rrun %u/%u: floors: thread wakeup, bare tick timer...     ",
 				run, runs);
 		wake_floor(secs * 200, &r->wake50, &r->wake99);
-		/* waved ticks every 3/4 of its 10 ms lag threshold. */
-		r->tfloor = timer_floor(7500 * WAVE_NSEC_PER_USEC, secs);
+		/* waved ticks at its export period, 10 ms by default. */
+		r->tfloor = timer_floor(TICK_NS, secs);
 	}
 	return ret;
 }
@@ -516,56 +538,6 @@ static struct bench_range over(const struct loop_run *r, unsigned int n, size_t 
 }
 
 #define OVER(field) over(runs, nruns, offsetof(struct loop_run, field))
-
-static void print_json(const struct loop_run *runs, unsigned int nruns)
-{
-	static const char *const lat_key[4] = { "delay_us_0", "delay_us_2", "tcp", "tls" };
-	static const char *const cpu_key[3] = { "", "_tcp", "_tls" };
-	struct bench_range r, det = OVER(detect), tf = OVER(tfloor);
-	struct bench_range ev = OVER(ev50), w50 = OVER(wake50), w99 = OVER(wake99);
-	char a[128];
-
-	printf("{\"runs\": %u", nruns);
-	for (int d = 0; d < 4; d++) {
-		r = OVER(p50[d]);
-		printf(", \"%s\": {\"decision_us_p50\": %.1f", lat_key[d], bench_range_median(&r));
-		r = OVER(p99[d]);
-		printf(", \"decision_us_p99\": %.1f, \"samples\": %.0f", bench_range_median(&r),
-		       runs[nruns - 1].n[d]);
-		if (d == 0)
-			printf(", \"bpf_event_us_p50\": %.1f", bench_range_median(&ev));
-		printf("}");
-	}
-	for (int l = 0; l < 3; l++) {
-		r = OVER(cpu[l]);
-		printf(", \"waved_cpu_pct_16_vcpus%s\": %.3f", cpu_key[l], bench_range_median(&r));
-		r = OVER(wakes[l]);
-		printf(", \"waved_wakeups_per_s%s\": %.1f", cpu_key[l], bench_range_median(&r));
-	}
-	for (int k = 0; k < 2; k++) {
-		r = OVER(cpu_net[k]);
-		printf(", \"waved_cpu_pct_16_vcpus_net_%s\": %.3f", k ? "off" : "on",
-		       bench_range_median(&r));
-	}
-	printf(", \"lag_threshold_ms\": 10, \"fallback_detect_ms\": %.2f, "
-	       "\"floor\": {\"wakeup_us_p50\": %.1f, \"wakeup_us_p99\": %.1f, "
-	       "\"timer_133hz_cpu_pct\": %.3f}, \"ranges\": {",
-	       bench_range_median(&det), bench_range_median(&w50), bench_range_median(&w99),
-	       bench_range_median(&tf));
-	for (int d = 0; d < 4; d++) {
-		r = OVER(p50[d]);
-		printf("\"decision_us_p50_%s\": %s, ", lat_key[d], bench_range_json(&r, a, sizeof(a)));
-		r = OVER(p99[d]);
-		printf("\"decision_us_p99_%s\": %s, ", lat_key[d], bench_range_json(&r, a, sizeof(a)));
-	}
-	for (int l = 0; l < 3; l++) {
-		r = OVER(cpu[l]);
-		printf("\"waved_cpu_pct_16_vcpus%s\": %s, ", cpu_key[l],
-		       bench_range_json(&r, a, sizeof(a)));
-	}
-	printf("\"fallback_detect_ms\": %s, ", bench_range_json(&det, a, sizeof(a)));
-	printf("\"timer_133hz_cpu_pct\": %s}}\n", bench_range_json(&tf, a, sizeof(a)));
-}
 
 /* Per run, the figure at offset a over the one at offset b. */
 static struct bench_range over_ratio(const struct loop_run *r, unsigned int n, size_t a,
@@ -585,12 +557,69 @@ static struct bench_range over_ratio(const struct loop_run *r, unsigned int n, s
 #define RATIO(fa, fb, scale) \
 	over_ratio(runs, nruns, offsetof(struct loop_run, fa), offsetof(struct loop_run, fb), scale)
 
+static void print_json(const struct loop_run *runs, unsigned int nruns)
+{
+	static const char *const lat_key[4] = { "delay_us_0", "delay_us_2", "tcp", "tls" };
+	static const char *const cpu_key[4] = { "", "_tcp", "_tls", "_onhost" };
+	struct bench_range r, det = OVER(detect), tf = OVER(tfloor);
+	struct bench_range vs_onhost = RATIO(cpu[0], cpu[3], 1);
+	struct bench_range ev = OVER(ev50), w50 = OVER(wake50), w99 = OVER(wake99);
+	char a[128];
+
+	printf("{\"runs\": %u", nruns);
+	for (int d = 0; d < 4; d++) {
+		r = OVER(p50[d]);
+		printf(", \"%s\": {\"decision_us_p50\": %.1f", lat_key[d], bench_range_median(&r));
+		r = OVER(p99[d]);
+		printf(", \"decision_us_p99\": %.1f, \"samples\": %.0f", bench_range_median(&r),
+		       runs[nruns - 1].n[d]);
+		if (d == 0)
+			printf(", \"bpf_event_us_p50\": %.1f", bench_range_median(&ev));
+		printf("}");
+	}
+	for (int l = 0; l < 4; l++) {
+		r = OVER(cpu[l]);
+		printf(", \"waved_cpu_pct_16_vcpus%s\": %.3f", cpu_key[l], bench_range_median(&r));
+		r = OVER(rate[l].wakes);
+		printf(", \"waved_wakeups_per_s%s\": %.1f", cpu_key[l], bench_range_median(&r));
+		r = OVER(rate[l].applied);
+		printf(", \"waved_applied_per_s%s\": %.1f", cpu_key[l], bench_range_median(&r));
+	}
+	printf(", \"offload_over_onhost_cpu\": %.2f", bench_range_median(&vs_onhost));
+	for (int k = 0; k < 2; k++) {
+		r = OVER(cpu_net[k]);
+		printf(", \"waved_cpu_pct_16_vcpus_net_%s\": %.3f", k ? "off" : "on",
+		       bench_range_median(&r));
+	}
+	printf(", \"lag_threshold_ms\": 10, \"fallback_detect_ms\": %.2f, "
+	       "\"floor\": {\"wakeup_us_p50\": %.1f, \"wakeup_us_p99\": %.1f, "
+	       "\"timer_hz\": %.0f, \"timer_cpu_pct\": %.3f}, \"ranges\": {",
+	       1e9 / (double)TICK_NS,
+	       bench_range_median(&det), bench_range_median(&w50), bench_range_median(&w99),
+	       bench_range_median(&tf));
+	for (int d = 0; d < 4; d++) {
+		r = OVER(p50[d]);
+		printf("\"decision_us_p50_%s\": %s, ", lat_key[d], bench_range_json(&r, a, sizeof(a)));
+		r = OVER(p99[d]);
+		printf("\"decision_us_p99_%s\": %s, ", lat_key[d], bench_range_json(&r, a, sizeof(a)));
+	}
+	for (int l = 0; l < 4; l++) {
+		r = OVER(cpu[l]);
+		printf("\"waved_cpu_pct_16_vcpus%s\": %s, ", cpu_key[l],
+		       bench_range_json(&r, a, sizeof(a)));
+	}
+	printf("\"offload_over_onhost_cpu\": %s, ", bench_range_json(&vs_onhost, a, sizeof(a)));
+	printf("\"fallback_detect_ms\": %s, ", bench_range_json(&det, a, sizeof(a)));
+	printf("\"timer_cpu_pct\": %s}}\n", bench_range_json(&tf, a, sizeof(a)));
+}
+
 static void print_table(const struct loop_run *runs, unsigned int nruns)
 {
 	struct bench_range d50, d99, cpu, det = OVER(detect), tf = OVER(tfloor);
 	struct bench_range ev = OVER(ev50), w50 = OVER(wake50), w99 = OVER(wake99);
 	struct bench_range vs_wake = RATIO(p50[0], wake50, 2), vs_timer = RATIO(cpu[0], tfloor, 1);
 	struct bench_range tls_p50 = RATIO(p50[3], p50[2], 1), tls_cpu = RATIO(cpu[2], cpu[1], 1);
+	struct bench_range vs_onhost = RATIO(cpu[0], cpu[3], 1);
 	struct bench_range net_cost = RATIO(cpu_net[0], cpu_net[1], 1);
 	char a[96], b[96], g[48];
 
@@ -616,14 +645,20 @@ static void print_table(const struct loop_run *runs, unsigned int nruns)
 	printf("  a decision takes two such wakeups of waved: %s that floor at p50\n",
 	       bench_range_str(&vs_wake, 1, "x", a, sizeof(a)));
 	printf("waved CPU, 16 managed vCPUs, steady state, of one core:\n");
-	for (int l = 0; l < 3; l++) {
+	for (int l = 0; l < 4; l++) {
 		cpu = OVER(cpu[l]);
-		printf("  agent over %-21s %s", link_name[l], bench_range_str(&cpu, 3, "%", a, sizeof(a)));
+		printf("  %-28s %s", link_name[l], bench_range_str(&cpu, 3, "%", a, sizeof(a)));
 		if (l == 0)
 			printf("   goal < 0.5%%: %s", bench_goal(&cpu, BENCH_AT_MOST, 0.5, g, sizeof(g)));
-		cpu = OVER(wakes[l]);
-		printf("; woken %s a second\n", bench_range_str(&cpu, 0, "", a, sizeof(a)));
+		cpu = OVER(rate[l].wakes);
+		printf("; woken %s a second", bench_range_str(&cpu, 0, "", a, sizeof(a)));
+		cpu = OVER(rate[l].applied);
+		printf(", %s decisions applied\n", bench_range_str(&cpu, 0, "", a, sizeof(a)));
 	}
+	printf("  offload's host CPU / onhost's (agent over shm): %s   goal <= 0.5: %s\n",
+	       bench_range_str(&vs_onhost, 2, "x", a, sizeof(a)),
+	       bench_goal(&vs_onhost, BENCH_AT_MOST, 0.5, g, sizeof(g)));
+	printf("  (the agent's own CPU is not in these: on an IPU it is not the host's)\n");
 	printf("  what TLS costs, TLS / plaintext tcp: %s\n",
 	       bench_range_str(&tls_cpu, 2, "x", a, sizeof(a)));
 	cpu = OVER(cpu_net[0]);
@@ -633,7 +668,8 @@ static void print_table(const struct loop_run *runs, unsigned int nruns)
 	printf("  ... not counted (--net-observe none): %s; counted / not: %s\n",
 	       bench_range_str(&cpu, 3, "%", a, sizeof(a)),
 	       bench_range_str(&net_cost, 2, "x", b, sizeof(b)));
-	printf("  floor here: a bare 133 Hz timer (waved's tick) costs %s: waved over shm = %s that\n",
+	printf("  floor here: a bare %.0f Hz timer (waved's tick) costs %s: waved over shm = %s that\n",
+	       1e9 / (double)TICK_NS,
 	       bench_range_str(&tf, 3, "%", a, sizeof(a)),
 	       bench_range_str(&vs_timer, 1, "x", b, sizeof(b)));
 	printf("fallback detected %s after the agent stopped, threshold 10 ms (goal <= 20 ms: %s)\n",
@@ -651,8 +687,9 @@ static const struct opt loop_opts[] = {
 	OPT_BOOL("json", 0, &lo.json,
 		 "one JSON object: {\"runs\", \"delay_us_0\": {\"decision_us_p50\",\n"
 		 "\"decision_us_p99\"}, \"delay_us_2\", \"tcp\", \"tls\": {...},\n"
-		 "\"waved_cpu_pct_16_vcpus\" (_tcp, _tls, _net_on, _net_off),\n"
-		 "\"waved_wakeups_per_s\" (_tcp, _tls),\n"
+		 "\"waved_cpu_pct_16_vcpus\" (_tcp, _tls, _onhost, _net_on, _net_off),\n"
+		 "\"waved_wakeups_per_s\" and \"waved_applied_per_s\" (_tcp, _tls, _onhost),\n"
+		 "\"offload_over_onhost_cpu\",\n"
 		 "\"lag_threshold_ms\", \"fallback_detect_ms\", \"floor\": {...},\n"
 		 "\"ranges\": {KEY: {\"median\", \"min\", \"max\", \"runs\"}}}; values are medians"),
 	OPT_UINT("runs", "N", &lo.runs, 1, BENCH_MAX_RUNS,
@@ -666,7 +703,8 @@ static const struct opt_cmd loop_cmd = {
 	.about = "Measures the offloaded control loop with stand-in vCPU threads, the real waved\n"
 		 "and wave-agent over shm and over tcp:// on loopback, plaintext and TLS 1.3 (PSK):\n"
 		 "wakeup-to-decision latency (p50/p99; shm with link delay 0 and 2 us, tcp, TLS),\n"
-		 "waved's CPU use for 16 managed vCPUs at steady state (shm, tcp, TLS), how fast waved\n"
+		 "waved's CPU use and wakeups for 16 managed vCPUs at steady state (shm, tcp, TLS,\n"
+		 "and onhost: waved running the same policy itself), how fast waved\n"
 		 "notices a stopped agent (lag threshold 10 ms), next to the machine's floors\n"
 		 "measured in the same run. Needs root and BPF.\n",
 	.opts = loop_opts,

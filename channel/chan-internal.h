@@ -34,6 +34,7 @@ struct chan;
  *           while up. Counts them with chan_count_tx(). Returns the count
  *           accepted, or -ENOTCONN when the peer is gone or broke the stream
  *           (already handled, with chan_protocol_error() for the latter).
+ *           With ch->quiet set it rings no doorbell (transports that have one).
  *           chan_send_batch() hands over to it in a tail call.
  * @recv:    take up to max messages with send/arrival time <= visible_ts,
  *           in wire order; *held_ts = time of a held-back message or 0.
@@ -76,6 +77,7 @@ struct chan {
 	struct wave_msg peer_hello;/* host order, delivered first after attach */
 	int hello_pending;
 	int stamp;                 /* the peer asked for send timestamps */
+	int quiet;                 /* this send rings no doorbell (chan_send_quiet) */
 	uint64_t open_ns;
 	struct wave_clock clock;   /* time base of ts_ns for this generation */
 	struct chan_stats st;

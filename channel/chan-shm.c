@@ -410,7 +410,8 @@ static int shm_send(struct chan *ch, const struct wave_msg *m, unsigned int n, u
 		return -ENOTCONN;
 	}
 	chan_count_tx(ch, ret, n);
-	if (ret > 0 && ring_tx_need_kick(&p->tx)) {
+	/* A quiet send leaves the wake flag set: the next ordinary send rings. */
+	if (ret > 0 && !ch->quiet && ring_tx_need_kick(&p->tx)) {
 		ch->st.tx_kicks++;
 		if (write(p->peer_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 			wave_log_rl(WAVE_LOG_WARN, "%s: doorbell: %s", ch->label, strerror(errno));

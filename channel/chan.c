@@ -456,6 +456,27 @@ int chan_send(struct chan *ch, const struct wave_msg *msg)
 	return ret == 1 ? 0 : ret == 0 ? -EAGAIN : ret;
 }
 
+int chan_send_quiet(struct chan *ch, const struct wave_msg *msg)
+{
+	int ret;
+
+	ch->quiet = 1;
+	ret = chan_send(ch, msg);
+	ch->quiet = 0;
+	if (!ret)
+		ch->st.tx_quiet++;
+	return ret;
+}
+
+int chan_echo(struct chan *ch, const struct wave_msg *hb, uint64_t hold_ns,
+	      struct wave_msg *echo)
+{
+	*echo = *hb;
+	echo->h.type = WAVE_MSG_HEARTBEAT_ECHO;
+	echo->p.hb.hold_ns = hold_ns < WAVE_HB_MAX_HOLD_NS ? hold_ns : WAVE_HB_MAX_HOLD_NS;
+	return hb->p.hb.flags & WAVE_HB_PROMPT ? chan_send(ch, echo) : chan_send_quiet(ch, echo);
+}
+
 static uint64_t visible_limit(const struct chan *ch)
 {
 	uint64_t now;

@@ -78,6 +78,7 @@ enum chan_reject {
 
 struct chan_stats {
 	uint64_t tx_msgs, tx_batches, tx_full, tx_kicks, tx_notconn;
+	uint64_t tx_quiet;        /* sent with chan_send_quiet() */
 	uint64_t rx_msgs, rx_batches, rx_invalid, rx_held;
 	uint64_t proto_errors;    /* broken stream: generation dropped */
 	uint64_t hello_rejected;  /* peers refused at attach, for any reason */
@@ -156,6 +157,24 @@ void chan_close(struct chan *ch);
 int chan_send_batch(struct chan *ch, const struct wave_msg *msgs, unsigned int n);
 /* One message: 0, -EAGAIN (window full), -ENOTCONN or -EINVAL. */
 int chan_send(struct chan *ch, const struct wave_msg *msg);
+
+/*
+ * Like chan_send(), but rings no doorbell: a sleeping receiver finds the
+ * message when it next wakes for something else. For messages the
+ * receiver reads on a schedule of its own (heartbeat echoes, wire.h 1.4);
+ * a later ordinary send rings for both. Over tcp:// the bytes reach the
+ * peer's socket at once like any others.
+ */
+int chan_send_quiet(struct chan *ch, const struct wave_msg *msg);
+
+/*
+ * Answers heartbeat hb (host order, as received), which this side held for
+ * hold_ns: builds the echo in *echo and sends it at once, ringing the host
+ * only if the heartbeat asked (WAVE_HB_PROMPT), else quietly. Returns as
+ * chan_send(); on -EAGAIN the caller may queue *echo and send it later.
+ */
+int chan_echo(struct chan *ch, const struct wave_msg *hb, uint64_t hold_ns,
+	      struct wave_msg *echo);
 
 /*
  * Receives up to max validated, host-order messages. Returns the count (0 if

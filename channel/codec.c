@@ -164,8 +164,8 @@ void wave_msg_swab(struct wave_msg *m)
 	}
 	case WAVE_MSG_HEARTBEAT:
 	case WAVE_MSG_HEARTBEAT_ECHO:
-		SW64(m->p.hb.hb_seq); SW32(m->p.hb.epoch); SW64(m->p.hb.t_host_ns);
-		SW64(m->p.hb.t_agent_ns);
+		SW64(m->p.hb.hb_seq); SW32(m->p.hb.epoch); SW32(m->p.hb.flags);
+		SW64(m->p.hb.t_host_ns); SW64(m->p.hb.hold_ns);
 		break;
 	case WAVE_MSG_TXN:
 		swab_txn(&m->p.txn);
@@ -237,8 +237,8 @@ static const uint64_t zero_bytes[WAVE_MSG_TYPE_MAX] = {
 	[WAVE_MSG_VM_DEL] = ZF(h.rsvd) | ZF(p.vm_del.rsvd),
 	[WAVE_MSG_VCPU_STATE] = ZF(h.rsvd) | ZF(p.vcpu.rsvd1),
 	[WAVE_MSG_HOST_CPU] = ZF(h.rsvd) | ZF(p.cpu.rsvd),
-	[WAVE_MSG_HEARTBEAT] = ZF(h.rsvd) | ZF(p.hb.rsvd0) | ZF(p.hb.rsvd1),
-	[WAVE_MSG_HEARTBEAT_ECHO] = ZF(h.rsvd) | ZF(p.hb.rsvd0) | ZF(p.hb.rsvd1),
+	[WAVE_MSG_HEARTBEAT] = ZF(h.rsvd) | ZF(p.hb.rsvd1),
+	[WAVE_MSG_HEARTBEAT_ECHO] = ZF(h.rsvd) | ZF(p.hb.rsvd1),
 	[WAVE_MSG_TXN] = ZF(h.rsvd),
 	[WAVE_MSG_TXN_RESULT] = ZF(h.rsvd) | ZF(p.result.rsvd0) | ZF(p.result.rsvd1),
 	[WAVE_MSG_RESYNC_REQ] = ZF(h.rsvd) | ZF(p.resync.rsvd0) | ZF(p.resync.rsvd1),
@@ -300,6 +300,11 @@ static int check_hello(const struct wave_msg *m, char *why, size_t len)
 		return wave_reason(why, len, -EPROTONOSUPPORT,
 			   "HELLO: protocol version %u.%u, this side speaks %u.%u",
 			   p->major, p->minor, WAVE_PROTO_MAJOR, WAVE_PROTO_MINOR);
+	/* 1.4 changed what an echo carries (wire.h): an older peer would misread it. */
+	if (p->minor < WAVE_PROTO_MIN_MINOR)
+		return wave_reason(why, len, -EPROTONOSUPPORT,
+			   "HELLO: protocol version %u.%u, this side needs %u.%u or later",
+			   p->major, p->minor, WAVE_PROTO_MAJOR, WAVE_PROTO_MIN_MINOR);
 	if (p->role != WAVE_ROLE_HOST && p->role != WAVE_ROLE_AGENT)
 		FAIL("HELLO: role %u is neither host (1) nor agent (2)", p->role);
 	if (p->features & ~WAVE_FEAT_KNOWN)
@@ -400,9 +405,15 @@ static int check_host_cpu(const struct wave_msg *m, char *why, size_t len)
 
 static int check_hb(const struct wave_msg *m, char *why, size_t len)
 {
-	if (m->p.hb.t_agent_ns)
-		FAIL("HEARTBEAT: t_agent_ns %llu must be zero",
-		     (unsigned long long)m->p.hb.t_agent_ns);
+	const char *name = m->h.type == WAVE_MSG_HEARTBEAT ? "HEARTBEAT" : "HEARTBEAT_ECHO";
+
+	if (m->p.hb.flags & ~WAVE_HB_F_KNOWN)
+		FAIL("%s: unknown flags 0x%x", name, m->p.hb.flags);
+	if (m->h.type == WAVE_MSG_HEARTBEAT && m->p.hb.hold_ns)
+		FAIL("HEARTBEAT: hold_ns %llu must be zero", (unsigned long long)m->p.hb.hold_ns);
+	if (m->p.hb.hold_ns > WAVE_HB_MAX_HOLD_NS)
+		FAIL("HEARTBEAT_ECHO: hold_ns %llu over %llu",
+		     (unsigned long long)m->p.hb.hold_ns, WAVE_HB_MAX_HOLD_NS);
 	return 0;
 }
 
@@ -624,6 +635,7 @@ static int (*const check_type[WAVE_MSG_TYPE_MAX])(const struct wave_msg *, char 
 	[WAVE_MSG_VCPU_STATE] = check_vcpu,
 	[WAVE_MSG_HOST_CPU] = check_host_cpu,
 	[WAVE_MSG_HEARTBEAT] = check_hb,
+	[WAVE_MSG_HEARTBEAT_ECHO] = check_hb,
 	[WAVE_MSG_TXN] = check_txn,
 	[WAVE_MSG_TXN_RESULT] = check_result,
 	[WAVE_MSG_RESYNC_REQ] = check_resync,

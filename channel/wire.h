@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Wave-VM wire format, protocol version 1.2.
+ * Wave-VM wire format, protocol version 1.4.
  *
  * Every message is one 64-byte cache line: a 16-byte header and a 48-byte
  * payload whose layout depends on the type. All fields have explicit widths
@@ -35,6 +35,14 @@
  * HOST_MEM (the budget for guest memory and the host's own state); and
  * the transaction op SET_BALLOON, a whole VM's balloon target, which a
  * host applies only if it announced WAVE_FEAT_MEM too.
+ * 1.4 makes heartbeats cost the host no wakeup of their own. The echo's
+ * t_agent_ns (the agent's receive time, a timestamp on the agent's clock)
+ * becomes hold_ns: how long the agent held the heartbeat before echoing,
+ * a duration on its own clock, never compared with the host's. The
+ * heartbeat's reserved word becomes flags: WAVE_HB_PROMPT asks for the
+ * echo at once with a doorbell (the host times it); without it the agent
+ * echoes without ringing, and the host reads the echo when it next looks
+ * (at the latest when the heartbeat would turn overdue).
  */
 #ifndef WAVE_CHANNEL_WIRE_H
 #define WAVE_CHANNEL_WIRE_H
@@ -47,7 +55,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 
 #define WAVE_MAGIC         0x45564157u /* "WAVE" read as little-endian u32 */
 #define WAVE_PROTO_MAJOR   1
-#define WAVE_PROTO_MINOR   3
+#define WAVE_PROTO_MINOR   4
+#define WAVE_PROTO_MIN_MINOR 4 /* the oldest minor a peer may speak */
 #define WAVE_MSG_SIZE      64
 #define WAVE_PAYLOAD_SIZE  48
 
@@ -232,11 +241,21 @@ struct wave_host_cpu {
 struct wave_heartbeat {      /* HEARTBEAT and HEARTBEAT_ECHO */
 	uint64_t hb_seq;
 	uint32_t epoch;
-	uint32_t rsvd0;
+	uint32_t flags;      /* WAVE_HB_*; echoed unchanged (1.4) */
 	uint64_t t_host_ns;  /* host send time, echoed unchanged */
-	uint64_t t_agent_ns; /* ECHO: agent receive time; HEARTBEAT: zero */
+	uint64_t hold_ns;    /* ECHO: how long the agent held it, at most WAVE_HB_MAX_HOLD_NS;
+			      * HEARTBEAT: zero (1.4) */
 	uint64_t rsvd1[2];
 };
+
+/*
+ * The host times this heartbeat (it is deciding whether to hand control
+ * back): echo it at once and ring the host's doorbell. Without the flag the
+ * echo rings nothing; the host reads it on its next wakeup.
+ */
+#define WAVE_HB_PROMPT      (1u << 0)
+#define WAVE_HB_F_KNOWN     WAVE_HB_PROMPT
+#define WAVE_HB_MAX_HOLD_NS (60ull * 1000000000ull)
 
 enum wave_txn_op {
 	WAVE_OP_PLACE = 1,      /* CPU set: cpu_base + mask bits */
@@ -545,7 +564,8 @@ _Static_assert(offsetof(struct wave_vcpu_state, run_ns) == 16, "vcpu.run_ns");
 _Static_assert(offsetof(struct wave_vcpu_state, tid) == 40, "vcpu.tid");
 _Static_assert(offsetof(struct wave_host_cpu, busy_ns) == 8, "cpu.busy_ns");
 _Static_assert(offsetof(struct wave_heartbeat, t_host_ns) == 16, "hb.t_host_ns");
-_Static_assert(offsetof(struct wave_heartbeat, t_agent_ns) == 24, "hb.t_agent_ns");
+_Static_assert(offsetof(struct wave_heartbeat, flags) == 12, "hb.flags");
+_Static_assert(offsetof(struct wave_heartbeat, hold_ns) == 24, "hb.hold_ns");
 _Static_assert(offsetof(struct wave_txn, index) == 16, "txn.index");
 _Static_assert(offsetof(struct wave_txn, op_count) == 21, "txn.op_count");
 _Static_assert(offsetof(struct wave_txn, u) == 24, "txn.u");

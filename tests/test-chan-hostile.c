@@ -349,7 +349,7 @@ static void shm_invalid_message_dropped_stream_continues(void **state)
 	shm_raw_agent(host, uri, &r);
 	raw_publish(&r, test_hb(&m, 10), 1);
 	test_hb(&m, 11);
-	m.p.hb.rsvd0 = 7; /* reserved field set */
+	m.p.hb.rsvd1[0] = 7; /* reserved field set */
 	raw_publish(&r, &m, 2);
 	raw_publish(&r, test_hb(&m, 12), 3);
 	assert_int_equal(chan_recv(host, out, 4), 2);

@@ -240,6 +240,40 @@ static void hello_version_mismatch_is_named(void **state)
 	snprintf(want, sizeof(want), "protocol version %u.%u, this side speaks %u.%u",
 		 WAVE_PROTO_MAJOR + 1, WAVE_PROTO_MINOR, WAVE_PROTO_MAJOR, WAVE_PROTO_MINOR);
 	assert_non_null(strstr(why, want));
+	/* 1.3 and older read an echo's hold_ns as a timestamp: refused by name. */
+	wave_msg_hello(&m, WAVE_ROLE_HOST, 1, 1, 0);
+	m.p.hello.minor = WAVE_PROTO_MIN_MINOR - 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EPROTONOSUPPORT);
+	assert_non_null(strstr(why, "needs 1.4 or later"));
+	m.p.hello.minor = WAVE_PROTO_MIN_MINOR;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+}
+
+/* Heartbeats (1.4): known flags only; the host sends no hold, the agent's is bounded. */
+static void heartbeat_flags_and_hold_checked(void **state)
+{
+	struct wave_msg m;
+
+	wave_msg_init(&m, WAVE_MSG_HEARTBEAT);
+	m.p.hb.flags = WAVE_HB_PROMPT;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.hb.flags = 0x2;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "unknown flags 0x2"));
+	m.p.hb.flags = 0;
+	m.p.hb.hold_ns = 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "hold_ns 1 must be zero"));
+	m.h.type = WAVE_MSG_HEARTBEAT_ECHO;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.hb.hold_ns = WAVE_HB_MAX_HOLD_NS;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.hb.hold_ns = WAVE_HB_MAX_HOLD_NS + 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	m.p.hb.hold_ns = 0;
+	m.p.hb.flags = 0x80000000u;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "HEARTBEAT_ECHO: unknown flags"));
 }
 
 static void hello_unknown_feature_rejected(void **state)
@@ -626,6 +660,7 @@ int main(void)
 		cmocka_unit_test(hello_bad_magic_is_protocol_error),
 		cmocka_unit_test(hello_version_mismatch_is_named),
 		cmocka_unit_test(hello_unknown_feature_rejected),
+		cmocka_unit_test(heartbeat_flags_and_hold_checked),
 		cmocka_unit_test(unknown_type_rejected),
 		cmocka_unit_test(reserved_bytes_must_be_zero),
 		cmocka_unit_test(out_of_range_ids_rejected),

@@ -427,7 +427,7 @@ int test_wait_status_stat_above(const char *rundir, const char *key, int64_t abo
 void test_agent_pump(struct chan *ch, int ms, void (*fn)(const struct wave_msg *m, void *arg),
 		     void *arg)
 {
-	struct wave_msg m[64];
+	struct wave_msg m[64], echo;
 	uint64_t end = wave_now_ns() + (uint64_t)ms * WAVE_NSEC_PER_MSEC;
 	int n;
 
@@ -439,9 +439,7 @@ void test_agent_pump(struct chan *ch, int ms, void (*fn)(const struct wave_msg *
 					fn(&m[i], arg);
 					continue;
 				}
-				m[i].h.type = WAVE_MSG_HEARTBEAT_ECHO;
-				m[i].p.hb.t_agent_ns = wave_now_ns();
-				chan_send(ch, &m[i]);
+				chan_echo(ch, &m[i], 0, &echo);
 			}
 	} while (wave_now_ns() < end);
 }

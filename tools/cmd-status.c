@@ -127,6 +127,10 @@ static void print_table(json_object *s, double cpu_pct, const double *wake)
 		printf("waved CPU %.2f s so far\n", waved_num(s, "waved_cpu_s"));
 	printf("       ");
 	print_wakeups(st, wake);
+	if (waved_num(s, "echoes") > 0)
+		printf("       heartbeats: %.0f echoed, %.0f of them read without a doorbell; "
+		       "the agent held one %.0f us at most\n", waved_num(s, "echoes"),
+		       waved_num(s, "echoes_lazy"), waved_num(s, "agent_hold_max_us"));
 	printf("decisions: %.0f applied, %.0f rejected (stale %.0f, no target %.0f, invalid %.0f, "
 	       "in fallback %.0f, failed %.0f); fallbacks %.0f, hand-backs %.0f\n", ok, rej,
 	       waved_num(st, "stale-epoch") + waved_num(st, "stale-target"), waved_num(st, "no-target"),

@@ -271,6 +271,13 @@ static json_object *status_json(const struct waved *w)
 		(double)wd_lag(&w->wd, w->now) / 1000.0));
 	json_object_object_add(o, "lag_threshold_us", json_object_new_int64(
 		(int64_t)w->cfg.lag_threshold_ns / 1000));
+	/* Echoes read without a doorbell carry no round trip (fallback.h): how many, and the hold. */
+	json_object_object_add(o, "echoes", json_object_new_int64((int64_t)w->wd.echoes));
+	json_object_object_add(o, "echoes_lazy", json_object_new_int64((int64_t)w->wd.lazy_echoes));
+	json_object_object_add(o, "agent_hold_us", json_object_new_double(
+		(double)w->wd.last_hold_ns / 1000.0));
+	json_object_object_add(o, "agent_hold_max_us", json_object_new_double(
+		(double)w->wd.max_hold_ns / 1000.0));
 	json_object_object_add(o, "observe", json_object_new_string(obs_name(w->obs)));
 	json_object_object_add(o, "net_observe", json_object_new_string(w->net ? netobs_name(w->net)
 										: "none"));

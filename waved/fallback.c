@@ -43,7 +43,8 @@ static uint64_t sent_time(const struct watchdog *w, uint64_t seq)
 	return w->next_seq - seq <= WD_OUTSTANDING ? w->sent_ns[seq % WD_OUTSTANDING] : 0;
 }
 
-void wd_echo(struct watchdog *w, uint64_t seq, uint64_t t_host, uint64_t now)
+void wd_echo(struct watchdog *w, uint64_t seq, uint64_t t_host, uint64_t hold_ns, int prompt,
+	     uint64_t now)
 {
 	uint64_t sent;
 
@@ -61,6 +62,15 @@ void wd_echo(struct watchdog *w, uint64_t seq, uint64_t t_host, uint64_t now)
 		return;
 	}
 	w->echoes++;
+	w->last_hold_ns = hold_ns;
+	if (hold_ns > w->max_hold_ns)
+		w->max_hold_ns = hold_ns;
+	if (!prompt) {
+		/* Read when waved next looked: answered in time, round trip unknown. */
+		w->lazy_echoes++;
+		w->last_rtt_ns = 0;
+		return;
+	}
 	w->last_rtt_ns = now - t_host;
 	if (w->last_rtt_ns < w->threshold_ns / 2)
 		w->healthy++;
@@ -227,9 +237,18 @@ void wv_fallback_check(struct waved *w)
 	wv_update_notify(w);
 }
 
+/*
+ * The watchdog timer is armed only for a deadline that comes before the
+ * next tick: the tick reads echoes and checks anyway, so in the steady
+ * state (each heartbeat answered before the tick that sends the next) the
+ * timer is never set and never fires.
+ */
 void wv_fallback_arm(struct waved *w)
 {
 	uint64_t when = wv_agent_in_charge(w) ? wd_deadline(&w->wd) : 0;
+
+	if (when && when >= w->now + w->tick_ns)
+		when = 0;
 
 	if (when == w->wd_armed)
 		return;

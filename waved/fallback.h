@@ -4,14 +4,20 @@
  * the caller passes in, so tests run it on a fake clock. What waved does on
  * each transition is in fallback.c too (declared in waved.h).
  *
- * waved sends a HEARTBEAT every period carrying its send time; the agent
- * echoes it at once. The lag is the age of the oldest heartbeat not yet
- * echoed, or, with none outstanding, the round trip of the last echo. A lag
- * over the threshold, a dead peer or a broken channel means FALLBACK: the
- * host runs its fallback policy and refuses the agent's decisions. After
- * handback_n echoes in a row that came back within half the threshold the
- * watchdog hands control back (the caller bumps the epoch and sends a full
- * snapshot first).
+ * waved sends a HEARTBEAT with every export tick, carrying its send time;
+ * the agent echoes it at once. While the agent is in charge the echo rings
+ * no doorbell (wire.h 1.4): waved finds it on its next wakeup, at the latest
+ * the tick that sends the next heartbeat, or the watchdog deadline when
+ * that comes first. An echo found then proves the agent answered in time;
+ * what it cannot give is a round trip, so the lag in that state is the age
+ * of the oldest heartbeat not yet echoed. While the host is in control the
+ * heartbeats ask for PROMPT echoes, which ring, so their round trip is
+ * measured; the lag is then that round trip with none outstanding.
+ * A lag over the threshold, a dead peer or a broken channel means
+ * FALLBACK: the host runs its fallback policy and refuses the agent's
+ * decisions. After handback_n prompt echoes in a row that came back within
+ * half the threshold the watchdog hands control back (the caller bumps the
+ * epoch and sends a full snapshot first).
  */
 #ifndef WAVE_WAVED_FALLBACK_H
 #define WAVE_WAVED_FALLBACK_H
@@ -35,10 +41,12 @@ struct watchdog {
 	uint64_t next_seq;           /* of the next heartbeat */
 	uint64_t sent_ns[WD_OUTSTANDING]; /* send time by seq % WD_OUTSTANDING */
 	uint64_t oldest_seq;         /* first not yet echoed */
-	uint64_t last_rtt_ns;
+	uint64_t last_rtt_ns;        /* of the last prompt echo; 0 after a lazy one */
+	uint64_t last_hold_ns, max_hold_ns; /* the agent's hold time (its clock) */
 	uint64_t max_lag_ns;         /* worst lag seen in the current state */
 	unsigned int healthy;        /* good echoes in a row */
 	uint64_t transitions, echoes, bad_echoes;
+	uint64_t lazy_echoes;        /* of echoes: read without a doorbell */
 	const char *why;             /* reason of the last transition */
 };
 
@@ -47,11 +55,20 @@ void wd_init(struct watchdog *w, uint64_t threshold_ns, unsigned int handback_n)
 /* A heartbeat is about to go out at now: returns its sequence number. */
 uint64_t wd_sent(struct watchdog *w, uint64_t now);
 
+/* Whether the next heartbeat asks for a prompt echo (WAVE_HB_PROMPT). */
+static inline int wd_prompt(const struct watchdog *w)
+{
+	return w->state == WD_FALLBACK;
+}
+
 /*
- * An echo of heartbeat seq sent at t_host arrived at now. Echoes that do not
- * match a heartbeat we sent (unknown seq, wrong time) are counted and ignored.
+ * An echo of heartbeat seq sent at t_host, held hold_ns by the agent, was
+ * read at now; prompt: the heartbeat asked for a prompt echo. Echoes that
+ * do not match a heartbeat we sent (unknown seq, wrong time) are counted
+ * and ignored.
  */
-void wd_echo(struct watchdog *w, uint64_t seq, uint64_t t_host, uint64_t now);
+void wd_echo(struct watchdog *w, uint64_t seq, uint64_t t_host, uint64_t hold_ns, int prompt,
+	     uint64_t now);
 
 /* The channel to the agent came up or went down. */
 void wd_peer(struct watchdog *w, int up);

@@ -215,11 +215,13 @@ static int parse(int argc, char **argv, struct waved_cfg *c)
 	if (!c->channel && c->mode == WAVED_OFFLOAD)
 		c->channel = "shm:wave";
 	/*
-	 * Heartbeats every 3/4 of the threshold; the watchdog timer fires exactly
-	 * when the oldest unanswered one turns overdue, so a dead agent is seen
-	 * within 1.75x the threshold, at fewer wake-ups than a faster beat.
+	 * Heartbeats ride on the export tick, at least once per threshold. The
+	 * tick reads the echoes of the last period before it sends the next
+	 * heartbeat; a heartbeat left unanswered past its deadline is seen at
+	 * the next tick or by the watchdog timer, whichever comes first, so a
+	 * dead agent is seen within 2x the threshold with one wakeup a period.
 	 */
-	c->hb_period_ns = c->lag_threshold_ns * 3 / 4;
+	c->hb_period_ns = c->export_ns < c->lag_threshold_ns ? c->export_ns : c->lag_threshold_ns;
 	return 0;
 }
 
@@ -268,15 +270,13 @@ static int any_vm(const struct waved *w)
 /* The periodic timer: fast while there is work, once a second otherwise. */
 static void arm_timer(struct waved *w)
 {
-	static uint64_t armed;
-	uint64_t period = w->cfg.hb_period_ns < w->cfg.export_ns ? w->cfg.hb_period_ns
-								 : w->cfg.export_ns;
+	uint64_t period = w->cfg.hb_period_ns;
 
 	if (!any_vm(w) && !(w->ch && chan_is_up(w->ch)))
 		period = WAVE_NSEC_PER_SEC;
-	if (period == armed)
+	if (period == w->tick_ns)
 		return;
-	armed = period;
+	w->tick_ns = period;
 	wave_timerfd_every(w->tfd, period);
 }
 
@@ -309,7 +309,9 @@ static void on_chan(struct waved *w)
 					wv_snapshot(w);
 				break;
 			case WAVE_MSG_HEARTBEAT_ECHO:
-				wd_echo(&w->wd, m[i].p.hb.hb_seq, m[i].p.hb.t_host_ns, wave_now_ns());
+				wd_echo(&w->wd, m[i].p.hb.hb_seq, m[i].p.hb.t_host_ns,
+					m[i].p.hb.hold_ns, !!(m[i].p.hb.flags & WAVE_HB_PROMPT),
+					wave_now_ns());
 				break;
 			case WAVE_MSG_TXN:
 				wv_on_txn(w, &m[i].p.txn, 0);

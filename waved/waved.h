@@ -213,6 +213,7 @@ struct waved {
 	int epfd, tfd, sfd, ctl_fd;
 	int wdfd;                  /* one-shot: the watchdog's next deadline */
 	uint64_t wd_armed;
+	uint64_t tick_ns;                  /* the periodic timer's period now */
 	struct chan *ch;
 	struct obs *obs;
 	struct netobs *net;        /* traffic on the VMs' taps, or NULL (--net-observe none) */
