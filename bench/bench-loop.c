@@ -102,6 +102,9 @@ static void stop_all_standins(unsigned int n)
 /* How waved reaches the policy: the agent over one of three links, or none (onhost). */
 enum link { LINK_SHM, LINK_TCP, LINK_TLS, LINK_ONHOST };
 
+/* waved's tick with its defaults (--export-ms 10, --lag-threshold 10). */
+#define TICK_NS (10 * WAVE_NSEC_PER_MSEC)
+
 struct env {
 	char bindir[PATH_MAX], rundir[64], uri[64];
 	char tcp_uri[64], psk[96];      /* tcp:// on loopback, PSK in the run directory */
@@ -318,7 +321,7 @@ struct rates {
 
 static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int seconds,
 				   const char *net, double *cpu_pct, struct rates *rate,
-				   double *detect_ms)
+				   double *detect_ms, double *detect_max_ms)
 {
 	char vm1[512], vm2[512];
 	struct tap_load load;
@@ -354,8 +357,16 @@ static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int s
 			rate->applied = a0 < 0 ? -1 : (waved_stat(e, "ok") - a0) * 1e9 / dt;
 		}
 		for (int i = 0; detect_ms && i < 5; i++) {
-			uint64_t t = wave_now_ns(), at = 0;
+			uint64_t t, at = 0;
 
+			/*
+			 * A stall comes at any point of waved's tick. Right after the
+			 * hand-back below it would come just after a tick, every time
+			 * (the hand-back happens at one): the worst case, not the
+			 * typical. So the stop lands at a random point of a period.
+			 */
+			usleep((useconds_t)(rand() % (int)(TICK_NS / 1000)));
+			t = wave_now_ns();
 			kill(e->agent, SIGSTOP);
 			/* waved stamps the transition itself: polling slowly does not skew it. */
 			while (!waved_state_is(e->rundir, "fallback") &&
@@ -383,8 +394,10 @@ static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int s
 					samples[i] = samples[j];
 					samples[j] = x;
 				}
-		if (detect_ms)
+		if (detect_ms) {
 			*detect_ms = got ? samples[got / 2] : -1;
+			*detect_max_ms = got ? samples[got - 1] : -1;
+		}
 	}
 	stop_pair(e);
 	if (net)
@@ -473,9 +486,6 @@ static const char *const link_name[4] = { "agent over shm", "agent over tcp:// p
 static const char *const lat_row[4] = { "shm, link delay 0 us", "shm, link delay 2 us",
 					"tcp:// plaintext", "tcp:// TLS 1.3" };
 
-/* waved's tick with its defaults (--export-ms 10, --lag-threshold 10). */
-#define TICK_NS (10 * WAVE_NSEC_PER_MSEC)
-
 /* One run's figures. */
 struct loop_run {
 	/* decision latency, us: shm with link delay 0 and 2 us, tcp plaintext, tcp TLS */
@@ -484,7 +494,7 @@ struct loop_run {
 	double cpu[4];                /* waved CPU %, agent over shm, tcp, TLS; onhost */
 	struct rates rate[4];         /* ... waved's wakeups and decisions applied a second */
 	double cpu_net[2];            /* ... shm, a tap with traffic: counted (bpf), not (none) */
-	double detect;                /* fallback detection ms (shm) */
+	double detect, detect_max;    /* fallback detection ms (shm): median, worst of 5 */
 	double wake50, wake99, tfloor;/* floors: thread wakeup us, bare tick timer CPU % */
 };
 
@@ -507,14 +517,14 @@ static int one_run(struct env *e, unsigned int secs, int json, unsigned int run,
 			fprintf(stderr, "\rrun %u/%u: waved CPU with 16 vCPUs, %s%s...   ",
 				run, runs, link_name[l], l == LINK_SHM ? ", fallback detection" : "");
 		ret = steady_cpu_and_fallback(e, (enum link)l, secs, NULL, &r->cpu[l], &r->rate[l],
-					      l == LINK_SHM ? &r->detect : NULL);
+					      l == LINK_SHM ? &r->detect : NULL, &r->detect_max);
 	}
 	for (int k = 0; k < 2 && !ret; k++) {
 		if (!json)
 			fprintf(stderr, "\rrun %u/%u: waved CPU with traffic on a tap, %s...      ",
 				run, runs, k ? "not counted" : "counted (BPF)");
 		ret = steady_cpu_and_fallback(e, LINK_SHM, secs, k ? "none" : "bpf",
-					      &r->cpu_net[k], NULL, NULL);
+					      &r->cpu_net[k], NULL, NULL, NULL);
 	}
 	if (!ret) {
 		if (!json)
@@ -591,12 +601,13 @@ static void print_json(const struct loop_run *runs, unsigned int nruns)
 		printf(", \"waved_cpu_pct_16_vcpus_net_%s\": %.3f", k ? "off" : "on",
 		       bench_range_median(&r));
 	}
+	r = OVER(detect_max);
+	printf(", \"fallback_detect_ms_max\": %.2f", bench_range_max(&r));
 	printf(", \"lag_threshold_ms\": 10, \"fallback_detect_ms\": %.2f, "
 	       "\"floor\": {\"wakeup_us_p50\": %.1f, \"wakeup_us_p99\": %.1f, "
 	       "\"timer_hz\": %.0f, \"timer_cpu_pct\": %.3f}, \"ranges\": {",
-	       1e9 / (double)TICK_NS,
 	       bench_range_median(&det), bench_range_median(&w50), bench_range_median(&w99),
-	       bench_range_median(&tf));
+	       1e9 / (double)TICK_NS, bench_range_median(&tf));
 	for (int d = 0; d < 4; d++) {
 		r = OVER(p50[d]);
 		printf("\"decision_us_p50_%s\": %s, ", lat_key[d], bench_range_json(&r, a, sizeof(a)));
@@ -672,9 +683,12 @@ static void print_table(const struct loop_run *runs, unsigned int nruns)
 	       1e9 / (double)TICK_NS,
 	       bench_range_str(&tf, 3, "%", a, sizeof(a)),
 	       bench_range_str(&vs_timer, 1, "x", b, sizeof(b)));
-	printf("fallback detected %s after the agent stopped, threshold 10 ms (goal <= 20 ms: %s)\n",
+	printf("fallback detected %s after the agent stopped (median of 5 stops at random points\n"
+	       "  of waved's tick), threshold 10 ms (goal <= 20 ms: %s); ",
 	       bench_range_str(&det, 1, " ms", a, sizeof(a)),
 	       bench_goal(&det, BENCH_AT_MOST, 20, g, sizeof(g)));
+	det = OVER(detect_max);
+	printf("the slowest of the 5: %s\n", bench_range_str(&det, 1, " ms", a, sizeof(a)));
 }
 
 static struct {
@@ -689,7 +703,7 @@ static const struct opt loop_opts[] = {
 		 "\"decision_us_p99\"}, \"delay_us_2\", \"tcp\", \"tls\": {...},\n"
 		 "\"waved_cpu_pct_16_vcpus\" (_tcp, _tls, _onhost, _net_on, _net_off),\n"
 		 "\"waved_wakeups_per_s\" and \"waved_applied_per_s\" (_tcp, _tls, _onhost),\n"
-		 "\"offload_over_onhost_cpu\",\n"
+		 "\"offload_over_onhost_cpu\", \"fallback_detect_ms_max\",\n"
 		 "\"lag_threshold_ms\", \"fallback_detect_ms\", \"floor\": {...},\n"
 		 "\"ranges\": {KEY: {\"median\", \"min\", \"max\", \"runs\"}}}; values are medians"),
 	OPT_UINT("runs", "N", &lo.runs, 1, BENCH_MAX_RUNS,

@@ -17,7 +17,11 @@ int bench_mem_main(int argc, char **argv);
 /* Percentile p (0..1) of n samples; sorts them in place. 0 if n == 0. */
 uint64_t bench_percentile(uint64_t *samples, size_t n, double p);
 
-/* CPU time (user + system, ns) process pid has used so far, or 0 if it is gone (or pid <= 0). */
+/*
+ * CPU time (ns, exact: the scheduler's) that the live threads of process pid have
+ * used so far, or 0 if it is gone (or pid <= 0). For differences over a window
+ * in which the process keeps its threads.
+ */
 uint64_t bench_proc_cpu_ns(pid_t pid);
 
 /* "WHO: ..." and a newline on stderr, unless quiet (progress lines of long benchmarks). */

@@ -59,9 +59,7 @@ int bench_default_cpus(int cpus[2])
 
 uint64_t bench_proc_cpu_ns(pid_t pid)
 {
-	struct wave_procstat ps;
-
-	return pid > 0 && !wave_procstat(0, pid, &ps) ? ps.cpu_ns : 0;
+	return pid > 0 ? wave_proc_runtime_ns(pid) : 0;
 }
 
 void bench_say(int quiet, const char *who, const char *fmt, ...)

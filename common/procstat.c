@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* /proc stat fields (procstat.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,4 +44,32 @@ int wave_procstat(pid_t pid, pid_t tid, struct wave_procstat *s)
 		return -EIO;
 	s->cpu_ns = (utime + stime) * (1000000000ull / (uint64_t)sysconf(_SC_CLK_TCK));
 	return 0;
+}
+
+uint64_t wave_proc_runtime_ns(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	uint64_t sum = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (!(dir = opendir(path)))
+		return 0;
+	while ((d = readdir(dir))) {
+		unsigned long long run;
+		char file[96];
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "/proc/%d/task/%.16s/schedstat", (int)pid, d->d_name);
+		if (!(f = fopen(file, "re")))
+			continue;
+		if (fscanf(f, "%llu", &run) == 1)
+			sum += run;
+		fclose(f);
+	}
+	closedir(dir);
+	return sum;
 }

@@ -23,4 +23,12 @@ struct wave_procstat {
  */
 int wave_procstat(pid_t pid, pid_t tid, struct wave_procstat *s);
 
+/*
+ * CPU time of every thread of process pid, in ns as the scheduler counts
+ * it (/proc/PID/task/TID/schedstat: exact, where stat's user + system
+ * time comes in clock ticks of 10 ms). Threads that ended are not in it.
+ * Returns 0 if pid is gone.
+ */
+uint64_t wave_proc_runtime_ns(pid_t pid);
+
 #endif
