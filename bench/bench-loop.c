@@ -98,7 +98,6 @@ static void stop_all_standins(unsigned int n)
 		pthread_join(th[i].thr, NULL);
 }
 
-/* How waved and the agent talk in a phase. */
 /* How waved reaches the policy: the agent over one of three links, or none (onhost). */
 enum link { LINK_SHM, LINK_TCP, LINK_TLS, LINK_ONHOST };
 
