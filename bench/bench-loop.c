@@ -42,6 +42,7 @@
 
 #include "bench/bench.h"
 #include "bench/range.h"
+#include "bench/standin.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/opt.h"
@@ -52,51 +53,6 @@
 #include "waved/status-client.h"
 
 #define STANDINS 16
-
-struct standin {
-	pthread_t thr;
-	pid_t tid;
-	uint64_t period_us, busy_us;
-};
-
-static struct standin th[STANDINS];
-static volatile int stop_standins;
-
-static void *standin_loop(void *arg)
-{
-	struct standin *s = arg;
-
-	s->tid = (pid_t)syscall(SYS_gettid);
-	while (!stop_standins) {
-		uint64_t end = wave_now_ns() + s->busy_us * 1000;
-
-		while (s->busy_us && wave_now_ns() < end)
-			;
-		usleep((useconds_t)s->period_us);
-	}
-	return NULL;
-}
-
-static int start_standins(unsigned int n, uint64_t period_us, uint64_t busy_us)
-{
-	stop_standins = 0;
-	for (unsigned int i = 0; i < n; i++) {
-		th[i] = (struct standin){ .period_us = period_us, .busy_us = busy_us };
-		if (pthread_create(&th[i].thr, NULL, standin_loop, &th[i]))
-			return -EAGAIN;
-	}
-	for (unsigned int i = 0; i < n; i++)
-		while (!th[i].tid)
-			usleep(100);
-	return 0;
-}
-
-static void stop_all_standins(unsigned int n)
-{
-	stop_standins = 1;
-	for (unsigned int i = 0; i < n; i++)
-		pthread_join(th[i].thr, NULL);
-}
 
 /* How waved reaches the policy: the agent over one of three links, or none (onhost). */
 enum link { LINK_SHM, LINK_TCP, LINK_TLS, LINK_ONHOST };
@@ -174,17 +130,6 @@ static void tap_load_stop(struct tap_load *l)
 static void bin(const struct env *e, const char *name, char *out, size_t size)
 {
 	snprintf(out, size, "%s/%s", e->bindir, name);
-}
-
-/* "NAME,CLASS,T1+T2+..." for stand-ins [from, to). */
-static void vm_arg(char *buf, size_t size, const char *name, const char *cls, unsigned int from,
-		   unsigned int to)
-{
-	size_t used = (size_t)snprintf(buf, size, "%s,%s,", name, cls);
-
-	for (unsigned int i = from; i < to && used < size; i++)
-		used += (size_t)snprintf(buf + used, size - used, "%s%d", i > from ? "+" : "",
-					 (int)th[i].tid);
 }
 
 static int start_pair(struct env *e, const char *vm1, const char *vm2, const char *policy,
@@ -276,9 +221,9 @@ static int decision_latency(struct env *e, const char *delay_us, enum link link,
 	json_object *s, *d;
 	int ret;
 
-	if ((ret = start_standins(1, 5000, 0)))
+	if ((ret = standin_start(1, 5000, 0)))
 		return ret;
-	vm_arg(vm, sizeof(vm), "probe", "latency", 0, 1);
+	standin_vm_arg(vm, sizeof(vm), "probe", "latency", 0, 1);
 	ret = start_pair(e, vm, NULL, "wakeprobe", delay_us, 1, link, NULL);
 	if (!ret) {
 		sleep(seconds);
@@ -293,7 +238,7 @@ static int decision_latency(struct env *e, const char *delay_us, enum link link,
 			ret = -ENODATA;
 	}
 	stop_pair(e);
-	stop_all_standins(1);
+	standin_stop();
 	return ret;
 }
 
@@ -327,16 +272,16 @@ static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int s
 	double samples[5];
 	int ret, got = 0;
 
-	if ((ret = start_standins(STANDINS, 9000, 1000)))
+	if ((ret = standin_start(STANDINS, 9000, 1000)))
 		return ret;
 	if (net && (ret = tap_load_start(&load))) {
-		stop_all_standins(STANDINS);
+		standin_stop();
 		return ret;
 	}
-	vm_arg(vm1, sizeof(vm1), "lat", "latency", 0, STANDINS / 2);
+	standin_vm_arg(vm1, sizeof(vm1), "lat", "latency", 0, STANDINS / 2);
 	if (net)
 		snprintf(vm1 + strlen(vm1), sizeof(vm1) - strlen(vm1), ",net=%s", load.name);
-	vm_arg(vm2, sizeof(vm2), "bat", "batch", STANDINS / 2, STANDINS);
+	standin_vm_arg(vm2, sizeof(vm2), "bat", "batch", STANDINS / 2, STANDINS);
 	ret = start_pair(e, vm1, vm2, "latency", NULL, 0, link, net);
 	if (!ret) {
 		uint64_t c0, t0;
@@ -401,7 +346,7 @@ static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int s
 	stop_pair(e);
 	if (net)
 		tap_load_stop(&load);
-	stop_all_standins(STANDINS);
+	standin_stop();
 	return ret;
 }
 

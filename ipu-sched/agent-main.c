@@ -44,6 +44,9 @@ struct agent {
 	uint64_t cpu_t0_ns, cpu_used0_ns;
 	uint64_t start_ns;
 	uint64_t echoes, resyncs;
+	const char *stats_path;      /* --stats: counters as JSON at every report */
+	uint64_t decides, decide_ns[1024]; /* policy runs; the last ones' durations */
+	uint64_t msgs_in;
 };
 
 static volatile sig_atomic_t stop;
@@ -71,6 +74,9 @@ static const struct opt agent_opts[] = {
 		 "never prestage decisions at the host (always a round trip)"),
 	OPT_DURATION("report-s", "S", &agent_self.report_ns, WAVE_NSEC_PER_SEC, 0, 86400 * WAVE_NSEC_PER_SEC,
 		     "report own CPU use this often (0: at exit only)"),
+	OPT_STRING("stats", "FILE", &agent_self.stats_path,
+		   "at every report, write the counters to FILE as JSON\n"
+		   "(CPU, decisions, policy run time p50/p99, messages, resyncs)"),
 	CHAN_TLS_OPTS(&agent_self.copts),
 	CHAN_HOST_USER_OPT(&agent_self.copts),
 	CHAN_LINK_OPTS(&agent_self.copts),
@@ -106,6 +112,42 @@ static uint64_t cpu_used_ns(void)
 	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
 
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/* --stats: the counters so far, replaced whole (rename) so a reader never sees half. */
+static void write_stats(const struct agent *a, uint64_t used_ns)
+{
+	static uint64_t v[1024];
+	uint64_t n = a->decides < 1024 ? a->decides : 1024;
+	char tmp[4096];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->stats_path);
+	if (!(f = fopen(tmp, "w"))) {
+		wave_log_rl(WAVE_LOG_WARN, "agent: --stats %s: %s", tmp, strerror(errno));
+		return;
+	}
+	memcpy(v, a->decide_ns, n * sizeof(v[0]));
+	qsort(v, n, sizeof(v[0]), cmp_u64);
+	fprintf(f, "{\"cpu_ns\": %llu, \"decides\": %llu, \"decide_us_p50\": %.1f, "
+		   "\"decide_us_p99\": %.1f, \"txns\": %llu, \"ok\": %llu, \"failed\": %llu, "
+		   "\"msgs_in\": %llu, \"resyncs\": %llu, \"echoes\": %llu}\n",
+		(unsigned long long)used_ns, (unsigned long long)a->decides,
+		n ? (double)v[n / 2] / 1e3 : 0, n ? (double)v[n * 99 / 100] / 1e3 : 0,
+		(unsigned long long)a->s.st.txns,
+		(unsigned long long)a->s.st.results[WAVE_ST_OK],
+		(unsigned long long)a->s.st.results[WAVE_ST_FAILED],
+		(unsigned long long)a->msgs_in, (unsigned long long)a->resyncs,
+		(unsigned long long)a->echoes);
+	if (fclose(f) || rename(tmp, a->stats_path))
+		wave_log_rl(WAVE_LOG_WARN, "agent: --stats %s: %s", a->stats_path, strerror(errno));
+}
+
 static void report(struct agent *a, uint64_t now, const char *when)
 {
 	uint64_t used = cpu_used_ns();
@@ -121,6 +163,8 @@ static void report(struct agent *a, uint64_t now, const char *when)
 		  (unsigned long long)a->s.st.results[WAVE_ST_FALLBACK],
 		  (unsigned long long)a->s.st.results[WAVE_ST_FAILED],
 		  (unsigned long long)a->echoes);
+	if (a->stats_path)
+		write_stats(a, used);
 	a->cpu_t0_ns = now;
 	a->cpu_used0_ns = used;
 }
@@ -183,6 +227,15 @@ static void resync(struct agent *a, uint64_t now, int reason)
 	a->resync_after = now + WAVE_NSEC_PER_SEC;
 }
 
+/* One policy run, timed (the last 1024 runs' durations go to --stats). */
+static void decide(struct agent *a, uint64_t now)
+{
+	uint64_t t0 = wave_now_ns();
+
+	sched_decide(&a->s, now);
+	a->decide_ns[a->decides++ % 1024] = wave_now_ns() - t0;
+}
+
 static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 {
 	switch (m->h.type) {
@@ -219,7 +272,7 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 	if (m->h.type == WAVE_MSG_SNAPSHOT_END) {
 		a->have_snapshot = 1;
 		wave_info("agent: snapshot of epoch %u: deciding", m->p.snap.epoch);
-		sched_decide(&a->s, now);
+		decide(a, now);
 	}
 }
 
@@ -254,12 +307,14 @@ static void run(struct agent *a)
 			chan_wait(a->ch, ms);
 		}
 		now = wave_now_ns();
-		while ((n = chan_recv(a->ch, m, 64)) > 0)
+		while ((n = chan_recv(a->ch, m, 64)) > 0) {
+			a->msgs_in += (uint64_t)n;
 			for (int i = 0; i < n; i++)
 				handle(a, &m[i], now);
+		}
 		if (now >= wait_until(a)) {
 			if (a->have_snapshot)
-				sched_decide(&a->s, now);
+				decide(a, now);
 			a->last_decide = now;
 			a->state_seen = 0;
 		}

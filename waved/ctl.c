@@ -269,6 +269,9 @@ static json_object *status_json(const struct waved *w)
 	json_object_object_add(o, "channel_auth", json_object_new_string(w->ch ? chan_auth(w->ch) : ""));
 	json_object_object_add(o, "lag_us", json_object_new_double(
 		(double)wd_lag(&w->wd, w->now) / 1000.0));
+	/* The worst since the last transition (a hand-back starts it afresh). */
+	json_object_object_add(o, "lag_max_us", json_object_new_double(
+		(double)w->wd.max_lag_ns / 1000.0));
 	json_object_object_add(o, "lag_threshold_us", json_object_new_int64(
 		(int64_t)w->cfg.lag_threshold_ns / 1000));
 	/* Echoes read without a doorbell carry no round trip (fallback.h): how many, and the hold. */
@@ -305,6 +308,8 @@ static json_object *status_json(const struct waved *w)
 	if (w->ch) {
 		const struct chan_stats *cs = chan_get_stats(w->ch);
 
+		json_object_object_add(st, "tx_msgs", json_object_new_int64((int64_t)cs->tx_msgs));
+		json_object_object_add(st, "rx_msgs", json_object_new_int64((int64_t)cs->rx_msgs));
 		json_object_object_add(st, "rx_invalid", json_object_new_int64((int64_t)cs->rx_invalid));
 		json_object_object_add(st, "proto_errors",
 				       json_object_new_int64((int64_t)cs->proto_errors));
