@@ -159,7 +159,7 @@ void wave_msg_swab(struct wave_msg *m)
 	case WAVE_MSG_HOST_CPU: {
 		struct wave_host_cpu *p = &m->p.cpu;
 		SW16(p->cpu); SW16(p->flags); SW32(p->barrier); SW64(p->busy_ns);
-		SW64(p->idle_ns); SW32(p->nr_running);
+		SW64(p->idle_ns); SW32(p->nr_running); SW32(p->rt_cap_ppm); SW32(p->rt_thread_cap_ppm);
 		break;
 	}
 	case WAVE_MSG_HEARTBEAT:
@@ -400,6 +400,9 @@ static int check_host_cpu(const struct wave_msg *m, char *why, size_t len)
 		FAIL("HOST_CPU: cpu %u >= %u", p->cpu, WAVE_MAX_CPUS);
 	if (p->flags & ~WAVE_CPU_F_KNOWN)
 		FAIL("HOST_CPU: unknown flags 0x%x", p->flags);
+	if (p->rt_cap_ppm > 1000000 || p->rt_thread_cap_ppm > 1000000)
+		FAIL("HOST_CPU: rt_cap_ppm %u / rt_thread_cap_ppm %u over a whole CPU (1000000)",
+		     p->rt_cap_ppm, p->rt_thread_cap_ppm);
 	return 0;
 }
 

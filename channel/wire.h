@@ -43,6 +43,9 @@
  * echo at once with a doorbell (the host times it); without it the agent
  * echoes without ringing, and the host reads the echo when it next looks
  * (at the latest when the heartbeat would turn overdue).
+ * 1.4 also gives HOST_CPU what the host admits: rt_cap_ppm and
+ * rt_thread_cap_ppm (its SCHED_DEADLINE envelope), so that a policy can
+ * keep its reservations within what the host will accept.
  */
 #ifndef WAVE_CHANNEL_WIRE_H
 #define WAVE_CHANNEL_WIRE_H
@@ -235,7 +238,15 @@ struct wave_host_cpu {
 	uint64_t busy_ns;    /* cumulative */
 	uint64_t idle_ns;    /* cumulative */
 	uint32_t nr_running;
-	uint32_t rsvd[5];
+	/*
+	 * (1.4) What the host admits on this CPU: SCHED_DEADLINE bandwidth for
+	 * all the agent's reservations together, and for one thread, in
+	 * millionths of the CPU; summed over the allowed CPUs it is the host's
+	 * whole budget. 0: not said (a policy assumes its own default).
+	 */
+	uint32_t rt_cap_ppm;
+	uint32_t rt_thread_cap_ppm;
+	uint32_t rsvd[3];
 };
 
 struct wave_heartbeat {      /* HEARTBEAT and HEARTBEAT_ECHO */
@@ -563,6 +574,7 @@ _Static_assert(offsetof(struct wave_vcpu_state, barrier) == 12, "vcpu.barrier");
 _Static_assert(offsetof(struct wave_vcpu_state, run_ns) == 16, "vcpu.run_ns");
 _Static_assert(offsetof(struct wave_vcpu_state, tid) == 40, "vcpu.tid");
 _Static_assert(offsetof(struct wave_host_cpu, busy_ns) == 8, "cpu.busy_ns");
+_Static_assert(offsetof(struct wave_host_cpu, rt_cap_ppm) == 28, "cpu.rt_cap_ppm");
 _Static_assert(offsetof(struct wave_heartbeat, t_host_ns) == 16, "hb.t_host_ns");
 _Static_assert(offsetof(struct wave_heartbeat, flags) == 12, "hb.flags");
 _Static_assert(offsetof(struct wave_heartbeat, hold_ns) == 24, "hb.hold_ns");

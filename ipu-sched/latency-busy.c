@@ -179,12 +179,24 @@ double lat_thread_demand(const struct lat_state *s, const struct model_thread *t
  * (each capped) fit, changed only by more than a tenth (each change
  * resizes every reservation).
  */
+/* What the VM's threads would reserve with their caps scaled by x: each its demand, capped. */
+static double reserved_at(const struct lat_state *s, const struct model_vm *vm, double cap,
+			  double x)
+{
+	const struct model_thread *t;
+	double sum = 0;
+
+	MODEL_FOR_EACH_THREAD(vm, t)
+		if (!model_thread_pinned(t))
+			sum += fmin(lat_thread_demand(s, t), cap * x);
+	return sum;
+}
+
 void lat_busy_scale(struct lat_state *s, const struct model *m, const struct model_vm *vm)
 {
 	struct lat_vm *lv = &s->vm[lat_slot_of(m, vm)];
 	unsigned int cpus[WAVE_MANAGED_CPUS];
-	double cap = lat_vm_cap_ns(s, lv), sum = 0, budget, scale;
-	const struct model_thread *t;
+	double cap = lat_vm_cap_ns(s, lv), budget, scale = 1;
 
 	if (!lv->busy) {
 		lv->scale = 1;
@@ -194,10 +206,23 @@ void lat_busy_scale(struct lat_state *s, const struct model *m, const struct mod
 		lv->scale = 1;
 	budget = s->cfg.busy_share * (double)s->cfg.period_ns *
 		 (double)model_allowed_cpus(m, cpus, WAVE_MANAGED_CPUS);
-	MODEL_FOR_EACH_THREAD(vm, t)
-		if (!model_thread_pinned(t))
-			sum += fmin(lat_thread_demand(s, t), cap);
-	scale = budget > 0 && sum > budget ? budget / sum : 1;
+	/*
+	 * The largest scale whose capped demands fit the budget (water-filling:
+	 * a thread that wants less than its cap leaves the rest to the others).
+	 */
+	if (budget > 0 && reserved_at(s, vm, cap, 1) > budget) {
+		double lo = 0, hi = 1;
+
+		for (int i = 0; i < 24; i++) {
+			double mid = (lo + hi) / 2;
+
+			if (reserved_at(s, vm, cap, mid) > budget)
+				hi = mid;
+			else
+				lo = mid;
+		}
+		scale = lo;
+	}
 	/*
 	 * Tighter at once (the budget holds, and the host's --rt-max-total
 	 * refuses what would pass it); looser only by more than a tenth, or

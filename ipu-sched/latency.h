@@ -9,6 +9,7 @@
 #define WAVE_IPU_SCHED_LATENCY_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "ipu-sched/policy.h"
 
@@ -50,6 +51,14 @@ struct lat_thread {
 	uint8_t held;          /* the host refused it more: it is at the host's cap */
 	uint8_t prev_applied;  /* what it had before the last reservation sent */
 	uint64_t prev_runtime;
+	uint64_t grant;        /* admission: the most it may reserve now, ns (0: none at all) */
+};
+
+/* A thread that wants a reservation, as admission control sees it (latency-admit.c). */
+struct lat_cand {
+	uint16_t v, slot;
+	uint32_t weight;
+	double want, floor, token, cap; /* ns per period: latency-admit.c */
 };
 
 struct lat_vm {
@@ -72,12 +81,38 @@ struct lat_state {
 	int lent;              /* lend: batch vCPUs may use the dedicated core (-1: unknown) */
 	int dedicated;         /* lend: that core, or -1 */
 	int revoke_armed;      /* lend: a prestaged revoke waits at the host */
+	struct lat_cand cand[WAVE_MANAGED_VMS * WAVE_VM_SLOTS]; /* admission's scratch */
+	unsigned int admitted, refused; /* admission: threads with and without a grant, last pass */
+	int squeezed;          /* admission: the last pass gave less than was wanted */
 };
 
 static inline unsigned int lat_slot_of(const struct model *m, const struct model_vm *vm)
 {
 	return (unsigned int)(vm - m->vms);
 }
+
+/* The policy's state of thread t, started afresh if t is a new thread (another barrier). */
+static inline struct lat_thread *lat_thread_of(struct lat_state *s, const struct model *m,
+					       const struct model_vm *vm,
+					       const struct model_thread *t)
+{
+	struct lat_thread *lt = &s->th[lat_slot_of(m, vm)][model_thread_slot(t)];
+
+	if (lt->barrier != t->barrier) {
+		memset(lt, 0, sizeof(*lt));
+		lt->barrier = t->barrier;
+	}
+	return lt;
+}
+
+/* latency-admit.c */
+/*
+ * Sets every latency thread's grant (lat_thread.grant) so that the
+ * reservations wanted add up to what the host admits (HOST_CPU rt_cap_ppm;
+ * if it did not say, 3/4 of the allowed CPUs, the host's default).
+ * Call after lat_update_hog and lat_busy_scale of every VM.
+ */
+void lat_admit(struct lat_state *s, const struct model *m);
 
 /* latency-busy.c */
 /* The largest reservation a thread of the VM may have now, ns. */

@@ -416,6 +416,8 @@ static int apply_cpu(struct model *m, const struct wave_host_cpu *c, uint64_t no
 	cpu->busy_ns = c->busy_ns;
 	cpu->idle_ns = c->idle_ns;
 	cpu->nr_running = c->nr_running;
+	cpu->rt_cap = c->rt_cap_ppm / 1e6;
+	cpu->rt_thread_cap = c->rt_thread_cap_ppm / 1e6;
 	cpu->seen_ns = now;
 	return 1;
 }
@@ -475,6 +477,20 @@ int model_apply(struct model *m, const struct wave_msg *msg, uint64_t now_ns)
 	else
 		m->updates++;
 	return ret;
+}
+
+double model_rt_capacity(const struct model *m, double *per_thread)
+{
+	double sum = 0;
+
+	*per_thread = 0;
+	for (unsigned int c = 0; c < WAVE_MANAGED_CPUS; c++)
+		if (m->cpus[c].present && m->cpus[c].allowed) {
+			sum += m->cpus[c].rt_cap;
+			if (m->cpus[c].rt_thread_cap > *per_thread)
+				*per_thread = m->cpus[c].rt_thread_cap;
+		}
+	return sum;
 }
 
 unsigned int model_allowed_cpus(const struct model *m, unsigned int *list, unsigned int max)

@@ -134,6 +134,7 @@ struct model_cpu {
 	uint64_t busy_ns, idle_ns, seen_ns;
 	uint32_t nr_running;
 	double util;
+	double rt_cap, rt_thread_cap; /* what the host admits, CPUs (HOST_CPU 1.4); 0: not said */
 };
 
 struct model {
@@ -179,6 +180,13 @@ static inline unsigned int model_thread_slot(const struct model_thread *t)
  * export period (no NET_STATE: nothing arrived). 0 without counts.
  */
 double model_net_rx_rate(const struct model_vm *vm, uint64_t now_ns, int slow);
+
+/*
+ * The SCHED_DEADLINE bandwidth the host admits for all reservations
+ * together (summed over the allowed CPUs) and for one thread, in CPUs;
+ * each 0 where the host did not say.
+ */
+double model_rt_capacity(const struct model *m, double *per_thread);
 
 /* A VM's memory signals now: 0 after a silence (see MODEL_MEM_QUIET_NS). */
 struct model_mem_now {

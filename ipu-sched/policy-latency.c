@@ -208,15 +208,11 @@ static void decide_thread(struct lat_state *s, const struct model *m, const stru
 			  const struct model_thread *t, uint64_t now, struct policy_out *out)
 {
 	const struct lat_vm *lv = &s->vm[lat_slot_of(m, vm)];
-	struct lat_thread *lt = &s->th[lat_slot_of(m, vm)][model_thread_slot(t)];
+	struct lat_thread *lt = lat_thread_of(s, m, vm, t);
 	int change, hog = lv->hog;
-	double cap = lat_vm_cap_ns(s, lv);
+	double cap;
 	uint64_t r;
 
-	if (lt->barrier != t->barrier) {
-		memset(lt, 0, sizeof(*lt));
-		lt->barrier = t->barrier;
-	}
 	if (lt->failed) {
 		lt->failed = 0;
 		lt->retry_after = now + 1000000000ull;
@@ -247,8 +243,11 @@ static void decide_thread(struct lat_state *s, const struct model *m, const stru
 		emit_quota(out, vm, t, 0);
 		lt->capped = 0;
 	}
-	if (model_thread_pinned(t)) {
-		/* No reservation can be had (the header says why): weight instead. */
+	/*
+	 * No reservation can be had: the thread is pinned (the header says
+	 * why), or admission found no room for it. Weight instead.
+	 */
+	if (model_thread_pinned(t) || !lt->grant) {
 		if (lt->applied == LAT_DL)
 			emit_class(out, vm, t, 0, 0, 0);
 		if (lt->applied != LAT_WEIGHT) {
@@ -269,9 +268,7 @@ static void decide_thread(struct lat_state *s, const struct model *m, const stru
 			lt->low_since = 0;
 		}
 	}
-	/* A busy VM's threads share its budget: each cap scaled alike (busy_scale). */
-	if (lv->busy && lv->scale < 1)
-		cap = fmax(cap * lv->scale, (double)s->cfg.rmin_ns);
+	cap = (double)lt->grant;
 	r = want_runtime(s, t, lt, cap, now, &change);
 	if (!change)
 		return;
@@ -292,14 +289,11 @@ static void decide_batch(struct lat_state *s, const struct model *m, const struc
 	const struct model_thread *t;
 
 	MODEL_FOR_EACH_THREAD(vm, t) {
-		struct lat_thread *lt = &s->th[lat_slot_of(m, vm)][model_thread_slot(t)];
+		struct lat_thread *lt;
 
 		if (t->kind != WAVE_KIND_VCPU)
 			continue;
-		if (lt->barrier != t->barrier) {
-			memset(lt, 0, sizeof(*lt));
-			lt->barrier = t->barrier;
-		}
+		lt = lat_thread_of(s, m, vm, t);
 		if (lt->applied == LAT_WEIGHT || lt->failed)
 			continue;
 		emit_weight(out, vm, t, vm->weight);
@@ -436,7 +430,6 @@ static void lat_decide(void *priv, const struct model *m, uint64_t now, struct p
 
 	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
 		const struct model_vm *vm = &m->vms[v];
-		const struct model_thread *t;
 
 		if (!vm->present)
 			continue;
@@ -446,6 +439,14 @@ static void lat_decide(void *priv, const struct model *m, uint64_t now, struct p
 		}
 		lat_update_hog(s, m, vm, now);
 		lat_busy_scale(s, m, vm);
+	}
+	lat_admit(s, m);
+	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
+		const struct model_vm *vm = &m->vms[v];
+		const struct model_thread *t;
+
+		if (!vm->present || vm->cls != WAVE_CLASS_LATENCY)
+			continue;
 		MODEL_FOR_EACH_THREAD(vm, t)
 			decide_thread(s, m, vm, t, now, out);
 	}

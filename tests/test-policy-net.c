@@ -105,6 +105,7 @@ static void busy_server_keeps_and_grows_its_reservations(void **state)
 	assert_true(seen.max_rt[0] > 2250000);
 	assert_true(seen.max_rt[0] <= 3750000);
 	/* All of its reservations together within 0.7 of the 2 CPUs. */
+	print_message("rt %llu %llu %llu max %llu\n", (unsigned long long)seen.rt[0], (unsigned long long)seen.rt[1], (unsigned long long)seen.rt[2], (unsigned long long)seen.max_rt[0]);
 	assert_true(seen.rt[0] + seen.rt[1] + seen.rt[2] <= 7000000);
 }
 

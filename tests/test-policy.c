@@ -221,6 +221,83 @@ static void latency_reservation_fits_one_activation(void **state)
 	assert_true(out[0].p.txn.u.cls.runtime_ns <= 1300000);
 }
 
+/* Two CPUs whose host admits rt_ppm of each for the agent's reservations. */
+static void add_cpus_admitting(uint32_t rt_ppm)
+{
+	struct wave_msg m;
+
+	for (unsigned int c = 0; c < 2; c++) {
+		wave_msg_init(&m, WAVE_MSG_HOST_CPU);
+		m.p.cpu.cpu = (uint16_t)c;
+		m.p.cpu.flags = WAVE_CPU_ONLINE | WAVE_CPU_ALLOWED;
+		m.p.cpu.rt_cap_ppm = rt_ppm;
+		m.p.cpu.rt_thread_cap_ppm = 800000;
+		feed(&m);
+	}
+}
+
+/*
+ * 16 vCPUs and an emulator thread of a latency VM, each using 2%, on a host
+ * admitting rt_ppm of each of 2 CPUs: the reservations decided, their sum
+ * (ns per 5 ms period) in *sum and how many threads got one in *dl.
+ */
+static unsigned int admit_16(uint32_t rt_ppm, uint64_t *sum, unsigned int *dl,
+			     unsigned int *weighted)
+{
+	static struct fake_thread t[17];
+	unsigned int n;
+
+	setup_policy("latency", 0);
+	add_cpus_admitting(rt_ppm);
+	add_vm(1, WAVE_CLASS_LATENCY, 16, 100);
+	init_threads(t, 17, 1, 16);
+	run_for(t, 17, 1000 * MS, 0.02, 0, 10 * MS);
+	n = decide();
+	*sum = 0;
+	*dl = *weighted = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct wave_txn *op = &out[i].p.txn;
+
+		if (op->op == WAVE_OP_SET_CLASS && op->policy == WAVE_SCHED_DEADLINE) {
+			*sum += op->u.cls.runtime_ns;
+			(*dl)++;
+			assert_int_equal(wave_msg_check(&out[i], NULL, 0), 0);
+		}
+		if (op->op == WAVE_OP_SET_WEIGHT)
+			(*weighted)++;
+	}
+	return n;
+}
+
+/*
+ * What the reservations add up to stays within what the host admits
+ * (HOST_CPU rt_cap_ppm): 17 threads at the 0.5 ms minimum want 1.7 CPUs.
+ */
+static void latency_reservations_fit_what_the_host_admits(void **state)
+{
+	uint64_t sum;
+	unsigned int n, dl, weighted;
+
+	/* 0.75 of each CPU (waved's default): all keep one, squeezed towards demand. */
+	admit_16(750000, &sum, &dl, &weighted);
+	assert_int_equal(dl, 17);
+	assert_int_equal(weighted, 0);
+	assert_true(sum <= 1500000ull * 5);
+	assert_true(sum >= 17 * 200000ull); /* at least each one's demand (2% x 5 ms x 2) */
+	/* A host that admits 0.25 of each: not even demand fits; the first ones by priority. */
+	n = admit_16(250000, &sum, &dl, &weighted);
+	assert_true(sum <= 500000ull * 5);
+	assert_true(dl >= 8 && dl < 17);
+	assert_int_equal(dl + weighted, 17);
+	/* vCPUs before the emulator thread, lower index first. */
+	assert_int_equal(find_op(n, 1, WAVE_KIND_VCPU, 0)->policy, WAVE_SCHED_DEADLINE);
+	assert_int_equal(find_op(n, 1, WAVE_KIND_EMULATOR, 0)->op, WAVE_OP_SET_WEIGHT);
+	/* Plenty (a whole CPU each): every thread at the minimum, as without admission. */
+	admit_16(1000000, &sum, &dl, &weighted);
+	assert_int_equal(dl, 17);
+	assert_int_equal(sum, 17 * 500000ull);
+}
+
 static void latency_hog_is_demoted_then_forgiven(void **state)
 {
 	struct fake_thread t[3], b[2];
@@ -586,6 +663,7 @@ int main(void)
 		cmocka_unit_test_teardown(latency_pinned_thread_gets_weight_not_deadline, teardown),
 		cmocka_unit_test_teardown(latency_reservations_adapt, teardown),
 		cmocka_unit_test_teardown(latency_reservation_fits_one_activation, teardown),
+		cmocka_unit_test_teardown(latency_reservations_fit_what_the_host_admits, teardown),
 		cmocka_unit_test_teardown(latency_hog_is_demoted_then_forgiven, teardown),
 		cmocka_unit_test_teardown(failed_decisions_back_off_stale_ones_retry, teardown),
 		cmocka_unit_test_teardown(lend_dedicate_and_revoke, teardown),

@@ -261,6 +261,13 @@ void wv_export_cpus(struct waved *w)
 		m.p.cpu.barrier = w->epoch;
 		m.p.cpu.busy_ns = busy[c];
 		m.p.cpu.idle_ns = idle[c];
+		/* The safety envelope (apply.c), spread over the allowed CPUs: what a policy may ask. */
+		if (CPU_ISSET(c, &w->cfg.allowed)) {
+			double per_cpu = w->cfg.rt_max_total / CPU_COUNT(&w->cfg.allowed);
+
+			m.p.cpu.rt_cap_ppm = (uint32_t)((per_cpu < 1 ? per_cpu : 1) * 1e6);
+			m.p.cpu.rt_thread_cap_ppm = (uint32_t)(w->cfg.rt_max_thread * 1e6);
+		}
 		wv_emit(w, &m);
 	}
 }

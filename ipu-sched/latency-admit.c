@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The latency policy's admission control: its reservations together stay
+ * within the SCHED_DEADLINE bandwidth the host admits (HOST_CPU's
+ * rt_cap_ppm, the host's safety envelope), so that the host never has to
+ * refuse them. On a large host the per-thread reservations the policy
+ * would like (at least rmin each) add up to more than the host has; asking
+ * anyway had the host refuse most decisions and the policy retry them
+ * every second (1,540 of 1,686 decisions refused with 128 latency vCPUs on
+ * 2 CPUs).
+ *
+ * Each pass gives every latency thread a grant, the most it may reserve,
+ * from three levels per thread: want (its demand with headroom, at least
+ * rmin, at most its cap), demand (the same without the rmin floor) and a
+ * token (the smaller of demand and rmin):
+ *  1. all wants fit: each thread its cap, as without admission;
+ *  2. else all demands fit: each thread as far from its demand towards its
+ *     want as the budget allows, all alike;
+ *  3. else all tokens fit: each thread as far from its token towards its
+ *     demand, all alike (every latency thread keeps a reservation, each a
+ *     little short of its demand);
+ *  4. else threads are admitted in priority order, VM weight first, then
+ *     vCPUs before emulator threads, lower index first, each with its
+ *     token, while they fit; the others get no reservation but a larger
+ *     CFS weight (as a pinned thread does).
+ * The order is static, so which threads are protected does not flap with
+ * noise. Rejected alternative: FIFO with budgets for the threads that do
+ * not fit. Under CONFIG_RT_GROUP_SCHED it needs an RT budget on every
+ * cgroup up the tree (ENVIRONMENT), and a CPU-bound FIFO thread starves
+ * batch VMs until throttled; a weight cannot starve anyone.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "ipu-sched/latency.h"
+
+/* No reservation below this (the policy rounds to 50 us steps). */
+#define LAT_GRANT_MIN_NS 50000.0
+/* Reservations are rounded to 50 us steps: keep this much of the budget for that. */
+#define LAT_ADMIT_MARGIN 0.95
+/* The host's default envelope (waved --rt-max-total) when the host does not say. */
+#define LAT_DEFAULT_SHARE 0.75
+
+/* Priority: heavier VM, then vCPU before emulator thread, then lower slot. */
+static int by_priority(const void *a, const void *b)
+{
+	const struct lat_cand *x = a, *y = b;
+
+	if (x->weight != y->weight)
+		return x->weight > y->weight ? -1 : 1;
+	if (x->slot != y->slot)
+		return x->slot < y->slot ? -1 : 1;
+	return x->v < y->v ? -1 : x->v > y->v;
+}
+
+/* The budget for all reservations together, and one thread's most, ns per period. */
+static double budget_ns(const struct lat_state *s, const struct model *m, double *thread_ns)
+{
+	unsigned int cpus[WAVE_MANAGED_CPUS];
+	double per_thread, cap = model_rt_capacity(m, &per_thread);
+
+	if (cap <= 0)
+		cap = LAT_DEFAULT_SHARE * model_allowed_cpus(m, cpus, WAVE_MANAGED_CPUS);
+	*thread_ns = per_thread > 0 ? per_thread * (double)s->cfg.period_ns : INFINITY;
+	return cap * (double)s->cfg.period_ns * LAT_ADMIT_MARGIN;
+}
+
+/* The threads that want a reservation now, with what they want; returns how many. */
+static unsigned int candidates(struct lat_state *s, const struct model *m, double thread_ns,
+			       double sum[3])
+{
+	unsigned int n = 0;
+
+	sum[0] = sum[1] = sum[2] = 0;
+	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
+		const struct model_vm *vm = &m->vms[v];
+		const struct lat_vm *lv = &s->vm[v];
+		const struct model_thread *t;
+		double cap = lat_vm_cap_ns(s, lv);
+
+		if (!vm->present || vm->cls != WAVE_CLASS_LATENCY || lv->hog)
+			continue;
+		/* A busy VM's threads share its budget: each cap scaled alike (busy_scale). */
+		if (lv->busy && lv->scale < 1)
+			cap = fmax(cap * lv->scale, (double)s->cfg.rmin_ns);
+		cap = fmin(cap, thread_ns);
+		MODEL_FOR_EACH_THREAD(vm, t) {
+			struct lat_thread *lt = lat_thread_of(s, m, vm, t);
+			struct lat_cand *c = &s->cand[n];
+			double d = lat_thread_demand(s, t);
+
+			lt->grant = 0;
+			if (model_thread_pinned(t) || cap < LAT_GRANT_MIN_NS)
+				continue;
+			c->v = (uint16_t)v;
+			c->slot = (uint16_t)model_thread_slot(t);
+			c->weight = vm->weight;
+			c->cap = cap;
+			/*
+			 * What it holds beyond this does not count: a grant below it
+			 * has the reservation shrunk at once (want_runtime).
+			 */
+			c->want = fmin(fmax(d, (double)s->cfg.rmin_ns), cap);
+			c->floor = fmin(fmax(d, LAT_GRANT_MIN_NS), c->want);
+			c->token = fmin(c->floor, (double)s->cfg.rmin_ns);
+			sum[0] += c->want;
+			sum[1] += c->floor;
+			sum[2] += c->token;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Down to a 50 us step, never under the smallest grant. */
+static uint64_t grant_of(double ns)
+{
+	uint64_t g = (uint64_t)(ns / LAT_GRANT_MIN_NS) * (uint64_t)LAT_GRANT_MIN_NS;
+
+	return g < (uint64_t)LAT_GRANT_MIN_NS ? (uint64_t)LAT_GRANT_MIN_NS : g;
+}
+
+/* Between lo and hi by the share f of the way that the budget allows. */
+static double between(double lo, double hi, double f)
+{
+	return lo + f * (hi - lo);
+}
+
+void lat_admit(struct lat_state *s, const struct model *m)
+{
+	double thread_ns, budget = budget_ns(s, m, &thread_ns), sum[3], used = 0, f = 0;
+	unsigned int n = candidates(s, m, thread_ns, sum);
+	int level = sum[0] <= budget ? 1 : sum[1] <= budget ? 2 : sum[2] <= budget ? 3 : 4;
+
+	s->admitted = s->refused = 0;
+	s->squeezed = level > 1;
+	if (level == 2)
+		f = sum[0] > sum[1] ? (budget - sum[1]) / (sum[0] - sum[1]) : 0;
+	else if (level == 3)
+		f = sum[1] > sum[2] ? (budget - sum[2]) / (sum[1] - sum[2]) : 0;
+	else if (level == 4)
+		qsort(s->cand, n, sizeof(s->cand[0]), by_priority);
+	for (unsigned int i = 0; i < n; i++) {
+		const struct lat_cand *c = &s->cand[i];
+		struct lat_thread *lt = &s->th[c->v][c->slot];
+
+		if (level == 1)
+			lt->grant = grant_of(c->cap);
+		else if (level == 2)
+			lt->grant = grant_of(between(c->floor, c->want, f));
+		else if (level == 3)
+			lt->grant = grant_of(between(c->token, c->floor, f));
+		else if (used + c->token <= budget)
+			used += (double)(lt->grant = grant_of(c->token));
+		if (lt->grant)
+			s->admitted++;
+		else
+			s->refused++;
+	}
+}
