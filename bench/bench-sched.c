@@ -134,10 +134,25 @@ enum { CPU_WAVED, CPU_AGENT, CPU_LATVM, CPU_BATVMS, NR_CPU };
 struct phase_mark {
 	uint64_t seq, t;
 	uint64_t cpu[NR_CPU];
+	double wakeups;              /* waved's, less those for status requests; -1: no waved */
 };
+
+/* waved's wakeups so far, less those for status requests (this one's too); -1 without waved. */
+static double waved_wakeups(void)
+{
+	json_object *st = env.waved > 0 ? waved_status(env.be.rundir, NULL, 0) : NULL, *stats;
+	double n = -1;
+
+	if (st && json_object_object_get_ex(st, "stats", &stats))
+		n = waved_num(stats, "wakeups") - waved_num(stats, "wakeups_status");
+	if (st)
+		json_object_put(st);
+	return n;
+}
 
 static void mark(const struct sc_client *cl, struct phase_mark *m)
 {
+	m->wakeups = waved_wakeups();
 	m->seq = sc_sent(cl);
 	m->t = wave_now_ns();
 	m->cpu[CPU_WAVED] = bench_proc_cpu_ns(env.waved);
@@ -250,6 +265,8 @@ static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_p
 	out->agent_pct_sum += cpu_pct(&m0, &m1, CPU_AGENT);
 	out->latvm_pct_sum += cpu_pct(&m0, &m1, CPU_LATVM);
 	out->batvm_pct_sum += cpu_pct(&m0, &m1, CPU_BATVMS);
+	if (m0.wakeups >= 0 && m1.wakeups >= m0.wakeups && m1.t > m0.t)
+		out->wakes_sum += (m1.wakeups - m0.wakeups) * 1e9 / (double)(m1.t - m0.t);
 	out->reps++;
 	return ret;
 }
@@ -420,7 +437,7 @@ static const struct opt sched_opts[] = {
 	OPT_BOOL("json", 0, &opt_cfg.json,
 		 "one JSON object: {\"host\", \"params\", \"modes\": {MODE: {PHASE:\n"
 		 "{lat_us_p50, lat_us_p99, lat_us_p999, lost, sent, batch_units_per_s,\n"
-		 "waved_cpu_pct, agent_cpu_pct, latency_vm_cpu_pct, batch_vms_cpu_pct,\n"
+		 "waved_cpu_pct, waved_wakeups_per_s, agent_cpu_pct, latency_vm_cpu_pct, batch_vms_cpu_pct,\n"
 		 "demotions (-1: no waved), demote_ms (hog), prestaged_fired\n"
 		 "(per run)}}},\n"
 		 "\"goals\": [{what, want, op, median, min, max, runs, verdict}],\n"

@@ -26,6 +26,7 @@ static json_object *phase_json(const struct bs_phase_result *p)
 			       json_object_new_double(bs_mean(p, p->units_s_sum)));
 	json_object_object_add(o, "waved_cpu_pct", json_object_new_double(bs_mean(p, p->waved_pct_sum)));
 	json_object_object_add(o, "agent_cpu_pct", json_object_new_double(bs_mean(p, p->agent_pct_sum)));
+	json_object_object_add(o, "waved_wakeups_per_s", json_object_new_double(bs_mean(p, p->wakes_sum)));
 	json_object_object_add(o, "latency_vm_cpu_pct",
 			       json_object_new_double(bs_mean(p, p->latvm_pct_sum)));
 	json_object_object_add(o, "batch_vms_cpu_pct",

@@ -30,7 +30,8 @@ static void harness_produces_every_number(void **state)
 	static const char *const phases[] = { "steady", "step", "busy", "hog" };
 	static const char *const fields[] = { "lat_us_p50", "lat_us_p99", "lat_us_p999", "lost",
 					      "batch_units_per_s", "waved_cpu_pct", "agent_cpu_pct",
-					      "latency_vm_cpu_pct", "batch_vms_cpu_pct", "demotions" };
+					      "latency_vm_cpu_pct", "batch_vms_cpu_pct", "demotions",
+					      "waved_wakeups_per_s" };
 	static const char *const files[] = { "report.md", "cdf.png", "phases.png", "timeline.png" };
 	char cmd[256];
 	json_object *root, *m, *p, *v;
@@ -72,6 +73,10 @@ static void harness_produces_every_number(void **state)
 			json_object_object_get_ex(p, "batch_vms_cpu_pct", &v);
 			if (json_object_get_double(v) <= 0)
 				fail_msg("%s/%s: no batch VM CPU", modes[i], phases[k]);
+			/* Where waved ran, its wakeups were counted: at least its ticks. */
+			json_object_object_get_ex(p, "waved_wakeups_per_s", &v);
+			if (i >= 3 && json_object_get_double(v) < 1)
+				fail_msg("%s/%s: waved's wakeups not counted", modes[i], phases[k]);
 			/* Where a policy ran, waved counted its demotions (none measured: -1). */
 			json_object_object_get_ex(p, "demotions", &v);
 			if (i >= 3 && json_object_get_int64(v) < 0)

@@ -90,8 +90,10 @@ static void print_threads(json_object *vm)
 
 /* waved's wakeup counters (under "stats"), shown as rates: the first is the total. */
 static const char *const wake_keys[] = { "wakeups", "wakeups_tick", "wakeups_doorbell",
-					 "wakeups_watchdog", "wakeups_mem" };
-static const char *const wake_names[] = { "", "tick", "doorbell", "watchdog", "memory" };
+					 "wakeups_watchdog", "wakeups_mem", "wakeups_obs",
+					 "wakeups_net", "wakeups_status" };
+static const char *const wake_names[] = { "", "tick", "doorbell", "watchdog", "memory",
+					  "BPF events", "traffic", "status requests" };
 #define NR_WAKE (sizeof(wake_keys) / sizeof(wake_keys[0]))
 
 /* "N wakeups/s (tick a, doorbell b, ...)" from rates, or the totals so far without them. */

@@ -217,6 +217,7 @@ static const struct {
 	{ "wakeups_obs", offsetof(struct waved_stats, wakeups_obs) },
 	{ "wakeups_net", offsetof(struct waved_stats, wakeups_net) },
 	{ "wakeups_other", offsetof(struct waved_stats, wakeups_other) },
+	{ "wakeups_status", offsetof(struct waved_stats, wakeups_status) },
 	{ "fallbacks", offsetof(struct waved_stats, fallbacks) },
 	{ "handbacks", offsetof(struct waved_stats, handbacks) },
 	{ "last_fallback_ns", offsetof(struct waved_stats, last_fallback_ns) },

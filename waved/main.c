@@ -392,9 +392,11 @@ static void on_signal(struct waved *w)
 static void count_wakeup(struct waved *w, const struct epoll_event *ev, int n)
 {
 	struct waved_stats *st = &w->st;
+	int status_only = 1;
 
 	st->wakeups++;
 	for (int i = 0; i < n; i++) {
+		status_only &= ev[i].data.u32 == TAG_CTL;
 		switch (ev[i].data.u32) {
 		case TAG_TIMER: st->wakeups_tick++; break;
 		case TAG_CHAN: st->wakeups_doorbell++; break;
@@ -405,6 +407,7 @@ static void count_wakeup(struct waved *w, const struct epoll_event *ev, int n)
 		default: st->wakeups_other++; break;
 		}
 	}
+	st->wakeups_status += (uint64_t)status_only;
 }
 
 static void loop(struct waved *w)

@@ -182,6 +182,7 @@ struct waved_stats {
 	 */
 	uint64_t wakeups, wakeups_tick, wakeups_doorbell, wakeups_watchdog, wakeups_mem;
 	uint64_t wakeups_obs, wakeups_net, wakeups_other;
+	uint64_t wakeups_status;   /* of those: for status requests alone (an observer's cost) */
 	uint64_t txns, results[WAVE_ST_MAX], ops_applied;
 	uint64_t tx_dropped, rx_invalid_txn, snapshots, fallbacks, handbacks;
 	uint64_t wake_events, exports, wake_subs, bad_wake_subs;
