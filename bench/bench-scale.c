@@ -38,17 +38,18 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/opt.h"
+#include "common/parse.h"
 #include "common/site.h"
 #include "common/spawn.h"
 #include "waved/status-client.h"
 
-#define NR_SIZES     4
+#define NR_SIZES     8
 #define PERIOD_US    100000
 #define BUSY_US      20
 #define VM_VCPUS     64
 #define LAG_THRESH_MS 10.0
 
-static const unsigned int sizes[NR_SIZES] = { 16, 64, 256, 1000 };
+static unsigned int sizes[NR_SIZES] = { 16, 64, 256, 1000 }, nr_sizes = 4;
 
 /* One N's figures. */
 struct scale_point {
@@ -343,6 +344,35 @@ static struct {
 	const char *report;
 } so;
 
+/* --sizes N[,N...]: ascending, each 1..STANDIN_VCPUS_MAX, at most NR_SIZES of them. */
+static int parse_sizes(const struct opt *o, const char *arg)
+{
+	char buf[128], *save = NULL, *tok;
+	unsigned int n = 0;
+
+	(void)o;
+	if (strlen(arg) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, arg);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t v;
+
+		if (n == NR_SIZES || wave_parse_u64("--sizes", tok, 1, STANDIN_VCPUS_MAX, &v))
+			goto bad;
+		if (n && v <= sizes[n - 1])
+			goto bad;
+		sizes[n++] = (unsigned int)v;
+	}
+	if (!n)
+		goto bad;
+	nr_sizes = n;
+	return 0;
+bad:
+	wave_err("--sizes '%s': want up to %d ascending counts of vCPUs, 1..%d, e.g. 16,64,256,1000",
+		 arg, NR_SIZES, STANDIN_VCPUS_MAX);
+	return -EINVAL;
+}
+
 static const struct opt scale_opts[] = {
 	OPT_BOOL("quick", 0, &so.quick, "shorter windows (5 s per size instead of 15 s)"),
 	OPT_BOOL("json", 0, &so.json,
@@ -356,6 +386,8 @@ static const struct opt scale_opts[] = {
 		 "\"agent_decide_us_p99\", \"agent_txns_per_s\", \"channel_msgs_per_s\",\n"
 		 "\"lag_p99_ms\", \"lag_max_ms\", \"resyncs\", \"late_ticks\", \"agent_rss_mib\",\n"
 		 "\"kept_up\"}]}"),
+	OPT_CALLBACK("sizes", "N,N...", NULL, parse_sizes,
+		     "the host sizes to measure, in vCPUs (default 16,64,256,1000)"),
 	OPT_STRING("report", "DIR", &so.report,
 		   "also write DIR/scale.dat and plot DIR/scale.png (gnuplot)"),
 	OPT_END(),
@@ -363,7 +395,7 @@ static const struct opt scale_opts[] = {
 
 static const struct opt_cmd scale_cmd = {
 	.name = "bench scale",
-	.usage = "wavectl bench scale [--quick] [--json] [--report DIR]",
+	.usage = "wavectl bench scale [--quick] [--json] [--sizes N,N...] [--report DIR]",
 	.about = "One wave-agent against hosts of 16, 64, 256 and 1000 vCPUs: stand-in threads\n"
 		 "of this process (waking every 100 ms for 20 us) in VMs of up to 64, managed\n"
 		 "by the real waved and the agent over shm (latency policy). Per size: the\n"
@@ -398,12 +430,12 @@ int bench_scale_main(int argc, char **argv)
 		return 1;
 	}
 	secs = so.quick ? 5 : 15;
-	for (; !ret && n < NR_SIZES; n++) {
+	for (; !ret && n < nr_sizes; n++) {
 		if (!so.json)
 			fprintf(stderr, "\rbench scale: %u vCPUs...   ", sizes[n]);
 		ret = measure(&e, sizes[n], secs, &pts[n]);
 	}
-	for (unsigned int i = 0; !ret && i < NR_SIZES; i++) {
+	for (unsigned int i = 0; !ret && i < nr_sizes; i++) {
 		if (!so.json)
 			fprintf(stderr, "\rbench scale: %u vCPUs replayed...   ", sizes[i]);
 		if ((ret = scale_replay(e.bindir, e.rundir, sizes[i], secs, &rep[i])))
@@ -413,7 +445,7 @@ int bench_scale_main(int argc, char **argv)
 		fprintf(stderr, "\r%40s\r", "");
 	rmdir(e.rundir);
 	if (ret) {
-		if (n && n <= NR_SIZES && ret != -ETIMEDOUT)
+		if (n && ret != -ETIMEDOUT)
 			wave_err("bench scale: at %u vCPUs: %s", sizes[n - 1], strerror(-ret));
 		return 1;
 	}
