@@ -3,8 +3,8 @@
  * waved main: options, set-up, one epoll loop, shutdown. The loop waits on
  * the channel, the BPF ring buffer, libvirt's event fd, the status socket,
  * signals, and one periodic timer (heartbeats, deltas, the watchdog); with
- * nothing to manage and no agent the timer slows to once a second, so an
- * idle waved costs next to nothing.
+ * nothing to manage the timer slows to once a second, so an idle waved
+ * costs next to nothing.
  */
 #include <errno.h>
 #include <signal.h>
@@ -267,12 +267,20 @@ static int any_vm(const struct waved *w)
 	return 0;
 }
 
-/* The periodic timer: fast while there is work, once a second otherwise. */
+/*
+ * The periodic timer: fast while there is work, once a second otherwise.
+ * With no VM there is nothing to export or protect: an attached agent in
+ * charge is heartbeaten once a second (a wakeup or two a second instead of
+ * a hundred); one that waits for a hand-back is timed at the usual pace,
+ * so that it is in charge when the first VM comes.
+ */
 static void arm_timer(struct waved *w)
 {
 	uint64_t period = w->cfg.hb_period_ns;
+	int handing_back = w->ch && chan_is_up(w->ch) && w->cfg.mode == WAVED_OFFLOAD &&
+			   w->wd.state == WD_FALLBACK;
 
-	if (!any_vm(w) && !(w->ch && chan_is_up(w->ch)))
+	if (!any_vm(w) && !handing_back)
 		period = WAVE_NSEC_PER_SEC;
 	if (period == w->tick_ns)
 		return;
