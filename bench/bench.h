@@ -25,7 +25,10 @@ uint64_t bench_percentile(uint64_t *samples, size_t n, double p);
  */
 uint64_t bench_proc_cpu_ns(pid_t pid);
 
-/* "WHO: ..." and a newline on stderr, unless quiet (progress lines of long benchmarks). */
+/*
+ * "WHO: ..." and a newline on stderr (progress lines of long benchmarks),
+ * unless quiet (--json) and stderr is not a terminal.
+ */
 void bench_say(int quiet, const char *who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Sleeps s seconds, or less once *stop is set: 0, or -EINTR if stopped. */
 int bench_pause(double s, volatile sig_atomic_t *stop);

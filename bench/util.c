@@ -66,7 +66,8 @@ void bench_say(int quiet, const char *who, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (quiet)
+	/* JSON on stdout is for programs; a person watching a terminal still sees progress. */
+	if (quiet && !isatty(STDERR_FILENO))
 		return;
 	va_start(ap, fmt);
 	fprintf(stderr, "%s: ", who);
