@@ -23,7 +23,6 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/opt.h"
-#include "common/sched.h"
 #include "ipu-sched/sched.h"
 
 #define OUT_MAX 1024
@@ -350,13 +349,6 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	if (runtime_init(a))
 		return 1;
-	/*
-	 * Not polling, the agent sleeps between messages and decides for
-	 * microseconds when one comes: a short slice lets it answer on time
-	 * when it shares busy cores (here; an IPU's cores are its own).
-	 */
-	if (!a->poll && (ret = wave_short_slice(WAVE_SHORT_SLICE_NS)))
-		wave_dbg("agent: no short time slice: %s", strerror(-ret));
 	if (!a->no_prestage)
 		a->copts.features |= WAVE_FEAT_PRESTAGE;
 	a->copts.features |= WAVE_FEAT_PINS; /* the model keeps operators' pins */

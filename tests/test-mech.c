@@ -21,12 +21,10 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "common/log.h"
-#include "common/sched.h"
 #include "kvm-hooks/mech.h"
 #include "tests/mech-fake.h"
 #include "tests/util.h"
@@ -428,72 +426,6 @@ static void leaving_deadline_is_reported(void **state)
 	assert_true(mech_fake_same(mech_fake_state(4242), &t.baseline));
 }
 
-/* The slice the kernel shows for the calling thread (ns), or -1. */
-static long long own_slice_ns(void)
-{
-	char line[256];
-	long long v = -1;
-	FILE *f = fopen("/proc/thread-self/sched", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "se.slice", 8))
-			sscanf(strchr(line, ':') + 1, "%lld", &v);
-	if (f)
-		fclose(f);
-	return v;
-}
-
-struct slice_try {
-	int fifo;                /* become SCHED_FIFO first */
-	int fifo_ret, ret;
-	long long before, after;
-	int policy_after;
-};
-
-static void *try_slice(void *arg)
-{
-	struct slice_try *t = arg;
-	struct sched_param p = { .sched_priority = 1 };
-
-	t->fifo_ret = t->fifo ? (sched_setscheduler(0, SCHED_FIFO, &p) ? -errno : 0) : 0;
-	t->before = own_slice_ns();
-	t->ret = t->fifo_ret ? t->fifo_ret : wave_short_slice(WAVE_SHORT_SLICE_NS);
-	t->after = own_slice_ns();
-	t->policy_after = sched_getscheduler(0);
-	return NULL;
-}
-
-static void run_slice_try(struct slice_try *t)
-{
-	pthread_t th;
-
-	assert_int_equal(pthread_create(&th, NULL, try_slice, t), 0);
-	pthread_join(th, NULL);
-}
-
-/* A fair thread gets the short slice (EEVDF custom slices, Linux 6.12+); a real-time one is left alone. */
-static void short_slice_for_fair_threads_only(void **state)
-{
-	struct slice_try fair = { 0 }, rt = { .fifo = 1 };
-	struct utsname u;
-	int major = 0, minor = 0;
-
-	uname(&u);
-	sscanf(u.release, "%d.%d", &major, &minor);
-	if (major < 6 || (major == 6 && minor < 12))
-		test_skip("kernel %s has no custom time slices (6.12+)", u.release);
-	run_slice_try(&fair);
-	assert_int_equal(fair.ret, 0);
-	assert_int_equal(fair.policy_after, SCHED_OTHER);
-	assert_int_not_equal(fair.before, (long long)WAVE_SHORT_SLICE_NS);
-	assert_int_equal(fair.after, (long long)WAVE_SHORT_SLICE_NS);
-	run_slice_try(&rt);
-	if (rt.fifo_ret)
-		test_skip("cannot make a SCHED_FIFO thread here: %s", strerror(-rt.fifo_ret));
-	assert_int_equal(rt.ret, -EOPNOTSUPP);
-	assert_int_equal(rt.policy_after, SCHED_FIFO);
-}
-
 static void journal_repairs_after_a_crash(void **state)
 {
 	char path[] = "/tmp/wave-test-journal-XXXXXX";
@@ -546,7 +478,6 @@ int main(void)
 						thread_teardown),
 		cmocka_unit_test_setup_teardown(cgroup_v2_real, thread_setup, thread_teardown),
 		cmocka_unit_test(leaving_deadline_is_reported),
-		cmocka_unit_test(short_slice_for_fair_threads_only),
 		cmocka_unit_test_setup_teardown(journal_repairs_after_a_crash, thread_setup,
 						thread_teardown),
 	};

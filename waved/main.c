@@ -22,7 +22,6 @@
 #include "common/log.h"
 #include "common/opt.h"
 #include "common/parse.h"
-#include "common/sched.h"
 #include "common/site.h"
 #include "ipu-sched/sched.h"
 #include "waved/waved.h"
@@ -464,13 +463,6 @@ static int setup(struct waved *w)
 	sigset_t mask;
 	int ret;
 
-	/*
-	 * waved wakes for microseconds on deadlines (the watchdog, a decision
-	 * to apply): a short slice lets those wakeups run on time on a busy
-	 * host and costs the VMs nothing more (common/sched.h).
-	 */
-	if ((ret = wave_short_slice(WAVE_SHORT_SLICE_NS)))
-		wave_dbg("waved: no short time slice: %s", strerror(-ret));
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	w->wdfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
