@@ -248,15 +248,15 @@ static void print_table(const struct scale_point *p, unsigned int n)
 
 	printf("one agent (latency policy, over shm) against N stand-in vCPUs waking every %d ms:\n",
 	       PERIOD_US / 1000);
-	printf("%6s %4s %9s %10s %9s %9s %11s %9s %9s %9s %9s %s\n", "vCPUs", "VMs", "agent%",
-	       "decides/s", "p99 us", "waved%", "waved%/vCPU", "wakeups/s", "msgs/s", "lag ms",
-	       "failed/s", "kept up");
+	printf("%6s %4s %9s %10s %9s %9s %11s %9s %9s %9s %9s %3s %7s %s\n", "vCPUs", "VMs",
+	       "agent%", "decides/s", "p99 us", "waved%", "waved%/vCPU", "wakeups/s", "msgs/s",
+	       "lag ms", "failed/s", "fb", "resyncs", "kept up");
 	for (unsigned int i = 0; i < n; i++)
-		printf("%6u %4u %9.2f %10.1f %9.1f %9.3f %11.5f %9.1f %9.0f %9.2f %9.1f %s\n",
+		printf("%6u %4u %9.2f %10.1f %9.1f %9.3f %11.5f %9.1f %9.0f %9.2f %9.1f %3.0f %7.0f %s\n",
 		       p[i].n, p[i].vms, p[i].agent_cpu_pct, p[i].decides_per_s, p[i].decide_us_p99,
 		       p[i].waved_cpu_pct, p[i].waved_cpu_pct / p[i].n, p[i].waved_wakeups_per_s,
-		       p[i].msgs_per_s, p[i].lag_max_ms, p[i].failed_per_s,
-		       p[i].kept_up ? "yes" : "NO");
+		       p[i].msgs_per_s, p[i].lag_max_ms, p[i].failed_per_s, p[i].fallbacks,
+		       p[i].resyncs, p[i].kept_up ? "yes" : "NO");
 	printf("the agent kept up with %u stand-ins (lag under %.0f ms, no fallback, no resync): "
 	       "%s (agent %.1f%% of a core)\n", big->n, LAG_THRESH_MS,
 	       big->kept_up ? "yes" : "NO", big->agent_cpu_pct);

@@ -10,19 +10,27 @@
  * 2 CPUs).
  *
  * Each pass gives every latency thread a grant, the most it may reserve,
- * from three levels per thread: want (its demand with headroom, at least
- * rmin, at most its cap), demand (the same without the rmin floor) and a
- * token (the smaller of demand and rmin):
- *  1. all wants fit: each thread its cap, as without admission;
- *  2. else all demands fit: each thread as far from its demand towards its
+ * from four levels per thread: its cap (the most the policy would ever
+ * give it), want (its demand with headroom, at least rmin, at most the
+ * cap), demand (the same without the rmin floor) and a token (the smaller
+ * of demand and rmin):
+ *  1. all caps fit: each thread its cap, as without admission;
+ *  2. else all wants fit: each thread as far from its want towards its cap
+ *     as the budget allows, all alike (room to grow, and the grants never
+ *     add up to more than the budget however the threads grow);
+ *  3. else all demands fit: each thread as far from its demand towards its
  *     want as the budget allows, all alike;
- *  3. else all tokens fit: each thread as far from its token towards its
+ *  4. else all tokens fit: each thread as far from its token towards its
  *     demand, all alike (every latency thread keeps a reservation, each a
  *     little short of its demand);
- *  4. else threads are admitted in priority order, VM weight first, then
+ *  5. else threads are admitted in priority order, VM weight first, then
  *     vCPUs before emulator threads, lower index first, each with its
- *     token, while they fit; the others get no reservation but a larger
- *     CFS weight (as a pinned thread does).
+ *     token as long as there is room for it (a smaller token further down
+ *     may still fit after a larger one did not); the others get no
+ *     reservation but a larger CFS weight (as a pinned thread does).
+ * Below level 1 a reservation over its grant is shrunk to it at once
+ * (want_runtime), so what the threads hold fits as soon as the decisions
+ * are applied; the shrinks go out with the growths of the same pass.
  * The order is static, so which threads are protected does not flap with
  * noise. Rejected alternative: FIFO with budgets for the threads that do
  * not fit. Under CONFIG_RT_GROUP_SCHED it needs an RT budget on every
@@ -67,11 +75,11 @@ static double budget_ns(const struct lat_state *s, const struct model *m, double
 
 /* The threads that want a reservation now, with what they want; returns how many. */
 static unsigned int candidates(struct lat_state *s, const struct model *m, double thread_ns,
-			       double sum[3])
+			       double sum[4])
 {
 	unsigned int n = 0;
 
-	sum[0] = sum[1] = sum[2] = 0;
+	sum[0] = sum[1] = sum[2] = sum[3] = 0;
 	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
 		const struct model_vm *vm = &m->vms[v];
 		const struct lat_vm *lv = &s->vm[v];
@@ -103,9 +111,10 @@ static unsigned int candidates(struct lat_state *s, const struct model *m, doubl
 			c->want = fmin(fmax(d, (double)s->cfg.rmin_ns), cap);
 			c->floor = fmin(fmax(d, LAT_GRANT_MIN_NS), c->want);
 			c->token = fmin(c->floor, (double)s->cfg.rmin_ns);
-			sum[0] += c->want;
-			sum[1] += c->floor;
-			sum[2] += c->token;
+			sum[0] += c->cap;
+			sum[1] += c->want;
+			sum[2] += c->floor;
+			sum[3] += c->token;
 			n++;
 		}
 	}
@@ -128,17 +137,18 @@ static double between(double lo, double hi, double f)
 
 void lat_admit(struct lat_state *s, const struct model *m)
 {
-	double thread_ns, budget = budget_ns(s, m, &thread_ns), sum[3], used = 0, f = 0;
-	unsigned int n = candidates(s, m, thread_ns, sum);
-	int level = sum[0] <= budget ? 1 : sum[1] <= budget ? 2 : sum[2] <= budget ? 3 : 4;
+	double thread_ns, budget = budget_ns(s, m, &thread_ns), sum[4], used = 0, f = 0;
+	unsigned int n = candidates(s, m, thread_ns, sum), level = 1;
 
+	while (level <= 4 && sum[level - 1] > budget)
+		level++;
 	s->admitted = s->refused = 0;
 	s->squeezed = level > 1;
-	if (level == 2)
-		f = sum[0] > sum[1] ? (budget - sum[1]) / (sum[0] - sum[1]) : 0;
-	else if (level == 3)
-		f = sum[1] > sum[2] ? (budget - sum[2]) / (sum[1] - sum[2]) : 0;
-	else if (level == 4)
+	/* Levels 2-4: the share of the way from sum[level - 1] up to sum[level - 2]. */
+	if (level >= 2 && level <= 4)
+		f = sum[level - 2] > sum[level - 1] ?
+		    (budget - sum[level - 1]) / (sum[level - 2] - sum[level - 1]) : 0;
+	else if (level == 5)
 		qsort(s->cand, n, sizeof(s->cand[0]), by_priority);
 	for (unsigned int i = 0; i < n; i++) {
 		const struct lat_cand *c = &s->cand[i];
@@ -147,10 +157,12 @@ void lat_admit(struct lat_state *s, const struct model *m)
 		if (level == 1)
 			lt->grant = grant_of(c->cap);
 		else if (level == 2)
-			lt->grant = grant_of(between(c->floor, c->want, f));
+			lt->grant = grant_of(between(c->want, c->cap, f));
 		else if (level == 3)
+			lt->grant = grant_of(between(c->floor, c->want, f));
+		else if (level == 4)
 			lt->grant = grant_of(between(c->token, c->floor, f));
-		else if (used + c->token <= budget)
+		else if (used + (double)grant_of(c->token) <= budget)
 			used += (double)(lt->grant = grant_of(c->token));
 		if (lt->grant)
 			s->admitted++;

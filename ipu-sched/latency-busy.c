@@ -173,12 +173,6 @@ double lat_thread_demand(const struct lat_state *s, const struct model_thread *t
 	       s->cfg.headroom;
 }
 
-/*
- * A busy VM's reservations together stay within busy_share of the allowed
- * CPUs: the factor its threads' caps are scaled by so that their demands
- * (each capped) fit, changed only by more than a tenth (each change
- * resizes every reservation).
- */
 /* What the VM's threads would reserve with their caps scaled by x: each its demand, capped. */
 static double reserved_at(const struct lat_state *s, const struct model_vm *vm, double cap,
 			  double x)
@@ -192,6 +186,12 @@ static double reserved_at(const struct lat_state *s, const struct model_vm *vm, 
 	return sum;
 }
 
+/*
+ * A busy VM's reservations together stay within busy_share of the allowed
+ * CPUs: the factor its threads' caps are scaled by so that their demands
+ * (each capped) fit, changed only by more than a tenth (each change
+ * resizes every reservation).
+ */
 void lat_busy_scale(struct lat_state *s, const struct model *m, const struct model_vm *vm)
 {
 	struct lat_vm *lv = &s->vm[lat_slot_of(m, vm)];

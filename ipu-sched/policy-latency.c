@@ -189,8 +189,12 @@ static uint64_t want_runtime(const struct lat_state *s, const struct model_threa
 	if (want > (uint64_t)cap)
 		want = (uint64_t)cap / 50000 * 50000;
 	*change = 1;
-	/* Well over the cap (a busy VM no longer is, or its share shrank): down at once. */
-	if (lt->applied != LAT_DL || (want < lt->runtime && (double)lt->runtime > cap * 1.1))
+	/*
+	 * Well over the cap (a busy VM no longer is, or its share shrank), or
+	 * over a grant that admission squeezed (latency-admit.c): down at once.
+	 */
+	if (lt->applied != LAT_DL ||
+	    (want < lt->runtime && (double)lt->runtime > cap * (s->squeezed ? 1.0 : 1.1)))
 		return want;
 	/* Growing: by a useful step, or up to the cap when that is closer than a step. */
 	if ((double)want > (double)lt->runtime * 1.2 ||
@@ -441,15 +445,28 @@ static void lat_decide(void *priv, const struct model *m, uint64_t now, struct p
 		lat_busy_scale(s, m, vm);
 	}
 	lat_admit(s, m);
-	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
-		const struct model_vm *vm = &m->vms[v];
-		const struct model_thread *t;
+	/*
+	 * Two passes: first the threads that give bandwidth back (demoted, or
+	 * held over their grant), then the rest. The host checks each decision
+	 * against its envelope as it comes, so a growth sent before the shrink
+	 * that makes room for it would be refused.
+	 */
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
+			const struct model_vm *vm = &m->vms[v];
+			const struct model_thread *t;
 
-		if (!vm->present || vm->cls != WAVE_CLASS_LATENCY)
-			continue;
-		MODEL_FOR_EACH_THREAD(vm, t)
-			decide_thread(s, m, vm, t, now, out);
-	}
+			if (!vm->present || vm->cls != WAVE_CLASS_LATENCY)
+				continue;
+			MODEL_FOR_EACH_THREAD(vm, t) {
+				const struct lat_thread *lt = lat_thread_of(s, m, vm, t);
+				int frees = lt->applied == LAT_DL &&
+					    (s->vm[v].hog || lt->grant < lt->runtime);
+
+				if (frees == !pass)
+					decide_thread(s, m, vm, t, now, out);
+			}
+		}
 	if (s->cfg.lend)
 		decide_lend(s, m, now, out);
 }

@@ -298,6 +298,49 @@ static void latency_reservations_fit_what_the_host_admits(void **state)
 	assert_int_equal(sum, 17 * 500000ull);
 }
 
+/*
+ * Reservations that grow stay within what the host admits at every step,
+ * checked as the host checks them: one decision after the other, each
+ * against the total held so far (waved's --rt-max-total). Four vCPUs and
+ * an emulator thread start at the minimum (all wants fit, their caps do
+ * not), then queue hard, so each pass would grow every one of them.
+ */
+static void latency_growth_stays_within_what_the_host_admits(void **state)
+{
+	static struct fake_thread t[5];
+	const uint64_t budget = 1500000ull * 5; /* 0.75 of 2 CPUs, 5 ms periods */
+	uint64_t held[5] = { 0 }, total = 0, most = 0;
+	unsigned int grows = 0;
+
+	setup_policy("latency", 0);
+	add_cpus_admitting(750000);
+	add_vm(1, WAVE_CLASS_LATENCY, 4, 100);
+	init_threads(t, 5, 1, 4);
+	run_for(t, 5, 1000 * MS, 0.02, 0, 10 * MS);
+	for (int step = 0; step < 12; step++) {
+		unsigned int n = decide();
+
+		for (unsigned int i = 0; i < n; i++) {
+			const struct wave_txn *op = &out[i].p.txn;
+			unsigned int k = op->kind == WAVE_KIND_VCPU ? op->index : 4;
+			uint64_t r = op->op == WAVE_OP_SET_CLASS && op->policy == WAVE_SCHED_DEADLINE ?
+				     op->u.cls.runtime_ns : 0;
+
+			if (op->op != WAVE_OP_SET_CLASS)
+				continue;
+			grows += r > held[k];
+			total = total - held[k] + r;
+			held[k] = r;
+			assert_true(total <= budget);
+			if (total > most)
+				most = total;
+		}
+		run_for(t, 5, 100 * MS, 0.08, 0.5, 10 * MS);
+	}
+	assert_true(grows > 5);            /* they did grow */
+	assert_true(most > budget / 2);    /* ... into the room there is */
+}
+
 static void latency_hog_is_demoted_then_forgiven(void **state)
 {
 	struct fake_thread t[3], b[2];
@@ -664,6 +707,7 @@ int main(void)
 		cmocka_unit_test_teardown(latency_reservations_adapt, teardown),
 		cmocka_unit_test_teardown(latency_reservation_fits_one_activation, teardown),
 		cmocka_unit_test_teardown(latency_reservations_fit_what_the_host_admits, teardown),
+		cmocka_unit_test_teardown(latency_growth_stays_within_what_the_host_admits, teardown),
 		cmocka_unit_test_teardown(latency_hog_is_demoted_then_forgiven, teardown),
 		cmocka_unit_test_teardown(failed_decisions_back_off_stale_ones_retry, teardown),
 		cmocka_unit_test_teardown(lend_dedicate_and_revoke, teardown),

@@ -97,10 +97,29 @@ static void stopped_agent_falls_back_within_deadline(void **state)
 	assert_true(at - stop > THRESH / 2);
 	/* Stopped for long (far beyond the heartbeat window): stays in fallback. */
 	assert_int_equal(run(2000 * MS, 0, NULL), WD_NONE);
-	/* Beyond the heartbeat window the lag is a lower bound: still far over. */
-	assert_true(wd_lag(&w, now) >= (WD_OUTSTANDING - 1) * PERIOD);
+	/* Far beyond the heartbeat window the lag is still the stop's whole age. */
+	assert_true(wd_lag(&w, now) >= 2000 * MS);
 	/* Resumed: control comes back only after fresh healthy echoes. */
 	assert_int_equal(run(300 * MS, 1 * MS, &at), WD_HAND_BACK);
+}
+
+/*
+ * A threshold many heartbeat periods long: more heartbeats go unanswered
+ * than the window of send times holds, and the lag must keep growing.
+ */
+static void stop_longer_than_the_heartbeat_window_is_seen(void **state)
+{
+	const uint64_t thr = 2 * WD_OUTSTANDING * PERIOD;
+	uint64_t stop, at;
+
+	wd_init(&w, thr, 20);
+	wd_peer(&w, 1);
+	run(300 * MS, 1 * MS, NULL);
+	assert_int_equal(w.state, WD_OFFLOAD);
+	stop = now;
+	assert_int_equal(run(2 * thr, 0, &at), WD_ENTER_FALLBACK);
+	assert_true(at - stop > thr && at - stop <= thr + PERIOD + MS);
+	assert_true(wd_deadline(&w) == 0 || wd_deadline(&w) <= stop + PERIOD + thr + 1);
 }
 
 static void slow_link_falls_back_and_recovers(void **state)
@@ -278,6 +297,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(hand_back_after_healthy_heartbeats, setup),
 		cmocka_unit_test_setup(stopped_agent_falls_back_within_deadline, setup),
+		cmocka_unit_test_setup(stop_longer_than_the_heartbeat_window_is_seen, setup),
 		cmocka_unit_test_setup(slow_link_falls_back_and_recovers, setup),
 		cmocka_unit_test_setup(dead_peer_falls_back_at_once, setup),
 		cmocka_unit_test_setup(bogus_echoes_are_ignored, setup),

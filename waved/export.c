@@ -332,8 +332,12 @@ void wv_heartbeat(struct waved *w)
 	m.p.hb.t_host_ns = w->now;
 	m.p.hb.hb_seq = wd_sent(&w->wd, w->now);
 	m.p.hb.epoch = w->epoch;
-	/* Timed (before a hand-back) only while the host is in control: wire.h 1.4. */
-	m.p.hb.flags = wd_prompt(&w->wd) ? WAVE_HB_PROMPT : 0;
+	/*
+	 * Timed (before a hand-back) only while the host is in control and
+	 * means to hand it back: wire.h 1.4. In onhost and observe modes the
+	 * agent never takes charge, and its echoes need not ring.
+	 */
+	m.p.hb.flags = w->cfg.mode == WAVED_OFFLOAD && wd_prompt(&w->wd) ? WAVE_HB_PROMPT : 0;
 	/* Heartbeats go straight out: queued behind a full outbox they would lie. */
 	wv_flush(w);
 	if (chan_send(w->ch, &m) && w->out_n < WV_OUTBOX)

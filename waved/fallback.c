@@ -33,6 +33,8 @@ uint64_t wd_sent(struct watchdog *w, uint64_t now)
 {
 	uint64_t seq = w->next_seq++;
 
+	if (w->oldest_seq == seq)
+		w->oldest_sent_ns = now;
 	w->sent_ns[seq % WD_OUTSTANDING] = now;
 	return seq;
 }
@@ -54,6 +56,12 @@ void wd_echo(struct watchdog *w, uint64_t seq, uint64_t t_host, uint64_t hold_ns
 	}
 	/* Echoes come back in order: this one also answers every older heartbeat. */
 	w->oldest_seq = seq + 1;
+	if (w->oldest_seq < w->next_seq) {
+		/* Out of the window only after a bad echo (below): then a lower bound. */
+		w->oldest_sent_ns = sent_time(w, w->oldest_seq);
+		if (!w->oldest_sent_ns)
+			w->oldest_sent_ns = w->sent_ns[(w->next_seq - WD_OUTSTANDING) % WD_OUTSTANDING];
+	}
 	sent = sent_time(w, seq);
 	if (!sent || sent != t_host || now < t_host) {
 		/* Too old to check (a long stall) or not what we sent: no evidence of health. */
@@ -89,27 +97,18 @@ void wd_peer(struct watchdog *w, int up)
 
 uint64_t wd_lag(const struct watchdog *w, uint64_t now)
 {
-	if (w->oldest_seq < w->next_seq) {
-		/* Past the window, the oldest send time we still hold is a lower bound. */
-		uint64_t seq = w->next_seq - w->oldest_seq > WD_OUTSTANDING ?
-			       w->next_seq - WD_OUTSTANDING : w->oldest_seq;
-		uint64_t sent = w->sent_ns[seq % WD_OUTSTANDING];
+	uint64_t sent = w->oldest_sent_ns;
 
-		if (now > sent && now - sent > w->last_rtt_ns)
-			return now - sent;
-	}
+	if (w->oldest_seq < w->next_seq && now > sent && now - sent > w->last_rtt_ns)
+		return now - sent;
 	return w->last_rtt_ns;
 }
 
 uint64_t wd_deadline(const struct watchdog *w)
 {
-	uint64_t seq;
-
 	if (w->oldest_seq >= w->next_seq)
 		return 0;
-	seq = w->next_seq - w->oldest_seq > WD_OUTSTANDING ? w->next_seq - WD_OUTSTANDING
-							   : w->oldest_seq;
-	return w->sent_ns[seq % WD_OUTSTANDING] + w->threshold_ns + 1;
+	return w->oldest_sent_ns + w->threshold_ns + 1;
 }
 
 enum wd_event wd_check(struct watchdog *w, uint64_t now)

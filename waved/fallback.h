@@ -15,8 +15,9 @@
  * measured; the lag is then that round trip with none outstanding.
  * A lag over the threshold, a dead peer or a broken channel means
  * FALLBACK: the host runs its fallback policy and refuses the agent's
- * decisions. After handback_n prompt echoes in a row that came back within
- * half the threshold the watchdog hands control back (the caller bumps the
+ * decisions. After handback_n prompt echoes that came back within half
+ * the threshold, with no slow or bad one between them (lazy echoes neither
+ * count nor break the run), the watchdog hands control back (the caller bumps the
  * epoch and sends a full snapshot first).
  */
 #ifndef WAVE_WAVED_FALLBACK_H
@@ -41,6 +42,9 @@ struct watchdog {
 	uint64_t next_seq;           /* of the next heartbeat */
 	uint64_t sent_ns[WD_OUTSTANDING]; /* send time by seq % WD_OUTSTANDING */
 	uint64_t oldest_seq;         /* first not yet echoed */
+	uint64_t oldest_sent_ns;     /* ... its send time (if oldest_seq < next_seq); kept
+				      * apart from sent_ns[], whose window the unanswered
+				      * heartbeats of a stopped agent overrun */
 	uint64_t last_rtt_ns;        /* of the last prompt echo; 0 after a lazy one */
 	uint64_t last_hold_ns, max_hold_ns; /* the agent's hold time (its clock) */
 	uint64_t max_lag_ns;         /* worst lag seen in the current state */
@@ -73,10 +77,7 @@ void wd_echo(struct watchdog *w, uint64_t seq, uint64_t t_host, uint64_t hold_ns
 /* The channel to the agent came up or went down. */
 void wd_peer(struct watchdog *w, int up);
 
-/*
- * The lag now (see above). With more than WD_OUTSTANDING heartbeats
- * unanswered it is a lower bound (the oldest send time still held).
- */
+/* The lag now (see above). */
 uint64_t wd_lag(const struct watchdog *w, uint64_t now);
 
 /*

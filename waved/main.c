@@ -441,7 +441,11 @@ static void loop(struct waved *w)
 			case TAG_OBS: obs_poll(w->obs, wv_on_wake_event, w); wv_flush(w); break;
 			case TAG_NET: netobs_poll(w->net, wv_on_net_event, w); wv_flush(w); break;
 			case TAG_MEM: wv_mem_poll(w); wv_flush(w); break;
-			case TAG_VIRT: wv_vm_source_event(w); arm_timer(w); break;
+			case TAG_VIRT:
+				wv_vm_source_event(w);
+				arm_timer(w);
+				wv_fallback_arm(w); /* a slower tick may now come after the deadline */
+				break;
 			case TAG_TIMER: on_tick(w); break;
 			case TAG_SIGNAL: on_signal(w); break;
 			case TAG_CTL: wv_ctl_accept(w); break;
