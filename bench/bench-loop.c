@@ -443,7 +443,7 @@ struct loop_run {
 	double wake50, wake99, tfloor;/* floors: thread wakeup us, bare tick timer CPU % */
 };
 
-static int one_run(struct env *e, unsigned int secs, int json, unsigned int run,
+static int one_run(struct env *e, unsigned int secs, int progress, unsigned int run,
 		   unsigned int runs, struct loop_run *r)
 {
 	static const enum link lat_link[4] = { LINK_SHM, LINK_SHM, LINK_TCP, LINK_TLS };
@@ -451,28 +451,28 @@ static int one_run(struct env *e, unsigned int secs, int json, unsigned int run,
 	int ret = 0;
 
 	for (int d = 0; d < 4 && !ret; d++) {
-		if (!json || isatty(STDERR_FILENO))
+		if (progress)
 			fprintf(stderr, "\rrun %u/%u: decision latency, agent over %s...        ", run,
 				runs, lat_row[d]);
 		ret = decision_latency(e, d == 1 ? "2" : NULL, lat_link[d], secs, &r->p50[d],
 				       &r->p99[d], &r->n[d], d ? &ev_other : &r->ev50);
 	}
 	for (int l = LINK_SHM; l <= LINK_ONHOST && !ret; l++) {
-		if (!json || isatty(STDERR_FILENO))
+		if (progress)
 			fprintf(stderr, "\rrun %u/%u: waved CPU with 16 vCPUs, %s%s...   ",
 				run, runs, link_name[l], l == LINK_SHM ? ", fallback detection" : "");
 		ret = steady_cpu_and_fallback(e, (enum link)l, secs, NULL, &r->cpu[l], &r->rate[l],
 					      l == LINK_SHM ? &r->detect : NULL, &r->detect_max);
 	}
 	for (int k = 0; k < 2 && !ret; k++) {
-		if (!json || isatty(STDERR_FILENO))
+		if (progress)
 			fprintf(stderr, "\rrun %u/%u: waved CPU with traffic on a tap, %s...      ",
 				run, runs, k ? "not counted" : "counted (BPF)");
 		ret = steady_cpu_and_fallback(e, LINK_SHM, secs, k ? "none" : "bpf",
 					      &r->cpu_net[k], NULL, NULL, NULL);
 	}
 	if (!ret) {
-		if (!json || isatty(STDERR_FILENO))
+		if (progress)
 			fprintf(stderr, "\rrun %u/%u: floors: thread wakeup, bare tick timer...     ",
 				run, runs);
 		wake_floor(secs * 200, &r->wake50, &r->wake99);
@@ -674,10 +674,12 @@ int bench_loop_main(int argc, char **argv)
 	static struct loop_run runs[BENCH_MAX_RUNS];
 	struct env e = { 0 };
 	unsigned int secs, n = 0;
-	int ret = opt_parse(&loop_cmd, argc, argv, NULL);
+	int ret = opt_parse(&loop_cmd, argc, argv, NULL), progress;
 
 	if (ret)
 		return ret > 0 ? 0 : 2;
+	/* JSON on stdout is for programs; a person watching a terminal still sees progress. */
+	progress = !lo.json || isatty(STDERR_FILENO);
 	if (geteuid() != 0) {
 		wave_err("bench loop: needs root (BPF, scheduling classes)");
 		return 1;
@@ -701,10 +703,10 @@ int bench_loop_main(int argc, char **argv)
 	}
 	secs = lo.quick ? 4 : 15;
 	while (!ret && n < lo.runs) {
-		ret = one_run(&e, secs, lo.json, n + 1, lo.runs, &runs[n]);
+		ret = one_run(&e, secs, progress, n + 1, lo.runs, &runs[n]);
 		n += !ret;
 	}
-	if (!lo.json || isatty(STDERR_FILENO))
+	if (progress)
 		fprintf(stderr, "\r%70s\r", "");
 	unlink(e.psk);
 	rmdir(e.rundir);

@@ -308,7 +308,7 @@ void wv_snapshot(struct waved *w)
 void wv_on_resync(struct waved *w)
 {
 	/* Not in charge: the hand-back brings a snapshot anyway. */
-	if (!wv_agent_in_charge(w) && w->cfg.mode == WAVED_OFFLOAD)
+	if (wv_awaits_handback(w))
 		return;
 	/* A snapshot is the costliest thing an agent can ask for: one a second. */
 	if (w->resync_ns && w->now - w->resync_ns < WAVE_NSEC_PER_SEC) {
@@ -337,7 +337,7 @@ void wv_heartbeat(struct waved *w)
 	 * means to hand it back: wire.h 1.4. In onhost and observe modes the
 	 * agent never takes charge, and its echoes need not ring.
 	 */
-	m.p.hb.flags = w->cfg.mode == WAVED_OFFLOAD && wd_prompt(&w->wd) ? WAVE_HB_PROMPT : 0;
+	m.p.hb.flags = wv_awaits_handback(w) ? WAVE_HB_PROMPT : 0;
 	/* Heartbeats go straight out: queued behind a full outbox they would lie. */
 	wv_flush(w);
 	if (chan_send(w->ch, &m) && w->out_n < WV_OUTBOX)

@@ -157,6 +157,11 @@ int wv_agent_in_charge(const struct waved *w)
 	return w->cfg.mode == WAVED_OFFLOAD && w->wd.state == WD_OFFLOAD;
 }
 
+int wv_awaits_handback(const struct waved *w)
+{
+	return w->cfg.mode == WAVED_OFFLOAD && w->wd.state == WD_FALLBACK;
+}
+
 int wv_runs_policy(const struct waved *w)
 {
 	if (w->cfg.mode == WAVED_ONHOST)

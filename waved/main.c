@@ -277,8 +277,7 @@ static int any_vm(const struct waved *w)
 static void arm_timer(struct waved *w)
 {
 	uint64_t period = w->cfg.hb_period_ns;
-	int handing_back = w->ch && chan_is_up(w->ch) && w->cfg.mode == WAVED_OFFLOAD &&
-			   w->wd.state == WD_FALLBACK;
+	int handing_back = w->ch && chan_is_up(w->ch) && wv_awaits_handback(w);
 
 	if (!any_vm(w) && !handing_back)
 		period = WAVE_NSEC_PER_SEC;

@@ -355,6 +355,8 @@ void wv_dl_check(struct waved *w, struct wv_thread *const *t, unsigned int n, co
 /* fallback.c */
 /* The agent's decisions apply now (offload mode, watchdog healthy). */
 int wv_agent_in_charge(const struct waved *w);
+/* The host is in control and means to hand it back (offload mode, watchdog unhealthy). */
+int wv_awaits_handback(const struct waved *w);
 /* Whether waved runs the policy itself now (onhost, or the local fallback in force). */
 int wv_runs_policy(const struct waved *w);
 /* Evaluates the watchdog now (w->now) and acts on a transition. */
