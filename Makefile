@@ -57,7 +57,7 @@ FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)
 $(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = "$(FLAGS_NOW)" ] || echo "$(FLAGS_NOW)" > $(FLAGS_STAMP))
 
 # ---- sources ---------------------------------------------------------------
-LIB_SRCS := $(wildcard common/*.c) $(wildcard channel/*.c)
+LIB_SRCS := $(wildcard common/*.c) $(wildcard channel/*.c) netctl/mac-table.c
 # Policies and the model: pure C, shared by wave-agent and waved.
 SCHED_SRCS := $(filter-out %-main.c,$(wildcard ipu-sched/*.c)) $(wildcard mm/policy-*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o) $(SCHED_SRCS:%.c=$(OBJ)/%.o)
@@ -92,6 +92,9 @@ WAVECTL_SRCS := $(wildcard tools/*.c) $(filter-out bench/dpdk-%.c,$(wildcard ben
 WAVECTL_OBJS := $(WAVECTL_SRCS:%.c=$(OBJ)/%.o)
 DPDK_SRCS    := $(wildcard bench/dpdk-*.c)
 DPDK_OBJS    := $(DPDK_SRCS:%.c=$(OBJ)/%.o)
+# wave-switch, the network data plane (DPDK): stands for the IPU's cores.
+SWITCH_SRCS  := $(wildcard netctl/switch-*.c)
+SWITCH_OBJS  := $(SWITCH_SRCS:%.c=$(OBJ)/%.o)
 
 TEST_SRCS := $(wildcard tests/test-*.c)
 TEST_UTIL_OBJS := $(OBJ)/tests/util.o $(OBJ)/tests/mech-fake.o $(OBJ)/tests/tap.o
@@ -99,7 +102,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%)
 
-PROGS := $(BIN)/wavectl $(BIN)/waved $(BIN)/wave-agent
+PROGS := $(BIN)/wavectl $(BIN)/waved $(BIN)/wave-agent $(BIN)/wave-switch
 
 # ---- rules -----------------------------------------------------------------
 .PHONY: all lib tests fuzz-build check check-unit check-fuzz fuzz demo bench deps clean help \
@@ -119,6 +122,12 @@ $(DPDK_OBJS): $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DPDK_CFLAGS) -Wno-missing-prototypes -c $< -o $@
+
+$(SWITCH_OBJS): $(OBJ)/%.o: %.c $(FLAGS_STAMP)
+	$(call need_pkg,libdpdk)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DPDK_CFLAGS) -c $< -o $@
 
 $(VMM_OBJS) $(WAVED_OBJS) $(OBJ)/waved/main.o $(WAVECTL_OBJS): $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 	$(foreach p,$(VIRT_PKGS),$(call need_pkg,$(p)))
@@ -168,6 +177,12 @@ $(BIN)/waved: $(OBJ)/waved/main.o $(LIBWAVED) $(LIBVMM) $(LIBWAVE)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(LIBWAVED) $(LIBVMM) $(LIBWAVE) $(VIRT_LIBS) $(SSL_LIBS) -lm
+
+$(BIN)/wave-switch: $(SWITCH_OBJS) $(LIBWAVE)
+	$(call need_pkg,libdpdk)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(SWITCH_OBJS) $(LIBWAVE) $(DPDK_LIBS) -lrte_net_vhost $(SSL_LIBS) -lm
 
 # The agent needs nothing but the channel and the policies: it runs on an IPU.
 $(BIN)/wave-agent: $(OBJ)/ipu-sched/agent-main.o $(LIBWAVE)
