@@ -57,7 +57,7 @@ FLAGS_NOW := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)
 $(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = "$(FLAGS_NOW)" ] || echo "$(FLAGS_NOW)" > $(FLAGS_STAMP))
 
 # ---- sources ---------------------------------------------------------------
-LIB_SRCS := $(wildcard common/*.c) $(wildcard channel/*.c) netctl/mac-table.c
+LIB_SRCS := $(wildcard common/*.c) $(wildcard channel/*.c) netctl/mac-table.c netctl/switch-client.c
 # Policies and the model: pure C, shared by wave-agent and waved.
 SCHED_SRCS := $(filter-out %-main.c,$(wildcard ipu-sched/*.c)) $(wildcard mm/policy-*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o) $(SCHED_SRCS:%.c=$(OBJ)/%.o)
@@ -93,7 +93,7 @@ WAVECTL_OBJS := $(WAVECTL_SRCS:%.c=$(OBJ)/%.o)
 DPDK_SRCS    := $(wildcard bench/dpdk-*.c)
 DPDK_OBJS    := $(DPDK_SRCS:%.c=$(OBJ)/%.o)
 # wave-switch, the network data plane (DPDK): stands for the IPU's cores.
-SWITCH_SRCS  := $(wildcard netctl/switch-*.c)
+SWITCH_SRCS  := $(filter-out netctl/switch-client.c,$(wildcard netctl/switch-*.c))
 SWITCH_OBJS  := $(SWITCH_SRCS:%.c=$(OBJ)/%.o)
 
 TEST_SRCS := $(wildcard tests/test-*.c)

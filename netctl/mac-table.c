@@ -26,24 +26,25 @@ static int live(const struct mac_table *t, const struct mact_entry *e, uint64_t 
 	return e->used && now - e->seen <= t->age;
 }
 
-static struct mact_entry *find(struct mac_table *t, const uint8_t mac[6])
+/* The slot holding mac (live or aged), or -1. The whole window is looked at. */
+static int find(const struct mac_table *t, const uint8_t mac[6])
 {
 	unsigned int h = mact_hash(mac);
 
 	for (unsigned int i = 0; i < MACT_PROBE; i++) {
-		struct mact_entry *e = &t->e[(h + i) & (MACT_SLOTS - 1)];
+		unsigned int k = (h + i) & (MACT_SLOTS - 1);
 
-		if (e->used && !memcmp(e->mac, mac, 6))
-			return e;
+		if (t->e[k].used && !memcmp(t->e[k].mac, mac, 6))
+			return (int)k;
 	}
-	return NULL;
+	return -1;
 }
 
 int mact_learn(struct mac_table *t, const uint8_t mac[6], uint16_t port, uint64_t now)
 {
-	struct mact_entry *e = find(t, mac), *spare = NULL;
+	int k = find(t, mac), moved;
+	struct mact_entry *e = k < 0 ? NULL : &t->e[k], *spare = NULL;
 	unsigned int h = mact_hash(mac);
-	int moved;
 
 	if (mact_is_group(mac))
 		return -EINVAL;
@@ -74,9 +75,9 @@ int mact_learn(struct mac_table *t, const uint8_t mac[6], uint16_t port, uint64_
 
 int mact_lookup(const struct mac_table *t, const uint8_t mac[6], uint64_t now)
 {
-	const struct mact_entry *e = find((struct mac_table *)t, mac);
+	int k = find(t, mac);
 
-	return e && live(t, e, now) ? e->port : -ENOENT;
+	return k >= 0 && live(t, &t->e[k], now) ? t->e[k].port : -ENOENT;
 }
 
 void mact_forget_port(struct mac_table *t, uint16_t port)

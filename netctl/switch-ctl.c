@@ -240,6 +240,19 @@ void sw_ctl_accept(struct sw *sw)
 	close(fd);
 }
 
+/* The run directory may not exist yet on a fresh host; one level is made. */
+static void mkdir_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = 0;
+		mkdir(dir, 0755);
+	}
+}
+
 int sw_ctl_open(struct sw *sw)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -250,6 +263,7 @@ int sw_ctl_open(struct sw *sw)
 		return -ENAMETOOLONG;
 	}
 	strcpy(a.sun_path, sw->cfg.ctl_path);
+	mkdir_parent(a.sun_path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
 		return -errno;
 	unlink(a.sun_path);

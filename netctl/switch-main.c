@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/opt.h"
 #include "common/site.h"
+#include "netctl/switch-client.h"
 #include "netctl/switch.h"
 
 #define MAX_CLI_VMS 16
@@ -124,13 +125,18 @@ static void write_pid(void)
 
 int main(int argc, char **argv)
 {
+	static char reply[64 * 1024];
 	int first, ret;
 
 	wave_log_init("wave-switch", WAVE_LOG_INFO);
-	site_path(ctl_default, sizeof(ctl_default), NULL, "switch.sock");
+	swc_path(ctl_default, sizeof(ctl_default));
 	sw.cfg.ctl_path = ctl_default;
 	if ((ret = opt_parse(&sw_cmd, argc, argv, &first)))
 		return ret > 0 ? 0 : 2;
+	if (!swc_request(sw.cfg.ctl_path, "stats", reply, sizeof(reply))) {
+		wave_log(WAVE_LOG_ERR, "a wave-switch already answers on %s", sw.cfg.ctl_path);
+		return 1;
+	}
 	mact_init(&sw.mac, 0);
 	if (setup_fds() || sw_eal_init(&sw, argv[0]))
 		return 1;

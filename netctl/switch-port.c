@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <rte_bus_vdev.h>
@@ -176,11 +177,39 @@ int sw_port_add_tap(struct sw *sw, const char *ifname)
 	return ret;
 }
 
+/*
+ * QEMU runs as its own user (libvirt's qemu user): the socket gets the
+ * group of the directory it is in and mode 0660, so whoever may enter
+ * that directory's group (wavectl makes it root:QEMU's group, 0750) may
+ * connect, and nobody else.
+ */
+static int socket_for_qemu(const struct sw_port *p)
+{
+	char dir[sizeof(p->path)];
+	struct stat st;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", p->path);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = 0;
+	else if (slash)
+		*slash = 0;
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (stat(dir, &st) || chown(p->path, (uid_t)-1, st.st_gid) || chmod(p->path, 0660)) {
+		wave_log(WAVE_LOG_ERR, "VM %s: socket %s: %m", p->name, p->path);
+		return -errno;
+	}
+	return 0;
+}
+
 int sw_port_add_vm(struct sw *sw, const char *name, const char *path, enum sw_class cls)
 {
 	static unsigned int seq;
 	char dev[32], args[160];
 	struct sw_port *p;
+	struct stat st;
 	int ret;
 
 	if (sw_port_find(sw, name)) {
@@ -192,6 +221,9 @@ int sw_port_add_vm(struct sw *sw, const char *name, const char *path, enum sw_cl
 			 "no ',', '=' or spaces)", name, path, sizeof(p->path) - 1);
 		return -EINVAL;
 	}
+	/* net_vhost binds the path and fails if anything is there: a socket left by a switch that died goes. */
+	if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
+		unlink(path);
 	if (!(p = port_alloc(name, SW_VM)))
 		return -ENOMEM;
 	p->cls = cls;
@@ -200,7 +232,9 @@ int sw_port_add_vm(struct sw *sw, const char *name, const char *path, enum sw_cl
 	snprintf(args, sizeof(args), "iface=%s,queues=1", path);
 	if ((ret = port_create(sw, p, dev, args)))
 		free(p);
-	else
+	else if ((ret = socket_for_qemu(p))) {
+		sw_port_remove(sw, p);
+	} else
 		wave_log(WAVE_LOG_INFO, "VM %s: vhost-user socket %s (%s)", name, path,
 			 cls == SW_LATENCY ? "latency" : "batch");
 	return ret;

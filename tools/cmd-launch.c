@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/opt.h"
 #include "common/site.h"
+#include "netctl/switch-client.h"
 #include "tools/wavectl.h"
 #include "vmm/accel.h"
 #include "vmm/conn.h"
@@ -43,7 +44,9 @@
 struct launch_opts {
 	const char *file, *name, *ip, *uri, *images_opt;
 	int accel;                 /* enum vmm_accel, or -1: probe */
+	int no_switch;
 	char images[4096];
+	char vhost[4096];          /* the VM's vhost-user socket once on the switch */
 };
 
 static const struct wave_name accels[] = {
@@ -59,6 +62,7 @@ static const struct opt launch_opts_table[] = {
 	OPT_ENUM("accel", "A", &lo.accel, accels, "the accelerator: probe where KVM really boots"),
 	OPT_STRING("images", "DIR", &lo.images_opt, "guest images (default: $WAVE_IMAGES or build/images)"),
 	OPT_STRING("uri", "URI", &lo.uri, "libvirt URI (default: $WAVE_URI or qemu:///system)"),
+	OPT_BOOL("no-switch", 0, &lo.no_switch, "keep the VM on the bridge while wave-switch is up"),
 	OPT_END(),
 };
 
@@ -316,6 +320,58 @@ static int prepare(const struct launch_opts *o, virConnectPtr v, const char *tex
 	return vmm_domxml_set(*dx, info->name, info->type);
 }
 
+/*
+ * While wave-switch is up ('wavectl net up'), the VM's bridge interface
+ * becomes a vhost-user port of the switch: the port is made first (the
+ * switch owns the socket; QEMU connects to it), the XML changed after.
+ * Returns 0 (on the switch, or left on the bridge: no switch, no bridge
+ * interface, --no-switch) or -errno.
+ */
+static int onto_switch(struct launch_opts *o, struct vmm_domxml *dx,
+		       const struct vmm_domxml_info *info)
+{
+	char ctl[4096], req[4500], reply[512];
+	int ret;
+
+	if (o->no_switch)
+		return 0;
+	swc_path(ctl, sizeof(ctl));
+	ret = swc_request(ctl, "stats", reply, sizeof(reply));
+	if (ret && ret != -EMSGSIZE) { /* a long reply is an answer too */
+		if (ret != -ENOENT)
+			wave_warn("launch: wave-switch does not answer on %s (%s): %s stays on the "
+				  "bridge", ctl, strerror(-ret), info->name);
+		return 0;
+	}
+	swc_vhost_path(info->name, o->vhost, sizeof(o->vhost));
+	ret = vmm_domxml_vhostuser(dx, o->vhost, !strcmp(info->type, "qemu"));
+	if (ret == -ENOENT) {
+		wave_warn("launch: %s has no bridge interface: not connected to wave-switch",
+			  info->name);
+		o->vhost[0] = 0;
+		return 0;
+	}
+	snprintf(req, sizeof(req), "add-vm %s %s %s", info->name, o->vhost,
+		 info->meta.cls == WAVE_CLASS_LATENCY ? "latency" : "batch");
+	if (!ret && (ret = swc_request(ctl, req, reply, sizeof(reply))))
+		wave_err("launch: wave-switch refused %s: %s", info->name,
+			 ret == -EPROTO ? reply : strerror(-ret));
+	if (ret)
+		o->vhost[0] = 0;
+	return ret;
+}
+
+static void off_switch(struct launch_opts *o, const char *name)
+{
+	char ctl[4096], req[128], reply[512];
+
+	if (!o->vhost[0])
+		return;
+	swc_path(ctl, sizeof(ctl));
+	snprintf(req, sizeof(req), "del-vm %s", name);
+	swc_request(ctl, req, reply, sizeof(reply));
+}
+
 static int define_and_start(virConnectPtr v, struct vmm_domxml *dx,
 			    const struct vmm_domxml_info *info)
 {
@@ -360,6 +416,8 @@ static void print_launched(struct vmm_conn *c, const struct vmm_domxml_info *inf
 		printf("  address %s\n", d.ip);
 	if (d.console[0])
 		printf("  console %s\n", d.console);
+	if (lo.vhost[0])
+		printf("  network: wave-switch, vhost-user %s\n", lo.vhost);
 	if (d.notes[0])
 		printf("  note: %s\n", d.notes);
 	vmm_domain_clear(&d);
@@ -394,7 +452,9 @@ static int launch_run(int argc, char **argv)
 		ret = -EEXIST;
 	}
 	if (!ret)
-		ret = define_and_start(vmm_conn_virt(c), dx, &info);
+		ret = onto_switch(o, dx, &info);
+	if (!ret && (ret = define_and_start(vmm_conn_virt(c), dx, &info)))
+		off_switch(o, info.name);
 	if (!ret)
 		print_launched(c, &info);
 	vmm_domxml_free(dx);

@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -12,6 +13,7 @@
 #include "common/log.h"
 #include "common/opt.h"
 #include "common/site.h"
+#include "netctl/switch-client.h"
 #include "tools/wavectl.h"
 #include "vmm/conn.h"
 
@@ -33,6 +35,17 @@ static const struct opt_cmd stop_cmd = {
 	.max_args = -1,
 };
 
+/* Its port on wave-switch goes too, if the switch is up and has one. */
+static void off_switch(const char *name)
+{
+	char ctl[4096], req[128], reply[512];
+
+	swc_path(ctl, sizeof(ctl));
+	snprintf(req, sizeof(req), "del-vm %s", name);
+	if (!access(ctl, F_OK))
+		swc_request(ctl, req, reply, sizeof(reply));
+}
+
 static int stop_one(virConnectPtr v, const char *name, int keep)
 {
 	virDomainPtr dom = virDomainLookupByName(v, name);
@@ -50,8 +63,10 @@ static int stop_one(virConnectPtr v, const char *name, int keep)
 		wave_err("stop: undefining %s: %s", name, virGetLastErrorMessage());
 		ret = -1;
 	}
-	if (!ret)
+	if (!ret) {
+		off_switch(name);
 		printf("%s: stopped%s\n", name, keep ? "" : " and undefined");
+	}
 	virDomainFree(dom);
 	return ret;
 }

@@ -15,6 +15,7 @@ static const struct wavectl_cmd *const commands[] = {
 	&wavectl_vms_cmd,
 	&wavectl_stop_cmd,
 	&wavectl_pin_cmd,
+	&wavectl_net_cmd,
 	&wavectl_status_cmd,
 	&wavectl_bench_cmd,
 	&wavectl_keys_cmd,

@@ -20,6 +20,7 @@ struct wavectl_cmd {
 extern const struct wavectl_cmd wavectl_bench_cmd;
 extern const struct wavectl_cmd wavectl_keys_cmd;
 extern const struct wavectl_cmd wavectl_launch_cmd;
+extern const struct wavectl_cmd wavectl_net_cmd;
 extern const struct wavectl_cmd wavectl_pin_cmd;
 extern const struct wavectl_cmd wavectl_stop_cmd;
 extern const struct wavectl_cmd wavectl_status_cmd;

@@ -411,3 +411,92 @@ int vmm_domxml_live(const char *xml, struct vmm_domxml_live *live, char *why, si
 	xmlFreeDoc(doc);
 	return 0;
 }
+
+#define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
+#define WAVE_NET_ALIAS "ua-wave-net0"
+
+static void drop_children(xmlNode *n, const char *name)
+{
+	xmlNode *c;
+
+	while ((c = child(n, name))) {
+		xmlUnlinkNode(c);
+		xmlFreeNode(c);
+	}
+}
+
+static xmlNode *new_child(xmlNode *parent, xmlNs *ns, const char *name, const char *const *attrs)
+{
+	xmlNode *n = xmlNewChild(parent, ns, (const xmlChar *)name, NULL);
+
+	for (; n && attrs && attrs[0]; attrs += 2)
+		if (!xmlSetProp(n, (const xmlChar *)attrs[0], (const xmlChar *)attrs[1]))
+			return NULL;
+	return n;
+}
+
+static xmlNode *bridge_interface(xmlNode *devs)
+{
+	for (xmlNode *c = devs ? devs->children : NULL; c; c = c->next) {
+		xmlChar *type;
+		int bridge;
+
+		if (c->type != XML_ELEMENT_NODE || c->ns || strcmp((const char *)c->name, "interface"))
+			continue;
+		type = xmlGetProp(c, (const xmlChar *)"type");
+		bridge = type && !strcmp((const char *)type, "bridge");
+		xmlFree(type);
+		if (bridge)
+			return c;
+	}
+	return NULL;
+}
+
+/* vectors=0 on the interface's virtio-net device (QEMU's own property, through libvirt). */
+static int no_msix(xmlNode *dom)
+{
+	static const char *const dev_a[] = { "alias", WAVE_NET_ALIAS, NULL };
+	static const char *const prop_a[] = { "name", "vectors", "type", "unsigned", "value", "0",
+					      NULL };
+	xmlNs *ns = xmlSearchNsByHref(dom->doc, dom, (const xmlChar *)QEMU_NS);
+	xmlNode *ov, *dev, *fe;
+
+	if (!ns && !(ns = xmlNewNs(dom, (const xmlChar *)QEMU_NS, (const xmlChar *)"qemu")))
+		return -ENOMEM;
+	if (!(ov = new_child(dom, ns, "override", NULL)) || !(dev = new_child(ov, ns, "device", dev_a)) ||
+	    !(fe = new_child(dev, ns, "frontend", NULL)) || !new_child(fe, ns, "property", prop_a))
+		return -ENOMEM;
+	return 0;
+}
+
+int vmm_domxml_vhostuser(struct vmm_domxml *d, const char *sock, int tcg)
+{
+	static const char *const memfd_a[] = { "type", "memfd", NULL };
+	static const char *const shared_a[] = { "mode", "shared", NULL };
+	static const char *const recon_a[] = { "enabled", "yes", "timeout", "1", NULL };
+	static const char *const model_a[] = { "type", "virtio", NULL };
+	static const char *const alias_a[] = { "name", WAVE_NET_ALIAS, NULL };
+	const char *const src_a[] = { "type", "unix", "path", sock, "mode", "client", NULL };
+	xmlNode *dom = xmlDocGetRootElement(d->doc), *itf = bridge_interface(child(dom, "devices"));
+	xmlNode *mb, *src;
+
+	if (!itf)
+		return -ENOENT;
+	if (!xmlSetProp(itf, (const xmlChar *)"type", (const xmlChar *)"vhostuser"))
+		return -ENOMEM;
+	drop_children(itf, "source");
+	drop_children(itf, "model");
+	drop_children(itf, "alias");
+	drop_children(itf, "target"); /* a tap's name: none with vhost-user */
+	if (!(src = new_child(itf, NULL, "source", src_a)) || !new_child(src, NULL, "reconnect", recon_a) ||
+	    !new_child(itf, NULL, "model", model_a) || !new_child(itf, NULL, "alias", alias_a))
+		return -ENOMEM;
+	/* The switch reads and writes guest memory: it must be a shared file. */
+	if (!(mb = child(dom, "memoryBacking")) && !(mb = new_child(dom, NULL, "memoryBacking", NULL)))
+		return -ENOMEM;
+	drop_children(mb, "source");
+	drop_children(mb, "access");
+	if (!new_child(mb, NULL, "source", memfd_a) || !new_child(mb, NULL, "access", shared_a))
+		return -ENOMEM;
+	return tcg ? no_msix(dom) : 0;
+}

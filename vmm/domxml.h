@@ -67,6 +67,16 @@ char *vmm_domxml_dump(const struct vmm_domxml *d);
 
 void vmm_domxml_free(struct vmm_domxml *d);
 
+/*
+ * Moves the domain's first bridge interface onto wave-switch: a
+ * vhost-user interface whose QEMU connects (and reconnects, every second)
+ * to sock, with guest memory in a shared memfd (the switch copies frames
+ * in and out of it). tcg: also vectors=0 on the device (QEMU 7.2 under
+ * TCG crashes with MSI-X on vhost-user; KVM hosts keep MSI-X). Returns 0,
+ * -ENOENT if there is no bridge interface (nothing changed), or -ENOMEM.
+ */
+int vmm_domxml_vhostuser(struct vmm_domxml *d, const char *sock, int tcg);
+
 /* What a running domain's live XML says about its devices. */
 struct vmm_domxml_live {
 	unsigned int nr_taps;

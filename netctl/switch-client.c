@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* The client side of wave-switch's control socket (see switch-client.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/site.h"
+#include "netctl/switch-client.h"
+
+#define SWC_TIMEOUT_MS 2000
+
+void swc_path(char *buf, size_t size)
+{
+	const char *env = getenv("WAVE_SWITCH_CTL");
+
+	if (env && *env)
+		snprintf(buf, size, "%s", env);
+	else
+		site_path(buf, size, NULL, SWC_SOCK);
+}
+
+void swc_vhost_path(const char *vm, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s/%s.sock", site_rundir(), SWC_VHOSTDIR, vm);
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = SWC_TIMEOUT_MS / 1000,
+			      .tv_usec = (SWC_TIMEOUT_MS % 1000) * 1000 };
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		int err = errno;
+
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+int swc_request(const char *path, const char *req, char *reply, size_t size)
+{
+	size_t got = 0;
+	ssize_t n = 0;
+	char *nl;
+	int fd = connect_to(path), ret = 0;
+
+	if (fd < 0)
+		return fd;
+	if (dprintf(fd, "%s\n", req) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	while (got + 1 < size && (n = read(fd, reply + got, size - 1 - got)) > 0)
+		got += (size_t)n;
+	if (n < 0 && got + 1 < size)
+		ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
+	reply[got] = 0;
+	if (!ret && !(nl = strchr(reply, '\n')))
+		ret = got + 1 >= size ? -EMSGSIZE : -EPROTO;
+	else if (!ret) {
+		*nl = 0;
+		if (!strncmp(reply, "{\"error\"", 8))
+			ret = -EPROTO;
+	}
+out:
+	close(fd);
+	return ret;
+}

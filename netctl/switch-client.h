@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The client side of wave-switch's control socket (switch-ctl.c): one
+ * request line, one JSON reply line. For wavectl (net up|down|status,
+ * launch, stop) and waved. No DPDK here.
+ */
+#ifndef WAVE_NETCTL_SWITCH_CLIENT_H
+#define WAVE_NETCTL_SWITCH_CLIENT_H
+
+#include <stddef.h>
+
+#define SWC_SOCK     "switch.sock" /* in the run directory */
+#define SWC_PID      "switch.pid"
+#define SWC_LOG      "switch.log"
+#define SWC_VHOSTDIR "vhost"       /* the VMs' vhost-user sockets */
+
+/* The control socket's path: $WAVE_SWITCH_CTL, else RUNDIR/switch.sock. */
+void swc_path(char *buf, size_t size);
+
+/*
+ * Sends req (without newline) and reads the reply line into reply
+ * (NUL-terminated, newline removed). Returns 0; -ENOENT or -ECONNREFUSED
+ * when no switch listens; -ETIMEDOUT; -EPROTO when the reply is an
+ * {"error":...} (reply holds it); -EMSGSIZE when it does not fit.
+ */
+int swc_request(const char *path, const char *req, char *reply, size_t size);
+
+/* A VM's vhost-user socket path: RUNDIR/vhost/NAME.sock. */
+void swc_vhost_path(const char *vm, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Integration: wave-switch, the DPDK data plane, with a real libvirt
+ * guest on it. 'wavectl net up' starts the switch and plugs its tap into
+ * the guests' bridge; 'wavectl launch' puts the echo VM's interface on
+ * the switch (vhost-user). Checked: the switch sleeps when nothing comes;
+ * ARP and UDP echo cross it (host - bridge - tap - switch - vhost - guest);
+ * a meter on the VM holds its rate; bad control requests are refused and
+ * the switch goes on; the guest's QEMU leaving and coming back (destroy,
+ * start) is survived and counted, and traffic flows again.
+ *
+ * Everything it starts goes on every path (group teardown, and SIGTERM
+ * from the runner): the VM, the switch (by the pid it wrote, through
+ * 'wavectl net down'), the bridge and libvirtd only if this test made
+ * them, its run directory. Needs root; skipped otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "common/clock.h"
+#include "common/site.h"
+#include "images/guest/guest.h"
+#include "netctl/switch-client.h"
+#include "tests/util.h"
+
+#define BOOT_TIMEOUT_S 180
+
+static char rundir[64], vm[32], console[128], ctl[128], tap[16], vm_ip[32];
+static int ready;
+
+static int run(char *const argv[], int quiet)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		if (quiet) {
+			int fd = open("/dev/null", O_WRONLY);
+
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void cleanup(void)
+{
+	char *stop[] = { "build/bin/wavectl", "stop", vm, NULL };
+	char *down[] = { "build/bin/wavectl", "net", "down", NULL };
+	char *net[] = { "scripts/net.sh", "down", NULL };
+	char *lvd[] = { "scripts/libvirtd.sh", "stop", NULL };
+	char p[160];
+
+	if (!ready)
+		return;
+	ready = 0;
+	run(stop, 1);
+	run(down, 1);
+	run(net, 1);
+	run(lvd, 1);
+	unlink(console);
+	snprintf(p, sizeof(p), "%s/console", rundir);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/vhost", rundir);
+	rmdir(p);
+	for (const char *f = "switch.log\0switch.pid\0switch.sock\0accel\0"; *f; f += strlen(f) + 1) {
+		snprintf(p, sizeof(p), "%s/%s", rundir, f);
+		unlink(p);
+	}
+	rmdir(rundir);
+}
+
+static void on_signal(int sig)
+{
+	cleanup();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static json_object *stats(void)
+{
+	static char reply[64 * 1024];
+
+	assert_int_equal(swc_request(ctl, "stats", reply, sizeof(reply)), 0);
+	return json_tokener_parse(reply);
+}
+
+static int64_t port_stat(json_object *root, const char *name, const char *key)
+{
+	json_object *ports, *v;
+
+	assert_true(json_object_object_get_ex(root, "ports", &ports));
+	for (size_t i = 0; i < json_object_array_length(ports); i++) {
+		json_object *p = json_object_array_get_idx(ports, i);
+
+		if (json_object_object_get_ex(p, "name", &v) &&
+		    !strcmp(json_object_get_string(v), name)) {
+			assert_true(json_object_object_get_ex(p, key, &v));
+			return json_object_get_int64(v);
+		}
+	}
+	fail_msg("no port %s", name);
+	return -1;
+}
+
+static int64_t vm_stat(const char *key)
+{
+	json_object *s = stats();
+	int64_t v = port_stat(s, vm, key);
+
+	json_object_put(s);
+	return v;
+}
+
+static int wait_console(const char *prefix, int nth, int timeout_s)
+{
+	time_t end = time(NULL) + timeout_s;
+
+	while (time(NULL) <= end) {
+		FILE *f = fopen(console, "r");
+		char buf[256];
+		int seen = 0;
+
+		while (f && fgets(buf, sizeof(buf), f))
+			if (!strncmp(buf, prefix, strlen(prefix)) && ++seen == nth) {
+				fclose(f);
+				return 0;
+			}
+		if (f)
+			fclose(f);
+		usleep(200000);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Sends n echo requests of size bytes (gap_us apart); returns the replies seen. */
+static unsigned int echo(unsigned int n, size_t size, unsigned int gap_us, int wait_ms)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(7777) };
+	struct timeval tv = { .tv_usec = 1000 };
+	char buf[2048] = { 0 };
+	struct echo_msg *m = (struct echo_msg *)buf;
+	unsigned int got = 0;
+	uint64_t end;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0 && size >= sizeof(*m) && size <= sizeof(buf));
+	inet_pton(AF_INET, vm_ip, &a.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (unsigned int i = 0; i < n; i++) {
+		m->magic = ECHO_MAGIC;
+		m->cost_us = 0;
+		m->seq = i;
+		sendto(fd, buf, size, 0, (struct sockaddr *)&a, sizeof(a));
+		got += recv(fd, buf + 1024, 64, MSG_DONTWAIT) > 0;
+		if (gap_us)
+			usleep(gap_us);
+	}
+	end = wave_now_ns() + (uint64_t)wait_ms * 1000000;
+	while (wave_now_ns() < end)
+		got += recv(fd, buf + 1024, 64, 0) > 0;
+	close(fd);
+	return got;
+}
+
+static int group_setup(void **state)
+{
+	char *lvd[] = { "scripts/libvirtd.sh", "start", NULL };
+	char *net[] = { "scripts/net.sh", "up", NULL };
+	char *up[] = { "build/bin/wavectl", "net", "up", "--tap", tap, NULL };
+	char *launch[] = { "build/bin/wavectl", "launch", "images/xml/latency-echo.xml", "--name", vm,
+			   "--ip", vm_ip, NULL };
+
+	if (geteuid() != 0)
+		return 0;
+	snprintf(rundir, sizeof(rundir), "/run/wave-vm-test-%d", (int)getpid());
+	snprintf(vm, sizeof(vm), "ws%d-echo", (int)getpid());
+	snprintf(tap, sizeof(tap), "ws%d", (int)getpid() % 100000);
+	snprintf(console, sizeof(console), "%s/console/%s.log", rundir, vm);
+	snprintf(ctl, sizeof(ctl), "%s/%s", rundir, SWC_SOCK);
+	snprintf(vm_ip, sizeof(vm_ip), "%s%d", SITE_NET, 200 + (int)getpid() % 50);
+	setenv("WAVE_RUNDIR", rundir, 1);
+	unsetenv("WAVE_SWITCH_CTL");
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	ready = 1;
+	if (run(lvd, 0) || run(net, 0) || run(up, 0) || run(launch, 0)) {
+		fprintf(stderr, "test-switch: libvirtd, the bridge, the switch or the VM did not start\n");
+		return -1;
+	}
+	if (wait_console("WAVE-READY", 1, BOOT_TIMEOUT_S)) {
+		fprintf(stderr, "test-switch: the echo guest did not come up\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	cleanup();
+	return 0;
+}
+
+static void need_root(void)
+{
+	if (geteuid() != 0)
+		test_skip("needs root (libvirtd, QEMU guests, DPDK's tap)");
+}
+
+static void echo_crosses_the_switch(void **state)
+{
+	json_object *s;
+
+	need_root();
+	assert_true(echo(20, sizeof(struct echo_msg), 20000, 500) >= 18);
+	s = stats();
+	assert_int_equal(port_stat(s, vm, "up"), 1);
+	assert_true(port_stat(s, vm, "rx_pkts") >= 18);  /* the replies, from the guest */
+	assert_true(port_stat(s, vm, "tx_pkts") >= 18);  /* the requests, to it */
+	assert_true(port_stat(s, tap, "rx_pkts") >= 18);
+	json_object_put(s);
+}
+
+/* Nothing to forward: the switch sleeps instead of polling a core away. */
+static void idle_switch_sleeps(void **state)
+{
+	char path[160];
+	json_object *s0, *s1, *v;
+	int64_t sleeps0, sleeps1;
+	uint64_t run0, run1, t0, t1;
+	FILE *f;
+	long pid;
+
+	need_root();
+	snprintf(path, sizeof(path), "%s/%s", rundir, SWC_PID);
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fscanf(f, "%ld", &pid), 1);
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%ld/schedstat", pid);
+	s0 = stats();
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fscanf(f, "%" SCNu64, &run0), 1);
+	fclose(f);
+	t0 = wave_now_ns();
+	sleep(2);
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fscanf(f, "%" SCNu64, &run1), 1);
+	fclose(f);
+	t1 = wave_now_ns();
+	s1 = stats();
+	json_object_object_get_ex(s0, "sleeps", &v);
+	sleeps0 = json_object_get_int64(v);
+	json_object_object_get_ex(s1, "sleeps", &v);
+	sleeps1 = json_object_get_int64(v);
+	/* A polling loop would take the whole 2 s; a sleeping one next to nothing. */
+	assert_true(run1 - run0 < (t1 - t0) / 2);
+	assert_true(sleeps1 >= sleeps0);
+	json_object_put(s0);
+	json_object_put(s1);
+}
+
+/*
+ * 100 kB/s with a 4 kB burst towards the VM, then 400 frames of 1000
+ * bytes as fast as the host sends: what reaches the VM is at most the
+ * rate times the time since the meter was set, plus the burst.
+ */
+static void meter_holds_a_vms_rate(void **state)
+{
+	char req[128], reply[256];
+	int64_t tx0, bytes0, drops0, tx1, bytes1, drops1;
+	uint64_t t0;
+	double allowed;
+
+	need_root();
+	tx0 = vm_stat("tx_pkts");
+	bytes0 = vm_stat("tx_bytes");
+	drops0 = vm_stat("drop_meter_to");
+	snprintf(req, sizeof(req), "rate %s to 100000 4000", vm);
+	t0 = wave_now_ns();
+	assert_int_equal(swc_request(ctl, req, reply, sizeof(reply)), 0);
+	echo(400, 1000, 0, 300);
+	tx1 = vm_stat("tx_pkts");
+	bytes1 = vm_stat("tx_bytes");
+	drops1 = vm_stat("drop_meter_to");
+	allowed = 100000.0 * (double)(wave_now_ns() - t0) / 1e9 + 4000 + 1100;
+	print_message("meter: %lld frames (%lld bytes) passed in %.2f s, %lld dropped, %.0f bytes "
+		      "allowed\n", (long long)(tx1 - tx0), (long long)(bytes1 - bytes0),
+		      (double)(wave_now_ns() - t0) / 1e9, (long long)(drops1 - drops0), allowed);
+	assert_true(drops1 - drops0 > 0);
+	assert_true((double)(bytes1 - bytes0) <= allowed);
+	snprintf(req, sizeof(req), "rate %s to 0 0", vm);
+	assert_int_equal(swc_request(ctl, req, reply, sizeof(reply)), 0);
+	assert_true(echo(10, sizeof(struct echo_msg), 20000, 500) >= 9);
+}
+
+static void bad_requests_are_refused(void **state)
+{
+	static const char *const bad[] = {
+		"", "nonsense", "rate", "rate nosuchvm to 1000 3000", "add-vm a\"b /tmp/x.sock",
+		"add-vm x /tmp/a,b.sock", "class nosuchvm latency", "del-vm", "stats extra",
+	};
+	char reply[512], req[160];
+
+	need_root();
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(swc_request(ctl, bad[i], reply, sizeof(reply)), -EPROTO);
+		assert_non_null(strstr(reply, "\"error\""));
+	}
+	snprintf(req, sizeof(req), "rate %s to 99999999999999999 3000", vm);
+	assert_int_equal(swc_request(ctl, req, reply, sizeof(reply)), -EPROTO);
+	snprintf(req, sizeof(req), "rate %s sideways 1000 3000", vm);
+	assert_int_equal(swc_request(ctl, req, reply, sizeof(reply)), -EPROTO);
+	snprintf(req, sizeof(req), "rate %s to 1000 10", vm); /* a burst under a frame */
+	assert_int_equal(swc_request(ctl, req, reply, sizeof(reply)), -EPROTO);
+	assert_int_equal(vm_stat("rate_to"), 0);
+	assert_int_equal(vm_stat("up"), 1);
+}
+
+/* QEMU goes away and comes back on the same socket: counted, and frames flow again. */
+static void guest_leaving_and_returning_is_survived(void **state)
+{
+	char cmd[256];
+	int64_t connects = 0;
+
+	need_root();
+	snprintf(cmd, sizeof(cmd), "virsh -q destroy %s >/dev/null", vm);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(truncate(console, 0), 0); /* the next WAVE-READY is the new boot's */
+	snprintf(cmd, sizeof(cmd), "virsh -q start %s >/dev/null", vm);
+	assert_int_equal(system(cmd), 0);
+	for (int i = 0; i < 100 && connects < 2; i++) {
+		usleep(100000);
+		connects = vm_stat("connects");
+	}
+	assert_int_equal(connects, 2);
+	assert_int_equal(vm_stat("disconnects"), 1);
+	assert_int_equal(wait_console("WAVE-READY", 1, BOOT_TIMEOUT_S), 0);
+	assert_true(echo(20, sizeof(struct echo_msg), 20000, 500) >= 18);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(echo_crosses_the_switch),
+		cmocka_unit_test(idle_switch_sleeps),
+		cmocka_unit_test(meter_holds_a_vms_rate),
+		cmocka_unit_test(bad_requests_are_refused),
+		cmocka_unit_test(guest_leaving_and_returning_is_survived),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

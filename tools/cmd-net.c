@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * wavectl net up|down|status: the network data plane (wave-switch).
+ *   up      starts wave-switch in the background (log and pid in the run
+ *           directory), waits until its control socket answers, and plugs
+ *           its host port (a tap) into the guests' bridge, so the host and
+ *           VMs still on the bridge reach the VMs behind the switch at
+ *           their usual addresses. From then on 'wavectl launch' puts a
+ *           VM's bridge interface on the switch (vhost-user).
+ *   down    stops it (by the pid it wrote, checked to be wave-switch).
+ *           VMs on it lose their network until it is up again; their QEMU
+ *           reconnects by itself.
+ *   status  every port's counters.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <json-c/json.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/opt.h"
+#include "common/site.h"
+#include "netctl/switch-client.h"
+#include "tools/wavectl.h"
+
+#define NET_START_TIMEOUT_S 20
+#define NET_STOP_TIMEOUT_S  10
+
+static struct {
+	const char *tap, *bridge, *qemu_group;
+	unsigned int mem;
+	int json;
+} no = { .tap = "wvsw0", .qemu_group = "libvirt-qemu", .mem = 64 };
+
+static const struct opt net_opts[] = {
+	OPT_STRING("tap", "NAME", &no.tap, "up: the switch's host port"),
+	OPT_STRING("bridge", "NAME", &no.bridge, "up: the bridge it joins (default $WAVE_BRIDGE or "
+		   "wavebr0)"),
+	OPT_STRING("qemu-group", "GROUP", &no.qemu_group, "up: QEMU's group (may open the VMs' "
+		   "vhost-user sockets)"),
+	OPT_UINT("mem", "MIB", &no.mem, 16, 4096, "up: the switch's DPDK memory"),
+	OPT_BOOL("json", 0, &no.json, "status: the switch's counters as JSON"),
+	OPT_VERBOSE(),
+	OPT_END(),
+};
+
+static const struct opt_cmd net_cmd = {
+	.name = "net",
+	.usage = "wavectl net up|down|status [OPTIONS]",
+	.about = "Starts, stops or shows wave-switch, the VMs' network data plane (DPDK,\n"
+		 "vhost-user). While it is up, 'wavectl launch' connects new VMs to it.\n",
+	.opts = net_opts,
+	.epilog = "Environment: WAVE_RUNDIR (log, pid, sockets), WAVE_SWITCH_CTL (its control "
+		  "socket).\n",
+	.min_args = 1,
+	.max_args = 1,
+};
+
+static pid_t read_pid(void)
+{
+	char path[4096], comm[64] = "", proc[64];
+	long pid = 0;
+	FILE *f;
+
+	site_path(path, sizeof(path), NULL, SWC_PID);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	snprintf(proc, sizeof(proc), "/proc/%ld/comm", pid);
+	if (pid <= 0 || !(f = fopen(proc, "r")))
+		return 0;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = 0;
+	fclose(f);
+	return strncmp(comm, "wave-switch", 11) ? 0 : (pid_t)pid;
+}
+
+/* Plugs the tap into the bridge (SIOCBRADDIF) and keeps the host's IPv6 chatter off it. */
+static int join_bridge(const char *tap, const char *bridge)
+{
+	struct ifreq ifr = { 0 };
+	char path[256];
+	int fd, ret = 0, idx = (int)if_nametoindex(tap);
+	FILE *f;
+
+	if (!idx || !if_nametoindex(bridge)) {
+		wave_err("net: %s missing (create the bridge with 'scripts/net.sh up')",
+			 idx ? bridge : tap);
+		return -ENODEV;
+	}
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", tap);
+	if ((f = fopen(path, "w"))) {
+		fputs("1\n", f);
+		fclose(f);
+	}
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", bridge);
+	ifr.ifr_ifindex = idx;
+	if (ioctl(fd, SIOCBRADDIF, &ifr) && errno != EBUSY) {
+		ret = -errno;
+		wave_err("net: adding %s to bridge %s: %s", tap, bridge, strerror(errno));
+	}
+	close(fd);
+	return ret;
+}
+
+/* The VMs' socket directory: root and QEMU's group may enter, nobody else. */
+static int make_dirs(void)
+{
+	char dir[4096];
+	struct group *g = getgrnam(no.qemu_group);
+
+	mkdir(site_rundir(), 0755);
+	snprintf(dir, sizeof(dir), "%s/%s", site_rundir(), SWC_VHOSTDIR);
+	if (mkdir(dir, 0750) && errno != EEXIST) {
+		wave_err("net: %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (!g)
+		wave_warn("net: no group '%s': only root's QEMU may use the switch (--qemu-group)",
+			  no.qemu_group);
+	else if (chown(dir, 0, g->gr_gid) || chmod(dir, 0750))
+		return -errno;
+	return 0;
+}
+
+static pid_t start_switch(void)
+{
+	char bin[4096], log[4096], pidf[4096], ctl[4096], mem[16];
+	char *argv[] = { bin, "--tap", (char *)no.tap, "--ctl", ctl, "--pid-file", pidf,
+			 "--mem", mem, NULL };
+	pid_t pid;
+	int fd;
+
+	site_bindir(bin, sizeof(bin));
+	strncat(bin, "/wave-switch", sizeof(bin) - strlen(bin) - 1);
+	site_path(log, sizeof(log), NULL, SWC_LOG);
+	site_path(pidf, sizeof(pidf), NULL, SWC_PID);
+	swc_path(ctl, sizeof(ctl));
+	snprintf(mem, sizeof(mem), "%u", no.mem);
+	if ((pid = fork()) < 0)
+		return -errno;
+	if (pid)
+		return pid;
+	setsid(); /* outlives wavectl: a daemon, not a child */
+	if ((fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	if ((fd = open("/dev/null", O_RDONLY)) >= 0)
+		dup2(fd, 0);
+	execv(bin, argv);
+	fprintf(stderr, "wavectl net up: cannot run %s: %s\n", bin, strerror(errno));
+	_exit(127);
+}
+
+static int net_up(const char *ctl)
+{
+	char reply[256], log[4096];
+	pid_t pid;
+	int ret, status;
+
+	ret = swc_request(ctl, "stats", reply, sizeof(reply));
+	if (!ret || ret == -EMSGSIZE) {
+		printf("net: wave-switch is up already (%s)\n", ctl);
+		return 0;
+	}
+	if ((ret = make_dirs()) || (pid = start_switch()) < 0)
+		return ret ? ret : -errno;
+	site_path(log, sizeof(log), NULL, SWC_LOG);
+	for (int i = 0; i < NET_START_TIMEOUT_S * 10; i++) {
+		ret = swc_request(ctl, "stats", reply, sizeof(reply));
+		if (!ret || ret == -EMSGSIZE)
+			break;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			wave_err("net: wave-switch exited at start (status %d); see %s", status, log);
+			return -EIO;
+		}
+		if (i == 20)
+			fprintf(stderr, "net: waiting for wave-switch to answer on %s ...\n", ctl);
+		usleep(100000);
+	}
+	if (ret && ret != -EMSGSIZE) {
+		wave_err("net: wave-switch (pid %d) does not answer on %s; see %s", (int)pid, ctl, log);
+		kill(pid, SIGTERM);
+		return -ETIMEDOUT;
+	}
+	if ((ret = join_bridge(no.tap, no.bridge ? no.bridge : site_bridge())))
+		return ret;
+	printf("net: wave-switch up (pid %d): host port %s on bridge %s, control %s, log %s\n",
+	       (int)pid, no.tap, no.bridge ? no.bridge : site_bridge(), ctl, log);
+	return 0;
+}
+
+static int net_down(void)
+{
+	pid_t pid = read_pid();
+
+	if (!pid) {
+		printf("net: wave-switch is not running\n");
+		return 0;
+	}
+	kill(pid, SIGTERM);
+	for (int i = 0; i < NET_STOP_TIMEOUT_S * 10 && !kill(pid, 0); i++)
+		usleep(100000);
+	if (!kill(pid, 0)) {
+		wave_warn("net: wave-switch (pid %d) ignored SIGTERM for %d s: killed", (int)pid,
+			  NET_STOP_TIMEOUT_S);
+		kill(pid, SIGKILL);
+	}
+	printf("net: wave-switch stopped\n");
+	return 0;
+}
+
+static uint64_t jnum(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? (uint64_t)json_object_get_int64(v) : 0;
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "?";
+}
+
+static int net_status(const char *ctl)
+{
+	static char reply[64 * 1024];
+	json_object *root, *ports;
+	int ret = swc_request(ctl, "stats", reply, sizeof(reply));
+
+	if (ret) {
+		wave_err("net: wave-switch does not answer on %s: %s", ctl,
+			 ret == -EPROTO ? reply : strerror(-ret));
+		return ret;
+	}
+	if (no.json) {
+		printf("%s\n", reply);
+		return 0;
+	}
+	if (!(root = json_tokener_parse(reply)) || !json_object_object_get_ex(root, "ports", &ports)) {
+		wave_err("net: wave-switch's reply is not what wavectl expects");
+		json_object_put(root);
+		return -EPROTO;
+	}
+	printf("wave-switch: up %.0f s, %llu sleeps, %llu wakeups, %llu MAC addresses\n",
+	       (double)jnum(root, "uptime_s"), (unsigned long long)jnum(root, "sleeps"),
+	       (unsigned long long)jnum(root, "wakeups"), (unsigned long long)jnum(root, "mac_entries"));
+	printf("%-16s %-5s %-8s %-4s %10s %10s %8s %8s %8s %12s %12s\n", "port", "kind", "class",
+	       "up", "rx pkts", "tx pkts", "meter", "full", "backlog", "rate from", "rate to");
+	for (size_t i = 0; i < json_object_array_length(ports); i++) {
+		json_object *p = json_object_array_get_idx(ports, i);
+		json_object *up;
+
+		json_object_object_get_ex(p, "up", &up);
+		printf("%-16s %-5s %-8s %-4s %10llu %10llu %8llu %8llu %8llu %10.1fMb %10.1fMb\n",
+		       jstr(p, "name"), jstr(p, "kind"), jstr(p, "class"),
+		       json_object_get_boolean(up) ? "yes" : "no",
+		       (unsigned long long)jnum(p, "rx_pkts"), (unsigned long long)jnum(p, "tx_pkts"),
+		       (unsigned long long)(jnum(p, "drop_meter_from") + jnum(p, "drop_meter_to")),
+		       (unsigned long long)jnum(p, "drop_full"), (unsigned long long)jnum(p, "backlog"),
+		       (double)jnum(p, "rate_from") * 8 / 1e6, (double)jnum(p, "rate_to") * 8 / 1e6);
+	}
+	json_object_put(root);
+	return 0;
+}
+
+static int net_run(int argc, char **argv)
+{
+	char ctl[4096];
+	int first, ret = opt_parse(&net_cmd, argc, argv, &first);
+
+	if (ret)
+		return ret > 0 ? 0 : 2;
+	swc_path(ctl, sizeof(ctl));
+	if (!strcmp(argv[first], "up"))
+		ret = net_up(ctl);
+	else if (!strcmp(argv[first], "down"))
+		ret = net_down();
+	else if (!strcmp(argv[first], "status"))
+		ret = net_status(ctl);
+	else {
+		wave_err("net: unknown action '%s' (up, down, status)", argv[first]);
+		return 2;
+	}
+	return ret ? 1 : 0;
+}
+
+const struct wavectl_cmd wavectl_net_cmd = {
+	.name = "net",
+	.summary = "start, stop or show wave-switch, the VMs' network data plane",
+	.run = net_run,
+};
