@@ -195,6 +195,47 @@ static void examples_are_valid(void **state)
 	}
 }
 
+static struct vmm_domxml *parse_example(const char *file)
+{
+	struct vmm_fill f = fill_all;
+	struct vmm_domxml_info info;
+	struct vmm_domxml *d = NULL;
+	char *text = slurp(file), *out = NULL;
+
+	f.images = imgdir;
+	assert_int_equal(vmm_xml_fill(text, &f, &out, why, sizeof(why)), 0);
+	assert_int_equal(vmm_domxml_parse(out, &d, &info, why, sizeof(why)), 0);
+	free(out);
+	free(text);
+	return d;
+}
+
+/*
+ * On wave-switch: the bridge interface becomes a vhost-user client of
+ * the socket, guest memory a shared memfd; MSI-X off only under TCG.
+ */
+static void bridge_interface_moves_onto_the_switch(void **state)
+{
+	for (int tcg = 0; tcg < 2; tcg++) {
+		struct vmm_domxml *d = parse_example("images/xml/mem.xml");
+		char *dump;
+
+		assert_int_equal(vmm_domxml_vhostuser(d, "/run/wave-vm/vhost/vm1.sock", tcg), 0);
+		dump = vmm_domxml_dump(d);
+		assert_non_null(strstr(dump, "<interface type=\"vhostuser\">"));
+		assert_non_null(strstr(dump, "path=\"/run/wave-vm/vhost/vm1.sock\" mode=\"client\""));
+		assert_null(strstr(dump, "bridge=")); /* the old source is gone */
+		assert_non_null(strstr(dump, "<source type=\"memfd\"/>"));
+		assert_non_null(strstr(dump, "<access mode=\"shared\"/>"));
+		assert_true(!strstr(dump, "name=\"vectors\" type=\"unsigned\" value=\"0\"") == !tcg);
+		assert_non_null(strstr(dump, "freePageReporting")); /* the rest is kept */
+		free(dump);
+		/* Only one bridge interface was there: a second call finds none. */
+		assert_int_equal(vmm_domxml_vhostuser(d, "/x.sock", tcg), -ENOENT);
+		vmm_domxml_free(d);
+	}
+}
+
 static int parse_fails(const char *xml, const char *needle)
 {
 	struct vmm_domxml_info info;
@@ -300,6 +341,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_domains_are_refused_with_line, img_setup,
 						img_teardown),
 		cmocka_unit_test(live_xml_gives_taps_console_ip),
+		cmocka_unit_test_setup_teardown(bridge_interface_moves_onto_the_switch, img_setup,
+						img_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -268,15 +268,18 @@ static int net_status(const char *ctl)
 	       "up", "rx pkts", "tx pkts", "meter", "full", "backlog", "rate from", "rate to");
 	for (size_t i = 0; i < json_object_array_length(ports); i++) {
 		json_object *p = json_object_array_get_idx(ports, i);
-		json_object *up;
+		json_object *up, *bl;
+		char backlog[24] = "-";
 
 		json_object_object_get_ex(p, "up", &up);
-		printf("%-16s %-5s %-8s %-4s %10llu %10llu %8llu %8llu %8llu %10.1fMb %10.1fMb\n",
+		if (json_object_object_get_ex(p, "backlog", &bl) && json_object_get_int64(bl) >= 0)
+			snprintf(backlog, sizeof(backlog), "%lld", (long long)json_object_get_int64(bl));
+		printf("%-16s %-5s %-8s %-4s %10llu %10llu %8llu %8llu %8s %10.1fMb %10.1fMb\n",
 		       jstr(p, "name"), jstr(p, "kind"), jstr(p, "class"),
 		       json_object_get_boolean(up) ? "yes" : "no",
 		       (unsigned long long)jnum(p, "rx_pkts"), (unsigned long long)jnum(p, "tx_pkts"),
 		       (unsigned long long)(jnum(p, "drop_meter_from") + jnum(p, "drop_meter_to")),
-		       (unsigned long long)jnum(p, "drop_full"), (unsigned long long)jnum(p, "backlog"),
+		       (unsigned long long)jnum(p, "drop_full"), backlog,
 		       (double)jnum(p, "rate_from") * 8 / 1e6, (double)jnum(p, "rate_to") * 8 / 1e6);
 	}
 	json_object_put(root);
