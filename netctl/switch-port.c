@@ -70,11 +70,10 @@ int sw_eal_init(struct sw *sw, const char *prog)
 static int on_link(uint16_t port_id, enum rte_eth_event_type type, void *arg, void *ret_param)
 {
 	struct sw *sw = arg;
-	struct sw_port *p = port_id < SW_MAX_PORTS ? sw->by_id[port_id] : NULL;
 	uint64_t one = 1;
 
-	if (p) {
-		atomic_store(&p->changed, 1);
+	if (port_id < SW_MAX_PORTS) {
+		atomic_store(&sw->link_changed[port_id], 1);
 		if (write(sw->evfd, &one, sizeof(one)) < 0)
 			return 0; /* counter saturated: the loop is already due */
 	}
@@ -365,7 +364,7 @@ void sw_port_refresh(struct sw *sw, struct sw_port *p)
 	struct rte_eth_link link = { 0 };
 	int up;
 
-	atomic_store(&p->changed, 0);
+	atomic_store(&sw->link_changed[p->port_id], 0);
 	up = p->kind == SW_HOST ||
 	     (!rte_eth_link_get_nowait(p->port_id, &link) && link.link_status);
 	if (p->intr_fd >= 0) {

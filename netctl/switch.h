@@ -12,7 +12,7 @@
  * Threads: one forwarding thread (the process's main thread) owns every
  * structure here. net_vhost reports a guest that connects or leaves from
  * its own thread; that callback only raises a port's flag and rings an
- * eventfd (see sw_port.changed).
+ * eventfd (see sw.link_changed).
  *
  * Files: switch-port.c (EAL, ports, interrupts), switch-fwd.c (a burst:
  * learn, look up, meter, queue, send), switch-loop.c (polling and
@@ -65,7 +65,6 @@ struct sw_port {
 	uint16_t port_id;        /* the ethdev */
 	int up;                  /* link up: the guest is connected (tap: always) */
 	int intr_fd;             /* the queue's interrupt fd while up, else -1 */
-	atomic_int changed;      /* set by net_vhost's thread: link went up or down */
 	struct sw_meter meter[SW_NR_DIRS];
 	struct sw_counters c;
 	uint16_t txn;            /* frames queued for this port this round */
@@ -86,6 +85,12 @@ struct sw {
 	struct sw_port *port[SW_MAX_PORTS]; /* in service order once sorted */
 	unsigned int nports;
 	struct sw_port *by_id[SW_MAX_PORTS]; /* by ethdev port id */
+	/*
+	 * Set by net_vhost's thread (a guest came, left, or re-sent a queue),
+	 * cleared by the loop before it looks. By port id, in the switch and
+	 * not in the port: the callback may run while the loop frees a port.
+	 */
+	atomic_int link_changed[SW_MAX_PORTS];
 	struct rte_mempool *pool;
 	struct mac_table mac;
 	int epfd;                /* ports' interrupts, control socket, signals, events */
@@ -103,7 +108,7 @@ int sw_eal_init(struct sw *sw, const char *prog);
 int sw_port_add_tap(struct sw *sw, const char *ifname);
 int sw_port_add_vm(struct sw *sw, const char *name, const char *path, enum sw_class cls);
 int sw_port_remove(struct sw *sw, struct sw_port *p);
-void sw_port_refresh(struct sw *sw, struct sw_port *p); /* after 'changed' */
+void sw_port_refresh(struct sw *sw, struct sw_port *p); /* after link_changed */
 int sw_intr_arm(struct sw *sw, int on);  /* all up ports' rx interrupts */
 void sw_intr_drain(struct sw_port *p);   /* after a wakeup on its fd */
 struct sw_port *sw_port_find(struct sw *sw, const char *name);

@@ -29,7 +29,8 @@ waved_pid=""
 agent_pid=""
 out=$(mktemp)
 
-say() { printf 'server-trial: %s\n' "$*" >&2; }
+trial=server-trial
+. "$here/scripts/trial-lib.sh"
 
 stop_daemons() {
 	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
@@ -46,20 +47,13 @@ cleanup() {
 	say "stopping and removing what was started"
 	stop_daemons
 	"$bin/wavectl" stop $names >/dev/null 2>&1
-	"$here/scripts/net.sh" down >/dev/null
-	"$here/scripts/libvirtd.sh" stop >/dev/null
+	trial_host_down
 	rm -rf "$WAVE_RUNDIR" "$out"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-[ "$(id -u)" -eq 0 ] || { say "needs root"; exit 1; }
-command -v wrk >/dev/null || { say "wrk missing: run 'make deps'"; exit 1; }
-[ -x "$bin/waved" ] && [ -f "$here/build/images/initramfs.img" ] ||
-	{ say "build first: make all images"; exit 1; }
-mkdir -p "$WAVE_RUNDIR"
-"$here/scripts/libvirtd.sh" start >/dev/null && "$here/scripts/net.sh" up >/dev/null ||
-	{ say "libvirtd or the bridge would not start"; exit 1; }
+trial_host_up waved || exit 1
 say "launching the server VM and two batch VMs"
 "$bin/wavectl" launch "$here/images/xml/latency-httpd.xml" --name "$p-lat" > "$out" || exit 1
 ip=$(awk '/address/ { print $2 }' "$out")
@@ -110,8 +104,7 @@ for run in $(seq 1 "$runs"); do
 		wrk -t 2 -c "$conns" -d "${secs}s" --latency "http://$ip/cgi-bin/work?$turns" > "$out" 2>&1
 		c1=$(awk '{ print $14 + $15 }' "/proc/$waved_pid/stat")
 		d1=$(demotions)
-		ms() { awk -v k="$1" '$1 == k { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
-			f = u == "s" ? 1000 : u == "us" ? 0.001 : 1; printf "%.1f", v * f }' "$out"; }
+		ms() { trial_ms "$1" "$out"; }
 		printf '%-8s %4s %8s %9s %9s %9s %9s %8.2f\n' "$mode" "$run" \
 			"$(awk '/Requests\/sec/ { print $2 }' "$out")" "$(ms 50%)" "$(ms 90%)" "$(ms 99%)" \
 			"$((d1 - d0))" "$(awk -v t=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v s="$secs" \

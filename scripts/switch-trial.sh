@@ -21,27 +21,21 @@ export WAVE_RUNDIR=/tmp/wave-switch-trial-$$
 vm="strial$$"
 out=$(mktemp)
 
-say() { printf 'switch-trial: %s\n' "$*" >&2; }
+trial=switch-trial
+. "$here/scripts/trial-lib.sh"
 
 cleanup() {
 	trap - EXIT INT TERM
 	say "stopping and removing what was started"
 	"$bin/wavectl" stop "$vm" >/dev/null 2>&1
 	"$bin/wavectl" net down >/dev/null 2>&1
-	"$here/scripts/net.sh" down >/dev/null
-	"$here/scripts/libvirtd.sh" stop >/dev/null
+	trial_host_down
 	rm -rf "$WAVE_RUNDIR" "$out"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-[ "$(id -u)" -eq 0 ] || { say "needs root"; exit 1; }
-command -v wrk >/dev/null || { say "wrk missing: run 'make deps'"; exit 1; }
-[ -x "$bin/wave-switch" ] && [ -f "$here/build/images/initramfs.img" ] ||
-	{ say "build first: make all images"; exit 1; }
-mkdir -p "$WAVE_RUNDIR"
-"$here/scripts/libvirtd.sh" start >/dev/null && "$here/scripts/net.sh" up >/dev/null ||
-	{ say "libvirtd or the bridge would not start"; exit 1; }
+trial_host_up wave-switch || exit 1
 "$bin/wavectl" net up >/dev/null || { say "wave-switch would not start"; exit 1; }
 sw_pid=$(cat "$WAVE_RUNDIR/switch.pid")
 sw_ns() { awk '{ print $1 }' "/proc/$sw_pid/schedstat"; }
@@ -74,8 +68,7 @@ for run in $(seq 1 "$runs"); do
 		c1=$(sw_ns)
 		sleep 10
 		c2=$(sw_ns)
-		ms() { awk -v k="$1" '$1 == k { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
-			f = u == "s" ? 1000 : u == "us" ? 0.001 : 1; printf "%.2f", v * f }' "$out"; }
+		ms() { trial_ms "$1" "$out"; }
 		printf '%-7s %4s %8s %9s %9s %12.2f %12.3f\n' "$path" "$run" \
 			"$(awk '/Requests\/sec/ { print $2 }' "$out")" "$(ms 50%)" "$(ms 99%)" \
 			"$(awk -v d=$((c1 - c0)) -v s="$secs" 'BEGIN { print d / 1e9 / s * 100 }')" \

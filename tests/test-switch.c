@@ -44,26 +44,6 @@
 static char rundir[64], vm[32], console[128], ctl[128], tap[16], vm_ip[32];
 static int ready;
 
-static int run(char *const argv[], int quiet)
-{
-	pid_t pid = fork();
-	int st;
-
-	if (pid == 0) {
-		if (quiet) {
-			int fd = open("/dev/null", O_WRONLY);
-
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void cleanup(void)
 {
 	char *stop[] = { "build/bin/wavectl", "stop", vm, NULL };
@@ -75,10 +55,10 @@ static void cleanup(void)
 	if (!ready)
 		return;
 	ready = 0;
-	run(stop, 1);
-	run(down, 1);
-	run(net, 1);
-	run(lvd, 1);
+	test_run(stop, 1);
+	test_run(down, 1);
+	test_run(net, 1);
+	test_run(lvd, 1);
 	unlink(console);
 	snprintf(p, sizeof(p), "%s/console", rundir);
 	rmdir(p);
@@ -135,23 +115,7 @@ static int64_t vm_stat(const char *key)
 
 static int wait_console(const char *prefix, int nth, int timeout_s)
 {
-	time_t end = time(NULL) + timeout_s;
-
-	while (time(NULL) <= end) {
-		FILE *f = fopen(console, "r");
-		char buf[256];
-		int seen = 0;
-
-		while (f && fgets(buf, sizeof(buf), f))
-			if (!strncmp(buf, prefix, strlen(prefix)) && ++seen == nth) {
-				fclose(f);
-				return 0;
-			}
-		if (f)
-			fclose(f);
-		usleep(200000);
-	}
-	return -ETIMEDOUT;
+	return test_wait_line(console, prefix, nth, NULL, 0, timeout_s);
 }
 
 /* Sends n echo requests of size bytes (gap_us apart); returns the replies seen. */
@@ -205,7 +169,7 @@ static int group_setup(void **state)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	ready = 1;
-	if (run(lvd, 0) || run(net, 0) || run(up, 0) || run(launch, 0)) {
+	if (test_run(lvd, 0) || test_run(net, 0) || test_run(up, 0) || test_run(launch, 0)) {
 		fprintf(stderr, "test-switch: libvirtd, the bridge, the switch or the VM did not start\n");
 		return -1;
 	}

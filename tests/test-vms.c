@@ -57,26 +57,6 @@ static pid_t waved_pid, agent_pid;
 static int ready; /* setup done: teardown has work */
 static struct vmm_conn *conn;
 
-/* Runs argv with WAVE_RUNDIR set; returns the exit status, or -1. Signal-safe. */
-static int run(char *const argv[], int quiet)
-{
-	pid_t pid = fork();
-	int st;
-
-	if (pid == 0) {
-		if (quiet) {
-			int fd = open("/dev/null", O_WRONLY);
-
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void cleanup(void)
 {
@@ -94,11 +74,11 @@ static void cleanup(void)
 		kill(waved_pid, SIGTERM);
 		waitpid(waved_pid, NULL, 0);
 	}
-	run(stop, 1);
+	test_run(stop, 1);
 	unlink(lat_console);
 	unlink(bat_console);
-	run(net, 1);
-	run(lvd, 1);
+	test_run(net, 1);
+	test_run(lvd, 1);
 }
 
 static void remove_rundir(void)
@@ -141,7 +121,7 @@ static int group_setup(void **state)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	ready = 1;
-	if (run(lvd, 0) || run(net, 0)) {
+	if (test_run(lvd, 0) || test_run(net, 0)) {
 		fprintf(stderr, "test-vms: cannot start libvirtd or the bridge\n");
 		return -1;
 	}
@@ -167,29 +147,6 @@ static void need_root(void)
 		test_skip("needs root (libvirtd, QEMU guests, BPF)");
 }
 
-/* Waits until the file holds a line starting with prefix; copies that line. */
-static int wait_line(const char *path, const char *prefix, int nth, char *line, size_t size,
-		     int timeout_s)
-{
-	time_t end = time(NULL) + timeout_s;
-
-	while (time(NULL) <= end) {
-		FILE *f = fopen(path, "r");
-		char buf[256];
-		int seen = 0;
-
-		while (f && fgets(buf, sizeof(buf), f))
-			if (!strncmp(buf, prefix, strlen(prefix)) && ++seen == nth) {
-				snprintf(line, size, "%s", buf);
-				fclose(f);
-				return 0;
-			}
-		if (f)
-			fclose(f);
-		usleep(200000);
-	}
-	return -ETIMEDOUT;
-}
 
 static void launch_both(void **state)
 {
@@ -199,8 +156,8 @@ static void launch_both(void **state)
 		      NULL };
 
 	need_root();
-	assert_int_equal(run(l, 0), 0);
-	assert_int_equal(run(b, 0), 0);
+	assert_int_equal(test_run(l, 0), 0);
+	assert_int_equal(test_run(b, 0), 0);
 	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STARTED, lat, 10000), 0);
 	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STARTED, bat, 10000), 0);
 }
@@ -269,7 +226,7 @@ static void echo_guest_answers_udp(void **state)
 	int fd, ok = 0;
 
 	need_root();
-	if (wait_line(lat_console, "WAVE-READY workload=echo", 1, line, sizeof(line),
+	if (test_wait_line(lat_console, "WAVE-READY workload=echo", 1, line, sizeof(line),
 		      BOOT_TIMEOUT_S))
 		fail_msg("%s: no readiness line within %d s", lat_console, BOOT_TIMEOUT_S);
 	assert_int_equal(vmm_domain_lookup(conn, lat, &d, why, sizeof(why)), 0);
@@ -299,9 +256,9 @@ static void spin_guest_reports_work(void **state)
 	int fd, got = 0;
 
 	need_root();
-	if (wait_line(bat_console, "WAVE-SPIN", 2, l2, sizeof(l2), BOOT_TIMEOUT_S))
+	if (test_wait_line(bat_console, "WAVE-SPIN", 2, l2, sizeof(l2), BOOT_TIMEOUT_S))
 		fail_msg("%s: no two work reports within %d s", bat_console, BOOT_TIMEOUT_S);
-	assert_int_equal(wait_line(bat_console, "WAVE-SPIN", 1, l1, sizeof(l1), 1), 0);
+	assert_int_equal(test_wait_line(bat_console, "WAVE-SPIN", 1, l1, sizeof(l1), 1), 0);
 	assert_non_null(strstr(l1, "units="));
 	u1 = strtoull(strstr(l1, "units=") + 6, NULL, 10);
 	u2 = strtoull(strstr(l2, "units=") + 6, NULL, 10);
@@ -356,7 +313,7 @@ static int virsh(const char *a1, const char *a2, const char *a3, const char *a4,
 	char *argv[] = { "/usr/bin/virsh", "-q", "-c", "qemu:///system", (char *)a1, (char *)a2,
 			 (char *)a3, (char *)a4, (char *)a5, (char *)a6, (char *)a7, NULL };
 
-	return run(argv, 1);
+	return test_run(argv, 1);
 }
 
 static struct test_mem_agent mem_agent;
@@ -518,7 +475,7 @@ static void stop_is_seen_as_event(void **state)
 	char why[512];
 
 	need_root();
-	assert_int_equal(run(s, 0), 0);
+	assert_int_equal(test_run(s, 0), 0);
 	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STOPPED, lat, 10000), 0);
 	assert_int_equal(vmm_domain_lookup(conn, lat, &d, why, sizeof(why)), -ENOENT);
 }
@@ -555,7 +512,7 @@ static void libvirtd_restart_is_survived(void **state)
 	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_DISCONNECTED, NULL, 30000), 0);
 	for (int i = 0; i < 100 && kill(pid, 0) == 0; i++)
 		usleep(100000);
-	assert_int_equal(run(start, 0), 0);
+	assert_int_equal(test_run(start, 0), 0);
 	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_CONNECTED, NULL, 30000), 0);
 	/* The batch VM kept running and is found again; no STOPPED for it. */
 	assert_int_equal(vmm_domain_lookup(conn, bat, &d, why, sizeof(why)), 0);
@@ -669,7 +626,7 @@ static void operators_tools_under_wave(void **state)
 	need_root();
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		test_skip("needs two CPUs");
-	assert_int_equal(run(l, 0), 0);
+	assert_int_equal(test_run(l, 0), 0);
 	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STARTED, lat, 10000), 0);
 	waved_pid = test_spawn(wv);
 	agent_pid = test_spawn(ag);
@@ -677,7 +634,7 @@ static void operators_tools_under_wave(void **state)
 
 	/* A vCPU in SCHED_DEADLINE: vcpupin cannot, wavectl pin can, and Wave keeps to it. */
 	assert_int_equal(wait_field(lat, 1, "sched", "deadline", 20), 0);
-	assert_int_equal(run(pin, 0), 0);
+	assert_int_equal(test_run(pin, 0), 0);
 	assert_int_equal(wait_field(lat, 1, "pinned", "1", 10), 0);
 	assert_true(only_cpu(lat, 1, 1));
 	sleep(2);
@@ -686,7 +643,7 @@ static void operators_tools_under_wave(void **state)
 	assert_string_equal(got, "other");
 	assert_int_equal(wait_field(lat, 0, "sched", "deadline", 10), 0); /* the other keeps its own */
 	/* The emulator thread, reserved for too, the same way. */
-	assert_int_equal(run(pin_emu, 0), 0);
+	assert_int_equal(test_run(pin_emu, 0), 0);
 	sleep(2);
 	assert_true(emulator_only_cpu(lat, 0));
 

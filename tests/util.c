@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -484,4 +487,48 @@ int test_rm_dir(const char *dir)
 		return 0;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) ? -1 : 0;
+}
+
+int test_run(char *const argv[], int quiet)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		if (quiet) {
+			int fd = open("/dev/null", O_WRONLY);
+
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int test_wait_line(const char *path, const char *prefix, int nth, char *line, size_t size,
+		   int timeout_s)
+{
+	time_t end = time(NULL) + timeout_s;
+
+	while (time(NULL) <= end) {
+		FILE *f = fopen(path, "r");
+		char buf[256];
+		int seen = 0;
+
+		while (f && fgets(buf, sizeof(buf), f))
+			if (!strncmp(buf, prefix, strlen(prefix)) && ++seen == nth) {
+				if (line)
+					snprintf(line, size, "%s", buf);
+				fclose(f);
+				return 0;
+			}
+		if (f)
+			fclose(f);
+		usleep(200000);
+	}
+	return -ETIMEDOUT;
 }

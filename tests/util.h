@@ -69,6 +69,16 @@ void test_stream(struct chan *tx, struct chan *rx, unsigned int n, unsigned int 
 int test_vmm_wait_event(struct vmm_conn *c, enum vmm_event_kind kind, const char *name,
 			int timeout_ms);
 
+/* Runs argv to its end (quiet: output to /dev/null); its exit status, or -1. Signal-safe. */
+int test_run(char *const argv[], int quiet);
+/*
+ * Waits up to timeout_s for the nth line of path that starts with prefix
+ * (a guest's console); copies it into line if line is not NULL. Returns 0
+ * or -ETIMEDOUT.
+ */
+int test_wait_line(const char *path, const char *prefix, int nth, char *line, size_t size,
+		   int timeout_s);
+
 /* Starts argv[0] (output to /dev/null unless TEST_VERBOSE); it dies with the test. */
 pid_t test_spawn(char *const argv[]);
 /* Ends a process this test started: SIGTERM, then SIGKILL after 2 s; *pid = 0. */

@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# Sourced by the trial scripts (server-trial.sh, switch-trial.sh): what
+# they share. The caller sets trial (its name), here (the tree), bin and
+# WAVE_RUNDIR.
+
+say() { printf '%s: %s\n' "$trial" "$*" >&2; }
+
+# Checks root, wrk and the build (BINARY must be built), then starts
+# libvirtd and the guests' bridge if they are not there.
+trial_host_up() {
+	[ "$(id -u)" -eq 0 ] || { say "needs root"; return 1; }
+	command -v wrk >/dev/null || { say "wrk missing: run 'make deps'"; return 1; }
+	[ -x "$bin/$1" ] && [ -f "$here/build/images/initramfs.img" ] ||
+		{ say "build first: make all images"; return 1; }
+	mkdir -p "$WAVE_RUNDIR"
+	"$here/scripts/libvirtd.sh" start >/dev/null && "$here/scripts/net.sh" up >/dev/null ||
+		{ say "libvirtd or the bridge would not start"; return 1; }
+}
+
+# Stops the bridge and libvirtd if trial_host_up started them.
+trial_host_down() {
+	"$here/scripts/net.sh" down >/dev/null
+	"$here/scripts/libvirtd.sh" stop >/dev/null
+}
+
+# wrk's latency at percentile P ("50%") in FILE, in ms.
+trial_ms() {
+	awk -v k="$1" '$1 == k { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+		f = u == "s" ? 1000 : u == "us" ? 0.001 : 1; printf "%.2f", v * f }' "$2"
+}
