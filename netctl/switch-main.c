@@ -43,7 +43,7 @@ static int opt_vm(const struct opt *o, const char *arg)
 }
 
 static struct sw sw = {
-	.cfg = { .tap = "wvsw0", .mem_mib = 64, .poll_idle_ns = 200 * WAVE_NSEC_PER_USEC,
+	.cfg = { .tap = "wvsw0", .mem_mib = 64, .poll_idle_ns = 20 * WAVE_NSEC_PER_USEC,
 		 .mac_age_ns = 300 * WAVE_NSEC_PER_SEC },
 	.epfd = -1, .evfd = -1, .ctl_fd = -1, .sig_fd = -1,
 };

@@ -10,6 +10,7 @@
 # Everything it starts is stopped and removed at the end, on Ctrl-C and on
 # failure. Needs root.
 # Usage: scripts/switch-trial.sh [RUNS [SECONDS [CONNECTIONS [TURNS]]]]
+#   WAVE_POLL_IDLE=US: the switch's poll window (wave-switch --poll-idle)
 set -u
 runs=${1:-2}
 secs=${2:-15}
@@ -36,7 +37,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 trial_host_up wave-switch || exit 1
-"$bin/wavectl" net up >/dev/null || { say "wave-switch would not start"; exit 1; }
+"$bin/wavectl" net up ${WAVE_POLL_IDLE:+--poll-idle "$WAVE_POLL_IDLE"} >/dev/null || { say "wave-switch would not start"; exit 1; }
 sw_pid=$(cat "$WAVE_RUNDIR/switch.pid")
 sw_ns() { awk '{ print $1 }' "/proc/$sw_pid/schedstat"; }
 

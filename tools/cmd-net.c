@@ -41,6 +41,7 @@
 static struct {
 	const char *tap, *bridge, *qemu_group;
 	unsigned int mem;
+	const char *poll_idle;
 	int json;
 } no = { .tap = "wvsw0", .qemu_group = "libvirt-qemu", .mem = 64 };
 
@@ -51,6 +52,8 @@ static const struct opt net_opts[] = {
 	OPT_STRING("qemu-group", "GROUP", &no.qemu_group, "up: QEMU's group (may open the VMs' "
 		   "vhost-user sockets)"),
 	OPT_UINT("mem", "MIB", &no.mem, 16, 4096, "up: the switch's DPDK memory"),
+	OPT_STRING("poll-idle", "US", &no.poll_idle, "up: the switch polls this long after the last "
+		   "frame before it sleeps\n(default: wave-switch's)"),
 	OPT_BOOL("json", 0, &no.json, "status: the switch's counters as JSON"),
 	OPT_VERBOSE(),
 	OPT_END(),
@@ -143,7 +146,7 @@ static pid_t start_switch(void)
 {
 	char bin[4096], log[4096], pidf[4096], ctl[4096], mem[16];
 	char *argv[] = { bin, "--tap", (char *)no.tap, "--ctl", ctl, "--pid-file", pidf,
-			 "--mem", mem, NULL };
+			 "--mem", mem, NULL, NULL, NULL };
 	pid_t pid;
 	int fd;
 
@@ -153,6 +156,10 @@ static pid_t start_switch(void)
 	site_path(pidf, sizeof(pidf), NULL, SWC_PID);
 	swc_path(ctl, sizeof(ctl));
 	snprintf(mem, sizeof(mem), "%u", no.mem);
+	if (no.poll_idle) {
+		argv[9] = "--poll-idle";
+		argv[10] = (char *)no.poll_idle;
+	}
 	if ((pid = fork()) < 0)
 		return -errno;
 	if (pid)
