@@ -58,8 +58,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 
 #define WAVE_MAGIC         0x45564157u /* "WAVE" read as little-endian u32 */
 #define WAVE_PROTO_MAJOR   1
-#define WAVE_PROTO_MINOR   4
-#define WAVE_PROTO_MIN_MINOR 4 /* the oldest minor a peer may speak */
+#define WAVE_PROTO_MINOR   5
+#define WAVE_PROTO_MIN_MINOR 5 /* the oldest minor a peer may speak */
 #define WAVE_MSG_SIZE      64
 #define WAVE_PAYLOAD_SIZE  48
 
@@ -425,6 +425,7 @@ struct wave_wake_sub {
  * with WAVE_NET_ARRIVAL to a subscriber (WAVE_WAKE_NET).
  */
 enum wave_net_source { WAVE_NET_SRC_NONE = 0, WAVE_NET_SRC_BPF = 1, WAVE_NET_SRC_IFSTATS = 2,
+		       WAVE_NET_SRC_SWITCH = 3, /* wave-switch's per-VM counters (1.5) */
 		       WAVE_NET_SRC_MAX };
 
 #define WAVE_NET_ARRIVAL   (1u << 0) /* pushed at a packet that ended a quiet gap */

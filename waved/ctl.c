@@ -111,6 +111,8 @@ static json_object *net_json(const struct waved *w, const struct wv_vm *vm)
 
 	for (unsigned int i = 0; i < vm->nr_net; i++)
 		json_object_array_add(a, json_object_new_string(netobs_ifname(w->net, vm->net_slot[i])));
+	if (vm->net_switch)
+		json_object_array_add(a, json_object_new_string("wave-switch"));
 	json_object_object_add(o, "interfaces", a);
 	json_object_object_add(o, "rx_pkts", json_object_new_int64((int64_t)vm->net_sent.rx_pkts));
 	json_object_object_add(o, "rx_bytes", json_object_new_int64((int64_t)vm->net_sent.rx_bytes));
@@ -164,7 +166,7 @@ static json_object *vm_json(const struct waved *w, const struct wv_vm *vm)
 	json_object_object_add(o, "applied", json_object_new_int64((int64_t)vm->applied));
 	json_object_object_add(o, "rejected", json_object_new_int64((int64_t)vm->rejected));
 	json_object_object_add(o, "demotions", json_object_new_int64((int64_t)vm->demotions));
-	if (vm->nr_net)
+	if (vm->nr_net || vm->net_switch)
 		json_object_object_add(o, "net", net_json(w, vm));
 	if (vm->mem.on)
 		json_object_object_add(o, "mem", mem_json(vm));

@@ -24,6 +24,7 @@
 #include "common/parse.h"
 #include "common/site.h"
 #include "ipu-sched/sched.h"
+#include "netctl/switch-client.h"
 #include "waved/waved.h"
 
 enum tag { TAG_CHAN = 1, TAG_OBS, TAG_VIRT, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_WATCHDOG, TAG_NET,
@@ -166,6 +167,9 @@ static const struct opt waved_opts[] = {
 		 "in charge subscribes to, or none (periodic exports only)"),
 	OPT_DURATION("wake-min-idle-us", "US", &waved_self.cfg.wake_min_idle_ns, WAVE_NSEC_PER_USEC, 0,
 		     10 * WAVE_NSEC_PER_SEC, "... only after sleeping at least this long"),
+	OPT_STRING("switch-ctl", "PATH", &waved_self.cfg.switch_ctl,
+		   "wave-switch's control socket: VMs on the switch are counted there\n"
+		   "(default $WAVE_SWITCH_CTL or RUNDIR/switch.sock; 'none': not read)"),
 	OPT_ENUM("net-observe", "B", &waved_self.cfg.net_obs, netobs_backends,
 		 "how the VMs' traffic is counted on their taps (auto: BPF,\n"
 		 "else the interfaces' statistics; none: not at all)"),
@@ -214,6 +218,18 @@ static int parse(int argc, char **argv, struct waved_cfg *c)
 		c->rt_max_total = 0.75 * CPU_COUNT(&c->allowed);
 	if (!c->channel && c->mode == WAVED_OFFLOAD)
 		c->channel = "shm:wave";
+	if (c->switch_ctl && !strcmp(c->switch_ctl, "none"))
+		c->switch_ctl = NULL;
+	else if (!c->switch_ctl) {
+		static char ctl[512];
+		const char *env = getenv("WAVE_SWITCH_CTL");
+
+		if (env && *env)
+			snprintf(ctl, sizeof(ctl), "%s", env);
+		else
+			site_path(ctl, sizeof(ctl), c->rundir, SWC_SOCK);
+		c->switch_ctl = ctl;
+	}
 	/*
 	 * Heartbeats ride on the export tick, at least once per threshold. The
 	 * tick reads the echoes of the last period before it sends the next

@@ -2,7 +2,8 @@
 /*
  * Each managed VM's traffic, out of waved: the VM's taps are counted by
  * kvm-hooks' traffic observation (BPF on their tc hooks, or their kernel
- * statistics), and the sums go to the policy as NET_STATE.
+ * statistics), a VM on wave-switch by the switch (netsw.c), and the sums
+ * go to the policy as NET_STATE.
  *
  * Cost first: the counters are read every 100 ms (not at the export
  * period: request rates move over tenths of a second, not milliseconds),
@@ -22,10 +23,36 @@
 #include "common/log.h"
 #include "waved/waved.h"
 
-/* Counts a VM's taps. Taps that cannot be counted are logged and left out. */
+static void reset_counts(struct wv_vm *vm)
+{
+	memset(&vm->net_sent, 0, sizeof(vm->net_sent));
+	memset(&vm->net_acc, 0, sizeof(vm->net_acc));
+	memset(vm->net_last, 0, sizeof(vm->net_last));
+	vm->net_exported = 0;
+}
+
+/* Whether vm's traffic is counted at all: on its taps, or by wave-switch. */
+static int counted(const struct waved *w, const struct wv_vm *vm)
+{
+	return vm->used && ((w->net && vm->nr_net) || vm->net_switch);
+}
+
+/*
+ * Counts a VM's taps. Taps that cannot be counted are logged and left out.
+ * A VM without a tap that wave-switch has a port for is counted there.
+ */
 void wv_net_attach(struct waved *w, struct wv_vm *vm, const char (*taps)[16], unsigned int n)
 {
+	struct nettap_rec r;
+
 	vm->nr_net = 0;
+	vm->net_switch = 0;
+	reset_counts(vm);
+	if (!n && !wv_netsw_read(w, vm->name, &r)) {
+		vm->net_switch = 1;
+		wave_info("waved: %s: counting traffic on wave-switch", vm->name);
+		return;
+	}
 	if (!w->net)
 		return;
 	for (unsigned int i = 0; i < n && vm->nr_net < WV_MAX_TAPS; i++) {
@@ -38,10 +65,6 @@ void wv_net_attach(struct waved *w, struct wv_vm *vm, const char (*taps)[16], un
 		}
 		vm->net_slot[vm->nr_net++] = slot;
 	}
-	memset(&vm->net_sent, 0, sizeof(vm->net_sent));
-	memset(&vm->net_acc, 0, sizeof(vm->net_acc));
-	memset(vm->net_last, 0, sizeof(vm->net_last));
-	vm->net_exported = 0;
 	if (vm->nr_net)
 		wave_info("waved: %s: counting traffic on %u interface%s (%s)", vm->name, vm->nr_net,
 			  vm->nr_net == 1 ? "" : "s", netobs_name(w->net));
@@ -52,6 +75,7 @@ void wv_net_detach(struct waved *w, struct wv_vm *vm)
 	for (unsigned int i = 0; w->net && i < vm->nr_net; i++)
 		netobs_del(w->net, vm->net_slot[i]);
 	vm->nr_net = 0;
+	vm->net_switch = 0;
 }
 
 /* What a counter moved by since it was last seen: all of it if it went back (the tap started over). */
@@ -70,12 +94,14 @@ static uint64_t moved(uint64_t now, uint64_t *last)
  */
 static int vm_counts(struct waved *w, struct wv_vm *vm, struct nettap_rec *sum)
 {
+	unsigned int n = vm->net_switch ? 1 : vm->nr_net;
 	int got = 0;
 
-	for (unsigned int i = 0; i < vm->nr_net; i++) {
+	for (unsigned int i = 0; i < n; i++) {
 		struct nettap_rec r, *last = &vm->net_last[i];
 
-		if (netobs_read(w->net, vm->net_slot[i], &r))
+		if (vm->net_switch ? wv_netsw_read(w, vm->name, &r)
+				   : netobs_read(w->net, vm->net_slot[i], &r))
 			continue;
 		vm->net_acc.rx_pkts += moved(r.rx_pkts, &last->rx_pkts);
 		vm->net_acc.rx_bytes += moved(r.rx_bytes, &last->rx_bytes);
@@ -110,8 +136,8 @@ static void export_vm(struct waved *w, struct wv_vm *vm, const struct nettap_rec
 
 		m.p.net.quiet_us = us > UINT32_MAX ? UINT32_MAX : us ? (uint32_t)us : 1;
 	}
-	m.p.net.source = (uint8_t)netobs_source(w->net);
-	m.p.net.nr_ifaces = (uint8_t)vm->nr_net;
+	m.p.net.source = (uint8_t)(vm->net_switch ? WAVE_NET_SRC_SWITCH : netobs_source(w->net));
+	m.p.net.nr_ifaces = (uint8_t)(vm->net_switch ? 1 : vm->nr_net);
 	vm->net_sent = *c;
 	vm->net_exported = 1;
 	w->st.net_exports++;
@@ -120,11 +146,11 @@ static void export_vm(struct waved *w, struct wv_vm *vm, const struct nettap_rec
 
 void wv_export_net(struct waved *w, int all)
 {
-	for (unsigned int v = 0; w->net && v < WV_MAX_VMS; v++) {
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++) {
 		struct wv_vm *vm = &w->vms[v];
 		struct nettap_rec c;
 
-		if (!vm->used || !vm->nr_net || vm_counts(w, vm, &c))
+		if (!counted(w, vm) || vm_counts(w, vm, &c))
 			continue;
 		if (!all && vm->net_exported && c.rx_pkts == vm->net_sent.rx_pkts &&
 		    c.tx_pkts == vm->net_sent.tx_pkts)
@@ -183,11 +209,11 @@ void wv_on_net_event(const struct nettap_event *ev, void *arg)
 
 void wv_net_rates(struct waved *w)
 {
-	for (unsigned int v = 0; w->net && v < WV_MAX_VMS; v++) {
+	for (unsigned int v = 0; v < WV_MAX_VMS; v++) {
 		struct wv_vm *vm = &w->vms[v];
 		struct nettap_rec c;
 
-		if (!vm->used || !vm->nr_net || vm_counts(w, vm, &c))
+		if (!counted(w, vm) || vm_counts(w, vm, &c))
 			continue;
 		if (vm->net_rate_t0 && w->now > vm->net_rate_t0 && c.rx_pkts >= vm->net_rate0.rx_pkts &&
 		    c.tx_pkts >= vm->net_rate0.tx_pkts) {

@@ -84,6 +84,7 @@ struct waved_cfg {
 	enum waved_wake wake_events;
 	uint64_t wake_min_idle_ns;
 	enum netobs_backend net_obs;
+	const char *switch_ctl;    /* wave-switch's control socket, or NULL: not read */
 	uint64_t net_quiet_ns;     /* an arrival after this long without one is an event */
 	int net_fire;              /* an arrival fires what is prestaged on the VM's threads */
 	unsigned int mem_period_ms;/* guest memory read this often (0: not at all) */
@@ -162,6 +163,7 @@ struct wv_vm {
 	unsigned long long memory_kib; /* guest memory (balloon) as libvirt last said */
 	char meta_refused[320];    /* why the last live metadata change was refused, or "" */
 	unsigned int nr_net;       /* its taps waved counts (net.c) */
+	int net_switch;            /* no tap: counted by wave-switch (netsw.c) */
 	int net_slot[WV_MAX_TAPS];
 	struct nettap_rec net_sent;/* counts last exported */
 	struct nettap_rec net_acc; /* counts so far, summed from each tap's deltas */
@@ -209,6 +211,20 @@ struct waved_stats {
 	uint64_t events_timed;
 };
 
+/* wave-switch's counters, read at most every 50 ms for every VM on it (netsw.c). */
+#define WV_NETSW_MAX_PORTS 64
+struct wv_netsw_port {
+	char name[48];
+	struct nettap_rec c;       /* mapped onto a tap's view: rx towards the guest */
+};
+struct wv_netsw {
+	uint64_t read_ns;
+	int ok;                    /* 0, or why the last read failed */
+	unsigned int n, ok_before_err;
+	uint64_t reads, bad;       /* requests made; ports skipped as malformed */
+	struct wv_netsw_port p[WV_NETSW_MAX_PORTS];
+};
+
 struct waved {
 	struct waved_cfg cfg;
 	int epfd, tfd, sfd, ctl_fd;
@@ -243,6 +259,7 @@ struct waved {
 	double rt_total;           /* real-time bandwidth granted, all threads (CPUs) */
 	const char *dl_repair_owed;/* why a rebuild asked for too soon is still owed, or NULL */
 	char journal[512];
+	struct wv_netsw netsw;
 };
 
 /* vms.c */
@@ -299,6 +316,8 @@ void wv_net_notify(struct waved *w, const struct wv_vm *vm);
 void wv_on_net_event(const struct nettap_event *ev, void *arg);
 /* Packet rates over the last second, for status. */
 void wv_net_rates(struct waved *w);
+/* A VM's counters from wave-switch (netsw.c): 0, or -ENOENT (no switch, no port). */
+int wv_netsw_read(struct waved *w, const char *vm, struct nettap_rec *r);
 
 /* mem.c */
 /* Starts the memory mechanism (--mem-period); without it memory is not observed. Always 0. */

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * wave-switch's counters as the source of a VM's traffic (net.c), for VMs
+ * whose interface is a vhost-user port of the switch and so has no tap to
+ * count. One `stats` request on the switch's control socket serves every
+ * such VM for WV_NETSW_MAX_AGE; the switch's view is mapped onto the taps':
+ * what the switch sent to the VM's port is rx (towards the guest), what it
+ * received from it is tx.
+ *
+ * The alternative, the switch pushing counters into shared memory, would
+ * save a syscall per 100 ms; it is not worth a second way of reading the
+ * same numbers while a read costs tens of microseconds.
+ *
+ * The reply is checked like anything from another process: a port whose
+ * fields are missing or of the wrong type is skipped and counted.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "netctl/switch-client.h"
+#include "waved/waved.h"
+
+#define WV_NETSW_MAX_AGE (50 * WAVE_NSEC_PER_MSEC)
+
+static int field(json_object *o, const char *k, uint64_t *out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0)
+		return -EINVAL;
+	*out = (uint64_t)json_object_get_int64(v);
+	return 0;
+}
+
+static int parse(struct wv_netsw *s, const char *reply)
+{
+	json_object *root = json_tokener_parse(reply), *ports, *name, *kind;
+	size_t n;
+
+	s->n = 0;
+	if (!root || !json_object_object_get_ex(root, "ports", &ports) ||
+	    !json_object_is_type(ports, json_type_array)) {
+		json_object_put(root);
+		return -EPROTO;
+	}
+	n = json_object_array_length(ports);
+	for (size_t i = 0; i < n && s->n < WV_NETSW_MAX_PORTS; i++) {
+		json_object *p = json_object_array_get_idx(ports, i);
+		struct wv_netsw_port *q = &s->p[s->n];
+
+		if (!json_object_object_get_ex(p, "kind", &kind) ||
+		    strcmp(json_object_get_string(kind), "vm"))
+			continue;
+		if (!json_object_object_get_ex(p, "name", &name) ||
+		    !json_object_is_type(name, json_type_string) ||
+		    strlen(json_object_get_string(name)) >= sizeof(q->name) ||
+		    field(p, "tx_pkts", &q->c.rx_pkts) || field(p, "tx_bytes", &q->c.rx_bytes) ||
+		    field(p, "rx_pkts", &q->c.tx_pkts) || field(p, "rx_bytes", &q->c.tx_bytes)) {
+			s->bad++;
+			continue;
+		}
+		snprintf(q->name, sizeof(q->name), "%s", json_object_get_string(name));
+		s->n++;
+	}
+	json_object_put(root);
+	return 0;
+}
+
+static int refresh(struct waved *w)
+{
+	static char reply[64 * 1024];
+	struct wv_netsw *s = &w->netsw;
+	int ret;
+
+	if (s->read_ns && w->now - s->read_ns < WV_NETSW_MAX_AGE)
+		return s->ok;
+	s->read_ns = w->now;
+	s->reads++;
+	ret = swc_request(w->cfg.switch_ctl, "stats", reply, sizeof(reply));
+	if (!ret)
+		ret = parse(s, reply);
+	/* No socket at all is a host without the switch: nothing to say. */
+	if (ret && ret != -ENOENT && !s->ok_before_err++)
+		wave_warn("waved: wave-switch on %s: %s (its VMs' traffic is not counted until it "
+			  "answers)", w->cfg.switch_ctl, strerror(-ret));
+	if (!ret)
+		s->ok_before_err = 0;
+	s->ok = ret;
+	return ret;
+}
+
+int wv_netsw_read(struct waved *w, const char *vm, struct nettap_rec *r)
+{
+	struct wv_netsw *s = &w->netsw;
+
+	if (!w->cfg.switch_ctl || refresh(w))
+		return -ENOENT;
+	for (unsigned int i = 0; i < s->n; i++)
+		if (!strcmp(s->p[i].name, vm)) {
+			*r = s->p[i].c;
+			return 0;
+		}
+	return -ENOENT;
+}
