@@ -56,6 +56,7 @@ static const char *const op_names[WAVE_OP_MAX] = {
 	[WAVE_OP_SET_CLASS] = "SET_CLASS",
 	[WAVE_OP_TRIGGER] = "TRIGGER",
 	[WAVE_OP_SET_BALLOON] = "SET_BALLOON",
+	[WAVE_OP_SET_NET_RATE] = "SET_NET_RATE",
 };
 
 const char *wave_msg_type_name(unsigned int type)
@@ -124,6 +125,9 @@ static void swab_txn(struct wave_txn *t)
 		break;
 	case WAVE_OP_SET_BALLOON:
 		SW32(t->u.balloon.target_kib);
+		break;
+	case WAVE_OP_SET_NET_RATE:
+		SW64(t->u.net.rate_bytes_s); SW32(t->u.net.burst_bytes);
 		break;
 	}
 }
@@ -256,6 +260,7 @@ static const uint64_t txn_zero_bytes[WAVE_OP_MAX] = {
 	[WAVE_OP_SET_QUOTA] = ZF(p.txn.u.quota.rsvd),
 	[WAVE_OP_TRIGGER] = ZF(p.txn.u),
 	[WAVE_OP_SET_BALLOON] = ZF(p.txn.u.balloon.rsvd),
+	[WAVE_OP_SET_NET_RATE] = ZF(p.txn.u.net.rsvd0) | ZF(p.txn.u.net.rsvd1),
 };
 
 /* Bit i set: byte i of m is not zero. Unrolled: a loop here costs a third more. */
@@ -474,6 +479,24 @@ static int check_class(const struct wave_txn *t, char *why, size_t len)
 	FAIL("TXN SET_CLASS: policy %u unknown", t->policy);
 }
 
+static int check_net_rate(const struct wave_txn *t, char *why, size_t len)
+{
+	uint64_t r = t->u.net.rate_bytes_s;
+	uint32_t b = t->u.net.burst_bytes;
+
+	if (t->kind != WAVE_KIND_VCPU || t->index)
+		FAIL("TXN SET_NET_RATE: names a VM: kind and index must be zero");
+	if (t->u.net.dir < WAVE_NET_DIR_FROM || t->u.net.dir > WAVE_NET_DIR_BOTH)
+		FAIL("TXN SET_NET_RATE: dir %u not in 1..3", t->u.net.dir);
+	if (r > WAVE_NET_MAX_RATE)
+		FAIL("TXN SET_NET_RATE: rate %llu bytes/s over %llu", (unsigned long long)r,
+		     (unsigned long long)WAVE_NET_MAX_RATE);
+	if (r ? b < WAVE_NET_MIN_BURST || b > WAVE_NET_MAX_BURST : b != 0)
+		FAIL("TXN SET_NET_RATE: burst %u bytes (%s)", b,
+		     r ? "not in 1514..64 MiB" : "must be 0 without a rate");
+	return 0;
+}
+
 static int check_txn(const struct wave_msg *m, char *why, size_t len)
 {
 	const struct wave_txn *t = &m->p.txn;
@@ -507,6 +530,8 @@ static int check_txn(const struct wave_msg *m, char *why, size_t len)
 		if (!t->u.balloon.target_kib || t->u.balloon.target_kib == WAVE_MEM_NONE)
 			FAIL("TXN SET_BALLOON: target_kib %u", t->u.balloon.target_kib);
 		return 0;
+	case WAVE_OP_SET_NET_RATE:
+		return check_net_rate(t, why, len);
 	}
 	FAIL("TXN: op %u unknown", t->op);
 }

@@ -73,8 +73,11 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 #define WAVE_FEAT_NET      (1ULL << 6) /* agent: send me NET_STATE (1.2) */
 /* agent: send me MEM_STATE, MEM_CTL, HOST_MEM; host: I apply SET_BALLOON (1.3) */
 #define WAVE_FEAT_MEM      (1ULL << 7)
+/* host: I apply SET_NET_RATE on VMs on wave-switch (1.5) */
+#define WAVE_FEAT_NETCTL   (1ULL << 8)
 #define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE | WAVE_FEAT_TIMESTAMPS | \
-			    WAVE_FEAT_WAKE_SUB | WAVE_FEAT_PINS | WAVE_FEAT_NET | WAVE_FEAT_MEM)
+			    WAVE_FEAT_WAKE_SUB | WAVE_FEAT_PINS | WAVE_FEAT_NET | WAVE_FEAT_MEM | \
+			    WAVE_FEAT_NETCTL)
 
 /* Limits every receiver enforces on ids and counts. */
 #define WAVE_MAX_VMS       4096u /* vm_id < WAVE_MAX_VMS */
@@ -289,13 +292,29 @@ enum wave_txn_op {
 	 * or past the budget (INVALID). It cannot be prestaged.
 	 */
 	WAVE_OP_SET_BALLOON = 6,
-	WAVE_OP_MAX = 7,
+	/*
+	 * A whole VM's network rate on wave-switch (1.5), named like
+	 * SET_BALLOON (kind VCPU, index 0, the VM's barrier): the meter on
+	 * what the guest sends (dir FROM), on what goes to it (TO) or both.
+	 * rate_bytes_s 0 lifts the meter; otherwise burst_bytes is at least
+	 * one full frame. The host refuses it for a VM not on the switch
+	 * (INVALID). Alone in its transaction; never prestaged.
+	 */
+	WAVE_OP_SET_NET_RATE = 7,
+	WAVE_OP_MAX = 8,
 };
+
+#define WAVE_NET_DIR_FROM    1u
+#define WAVE_NET_DIR_TO      2u
+#define WAVE_NET_DIR_BOTH    3u
+#define WAVE_NET_MAX_RATE    12500000000ull /* bytes/s: 100 Gbit/s */
+#define WAVE_NET_MIN_BURST   1514u          /* one full Ethernet frame */
+#define WAVE_NET_MAX_BURST   (64u << 20)
 
 /* Whether op names a whole VM rather than one of its threads. */
 static inline int wave_op_targets_vm(unsigned int op)
 {
-	return op == WAVE_OP_SET_BALLOON;
+	return op == WAVE_OP_SET_BALLOON || op == WAVE_OP_SET_NET_RATE;
 }
 
 enum wave_sched_policy { WAVE_SCHED_OTHER = 0, WAVE_SCHED_FIFO = 1, WAVE_SCHED_DEADLINE = 2,
@@ -351,6 +370,13 @@ struct wave_txn {
 			uint32_t target_kib; /* > 0 */
 			uint32_t rsvd[5];
 		} balloon;
+		struct {
+			uint64_t rate_bytes_s; /* 0: unmetered; <= WAVE_NET_MAX_RATE */
+			uint32_t burst_bytes;  /* rate 0: 0; else MIN..MAX_BURST */
+			uint8_t dir;           /* WAVE_NET_DIR_* */
+			uint8_t rsvd0[3];
+			uint64_t rsvd1;
+		} net;
 	} u;
 };
 
@@ -560,6 +586,10 @@ _Static_assert(offsetof(struct wave_mem_ctl, weight) == 16, "mctl.weight");
 _Static_assert(offsetof(struct wave_mem_ctl, psi_some_us) == 32, "mctl.psi_some_us");
 _Static_assert(offsetof(struct wave_host_mem, budget_kib) == 8, "hmem.budget_kib");
 _Static_assert(offsetof(struct wave_txn, u.balloon.rsvd) == 28, "txn.balloon.rsvd");
+_Static_assert(offsetof(struct wave_txn, u.net.rate_bytes_s) == 24, "txn.net.rate_bytes_s");
+_Static_assert(offsetof(struct wave_txn, u.net.burst_bytes) == 32, "txn.net.burst_bytes");
+_Static_assert(offsetof(struct wave_txn, u.net.dir) == 36, "txn.net.dir");
+_Static_assert(offsetof(struct wave_txn, u.net.rsvd1) == 40, "txn.net.rsvd1");
 _Static_assert(offsetof(struct wave_net_state, rx_pkts) == 8, "net.rx_pkts");
 _Static_assert(offsetof(struct wave_net_state, quiet_us) == 40, "net.quiet_us");
 _Static_assert(offsetof(struct wave_thread_cpus, mask) == 16, "pin.mask");

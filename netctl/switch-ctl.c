@@ -31,6 +31,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 
+#include "channel/wire.h"
 #include "common/log.h"
 #include "common/parse.h"
 #include "netctl/switch.h"
@@ -38,8 +39,9 @@
 #define CTL_REQ_MAX   512
 #define CTL_REPLY_MAX (64 * 1024)
 #define CTL_TIMEOUT_MS 100
-#define CTL_MAX_BYTES_S (100ull * 1000 * 1000 * 1000 / 8) /* 100 Gbit/s */
-#define CTL_MAX_BURST (64ull << 20)
+/* The same bounds as the channel's SET_NET_RATE (channel/wire.h). */
+#define CTL_MAX_BYTES_S WAVE_NET_MAX_RATE
+#define CTL_MAX_BURST ((unsigned long long)WAVE_NET_MAX_BURST)
 
 struct reply {
 	char buf[CTL_REPLY_MAX];
@@ -150,7 +152,7 @@ static int do_rate(struct sw *sw, char **tok, int ntok, struct reply *r)
 	    wave_parse_u64("burst", tok[4], 0, CTL_MAX_BURST, &burst))
 		return fail(r, "rate must be 0..%llu bytes/s, burst 0..%llu bytes",
 			    CTL_MAX_BYTES_S, CTL_MAX_BURST);
-	if (rate && burst < 1514)
+	if (rate && burst < WAVE_NET_MIN_BURST)
 		return fail(r, "a burst under one frame (1514 bytes) passes nothing");
 	if ((from && sw_meter_set(p, SW_FROM_VM, rate, burst)) ||
 	    (to && sw_meter_set(p, SW_TO_VM, rate, burst)))

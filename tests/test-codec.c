@@ -59,6 +59,11 @@ static struct wave_msg txn_msg(enum wave_txn_op op)
 	case WAVE_OP_SET_BALLOON:
 		m.p.txn.u.balloon.target_kib = 262144;
 		break;
+	case WAVE_OP_SET_NET_RATE:
+		m.p.txn.u.net.rate_bytes_s = 12500000;
+		m.p.txn.u.net.burst_bytes = 65536;
+		m.p.txn.u.net.dir = WAVE_NET_DIR_TO;
+		break;
 	default:
 		break;
 	}
@@ -90,7 +95,7 @@ static void wire_fields_are_little_endian(void **state)
 static void swab_reverses_every_field_and_is_its_own_inverse(void **state)
 {
 	enum wave_txn_op ops[] = { WAVE_OP_PLACE, WAVE_OP_SET_WEIGHT, WAVE_OP_SET_QUOTA,
-				   WAVE_OP_SET_CLASS, WAVE_OP_SET_BALLOON };
+				   WAVE_OP_SET_CLASS, WAVE_OP_SET_BALLOON, WAVE_OP_SET_NET_RATE };
 	struct wave_msg m = vcpu_msg(), b;
 
 	m.h.seq = 0x01020304;
@@ -125,6 +130,11 @@ static void swab_reverses_every_field_and_is_its_own_inverse(void **state)
 			assert_int_equal(b.p.txn.u.cls.period_ns, __builtin_bswap64(5000000));
 		if (ops[i] == WAVE_OP_SET_BALLOON)
 			assert_int_equal(b.p.txn.u.balloon.target_kib, __builtin_bswap32(262144));
+		if (ops[i] == WAVE_OP_SET_NET_RATE) {
+			assert_int_equal(b.p.txn.u.net.rate_bytes_s, __builtin_bswap64(12500000));
+			assert_int_equal(b.p.txn.u.net.burst_bytes, __builtin_bswap32(65536));
+			assert_int_equal(b.p.txn.u.net.dir, WAVE_NET_DIR_TO);
+		}
 		wave_msg_swab(&b);
 		assert_memory_equal(&a, &b, sizeof(a));
 	}
@@ -649,12 +659,49 @@ static void set_balloon_names_a_vm(void **state)
 	assert_non_null(strstr(why, "reserved"));
 }
 
+/* SET_NET_RATE (1.5): a VM, a known direction, a rate in range, a burst of a frame or more. */
+static void set_net_rate_checked(void **state)
+{
+	static const struct { uint64_t rate; uint32_t burst; uint8_t dir; const char *why; } bad[] = {
+		{ 1000000, 65536, 0, "dir 0" },
+		{ 1000000, 65536, 4, "dir 4" },
+		{ WAVE_NET_MAX_RATE + 1, 65536, 1, "rate" },
+		{ 1000000, 1000, 1, "burst 1000" },
+		{ 1000000, (64u << 20) + 1, 1, "burst" },
+		{ 0, 3000, 2, "must be 0 without a rate" },
+	};
+	struct wave_msg m = txn_msg(WAVE_OP_SET_NET_RATE);
+
+	assert_true(wave_op_targets_vm(WAVE_OP_SET_NET_RATE));
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	m.p.txn.u.net.rate_bytes_s = 0; /* the meter lifted */
+	m.p.txn.u.net.burst_bytes = 0;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m = txn_msg(WAVE_OP_SET_NET_RATE);
+		m.p.txn.u.net.rate_bytes_s = bad[i].rate;
+		m.p.txn.u.net.burst_bytes = bad[i].burst;
+		m.p.txn.u.net.dir = bad[i].dir;
+		assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+		assert_non_null(strstr(why, bad[i].why));
+	}
+	m = txn_msg(WAVE_OP_SET_NET_RATE);
+	m.p.txn.index = 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "names a VM"));
+	m = txn_msg(WAVE_OP_SET_NET_RATE);
+	m.p.txn.u.net.rsvd0[1] = 1;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "reserved"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(net_state_checked),
 		cmocka_unit_test(mem_state_checked),
 		cmocka_unit_test(set_balloon_names_a_vm),
+		cmocka_unit_test(set_net_rate_checked),
 		cmocka_unit_test(wire_fields_are_little_endian),
 		cmocka_unit_test(swab_reverses_every_field_and_is_its_own_inverse),
 		cmocka_unit_test(valid_messages_pass),

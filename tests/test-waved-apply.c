@@ -30,7 +30,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -732,6 +734,119 @@ static void memory_fallback_rule_only_for_acute_pressure(void **state)
 	assert_int_equal(wv_mem_rule(&a, &b, sec, 256 << 10, 1 << 30), 0);
 }
 
+/* ---- a stand-in wave-switch: answers each request line with a fixed reply ---- */
+
+static struct {
+	int fd;
+	struct sockaddr_un addr;
+	char last[256];
+	const char *reply;
+} fsw = { .fd = -1 };
+
+static void *fsw_serve(void *arg)
+{
+	int c = accept(fsw.fd, NULL, NULL);
+	ssize_t n;
+
+	if (c < 0)
+		return NULL;
+	n = read(c, fsw.last, sizeof(fsw.last) - 1);
+	fsw.last[n > 0 ? n : 0] = 0;
+	if (n > 0 && send(c, fsw.reply, strlen(fsw.reply), MSG_NOSIGNAL) < 0)
+		fsw.last[0] = 0;
+	close(c);
+	return NULL;
+}
+
+/* Submits txn id to waved while the stand-in answers one request with reply. */
+static void submit_to_switch(uint32_t id, struct wave_txn *ops, unsigned int n, const char *reply)
+{
+	pthread_t t;
+
+	fsw.reply = reply;
+	fsw.last[0] = 0;
+	assert_int_equal(pthread_create(&t, NULL, fsw_serve, NULL), 0);
+	submit(id, ops, n);
+	if (!fsw.last[0]) { /* waved sent nothing: a call of our own ends the serve thread */
+		int c = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		assert_int_equal(connect(c, (struct sockaddr *)&fsw.addr, sizeof(fsw.addr)), 0);
+		close(c);
+	}
+	pthread_join(t, NULL);
+}
+
+static struct wave_txn net_rate(struct wv_vm *vm, uint8_t dir, uint64_t rate, uint32_t burst)
+{
+	struct wave_txn op = { .epoch = w.epoch, .vm_id = vm->id, .kind = WAVE_KIND_VCPU,
+			       .op = WAVE_OP_SET_NET_RATE, .barrier = vm->barrier };
+
+	op.u.net.dir = dir;
+	op.u.net.rate_bytes_s = rate;
+	op.u.net.burst_bytes = burst;
+	return op;
+}
+
+static void listen_at(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+	assert_true(strlen(path) < sizeof(a.sun_path));
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	unlink(path);
+	assert_true((fsw.fd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(fsw.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	fsw.addr = a;
+	assert_int_equal(listen(fsw.fd, 4), 0);
+}
+
+/*
+ * SET_NET_RATE goes to the switch as its rate request, for a VM on the
+ * switch only; a stale or mixed transaction never reaches it; what the
+ * switch refuses, or a switch that is gone, comes back FAILED.
+ */
+static void net_rate_goes_to_the_switch_and_is_checked(void **state)
+{
+	char path[128];
+	struct wave_txn ops[2];
+
+	snprintf(path, sizeof(path), "%s/switch.sock", rundir);
+	w.cfg.switch_ctl = path;
+	listen_at(path);
+	lat->net_switch = 1;
+
+	ops[0] = net_rate(bat, WAVE_NET_DIR_TO, 125000, 3000); /* not on the switch */
+	submit_to_switch(1, ops, 1, "{\"ok\":true}\n");
+	assert_int_equal(result(1)->status, WAVE_ST_INVALID);
+	assert_string_equal(fsw.last, "");
+	ops[0] = net_rate(lat, WAVE_NET_DIR_TO, 125000, 3000);
+	submit_to_switch(2, ops, 1, "{\"ok\":true}\n");
+	assert_int_equal(result(2)->status, WAVE_ST_OK);
+	assert_string_equal(fsw.last, "rate lat to 125000 3000\n");
+	ops[0] = net_rate(lat, WAVE_NET_DIR_BOTH, 0, 0);
+	ops[0].barrier++;
+	submit_to_switch(3, ops, 1, "{\"ok\":true}\n");
+	assert_int_equal(result(3)->status, WAVE_ST_STALE_TARGET);
+	ops[0] = net_rate(lat, WAVE_NET_DIR_FROM, 125000, 3000);
+	ops[1] = net_rate(lat, WAVE_NET_DIR_TO, 125000, 3000);
+	submit_to_switch(4, ops, 2, "{\"ok\":true}\n");
+	assert_int_equal(result(4)->status, WAVE_ST_INVALID);
+	assert_string_equal(fsw.last, "");
+	ops[0] = net_rate(lat, WAVE_NET_DIR_FROM, 125000, 3000);
+	submit_to_switch(5, ops, 1, "{\"error\":\"no\"}\n");
+	assert_int_equal(result(5)->status, WAVE_ST_FAILED);
+	assert_int_equal(result(5)->err, EINVAL);
+	assert_int_equal(w.st.net_set, 1);
+	assert_int_equal(w.st.net_refused, 2);
+	assert_int_equal(w.st.net_failed, 1);
+	close(fsw.fd);
+	unlink(path);
+	ops[0] = net_rate(lat, WAVE_NET_DIR_FROM, 125000, 3000);
+	submit(6, ops, 1);                     /* no switch there at all */
+	assert_int_equal(result(6)->status, WAVE_ST_FAILED);
+	assert_int_equal(result(6)->err, ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -739,6 +854,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(multi_op_txn_rolls_back_when_op_k_fails, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(refusals_touch_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(net_rate_goes_to_the_switch_and_is_checked, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(traffic_only_to_an_agent_that_reads_it, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(prestaged_replaced_fired_and_dropped, setup,

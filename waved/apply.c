@@ -129,7 +129,7 @@ static uint8_t check_op(struct waved *w, struct txn_ctx *c, unsigned int k, cons
 		return WAVE_ST_NO_TARGET;
 	}
 	if (wave_op_targets_vm(op->op)) {
-		*why = "memory and thread decisions in one transaction";
+		*why = "a whole VM's and thread decisions in one transaction";
 		return WAVE_ST_INVALID;
 	}
 	if (!(c->t[k] = wv_thread_find(c->vm[k], op->kind, op->index))) {
@@ -439,7 +439,11 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 		st = WAVE_ST_FALLBACK;
 		why = "the host is in fallback";
 	}
-	/* Memory decisions have their own path (mem.c). */
+	/* Memory and network decisions have their own paths (mem.c, netsw.c). */
+	if (st == WAVE_ST_OK && ops[0].op == WAVE_OP_SET_NET_RATE) {
+		wv_net_txn(w, ops, n, local);
+		return;
+	}
 	if (st == WAVE_ST_OK && wave_op_targets_vm(ops[0].op)) {
 		wv_mem_txn(w, ops, n, local);
 		return;

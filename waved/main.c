@@ -262,9 +262,9 @@ static void defaults(struct waved_cfg *c)
 	sched_getaffinity(0, sizeof(c->allowed), &c->allowed);
 	chan_opts_init(&c->chan_opts, CHAN_HOST);
 	c->chan_opts.label = "waved";
-	/* We apply prestaged transactions, take wakeup subscriptions, count VM traffic. */
+	/* We apply prestaged transactions, take wakeup subscriptions, count VM traffic, set rates. */
 	c->chan_opts.features = WAVE_FEAT_PRESTAGE | WAVE_FEAT_WAKE_SUB | WAVE_FEAT_NET |
-				WAVE_FEAT_MEM;
+				WAVE_FEAT_MEM | WAVE_FEAT_NETCTL;
 	c->mem_period_ms = 1000;
 }
 

@@ -20,6 +20,7 @@
 
 #include <json-c/json.h>
 
+#include "channel/codec.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "netctl/switch-client.h"
@@ -107,4 +108,64 @@ int wv_netsw_read(struct waved *w, const char *vm, struct nettap_rec *r)
 			return 0;
 		}
 	return -ENOENT;
+}
+
+static uint8_t check_rate(struct waved *w, const struct wave_txn *op, unsigned int n,
+			  struct wv_vm **vmp, const char **why)
+{
+	struct wv_vm *vm = *vmp = wv_vm_find(w, op->vm_id);
+
+	if (n != 1) {
+		*why = "SET_NET_RATE must be alone in its transaction";
+		return WAVE_ST_INVALID;
+	}
+	if (op->epoch != w->epoch) {
+		*why = "computed under another epoch";
+		return WAVE_ST_STALE_EPOCH;
+	}
+	if (!vm) {
+		*why = "no such VM";
+		return WAVE_ST_NO_TARGET;
+	}
+	if (op->barrier != vm->barrier) {
+		*why = "the VM changed since";
+		return WAVE_ST_STALE_TARGET;
+	}
+	if (!vm->net_switch) {
+		*why = "the VM is not on wave-switch";
+		return WAVE_ST_INVALID;
+	}
+	return WAVE_ST_OK;
+}
+
+void wv_net_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int local)
+{
+	static const char *const dirs[] = { [WAVE_NET_DIR_FROM] = "from", [WAVE_NET_DIR_TO] = "to",
+					    [WAVE_NET_DIR_BOTH] = "both" };
+	char req[160], reply[256];
+	const char *why = "";
+	struct wv_vm *vm;
+	uint8_t st = check_rate(w, ops, n, &vm, &why);
+	int ret;
+
+	if (st != WAVE_ST_OK) {
+		w->st.net_refused += st == WAVE_ST_INVALID;
+		wave_log_rl(WAVE_LOG_INFO, "waved: TXN %u SET_NET_RATE refused (%s): %s", ops->txn_id,
+			    wave_status_name(st), why);
+		wv_send_result(w, ops, st, 0, 0, local);
+		return;
+	}
+	/* The codec checked dir, rate and burst; the switch checks them again. */
+	snprintf(req, sizeof(req), "rate %s %s %llu %u", vm->name, dirs[ops->u.net.dir],
+		 (unsigned long long)ops->u.net.rate_bytes_s, ops->u.net.burst_bytes);
+	ret = swc_request(w->cfg.switch_ctl, req, reply, sizeof(reply));
+	if (ret) {
+		w->st.net_failed++;
+		wave_log_rl(WAVE_LOG_WARN, "waved: %s: wave-switch did not take the rate: %s",
+			    vm->name, ret == -EPROTO ? reply : strerror(-ret));
+		wv_send_result(w, ops, WAVE_ST_FAILED, 0, ret == -EPROTO ? EINVAL : -ret, local);
+		return;
+	}
+	w->st.net_set++;
+	wv_send_result(w, ops, WAVE_ST_OK, 0, 0, local);
 }

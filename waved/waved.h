@@ -200,6 +200,7 @@ struct waved_stats {
 	uint64_t net_fired;        /* prestaged transactions fired by an arrival (--net-fire) */
 	uint64_t mem_exports;      /* MEM_STATE, MEM_CTL, HOST_MEM sent */
 	uint64_t mem_set, mem_refused, mem_failed; /* SET_BALLOON applied, refused, failed */
+	uint64_t net_set, net_refused, net_failed; /* SET_NET_RATE applied, refused, failed */
 	uint64_t mem_fallback_deflates; /* the fallback rule deflated a VM in acute pressure */
 	uint64_t tunings_adopted;  /* threads whose operator's tuning (pins, knobs) was taken */
 	uint64_t last_fallback_ns, last_fallback_lag_ns; /* CLOCK_MONOTONIC, when; lag then */
@@ -316,6 +317,8 @@ void wv_net_notify(struct waved *w, const struct wv_vm *vm);
 void wv_on_net_event(const struct nettap_event *ev, void *arg);
 /* Packet rates over the last second, for status. */
 void wv_net_rates(struct waved *w);
+/* SET_NET_RATE: checked, applied on wave-switch, answered (netsw.c). */
+void wv_net_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int local);
 /* A VM's counters from wave-switch (netsw.c): 0, or -ENOENT (no switch, no port). */
 int wv_netsw_read(struct waved *w, const char *vm, struct nettap_rec *r);
 
