@@ -109,6 +109,13 @@ int guest_cfg_load(struct guest_cfg *cfg, const char *cmdline)
 		snprintf(sched, sizeof(sched), "%.*s", (int)strcspn(v, " \n"), v);
 		cfg->mem_sched = sched;
 	}
+	cfg->blast_size = 1400;
+	if ((v = arg(cmdline, "blast_to")))
+		ret |= parse_addr(v, &cfg->blast_to);
+	if ((v = arg(cmdline, "blast_size")))
+		ret |= parse_uint("blast_size", v, 65507, &cfg->blast_size);
+	if ((v = arg(cmdline, "blast_mbit")))
+		ret |= parse_uint("blast_mbit", v, 100000, &cfg->blast_mbit);
 	if (!cfg->port || !cfg->period_ms) {
 		fprintf(stderr, "wave-guest: wave.port and wave.period_ms must not be 0\n");
 		ret = -EINVAL;

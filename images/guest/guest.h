@@ -29,6 +29,9 @@ struct guest_cfg {
 	unsigned int mem_rate;     /* wave.mem_rate: mem's touches, MiB/s (0: as fast as it can) */
 	unsigned int mem_hz;       /* wave.mem_hz: ... or the whole set this often a second */
 	const char *mem_sched;     /* wave.mem_sched=S:MB,S:MB,...: working set from second S on */
+	struct sockaddr_in blast_to; /* wave.blast_to=IP:PORT: blast's sink */
+	unsigned int blast_size;   /* wave.blast_size: UDP payload bytes (default 1400) */
+	unsigned int blast_mbit;   /* wave.blast_mbit: rate at start, Mbit/s (0: quiet) */
 };
 
 /*
@@ -40,6 +43,9 @@ struct guest_cfg {
 #define ECHO_MAGIC      0x48434557u /* "WECH" */
 #define HOG_MAGIC       0x474f4857u /* "WHOG" */
 #define MEM_MAGIC       0x4d454d57u /* "WMEM": cost_us is mem's new working set, MiB */
+/* "WBLS": cost_us is blast's new rate, Mbit/s (0: quiet, BLAST_FLAT_OUT: as fast as it can) */
+#define BLAST_MAGIC     0x534c4257u
+#define BLAST_FLAT_OUT  0xffffffffu
 #define ECHO_COST_DEFAULT 0xffffffffu
 
 struct echo_msg {
@@ -72,5 +78,6 @@ int guest_echo(const struct guest_cfg *cfg);
 int guest_idle(const struct guest_cfg *cfg);
 int guest_probe(const struct guest_cfg *cfg);
 int guest_mem(const struct guest_cfg *cfg);
+int guest_blast(const struct guest_cfg *cfg);
 
 #endif

@@ -19,6 +19,7 @@ static const struct {
 	{ "idle", guest_idle },
 	{ "probe", guest_probe },
 	{ "mem", guest_mem },
+	{ "blast", guest_blast },
 };
 
 int main(int argc, char **argv)
@@ -39,6 +40,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
 		if (!strcmp(cfg.workload, workloads[i].name))
 			return workloads[i].run(&cfg);
-	fprintf(stderr, "wave-guest: unknown workload '%s' (spin, echo, idle, probe, mem)\n", cfg.workload);
+	fprintf(stderr, "wave-guest: unknown workload '%s' (spin, echo, idle, probe, mem, blast)\n", cfg.workload);
 	return 2;
 }
