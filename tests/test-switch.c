@@ -42,12 +42,13 @@
 #define BOOT_TIMEOUT_S 180
 
 static char rundir[64], vm[32], console[128], ctl[128], tap[16], vm_ip[32];
+static char noisy[32], noisy_console[128], noisy_ip[32];
 static int ready;
 static pid_t waved_pid;
 
 static void cleanup(void)
 {
-	char *stop[] = { "build/bin/wavectl", "stop", vm, NULL };
+	char *stop[] = { "build/bin/wavectl", "stop", vm, noisy, NULL };
 	char *down[] = { "build/bin/wavectl", "net", "down", NULL };
 	char *net[] = { "scripts/net.sh", "down", NULL };
 	char *lvd[] = { "scripts/libvirtd.sh", "stop", NULL };
@@ -65,6 +66,7 @@ static void cleanup(void)
 	test_run(net, 1);
 	test_run(lvd, 1);
 	unlink(console);
+	unlink(noisy_console);
 	snprintf(p, sizeof(p), "%s/console", rundir);
 	rmdir(p);
 	snprintf(p, sizeof(p), "%s/vhost", rundir);
@@ -170,6 +172,9 @@ static int group_setup(void **state)
 	snprintf(console, sizeof(console), "%s/console/%s.log", rundir, vm);
 	snprintf(ctl, sizeof(ctl), "%s/%s", rundir, SWC_SOCK);
 	snprintf(vm_ip, sizeof(vm_ip), "%s%d", SITE_NET, 200 + (int)getpid() % 50);
+	snprintf(noisy, sizeof(noisy), "ws%d-blast", (int)getpid());
+	snprintf(noisy_console, sizeof(noisy_console), "%s/console/%s.log", rundir, noisy);
+	snprintf(noisy_ip, sizeof(noisy_ip), "%s%d", SITE_NET, 150 + (int)getpid() % 50);
 	setenv("WAVE_RUNDIR", rundir, 1);
 	unsetenv("WAVE_SWITCH_CTL");
 	signal(SIGTERM, on_signal);
@@ -307,6 +312,80 @@ static void bad_requests_are_refused(void **state)
 	assert_int_equal(vm_stat("up"), 1);
 }
 
+/* Asks the blast guest for a rate (Mbit/s; 0 quiet); 0 once it acknowledged. */
+static int blast_rate(uint32_t mbit)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(7777) };
+	struct timeval tv = { .tv_usec = 200000 };
+	struct echo_msg m = { .magic = BLAST_MAGIC, .cost_us = mbit }, r;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ok = -1;
+
+	inet_pton(AF_INET, noisy_ip, &a.sin_addr);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (int i = 0; i < 10 && ok; i++) {
+		sendto(fd, &m, sizeof(m), 0, (struct sockaddr *)&a, sizeof(a));
+		ok = recv(fd, &r, sizeof(r), 0) == sizeof(r) && r.magic == BLAST_MAGIC ? 0 : -1;
+	}
+	close(fd);
+	return ok;
+}
+
+/* Bytes of the flood that reach the host's sink (UDP 9999) in secs seconds. */
+static uint64_t sink_bytes(int fd, double secs)
+{
+	uint64_t end = wave_now_ns() + (uint64_t)(secs * 1e9), got = 0;
+	char buf[2048];
+	ssize_t n;
+
+	while (wave_now_ns() < end)
+		if ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+			got += (uint64_t)n;
+	return got;
+}
+
+/*
+ * A neighbour floods the host flat out through the switch; a meter of
+ * 1 Mbit/s on what it sends holds: the sink sees no more than the rate
+ * times the time plus the burst (payload only, so frames' headers make
+ * it stricter), and the switch counts the drops on the VM's port.
+ */
+static void meter_holds_a_flood_from_a_vm(void **state)
+{
+	char *launch[] = { "build/bin/wavectl", "launch", "images/xml/blast.xml", "--name", noisy,
+			   "--ip", noisy_ip, NULL };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9999) };
+	struct timeval tv = { .tv_usec = 50000 };
+	char req[128], reply[256];
+	uint64_t free_bytes, metered;
+	int fd;
+
+	need_root();
+	assert_int_equal(test_run(launch, 1), 0);
+	assert_int_equal(test_wait_line(noisy_console, "WAVE-READY", 1, NULL, 0, BOOT_TIMEOUT_S), 0);
+	assert_true((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(blast_rate(BLAST_FLAT_OUT), 0);
+	free_bytes = sink_bytes(fd, 2);
+	snprintf(req, sizeof(req), "rate %s from 125000 16000", noisy);
+	assert_int_equal(swc_request(ctl, req, reply, sizeof(reply)), 0);
+	sink_bytes(fd, 0.3); /* what was queued before the meter */
+	metered = sink_bytes(fd, 3);
+	assert_int_equal(blast_rate(0), 0);
+	close(fd);
+	print_message("flood: %.1f Mbit/s unmetered, %.2f Mbit/s under a 1 Mbit/s meter\n",
+		      (double)free_bytes * 8 / 2e6, (double)metered * 8 / 3e6);
+	assert_true(free_bytes * 8 / 2 > 4000000);    /* the flood is real: well over the meter */
+	assert_true(metered <= 125000 * 3 + 16000 + 125000 * 0.3);
+	assert_true(metered > 0);                      /* metered, not cut off */
+	{
+		json_object *s = stats();
+
+		assert_true(port_stat(s, noisy, "drop_meter_from") > 0);
+		json_object_put(s);
+	}
+}
+
 /* The VM's net counts in waved's status (0 if absent); its interfaces' first name into via. */
 static int64_t waved_net(const char *key, char *via, size_t size)
 {
@@ -381,6 +460,7 @@ int main(void)
 		cmocka_unit_test(echo_crosses_the_switch),
 		cmocka_unit_test(idle_switch_sleeps),
 		cmocka_unit_test(meter_holds_a_vms_rate),
+		cmocka_unit_test(meter_holds_a_flood_from_a_vm),
 		cmocka_unit_test(bad_requests_are_refused),
 		cmocka_unit_test(waved_counts_a_vm_on_the_switch),
 		cmocka_unit_test(guest_leaving_and_returning_is_survived),
