@@ -29,11 +29,10 @@ void swc_vhost_path(const char *vm, char *buf, size_t size)
 	snprintf(buf, size, "%s/%s/%s.sock", site_rundir(), SWC_VHOSTDIR, vm);
 }
 
-static int connect_to(const char *path)
+static int connect_to(const char *path, int timeout_ms)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = SWC_TIMEOUT_MS / 1000,
-			      .tv_usec = (SWC_TIMEOUT_MS % 1000) * 1000 };
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
 	int fd;
 
 	if (strlen(path) >= sizeof(a.sun_path))
@@ -54,14 +53,23 @@ static int connect_to(const char *path)
 
 int swc_request(const char *path, const char *req, char *reply, size_t size)
 {
+	return swc_request_ms(path, req, reply, size, SWC_TIMEOUT_MS);
+}
+
+int swc_request_ms(const char *path, const char *req, char *reply, size_t size, int timeout_ms)
+{
+	char line[1024];
 	size_t got = 0;
 	ssize_t n = 0;
 	char *nl;
-	int fd = connect_to(path), ret = 0;
+	int fd, ret = 0, len = snprintf(line, sizeof(line), "%s\n", req);
 
-	if (fd < 0)
+	if (len < 0 || (size_t)len >= sizeof(line))
+		return -EMSGSIZE;
+	if ((fd = connect_to(path, timeout_ms)) < 0)
 		return fd;
-	if (dprintf(fd, "%s\n", req) < 0) {
+	/* The switch may be gone by now: no SIGPIPE for the caller (waved, wavectl). */
+	if (send(fd, line, (size_t)len, MSG_NOSIGNAL) < 0) {
 		ret = -errno;
 		goto out;
 	}

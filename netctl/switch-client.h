@@ -24,6 +24,8 @@ void swc_path(char *buf, size_t size);
  * {"error":...} (reply holds it); -EMSGSIZE when it does not fit.
  */
 int swc_request(const char *path, const char *req, char *reply, size_t size);
+/* The same with its own timeout (each of connect, send, read), for waved's loop. */
+int swc_request_ms(const char *path, const char *req, char *reply, size_t size, int timeout_ms);
 
 /* A VM's vhost-user socket path: RUNDIR/vhost/NAME.sock. */
 void swc_vhost_path(const char *vm, char *buf, size_t size);

@@ -8,9 +8,9 @@
  *   del-vm NAME
  *   rate NAME from|to|both BYTES_S BURST_BYTES   0 BYTES_S: unmetered
  *   class NAME latency|batch
- * Errors: {"error":"..."} naming the bad field. The request is read with
- * a short timeout: a client that connects and says nothing cannot hold
- * the forwarding thread for longer than that.
+ * Errors: {"error":"..."} naming the bad field. The request must arrive
+ * whole within CTL_TIMEOUT_MS: a client that connects and says nothing,
+ * or trickles, cannot hold the forwarding thread for longer than that.
  *
  * Alternative rejected: shared memory counters read by waved without a
  * syscall. waved reads them once per export tick at most, and a socket
@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <poll.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -60,6 +61,8 @@ static void put(struct reply *r, const char *fmt, ...)
 	n = vsnprintf(r->buf + r->len, sizeof(r->buf) - r->len, fmt, ap);
 	va_end(ap);
 	r->len = n < 0 ? r->len : r->len + (size_t)n;
+	if (r->len >= sizeof(r->buf))
+		r->len = sizeof(r->buf) - 1; /* truncated: never past the buffer */
 }
 
 static int fail(struct reply *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -78,6 +81,7 @@ static int fail(struct reply *r, const char *fmt, ...)
 
 static void stats(struct sw *sw, struct reply *r)
 {
+	sw_links_refresh(sw); /* a guest that left is not asked for its queue */
 	double up_s = (double)(rte_rdtsc() - sw->started_tsc) / (double)sw->hz;
 
 	put(r, "{\"uptime_s\":%.3f,\"rounds\":%" PRIu64 ",\"busy_rounds\":%" PRIu64
@@ -88,7 +92,7 @@ static void stats(struct sw *sw, struct reply *r)
 	for (unsigned int i = 0; i < sw->nports; i++) {
 		const struct sw_port *p = sw->port[i];
 		const struct sw_counters *c = &p->c;
-		int backlog = p->up ? rte_eth_rx_queue_count(p->port_id, 0) : 0;
+		int backlog = sw_port_backlog(p);
 
 		put(r, "%s{\"name\":\"%s\",\"kind\":\"%s\",\"class\":\"%s\",\"up\":%s,"
 		       "\"rx_pkts\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"tx_pkts\":%" PRIu64
@@ -109,19 +113,6 @@ static void stats(struct sw *sw, struct reply *r)
 	put(r, "]}");
 }
 
-/* A VM's name as it may appear in a reply: libvirt's names, no quoting needed. */
-static int good_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n >= SW_NAME_MAX)
-		return 0;
-	for (; *s; s++)
-		if (!(*s == '-' || *s == '_' || *s == '.' || (*s >= '0' && *s <= '9') ||
-		      (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
-			return 0;
-	return 1;
-}
 
 static int parse_class(const char *s, enum sw_class *c)
 {
@@ -143,7 +134,7 @@ static int do_rate(struct sw *sw, char **tok, int ntok, struct reply *r)
 	if (ntok != 5)
 		return fail(r, "usage: rate NAME from|to|both BYTES_S BURST_BYTES");
 	if (!(p = sw_port_find(sw, tok[1])) || p->kind != SW_VM)
-		return fail(r, "no VM port named %s", good_name(tok[1]) ? tok[1] : "(bad name)");
+		return fail(r, "no VM port named %s", sw_name_ok(tok[1]) ? tok[1] : "(bad name)");
 	from = !strcmp(tok[2], "from") || !strcmp(tok[2], "both");
 	to = !strcmp(tok[2], "to") || !strcmp(tok[2], "both");
 	if (!from && !to)
@@ -181,9 +172,9 @@ static int request(struct sw *sw, char *line, struct reply *r)
 	}
 	if (!strcmp(tok[0], "rate"))
 		return do_rate(sw, tok, n, r);
-	if (n < 2 || !good_name(tok[1]))
+	if (n < 2 || !sw_name_ok(tok[1]))
 		return fail(r, "%s: needs a VM name of letters, digits, '-', '_', '.'", 
-			    good_name(tok[0]) ? tok[0] : "request");
+			    sw_name_ok(tok[0]) ? tok[0] : "request");
 	if (!strcmp(tok[0], "add-vm") && (n == 3 || n == 4)) {
 		if (parse_class(n == 4 ? tok[3] : NULL, &cls))
 			return fail(r, "class must be latency or batch");
@@ -210,34 +201,52 @@ static int request(struct sw *sw, char *line, struct reply *r)
 	return fail(r, "unknown request (stats, add-vm, del-vm, rate, class)");
 }
 
+/*
+ * Reads one request line within CTL_TIMEOUT_MS in all (not per read: a
+ * client that trickles bytes cannot hold the forwarding thread longer).
+ * Returns the line's length (the newline replaced by NUL), or -1.
+ */
+static ssize_t read_request(int fd, char *line, size_t size)
+{
+	uint64_t end = rte_get_tsc_cycles() + rte_get_tsc_hz() / 1000 * CTL_TIMEOUT_MS;
+	size_t len = 0;
+	char *eol = NULL;
+
+	while (len + 1 < size && !eol) {
+		uint64_t now = rte_get_tsc_cycles();
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t got;
+
+		if (now >= end || poll(&pfd, 1, (int)((end - now) * 1000 / rte_get_tsc_hz()) + 1) <= 0)
+			return -1;
+		if ((got = read(fd, line + len, size - 1 - len)) <= 0)
+			return -1;
+		eol = memchr(line + len, '\n', (size_t)got);
+		len += (size_t)got;
+	}
+	if (!eol || memchr(line, 0, (size_t)(eol - line)))
+		return -1; /* too long, cut short, or a NUL inside */
+	*eol = 0;
+	return eol - line;
+}
+
 void sw_ctl_accept(struct sw *sw)
 {
 	static struct reply r;
-	struct timeval tv = { .tv_usec = CTL_TIMEOUT_MS * 1000 };
 	char line[CTL_REQ_MAX + 1];
-	ssize_t got;
-	size_t len = 0;
-	int fd = accept4(sw->ctl_fd, NULL, NULL, SOCK_CLOEXEC), eol = 0;
+	int fd = accept4(sw->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (len < CTL_REQ_MAX && !eol && (got = read(fd, line + len, CTL_REQ_MAX - len)) > 0) {
-		len += (size_t)got;
-		eol = memchr(line, '\n', len) != NULL;
-	}
-	line[len] = 0;
 	r.len = 0;
-	if (!eol)
-		fail(&r, "a request is one line of at most %d bytes, ended by a newline",
-		     CTL_REQ_MAX - 1);
-	else {
-		*strchr(line, '\n') = 0;
+	if (read_request(fd, line, sizeof(line)) < 0)
+		fail(&r, "a request is one line of at most %d bytes without NUL, ended by a newline, "
+		     "sent within %d ms", CTL_REQ_MAX - 1, CTL_TIMEOUT_MS);
+	else
 		request(sw, line, &r);
-	}
 	put(&r, "\n");
-	if (write(fd, r.buf, r.len) < 0)
+	/* The client may be gone: no SIGPIPE, and a full socket is not waited on. */
+	if (send(fd, r.buf, r.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		wave_log_rl(WAVE_LOG_WARN, "control reply: %m");
 	close(fd);
 }

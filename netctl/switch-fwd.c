@@ -4,7 +4,7 @@
  * learn the source, look up the destination, meter what goes to a VM,
  * queue per output port; sw_flush() sends the queues. A frame for a
  * group address or an unknown one goes to every other up port: the same
- * mbuf with its reference count raised once per extra port (no copies;
+ * mbuf with every segment's reference count raised once per extra port (no copies;
  * neither net_tap nor net_vhost writes into a frame it sends).
  *
  * Meters are srTCM, colour-blind, excess burst 0: a frame passes while
@@ -79,7 +79,7 @@ static void flood(struct sw *sw, struct sw_port *in, struct rte_mbuf *m, uint64_
 		return;
 	}
 	if (n > 1)
-		rte_mbuf_refcnt_update(m, (int16_t)(n - 1));
+		rte_pktmbuf_refcnt_update(m, (int16_t)(n - 1)); /* every segment of a chain */
 	for (unsigned int i = 0; i < n; i++)
 		enqueue(sw, to[i], m, now);
 }

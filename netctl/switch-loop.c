@@ -50,9 +50,7 @@ static void on_link_events(struct sw *sw)
 
 	if (read(sw->evfd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		wave_log_rl(WAVE_LOG_WARN, "link event fd: %m");
-	for (unsigned int i = 0; i < sw->nports; i++)
-		if (atomic_load(&sw->link_changed[sw->port[i]->port_id]))
-			sw_port_refresh(sw, sw->port[i]);
+	sw_links_refresh(sw);
 }
 
 static void on_signal(struct sw *sw)

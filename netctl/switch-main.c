@@ -101,6 +101,7 @@ static int setup_fds(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	signal(SIGPIPE, SIG_IGN); /* a control client gone mid-reply is not a reason to die */
 	/* Blocked before the EAL starts its threads, so they inherit the mask. */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) ||
 	    (sw.sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0 ||

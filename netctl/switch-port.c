@@ -197,8 +197,10 @@ static int socket_for_qemu(const struct sw_port *p)
 	else
 		snprintf(dir, sizeof(dir), ".");
 	if (stat(dir, &st) || chown(p->path, (uid_t)-1, st.st_gid) || chmod(p->path, 0660)) {
-		wave_log(WAVE_LOG_ERR, "VM %s: socket %s: %m", p->name, p->path);
-		return -errno;
+		int err = errno;
+
+		wave_log(WAVE_LOG_ERR, "VM %s: socket %s: %s", p->name, p->path, strerror(err));
+		return -err;
 	}
 	return 0;
 }
@@ -211,6 +213,11 @@ int sw_port_add_vm(struct sw *sw, const char *name, const char *path, enum sw_cl
 	struct stat st;
 	int ret;
 
+	if (!sw_name_ok(name)) {
+		wave_log(WAVE_LOG_ERR, "bad VM name '%.*s' (letters, digits, '-', '_', '.', at most %d)",
+			 SW_NAME_MAX, name, SW_NAME_MAX - 1);
+		return -EINVAL;
+	}
 	if (sw_port_find(sw, name)) {
 		wave_log(WAVE_LOG_ERR, "VM %s has a port already", name);
 		return -EEXIST;
@@ -268,6 +275,34 @@ int sw_port_remove(struct sw *sw, struct sw_port *p)
 		rte_eal_hotplug_remove("vdev", dev);
 	free(p);
 	return 0;
+}
+
+int sw_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= SW_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!(*s == '-' || *s == '_' || *s == '.' || (*s >= '0' && *s <= '9') ||
+		      (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+			return 0;
+	return 1;
+}
+
+void sw_links_refresh(struct sw *sw)
+{
+	for (unsigned int i = 0; i < sw->nports; i++)
+		if (atomic_load(&sw->link_changed[sw->port[i]->port_id]))
+			sw_port_refresh(sw, sw->port[i]);
+}
+
+/* Only while the guest is there: the vhost library does not check a stale device id. */
+int sw_port_backlog(const struct sw_port *p)
+{
+	if (!p->up || (p->kind == SW_VM && rte_eth_vhost_get_vid_from_port_id(p->port_id) < 0))
+		return -1;
+	return rte_eth_rx_queue_count(p->port_id, 0);
 }
 
 struct sw_port *sw_port_find(struct sw *sw, const char *name)

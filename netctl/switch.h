@@ -112,6 +112,10 @@ void sw_port_refresh(struct sw *sw, struct sw_port *p); /* after link_changed */
 int sw_intr_arm(struct sw *sw, int on);  /* all up ports' rx interrupts */
 void sw_intr_drain(struct sw_port *p);   /* after a wakeup on its fd */
 struct sw_port *sw_port_find(struct sw *sw, const char *name);
+void sw_links_refresh(struct sw *sw);      /* every port whose link_changed is set */
+int sw_port_backlog(const struct sw_port *p); /* frames the guest queued, or -1 */
+/* A port's name as it may appear in a reply: letters, digits, '-', '_', '.'; < SW_NAME_MAX. */
+int sw_name_ok(const char *s);
 void sw_ports_sort(struct sw *sw);
 void sw_close(struct sw *sw);
 

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -41,7 +42,7 @@
 
 #define BOOT_TIMEOUT_S 180
 
-static char rundir[64], vm[32], console[128], ctl[128], tap[16], vm_ip[32];
+static char rundir[64], vm[32], console[128], ctl[96], tap[16], vm_ip[32];
 static char noisy[32], noisy_console[128], noisy_ip[32];
 static int ready;
 static pid_t waved_pid;
@@ -250,7 +251,7 @@ static void idle_switch_sleeps(void **state)
 	sleeps1 = json_object_get_int64(v);
 	/* A polling loop would take the whole 2 s; a sleeping one next to nothing. */
 	assert_true(run1 - run0 < (t1 - t0) / 2);
-	assert_true(sleeps1 >= sleeps0);
+	assert_true(sleeps1 > sleeps0); /* woken by the first stats request, asleep again */
 	json_object_put(s0);
 	json_object_put(s1);
 }
@@ -295,12 +296,43 @@ static void bad_requests_are_refused(void **state)
 		"", "nonsense", "rate", "rate nosuchvm to 1000 3000", "add-vm a\"b /tmp/x.sock",
 		"add-vm x /tmp/a,b.sock", "class nosuchvm latency", "del-vm", "stats extra",
 	};
+	static const struct { const char *bytes; size_t len; } raw[] = {
+		{ "stats", 5 },                 /* no newline: the connection just ends */
+		{ "sta\0ts\n", 7 },             /* a NUL inside */
+	};
 	char reply[512], req[160];
 
 	need_root();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_object *j;
+
 		assert_int_equal(swc_request(ctl, bad[i], reply, sizeof(reply)), -EPROTO);
+		assert_non_null(j = json_tokener_parse(reply)); /* an error is still JSON */
+		json_object_put(j);
 		assert_non_null(strstr(reply, "\"error\""));
+	}
+	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ssize_t n;
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", ctl);
+		assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+		assert_int_equal(send(fd, raw[i].bytes, raw[i].len, MSG_NOSIGNAL), (ssize_t)raw[i].len);
+		shutdown(fd, SHUT_WR);
+		n = recv(fd, reply, sizeof(reply) - 1, 0);
+		reply[n > 0 ? n : 0] = 0;
+		close(fd);
+		assert_non_null(strstr(reply, "\"error\""));
+	}
+	/* A client that sends nothing and goes: the switch answers the next one. */
+	{
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		snprintf(a.sun_path, sizeof(a.sun_path), "%s", ctl);
+		assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+		close(fd);
 	}
 	snprintf(req, sizeof(req), "rate %s to 99999999999999999 3000", vm);
 	assert_int_equal(swc_request(ctl, req, reply, sizeof(reply)), -EPROTO);
@@ -328,6 +360,16 @@ static int blast_rate(uint32_t mbit)
 	}
 	close(fd);
 	return ok;
+}
+
+static int flooding; /* the blast guest was told to flood and not yet to stop */
+
+/* A failed flood check must not leave the neighbour flooding through the next tests. */
+static int stop_flood(void **state)
+{
+	if (flooding && !blast_rate(0))
+		flooding = 0;
+	return 0;
 }
 
 /* Bytes of the flood that reach the host's sink (UDP 9999) in secs seconds. */
@@ -366,12 +408,14 @@ static void meter_holds_a_flood_from_a_vm(void **state)
 	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	assert_int_equal(blast_rate(BLAST_FLAT_OUT), 0);
+	flooding = 1;
 	free_bytes = sink_bytes(fd, 2);
 	snprintf(req, sizeof(req), "rate %s from 125000 16000", noisy);
 	assert_int_equal(swc_request(ctl, req, reply, sizeof(reply)), 0);
 	sink_bytes(fd, 0.3); /* what was queued before the meter */
 	metered = sink_bytes(fd, 3);
 	assert_int_equal(blast_rate(0), 0);
+	flooding = 0;
 	close(fd);
 	print_message("flood: %.1f Mbit/s unmetered, %.2f Mbit/s under a 1 Mbit/s meter\n",
 		      (double)free_bytes * 8 / 2e6, (double)metered * 8 / 3e6);
@@ -432,6 +476,28 @@ static void waved_counts_a_vm_on_the_switch(void **state)
 	test_end(&waved_pid);
 }
 
+/* The switch stopped and started again: the VM's port comes back, QEMU reconnects, frames flow. */
+static void switch_restart_brings_vms_back(void **state)
+{
+	char *down[] = { "build/bin/wavectl", "net", "down", NULL };
+	char *up[] = { "build/bin/wavectl", "net", "up", "--tap", tap, NULL };
+	json_object *s = NULL;
+	int64_t up_now = 0;
+
+	need_root();
+	assert_int_equal(test_run(down, 1), 0);
+	assert_int_equal(test_run(up, 0), 0);
+	for (int i = 0; i < 100 && up_now != 1; i++) {
+		usleep(100000);
+		up_now = vm_stat("up");
+	}
+	assert_int_equal(up_now, 1);
+	assert_true(echo(20, sizeof(struct echo_msg), 20000, 500) >= 18);
+	s = stats();
+	assert_int_equal(port_stat(s, vm, "connects"), 1); /* a new switch, a new count */
+	json_object_put(s);
+}
+
 /* QEMU goes away and comes back on the same socket: counted, and frames flow again. */
 static void guest_leaving_and_returning_is_survived(void **state)
 {
@@ -460,9 +526,10 @@ int main(void)
 		cmocka_unit_test(echo_crosses_the_switch),
 		cmocka_unit_test(idle_switch_sleeps),
 		cmocka_unit_test(meter_holds_a_vms_rate),
-		cmocka_unit_test(meter_holds_a_flood_from_a_vm),
+		cmocka_unit_test_teardown(meter_holds_a_flood_from_a_vm, stop_flood),
 		cmocka_unit_test(bad_requests_are_refused),
 		cmocka_unit_test(waved_counts_a_vm_on_the_switch),
+		cmocka_unit_test(switch_restart_brings_vms_back),
 		cmocka_unit_test(guest_leaving_and_returning_is_survived),
 	};
 

@@ -343,6 +343,11 @@ static int onto_switch(struct launch_opts *o, struct vmm_domxml *dx,
 				  "bridge", ctl, strerror(-ret), info->name);
 		return 0;
 	}
+	if (strlen(info->name) >= 48) { /* the switch's port names (SW_NAME_MAX) */
+		wave_warn("launch: %s: a name of 48 characters or more cannot be a wave-switch port: "
+			  "left on the bridge", info->name);
+		return 0;
+	}
 	swc_vhost_path(info->name, o->vhost, sizeof(o->vhost));
 	ret = vmm_domxml_vhostuser(dx, o->vhost, !strcmp(info->type, "qemu"));
 	if (ret == -ENOENT) {

@@ -8,8 +8,8 @@
  *           their usual addresses. From then on 'wavectl launch' puts a
  *           VM's bridge interface on the switch (vhost-user).
  *   down    stops it (by the pid it wrote, checked to be wave-switch).
- *           VMs on it lose their network until it is up again; their QEMU
- *           reconnects by itself.
+ *           VMs on it lose their network until it is up again: then
+ *           'up' makes their ports again and their QEMU reconnects.
  *   status  every port's counters.
  */
 #include <errno.h>
@@ -29,11 +29,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libvirt/libvirt.h>
+
 #include "common/log.h"
 #include "common/opt.h"
 #include "common/site.h"
 #include "netctl/switch-client.h"
 #include "tools/wavectl.h"
+#include "vmm/meta.h"
 
 #define NET_START_TIMEOUT_S 20
 #define NET_STOP_TIMEOUT_S  10
@@ -142,6 +145,45 @@ static int make_dirs(void)
 	return 0;
 }
 
+/*
+ * VMs that were on a switch before this one (net down, then up; or a
+ * switch that died): their QEMU keeps trying its socket. Each running
+ * domain whose XML names its socket in our directory gets its port back,
+ * with its class; its meters are the policy's to set again.
+ */
+static void readd_vms(const char *ctl)
+{
+	virConnectPtr v = virConnectOpen(site_uri(NULL));
+	virDomainPtr *doms = NULL;
+	int n = v ? virConnectListAllDomains(v, &doms, VIR_CONNECT_LIST_DOMAINS_ACTIVE) : -1;
+
+	for (int i = 0; i < n; i++) {
+		const char *name = virDomainGetName(doms[i]);
+		char *xml = virDomainGetXMLDesc(doms[i], 0), sock[4096], req[4500], reply[256];
+		char *meta = virDomainGetMetadata(doms[i], VIR_DOMAIN_METADATA_ELEMENT, VMM_META_NS, 0);
+		struct vmm_meta m;
+		char why[256];
+		int latency = meta && !vmm_meta_parse(meta, &m, why, sizeof(why)) &&
+			      m.cls == WAVE_CLASS_LATENCY;
+
+		swc_vhost_path(name, sock, sizeof(sock));
+		if (xml && strstr(xml, sock)) {
+			snprintf(req, sizeof(req), "add-vm %s %s %s", name, sock,
+				 latency ? "latency" : "batch");
+			if (swc_request(ctl, req, reply, sizeof(reply)))
+				wave_warn("net: %s: its port could not be made again: %s", name, reply);
+			else
+				printf("net: %s back on the switch\n", name);
+		}
+		free(xml);
+		free(meta);
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	if (v)
+		virConnectClose(v);
+}
+
 static pid_t start_switch(void)
 {
 	char bin[4096], log[4096], pidf[4096], ctl[4096], mem[16];
@@ -185,7 +227,7 @@ static int net_up(const char *ctl)
 	ret = swc_request(ctl, "stats", reply, sizeof(reply));
 	if (!ret || ret == -EMSGSIZE) {
 		printf("net: wave-switch is up already (%s)\n", ctl);
-		return 0;
+		return join_bridge(no.tap, no.bridge ? no.bridge : site_bridge()); /* if it failed before */
 	}
 	if ((ret = make_dirs()) || (pid = start_switch()) < 0)
 		return ret ? ret : -errno;
@@ -209,6 +251,7 @@ static int net_up(const char *ctl)
 	}
 	if ((ret = join_bridge(no.tap, no.bridge ? no.bridge : site_bridge())))
 		return ret;
+	readd_vms(ctl);
 	printf("net: wave-switch up (pid %d): host port %s on bridge %s, control %s, log %s\n",
 	       (int)pid, no.tap, no.bridge ? no.bridge : site_bridge(), ctl, log);
 	return 0;

@@ -52,6 +52,7 @@ static int stop_one(virConnectPtr v, const char *name, int keep)
 	int ret = 0;
 
 	if (!dom) {
+		off_switch(name); /* a port left behind would block a VM of that name later */
 		wave_err("stop: no domain named '%s'", name);
 		return -1;
 	}
@@ -64,7 +65,8 @@ static int stop_one(virConnectPtr v, const char *name, int keep)
 		ret = -1;
 	}
 	if (!ret) {
-		off_switch(name);
+		if (!keep) /* kept, it starts again on its socket: the port stays */
+			off_switch(name);
 		printf("%s: stopped%s\n", name, keep ? "" : " and undefined");
 	}
 	virDomainFree(dom);

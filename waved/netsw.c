@@ -27,6 +27,8 @@
 #include "waved/waved.h"
 
 #define WV_NETSW_MAX_AGE (50 * WAVE_NSEC_PER_MSEC)
+/* A switch that does not answer this fast costs waved's loop no more than this. */
+#define WV_NETSW_TIMEOUT_MS 50
 
 static int field(json_object *o, const char *k, uint64_t *out)
 {
@@ -56,6 +58,7 @@ static int parse(struct wv_netsw *s, const char *reply)
 		struct wv_netsw_port *q = &s->p[s->n];
 
 		if (!json_object_object_get_ex(p, "kind", &kind) ||
+		    !json_object_is_type(kind, json_type_string) ||
 		    strcmp(json_object_get_string(kind), "vm"))
 			continue;
 		if (!json_object_object_get_ex(p, "name", &name) ||
@@ -83,7 +86,7 @@ static int refresh(struct waved *w)
 		return s->ok;
 	s->read_ns = w->now;
 	s->reads++;
-	ret = swc_request(w->cfg.switch_ctl, "stats", reply, sizeof(reply));
+	ret = swc_request_ms(w->cfg.switch_ctl, "stats", reply, sizeof(reply), WV_NETSW_TIMEOUT_MS);
 	if (!ret)
 		ret = parse(s, reply);
 	/* No socket at all is a host without the switch: nothing to say. */
@@ -158,7 +161,7 @@ void wv_net_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int
 	/* The codec checked dir, rate and burst; the switch checks them again. */
 	snprintf(req, sizeof(req), "rate %s %s %llu %u", vm->name, dirs[ops->u.net.dir],
 		 (unsigned long long)ops->u.net.rate_bytes_s, ops->u.net.burst_bytes);
-	ret = swc_request(w->cfg.switch_ctl, req, reply, sizeof(reply));
+	ret = swc_request_ms(w->cfg.switch_ctl, req, reply, sizeof(reply), WV_NETSW_TIMEOUT_MS);
 	if (ret) {
 		w->st.net_failed++;
 		wave_log_rl(WAVE_LOG_WARN, "waved: %s: wave-switch did not take the rate: %s",
