@@ -306,6 +306,31 @@ void wv_send_result(struct waved *w, const struct wave_txn *first, uint8_t statu
 	wv_emit(w, &m);
 }
 
+uint8_t wv_check_vm_op(struct waved *w, const struct wave_txn *op, unsigned int n,
+		       struct wv_vm **vmp, const char **why)
+{
+	struct wv_vm *vm = *vmp = wv_vm_find(w, op->vm_id);
+
+	if (n != 1) {
+		*why = op->op == WAVE_OP_SET_BALLOON ? "SET_BALLOON must be alone in its transaction"
+						     : "SET_NET_RATE must be alone in its transaction";
+		return WAVE_ST_INVALID;
+	}
+	if (op->epoch != w->epoch) {
+		*why = "computed under another epoch";
+		return WAVE_ST_STALE_EPOCH;
+	}
+	if (!vm) {
+		*why = "no such VM";
+		return WAVE_ST_NO_TARGET;
+	}
+	if (op->barrier != vm->barrier) {
+		*why = "the VM changed since";
+		return WAVE_ST_STALE_TARGET;
+	}
+	return WAVE_ST_OK;
+}
+
 static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int local);
 
 static void release_prestaged(struct waved *w, unsigned int slot)

@@ -327,26 +327,12 @@ static uint64_t targets_with(const struct waved *w, const struct wv_vm *vm, uint
 static uint8_t check(struct waved *w, const struct wave_txn *op, unsigned int n,
 		     struct wv_vm **vmp, const char **why)
 {
-	struct wv_vm *vm = wv_vm_find(w, op->vm_id);
 	uint32_t kib = op->u.balloon.target_kib;
+	uint8_t st = wv_check_vm_op(w, op, n, vmp, why);
+	struct wv_vm *vm = *vmp;
 
-	*vmp = vm;
-	if (n != 1) {
-		*why = "SET_BALLOON must be alone in its transaction";
-		return WAVE_ST_INVALID;
-	}
-	if (op->epoch != w->epoch) {
-		*why = "computed under another epoch";
-		return WAVE_ST_STALE_EPOCH;
-	}
-	if (!vm) {
-		*why = "no such VM";
-		return WAVE_ST_NO_TARGET;
-	}
-	if (op->barrier != vm->barrier) {
-		*why = "the VM changed since";
-		return WAVE_ST_STALE_TARGET;
-	}
+	if (st != WAVE_ST_OK)
+		return st;
 	if (!w->cfg.mem_budget_kib || !vm->mem.on || !vm->mem.st.balloon) {
 		*why = !w->cfg.mem_budget_kib ? "memory is not controlled here (--mem-budget 0)"
 					      : "the VM has no balloon to set";

@@ -113,32 +113,17 @@ int wv_netsw_read(struct waved *w, const char *vm, struct nettap_rec *r)
 	return -ENOENT;
 }
 
+/* Whether op may be applied now: what every whole-VM op is checked for, and the VM on the switch. */
 static uint8_t check_rate(struct waved *w, const struct wave_txn *op, unsigned int n,
 			  struct wv_vm **vmp, const char **why)
 {
-	struct wv_vm *vm = *vmp = wv_vm_find(w, op->vm_id);
+	uint8_t st = wv_check_vm_op(w, op, n, vmp, why);
 
-	if (n != 1) {
-		*why = "SET_NET_RATE must be alone in its transaction";
-		return WAVE_ST_INVALID;
-	}
-	if (op->epoch != w->epoch) {
-		*why = "computed under another epoch";
-		return WAVE_ST_STALE_EPOCH;
-	}
-	if (!vm) {
-		*why = "no such VM";
-		return WAVE_ST_NO_TARGET;
-	}
-	if (op->barrier != vm->barrier) {
-		*why = "the VM changed since";
-		return WAVE_ST_STALE_TARGET;
-	}
-	if (!vm->net_switch) {
+	if (st == WAVE_ST_OK && !(*vmp)->net_switch) {
 		*why = "the VM is not on wave-switch";
 		return WAVE_ST_INVALID;
 	}
-	return WAVE_ST_OK;
+	return st;
 }
 
 void wv_net_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int local)

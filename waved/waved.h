@@ -317,6 +317,13 @@ void wv_net_notify(struct waved *w, const struct wv_vm *vm);
 void wv_on_net_event(const struct nettap_event *ev, void *arg);
 /* Packet rates over the last second, for status. */
 void wv_net_rates(struct waved *w);
+/*
+ * What every op on a whole VM (SET_BALLOON, SET_NET_RATE) is checked for:
+ * alone in its transaction, this epoch, a VM that exists, its barrier.
+ * WAVE_ST_OK or the status to refuse with; *vmp the VM or NULL, *why why.
+ */
+uint8_t wv_check_vm_op(struct waved *w, const struct wave_txn *op, unsigned int n,
+		       struct wv_vm **vmp, const char **why);
 /* SET_NET_RATE: checked, applied on wave-switch, answered (netsw.c). */
 void wv_net_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int local);
 /* A VM's counters from wave-switch (netsw.c): 0, or -ENOENT (no switch, no port). */
