@@ -217,9 +217,19 @@ static ssize_t read_request(int fd, char *line, size_t size)
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t got;
 
-		if (now >= end || poll(&pfd, 1, (int)((end - now) * 1000 / rte_get_tsc_hz()) + 1) <= 0)
+		int ready;
+
+		if (now >= end)
 			return -1;
-		if ((got = read(fd, line + len, size - 1 - len)) <= 0)
+		/* net_tap's SIGIO interrupts system calls here: EINTR is not the client's doing. */
+		ready = poll(&pfd, 1, (int)((end - now) * 1000 / rte_get_tsc_hz()) + 1);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0)
+			return -1;
+		if ((got = read(fd, line + len, size - 1 - len)) < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
 			return -1;
 		eol = memchr(line + len, '\n', (size_t)got);
 		len += (size_t)got;
@@ -234,8 +244,10 @@ void sw_ctl_accept(struct sw *sw)
 {
 	static struct reply r;
 	char line[CTL_REQ_MAX + 1];
-	int fd = accept4(sw->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd;
 
+	while ((fd = accept4(sw->ctl_fd, NULL, NULL, SOCK_CLOEXEC)) < 0 && errno == EINTR)
+		;
 	if (fd < 0)
 		return;
 	r.len = 0;
@@ -246,8 +258,8 @@ void sw_ctl_accept(struct sw *sw)
 		request(sw, line, &r);
 	put(&r, "\n");
 	/* The client may be gone: no SIGPIPE, and a full socket is not waited on. */
-	if (send(fd, r.buf, r.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		wave_log_rl(WAVE_LOG_WARN, "control reply: %m");
+	while (send(fd, r.buf, r.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno == EINTR)
+		;
 	close(fd);
 }
 
