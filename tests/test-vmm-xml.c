@@ -231,9 +231,38 @@ static void bridge_interface_moves_onto_the_switch(void **state)
 		assert_non_null(strstr(dump, "freePageReporting")); /* the rest is kept */
 		free(dump);
 		/* Only one bridge interface was there: a second call finds none. */
+		assert_null(strstr(dump, "<driver")); /* the tap's options went with it */
 		assert_int_equal(vmm_domxml_vhostuser(d, "/x.sock", tcg), -ENOENT);
 		vmm_domxml_free(d);
 	}
+}
+
+/* A domain with a <qemu:override> of its own and tap options: one override, no queues left. */
+static void users_override_is_joined(void **state)
+{
+	static const char *xml =
+		"<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+		"<name>vm1</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>"
+		"<os><type>hvm</type></os><devices><interface type='bridge'>"
+		"<source bridge='br0'/><driver queues='4'/></interface></devices>"
+		"<qemu:override><qemu:device alias='x'><qemu:frontend>"
+		"<qemu:property name='p' type='string' value='v'/></qemu:frontend></qemu:device>"
+		"</qemu:override></domain>";
+	struct vmm_domxml_info info;
+	struct vmm_domxml *d = NULL;
+	char *dump;
+	const char *first;
+
+	assert_int_equal(vmm_domxml_parse(xml, &d, &info, why, sizeof(why)), 0);
+	assert_int_equal(vmm_domxml_vhostuser(d, "/run/s.sock", 1), 0);
+	dump = vmm_domxml_dump(d);
+	assert_non_null(first = strstr(dump, "<qemu:override>"));
+	assert_null(strstr(first + 1, "<qemu:override>"));
+	assert_non_null(strstr(dump, "alias=\"x\""));
+	assert_non_null(strstr(dump, "name=\"vectors\""));
+	assert_null(strstr(dump, "queues"));
+	free(dump);
+	vmm_domxml_free(d);
 }
 
 static int parse_fails(const char *xml, const char *needle)
@@ -343,6 +372,7 @@ int main(void)
 		cmocka_unit_test(live_xml_gives_taps_console_ip),
 		cmocka_unit_test_setup_teardown(bridge_interface_moves_onto_the_switch, img_setup,
 						img_teardown),
+		cmocka_unit_test(users_override_is_joined),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -257,6 +257,22 @@ static int net_up(const char *ctl)
 	return 0;
 }
 
+/* Whether pid is still a running process: a zombie (exited, not yet reaped) is not. */
+static int running(pid_t pid)
+{
+	char path[64], buf[256], *rp;
+	FILE *f;
+	int alive = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r"))) {
+		if (fgets(buf, sizeof(buf), f) && (rp = strrchr(buf, ')')))
+			alive = rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+		fclose(f);
+	}
+	return alive;
+}
+
 static int net_down(void)
 {
 	pid_t pid = read_pid();
@@ -266,9 +282,9 @@ static int net_down(void)
 		return 0;
 	}
 	kill(pid, SIGTERM);
-	for (int i = 0; i < NET_STOP_TIMEOUT_S * 10 && !kill(pid, 0); i++)
+	for (int i = 0; i < NET_STOP_TIMEOUT_S * 10 && running(pid); i++)
 		usleep(100000);
-	if (!kill(pid, 0)) {
+	if (running(pid)) {
 		wave_warn("net: wave-switch (pid %d) ignored SIGTERM for %d s: killed", (int)pid,
 			  NET_STOP_TIMEOUT_S);
 		kill(pid, SIGKILL);

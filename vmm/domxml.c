@@ -459,11 +459,18 @@ static int no_msix(xmlNode *dom)
 	static const char *const prop_a[] = { "name", "vectors", "type", "unsigned", "value", "0",
 					      NULL };
 	xmlNs *ns = xmlSearchNsByHref(dom->doc, dom, (const xmlChar *)QEMU_NS);
-	xmlNode *ov, *dev, *fe;
+	xmlNode *ov = NULL, *dev, *fe;
 
 	if (!ns && !(ns = xmlNewNs(dom, (const xmlChar *)QEMU_NS, (const xmlChar *)"qemu")))
 		return -ENOMEM;
-	if (!(ov = new_child(dom, ns, "override", NULL)) || !(dev = new_child(ov, ns, "device", dev_a)) ||
+	/* libvirt takes one <qemu:override>: join the user's if there is one. */
+	for (xmlNode *c = dom->children; c && !ov; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && c->ns && c->ns->href &&
+		    !strcmp((const char *)c->ns->href, QEMU_NS) &&
+		    !strcmp((const char *)c->name, "override"))
+			ov = c;
+	if ((!ov && !(ov = new_child(dom, ns, "override", NULL))) ||
+	    !(dev = new_child(ov, ns, "device", dev_a)) ||
 	    !(fe = new_child(dev, ns, "frontend", NULL)) || !new_child(fe, ns, "property", prop_a))
 		return -ENOMEM;
 	return 0;
@@ -488,6 +495,7 @@ int vmm_domxml_vhostuser(struct vmm_domxml *d, const char *sock, int tcg)
 	drop_children(itf, "model");
 	drop_children(itf, "alias");
 	drop_children(itf, "target"); /* a tap's name: none with vhost-user */
+	drop_children(itf, "driver"); /* the tap backend's options (queues=N: the switch serves one) */
 	if (!(src = new_child(itf, NULL, "source", src_a)) || !new_child(src, NULL, "reconnect", recon_a) ||
 	    !new_child(itf, NULL, "model", model_a) || !new_child(itf, NULL, "alias", alias_a))
 		return -ENOMEM;
