@@ -225,6 +225,9 @@ comma := ,
 # Policy tests share the synthetic-trace helpers (tests/policy-trace.c).
 test_extra = $(if $(filter test-policy%,$(1)),$(OBJ)/tests/policy-trace.o)
 $(BUILD)/tests/test-policy $(BUILD)/tests/test-policy-net $(BUILD)/tests/test-policy-mem: $(OBJ)/tests/policy-trace.o
+# waved's decision-path tests share waved in memory (tests/waved-fixture.c).
+test_extra += $(if $(filter test-waved-apply test-waved-vmops,$(1)),$(OBJ)/tests/waved-fixture.o)
+$(BUILD)/tests/test-waved-apply $(BUILD)/tests/test-waved-vmops: $(OBJ)/tests/waved-fixture.o
 # test-vms plays the agent for memory (tests/mem-agent.c).
 test_extra += $(if $(filter test-vms,$(1)),$(OBJ)/tests/mem-agent.o)
 $(BUILD)/tests/test-vms: $(OBJ)/tests/mem-agent.o
