@@ -14,14 +14,34 @@
 
 #define SWC_TIMEOUT_MS 2000
 
-void swc_path(char *buf, size_t size)
+void swc_path(char *buf, size_t size, const char *rundir)
 {
 	const char *env = getenv("WAVE_SWITCH_CTL");
 
 	if (env && *env)
 		snprintf(buf, size, "%s", env);
 	else
-		site_path(buf, size, NULL, SWC_SOCK);
+		site_path(buf, size, rundir, SWC_SOCK);
+}
+
+int swc_add_vm(const char *path, const char *vm, const char *sock, int latency, char *reply,
+	       size_t size)
+{
+	char req[512];
+
+	if (snprintf(req, sizeof(req), "add-vm %s %s %s", vm, sock,
+		     latency ? "latency" : "batch") >= (int)sizeof(req))
+		return -ENAMETOOLONG;
+	return swc_request(path, req, reply, size);
+}
+
+int swc_del_vm(const char *path, const char *vm)
+{
+	char req[128], reply[256];
+
+	if (snprintf(req, sizeof(req), "del-vm %s", vm) >= (int)sizeof(req))
+		return -ENAMETOOLONG;
+	return swc_request(path, req, reply, sizeof(reply));
 }
 
 void swc_vhost_path(const char *vm, char *buf, size_t size)

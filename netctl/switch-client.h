@@ -14,8 +14,8 @@
 #define SWC_LOG      "switch.log"
 #define SWC_VHOSTDIR "vhost"       /* the VMs' vhost-user sockets */
 
-/* The control socket's path: $WAVE_SWITCH_CTL, else RUNDIR/switch.sock. */
-void swc_path(char *buf, size_t size);
+/* The control socket's path: $WAVE_SWITCH_CTL, else RUNDIR/switch.sock (rundir NULL: the site's). */
+void swc_path(char *buf, size_t size, const char *rundir);
 
 /*
  * Sends req (without newline) and reads the reply line into reply
@@ -26,6 +26,13 @@ void swc_path(char *buf, size_t size);
 int swc_request(const char *path, const char *req, char *reply, size_t size);
 /* The same with its own timeout (each of connect, send, read), for waved's loop. */
 int swc_request_ms(const char *path, const char *req, char *reply, size_t size, int timeout_ms);
+
+/* Makes vm's port on the switch at path, on vhost-user socket sock; returns as swc_request. */
+int swc_add_vm(const char *path, const char *vm, const char *sock, int latency, char *reply,
+	       size_t size);
+
+/* Removes vm's port if the switch at path is up and has one; returns as swc_request. */
+int swc_del_vm(const char *path, const char *vm);
 
 /* A VM's vhost-user socket path: RUNDIR/vhost/NAME.sock. */
 void swc_vhost_path(const char *vm, char *buf, size_t size);

@@ -130,7 +130,7 @@ int main(int argc, char **argv)
 	int first, ret;
 
 	wave_log_init("wave-switch", WAVE_LOG_INFO);
-	swc_path(ctl_default, sizeof(ctl_default));
+	swc_path(ctl_default, sizeof(ctl_default), NULL);
 	sw.cfg.ctl_path = ctl_default;
 	if ((ret = opt_parse(&sw_cmd, argc, argv, &first)))
 		return ret > 0 ? 0 : 2;

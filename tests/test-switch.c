@@ -290,6 +290,17 @@ static void meter_holds_a_vms_rate(void **state)
 	assert_true(echo(10, sizeof(struct echo_msg), 20000, 500) >= 9);
 }
 
+/* A raw connection to the switch's control socket, for requests swc_request would not send. */
+static int ctl_connect(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", ctl);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
 static void bad_requests_are_refused(void **state)
 {
 	static const char *const bad[] = {
@@ -312,12 +323,9 @@ static void bad_requests_are_refused(void **state)
 		assert_non_null(strstr(reply, "\"error\""));
 	}
 	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
-		struct sockaddr_un a = { .sun_family = AF_UNIX };
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int fd = ctl_connect();
 		ssize_t n;
 
-		snprintf(a.sun_path, sizeof(a.sun_path), "%s", ctl);
-		assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 		assert_int_equal(send(fd, raw[i].bytes, raw[i].len, MSG_NOSIGNAL), (ssize_t)raw[i].len);
 		shutdown(fd, SHUT_WR);
 		n = recv(fd, reply, sizeof(reply) - 1, 0);
@@ -326,14 +334,7 @@ static void bad_requests_are_refused(void **state)
 		assert_non_null(strstr(reply, "\"error\""));
 	}
 	/* A client that sends nothing and goes: the switch answers the next one. */
-	{
-		struct sockaddr_un a = { .sun_family = AF_UNIX };
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		snprintf(a.sun_path, sizeof(a.sun_path), "%s", ctl);
-		assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-		close(fd);
-	}
+	close(ctl_connect());
 	snprintf(req, sizeof(req), "rate %s to 99999999999999999 3000", vm);
 	assert_int_equal(swc_request(ctl, req, reply, sizeof(reply)), -EPROTO);
 	snprintf(req, sizeof(req), "rate %s sideways 1000 3000", vm);

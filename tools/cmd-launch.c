@@ -330,12 +330,12 @@ static int prepare(const struct launch_opts *o, virConnectPtr v, const char *tex
 static int onto_switch(struct launch_opts *o, struct vmm_domxml *dx,
 		       const struct vmm_domxml_info *info)
 {
-	char ctl[4096], req[4500], reply[512];
+	char ctl[4096], reply[512];
 	int ret;
 
 	if (o->no_switch)
 		return 0;
-	swc_path(ctl, sizeof(ctl));
+	swc_path(ctl, sizeof(ctl), NULL);
 	ret = swc_request(ctl, "stats", reply, sizeof(reply));
 	if (ret && ret != -EMSGSIZE) { /* a long reply is an answer too */
 		if (ret != -ENOENT)
@@ -356,9 +356,8 @@ static int onto_switch(struct launch_opts *o, struct vmm_domxml *dx,
 		o->vhost[0] = 0;
 		return 0;
 	}
-	snprintf(req, sizeof(req), "add-vm %s %s %s", info->name, o->vhost,
-		 info->meta.cls == WAVE_CLASS_LATENCY ? "latency" : "batch");
-	if (!ret && (ret = swc_request(ctl, req, reply, sizeof(reply))))
+	if (!ret && (ret = swc_add_vm(ctl, info->name, o->vhost,
+				      info->meta.cls == WAVE_CLASS_LATENCY, reply, sizeof(reply))))
 		wave_err("launch: wave-switch refused %s: %s", info->name,
 			 ret == -EPROTO ? reply : strerror(-ret));
 	if (ret)
@@ -368,13 +367,12 @@ static int onto_switch(struct launch_opts *o, struct vmm_domxml *dx,
 
 static void off_switch(struct launch_opts *o, const char *name)
 {
-	char ctl[4096], req[128], reply[512];
+	char ctl[4096];
 
 	if (!o->vhost[0])
 		return;
-	swc_path(ctl, sizeof(ctl));
-	snprintf(req, sizeof(req), "del-vm %s", name);
-	swc_request(ctl, req, reply, sizeof(reply));
+	swc_path(ctl, sizeof(ctl), NULL);
+	swc_del_vm(ctl, name);
 }
 
 static int define_and_start(virConnectPtr v, struct vmm_domxml *dx,

@@ -159,7 +159,7 @@ static void readd_vms(const char *ctl)
 
 	for (int i = 0; i < n; i++) {
 		const char *name = virDomainGetName(doms[i]);
-		char *xml = virDomainGetXMLDesc(doms[i], 0), sock[4096], req[4500], reply[256];
+		char *xml = virDomainGetXMLDesc(doms[i], 0), sock[4096], reply[256];
 		char *meta = virDomainGetMetadata(doms[i], VIR_DOMAIN_METADATA_ELEMENT, VMM_META_NS, 0);
 		struct vmm_meta m;
 		char why[256];
@@ -168,9 +168,7 @@ static void readd_vms(const char *ctl)
 
 		swc_vhost_path(name, sock, sizeof(sock));
 		if (xml && strstr(xml, sock)) {
-			snprintf(req, sizeof(req), "add-vm %s %s %s", name, sock,
-				 latency ? "latency" : "batch");
-			if (swc_request(ctl, req, reply, sizeof(reply)))
+			if (swc_add_vm(ctl, name, sock, latency, reply, sizeof(reply)))
 				wave_warn("net: %s: its port could not be made again: %s", name, reply);
 			else
 				printf("net: %s back on the switch\n", name);
@@ -196,7 +194,7 @@ static pid_t start_switch(void)
 	strncat(bin, "/wave-switch", sizeof(bin) - strlen(bin) - 1);
 	site_path(log, sizeof(log), NULL, SWC_LOG);
 	site_path(pidf, sizeof(pidf), NULL, SWC_PID);
-	swc_path(ctl, sizeof(ctl));
+	swc_path(ctl, sizeof(ctl), NULL);
 	snprintf(mem, sizeof(mem), "%u", no.mem);
 	if (no.poll_idle) {
 		argv[9] = "--poll-idle";
@@ -359,7 +357,7 @@ static int net_run(int argc, char **argv)
 
 	if (ret)
 		return ret > 0 ? 0 : 2;
-	swc_path(ctl, sizeof(ctl));
+	swc_path(ctl, sizeof(ctl), NULL);
 	if (!strcmp(argv[first], "up"))
 		ret = net_up(ctl);
 	else if (!strcmp(argv[first], "down"))

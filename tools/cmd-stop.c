@@ -38,12 +38,11 @@ static const struct opt_cmd stop_cmd = {
 /* Its port on wave-switch goes too, if the switch is up and has one. */
 static void off_switch(const char *name)
 {
-	char ctl[4096], req[128], reply[512];
+	char ctl[4096];
 
-	swc_path(ctl, sizeof(ctl));
-	snprintf(req, sizeof(req), "del-vm %s", name);
+	swc_path(ctl, sizeof(ctl), NULL);
 	if (!access(ctl, F_OK))
-		swc_request(ctl, req, reply, sizeof(reply));
+		swc_del_vm(ctl, name);
 }
 
 static int stop_one(virConnectPtr v, const char *name, int keep)

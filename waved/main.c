@@ -222,12 +222,8 @@ static int parse(int argc, char **argv, struct waved_cfg *c)
 		c->switch_ctl = NULL;
 	else if (!c->switch_ctl) {
 		static char ctl[512];
-		const char *env = getenv("WAVE_SWITCH_CTL");
 
-		if (env && *env)
-			snprintf(ctl, sizeof(ctl), "%s", env);
-		else
-			site_path(ctl, sizeof(ctl), c->rundir, SWC_SOCK);
+		swc_path(ctl, sizeof(ctl), c->rundir);
 		c->switch_ctl = ctl;
 	}
 	/*
