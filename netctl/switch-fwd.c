@@ -7,11 +7,23 @@
  * mbuf with every segment's reference count raised once per extra port (no copies;
  * neither net_tap nor net_vhost writes into a frame it sends).
  *
- * Meters are srTCM, colour-blind, excess burst 0: a frame passes while
- * the committed bucket holds its bytes (green) and is dropped otherwise.
- * The bucket fills at the VM's rate up to its burst, so a VM may send a
- * burst at link speed and then its rate; a drop is counted on the VM's
- * port, by direction.
+ * What a VM sends is paced, not policed: its port is read only while its
+ * token bucket is positive, and a burst read takes the bytes it carried
+ * (the bucket may go below zero by up to one burst; the next read waits
+ * until the rate has paid that back). What the VM sent beyond its rate
+ * stays in its own virtio ring, so its socket blocks and its vCPU sleeps
+ * instead of building frames the switch would drop: a flooding guest
+ * costs the host (and the link) its rate, no more, and loses nothing.
+ * The bucket fills at the rate up to the burst, so an idle VM may send a
+ * burst at link speed, then its rate. Rounds a port was skipped are
+ * counted (held).
+ * Rejected: rte_meter on that side too. A policer drops what the guest
+ * already paid CPU for, and the guest keeps sending at full speed.
+ *
+ * What goes to a VM is policed with an srTCM (rte_meter), colour-blind,
+ * excess burst 0: a frame passes while the committed bucket holds its
+ * bytes (green) and is dropped otherwise (the tap and other guests cannot
+ * be held back per receiver); drops are counted on the VM's port.
  */
 #include <errno.h>
 
@@ -31,32 +43,81 @@ int sw_meter_set(struct sw_port *p, enum sw_dir d, uint64_t rate, uint64_t burst
 		m->rate = 0;
 		return 0;
 	}
-	if (!burst)
+	if (!burst || burst > INT64_MAX)
 		return -EINVAL;
-	if ((ret = rte_meter_srtcm_profile_config(&m->prof, &prm)) ||
-	    (ret = rte_meter_srtcm_config(&m->m, &m->prof)))
+	if (d == SW_FROM_VM) {
+		/* A new pace starts full, or keeps a debt the old one ran up. */
+		m->tokens = m->rate && m->tokens < 0 ? m->tokens : (int64_t)burst;
+		m->last = rte_rdtsc();
+	} else if ((ret = rte_meter_srtcm_profile_config(&m->prof, &prm)) ||
+		   (ret = rte_meter_srtcm_config(&m->m, &m->prof))) {
 		return ret;
+	}
 	m->rate = rate;
 	m->burst = burst;
 	return 0;
 }
 
-static int meter_pass(struct sw_port *p, enum sw_dir d, uint32_t len, uint64_t now)
+/* Polices a frame going to p. */
+static int meter_pass(struct sw_port *p, uint32_t len, uint64_t now)
 {
-	struct sw_meter *m = &p->meter[d];
+	struct sw_meter *m = &p->meter[SW_TO_VM];
 
 	if (!m->rate || p->kind != SW_VM)
 		return 1;
 	if (rte_meter_srtcm_color_blind_check(&m->m, &m->prof, now, len) == RTE_COLOR_GREEN)
 		return 1;
-	p->c.drop_meter[d]++;
+	p->c.drop_meter[SW_TO_VM]++;
 	return 0;
+}
+
+/*
+ * Whether p's pace lets the switch read from it now: refills its tokens up
+ * to the burst; if they are not positive, notes when they will be.
+ */
+static int pace_open(struct sw *sw, struct sw_port *p, uint64_t now)
+{
+	struct sw_meter *m = &p->meter[SW_FROM_VM];
+	uint64_t add;
+
+	if (!m->rate || p->kind != SW_VM)
+		return 1;
+	if (now > m->last) {
+		/* In 128 bits: rate up to 12.5e9 times ticks would pass 2^64. */
+		add = (uint64_t)((unsigned __int128)(now - m->last) * m->rate / sw->hz);
+		if (add) {
+			/* tokens >= -(one burst of frames): the sum stays far from overflow */
+			int64_t t = m->tokens + (int64_t)RTE_MIN(add, m->burst * 2);
+
+			m->tokens = t < (int64_t)m->burst ? t : (int64_t)m->burst;
+			m->last = now;
+		}
+	}
+	if (m->tokens > 0)
+		return 1;
+	m->ready = now + (uint64_t)((unsigned __int128)(uint64_t)(1 - m->tokens) * sw->hz / m->rate);
+	return 0;
+}
+
+uint64_t sw_pace_next(const struct sw *sw)
+{
+	uint64_t next = 0;
+
+	for (unsigned int i = 0; i < sw->nports; i++) {
+		const struct sw_port *p = sw->port[i];
+		const struct sw_meter *m = &p->meter[SW_FROM_VM];
+
+		if (p->up && p->kind == SW_VM && m->rate && m->tokens <= 0 &&
+		    (!next || m->ready < next))
+			next = m->ready;
+	}
+	return next;
 }
 
 /* Queues m for out; a full queue is sent first. Takes the reference. */
 static void enqueue(struct sw *sw, struct sw_port *out, struct rte_mbuf *m, uint64_t now)
 {
-	if (!meter_pass(out, SW_TO_VM, m->pkt_len, now)) {
+	if (!meter_pass(out, m->pkt_len, now)) {
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -97,10 +158,6 @@ static void forward(struct sw *sw, struct sw_port *in, struct rte_mbuf *m, uint6
 	eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 	in->c.rx_pkts++;
 	in->c.rx_bytes += m->pkt_len;
-	if (!meter_pass(in, SW_FROM_VM, m->pkt_len, now)) {
-		rte_pktmbuf_free(m);
-		return;
-	}
 	mact_learn(&sw->mac, eh->src_addr.addr_bytes, in->port_id, now);
 	if (mact_is_group(eh->dst_addr.addr_bytes) ||
 	    (out = mact_lookup(&sw->mac, eh->dst_addr.addr_bytes, now)) < 0 ||
@@ -119,8 +176,16 @@ static void forward(struct sw *sw, struct sw_port *in, struct rte_mbuf *m, uint6
 unsigned int sw_rx_port(struct sw *sw, struct sw_port *p, uint64_t now)
 {
 	struct rte_mbuf *pkts[SW_BURST];
-	uint16_t n = rte_eth_rx_burst(p->port_id, 0, pkts, SW_BURST);
+	uint16_t n;
 
+	if (!pace_open(sw, p, now))
+		return 0;
+	n = rte_eth_rx_burst(p->port_id, 0, pkts, SW_BURST);
+	if (p->meter[SW_FROM_VM].rate && n) {
+		for (uint16_t i = 0; i < n; i++)
+			p->meter[SW_FROM_VM].tokens -= pkts[i]->pkt_len;
+		p->c.held += p->meter[SW_FROM_VM].tokens <= 0;
+	}
 	for (uint16_t i = 0; i < n; i++)
 		forward(sw, p, pkts[i], now);
 	return n;

@@ -14,10 +14,16 @@
  *
  * The control socket, signals and net_vhost's link events share the same
  * epoll; while polling they are looked at every SW_HOUSEKEEP_US.
+ *
+ * A paced VM whose tokens ran out does not kick (its ring is full and the
+ * switch does not read it): the sleep ends when its tokens will be
+ * positive again (sw_pace_next, with epoll_pwait2's nanoseconds), so a
+ * paced flood costs one wakeup per burst read.
  */
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -117,10 +123,31 @@ static void run_poll(struct sw *sw)
 	}
 }
 
-/* Sleeps until a port, the control socket, a signal or a link event wakes it. */
+/*
+ * How long run_wait may sleep: until the earliest paced port may send,
+ * at most SW_DEAF_SLEEP_MS if a port has no interrupt; NULL: no bound.
+ */
+static struct timespec *sleep_bound(const struct sw *sw, int deaf, struct timespec *ts)
+{
+	uint64_t next = sw_pace_next(sw), now = rte_rdtsc(), ns = UINT64_MAX;
+
+	if (deaf)
+		ns = SW_DEAF_SLEEP_MS * 1000000ull;
+	if (next)
+		ns = RTE_MIN(ns, next > now ? (uint64_t)((unsigned __int128)(next - now) *
+							  1000000000ull / sw->hz) : 0);
+	if (ns == UINT64_MAX)
+		return NULL;
+	ts->tv_sec = (time_t)(ns / 1000000000ull);
+	ts->tv_nsec = (long)(ns % 1000000000ull);
+	return ts;
+}
+
+/* Sleeps until a port, a paced port's tokens, the control socket, a signal or a link event. */
 static void run_wait(struct sw *sw)
 {
 	struct epoll_event ev[16];
+	struct timespec ts;
 	int deaf = sw_intr_arm(sw, 1), n;
 
 	if (poll_once(sw)) {
@@ -128,10 +155,10 @@ static void run_wait(struct sw *sw)
 		return;
 	}
 	sw->sleeps++;
-	n = epoll_wait(sw->epfd, ev, 16, deaf ? SW_DEAF_SLEEP_MS : -1);
+	n = epoll_pwait2(sw->epfd, ev, 16, sleep_bound(sw, deaf, &ts), NULL);
 	sw_intr_arm(sw, 0);
 	if (n < 0 && errno != EINTR)
-		wave_log_rl(WAVE_LOG_WARN, "epoll_wait: %m");
+		wave_log_rl(WAVE_LOG_WARN, "epoll_pwait2: %m");
 	if (n > 0 && dispatch(sw, ev, n))
 		sw->wakeups++;
 }

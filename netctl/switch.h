@@ -4,9 +4,10 @@
  * stands for the IPU's cores. Each managed VM's virtio-net reaches it
  * through vhost-user (the net_vhost PMD: the switch owns the socket,
  * QEMU connects), the host through a net_tap port; it switches frames
- * between them by learned MAC address, meters each VM in both directions
- * (rte_meter srTCM: rate and burst), serves latency-class VMs first, and
- * counts per VM. The control socket (switch-ctl.c) shows the counters and
+ * between them by learned MAC address, paces what each VM sends (a token
+ * bucket that leaves frames in the guest's ring: backpressure, not loss),
+ * polices what goes to it (rte_meter srTCM: rate and burst), serves
+ * latency-class VMs first, and counts per VM. The control socket (switch-ctl.c) shows the counters and
  * takes rates.
  *
  * Threads: one forwarding thread (the process's main thread) owns every
@@ -37,19 +38,26 @@ enum sw_kind { SW_HOST, SW_VM };
 enum sw_class { SW_LATENCY, SW_BATCH }; /* service order: latency first */
 enum sw_dir { SW_FROM_VM, SW_TO_VM, SW_NR_DIRS };
 
-/* One direction of a VM's meter: rate 0 means not metered. */
+/*
+ * One direction of a VM's limit: rate 0 means none. SW_TO_VM polices with
+ * the srTCM (prof, m); SW_FROM_VM paces with tokens (switch-fwd.c).
+ */
 struct sw_meter {
 	uint64_t rate;   /* bytes per second */
 	uint64_t burst;  /* bytes */
 	struct rte_meter_srtcm_profile prof;
 	struct rte_meter_srtcm m;
+	int64_t tokens;  /* pace: bytes it may still send; below 0 after a burst overdrew */
+	uint64_t last;   /* pace: TSC of the last refill */
+	uint64_t ready;  /* pace: TSC at which tokens turn positive (when <= 0) */
 };
 
 /* Per port; "rx" is what the switch received from the port (a VM's sends). */
 struct sw_counters {
 	uint64_t rx_pkts, rx_bytes;
 	uint64_t tx_pkts, tx_bytes;
-	uint64_t drop_meter[SW_NR_DIRS]; /* over the VM's rate, by direction */
+	uint64_t drop_meter[SW_NR_DIRS]; /* over the VM's rate, by direction (to: police) */
+	uint64_t held;           /* times its pace ran out: its sends wait in its ring */
 	uint64_t drop_full;      /* the port's ring was full (a guest not draining) */
 	uint64_t drop_bad;       /* runt frames, frames looping back to their port */
 	uint64_t flooded;        /* sent to every port: group or unknown address */
@@ -121,6 +129,8 @@ void sw_close(struct sw *sw);
 
 /* switch-fwd.c */
 int sw_meter_set(struct sw_port *p, enum sw_dir d, uint64_t rate, uint64_t burst);
+/* The TSC at which the earliest paced port may send again, or 0 if none waits. */
+uint64_t sw_pace_next(const struct sw *sw);
 unsigned int sw_rx_port(struct sw *sw, struct sw_port *p, uint64_t now_tsc);
 void sw_flush(struct sw *sw);
 
