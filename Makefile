@@ -59,7 +59,7 @@ $(shell mkdir -p $(BUILD); [ "$$(cat $(FLAGS_STAMP) 2>/dev/null)" = "$(FLAGS_NOW
 # ---- sources ---------------------------------------------------------------
 LIB_SRCS := $(wildcard common/*.c) $(wildcard channel/*.c) netctl/mac-table.c netctl/switch-client.c
 # Policies and the model: pure C, shared by wave-agent and waved.
-SCHED_SRCS := $(filter-out %-main.c,$(wildcard ipu-sched/*.c)) $(wildcard mm/policy-*.c)
+SCHED_SRCS := $(filter-out %-main.c,$(wildcard ipu-sched/*.c)) $(wildcard mm/policy-*.c) $(wildcard netctl/policy-*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o) $(SCHED_SRCS:%.c=$(OBJ)/%.o)
 LIBWAVE  := $(BUILD)/libwave.a
 
@@ -224,7 +224,7 @@ comma := ,
 
 # Policy tests share the synthetic-trace helpers (tests/policy-trace.c).
 test_extra = $(if $(filter test-policy%,$(1)),$(OBJ)/tests/policy-trace.o)
-$(BUILD)/tests/test-policy $(BUILD)/tests/test-policy-net $(BUILD)/tests/test-policy-mem: $(OBJ)/tests/policy-trace.o
+$(BUILD)/tests/test-policy $(BUILD)/tests/test-policy-net $(BUILD)/tests/test-policy-mem $(BUILD)/tests/test-policy-share: $(OBJ)/tests/policy-trace.o
 # waved's decision-path tests share waved in memory (tests/waved-fixture.c).
 test_extra += $(if $(filter test-waved-apply test-waved-vmops,$(1)),$(OBJ)/tests/waved-fixture.o)
 $(BUILD)/tests/test-waved-apply $(BUILD)/tests/test-waved-vmops: $(OBJ)/tests/waved-fixture.o

@@ -29,7 +29,7 @@
 
 struct agent {
 	const char *uri;
-	struct policy_conf policy, mem_policy;
+	struct policy_conf policy, mem_policy, net_policy;
 	struct policy_env env;
 	struct chan_opts copts;
 	uint64_t tick_ns, report_ns;
@@ -65,6 +65,8 @@ static const struct opt agent_opts[] = {
 	MEM_POLICY_OPTS(&agent_self.mem_policy,
 			"the memory policy (balloon targets; the host's waved\n"
 			"needs --mem-budget to apply them)"),
+	NET_POLICY_OPTS(&agent_self.net_policy,
+			"the network policy (VMs' rates on the host's wave-switch)"),
 	OPT_DURATION("tick-ms", "MS", &agent_self.tick_ns, WAVE_NSEC_PER_MSEC, WAVE_NSEC_PER_MSEC,
 		     10 * WAVE_NSEC_PER_SEC, "decide on new state at most this often"),
 	OPT_DURATION("spin-us", "US", &agent_self.copts.spin_ns, WAVE_NSEC_PER_USEC, 0, WAVE_NSEC_PER_SEC,
@@ -86,20 +88,22 @@ static const struct opt agent_opts[] = {
 
 static const struct opt_cmd agent_cmd = {
 	.usage = "wave-agent [OPTIONS]",
-	.about = "The Wave-VM agent: runs a scheduling policy and a memory policy for the VMs\n"
-		 "of a host whose waved it reaches over the channel, and sends back their\n"
+	.about = "The Wave-VM agent: runs a scheduling, a memory and a network policy for the\n"
+		 "VMs of a host whose waved it reaches over the channel, and sends back their\n"
 		 "decisions.\n",
 	.opts = agent_opts,
 	.extra = policy_conf_help,
 };
 
-/* The runtime with the scheduling policy, and the memory policy beside it unless it is none. */
+/* The runtime with the scheduling policy, and the memory and network policies beside it unless none. */
 static int runtime_init(struct agent *a)
 {
 	int ret = sched_init(&a->s, &a->policy, &a->env);
 
 	if (!ret && a->mem_policy.ops != &mm_none_ops)
 		ret = sched_add(&a->s, &a->mem_policy);
+	if (!ret && a->net_policy.ops != &net_none_ops)
+		ret = sched_add(&a->s, &a->net_policy);
 	return ret;
 }
 
@@ -249,6 +253,7 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 		a->env.wake_sub = !!(m->p.hello.features & WAVE_FEAT_WAKE_SUB);
 		a->env.net = !!(m->p.hello.features & WAVE_FEAT_NET);
 		a->env.mem = !!(m->p.hello.features & WAVE_FEAT_MEM);
+		a->env.netctl = !!(m->p.hello.features & WAVE_FEAT_NETCTL);
 		sched_fini(&a->s);
 		if (runtime_init(a))
 			stop = 1;
@@ -336,6 +341,7 @@ int main(int argc, char **argv)
 	a->uri = "shm:wave";
 	policy_conf_init(&a->policy, "latency");
 	policy_conf_init_as(&a->mem_policy, POLICY_MEM, "none");
+	policy_conf_init_as(&a->net_policy, POLICY_NET, "none");
 	a->tick_ns = 10 * WAVE_NSEC_PER_MSEC;
 	a->report_ns = 10 * WAVE_NSEC_PER_SEC;
 	chan_opts_init(&a->copts, CHAN_AGENT);
@@ -360,8 +366,8 @@ int main(int argc, char **argv)
 		sched_fini(&a->s);
 		return 1;
 	}
-	wave_info("agent: policy %s, memory policy %s, on %s%s", a->policy.ops->name,
-		  a->mem_policy.ops->name, a->uri, a->poll ? " (polling)" : "");
+	wave_info("agent: policy %s, memory policy %s, network policy %s, on %s%s",
+		  a->policy.ops->name, a->mem_policy.ops->name, a->net_policy.ops->name, a->uri, a->poll ? " (polling)" : "");
 	run(a);
 	/* At exit: over the whole run. */
 	a->cpu_t0_ns = a->start_ns;

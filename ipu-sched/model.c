@@ -158,7 +158,8 @@ static int apply_net(struct model *m, const struct wave_net_state *s, uint64_t n
 		return 1;
 	}
 	/* First counts, or counts that went back (the host started over): a new baseline. */
-	if (!n->present || s->rx_pkts < n->rx_pkts || s->tx_pkts < n->tx_pkts) {
+	if (!n->present || s->rx_pkts < n->rx_pkts || s->tx_pkts < n->tx_pkts ||
+	    s->rx_bytes < n->rx_bytes || s->tx_bytes < n->tx_bytes) {
 		memset(n, 0, sizeof(*n));
 		n->present = 1;
 	} else if (now > n->seen_ns) {
@@ -172,6 +173,8 @@ static int apply_net(struct model *m, const struct wave_net_state *s, uint64_t n
 			n->rx_pps = ewma_rate(n->rx_pps, 0, quiet, MODEL_TAU_NS);
 			n->rx_pps_slow = ewma_rate(n->rx_pps_slow, 0, quiet, 10 * MODEL_TAU_NS);
 			n->tx_pps = ewma_rate(n->tx_pps, 0, quiet, MODEL_TAU_NS);
+			n->rx_bytes_s = ewma_rate(n->rx_bytes_s, 0, quiet, MODEL_TAU_NS);
+			n->tx_bytes_s = ewma_rate(n->tx_bytes_s, 0, quiet, MODEL_TAU_NS);
 			dt = MODEL_NET_PERIOD_NS;
 		}
 		rx = (double)(s->rx_pkts - n->rx_pkts) * 1e9 / (double)dt;
@@ -179,6 +182,11 @@ static int apply_net(struct model *m, const struct wave_net_state *s, uint64_t n
 		n->rx_pps = ewma_rate(n->rx_pps, rx, dt, MODEL_TAU_NS);
 		n->rx_pps_slow = ewma_rate(n->rx_pps_slow, rx, dt, 10 * MODEL_TAU_NS);
 		n->tx_pps = ewma_rate(n->tx_pps, tx, dt, MODEL_TAU_NS);
+		/* Bytes move with packets: counts that went back were caught above. */
+		n->rx_bytes_s = ewma_rate(n->rx_bytes_s, (double)(s->rx_bytes - n->rx_bytes) * 1e9 /
+					  (double)dt, dt, MODEL_TAU_NS);
+		n->tx_bytes_s = ewma_rate(n->tx_bytes_s, (double)(s->tx_bytes - n->tx_bytes) * 1e9 /
+					  (double)dt, dt, MODEL_TAU_NS);
 	}
 	if (s->flags & WAVE_NET_ARRIVAL)
 		n->arrival_ns = now;
@@ -211,6 +219,16 @@ double model_net_rx_rate(const struct model_vm *vm, uint64_t now_ns, int slow)
 		return 0;
 	return silence_decay(slow ? n->rx_pps_slow : n->rx_pps, n->seen_ns, now_ns,
 			     MODEL_NET_PERIOD_NS, slow ? 10 * MODEL_TAU_NS : MODEL_TAU_NS);
+}
+
+double model_net_bytes_rate(const struct model_vm *vm, uint64_t now_ns, int tx)
+{
+	const struct model_net *n = &vm->net;
+
+	if (!n->present)
+		return 0;
+	return silence_decay(tx ? n->tx_bytes_s : n->rx_bytes_s, n->seen_ns, now_ns,
+			     MODEL_NET_PERIOD_NS, MODEL_TAU_NS);
 }
 
 /* What a counter that wraps at 2^32 moved by, per second, over dt ns. */

@@ -55,6 +55,7 @@ struct model_net {
 	double rx_pps;            /* EWMA packets/s to the guest (MODEL_TAU_NS) */
 	double rx_pps_slow;       /* ... with 10x the time constant */
 	double tx_pps;
+	double rx_bytes_s, tx_bytes_s; /* EWMA bytes/s each way (MODEL_TAU_NS) */
 };
 
 /*
@@ -180,6 +181,9 @@ static inline unsigned int model_thread_slot(const struct model_thread *t)
  * export period (no NET_STATE: nothing arrived). 0 without counts.
  */
 double model_net_rx_rate(const struct model_vm *vm, uint64_t now_ns, int slow);
+
+/* Bytes per second vm sends (tx) or receives now, decayed over silence like the packet rate. */
+double model_net_bytes_rate(const struct model_vm *vm, uint64_t now_ns, int tx);
 
 /*
  * The SCHED_DEADLINE bandwidth the host admits for all reservations

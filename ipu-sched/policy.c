@@ -20,6 +20,8 @@ static const struct policy_ops *const policies[] = {
 	&policy_wakeprobe_ops,
 	&mm_none_ops,
 	&mm_balloon_ops,
+	&net_none_ops,
+	&net_share_ops,
 };
 
 /* Per subsystem: its option names and what --help calls its policies. */
@@ -28,14 +30,15 @@ static const struct {
 } subsys[POLICY_SUBSYS_MAX] = {
 	[POLICY_SCHED] = { "--policy", "--policy-opt", "Scheduling policies" },
 	[POLICY_MEM] = { "--mem-policy", "--mem-policy-opt", "Memory policies" },
+	[POLICY_NET] = { "--net-policy", "--net-policy-opt", "Network policies" },
 };
 
 #define NR_POLICIES (sizeof(policies) / sizeof(policies[0]))
 
-const struct policy_ops *policy_find(const char *name)
+const struct policy_ops *policy_find(enum policy_subsys k, const char *name)
 {
 	for (size_t i = 0; name && i < NR_POLICIES; i++)
-		if (!strcmp(policies[i]->name, name))
+		if (policies[i]->subsys == k && !strcmp(policies[i]->name, name))
 			return policies[i];
 	return NULL;
 }
@@ -67,6 +70,19 @@ const char *mem_policy_names(void)
 	return names_of(POLICY_MEM, buf, sizeof(buf));
 }
 
+const char *net_policy_names(void)
+{
+	static char buf[256];
+
+	return names_of(POLICY_NET, buf, sizeof(buf));
+}
+
+static const char *names_by_subsys(enum policy_subsys k)
+{
+	return k == POLICY_MEM ? mem_policy_names() :
+	       k == POLICY_NET ? net_policy_names() : policy_names();
+}
+
 int policy_conf_init(struct policy_conf *c, const char *name)
 {
 	return policy_conf_init_as(c, POLICY_SCHED, name);
@@ -74,11 +90,11 @@ int policy_conf_init(struct policy_conf *c, const char *name)
 
 int policy_conf_init_as(struct policy_conf *c, enum policy_subsys k, const char *name)
 {
-	const struct policy_ops *ops = policy_find(name);
+	const struct policy_ops *ops = policy_find(k, name);
 
-	if (!ops || ops->subsys != k) {
+	if (!ops) {
 		wave_err("%s: unknown policy '%s' (%s)", subsys[k].opt, name ? name : "",
-			 k == POLICY_MEM ? mem_policy_names() : policy_names());
+			 names_by_subsys(k));
 		return -EINVAL;
 	}
 	memset(c, 0, sizeof(*c));

@@ -43,13 +43,14 @@ struct policy_env {
 	int wake_sub;                  /* it takes wakeup subscriptions (WAVE_FEAT_WAKE_SUB) */
 	int net;                       /* it counts VM traffic (NET_STATE, WAVE_FEAT_NET) */
 	int mem;                       /* it reports and sets guest memory (MEM_*, WAVE_FEAT_MEM) */
+	int netctl;                    /* it sets VMs' rates on wave-switch (WAVE_FEAT_NETCTL) */
 };
 
 /*
  * What a policy decides about: each subsystem has its own (--policy,
  * --mem-policy), and the runtime composes one of each (sched.h).
  */
-enum policy_subsys { POLICY_SCHED = 0, POLICY_MEM, POLICY_SUBSYS_MAX };
+enum policy_subsys { POLICY_SCHED = 0, POLICY_MEM, POLICY_NET, POLICY_SUBSYS_MAX };
 
 /* One tunable of a policy, set by name with --policy-opt NAME=VALUE. */
 enum policy_param_type {
@@ -104,7 +105,8 @@ struct policy_param {
  *            TRIGGER ops first if it was prestaged) with a non-OK status:
  *            forget or back off what was assumed applied.
  * @subsys:   what it decides about: scheduling (vCPU threads' class,
- *            placement, weight, quota) or memory (balloon targets).
+ *            placement, weight, quota), memory (balloon targets) or the
+ *            network (VMs' rates on wave-switch).
  * @reset:    everything applied is gone (new epoch after fallback, or the
  *            host restarted): forget all assumed state. NULL: the runtime
  *            zeroes the private state and calls @init again.
@@ -142,13 +144,17 @@ extern const struct policy_ops policy_latency_ops;
 extern const struct policy_ops policy_wakeprobe_ops;
 extern const struct policy_ops mm_none_ops;       /* mm/policy-none.c */
 extern const struct policy_ops mm_balloon_ops;    /* mm/policy-balloon.c */
+extern const struct policy_ops net_none_ops;      /* netctl/policy-none.c */
+extern const struct policy_ops net_share_ops;     /* netctl/policy-share.c */
 
-/* By name, any subsystem, or NULL. */
-const struct policy_ops *policy_find(const char *name);
+/* By name within subsystem k, or NULL. */
+const struct policy_ops *policy_find(enum policy_subsys k, const char *name);
 /* "cfs, pin, latency, wakeprobe": the scheduling policies, from the table. */
 const char *policy_names(void);
 /* "none, balloon": the memory policies. */
 const char *mem_policy_names(void);
+/* "none, share": the network policies. */
+const char *net_policy_names(void);
 
 /* conf = the scheduling policy name with its defaults. 0, or -EINVAL logged with the names. */
 int policy_conf_init(struct policy_conf *c, const char *name);
@@ -176,6 +182,13 @@ void policy_conf_help(FILE *f);
 	  .help = (h) },                                                             \
 	OPT_CALLBACK("mem-policy-opt", "KEY=VALUE", conf, policy_opt_set,           \
 		     "set a tunable of the memory policy (see below; repeatable)")
+/* --net-policy P and --net-policy-opt KEY=VALUE, the same way. */
+#define NET_POLICY_OPTS(conf, h)                                                    \
+	{ .kind = OPT_KIND_CALLBACK, .name = "net-policy", .argh = "P", .value = (conf), \
+	  .cb = policy_opt_policy, .choices = net_policy_names, .show = policy_opt_show, \
+	  .help = (h) },                                                             \
+	OPT_CALLBACK("net-policy-opt", "KEY=VALUE", conf, policy_opt_set,           \
+		     "set a tunable of the network policy (see below; repeatable)")
 struct opt;
 int policy_opt_policy(const struct opt *o, const char *arg);
 int policy_opt_set(const struct opt *o, const char *arg);
@@ -185,7 +198,7 @@ const char *policy_opt_show(const struct opt *o);
 void policy_emit(struct policy_out *o, const struct wave_txn *op, int join);
 void policy_op_init(struct wave_txn *op, const struct model_vm *vm,
 		    const struct model_thread *t, enum wave_txn_op kind);
-/* An op that names the whole VM (wave_op_targets_vm: SET_BALLOON). */
+/* An op that names the whole VM (wave_op_targets_vm: SET_BALLOON, SET_NET_RATE). */
 void policy_vm_op_init(struct wave_txn *op, const struct model_vm *vm, enum wave_txn_op kind);
 /* Bit for wakes(): threads of kind k. */
 #define POLICY_WAKES(k) ((uint8_t)(1u << (k)))

@@ -30,7 +30,7 @@
 enum tag { TAG_CHAN = 1, TAG_OBS, TAG_VIRT, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_WATCHDOG, TAG_NET,
 	   TAG_MEM };
 
-static struct policy_conf policy, mem_policy;
+static struct policy_conf policy, mem_policy, net_policy;
 
 static int parse_static(const struct opt *o, const char *arg)
 {
@@ -128,6 +128,7 @@ static const struct opt waved_opts[] = {
 		 "or nowhere (export only: Linux decides)"),
 	POLICY_OPTS(&policy, "the policy waved runs in onhost mode and with --fallback local"),
 	MEM_POLICY_OPTS(&mem_policy, "the memory policy waved runs there (with --mem-budget)"),
+	NET_POLICY_OPTS(&net_policy, "the network policy waved runs there (VMs on wave-switch)"),
 	OPT_STRING("channel", "URI", &waved_self.cfg.channel,
 		   "shm:NAME or tcp://HOST:PORT (offload mode: shm:wave unless given)"),
 	OPT_ENUM("fallback", "F", &waved_self.cfg.fallback, wv_fallbacks,
@@ -244,8 +245,10 @@ static void defaults(struct waved_cfg *c)
 	c->fallback = WAVED_FB_CFS;
 	policy_conf_init(&policy, "latency");
 	policy_conf_init_as(&mem_policy, POLICY_MEM, "none");
+	policy_conf_init_as(&net_policy, POLICY_NET, "none");
 	c->policy = &policy;
 	c->mem_policy = &mem_policy;
+	c->net_policy = &net_policy;
 	c->rundir = site_rundir();
 	c->lag_threshold_ns = 10 * WAVE_NSEC_PER_MSEC;
 	c->handback_n = 20;
@@ -474,7 +477,8 @@ static void loop(struct waved *w)
 static int setup(struct waved *w)
 {
 	/* It decides right here: nothing to prestage; wakeups and traffic as waved has them. */
-	const struct policy_env env = { .prestage = 0, .wake_sub = 1, .net = 1, .mem = 1 };
+	const struct policy_env env = { .prestage = 0, .wake_sub = 1, .net = 1, .mem = 1,
+					.netctl = !!w->cfg.switch_ctl };
 	sigset_t mask;
 	int ret;
 
@@ -499,6 +503,8 @@ static int setup(struct waved *w)
 		if (!w->local || sched_init(w->local, w->cfg.policy, &env))
 			return -ENOMEM;
 		if (w->cfg.mem_policy->ops != &mm_none_ops && sched_add(w->local, w->cfg.mem_policy))
+			return -ENOMEM;
+		if (w->cfg.net_policy->ops != &net_none_ops && sched_add(w->local, w->cfg.net_policy))
 			return -ENOMEM;
 	}
 	if ((ret = wv_ctl_open(w)))

@@ -69,6 +69,7 @@ struct waved_cfg {
 	enum waved_fallback fallback;
 	const struct policy_conf *policy;
 	const struct policy_conf *mem_policy; /* beside it, unless none */
+	const struct policy_conf *net_policy; /* ... */
 	const char *channel;       /* URI, or NULL for none (onhost/observe) */
 	const char *uri;           /* libvirt */
 	const char *match;         /* manage only libvirt domains whose name starts so */
