@@ -92,25 +92,8 @@ static int pause_s(double s)
 /* Tells VM k's guest its working set (MiB); 0 once it acknowledged. */
 static int set_demand(unsigned int k, unsigned int mib)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(MEM_PORT) };
-	struct echo_msg m = { .magic = htole32(MEM_MAGIC), .cost_us = htole32(mib) };
-	struct timeval tv = { .tv_usec = 300000 };
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = -ETIMEDOUT;
+	int ret = bench_guest_cmd(env.vm[k].ip, MEM_PORT, MEM_MAGIC, mib, 10, 300);
 
-	if (fd < 0 || inet_pton(AF_INET, env.vm[k].ip, &a.sin_addr) != 1) {
-		if (fd >= 0)
-			close(fd);
-		return -EINVAL;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	for (int i = 0; i < 10 && ret; i++) {
-		struct echo_msg r;
-
-		sendto(fd, &m, sizeof(m), 0, (struct sockaddr *)&a, sizeof(a));
-		if (recv(fd, &r, sizeof(r), 0) == sizeof(r) && r.magic == m.magic)
-			ret = 0;
-	}
-	close(fd);
 	if (ret)
 		wave_err("bench mem: %s does not acknowledge its new working set", env.vm[k].name);
 	return ret;

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "bench/goals.h"
 #include "bench/range.h"
 
 enum bm_mode { BM_STATIC = 0, BM_NONE, BM_OFFLOAD, BM_ONHOST, BM_NR_MODES };
@@ -55,16 +56,9 @@ static inline double bm_mean(const struct bm_phase_result *p, double sum)
 	return p->reps ? sum / p->reps : 0;
 }
 
-/* One goal of the comparison, as bench sched's. */
-struct bm_goal {
-	char what[64];
-	struct bench_range r;
-	int at_most;
-	double want;
-};
 
 #define BM_MAX_GOALS 16
-unsigned int bm_goals(const struct bm_results *res, struct bm_goal *g);
+unsigned int bm_goals(const struct bm_results *res, struct bench_goal_row *g);
 void bm_print_json(const struct bm_results *res);
 void bm_print_table(const struct bm_results *res);
 /* DIR/report.md and per mode a plot of each VM's balloon and demand over time. 0 or -errno. */

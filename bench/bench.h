@@ -13,6 +13,7 @@ int bench_channel_main(int argc, char **argv);
 int bench_loop_main(int argc, char **argv);
 int bench_sched_main(int argc, char **argv);
 int bench_mem_main(int argc, char **argv);
+int bench_net_main(int argc, char **argv);
 int bench_scale_main(int argc, char **argv);
 
 /* Percentile p (0..1) of n samples; sorts them in place. 0 if n == 0. */
@@ -44,6 +45,14 @@ int bench_pin(int cpu);
 
 /* The first two CPUs this process may run on, for the two benchmark threads. */
 int bench_default_cpus(int cpus[2]);
+
+/*
+ * Sends a guest workload's command (struct echo_msg: magic, value in
+ * cost_us) to ip:port until it echoes the magic back, up to tries times,
+ * each waiting wait_ms. 0 once acknowledged, -ETIMEDOUT, or -EINVAL.
+ */
+int bench_guest_cmd(const char *ip, unsigned int port, uint32_t magic, uint32_t value,
+		    unsigned int tries, unsigned int wait_ms);
 
 /* Runs gnuplot on DIR/plots.gp in DIR. 0, or -errno / -EIO (said, naming what). */
 int bench_gnuplot(const char *dir, const char *what);

@@ -20,42 +20,19 @@ static int ran(const struct bm_results *res, enum bm_mode m)
 	return !!(res->modes & (1u << m)) && res->r[m][0].reps;
 }
 
-/* a / b per run, where both ran. */
-static void ratio(struct bm_goal *g, const char *what, const struct bench_range *a,
-		  const struct bench_range *b, int at_most, double want)
-{
-	memset(g, 0, sizeof(*g));
-	snprintf(g->what, sizeof(g->what), "%s", what);
-	g->at_most = at_most;
-	g->want = want;
-	for (unsigned int i = 0; i < a->n && i < b->n; i++)
-		if (b->v[i] > 0)
-			bench_range_add(&g->r, a->v[i] / b->v[i]);
-}
-
-static void value(struct bm_goal *g, const char *what, double v, int at_most, double want)
-{
-	memset(g, 0, sizeof(*g));
-	snprintf(g->what, sizeof(g->what), "%s", what);
-	g->at_most = at_most;
-	g->want = want;
-	bench_range_add(&g->r, v);
-}
-
-unsigned int bm_goals(const struct bm_results *res, struct bm_goal *g)
+unsigned int bm_goals(const struct bm_results *res, struct bench_goal_row *g)
 {
 	const struct bm_phase_result (*r)[BM_NR_PHASES] = res->r;
 	unsigned int n = 0;
 
 	if (ran(res, BM_OFFLOAD) && ran(res, BM_STATIC)) {
-		ratio(&g[n++], "skew: offload work / static", &r[BM_OFFLOAD][BM_SKEW].work,
+		bench_goal_ratio(&g[n++], "skew: offload work / static", &r[BM_OFFLOAD][BM_SKEW].work,
 		      &r[BM_STATIC][BM_SKEW].work, 0, 1.5);
-		ratio(&g[n++], "shift: offload work / static", &r[BM_OFFLOAD][BM_SHIFT].work,
+		bench_goal_ratio(&g[n++], "shift: offload work / static", &r[BM_OFFLOAD][BM_SHIFT].work,
 		      &r[BM_STATIC][BM_SHIFT].work, 0, 1.5);
 	}
 	if (ran(res, BM_OFFLOAD)) {
-		g[n] = (struct bm_goal){ .at_most = 1, .want = 1000 };
-		snprintf(g[n].what, sizeof(g[n].what), "spike: offload react ms");
+		bench_goal_value(&g[n], "spike: offload react ms", 0, 1, 1000);
 		g[n++].r = r[BM_OFFLOAD][BM_SPIKE].react_ms;
 	}
 	for (int m = BM_OFFLOAD; m <= BM_ONHOST; m++) {
@@ -72,18 +49,18 @@ unsigned int bm_goals(const struct bm_results *res, struct bm_goal *g)
 			      ? bm_mean(&r[m][ph], r[m][ph].waved_mem_pct_sum) : mem;
 		}
 		snprintf(what, sizeof(what), "%s: OOM kills", bm_mode_names[m]);
-		value(&g[n++], what, (double)oom, 1, 0);
+		bench_goal_value(&g[n++], what, (double)oom, 1, 0);
 		snprintf(what, sizeof(what), "%s: balloons' sum, %% of budget", bm_mode_names[m]);
-		value(&g[n++], what, pct, 1, 105);
+		bench_goal_value(&g[n++], what, pct, 1, 105);
 		snprintf(what, sizeof(what), "%s: waved CPU for memory, %%", bm_mode_names[m]);
-		value(&g[n++], what, mem, 1, 0.1);
+		bench_goal_value(&g[n++], what, mem, 1, 0.1);
 	}
 	if (ran(res, BM_OFFLOAD) && ran(res, BM_ONHOST))
 		for (int ph = 0; ph < BM_NR_PHASES; ph++) {
 			char what[64];
 
 			snprintf(what, sizeof(what), "%s: offload work / onhost", bm_phase_names[ph]);
-			ratio(&g[n++], what, &r[BM_OFFLOAD][ph].work, &r[BM_ONHOST][ph].work, 0, 0.9);
+			bench_goal_ratio(&g[n++], what, &r[BM_OFFLOAD][ph].work, &r[BM_ONHOST][ph].work, 0, 0.9);
 		}
 	return n;
 }
@@ -116,10 +93,9 @@ static json_object *phase_json(const struct bm_phase_result *p, int spike)
 void bm_print_json(const struct bm_results *res)
 {
 	json_object *root = json_object_new_object(), *params = json_object_new_object();
-	json_object *modes = json_object_new_object(), *goals = json_object_new_array();
-	struct bm_goal g[BM_MAX_GOALS];
+	json_object *modes = json_object_new_object(), *goals;
+	struct bench_goal_row g[BM_MAX_GOALS];
 	unsigned int n = bm_goals(res, g);
-	char buf[160], v[48];
 
 	json_object_object_add(params, "runs", json_object_new_int((int)res->runs));
 	json_object_object_add(params, "phase_s", json_object_new_int((int)res->phase_s));
@@ -139,17 +115,7 @@ void bm_print_json(const struct bm_results *res)
 		json_object_object_add(modes, bm_mode_names[m], mo);
 	}
 	json_object_object_add(root, "modes", modes);
-	for (unsigned int i = 0; i < n; i++) {
-		json_object *o = json_tokener_parse(bench_range_json(&g[i].r, buf, sizeof(buf)));
-
-		json_object_object_add(o, "what", json_object_new_string(g[i].what));
-		json_object_object_add(o, "want", json_object_new_double(g[i].want));
-		json_object_object_add(o, "op", json_object_new_string(g[i].at_most ? "<=" : ">="));
-		json_object_object_add(o, "verdict", json_object_new_string(
-			bench_goal(&g[i].r, g[i].at_most ? BENCH_AT_MOST : BENCH_AT_LEAST, g[i].want,
-				   v, sizeof(v))));
-		json_object_array_add(goals, o);
-	}
+	goals = bench_goals_json(g, n);
 	json_object_object_add(root, "goals", goals);
 	printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
 	json_object_put(root);
@@ -157,22 +123,9 @@ void bm_print_json(const struct bm_results *res)
 
 static void print_goals(const struct bm_results *res, FILE *f, int md)
 {
-	struct bm_goal g[BM_MAX_GOALS];
-	unsigned int n = bm_goals(res, g);
-	char a[96], v[48];
+	struct bench_goal_row g[BM_MAX_GOALS];
 
-	for (unsigned int i = 0; i < n; i++) {
-		bench_range_str(&g[i].r, 2, "", a, sizeof(a));
-		bench_goal(&g[i].r, g[i].at_most ? BENCH_AT_MOST : BENCH_AT_LEAST, g[i].want, v,
-			   sizeof(v));
-		if (md)
-			fprintf(f, "| %s | %s | %s %.2f | %s%s%s |\n", g[i].what, a,
-				g[i].at_most ? "<=" : ">=", g[i].want, strcmp(v, "met") ? "**" : "", v,
-				strcmp(v, "met") ? "**" : "");
-		else
-			fprintf(f, "  %-38s %-26s %s %-6.2f %s\n", g[i].what, a,
-				g[i].at_most ? "<=" : ">=", g[i].want, v);
-	}
+	bench_goals_print(g, bm_goals(res, g), f, md);
 }
 
 void bm_print_table(const struct bm_results *res)

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <endian.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +19,7 @@
 #include "common/log.h"
 #include "common/procstat.h"
 #include "common/spawn.h"
+#include "images/guest/guest.h"
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -129,4 +133,28 @@ int bench_gnuplot(const char *dir, const char *what)
 		return -EIO;
 	}
 	return 0;
+}
+
+int bench_guest_cmd(const char *ip, unsigned int port, uint32_t magic, uint32_t value,
+		    unsigned int tries, unsigned int wait_ms)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct echo_msg m = { .magic = htole32(magic), .cost_us = htole32(value) };
+	struct timeval tv = { .tv_sec = wait_ms / 1000, .tv_usec = (wait_ms % 1000) * 1000 };
+	int fd, ret = -ETIMEDOUT;
+
+	if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+		return -EINVAL;
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (unsigned int i = 0; i < tries && ret; i++) {
+		struct echo_msg r;
+
+		sendto(fd, &m, sizeof(m), 0, (struct sockaddr *)&a, sizeof(a));
+		if (recv(fd, &r, sizeof(r), 0) == sizeof(r) && r.magic == m.magic)
+			ret = 0;
+	}
+	close(fd);
+	return ret;
 }

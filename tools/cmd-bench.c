@@ -20,6 +20,8 @@ static const struct {
 	  bench_sched_main },
 	{ "mem", "real VMs: balloons by policy vs static split vs none (work, faults, budget)",
 	  bench_mem_main },
+	{ "net", "real VMs: a flood against a latency VM: bridge vs tc vs switch vs policy",
+	  bench_net_main },
 	{ "scale", "one agent against 16 to 1000 stand-in vCPUs: CPU, decisions, lag",
 	  bench_scale_main },
 };
