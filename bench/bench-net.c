@@ -23,6 +23,9 @@
  *   offload  the network policy (share) in wave-agent, waved applying it
  *   onhost   the same policy inside waved
  * The scheduling policy is cfs in every mode: only the network differs.
+ * wave-switch stands for IPU cores: like waved and the agent its
+ * forwarding thread runs at SCHED_FIFO (BE_DAEMON_PRIO), so the guests'
+ * vCPUs (TCG threads that spin) do not delay its reads by milliseconds.
  * Phases, after an idle spell (nothing to forward: the switch's idle CPU):
  *   steady   echo at --rate requests/s, the noisy VM quiet
  *   flood    the noisy VM sends flat out
@@ -44,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench/bench-net.h"
@@ -134,9 +138,9 @@ static int uplink_htb(const struct bn_cfg *c)
 {
 	return sh("tc qdisc del dev %s root 2>/dev/null; "
 		  "tc qdisc add dev %s root handle 1: htb default 20 && "
-		  "tc class add dev %s parent 1: classid 1:1 htb rate %umbit ceil %umbit && "
-		  "tc class add dev %s parent 1:1 classid 1:10 htb rate %umbit ceil %umbit && "
-		  "tc class add dev %s parent 1:1 classid 1:20 htb rate %umbit ceil %umbit && "
+		  "tc class add dev %s parent 1: classid 1:1 htb rate %umbit ceil %umbit quantum 1514 && "
+		  "tc class add dev %s parent 1:1 classid 1:10 htb rate %umbit ceil %umbit quantum 1514 && "
+		  "tc class add dev %s parent 1:1 classid 1:20 htb rate %umbit ceil %umbit quantum 1514 && "
 		  "tc filter add dev %s parent 1: protocol ip prio 1 u32 match ip src %s/32 flowid 1:10",
 		  veth, veth, veth, c->link_mbit, c->link_mbit, veth, c->tc_mbit, c->tc_mbit, veth,
 		  c->link_mbit - c->tc_mbit, c->link_mbit, veth, env.vm[VM_NOISY].ip);
@@ -364,6 +368,24 @@ static pid_t switch_pid(void)
 	return (pid_t)atoi(buf);
 }
 
+/*
+ * wave-switch stands for IPU cores, like the agent: its forwarding thread
+ * (the main one) at SCHED_FIFO BE_DAEMON_PRIO, as be_daemon() starts the
+ * daemons. Only once the VMs' ports exist, and not DPDK's own threads
+ * (vhost-user messages, interrupts): DPDK waits for a control thread it
+ * creates (the first vhost port makes one) by spinning, and a new thread
+ * inherits its creator's priority and CPU, so a spinner at FIFO would
+ * never let it run (it would, after seconds, through RT throttling only).
+ * 0 or -errno.
+ */
+static int switch_fifo(void)
+{
+	struct sched_param sp = { .sched_priority = atoi(BE_DAEMON_PRIO) };
+	pid_t pid = switch_pid();
+
+	return pid > 0 && !sched_setscheduler(pid, SCHED_FIFO, &sp) ? 0 : -ESRCH;
+}
+
 static double pct(uint64_t ns, uint64_t t0, uint64_t t1)
 {
 	return t1 > t0 ? 100.0 * (double)ns / (double)(t1 - t0) : 0;
@@ -446,11 +468,15 @@ static int run_group(const struct bn_cfg *c, int on_switch, unsigned int run)
 	int ret;
 
 	if (on_switch) {
+		/* QEMU (not root) reaches its vhost-user socket through the run directory. */
+		if (chmod(env.rundir, 0711))
+			return -errno;
 		if ((ret = be_wavectl(&env, "net", "up", NULL, NULL, 1)))
 			return ret < 0 ? ret : -EIO;
 		switch_on = 1;
 	}
-	if ((ret = launch_group(c, on_switch)) || (ret = in_net(client_open)))
+	if ((ret = launch_group(c, on_switch)) || (ret = in_net(client_open)) ||
+	    (on_switch && (ret = switch_fifo())))
 		goto out;
 	if (on_switch && (ret = measure_idle()))
 		goto out;
@@ -539,8 +565,19 @@ static void teardown(void)
 	wave_reap(&agent, 3000);
 	wave_reap(&waved, 5000);
 	stop_group();
-	if (switch_on)
+	if (switch_on) {
+		static const char *const left[] = { "switch.log", "switch.pid", SWC_SOCK, NULL };
+		char path[PATH_MAX];
+
 		be_wavectl(&env, "net", "down", NULL, NULL, 1);
+		for (const char *const *f = left; *f; f++) {
+			snprintf(path, sizeof(path), "%s/%s", env.rundir, *f);
+			unlink(path);
+		}
+		snprintf(path, sizeof(path), "%s/%s", env.rundir, SWC_VHOSTDIR);
+		rmdir(path);
+		switch_on = 0;
+	}
 	sink_stop();
 	uplink_down();
 	be_teardown(&env);

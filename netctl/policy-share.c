@@ -59,7 +59,7 @@ static const struct share_cfg share_defaults = {
 	.margin = 0.5,
 	.lat_min_kbit = 2000,
 	.min_kbit = 1000,
-	.burst_ns = 2000000ull,
+	.burst_ns = 4000000ull,
 	.hyst = 0.02,
 	.limited = 0.9,
 };

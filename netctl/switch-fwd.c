@@ -7,10 +7,15 @@
  * mbuf with every segment's reference count raised once per extra port (no copies;
  * neither net_tap nor net_vhost writes into a frame it sends).
  *
- * What a VM sends is paced, not policed: its port is read only while its
- * token bucket is positive, and a burst read takes the bytes it carried
- * (the bucket may go below zero by up to one burst; the next read waits
- * until the rate has paid that back). What the VM sent beyond its rate
+ * What a VM sends is paced, not policed: its port is read once its token
+ * bucket holds half its burst, at most as many frames as the tokens pay
+ * for (full-sized frames, so at least one), and the read takes the bytes
+ * it carried (the bucket may go below zero by less than a frame; the next
+ * read waits until the rate has paid that back and half a burst more).
+ * So what leaves the switch for a paced VM comes in clumps of about half
+ * its burst: a latency VM's packet behind one on a link at the same rate
+ * waits that long, not a whole receive burst of SW_BURST frames; and the
+ * switch reads the VM about rate / (burst / 2) times a second. What the VM sent beyond its rate
  * stays in its own virtio ring, so its socket blocks and its vCPU sleeps
  * instead of building frames the switch would drop: a flooding guest
  * costs the host (and the link) its rate, no more, and loses nothing.
@@ -71,17 +76,21 @@ static int meter_pass(struct sw_port *p, uint32_t len, uint64_t now)
 	return 0;
 }
 
+#define FULL_FRAME 1514
+
 /*
- * Whether p's pace lets the switch read from it now: refills its tokens up
- * to the burst; if they are not positive, notes when they will be.
+ * How many frames p's pace lets the switch read from it now (SW_BURST if
+ * it is not paced): refills its tokens up to the burst; below half of it,
+ * 0, and notes when they will be there.
  */
-static int pace_open(struct sw *sw, struct sw_port *p, uint64_t now)
+static uint16_t pace_open(struct sw *sw, struct sw_port *p, uint64_t now)
 {
 	struct sw_meter *m = &p->meter[SW_FROM_VM];
+	int64_t open = (int64_t)(m->burst / 2);
 	uint64_t add;
 
 	if (!m->rate || p->kind != SW_VM)
-		return 1;
+		return SW_BURST;
 	if (now > m->last) {
 		/* In 128 bits: rate up to 12.5e9 times ticks would pass 2^64. */
 		add = (uint64_t)((unsigned __int128)(now - m->last) * m->rate / sw->hz);
@@ -93,9 +102,10 @@ static int pace_open(struct sw *sw, struct sw_port *p, uint64_t now)
 			m->last = now;
 		}
 	}
-	if (m->tokens > 0)
-		return 1;
-	m->ready = now + (uint64_t)((unsigned __int128)(uint64_t)(1 - m->tokens) * sw->hz / m->rate);
+	if (m->tokens >= open)
+		return (uint16_t)RTE_MIN((uint64_t)SW_BURST,
+					 ((uint64_t)m->tokens + FULL_FRAME - 1) / FULL_FRAME);
+	m->ready = now + (uint64_t)((unsigned __int128)(uint64_t)(open - m->tokens) * sw->hz / m->rate);
 	return 0;
 }
 
@@ -107,7 +117,7 @@ uint64_t sw_pace_next(const struct sw *sw)
 		const struct sw_port *p = sw->port[i];
 		const struct sw_meter *m = &p->meter[SW_FROM_VM];
 
-		if (p->up && p->kind == SW_VM && m->rate && m->tokens <= 0 &&
+		if (p->up && p->kind == SW_VM && m->rate && m->tokens < (int64_t)(m->burst / 2) &&
 		    (!next || m->ready < next))
 			next = m->ready;
 	}
@@ -176,15 +186,16 @@ static void forward(struct sw *sw, struct sw_port *in, struct rte_mbuf *m, uint6
 unsigned int sw_rx_port(struct sw *sw, struct sw_port *p, uint64_t now)
 {
 	struct rte_mbuf *pkts[SW_BURST];
-	uint16_t n;
+	struct sw_meter *pace = &p->meter[SW_FROM_VM];
+	uint16_t n = pace_open(sw, p, now);
 
-	if (!pace_open(sw, p, now))
+	if (!n)
 		return 0;
-	n = rte_eth_rx_burst(p->port_id, 0, pkts, SW_BURST);
-	if (p->meter[SW_FROM_VM].rate && n) {
+	n = rte_eth_rx_burst(p->port_id, 0, pkts, n);
+	if (pace->rate && p->kind == SW_VM && n) {
 		for (uint16_t i = 0; i < n; i++)
-			p->meter[SW_FROM_VM].tokens -= pkts[i]->pkt_len;
-		p->c.held += p->meter[SW_FROM_VM].tokens <= 0;
+			pace->tokens -= pkts[i]->pkt_len;
+		p->c.held += pace->tokens < (int64_t)(pace->burst / 2);
 	}
 	for (uint16_t i = 0; i < n; i++)
 		forward(sw, p, pkts[i], now);

@@ -15,10 +15,10 @@
  * The control socket, signals and net_vhost's link events share the same
  * epoll; while polling they are looked at every SW_HOUSEKEEP_US.
  *
- * A paced VM whose tokens ran out does not kick (its ring is full and the
- * switch does not read it): the sleep ends when its tokens will be
- * positive again (sw_pace_next, with epoll_pwait2's nanoseconds), so a
- * paced flood costs one wakeup per burst read.
+ * A paced VM whose tokens ran low does not kick (its ring is full and the
+ * switch does not read it): the sleep ends when its tokens will be back at
+ * half its burst (sw_pace_next, with epoll_pwait2's nanoseconds), so a
+ * paced flood costs one wakeup per read.
  */
 #include <errno.h>
 #include <sys/epoll.h>

@@ -47,9 +47,9 @@ struct sw_meter {
 	uint64_t burst;  /* bytes */
 	struct rte_meter_srtcm_profile prof;
 	struct rte_meter_srtcm m;
-	int64_t tokens;  /* pace: bytes it may still send; below 0 after a burst overdrew */
+	int64_t tokens;  /* pace: bytes it may still send; below 0 after a read overdrew */
 	uint64_t last;   /* pace: TSC of the last refill */
-	uint64_t ready;  /* pace: TSC at which tokens turn positive (when <= 0) */
+	uint64_t ready;  /* pace: TSC at which tokens reach half the burst (when below) */
 };
 
 /* Per port; "rx" is what the switch received from the port (a VM's sends). */
@@ -57,7 +57,7 @@ struct sw_counters {
 	uint64_t rx_pkts, rx_bytes;
 	uint64_t tx_pkts, tx_bytes;
 	uint64_t drop_meter[SW_NR_DIRS]; /* over the VM's rate, by direction (to: police) */
-	uint64_t held;           /* times its pace ran out: its sends wait in its ring */
+	uint64_t held;           /* reads that left its pace under half a burst: its sends wait */
 	uint64_t drop_full;      /* the port's ring was full (a guest not draining) */
 	uint64_t drop_bad;       /* runt frames, frames looping back to their port */
 	uint64_t flooded;        /* sent to every port: group or unknown address */

@@ -130,8 +130,8 @@ static void flood_is_paced_to_what_the_latency_vm_leaves(void **state)
 	/* Each rate is a transaction of its own (the host applies SET_NET_RATE alone). */
 	for (unsigned int i = 0; i < n; i++)
 		assert_int_equal(out[i].p.txn.op_count, 1);
-	/* A pace's burst: 2 ms at its rate. */
-	assert_int_equal(rate_op(n, 2)->u.net.burst_bytes, rate_op(n, 2)->u.net.rate_bytes_s / 500);
+	/* A pace's burst: 4 ms at its rate. */
+	assert_int_equal(rate_op(n, 2)->u.net.burst_bytes, rate_op(n, 2)->u.net.rate_bytes_s / 250);
 	periods(v, 2, 10);
 	/* 100 Mbit/s less 5% headroom, less the latency VM's reserve (2 Mbit/s at least). */
 	print_message("noisy paced at %.1f Mbit/s\n", v[1].pace);

@@ -125,6 +125,31 @@ static int join_bridge(const char *tap, const char *bridge)
 	return ret;
 }
 
+/*
+ * Whether QEMU (not root, group gid) can pass through dir and every
+ * directory above it; if not, names the first that stops it.
+ */
+static int qemu_reaches(const char *dir, gid_t gid)
+{
+	char path[4096], *slash;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (;;) {
+		if (!stat(path, &st) && !(st.st_mode & S_IXOTH) &&
+		    !(st.st_gid == gid && (st.st_mode & S_IXGRP))) {
+			wave_err("net: QEMU (group %s) cannot pass through %s (mode %04o): its guests "
+				 "could not reach the switch; let others through (chmod o+x %s) or use "
+				 "another run directory (WAVE_RUNDIR)", no.qemu_group, path,
+				 (unsigned int)(st.st_mode & 07777), path);
+			return 0;
+		}
+		if (!(slash = strrchr(path, '/')) || slash == path)
+			return 1;
+		*slash = '\0';
+	}
+}
+
 /* The VMs' socket directory: root and QEMU's group may enter, nobody else. */
 static int make_dirs(void)
 {
@@ -142,6 +167,8 @@ static int make_dirs(void)
 			  no.qemu_group);
 	else if (chown(dir, 0, g->gr_gid) || chmod(dir, 0750))
 		return -errno;
+	else if (!qemu_reaches(site_rundir(), g->gr_gid))
+		return -EACCES;
 	return 0;
 }
 
