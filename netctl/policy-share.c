@@ -55,7 +55,7 @@ struct share_cfg {
 
 static const struct share_cfg share_defaults = {
 	.link_mbit = 0,
-	.headroom = 0.05,
+	.headroom = 0.03,
 	.margin = 0.5,
 	.lat_min_kbit = 2000,
 	.min_kbit = 1000,

@@ -24,14 +24,18 @@ void swc_path(char *buf, size_t size, const char *rundir)
 		site_path(buf, size, rundir, SWC_SOCK);
 }
 
-int swc_add_vm(const char *path, const char *vm, const char *sock, int latency, char *reply,
-	       size_t size)
+int swc_add_vm(const char *path, const char *vm, const char *sock, int latency, uint64_t cap,
+	       uint32_t cap_burst, char *reply, size_t size)
 {
 	char req[512];
+	int ret;
 
 	if (snprintf(req, sizeof(req), "add-vm %s %s %s", vm, sock,
 		     latency ? "latency" : "batch") >= (int)sizeof(req))
 		return -ENAMETOOLONG;
+	if ((ret = swc_request(path, req, reply, size)) || !cap)
+		return ret;
+	snprintf(req, sizeof(req), "rate %s from %llu %u", vm, (unsigned long long)cap, cap_burst);
 	return swc_request(path, req, reply, size);
 }
 

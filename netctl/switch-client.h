@@ -8,6 +8,7 @@
 #define WAVE_NETCTL_SWITCH_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define SWC_SOCK     "switch.sock" /* in the run directory */
 #define SWC_PID      "switch.pid"
@@ -27,9 +28,13 @@ int swc_request(const char *path, const char *req, char *reply, size_t size);
 /* The same with its own timeout (each of connect, send, read), for waved's loop. */
 int swc_request_ms(const char *path, const char *req, char *reply, size_t size, int timeout_ms);
 
-/* Makes vm's port on the switch at path, on vhost-user socket sock; returns as swc_request. */
-int swc_add_vm(const char *path, const char *vm, const char *sock, int latency, char *reply,
-	       size_t size);
+/*
+ * Makes vm's port on the switch at path, on vhost-user socket sock, and
+ * paces what it sends at cap bytes/s (burst cap_burst) if cap is not 0
+ * (its metadata net-rate); returns as swc_request.
+ */
+int swc_add_vm(const char *path, const char *vm, const char *sock, int latency, uint64_t cap,
+	       uint32_t cap_burst, char *reply, size_t size);
 
 /* Removes vm's port if the switch at path is up and has one; returns as swc_request. */
 int swc_del_vm(const char *path, const char *vm);

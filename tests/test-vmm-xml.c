@@ -46,6 +46,35 @@ static void meta_valid_and_defaults(void **state)
 	assert_int_equal(m.mem_weight, 300);
 }
 
+/* net-rate (Mbit/s) and net-burst (KiB): the switch's ceiling in bytes, 4 ms of burst by default. */
+static void meta_net_ceiling(void **state)
+{
+	struct vmm_meta m;
+	uint32_t burst = 7;
+
+	assert_int_equal(vmm_meta_parse("<vm/>", &m, why, sizeof(why)), 0);
+	assert_int_equal(vmm_meta_net_cap(&m, &burst), 0);
+	assert_int_equal(burst, 0);
+	assert_int_equal(vmm_meta_parse("<vm net-rate='100'/>", &m, why, sizeof(why)), 0);
+	assert_int_equal(vmm_meta_net_cap(&m, &burst), 12500000);
+	assert_int_equal(burst, 50000);
+	assert_int_equal(vmm_meta_parse("<vm net-rate='1' net-burst='64'/>", &m, why, sizeof(why)), 0);
+	assert_int_equal(vmm_meta_net_cap(&m, &burst), 125000);
+	assert_int_equal(burst, 65536);
+	/* A slow rate still passes two full frames at once. */
+	assert_int_equal(vmm_meta_parse("<vm net-rate='1'/>", &m, why, sizeof(why)), 0);
+	vmm_meta_net_cap(&m, &burst);
+	assert_int_equal(burst, 2 * 1514);
+	assert_int_equal(vmm_meta_parse("<vm net-rate='0'/>", &m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "net-rate='0'"));
+	assert_int_equal(vmm_meta_parse("<vm net-rate='100001'/>", &m, why, sizeof(why)), -EINVAL);
+	assert_int_equal(vmm_meta_parse("<vm net-rate='10' net-burst='1'/>", &m, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "net-burst='1'"));
+	assert_int_equal(vmm_meta_parse("<vm net-burst='64'/>", &m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "needs a net-rate"));
+}
+
 static void meta_errors_name_the_attribute(void **state)
 {
 	struct vmm_meta m;
@@ -364,6 +393,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(meta_valid_and_defaults),
 		cmocka_unit_test(meta_errors_name_the_attribute),
+		cmocka_unit_test(meta_net_ceiling),
 		cmocka_unit_test(fill_replaces_and_escapes),
 		cmocka_unit_test(fill_errors_name_line_and_placeholder),
 		cmocka_unit_test_setup_teardown(examples_are_valid, img_setup, img_teardown),

@@ -5,7 +5,9 @@
  *     within its maximum and the headroom;
  *   - SET_NET_RATE goes to wave-switch (a stand-in here) as its rate
  *     request, for a VM on the switch only; stale or mixed transactions
- *     never reach it; the switch's refusal or absence comes back FAILED.
+ *     never reach it; the switch's refusal or absence comes back FAILED;
+ *   - the metadata's net-rate is a ceiling no SET_NET_RATE passes, put
+ *     on the switch as soon as it changes.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +25,7 @@
 
 #include "common/log.h"
 #include "tests/waved-fixture.h"
+#include "vmm/meta.h"
 
 /* The fallback rule for memory: only acute pressure deflates, within the maximum and the headroom. */
 static void memory_fallback_rule_only_for_acute_pressure(void **state)
@@ -163,12 +166,66 @@ static void net_rate_goes_to_the_switch_and_is_checked(void **state)
 	assert_int_equal(result(6)->err, ENOENT);
 }
 
+/* wv_net_cap while the stand-in answers; what it was asked. */
+static void *cap_call(void *arg)
+{
+	return (void *)(intptr_t)wv_net_cap(&w, lat, arg);
+}
+
+/*
+ * The metadata's net-rate caps what the VM sends: a policy's pace above it,
+ * or none, becomes the ceiling; below it the pace stands, its burst within
+ * the ceiling's; a live change goes to the switch at once.
+ */
+static void net_rate_metadata_is_a_ceiling(void **state)
+{
+	char path[128];
+	struct wave_txn ops[1];
+	struct vmm_meta m;
+	pthread_t t, c;
+	void *changed;
+
+	snprintf(path, sizeof(path), "%s/switch.sock", rundir);
+	w.cfg.switch_ctl = path;
+	listen_at(path);
+	lat->net_switch = 1;
+	vmm_meta_defaults(&m);
+	m.net_rate_mbit = 10;      /* 1,250,000 bytes/s, 4 ms: 5,000 bytes of burst */
+	fsw.reply = "{\"ok\":true}\n";
+	assert_int_equal(pthread_create(&t, NULL, fsw_serve, NULL), 0);
+	assert_int_equal(pthread_create(&c, NULL, cap_call, &m), 0);
+	pthread_join(c, &changed);
+	pthread_join(t, NULL);
+	assert_int_equal((intptr_t)changed, 1);
+	assert_string_equal(fsw.last, "rate lat from 1250000 5000\n");
+	assert_int_equal(wv_net_cap(&w, lat, &m), 0); /* unchanged: nothing sent */
+
+	ops[0] = net_rate(lat, WAVE_NET_DIR_FROM, 0, 0);
+	submit_to_switch(1, ops, 1, "{\"ok\":true}\n");
+	assert_int_equal(result(1)->status, WAVE_ST_OK);
+	assert_string_equal(fsw.last, "rate lat from 1250000 5000\n");
+	ops[0] = net_rate(lat, WAVE_NET_DIR_FROM, 12500000, 50000);
+	submit_to_switch(2, ops, 1, "{\"ok\":true}\n");
+	assert_string_equal(fsw.last, "rate lat from 1250000 5000\n");
+	ops[0] = net_rate(lat, WAVE_NET_DIR_FROM, 625000, 9000);
+	submit_to_switch(3, ops, 1, "{\"ok\":true}\n");
+	assert_string_equal(fsw.last, "rate lat from 625000 5000\n");
+	/* What goes to the VM is not what it sends: no ceiling there. */
+	ops[0] = net_rate(lat, WAVE_NET_DIR_TO, 12500000, 50000);
+	submit_to_switch(4, ops, 1, "{\"ok\":true}\n");
+	assert_string_equal(fsw.last, "rate lat to 12500000 50000\n");
+	assert_int_equal(w.st.net_set, 4);
+	close(fsw.fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(memory_fallback_rule_only_for_acute_pressure),
 		cmocka_unit_test_setup_teardown(net_rate_goes_to_the_switch_and_is_checked, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(net_rate_metadata_is_a_ceiling, setup, teardown),
 	};
 
 	wave_log_init("test-waved-vmops", getenv("WAVE_TEST_VERBOSE") ? WAVE_LOG_DEBUG

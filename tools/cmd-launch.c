@@ -331,6 +331,8 @@ static int onto_switch(struct launch_opts *o, struct vmm_domxml *dx,
 		       const struct vmm_domxml_info *info)
 {
 	char ctl[4096], reply[512];
+	uint32_t cap_burst;
+	uint64_t cap;
 	int ret;
 
 	if (o->no_switch)
@@ -356,8 +358,9 @@ static int onto_switch(struct launch_opts *o, struct vmm_domxml *dx,
 		o->vhost[0] = 0;
 		return 0;
 	}
-	if (!ret && (ret = swc_add_vm(ctl, info->name, o->vhost,
-				      info->meta.cls == WAVE_CLASS_LATENCY, reply, sizeof(reply))))
+	cap = vmm_meta_net_cap(&info->meta, &cap_burst);
+	if (!ret && (ret = swc_add_vm(ctl, info->name, o->vhost, info->meta.cls == WAVE_CLASS_LATENCY,
+				      cap, cap_burst, reply, sizeof(reply))))
 		wave_err("launch: wave-switch refused %s: %s", info->name,
 			 ret == -EPROTO ? reply : strerror(-ret));
 	if (ret)

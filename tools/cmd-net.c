@@ -176,7 +176,8 @@ static int make_dirs(void)
  * VMs that were on a switch before this one (net down, then up; or a
  * switch that died): their QEMU keeps trying its socket. Each running
  * domain whose XML names its socket in our directory gets its port back,
- * with its class; its meters are the policy's to set again.
+ * with its class and its metadata's net-rate; the rest of its pace is the
+ * policy's to set again.
  */
 static void readd_vms(const char *ctl)
 {
@@ -190,12 +191,16 @@ static void readd_vms(const char *ctl)
 		char *meta = virDomainGetMetadata(doms[i], VIR_DOMAIN_METADATA_ELEMENT, VMM_META_NS, 0);
 		struct vmm_meta m;
 		char why[256];
-		int latency = meta && !vmm_meta_parse(meta, &m, why, sizeof(why)) &&
-			      m.cls == WAVE_CLASS_LATENCY;
+		uint32_t cap_burst;
 
+		if (!meta || vmm_meta_parse(meta, &m, why, sizeof(why)))
+			vmm_meta_defaults(&m);
 		swc_vhost_path(name, sock, sizeof(sock));
 		if (xml && strstr(xml, sock)) {
-			if (swc_add_vm(ctl, name, sock, latency, reply, sizeof(reply)))
+			uint64_t cap = vmm_meta_net_cap(&m, &cap_burst);
+
+			if (swc_add_vm(ctl, name, sock, m.cls == WAVE_CLASS_LATENCY, cap, cap_burst,
+				       reply, sizeof(reply)))
 				wave_warn("net: %s: its port could not be made again: %s", name, reply);
 			else
 				printf("net: %s back on the switch\n", name);

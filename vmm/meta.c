@@ -29,8 +29,21 @@ void vmm_meta_defaults(struct vmm_meta *m)
 	m->weight = VMM_WEIGHT_DEFAULT;
 	m->mem_min_mib = 0;
 	m->mem_weight = VMM_WEIGHT_DEFAULT;
+	m->net_rate_mbit = 0;
+	m->net_burst_kib = 0;
 	m->managed = 1;
 	m->present = 0;
+}
+
+uint64_t vmm_meta_net_cap(const struct vmm_meta *m, uint32_t *burst_bytes)
+{
+	uint64_t rate = (uint64_t)m->net_rate_mbit * 125000u, burst;
+
+	burst = m->net_burst_kib ? (uint64_t)m->net_burst_kib * 1024u : rate / 250; /* 4 ms */
+	if (burst < 2 * WAVE_NET_MIN_BURST)
+		burst = 2 * WAVE_NET_MIN_BURST;
+	*burst_bytes = rate ? (uint32_t)(burst < WAVE_NET_MAX_BURST ? burst : WAVE_NET_MAX_BURST) : 0;
+	return rate;
 }
 
 int vmm_class_parse(const char *name)
@@ -109,14 +122,25 @@ int vmm_meta_from_node(const void *node, struct vmm_meta *m, char *why, size_t l
 		else if (!strcmp((const char *)a->name, "mem-weight"))
 			ret = parse_number("mem-weight", val, WAVE_WEIGHT_MIN, WAVE_WEIGHT_MAX,
 					   &m->mem_weight, line, why, len);
+		else if (!strcmp((const char *)a->name, "net-rate"))
+			ret = parse_number("net-rate", val, 1, VMM_NET_RATE_MAX_MBIT, &m->net_rate_mbit,
+					   line, why, len);
+		else if (!strcmp((const char *)a->name, "net-burst"))
+			ret = parse_number("net-burst", val, VMM_NET_BURST_MIN_KIB, VMM_NET_BURST_MAX_KIB,
+					   &m->net_burst_kib, line, why, len);
 		else if (!strcmp((const char *)a->name, "managed"))
 			ret = parse_managed(val, m, line, why, len);
 		else
 			ret = wave_reason(why, len, -EINVAL,
-					  "line %d: <wave:vm %s='%s'>: unknown attribute "
-					  "(class, weight, managed, mem-min, mem-weight)", line, (const char *)a->name, val);
+					  "line %d: <wave:vm %s='%s'>: unknown attribute (class, weight, "
+					  "managed, mem-min, mem-weight, net-rate, net-burst)", line,
+					  (const char *)a->name, val);
 		xmlFree(v);
 	}
+	if (!ret && m->net_burst_kib && !m->net_rate_mbit)
+		ret = wave_reason(why, len, -EINVAL,
+				  "line %d: <wave:vm net-burst='%u'>: a burst needs a net-rate", line,
+				  m->net_burst_kib);
 	if (ret)
 		return ret;
 	for (const xmlNode *c = n->children; c; c = c->next)

@@ -51,6 +51,8 @@ void wv_net_attach(struct waved *w, struct wv_vm *vm, const char (*taps)[16], un
 	if (!n && !wv_netsw_read(w, vm->name, &r)) {
 		vm->net_switch = 1;
 		wave_info("waved: %s: counting traffic on wave-switch", vm->name);
+		if (vm->net_cap && wv_net_pace(w, vm))
+			wave_warn("waved: %s: wave-switch did not take its net-rate", vm->name);
 		return;
 	}
 	if (!w->net)

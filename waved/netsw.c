@@ -13,6 +13,13 @@
  *
  * The reply is checked like anything from another process: a port whose
  * fields are missing or of the wrong type is skipped and counted.
+ *
+ * Rates: a policy's SET_NET_RATE, and the operator's ceiling on what a VM
+ * sends (metadata net-rate, net-burst), which no policy passes: what the
+ * VM may send is the policy's pace capped by the ceiling, the ceiling
+ * alone where the policy sets none. The ceiling holds from the moment
+ * waved sees the VM on the switch ('wavectl launch' puts it there at once
+ * too), and a live change of it takes effect at once.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +31,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "netctl/switch-client.h"
+#include "vmm/meta.h"
 #include "waved/waved.h"
 
 #define WV_NETSW_MAX_AGE (50 * WAVE_NSEC_PER_MSEC)
@@ -126,15 +134,56 @@ static uint8_t check_rate(struct waved *w, const struct wave_txn *op, unsigned i
 	return st;
 }
 
+/* Sets one direction of vm's rate on the switch: 0, -EPROTO (reply holds why) or -errno. */
+static int set_rate(struct waved *w, const struct wv_vm *vm, const char *dir, uint64_t rate,
+		    uint32_t burst, char *reply, size_t size)
+{
+	char req[160];
+
+	snprintf(req, sizeof(req), "rate %s %s %llu %u", vm->name, dir, (unsigned long long)rate,
+		 burst);
+	return swc_request_ms(w->cfg.switch_ctl, req, reply, size, WV_NETSW_TIMEOUT_MS);
+}
+
+int wv_net_pace(struct waved *w, struct wv_vm *vm)
+{
+	uint64_t rate = vm->net_rate;
+	uint32_t burst = vm->net_burst;
+	char reply[256];
+
+	if (vm->net_cap && (!rate || rate > vm->net_cap)) {
+		rate = vm->net_cap;
+		burst = vm->net_cap_burst;
+	} else if (vm->net_cap && burst > vm->net_cap_burst) {
+		burst = vm->net_cap_burst;
+	}
+	return set_rate(w, vm, "from", rate, burst, reply, sizeof(reply));
+}
+
+int wv_net_cap(struct waved *w, struct wv_vm *vm, const struct vmm_meta *m)
+{
+	uint32_t burst;
+	uint64_t cap = vmm_meta_net_cap(m, &burst);
+	int ret;
+
+	if (cap == vm->net_cap && burst == vm->net_cap_burst)
+		return 0;
+	vm->net_cap = cap;
+	vm->net_cap_burst = burst;
+	if (vm->net_switch && w->cfg.switch_ctl && (ret = wv_net_pace(w, vm)))
+		wave_warn("waved: %s: wave-switch did not take its net-rate: %s", vm->name,
+			  strerror(-ret));
+	return 1;
+}
+
 void wv_net_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int local)
 {
-	static const char *const dirs[] = { [WAVE_NET_DIR_FROM] = "from", [WAVE_NET_DIR_TO] = "to",
-					    [WAVE_NET_DIR_BOTH] = "both" };
-	char req[160], reply[256];
+	char reply[256];
 	const char *why = "";
 	struct wv_vm *vm;
 	uint8_t st = check_rate(w, ops, n, &vm, &why);
-	int ret;
+	uint8_t dir;
+	int ret = 0;
 
 	if (st != WAVE_ST_OK) {
 		w->st.net_refused += st == WAVE_ST_INVALID;
@@ -144,9 +193,15 @@ void wv_net_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int
 		return;
 	}
 	/* The codec checked dir, rate and burst; the switch checks them again. */
-	snprintf(req, sizeof(req), "rate %s %s %llu %u", vm->name, dirs[ops->u.net.dir],
-		 (unsigned long long)ops->u.net.rate_bytes_s, ops->u.net.burst_bytes);
-	ret = swc_request_ms(w->cfg.switch_ctl, req, reply, sizeof(reply), WV_NETSW_TIMEOUT_MS);
+	dir = ops->u.net.dir;
+	if (dir & WAVE_NET_DIR_TO)
+		ret = set_rate(w, vm, "to", ops->u.net.rate_bytes_s, ops->u.net.burst_bytes, reply,
+			       sizeof(reply));
+	if (!ret && (dir & WAVE_NET_DIR_FROM)) {
+		vm->net_rate = ops->u.net.rate_bytes_s;
+		vm->net_burst = ops->u.net.burst_bytes;
+		ret = wv_net_pace(w, vm);
+	}
 	if (ret) {
 		w->st.net_failed++;
 		wave_log_rl(WAVE_LOG_WARN, "waved: %s: wave-switch did not take the rate: %s",

@@ -258,6 +258,7 @@ static int add_domain(struct waved *w, const struct vmm_domain *d)
 			   &d->iothreads[i]);
 	vm->state = d->state;
 	vm->memory_kib = d->memory_kib;
+	wv_net_cap(w, vm, &d->meta); /* before attaching: the switch gets it then */
 	wv_net_attach(w, vm, d->taps, d->nr_taps < WV_MAX_TAPS ? d->nr_taps : WV_MAX_TAPS);
 	wv_mem_attach(w, vm, d->uuid, d->memory_kib, &d->meta);
 	if (d->notes[0])
@@ -443,6 +444,11 @@ static void on_metadata(struct waved *w, const char *name)
 	if (!m.managed) {
 		wv_remove_vm(w, vm, "its metadata says managed='no' now");
 		return;
+	}
+	if (wv_net_cap(w, vm, &m)) {
+		w->st.meta_changes++;
+		wave_info("waved: %s: metadata now net-rate %u Mbit/s, net-burst %u KiB", name,
+			  m.net_rate_mbit, m.net_burst_kib);
 	}
 	if (m.cls == vm->cls && m.weight == vm->weight &&
 	    m.mem_min_mib * 1024u == vm->mem.floor_kib && m.mem_weight == vm->mem.weight)

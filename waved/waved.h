@@ -165,6 +165,10 @@ struct wv_vm {
 	char meta_refused[320];    /* why the last live metadata change was refused, or "" */
 	unsigned int nr_net;       /* its taps waved counts (net.c) */
 	int net_switch;            /* no tap: counted by wave-switch (netsw.c) */
+	uint64_t net_cap;          /* metadata net-rate: the most it may send, bytes/s (0: none) */
+	uint32_t net_cap_burst;
+	uint64_t net_rate;         /* the policy's pace on what it sends (0: none), before the cap */
+	uint32_t net_burst;
 	int net_slot[WV_MAX_TAPS];
 	struct nettap_rec net_sent;/* counts last exported */
 	struct nettap_rec net_acc; /* counts so far, summed from each tap's deltas */
@@ -329,6 +333,14 @@ uint8_t wv_check_vm_op(struct waved *w, const struct wave_txn *op, unsigned int 
 void wv_net_txn(struct waved *w, const struct wave_txn *ops, unsigned int n, int local);
 /* A VM's counters from wave-switch (netsw.c): 0, or -ENOENT (no switch, no port). */
 int wv_netsw_read(struct waved *w, const char *vm, struct nettap_rec *r);
+/*
+ * The ceiling the metadata (net-rate, net-burst) sets on what vm sends
+ * (netsw.c): kept, and put on the switch at once if the VM is there and it
+ * changed. Returns whether it changed.
+ */
+int wv_net_cap(struct waved *w, struct wv_vm *vm, const struct vmm_meta *m);
+/* Puts vm's pace on the switch: the policy's, within the ceiling. 0 or -errno. */
+int wv_net_pace(struct waved *w, struct wv_vm *vm);
 
 /* mem.c */
 /* Starts the memory mechanism (--mem-period); without it memory is not observed. Always 0. */
