@@ -468,6 +468,24 @@ static int measure_idle(void)
 	return ret;
 }
 
+/* Stops the switch this run started and removes what it left in the run directory. */
+static void switch_down(void)
+{
+	static const char *const left[] = { SWC_LOG, SWC_PID, SWC_SOCK, NULL };
+	char path[PATH_MAX];
+
+	if (!switch_on)
+		return;
+	be_wavectl(&env, "net", "down", NULL, NULL, 1);
+	for (const char *const *f = left; *f; f++) {
+		snprintf(path, sizeof(path), "%s/%s", env.rundir, *f);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/%s", env.rundir, SWC_VHOSTDIR);
+	rmdir(path);
+	switch_on = 0;
+}
+
 /* Runs the modes of one group (on the switch or not) once, VMs launched for it. */
 static int run_group(const struct bn_cfg *c, int on_switch, unsigned int run)
 {
@@ -494,6 +512,7 @@ out:
 		sc_client_stop(&cl);
 	cl_on = 0;
 	stop_group();
+	switch_down(); /* the bridge group must not pay for an idle switch on its bridge */
 	return ret;
 }
 
@@ -571,19 +590,7 @@ static void teardown(void)
 	wave_reap(&agent, 3000);
 	wave_reap(&waved, 5000);
 	stop_group();
-	if (switch_on) {
-		static const char *const left[] = { "switch.log", "switch.pid", SWC_SOCK, NULL };
-		char path[PATH_MAX];
-
-		be_wavectl(&env, "net", "down", NULL, NULL, 1);
-		for (const char *const *f = left; *f; f++) {
-			snprintf(path, sizeof(path), "%s/%s", env.rundir, *f);
-			unlink(path);
-		}
-		snprintf(path, sizeof(path), "%s/%s", env.rundir, SWC_VHOSTDIR);
-		rmdir(path);
-		switch_on = 0;
-	}
+	switch_down();
 	sink_stop();
 	uplink_down();
 	be_teardown(&env);

@@ -22,6 +22,16 @@
  * VM alone gets the whole link but the latency VMs' reserve.
  *   - Without a latency-class VM on the switch nothing needs protecting:
  *     every VM is unpaced (the link's own fairness, Linux alone).
+ *   - The pace is corrected by what the VM really sends (closed loop): the
+ *     switch keeps a pace in tokens, and a read that comes late on a busy
+ *     host loses what overflowed the bucket, so a VM paced at the fair
+ *     level sends a few percent less. While a VM that wants more sends
+ *     under its fair level (by more than hyst), its pace is raised a
+ *     little each report, at most to catch-up x the level and never past
+ *     the link less the latency VMs' reserve (the headroom may pay for the
+ *     pacer's losses, nothing more); once it sends more than the level,
+ *     the pace comes back down. So what it gets is the level, not the
+ *     level less the pacer's losses, and never more for long.
  *   - Pacing, not policing: a VM paced below what it offers loses no
  *     packet, it blocks (its guest's socket waits), which is what lets the
  *     host's CPU go to other VMs as well.
@@ -51,6 +61,7 @@ struct share_cfg {
 	uint64_t burst_ns;       /* a pace's burst: this long at its rate */
 	double hyst;             /* relative changes below this are not sent */
 	double limited;          /* sending at this share of its pace: it wants more */
+	double catch_up;         /* a pace may rise to this times the fair level to fill the link */
 };
 
 static const struct share_cfg share_defaults = {
@@ -62,6 +73,7 @@ static const struct share_cfg share_defaults = {
 	.burst_ns = 4000000ull,
 	.hyst = 0.02,
 	.limited = 0.9,
+	.catch_up = 1.1,
 };
 
 #define SHARE_PARAM(...) POLICY_PARAM(struct share_cfg, __VA_ARGS__)
@@ -78,6 +90,8 @@ static const struct policy_param share_params[] = {
 	SHARE_PARAM("hyst", FRACTION, hyst, 0, 1, "relative rate changes below this are not sent"),
 	SHARE_PARAM("limited", FRACTION, limited, 0.1, 1,
 		    "a VM sending at this share of its pace wants more"),
+	SHARE_PARAM("catch-up", FRACTION, catch_up, 1, 2,
+		    "a pace may rise to this times the fair level while the link has room"),
 	{ .name = NULL },
 };
 
@@ -87,6 +101,8 @@ struct share_vm {
 	uint64_t rate;           /* bytes/s; 0: unpaced */
 	int failed;              /* the host refused the last one */
 	uint64_t retry_ns;       /* not before this after a refusal */
+	double boost;            /* its pace over the fair level (closed loop), >= 1 */
+	uint64_t stepped_ns;     /* when boost last moved: once per report at most */
 };
 
 struct share_state {
@@ -175,6 +191,7 @@ static int slot_ready(struct share_state *s, const struct model_vm *vm, unsigned
 	if (x->id != vm->id) {
 		memset(x, 0, sizeof(*x));
 		x->id = vm->id;
+		x->boost = 1;
 	}
 	if (x->failed) {
 		x->failed = 0;
@@ -184,14 +201,39 @@ static int slot_ready(struct share_state *s, const struct model_vm *vm, unsigned
 	return now >= x->retry_ns;
 }
 
+/*
+ * The closed loop, once per host report: a VM that wants more and sends
+ * under its fair level gets a little more pace (steps of at most 5%); one
+ * that sends over it, or wants no more, gives it back.
+ */
+static void catch_up(struct share_state *s, struct share_vm *x, int wants, double tx,
+		     double level, uint64_t now)
+{
+	const struct share_cfg *c = &s->cfg;
+	double step;
+
+	if (now - x->stepped_ns < MODEL_NET_PERIOD_NS)
+		return;
+	x->stepped_ns = now;
+	if (wants && tx < level * (1 - c->hyst)) {
+		step = (level - tx) / level;
+		x->boost *= 1 + (step < 0.05 ? step : 0.05);
+		x->boost = x->boost < c->catch_up ? x->boost : c->catch_up;
+	} else if (!wants || tx > level * (1 + c->hyst / 2)) {
+		x->boost *= 0.95;
+		x->boost = x->boost > 1 ? x->boost : 1;
+	}
+}
+
 static void share_decide(void *priv, const struct model *m, uint64_t now, struct policy_out *out)
 {
 	struct share_state *s = priv;
 	const struct share_cfg *c = &s->cfg;
 	struct share_want w[WAVE_MANAGED_VMS];
-	double link = (double)c->link_mbit * 125000.0, reserve = 0, r, level = 0;
+	double link = (double)c->link_mbit * 125000.0, reserve = 0, r, level = 0, pace;
 	double lat_min = c->lat_min_kbit * 125.0, vm_min = c->min_kbit * 125.0;
 	unsigned int n = 0, nlat = 0;
+	uint8_t wants[WAVE_MANAGED_VMS] = { 0 };
 
 	if (!s->netctl || !c->link_mbit)
 		return;
@@ -209,8 +251,8 @@ static void share_decide(void *priv, const struct model *m, uint64_t now, struct
 			continue;
 		}
 		w[n].slot = v;
-		w[n].demand = x->id == vm->id && x->known && x->rate &&
-				      tx >= c->limited * (double)x->rate ? 1e300 : tx * (1 + c->margin);
+		wants[v] = x->id == vm->id && x->known && x->rate && tx >= c->limited * (double)x->rate;
+		w[n].demand = wants[v] ? 1e300 : tx * (1 + c->margin);
 		n++;
 	}
 	if (nlat && n) {
@@ -224,7 +266,13 @@ static void share_decide(void *priv, const struct model *m, uint64_t now, struct
 		if (!on_switch(vm) || !slot_ready(s, vm, v, now))
 			continue;
 		/* Latency VMs, and all of them while none is here: unpaced. */
-		emit(s, vm, v, nlat && vm->cls != WAVE_CLASS_LATENCY ? (uint64_t)level : 0, out);
+		if (!nlat || vm->cls == WAVE_CLASS_LATENCY) {
+			emit(s, vm, v, 0, out);
+			continue;
+		}
+		catch_up(s, &s->vm[v], wants[v], model_net_bytes_rate(vm, now, 1), level, now);
+		pace = level * s->vm[v].boost;
+		emit(s, vm, v, (uint64_t)(pace < link - reserve ? pace : link - reserve > level ? link - reserve : level), out);
 	}
 }
 

@@ -5,9 +5,11 @@
  * the guests' bridge; 'wavectl launch' puts the echo VM's interface on
  * the switch (vhost-user). Checked: the switch sleeps when nothing comes;
  * ARP and UDP echo cross it (host - bridge - tap - switch - vhost - guest);
- * a meter on the VM holds its rate; bad control requests are refused and
- * the switch goes on; the guest's QEMU leaving and coming back (destroy,
- * start) is survived and counted, and traffic flows again.
+ * a meter towards the VM holds its rate and a pace holds a flood from a
+ * VM without loss; bad control requests are refused and the switch goes
+ * on; a paused guest's full ring is counted and survived; the guest's
+ * QEMU leaving and coming back (destroy, start) is survived and counted,
+ * and traffic flows again.
  *
  * Everything it starts goes on every path (group teardown, and SIGTERM
  * from the runner): the VM, the switch (by the pid it wrote, through
@@ -542,6 +544,37 @@ static void guest_leaving_and_returning_is_survived(void **state)
 	assert_true(echo(20, sizeof(struct echo_msg), 20000, 500) >= 18);
 }
 
+static int resume_vm(void **state)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "virsh -q resume %s >/dev/null 2>&1", vm);
+	return system(cmd) < 0;
+}
+
+/*
+ * A guest that does not drain its ring (paused): what the switch cannot
+ * queue for it is dropped and counted as a full ring, the switch goes on
+ * answering, and the guest, resumed, gets frames again.
+ */
+static void a_full_ring_is_counted_and_survived(void **state)
+{
+	char cmd[256];
+	int64_t full0, full1;
+
+	need_root();
+	full0 = vm_stat("drop_full");
+	snprintf(cmd, sizeof(cmd), "virsh -q suspend %s >/dev/null", vm);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(echo(600, 1000, 0, 200), 0);  /* 600 frames: over its 256-slot ring */
+	full1 = vm_stat("drop_full");
+	print_message("paused guest: %lld frames dropped on its full ring\n",
+		      (long long)(full1 - full0));
+	assert_true(full1 - full0 > 0);
+	assert_int_equal(resume_vm(state), 0);
+	assert_true(echo(20, sizeof(struct echo_msg), 20000, 500) >= 18);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +583,7 @@ int main(void)
 		cmocka_unit_test(meter_holds_a_vms_rate),
 		cmocka_unit_test_teardown(meter_holds_a_flood_from_a_vm, stop_flood),
 		cmocka_unit_test(bad_requests_are_refused),
+		cmocka_unit_test_teardown(a_full_ring_is_counted_and_survived, resume_vm),
 		cmocka_unit_test(waved_counts_a_vm_on_the_switch),
 		cmocka_unit_test(switch_restart_brings_vms_back),
 		cmocka_unit_test(guest_leaving_and_returning_is_survived),
