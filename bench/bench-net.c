@@ -22,7 +22,8 @@
  *   switch   wave-switch, no policy
  *   offload  the network policy (share) in wave-agent, waved applying it
  *   onhost   the same policy inside waved
- * The scheduling policy is cfs in every mode: only the network differs.
+ * The scheduling policy is cfs in every mode unless --policy names
+ * another for offload and onhost: by default only the network differs.
  * wave-switch stands for IPU cores: like waved and the agent its
  * forwarding thread runs at SCHED_FIFO (BE_DAEMON_PRIO), so the guests'
  * vCPUs (TCG threads that spin) do not delay its reads by milliseconds.
@@ -62,6 +63,7 @@
 #include "common/opt.h"
 #include "common/spawn.h"
 #include "images/guest/guest.h"
+#include "ipu-sched/policy.h"
 #include "netctl/switch-client.h"
 
 #define ECHO_PORT   7777
@@ -79,7 +81,7 @@ enum { VM_LAT = 0, VM_NOISY, VM_BATCH, NR_VMS };
 
 struct bn_cfg {
 	int quick, json;
-	const char *report;
+	const char *report, *policy;
 	unsigned int runs, phase_s, link_mbit, tc_mbit, rate, burst_rate, modes;
 };
 
@@ -310,11 +312,12 @@ static void stop_group(void)
 static int mode_start(const struct bn_cfg *c, enum bn_mode m)
 {
 	char link[32], ctl[128];
-	char *offload[] = { "--mode", "offload", "--policy", "cfs", "--match", env.prefix,
+	char *pol = (char *)c->policy;
+	char *offload[] = { "--mode", "offload", "--policy", pol, "--match", env.prefix,
 			    "--rundir", env.rundir, "--channel", env.chan, "--switch-ctl", ctl, NULL };
-	char *ag[] = { "--channel", env.chan, "--policy", "cfs", "--net-policy", "share",
+	char *ag[] = { "--channel", env.chan, "--policy", pol, "--net-policy", "share",
 		       "--net-policy-opt", link, "--report-s", "0", NULL };
-	char *onhost[] = { "--mode", "onhost", "--policy", "cfs", "--net-policy", "share",
+	char *onhost[] = { "--mode", "onhost", "--policy", pol, "--net-policy", "share",
 			   "--net-policy-opt", link, "--match", env.prefix, "--rundir", env.rundir,
 			   "--switch-ctl", ctl, NULL };
 
@@ -495,9 +498,9 @@ static int run_group(const struct bn_cfg *c, int on_switch, unsigned int run)
 		/* QEMU (not root) reaches its vhost-user socket through the run directory. */
 		if (chmod(env.rundir, 0711))
 			return -errno;
+		switch_on = 1; /* before: 'net up' may start the switch and fail after */
 		if ((ret = be_wavectl(&env, "net", "up", NULL, NULL, 1)))
 			return ret < 0 ? ret : -EIO;
-		switch_on = 1;
 	}
 	if ((ret = launch_group(c, on_switch)) || (ret = in_net(client_open)) ||
 	    (on_switch && (ret = switch_fifo())))
@@ -542,6 +545,10 @@ static const struct opt net_opts[] = {
 	OPT_UINT("burst-rate", "N", &opt_cfg.burst_rate, 0, 100000, "... in burst (0: 3x --rate)"),
 	{ .kind = OPT_KIND_CALLBACK, .name = "modes", .argh = "LIST", .value = &opt_cfg,
 	  .cb = parse_modes, .help = "run only these modes (bridge, tc, switch, offload, onhost)" },
+	OPT_STRING("policy", "P", &opt_cfg.policy,
+		   "the scheduling policy beside the network policy in offload and\n"
+		   "onhost (default cfs: only the network differs between modes;\n"
+		   "latency: the product's whole composition)"),
 	OPT_END(),
 };
 
@@ -612,6 +619,12 @@ int bench_net_main(int argc, char **argv)
 	c.rate = c.rate ? c.rate : 200;
 	c.burst_rate = c.burst_rate ? c.burst_rate : 3 * c.rate;
 	c.modes = c.modes ? c.modes : (1u << BN_NR_MODES) - 1;
+	c.policy = c.policy ? c.policy : "cfs";
+	if (!policy_find(POLICY_SCHED, c.policy)) {
+		wave_err("bench net: --policy %s: no such scheduling policy (%s)", c.policy,
+			 policy_names());
+		return 2;
+	}
 	if (c.tc_mbit >= c.link_mbit) {
 		wave_err("bench net: --tc-limit %u must be under --link %u", c.tc_mbit, c.link_mbit);
 		return 2;
@@ -627,6 +640,7 @@ int bench_net_main(int argc, char **argv)
 	res = (struct bn_results){ .modes = c.modes, .runs = c.runs, .phase_s = c.phase_s,
 				   .link_mbit = c.link_mbit, .tc_mbit = c.tc_mbit, .rate = c.rate,
 				   .burst_rate = c.burst_rate };
+	snprintf(res.policy, sizeof(res.policy), "%s", c.policy);
 	ret = run_all(&c);
 	progress(&c, "stopping and removing what was started");
 	teardown();

@@ -31,6 +31,7 @@ struct bn_results {
 	unsigned int modes, runs, phase_s, link_mbit, tc_mbit;
 	unsigned int rate, burst_rate;  /* echo requests/s: steady and flood, burst */
 	char accel[16];
+	char policy[32];                /* the scheduling policy in offload and onhost */
 };
 
 static inline double bn_mean(const struct bn_phase_result *p, double sum)

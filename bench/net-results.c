@@ -96,6 +96,7 @@ void bn_print_json(const struct bn_results *res)
 	json_object_object_add(params, "rate", json_object_new_int((int)res->rate));
 	json_object_object_add(params, "burst_rate", json_object_new_int((int)res->burst_rate));
 	json_object_object_add(params, "accel", json_object_new_string(res->accel));
+	json_object_object_add(params, "policy", json_object_new_string(res->policy));
 	json_object_object_add(root, "params", params);
 	json_object_object_add(root, "switch_idle_cpu_pct",
 			       json_object_new_double(bench_range_median(&res->switch_idle_pct)));
@@ -198,13 +199,14 @@ int bn_report(const struct bn_results *res, const char *dir)
 		   "A latency VM (UDP echo, %u requests/s, %u in burst), a noisy VM (UDP flood in "
 		   "flood and burst) and a batch VM share an uplink of %u Mbit/s (tbf, 20 ms of "
 		   "queue) to the network where the echo client and the flood's sink live. Guests "
-		   "under %s; %u run(s), %u s per phase. tc holds the noisy VM at %u Mbit/s. Share: "
+		   "under %s; %u run(s), %u s per phase; scheduling policy %s in offload and onhost "
+		   "(cfs elsewhere). tc holds the noisy VM at %u Mbit/s. Share: "
 		   "the flood's rate against what the link leaves once the echo's replies are "
 		   "carried.\n\n"
 		   "| mode | phase | p50 us | p99 us | lost | noisy Mbit/s | noisy pps | share %% | "
 		   "switch %% | waved %% | agent %% |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
 		res->rate, res->burst_rate, res->link_mbit, res->accel, res->runs, res->phase_s,
-		res->tc_mbit);
+		res->policy, res->tc_mbit);
 	rows(res, f, 1);
 	fprintf(f, "\nwave-switch with nothing to forward: %.2f%% of a core.\n",
 		bench_range_median(&res->switch_idle_pct));

@@ -36,7 +36,9 @@ int swc_add_vm(const char *path, const char *vm, const char *sock, int latency, 
 	if ((ret = swc_request(path, req, reply, size)) || !cap)
 		return ret;
 	snprintf(req, sizeof(req), "rate %s from %llu %u", vm, (unsigned long long)cap, cap_burst);
-	return swc_request(path, req, reply, size);
+	if ((ret = swc_request(path, req, reply, size)))
+		swc_del_vm(path, vm); /* no port without its ceiling */
+	return ret;
 }
 
 int swc_del_vm(const char *path, const char *vm)

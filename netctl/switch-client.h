@@ -31,7 +31,8 @@ int swc_request_ms(const char *path, const char *req, char *reply, size_t size, 
 /*
  * Makes vm's port on the switch at path, on vhost-user socket sock, and
  * paces what it sends at cap bytes/s (burst cap_burst) if cap is not 0
- * (its metadata net-rate); returns as swc_request.
+ * (its metadata net-rate); returns as swc_request. A port whose ceiling
+ * the switch did not take is removed again.
  */
 int swc_add_vm(const char *path, const char *vm, const char *sock, int latency, uint64_t cap,
 	       uint32_t cap_burst, char *reply, size_t size);

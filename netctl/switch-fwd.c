@@ -51,8 +51,15 @@ int sw_meter_set(struct sw_port *p, enum sw_dir d, uint64_t rate, uint64_t burst
 	if (!burst || burst > INT64_MAX)
 		return -EINVAL;
 	if (d == SW_FROM_VM) {
-		/* A new pace starts full, or keeps a debt the old one ran up. */
-		m->tokens = m->rate && m->tokens < 0 ? m->tokens : (int64_t)burst;
+		/*
+		 * A pace that starts begins full; a changed one keeps what the
+		 * old one held (or owed), never over the new burst: a policy
+		 * that moves the rate often must not hand out a burst each time.
+		 */
+		if (!m->rate)
+			m->tokens = (int64_t)burst;
+		else if (m->tokens > (int64_t)burst)
+			m->tokens = (int64_t)burst;
 		m->last = rte_rdtsc();
 	} else if ((ret = rte_meter_srtcm_profile_config(&m->prof, &prm)) ||
 		   (ret = rte_meter_srtcm_config(&m->m, &m->prof))) {

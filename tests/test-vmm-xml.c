@@ -65,8 +65,10 @@ static void meta_net_ceiling(void **state)
 	assert_int_equal(vmm_meta_parse("<vm net-rate='1'/>", &m, why, sizeof(why)), 0);
 	vmm_meta_net_cap(&m, &burst);
 	assert_int_equal(burst, 2 * 1514);
-	assert_int_equal(vmm_meta_parse("<vm net-rate='0'/>", &m, why, sizeof(why)), -EINVAL);
-	assert_non_null(strstr(why, "net-rate='0'"));
+	assert_int_equal(vmm_meta_parse("<vm net-rate='0'/>", &m, why, sizeof(why)), 0); /* none */
+	assert_int_equal(vmm_meta_net_cap(&m, &burst), 0);
+	assert_int_equal(vmm_meta_parse("<vm net-rate='-1'/>", &m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "net-rate='-1'"));
 	assert_int_equal(vmm_meta_parse("<vm net-rate='100001'/>", &m, why, sizeof(why)), -EINVAL);
 	assert_int_equal(vmm_meta_parse("<vm net-rate='10' net-burst='1'/>", &m, why, sizeof(why)),
 			 -EINVAL);

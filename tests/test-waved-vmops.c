@@ -7,7 +7,8 @@
  *     request, for a VM on the switch only; stale or mixed transactions
  *     never reach it; the switch's refusal or absence comes back FAILED;
  *   - the metadata's net-rate is a ceiling no SET_NET_RATE passes, put
- *     on the switch as soon as it changes.
+ *     on the switch as soon as it changes, and what is left once the
+ *     policy's pace is lifted.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -166,10 +167,29 @@ static void net_rate_goes_to_the_switch_and_is_checked(void **state)
 	assert_int_equal(result(6)->err, ENOENT);
 }
 
-/* wv_net_cap while the stand-in answers; what it was asked. */
+/* wv_net_cap (arg: the metadata), or wv_net_unpace (NULL), while the stand-in answers. */
 static void *cap_call(void *arg)
 {
+	if (!arg) {
+		wv_net_unpace(&w, lat);
+		return NULL;
+	}
 	return (void *)(intptr_t)wv_net_cap(&w, lat, arg);
+}
+
+/* Runs cap_call(arg) against the stand-in switch; returns what cap_call returned. */
+static intptr_t with_switch(struct vmm_meta *arg)
+{
+	pthread_t t, c;
+	void *ret;
+
+	fsw.reply = "{\"ok\":true}\n";
+	fsw.last[0] = 0;
+	assert_int_equal(pthread_create(&t, NULL, fsw_serve, NULL), 0);
+	assert_int_equal(pthread_create(&c, NULL, cap_call, arg), 0);
+	pthread_join(c, &ret);
+	pthread_join(t, NULL);
+	return (intptr_t)ret;
 }
 
 /*
@@ -182,8 +202,6 @@ static void net_rate_metadata_is_a_ceiling(void **state)
 	char path[128];
 	struct wave_txn ops[1];
 	struct vmm_meta m;
-	pthread_t t, c;
-	void *changed;
 
 	snprintf(path, sizeof(path), "%s/switch.sock", rundir);
 	w.cfg.switch_ctl = path;
@@ -191,12 +209,7 @@ static void net_rate_metadata_is_a_ceiling(void **state)
 	lat->net_switch = 1;
 	vmm_meta_defaults(&m);
 	m.net_rate_mbit = 10;      /* 1,250,000 bytes/s, 4 ms: 5,000 bytes of burst */
-	fsw.reply = "{\"ok\":true}\n";
-	assert_int_equal(pthread_create(&t, NULL, fsw_serve, NULL), 0);
-	assert_int_equal(pthread_create(&c, NULL, cap_call, &m), 0);
-	pthread_join(c, &changed);
-	pthread_join(t, NULL);
-	assert_int_equal((intptr_t)changed, 1);
+	assert_int_equal(with_switch(&m), 1);
 	assert_string_equal(fsw.last, "rate lat from 1250000 5000\n");
 	assert_int_equal(wv_net_cap(&w, lat, &m), 0); /* unchanged: nothing sent */
 
@@ -215,6 +228,10 @@ static void net_rate_metadata_is_a_ceiling(void **state)
 	submit_to_switch(4, ops, 1, "{\"ok\":true}\n");
 	assert_string_equal(fsw.last, "rate lat to 12500000 50000\n");
 	assert_int_equal(w.st.net_set, 4);
+	/* The policy's pace lifted (fallback to CFS, exit): the ceiling alone again. */
+	with_switch(NULL);
+	assert_string_equal(fsw.last, "rate lat from 1250000 5000\n");
+	assert_int_equal(lat->net_rate, 0);
 	close(fsw.fd);
 	unlink(path);
 }

@@ -123,7 +123,7 @@ int vmm_meta_from_node(const void *node, struct vmm_meta *m, char *why, size_t l
 			ret = parse_number("mem-weight", val, WAVE_WEIGHT_MIN, WAVE_WEIGHT_MAX,
 					   &m->mem_weight, line, why, len);
 		else if (!strcmp((const char *)a->name, "net-rate"))
-			ret = parse_number("net-rate", val, 1, VMM_NET_RATE_MAX_MBIT, &m->net_rate_mbit,
+			ret = parse_number("net-rate", val, 0, VMM_NET_RATE_MAX_MBIT, &m->net_rate_mbit,
 					   line, why, len);
 		else if (!strcmp((const char *)a->name, "net-burst"))
 			ret = parse_number("net-burst", val, VMM_NET_BURST_MIN_KIB, VMM_NET_BURST_MAX_KIB,

@@ -52,7 +52,7 @@ void wv_net_attach(struct waved *w, struct wv_vm *vm, const char (*taps)[16], un
 		vm->net_switch = 1;
 		wave_info("waved: %s: counting traffic on wave-switch", vm->name);
 		if (vm->net_cap && wv_net_pace(w, vm))
-			wave_warn("waved: %s: wave-switch did not take its net-rate", vm->name);
+			wave_warn("waved: %s: wave-switch did not take its net-rate yet", vm->name);
 		return;
 	}
 	if (!w->net)
@@ -154,6 +154,8 @@ void wv_export_net(struct waved *w, int all)
 
 		if (!counted(w, vm) || vm_counts(w, vm, &c))
 			continue;
+		if (vm->net_switch && vm->net_pace_owed && w->cfg.switch_ctl)
+			wv_net_pace(w, vm); /* the switch answers again: what it missed */
 		if (!all && vm->net_exported && c.rx_pkts == vm->net_sent.rx_pkts &&
 		    c.tx_pkts == vm->net_sent.tx_pkts)
 			continue;

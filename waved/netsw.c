@@ -150,6 +150,7 @@ int wv_net_pace(struct waved *w, struct wv_vm *vm)
 	uint64_t rate = vm->net_rate;
 	uint32_t burst = vm->net_burst;
 	char reply[256];
+	int ret;
 
 	if (vm->net_cap && (!rate || rate > vm->net_cap)) {
 		rate = vm->net_cap;
@@ -157,7 +158,21 @@ int wv_net_pace(struct waved *w, struct wv_vm *vm)
 	} else if (vm->net_cap && burst > vm->net_cap_burst) {
 		burst = vm->net_cap_burst;
 	}
-	return set_rate(w, vm, "from", rate, burst, reply, sizeof(reply));
+	ret = set_rate(w, vm, "from", rate, burst, reply, sizeof(reply));
+	vm->net_pace_owed = !!ret;
+	return ret;
+}
+
+void wv_net_unpace(struct waved *w, struct wv_vm *vm)
+{
+	int ret;
+
+	if (!vm->net_rate)
+		return;
+	vm->net_rate = 0;
+	vm->net_burst = 0;
+	if (vm->net_switch && w->cfg.switch_ctl && (ret = wv_net_pace(w, vm)))
+		wave_warn("waved: %s: its pace could not be lifted yet: %s", vm->name, strerror(-ret));
 }
 
 int wv_net_cap(struct waved *w, struct wv_vm *vm, const struct vmm_meta *m)
@@ -171,7 +186,7 @@ int wv_net_cap(struct waved *w, struct wv_vm *vm, const struct vmm_meta *m)
 	vm->net_cap = cap;
 	vm->net_cap_burst = burst;
 	if (vm->net_switch && w->cfg.switch_ctl && (ret = wv_net_pace(w, vm)))
-		wave_warn("waved: %s: wave-switch did not take its net-rate: %s", vm->name,
+		wave_warn("waved: %s: wave-switch did not take its net-rate yet: %s", vm->name,
 			  strerror(-ret));
 	return 1;
 }

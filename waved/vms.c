@@ -314,6 +314,7 @@ void wv_remove_vm(struct waved *w, struct wv_vm *vm, const char *why)
 		t->used = 0;
 		left_dl |= t->mech.left_dl;
 	}
+	wv_net_unpace(w, vm);
 	wv_net_detach(w, vm);
 	wv_mem_detach(w, vm);
 	if (left_dl)
@@ -344,7 +345,10 @@ void wv_drop_thread(struct waved *w, struct wv_vm *vm, struct wv_thread *t, cons
 	wv_rt_recount(w);
 }
 
-/* The threads of vm (of every VM if NULL) back to their baselines; why goes in the log. */
+/*
+ * The threads of vm (of every VM if NULL) back to their baselines, and its
+ * pace on the switch back to its ceiling alone; why goes in the log.
+ */
 static void restore(struct waved *w, struct wv_vm *only, const char *why)
 {
 	unsigned int n = 0, failed = 0;
@@ -353,6 +357,8 @@ static void restore(struct waved *w, struct wv_vm *only, const char *why)
 	for (unsigned int v = 0; v < WV_MAX_VMS; v++) {
 		struct wv_vm *vm = &w->vms[v];
 
+		if (vm->used && (!only || vm == only))
+			wv_net_unpace(w, vm);
 		for (unsigned int i = 0; vm->used && (!only || vm == only) && i < WV_MAX_THREADS; i++) {
 			struct wv_thread *t = &vm->th[i];
 

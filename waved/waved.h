@@ -169,6 +169,7 @@ struct wv_vm {
 	uint32_t net_cap_burst;
 	uint64_t net_rate;         /* the policy's pace on what it sends (0: none), before the cap */
 	uint32_t net_burst;
+	int net_pace_owed;         /* its pace did not reach the switch: sent again at the next export */
 	int net_slot[WV_MAX_TAPS];
 	struct nettap_rec net_sent;/* counts last exported */
 	struct nettap_rec net_acc; /* counts so far, summed from each tap's deltas */
@@ -339,8 +340,13 @@ int wv_netsw_read(struct waved *w, const char *vm, struct nettap_rec *r);
  * changed. Returns whether it changed.
  */
 int wv_net_cap(struct waved *w, struct wv_vm *vm, const struct vmm_meta *m);
-/* Puts vm's pace on the switch: the policy's, within the ceiling. 0 or -errno. */
+/*
+ * Puts vm's pace on the switch: the policy's, within the ceiling. 0 or
+ * -errno; on error it is owed, and sent again with the VM's next export.
+ */
 int wv_net_pace(struct waved *w, struct wv_vm *vm);
+/* The policy's pace gone (fallback to CFS, exit, a VM let go): the ceiling alone again. */
+void wv_net_unpace(struct waved *w, struct wv_vm *vm);
 
 /* mem.c */
 /* Starts the memory mechanism (--mem-period); without it memory is not observed. Always 0. */
