@@ -302,10 +302,16 @@ static int launch_group(const struct bn_cfg *c, int on_switch)
 	return interrupted ? -EINTR : -ETIMEDOUT;
 }
 
+/* Stops the group's VMs and removes their consoles (be_teardown only knows the last group's). */
 static void stop_group(void)
 {
-	for (unsigned int k = 0; k < env.nr_vms; k++)
+	char path[PATH_MAX];
+
+	for (unsigned int k = 0; k < env.nr_vms; k++) {
 		be_wavectl(&env, "stop", env.vm[k].name, NULL, NULL, 1);
+		snprintf(path, sizeof(path), "%s/console/%s.log", env.rundir, env.vm[k].name);
+		unlink(path);
+	}
 	env.nr_vms = 0;
 }
 
