@@ -97,7 +97,7 @@ static void stats(struct sw *sw, struct reply *r)
 		put(r, "%s{\"name\":\"%s\",\"kind\":\"%s\",\"class\":\"%s\",\"up\":%s,"
 		       "\"rx_pkts\":%" PRIu64 ",\"rx_bytes\":%" PRIu64 ",\"tx_pkts\":%" PRIu64
 		       ",\"tx_bytes\":%" PRIu64 ",\"drop_meter_from\":%" PRIu64
-		       ",\"drop_meter_to\":%" PRIu64 ",\"held\":%" PRIu64 ",\"drop_full\":%" PRIu64
+		       ",\"drop_meter_to\":%" PRIu64 ",\"held\":%" PRIu64 ",\"drop_full\":%" PRIu64 ",\"drop_down\":%" PRIu64
 		       ",\"drop_bad\":%" PRIu64 ",\"flooded\":%" PRIu64 ",\"backlog\":%d"
 		       ",\"connects\":%" PRIu64 ",\"disconnects\":%" PRIu64 ",\"wakeups\":%" PRIu64
 		       ",\"rate_from\":%" PRIu64 ",\"burst_from\":%" PRIu64
@@ -105,7 +105,7 @@ static void stats(struct sw *sw, struct reply *r)
 		    i ? "," : "", p->name, p->kind == SW_VM ? "vm" : "host",
 		    p->cls == SW_LATENCY ? "latency" : "batch", p->up ? "true" : "false",
 		    c->rx_pkts, c->rx_bytes, c->tx_pkts, c->tx_bytes, c->drop_meter[SW_FROM_VM],
-		    c->drop_meter[SW_TO_VM], c->held, c->drop_full, c->drop_bad, c->flooded,
+		    c->drop_meter[SW_TO_VM], c->held, c->drop_full, c->drop_down, c->drop_bad, c->flooded,
 		    backlog < 0 ? -1 : backlog, c->connects, c->disconnects, c->wakeups,
 		    p->meter[SW_FROM_VM].rate, p->meter[SW_FROM_VM].rate ? p->meter[SW_FROM_VM].burst : 0,
 		    p->meter[SW_TO_VM].rate, p->meter[SW_TO_VM].rate ? p->meter[SW_TO_VM].burst : 0);

@@ -177,9 +177,14 @@ static void forward(struct sw *sw, struct sw_port *in, struct rte_mbuf *m, uint6
 	in->c.rx_bytes += m->pkt_len;
 	mact_learn(&sw->mac, eh->src_addr.addr_bytes, in->port_id, now);
 	if (mact_is_group(eh->dst_addr.addr_bytes) ||
-	    (out = mact_lookup(&sw->mac, eh->dst_addr.addr_bytes, now)) < 0 ||
-	    !sw->by_id[out] || !sw->by_id[out]->up) {
+	    (out = mact_lookup(&sw->mac, eh->dst_addr.addr_bytes, now)) < 0 || !sw->by_id[out]) {
 		flood(sw, in, m, now);
+		return;
+	}
+	/* A known VM whose guest is away (paused, restarting): its frames are not every VM's. */
+	if (!sw->by_id[out]->up) {
+		sw->by_id[out]->c.drop_down++;
+		rte_pktmbuf_free(m);
 		return;
 	}
 	if (out == in->port_id) {

@@ -391,8 +391,10 @@ static int watch_intr(struct sw *sw, struct sw_port *p)
 
 /*
  * After a link change (and once at creation): is the guest there, and
- * which fd is its queue's interrupt now. A guest that left takes its
- * addresses with it.
+ * which fd is its queue's interrupt now. A guest that left (paused,
+ * restarting) keeps its addresses on its port until they age or move: its
+ * frames are dropped and counted there (drop_down), not flooded to every
+ * other VM as unknown ones would be. Removing the port forgets them.
  */
 void sw_port_refresh(struct sw *sw, struct sw_port *p)
 {
@@ -416,8 +418,6 @@ void sw_port_refresh(struct sw *sw, struct sw_port *p)
 			wave_log(WAVE_LOG_INFO, "VM %s: guest %s", p->name,
 				 up ? "connected" : "disconnected");
 	}
-	if (!up)
-		mact_forget_port(&sw->mac, p->port_id);
 	p->up = up;
 	if (up && watch_intr(sw, p))
 		/* Still forwarded, by polling: the loop never sleeps past a port it cannot hear. */

@@ -59,6 +59,7 @@ struct sw_counters {
 	uint64_t drop_meter[SW_NR_DIRS]; /* over the VM's rate, by direction (to: police) */
 	uint64_t held;           /* reads that left its pace under half a burst: its sends wait */
 	uint64_t drop_full;      /* the port's ring was full (a guest not draining) */
+	uint64_t drop_down;      /* for it while its guest was away (link down): not flooded */
 	uint64_t drop_bad;       /* runt frames, frames looping back to their port */
 	uint64_t flooded;        /* sent to every port: group or unknown address */
 	uint64_t connects, disconnects;
