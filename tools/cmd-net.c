@@ -360,8 +360,9 @@ static int net_status(const char *ctl)
 	printf("wave-switch: up %.0f s, %llu sleeps, %llu wakeups, %llu MAC addresses\n",
 	       (double)jnum(root, "uptime_s"), (unsigned long long)jnum(root, "sleeps"),
 	       (unsigned long long)jnum(root, "wakeups"), (unsigned long long)jnum(root, "mac_entries"));
-	printf("%-16s %-5s %-8s %-4s %10s %10s %8s %8s %8s %12s %12s\n", "port", "kind", "class",
-	       "up", "rx pkts", "tx pkts", "meter", "full", "backlog", "rate from", "rate to");
+	printf("%-16s %-5s %-8s %-4s %10s %10s %8s %7s %6s %6s %8s %12s %12s\n", "port", "kind",
+	       "class", "up", "rx pkts", "tx pkts", "policed", "held", "full", "down", "backlog",
+	       "pace from", "meter to");
 	for (size_t i = 0; i < json_object_array_length(ports); i++) {
 		json_object *p = json_object_array_get_idx(ports, i);
 		json_object *up, *bl;
@@ -370,12 +371,13 @@ static int net_status(const char *ctl)
 		json_object_object_get_ex(p, "up", &up);
 		if (json_object_object_get_ex(p, "backlog", &bl) && json_object_get_int64(bl) >= 0)
 			snprintf(backlog, sizeof(backlog), "%lld", (long long)json_object_get_int64(bl));
-		printf("%-16s %-5s %-8s %-4s %10llu %10llu %8llu %8llu %8s %10.1fMb %10.1fMb\n",
-		       jstr(p, "name"), jstr(p, "kind"), jstr(p, "class"),
+		printf("%-16s %-5s %-8s %-4s %10llu %10llu %8llu %7llu %6llu %6llu %8s %10.1fMb "
+		       "%10.1fMb\n", jstr(p, "name"), jstr(p, "kind"), jstr(p, "class"),
 		       json_object_get_boolean(up) ? "yes" : "no",
 		       (unsigned long long)jnum(p, "rx_pkts"), (unsigned long long)jnum(p, "tx_pkts"),
-		       (unsigned long long)(jnum(p, "drop_meter_from") + jnum(p, "drop_meter_to")),
-		       (unsigned long long)jnum(p, "drop_full"), backlog,
+		       (unsigned long long)jnum(p, "drop_meter_to"), (unsigned long long)jnum(p, "held"),
+		       (unsigned long long)jnum(p, "drop_full"), (unsigned long long)jnum(p, "drop_down"),
+		       backlog,
 		       (double)jnum(p, "rate_from") * 8 / 1e6, (double)jnum(p, "rate_to") * 8 / 1e6);
 	}
 	json_object_put(root);
