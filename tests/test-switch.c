@@ -218,6 +218,20 @@ static void echo_crosses_the_switch(void **state)
 	assert_true(port_stat(s, vm, "tx_pkts") >= 18);  /* the requests, to it */
 	assert_true(port_stat(s, tap, "rx_pkts") >= 18);
 	json_object_put(s);
+	{
+		/* What an operator reads: the VM's row under wavectl net status's header. */
+		char line[512];
+		int header = 0, row = 0;
+		FILE *f = popen("build/bin/wavectl net status", "r");
+
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f)) {
+			header |= strstr(line, "policed") && strstr(line, "pace from") != NULL;
+			row |= !strncmp(line, vm, strlen(vm)) && strstr(line, " vm ") != NULL;
+		}
+		assert_int_equal(pclose(f), 0);
+		assert_true(header && row);
+	}
 }
 
 /* Nothing to forward: the switch sleeps instead of polling a core away. */
