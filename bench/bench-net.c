@@ -302,19 +302,6 @@ static int launch_group(const struct bn_cfg *c, int on_switch)
 	return interrupted ? -EINTR : -ETIMEDOUT;
 }
 
-/* Stops the group's VMs and removes their consoles (be_teardown only knows the last group's). */
-static void stop_group(void)
-{
-	char path[PATH_MAX];
-
-	for (unsigned int k = 0; k < env.nr_vms; k++) {
-		be_wavectl(&env, "stop", env.vm[k].name, NULL, NULL, 1);
-		snprintf(path, sizeof(path), "%s/console/%s.log", env.rundir, env.vm[k].name);
-		unlink(path);
-	}
-	env.nr_vms = 0;
-}
-
 static int mode_start(const struct bn_cfg *c, enum bn_mode m)
 {
 	char link[32], ctl[128];
@@ -350,7 +337,7 @@ static int mode_start(const struct bn_cfg *c, enum bn_mode m)
 /* Stops the mode's daemons and puts back what a mode changed (the uplink, every pace). */
 static int mode_stop(const struct bn_cfg *c, enum bn_mode m)
 {
-	char req[96], reply[128], ctl[128];
+	char reply[128], ctl[128];
 
 	wave_reap(&agent, 3000);
 	wave_reap(&waved, 5000);
@@ -358,10 +345,9 @@ static int mode_stop(const struct bn_cfg *c, enum bn_mode m)
 		return uplink_tbf(c);
 	if (m == BN_OFFLOAD || m == BN_ONHOST) {
 		swc_path(ctl, sizeof(ctl), env.rundir);
-		for (unsigned int k = 0; k < env.nr_vms; k++) {
-			snprintf(req, sizeof(req), "rate %s from 0 0", env.vm[k].name);
-			swc_request(ctl, req, reply, sizeof(reply));
-		}
+		for (unsigned int k = 0; k < env.nr_vms; k++)
+			swc_rate(ctl, env.vm[k].name, "from", 0, 0, reply, sizeof(reply),
+				 SWC_TIMEOUT_MS);
 	}
 	return 0;
 }
@@ -520,7 +506,7 @@ out:
 	if (cl_on)
 		sc_client_stop(&cl);
 	cl_on = 0;
-	stop_group();
+	be_stop_vms(&env);
 	switch_down(); /* the bridge group must not pay for an idle switch on its bridge */
 	return ret;
 }
@@ -602,7 +588,7 @@ static void teardown(void)
 	cl_on = 0;
 	wave_reap(&agent, 3000);
 	wave_reap(&waved, 5000);
-	stop_group();
+	be_stop_vms(&env);
 	switch_down();
 	sink_stop();
 	uplink_down();

@@ -159,7 +159,7 @@ int be_wait_state(const struct bench_env *e, const char *want, int timeout_ms)
 	return -ETIMEDOUT;
 }
 
-void be_teardown(struct bench_env *e)
+void be_stop_vms(struct bench_env *e)
 {
 	char path[256];
 
@@ -169,6 +169,13 @@ void be_teardown(struct bench_env *e)
 		unlink(path);
 	}
 	e->nr_vms = 0;
+}
+
+void be_teardown(struct bench_env *e)
+{
+	char path[256];
+
+	be_stop_vms(e);
 	if (e->up) {
 		script(e, "net.sh", "down", 1);
 		script(e, "libvirtd.sh", "stop", 1);

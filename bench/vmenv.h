@@ -51,6 +51,8 @@ pid_t be_daemon(const struct bench_env *e, const char *name, char *const *args);
 int be_wait_state(const struct bench_env *e, const char *want, int timeout_ms);
 /* Runs wavectl with up to four arguments (quiet: no output): its exit status or -1. */
 int be_wavectl(const struct bench_env *e, char *a1, char *a2, char *a3, char *a4, int quiet);
+/* Stops the VMs launched so far and removes their consoles; more may be launched after. */
+void be_stop_vms(struct bench_env *e);
 /* Stops the VMs, removes their consoles, the bridge and libvirtd if started here, the run directory. */
 void be_teardown(struct bench_env *e);
 

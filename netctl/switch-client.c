@@ -12,7 +12,6 @@
 #include "common/site.h"
 #include "netctl/switch-client.h"
 
-#define SWC_TIMEOUT_MS 2000
 
 void swc_path(char *buf, size_t size, const char *rundir)
 {
@@ -35,10 +34,20 @@ int swc_add_vm(const char *path, const char *vm, const char *sock, int latency, 
 		return -ENAMETOOLONG;
 	if ((ret = swc_request(path, req, reply, size)) || !cap)
 		return ret;
-	snprintf(req, sizeof(req), "rate %s from %llu %u", vm, (unsigned long long)cap, cap_burst);
-	if ((ret = swc_request(path, req, reply, size)))
+	if ((ret = swc_rate(path, vm, "from", cap, cap_burst, reply, size, SWC_TIMEOUT_MS)))
 		swc_del_vm(path, vm); /* no port without its ceiling */
 	return ret;
+}
+
+int swc_rate(const char *path, const char *vm, const char *dir, uint64_t rate, uint32_t burst,
+	     char *reply, size_t size, int timeout_ms)
+{
+	char req[160];
+
+	if (snprintf(req, sizeof(req), "rate %s %s %llu %u", vm, dir, (unsigned long long)rate,
+		     burst) >= (int)sizeof(req))
+		return -ENAMETOOLONG;
+	return swc_request_ms(path, req, reply, size, timeout_ms);
 }
 
 int swc_del_vm(const char *path, const char *vm)

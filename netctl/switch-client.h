@@ -27,6 +27,8 @@ void swc_path(char *buf, size_t size, const char *rundir);
 int swc_request(const char *path, const char *req, char *reply, size_t size);
 /* The same with its own timeout (each of connect, send, read), for waved's loop. */
 int swc_request_ms(const char *path, const char *req, char *reply, size_t size, int timeout_ms);
+/* swc_request's timeout. */
+#define SWC_TIMEOUT_MS 2000
 
 /*
  * Makes vm's port on the switch at path, on vhost-user socket sock, and
@@ -36,6 +38,14 @@ int swc_request_ms(const char *path, const char *req, char *reply, size_t size, 
  */
 int swc_add_vm(const char *path, const char *vm, const char *sock, int latency, uint64_t cap,
 	       uint32_t cap_burst, char *reply, size_t size);
+
+/*
+ * Sets vm's rate in one direction ("from", "to" or "both"): bytes/s and
+ * burst bytes, 0 0 lifts it; waits at most timeout_ms for each step.
+ * Returns as swc_request_ms.
+ */
+int swc_rate(const char *path, const char *vm, const char *dir, uint64_t rate, uint32_t burst,
+	     char *reply, size_t size, int timeout_ms);
 
 /* Removes vm's port if the switch at path is up and has one; returns as swc_request. */
 int swc_del_vm(const char *path, const char *vm);

@@ -78,22 +78,34 @@ static void *fsw_serve(void *arg)
 	return NULL;
 }
 
-/* Submits txn id to waved while the stand-in answers one request with reply. */
-static void submit_to_switch(uint32_t id, struct wave_txn *ops, unsigned int n, const char *reply)
-{
-	pthread_t t;
+static pthread_t fsw_thread;
 
+/* The stand-in answers the next request with reply, on a thread of its own. */
+static void serve_start(const char *reply)
+{
 	fsw.reply = reply;
 	fsw.last[0] = 0;
-	assert_int_equal(pthread_create(&t, NULL, fsw_serve, NULL), 0);
-	submit(id, ops, n);
-	if (!fsw.last[0]) { /* waved sent nothing: a call of our own ends the serve thread */
+	assert_int_equal(pthread_create(&fsw_thread, NULL, fsw_serve, NULL), 0);
+}
+
+/* ... and is done: if waved sent nothing, a call of our own ends the serve thread. */
+static void serve_end(void)
+{
+	if (!fsw.last[0]) {
 		int c = socket(AF_UNIX, SOCK_STREAM, 0);
 
 		assert_int_equal(connect(c, (struct sockaddr *)&fsw.addr, sizeof(fsw.addr)), 0);
 		close(c);
 	}
-	pthread_join(t, NULL);
+	pthread_join(fsw_thread, NULL);
+}
+
+/* Submits txn id to waved while the stand-in answers one request with reply. */
+static void submit_to_switch(uint32_t id, struct wave_txn *ops, unsigned int n, const char *reply)
+{
+	serve_start(reply);
+	submit(id, ops, n);
+	serve_end();
 }
 
 static struct wave_txn net_rate(struct wv_vm *vm, uint8_t dir, uint64_t rate, uint32_t burst)
@@ -167,31 +179,6 @@ static void net_rate_goes_to_the_switch_and_is_checked(void **state)
 	assert_int_equal(result(6)->err, ENOENT);
 }
 
-/* wv_net_cap (arg: the metadata), or wv_net_unpace (NULL), while the stand-in answers. */
-static void *cap_call(void *arg)
-{
-	if (!arg) {
-		wv_net_unpace(&w, lat);
-		return NULL;
-	}
-	return (void *)(intptr_t)wv_net_cap(&w, lat, arg);
-}
-
-/* Runs cap_call(arg) against the stand-in switch; returns what cap_call returned. */
-static intptr_t with_switch(struct vmm_meta *arg)
-{
-	pthread_t t, c;
-	void *ret;
-
-	fsw.reply = "{\"ok\":true}\n";
-	fsw.last[0] = 0;
-	assert_int_equal(pthread_create(&t, NULL, fsw_serve, NULL), 0);
-	assert_int_equal(pthread_create(&c, NULL, cap_call, arg), 0);
-	pthread_join(c, &ret);
-	pthread_join(t, NULL);
-	return (intptr_t)ret;
-}
-
 /*
  * The metadata's net-rate caps what the VM sends: a policy's pace above it,
  * or none, becomes the ceiling; below it the pace stands, its burst within
@@ -209,7 +196,9 @@ static void net_rate_metadata_is_a_ceiling(void **state)
 	lat->net_switch = 1;
 	vmm_meta_defaults(&m);
 	m.net_rate_mbit = 10;      /* 1,250,000 bytes/s, 4 ms: 5,000 bytes of burst */
-	assert_int_equal(with_switch(&m), 1);
+	serve_start("{\"ok\":true}\n");
+	assert_int_equal(wv_net_cap(&w, lat, &m), 1);
+	serve_end();
 	assert_string_equal(fsw.last, "rate lat from 1250000 5000\n");
 	assert_int_equal(wv_net_cap(&w, lat, &m), 0); /* unchanged: nothing sent */
 
@@ -229,7 +218,9 @@ static void net_rate_metadata_is_a_ceiling(void **state)
 	assert_string_equal(fsw.last, "rate lat to 12500000 50000\n");
 	assert_int_equal(w.st.net_set, 4);
 	/* The policy's pace lifted (fallback to CFS, exit): the ceiling alone again. */
-	with_switch(NULL);
+	serve_start("{\"ok\":true}\n");
+	wv_net_unpace(&w, lat);
+	serve_end();
 	assert_string_equal(fsw.last, "rate lat from 1250000 5000\n");
 	assert_int_equal(lat->net_rate, 0);
 	close(fsw.fd);

@@ -138,11 +138,8 @@ static uint8_t check_rate(struct waved *w, const struct wave_txn *op, unsigned i
 static int set_rate(struct waved *w, const struct wv_vm *vm, const char *dir, uint64_t rate,
 		    uint32_t burst, char *reply, size_t size)
 {
-	char req[160];
-
-	snprintf(req, sizeof(req), "rate %s %s %llu %u", vm->name, dir, (unsigned long long)rate,
-		 burst);
-	return swc_request_ms(w->cfg.switch_ctl, req, reply, size, WV_NETSW_TIMEOUT_MS);
+	return swc_rate(w->cfg.switch_ctl, vm->name, dir, rate, burst, reply, size,
+			WV_NETSW_TIMEOUT_MS);
 }
 
 int wv_net_pace(struct waved *w, struct wv_vm *vm)
