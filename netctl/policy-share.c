@@ -111,12 +111,6 @@ struct share_state {
 	struct share_vm vm[WAVE_MANAGED_VMS];
 };
 
-/* One VM the link is shared with, bytes/s. */
-struct share_want {
-	unsigned int slot;
-	double demand;           /* what it would send unpaced (1e300: more than any share) */
-};
-
 static void share_init(void *priv, const void *cfg, const struct policy_env *env)
 {
 	struct share_state *s = priv;
@@ -132,29 +126,30 @@ static int on_switch(const struct model_vm *vm)
 }
 
 /*
- * The fair level of r bytes/s between n VMs wanting w[] (max-min): the
- * most any of them may send. When all wants fit, the largest want plus
- * what is left (any one of them may grow into it).
+ * The fair level of r bytes/s between n VMs wanting want[] bytes/s each
+ * (1e300: more than any share), max-min: the most any of them may send.
+ * When all wants fit, the largest want plus what is left (any one of them
+ * may grow into it). Sorts want[].
  */
-static double fair_level(struct share_want *w, unsigned int n, double r)
+static double fair_level(double *want, unsigned int n, double r)
 {
 	double most = 0;
 
-	/* Insertion sort by demand: n is a host's VMs, tens at most. */
+	/* Insertion sort: n is a host's VMs, tens at most. */
 	for (unsigned int i = 1; i < n; i++)
-		for (unsigned int j = i; j > 0 && w[j].demand < w[j - 1].demand; j--) {
-			struct share_want t = w[j];
+		for (unsigned int j = i; j > 0 && want[j] < want[j - 1]; j--) {
+			double t = want[j];
 
-			w[j] = w[j - 1];
-			w[j - 1] = t;
+			want[j] = want[j - 1];
+			want[j - 1] = t;
 		}
 	for (unsigned int i = 0; i < n; i++) {
 		double share = r / (double)(n - i);
 
-		if (w[i].demand >= share)
+		if (want[i] >= share)
 			return share;
-		r -= w[i].demand;
-		most = w[i].demand;
+		r -= want[i];
+		most = want[i];
 	}
 	return most + r;
 }
@@ -229,8 +224,8 @@ static void share_decide(void *priv, const struct model *m, uint64_t now, struct
 {
 	struct share_state *s = priv;
 	const struct share_cfg *c = &s->cfg;
-	struct share_want w[WAVE_MANAGED_VMS];
-	double link = (double)c->link_mbit * 125000.0, reserve = 0, r, level = 0, pace;
+	double want[WAVE_MANAGED_VMS], tx[WAVE_MANAGED_VMS];
+	double link = (double)c->link_mbit * 125000.0, reserve = 0, r, level = 0, top;
 	double lat_min = c->lat_min_kbit * 125.0, vm_min = c->min_kbit * 125.0;
 	unsigned int n = 0, nlat = 0;
 	uint8_t wants[WAVE_MANAGED_VMS] = { 0 };
@@ -240,28 +235,28 @@ static void share_decide(void *priv, const struct model *m, uint64_t now, struct
 	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
 		const struct model_vm *vm = &m->vms[v];
 		const struct share_vm *x = &s->vm[v];
-		double tx;
 
 		if (!on_switch(vm))
 			continue;
-		tx = model_net_bytes_rate(vm, now, 1);
+		tx[v] = model_net_bytes_rate(vm, now, 1);
 		if (vm->cls == WAVE_CLASS_LATENCY) {
-			reserve += tx * (1 + c->margin) > lat_min ? tx * (1 + c->margin) : lat_min;
+			reserve += tx[v] * (1 + c->margin) > lat_min ? tx[v] * (1 + c->margin) : lat_min;
 			nlat++;
 			continue;
 		}
-		w[n].slot = v;
-		wants[v] = x->id == vm->id && x->known && x->rate && tx >= c->limited * (double)x->rate;
-		w[n].demand = wants[v] ? 1e300 : tx * (1 + c->margin);
-		n++;
+		wants[v] = x->id == vm->id && x->known && x->rate && tx[v] >= c->limited * (double)x->rate;
+		want[n++] = wants[v] ? 1e300 : tx[v] * (1 + c->margin);
 	}
 	if (nlat && n) {
 		r = link * (1 - c->headroom) - reserve;
-		level = fair_level(w, n, r > 0 ? r : 0);
+		level = fair_level(want, n, r > 0 ? r : 0);
 		level = level > vm_min ? level : vm_min;
 	}
+	/* A pace may use the headroom, never what the latency VMs are reserved. */
+	top = link - reserve > level ? link - reserve : level;
 	for (unsigned int v = 0; v < WAVE_MANAGED_VMS; v++) {
 		const struct model_vm *vm = &m->vms[v];
+		double pace;
 
 		if (!on_switch(vm) || !slot_ready(s, vm, v, now))
 			continue;
@@ -270,9 +265,9 @@ static void share_decide(void *priv, const struct model *m, uint64_t now, struct
 			emit(s, vm, v, 0, out);
 			continue;
 		}
-		catch_up(s, &s->vm[v], wants[v], model_net_bytes_rate(vm, now, 1), level, now);
+		catch_up(s, &s->vm[v], wants[v], tx[v], level, now);
 		pace = level * s->vm[v].boost;
-		emit(s, vm, v, (uint64_t)(pace < link - reserve ? pace : link - reserve > level ? link - reserve : level), out);
+		emit(s, vm, v, (uint64_t)(pace < top ? pace : top), out);
 	}
 }
 
