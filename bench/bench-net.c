@@ -265,6 +265,22 @@ static int blast(uint32_t mbit)
 	return ret;
 }
 
+/*
+ * The group before had the same addresses on other MACs (libvirt makes a
+ * new one per domain): the host and the network namespace forget what
+ * they knew of them, or they would send to the old guests until their
+ * ARP entries go stale, tens of seconds.
+ */
+static int forget_old_neighbours(void)
+{
+	int ret = 0;
+
+	for (unsigned int k = 0; k < env.nr_vms && !ret; k++)
+		ret = sh("ip neigh flush to %s; ip -n %s neigh flush to %s", env.vm[k].ip, netns,
+			 env.vm[k].ip);
+	return ret;
+}
+
 /* Launches the three VMs, on the switch or on the bridge, and waits for them. */
 static int launch_group(const struct bn_cfg *c, int on_switch)
 {
@@ -295,7 +311,7 @@ static int launch_group(const struct bn_cfg *c, int on_switch)
 		for (unsigned int k = 0; k < NR_VMS; k++)
 			up += be_console_has(&env, k, "WAVE-READY");
 		if (up == NR_VMS)
-			return 0;
+			return forget_old_neighbours();
 		usleep(100000);
 	}
 	wave_err("bench net: the guests did not come up");
