@@ -250,7 +250,7 @@ static const uint64_t zero_bytes[WAVE_MSG_TYPE_MAX] = {
 	[WAVE_MSG_THREAD_CPUS] = ZF(h.rsvd) | ZF(p.pin.rsvd0) | ZF(p.pin.rsvd1),
 	[WAVE_MSG_NET_STATE] = ZF(h.rsvd) | ZF(p.net.rsvd0),
 	[WAVE_MSG_MEM_STATE] = ZF(h.rsvd),
-	[WAVE_MSG_MEM_CTL] = ZF(h.rsvd) | ZF(p.mctl.rsvd0) | ZF(p.mctl.rsvd1),
+	[WAVE_MSG_MEM_CTL] = ZF(h.rsvd) | ZF(p.mctl.rsvd0),
 	[WAVE_MSG_HOST_MEM] = ZF(h.rsvd) | ZF(p.hmem.rsvd0),
 };
 

@@ -46,6 +46,14 @@
  * 1.4 also gives HOST_CPU what the host admits: rt_cap_ppm and
  * rt_thread_cap_ppm (its SCHED_DEADLINE envelope), so that a policy can
  * keep its reservations within what the host will accept.
+ * 1.5 adds the op SET_NET_RATE (a VM's rate on wave-switch), applied only
+ * by a host that announces WAVE_FEAT_NETCTL, and the NET_STATE source
+ * WAVE_NET_SRC_SWITCH.
+ * 1.6 turns MEM_CTL's reserved word into used_kib: what the guest used
+ * when it made its last statistics, paired by the host with the balloon
+ * as it was then. An agent cannot pair them itself: the host reads the
+ * balloon and the guest's statistics at its own moments, and the balloon
+ * moves between them.
  */
 #ifndef WAVE_CHANNEL_WIRE_H
 #define WAVE_CHANNEL_WIRE_H
@@ -58,8 +66,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 
 #define WAVE_MAGIC         0x45564157u /* "WAVE" read as little-endian u32 */
 #define WAVE_PROTO_MAJOR   1
-#define WAVE_PROTO_MINOR   5
-#define WAVE_PROTO_MIN_MINOR 5 /* the oldest minor a peer may speak */
+#define WAVE_PROTO_MINOR   6
+#define WAVE_PROTO_MIN_MINOR 6 /* the oldest minor a peer may speak */
 #define WAVE_MSG_SIZE      64
 #define WAVE_PAYLOAD_SIZE  48
 
@@ -518,7 +526,14 @@ struct wave_mem_ctl {
 	uint8_t rsvd0;
 	uint32_t minor_faults;   /* cumulative, mod 2^32 */
 	uint32_t swap_out_kib;   /* cumulative, mod 2^32 */
-	uint32_t rsvd1;
+	/*
+	 * (1.6) What the guest used when it made the statistics in its last
+	 * MEM_STATE, in balloon terms: the balloon then less its MemAvailable.
+	 * NONE: not known (no statistics, or the balloon moved while they were
+	 * made); the last known stands. The host pairs the two, since only it
+	 * knows when it read what.
+	 */
+	uint32_t used_kib;
 	uint64_t psi_some_us;    /* memory pressure stall, cumulative (PSI total) */
 	uint64_t psi_full_us;
 };

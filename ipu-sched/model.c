@@ -257,47 +257,6 @@ static double mem_rate(uint32_t is, uint32_t was, uint64_t dt)
 	return is == WAVE_MEM_NONE || was == WAVE_MEM_NONE ? 0 : rate32(is, was, dt);
 }
 
-/* Remembers the balloon's size now. */
-static void mem_seen(struct model_mem *x, uint64_t now, uint32_t kib)
-{
-	x->seen[x->seen_next] = (typeof(x->seen[0])){ .ns = now, .kib = kib };
-	x->seen_next = (x->seen_next + 1) % MODEL_MEM_SEEN;
-}
-
-/*
- * The balloon's size at t: the last seen at or before it (the oldest if
- * none was). *steady: the size seen next after t (if any) is within a MiB
- * of it, so the balloon did not move around t.
- */
-static uint32_t mem_size_at(const struct model_mem *x, uint64_t t, int *steady)
-{
-	uint64_t best_ns = 0, old_ns = UINT64_MAX, next_ns = UINT64_MAX;
-	uint32_t best = WAVE_MEM_NONE, old = WAVE_MEM_NONE, next = WAVE_MEM_NONE;
-
-	for (unsigned int i = 0; i < MODEL_MEM_SEEN; i++) {
-		const typeof(x->seen[0]) *e = &x->seen[i];
-
-		if (!e->ns)
-			continue;
-		if (e->ns <= t && e->ns >= best_ns) {
-			best_ns = e->ns;
-			best = e->kib;
-		}
-		if (e->ns > t && e->ns < next_ns) {
-			next_ns = e->ns;
-			next = e->kib;
-		}
-		if (e->ns < old_ns) {
-			old_ns = e->ns;
-			old = e->kib;
-		}
-	}
-	best = best != WAVE_MEM_NONE ? best : old;
-	*steady = best != WAVE_MEM_NONE &&
-		  (next == WAVE_MEM_NONE || (next + 1024 > best && next < best + 1024));
-	return best;
-}
-
 /*
  * The rates move only with new guest statistics: a report the host sent
  * again because another value changed (QEMU's RSS, say) carries the same
@@ -314,8 +273,6 @@ static int apply_mem(struct model *m, const struct wave_mem_state *s, uint64_t n
 	if (!vm || vm->barrier != s->barrier)
 		return -ENOENT;
 	x = &vm->mem;
-	if (s->actual_kib != WAVE_MEM_NONE)
-		mem_seen(x, now, s->actual_kib);
 	if (x->present && guest < x->guest_ns + MODEL_MEM_SAME_NS) {
 		x->state_ns = now;
 		x->actual_kib = s->actual_kib; /* the balloon and RSS move between the guest's reports */
@@ -341,19 +298,6 @@ static int apply_mem(struct model *m, const struct wave_mem_state *s, uint64_t n
 	x->swap_in_kib = s->swap_in_kib;
 	x->state_ns = now;
 	x->guest_ns = guest;
-	/*
-	 * Statistics made while the balloon moved are matched to a size only
-	 * within the move: the last estimate from a balloon at rest stands.
-	 */
-	if (s->usable_kib == WAVE_MEM_NONE || s->actual_kib == WAVE_MEM_NONE) {
-		x->used_kib = 0;
-	} else {
-		int steady;
-		uint32_t then = mem_size_at(x, guest, &steady);
-
-		if (steady || !x->used_kib)
-			x->used_kib = then > s->usable_kib ? then - s->usable_kib : 0;
-	}
 	return 1;
 }
 
@@ -374,6 +318,9 @@ static int apply_mem_ctl(struct model *m, const struct wave_mem_ctl *c, uint64_t
 	x->flags = c->flags;
 	x->psi_some_us = c->psi_some_us;
 	x->ctl_ns = now;
+	/* Not known this time (the balloon moved while the guest counted): the last estimate stands. */
+	if (c->used_kib && c->used_kib != WAVE_MEM_NONE)
+		x->used_kib = c->used_kib;
 	return 1;
 }
 

@@ -75,8 +75,6 @@ struct model_net {
  * rates read 0 (model_mem_now()).
  */
 #define MODEL_MEM_QUIET_NS (2500 * 1000000ull)
-/* Balloon sizes remembered with their time, to match the guest's statistics. */
-#define MODEL_MEM_SEEN 8
 /*
  * Two reports whose guest statistics are this close in time carry the same
  * statistics: the host dates them by its own reads, a quarter of a period
@@ -98,14 +96,10 @@ struct model_mem {
 	uint64_t state_ns, ctl_ns;/* when the last of each arrived */
 	uint64_t guest_ns;        /* when the guest made the statistics last seen (now - age) */
 	/*
-	 * What the guest used when it made them, in balloon terms: the balloon
-	 * then less its MemAvailable, KiB (0: unknown). The balloon moves
-	 * between the guest's statistics (the host reads it more often while it
-	 * does), so "then" comes from the sizes seen lately, not the latest.
+	 * What the guest used at its last statistics whose balloon size the
+	 * host knew, in balloon terms (MEM_CTL used_kib), KiB; 0: unknown.
 	 */
 	uint32_t used_kib;
-	struct { uint64_t ns; uint32_t kib; } seen[MODEL_MEM_SEEN];
-	unsigned int seen_next;
 	double major_per_s, swap_in_kib_per_s; /* over the guest's last interval */
 	double stall;             /* share over the last MEM_CTL interval */
 };

@@ -40,6 +40,7 @@
 #define MM_MOVING_DIV 4
 #define MM_MOVING_MS  5000
 #define MM_MOVING_KIB (32 * 1024)
+#define MM_MAX_EVERY_MS 10000
 
 /*
  * A kernel file read again every turn: opened once and read from offset 0
@@ -69,8 +70,12 @@ struct mm_slot {
 	char why[128];
 	int64_t seen_update;     /* the guest's stamp last read, the read time before it, and */
 	uint64_t made_after_ms, last_read_ms; /* ... the last read's (see mm_stats.made_after_ms) */
+	uint32_t last_actual_kib; /* the balloon at the last read */
+	uint32_t used_kib;       /* see mm_stats.used_kib */
 	struct kfile psi_file;
 	struct mm_stats posted;  /* what was last handed to the owner */
+	uint32_t max_kib;        /* the domain's maximum, and when it was read */
+	uint64_t max_read_ms;
 	uint32_t moving_kib;     /* a target set here that the balloon has not reached */
 	uint64_t moving_until;   /* ... watched until then (ms, monotonic) */
 };
@@ -202,7 +207,8 @@ static int slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigne
 	if (s->wgen != gen) { /* another VM in the slot: nothing of the last one's holds */
 		s->seen_update = 0;
 		s->made_after_ms = s->last_read_ms = 0;
-		s->moving_kib = 0;
+		s->last_actual_kib = s->used_kib = MM_NONE;
+		s->moving_kib = s->max_kib = 0;
 		memset(&s->posted, 0, sizeof(s->posted));
 	}
 	s->wgen = gen;
@@ -222,35 +228,62 @@ static int slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigne
 	return 0;
 }
 
-/* A balloon.* value of a stats record (KiB, or a count), or MM_NONE if the guest did not report it. */
-static uint32_t stat32(virDomainStatsRecordPtr r, const char *name, int size)
-{
-	unsigned long long v;
-
-	if (virTypedParamsGetULLong(r->params, r->nparams, name, &v) != 1)
-		return MM_NONE;
-	return size ? kib32(v) : (uint32_t)v;
-}
-
 /*
- * The same from the domain alone (two calls): for a driver whose bulk
- * statistics have no balloon group (libvirt's test driver, older ones).
- * 0, or -1 with out->why said.
+ * The domain's maximum, read again every MM_MAX_EVERY_MS (it changes only
+ * with memory hotplug); 0, or -1 with out->why said and the domain let go
+ * (looked up again next time: it may be gone).
  */
-static int read_stats_dom(struct mm_slot *s, struct mm_stats *out)
+static int read_max(struct mm_slot *s, uint64_t now, struct mm_stats *out)
 {
-	virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
 	unsigned long max;
-	int n;
 
-	if ((max = virDomainGetMaxMemory(s->dom)) == 0 ||
-	    (n = virDomainMemoryStats(s->dom, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0)) < 0) {
+	if (s->max_kib && now < s->max_read_ms + MM_MAX_EVERY_MS)
+		return 0;
+	if ((max = virDomainGetMaxMemory(s->dom)) == 0) {
 		virt_err(out->why, sizeof(out->why));
-		virDomainFree(s->dom); /* looked up again next time: it may be gone */
+		virDomainFree(s->dom);
 		s->dom = NULL;
 		return -1;
 	}
-	out->max_kib = kib32(max);
+	s->max_kib = kib32(max);
+	s->max_read_ms = now;
+	return 0;
+}
+
+/*
+ * Fills out from the domain: its balloon as it is now and the guest's
+ * last statistics, one call (virDomainMemoryStats: QEMU's query-balloon
+ * and guest-stats). Not the bulk statistics (virConnectGetAllDomainStats),
+ * one call for every domain: their balloon.current is libvirt's copy,
+ * moved by QEMU's BALLOON_CHANGE events, which QEMU sends at most once a
+ * second, so a balloon on the move reads up to a second old there (seen:
+ * 511 MiB while the guest was already down to 210), and the guest's use,
+ * the balloon less what the guest has free, came out wrong by what it
+ * moved meanwhile. host: this turn's read of the host, whose pressure
+ * stands in where the VM has none of its own, or NULL on a quick read (a
+ * balloon on the move: the pressure as read last).
+ */
+static void read_stats(struct mm_slot *s, const char *psi, const struct mm_host *host,
+		       uint64_t now, struct mm_stats *out)
+{
+	virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
+	int n;
+
+	memset(out, 0, sizeof(*out));
+	out->actual_kib = out->available_kib = out->usable_kib = out->unused_kib = MM_NONE;
+	out->caches_kib = out->rss_kib = out->major_faults = out->minor_faults = MM_NONE;
+	out->swap_in_kib = out->swap_out_kib = MM_NONE;
+	out->balloon = s->balloon;
+	snprintf(out->why, sizeof(out->why), "%s", s->why);
+	if (read_max(s, now, out))
+		return; /* max_kib 0: nothing known */
+	if ((n = virDomainMemoryStats(s->dom, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0)) < 0) {
+		virt_err(out->why, sizeof(out->why));
+		virDomainFree(s->dom);
+		s->dom = NULL;
+		return;
+	}
+	out->max_kib = s->max_kib;
 	for (int i = 0; i < n; i++) {
 		unsigned long long v = ms[i].val;
 
@@ -269,52 +302,6 @@ static int read_stats_dom(struct mm_slot *s, struct mm_stats *out)
 		default: break;
 		}
 	}
-	return 0;
-}
-
-/*
- * Fills out from domain uuid's record among recs (one call for every
- * domain: see turn()); host: this turn's read of the host, whose pressure
- * stands in where the VM has none of its own, or NULL on a quick read
- * (a balloon on the move: the pressure as read last).
- */
-static void read_stats(struct mm_slot *s, const char *uuid, virDomainStatsRecordPtr *recs,
-		       const char *psi, const struct mm_host *host, struct mm_stats *out)
-{
-	virDomainStatsRecordPtr r = NULL;
-	char u[VIR_UUID_STRING_BUFLEN];
-	unsigned long long v;
-
-	memset(out, 0, sizeof(*out));
-	out->actual_kib = out->available_kib = out->usable_kib = out->unused_kib = MM_NONE;
-	out->caches_kib = out->rss_kib = out->major_faults = out->minor_faults = MM_NONE;
-	out->swap_in_kib = out->swap_out_kib = MM_NONE;
-	out->balloon = s->balloon;
-	snprintf(out->why, sizeof(out->why), "%s", s->why);
-	for (int i = 0; recs && recs[i] && !r; i++)
-		if (!virDomainGetUUIDString(recs[i]->dom, u) && !strcmp(u, uuid))
-			r = recs[i];
-	if (!r || (out->max_kib = stat32(r, "balloon.maximum", 1)) == MM_NONE) {
-		out->max_kib = 0;
-		if (read_stats_dom(s, out)) {
-			out->max_kib = 0; /* nothing known */
-			return;
-		}
-		goto psi;
-	}
-	out->actual_kib = stat32(r, "balloon.current", 1);
-	out->available_kib = stat32(r, "balloon.available", 1);
-	out->usable_kib = stat32(r, "balloon.usable", 1);
-	out->unused_kib = stat32(r, "balloon.unused", 1);
-	out->caches_kib = stat32(r, "balloon.disk_caches", 1);
-	out->rss_kib = stat32(r, "balloon.rss", 1);
-	out->major_faults = stat32(r, "balloon.major_fault", 0);
-	out->minor_faults = stat32(r, "balloon.minor_fault", 0);
-	out->swap_in_kib = stat32(r, "balloon.swap_in", 0);
-	out->swap_out_kib = stat32(r, "balloon.swap_out", 0);
-	if (virTypedParamsGetULLong(r->params, r->nparams, "balloon.last-update", &v) == 1)
-		out->last_update = (int64_t)v;
-psi:
 	if (!host) {
 		out->psi_vm = s->posted.psi_vm;
 		out->psi_some_us = s->posted.psi_some_us;
@@ -326,6 +313,14 @@ psi:
 		out->psi_some_us = host->psi_some_us;
 		out->psi_full_us = host->psi_full_us;
 	}
+}
+
+uint32_t mm_used_then(uint32_t was_kib, uint32_t is_kib, uint32_t usable_kib)
+{
+	if (was_kib == MM_NONE || is_kib == MM_NONE || usable_kib == MM_NONE ||
+	    was_kib >= is_kib + 1024 || is_kib >= was_kib + 1024)
+		return MM_NONE;
+	return is_kib > usable_kib ? is_kib - usable_kib : 0;
 }
 
 static void post_result(struct mm *m, unsigned int k, uint64_t cookie, uint32_t kib, int err,
@@ -340,12 +335,6 @@ static void post_result(struct mm *m, unsigned int k, uint64_t cookie, uint32_t 
 	snprintf(r->why, sizeof(r->why), "%s", why);
 }
 
-/*
- * One turn: targets asked for, then (if due) everyone's statistics, all
- * domains in one call (virConnectGetAllDomainStats: one round trip to
- * libvirtd per period, not two per VM; NOWAIT: a domain busy with a job
- * reports less this time rather than holding everyone up).
- */
 /* CLOCK_MONOTONIC in ms (the owner's clock too: waved dates reports by it). */
 static uint64_t mono_ms(void)
 {
@@ -356,13 +345,14 @@ static uint64_t mono_ms(void)
 enum mm_read { MM_READ_NONE, MM_READ_QUICK, MM_READ_FULL };
 
 /*
- * Returns whether a balloon is still on the move (see MM_MOVING_DIV); sets
+ * One turn: the targets asked for, then (if due) every VM's memory, one
+ * call per VM (see read_stats). Returns whether a balloon is still on the
+ * move (see MM_MOVING_DIV); sets
  * *news if it handed the owner anything (a result, or statistics that
  * changed: the owner is not woken for the same numbers again).
  */
 static int turn(struct mm *m, enum mm_read read, int *news)
 {
-	virDomainStatsRecordPtr *recs = NULL;
 	int read_due = read != MM_READ_NONE, full = read == MM_READ_FULL;
 	struct mm_host host;
 	struct mm_stats st;
@@ -370,11 +360,6 @@ static int turn(struct mm *m, enum mm_read read, int *news)
 
 	if (full)
 		read_host(m, &host);
-	if (read_due && m->conn &&
-	    virConnectGetAllDomainStats(m->conn, VIR_DOMAIN_STATS_BALLOON, &recs,
-					VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
-					VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT) < 0)
-		recs = NULL;
 
 	for (unsigned int k = 0; k < MM_MAX_VMS; k++) {
 		struct mm_slot *s = &m->s[k];
@@ -412,14 +397,18 @@ static int turn(struct mm *m, enum mm_read read, int *news)
 		if (read_due && s->dom) {
 			uint64_t t = mono_ms();
 
-			read_stats(s, uuid, recs, psi, full ? &host : NULL, &st);
+			read_stats(s, psi, full ? &host : NULL, t, &st);
 			if (st.last_update != s->seen_update) {
 				s->seen_update = st.last_update;
 				s->made_after_ms = s->last_read_ms ? s->last_read_ms
 								   : t - m->period_ms;
+				s->used_kib = mm_used_then(s->last_read_ms ? s->last_actual_kib : MM_NONE,
+							   st.actual_kib, st.usable_kib);
 			}
 			s->last_read_ms = t;
+			s->last_actual_kib = st.actual_kib;
 			st.made_after_ms = s->made_after_ms;
+			st.used_kib = s->used_kib;
 			if (st.actual_kib == MM_NONE || t > s->moving_until ||
 			    (st.actual_kib + 1024 > s->moving_kib && st.actual_kib < s->moving_kib + 1024))
 				s->moving_kib = 0;
@@ -440,8 +429,6 @@ static int turn(struct mm *m, enum mm_read read, int *news)
 		moving |= s->moving_kib != 0;
 		pthread_mutex_unlock(&m->lock);
 	}
-	if (recs)
-		virDomainStatsRecordListFree(recs);
 	if (full) {
 		pthread_mutex_lock(&m->lock);
 		m->host = host;

@@ -40,6 +40,17 @@ struct mm_stats {
 	 * whole seconds, too coarse to tell one report from the next.
 	 */
 	uint64_t made_after_ms;
+	/*
+	 * What the guest used when it made that report, in balloon terms: the
+	 * balloon then less the guest's MemAvailable (its own use and what its
+	 * kernel keeps from MemTotal; with deflate-on-OOM the balloon's pages
+	 * count in neither). MM_NONE if unknown: the balloon moved between the
+	 * read before the report and the read that saw it, so its size when
+	 * the guest made it is not known (the next report, a period later,
+	 * tells). Read the balloon and the report apart and they are up to a
+	 * period apart: a balloon on the move is off by what it moved.
+	 */
+	uint32_t used_kib;
 	uint64_t psi_some_us, psi_full_us;     /* memory pressure, cumulative */
 	int psi_vm;                            /* the pressure is the VM's own cgroup's */
 	int balloon;                           /* a balloon that reports statistics */
@@ -69,6 +80,15 @@ struct mm_cb {
 };
 
 struct mm;
+
+/*
+ * What a guest used when it made statistics first seen at a read, from
+ * the balloon at the read before (was) and at this one (is), both KiB,
+ * and the statistics' MemAvailable: they were made between the two reads,
+ * so the balloon's size then is known only if it stood still (within a
+ * MiB). MM_NONE if not known (or any input is MM_NONE).
+ */
+uint32_t mm_used_then(uint32_t was_kib, uint32_t is_kib, uint32_t usable_kib);
 
 /*
  * Connects to libvirt at uri (NULL: the default) on a new worker thread

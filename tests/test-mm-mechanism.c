@@ -140,6 +140,23 @@ static void a_missing_domain_is_reported(void **state)
 	mm_close(m);
 }
 
+/*
+ * The guest's use is paired with the balloon only when the balloon stood
+ * still between the read before its statistics and the read that saw
+ * them; a move of a MiB or more in between leaves it unknown.
+ */
+static void use_is_paired_only_with_a_balloon_that_stood_still(void **state)
+{
+	(void)state;
+	assert_int_equal(mm_used_then(300 << 10, 300 << 10, 100 << 10), 200 << 10);
+	assert_int_equal(mm_used_then(300 << 10, (300 << 10) + 1023, 100 << 10), (200 << 10) + 1023);
+	assert_int_equal(mm_used_then(300 << 10, 299 << 10, 100 << 10), MM_NONE);
+	assert_int_equal(mm_used_then(300 << 10, 400 << 10, 100 << 10), MM_NONE);
+	assert_int_equal(mm_used_then(MM_NONE, 300 << 10, 100 << 10), MM_NONE); /* first read */
+	assert_int_equal(mm_used_then(300 << 10, 300 << 10, MM_NONE), MM_NONE); /* no statistics */
+	assert_int_equal(mm_used_then(100 << 10, 100 << 10, 200 << 10), 0);     /* a lying guest */
+}
+
 static void psi_totals_parsed(void **state)
 {
 	uint64_t some, full;
@@ -168,6 +185,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(psi_totals_parsed),
+		cmocka_unit_test(use_is_paired_only_with_a_balloon_that_stood_still),
 		cmocka_unit_test(statistics_arrive_once_the_host_every_period),
 		cmocka_unit_test(targets_within_the_maximum_apply_beyond_it_fail),
 		cmocka_unit_test(a_missing_domain_is_reported),

@@ -372,6 +372,14 @@ static void memory_control_on_a_real_guest(void **state)
 	for (int i = 0; i < 300 && a->st.available_kib > 200 << 10; i++)
 		test_mem_pump(a, 100);
 	assert_true(a->st.available_kib <= 200 << 10);
+	/*
+	 * The guest's use, paired by waved with the balloon as it was when the
+	 * guest counted: at rest, the balloon less what the guest has free.
+	 */
+	for (int i = 0; i < 100 && (a->ctl.used_kib == WAVE_MEM_NONE ||
+				    a->ctl.used_kib + a->st.usable_kib != 200 << 10); i++)
+		test_mem_pump(a, 100);
+	assert_int_equal(a->ctl.used_kib + a->st.usable_kib, 200 << 10);
 	/* Refused: above the maximum; growth past the budget (the other VM holds 256). */
 	assert_int_equal(test_set_balloon(a, 2, 300, 0), WAVE_ST_INVALID);
 	assert_int_equal(test_set_balloon(a, 3, 250, 0), WAVE_ST_INVALID);

@@ -132,6 +132,7 @@ static void fill_ctl(const struct wv_vm *vm, struct wave_mem_ctl *p)
 			     (s->psi_vm ? WAVE_MEM_PSI_VM : 0));
 	p->minor_faults = s->minor_faults;
 	p->swap_out_kib = s->swap_out_kib;
+	p->used_kib = at_most(s->used_kib, s->max_kib);
 	p->psi_some_us = s->psi_some_us;
 	p->psi_full_us = s->psi_full_us < s->psi_some_us ? s->psi_full_us : s->psi_some_us;
 }
