@@ -41,6 +41,24 @@
 #define MM_MOVING_MS  5000
 #define MM_MOVING_KIB (32 * 1024)
 #define MM_MAX_EVERY_MS 10000
+/*
+ * Reads follow the guests' reports. A guest reports when QEMU's statistics
+ * timer fires, which QEMU re-arms a period after each report arrives, so
+ * each guest reports at a phase of its own that drifts later by its reply
+ * time every period; read on a clock of its own, a report waits up to a
+ * period (half on average) before the host sees it, and a guest that has
+ * run short is answered that much later. Setting the period again re-arms
+ * the timer from that moment: the worker does so for every guest at once,
+ * then reads MM_PUSH_MARGIN_MS after the reports are due. A guest whose
+ * report is not there yet is read again every MM_LATE_STEP_MS, up to
+ * MM_LATE_TRIES times, and then every guest is re-armed again (drift is
+ * only ever later; a VM attached since has a phase of its own, and is
+ * re-armed with the rest). Only for periods in whole seconds (the guest's
+ * period is): else reads keep their own clock.
+ */
+#define MM_PUSH_MARGIN_MS 60
+#define MM_LATE_STEP_MS   40
+#define MM_LATE_TRIES     8
 
 /*
  * A kernel file read again every turn: opened once and read from offset 0
@@ -71,6 +89,9 @@ struct mm_slot {
 	int64_t seen_update;     /* the guest's stamp last read, the read time before it, and */
 	uint64_t made_after_ms, last_read_ms; /* ... the last read's (see mm_stats.made_after_ms) */
 	uint32_t last_actual_kib; /* the balloon at the last read */
+	int64_t cycle_update;    /* the guest's stamp at the last full read (or late read that saw it) */
+	int late;                /* its report due at the last full read is not in yet */
+	int quiet;               /* ... nor after MM_LATE_TRIES: not waited for until it reports */
 	uint32_t used_kib;       /* see mm_stats.used_kib */
 	struct kfile psi_file;
 	struct mm_stats posted;  /* what was last handed to the owner */
@@ -87,6 +108,8 @@ struct mm {
 	int efd, stop, work;
 	char uri[256];
 	unsigned int period_ms;
+	int realign;             /* the worker's: re-arm every guest's statistics timer at the end of this cycle */
+	unsigned int late_tries;
 	virConnectPtr conn;      /* the worker's */
 	struct mm_slot s[MM_MAX_VMS];
 	struct mm_result res[MM_MAX_RESULTS];
@@ -208,6 +231,9 @@ static int slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigne
 		s->seen_update = 0;
 		s->made_after_ms = s->last_read_ms = 0;
 		s->last_actual_kib = s->used_kib = MM_NONE;
+		s->cycle_update = 0;
+		s->late = s->quiet = 0;
+		m->realign = 1; /* its timer runs from its attach: re-arm it with the others */
 		s->moving_kib = s->max_kib = 0;
 		memset(&s->posted, 0, sizeof(s->posted));
 	}
@@ -341,17 +367,22 @@ static uint64_t mono_ms(void)
 	return wave_now_ns() / WAVE_NSEC_PER_MSEC;
 }
 
-/* What a turn reads: nothing (targets only), the balloons, or everything. */
-enum mm_read { MM_READ_NONE, MM_READ_QUICK, MM_READ_FULL };
+/*
+ * What a turn reads: nothing (targets only), the balloons (quick: the
+ * pressure as read last), the guests whose report is late (quick, those
+ * only), or everything.
+ */
+enum mm_read { MM_READ_NONE, MM_READ_LATE, MM_READ_QUICK, MM_READ_FULL };
 
 /*
  * One turn: the targets asked for, then (if due) every VM's memory, one
  * call per VM (see read_stats). Returns whether a balloon is still on the
- * move (see MM_MOVING_DIV); sets
- * *news if it handed the owner anything (a result, or statistics that
- * changed: the owner is not woken for the same numbers again).
+ * move (see MM_MOVING_DIV); sets *news if it handed the owner anything (a
+ * result, or statistics that changed: the owner is not woken for the same
+ * numbers again), and *late if a guest's report due at the last full read
+ * is not in yet (see MM_PUSH_MARGIN_MS).
  */
-static int turn(struct mm *m, enum mm_read read, int *news)
+static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 {
 	int read_due = read != MM_READ_NONE, full = read == MM_READ_FULL;
 	struct mm_host host;
@@ -382,7 +413,7 @@ static int turn(struct mm *m, enum mm_read read, int *news)
 		memcpy(uuid, s->uuid, sizeof(uuid));
 		memcpy(psi, s->psi, sizeof(psi));
 		pthread_mutex_unlock(&m->lock);
-		if (!want && !read_due)
+		if (!want && (!read_due || (read == MM_READ_LATE && !s->late)))
 			continue;
 		if (slot_ready(m, s, uuid, gen))
 			err = ENOENT;
@@ -407,6 +438,15 @@ static int turn(struct mm *m, enum mm_read read, int *news)
 			}
 			s->last_read_ms = t;
 			s->last_actual_kib = st.actual_kib;
+			/* Only full reads and the late one's own move the cycle's stamp. */
+			if (s->balloon && st.last_update > 0 && full) {
+				s->quiet &= st.last_update == s->cycle_update;
+				s->late = st.last_update == s->cycle_update && !s->quiet;
+				s->cycle_update = st.last_update;
+			} else if (s->late && st.last_update != s->cycle_update) {
+				s->late = 0;
+				s->cycle_update = st.last_update;
+			}
 			st.made_after_ms = s->made_after_ms;
 			st.used_kib = s->used_kib;
 			if (st.actual_kib == MM_NONE || t > s->moving_until ||
@@ -427,6 +467,7 @@ static int turn(struct mm *m, enum mm_read read, int *news)
 			*news = 1;
 		}
 		moving |= s->moving_kib != 0;
+		*late |= read_due && s->dom && s->late;
 		pthread_mutex_unlock(&m->lock);
 	}
 	if (full) {
@@ -448,23 +489,35 @@ static void tell_owner(struct mm *m)
 	(void)n;
 }
 
+/* Re-arms every guest's statistics timer now (see MM_PUSH_MARGIN_MS). */
+static void rearm(struct mm *m)
+{
+	for (unsigned int k = 0; k < MM_MAX_VMS; k++)
+		if (m->s[k].dom && m->s[k].balloon)
+			virDomainSetMemoryStatsPeriod(m->s[k].dom, (int)m->period_ms / 1000,
+						      VIR_DOMAIN_AFFECT_LIVE);
+}
+
 static void *worker(void *arg)
 {
 	struct mm *m = arg;
-	uint64_t next_full = mono_ms(), next_read = next_full;
+	uint64_t next_full = mono_ms(), next_quick = UINT64_MAX, next_late = UINT64_MAX;
+	int lock = m->period_ms % 1000 == 0; /* reads follow the guests' reports */
 
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
-		uint64_t now = mono_ms();
+		uint64_t now = mono_ms(), next = next_full;
 		enum mm_read read = MM_READ_NONE;
-		int news = 0;
+		int news = 0, late = 0;
 
-		if (!m->work && now < next_read) {
+		next = next_quick < next ? next_quick : next;
+		next = next_late < next ? next_late : next;
+		if (!m->work && now < next) {
 			struct timespec until;
 
 			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_sec += (time_t)((next_read - now) / 1000);
-			until.tv_nsec += (long)((next_read - now) % 1000) * 1000000;
+			until.tv_sec += (time_t)((next - now) / 1000);
+			until.tv_nsec += (long)((next - now) % 1000) * 1000000;
 			if (until.tv_nsec >= 1000000000) {
 				until.tv_sec++;
 				until.tv_nsec -= 1000000000;
@@ -476,16 +529,33 @@ static void *worker(void *arg)
 		if (now >= next_full) {
 			read = MM_READ_FULL;
 			next_full = now + m->period_ms;
-		} else if (now >= next_read) {
+			m->late_tries = 0;
+		} else if (now >= next_quick) {
 			read = MM_READ_QUICK;
+		} else if (now >= next_late) {
+			read = MM_READ_LATE;
 		}
+		if (read >= MM_READ_QUICK)
+			next_quick = UINT64_MAX;
 		if (read)
-			next_read = next_full;
+			next_late = UINT64_MAX;
 		pthread_mutex_unlock(&m->lock);
 		if (!m->conn)
 			m->conn = virConnectOpen(m->uri[0] ? m->uri : NULL);
-		if (turn(m, read, &news) && next_read > now + m->period_ms / MM_MOVING_DIV)
-			next_read = now + m->period_ms / MM_MOVING_DIV;
+		if (turn(m, read, &news, &late) && read >= MM_READ_QUICK)
+			next_quick = now + m->period_ms / MM_MOVING_DIV;
+		if (lock && read && late && m->late_tries < MM_LATE_TRIES) {
+			m->late_tries++;
+			m->realign = 1;
+			next_late = now + MM_LATE_STEP_MS;
+		} else if (lock && read && m->realign && m->conn) {
+			for (unsigned int k = 0; k < MM_MAX_VMS; k++)
+				if (m->s[k].late) /* paused, hung, or no longer reporting */
+					m->s[k].late = 0, m->s[k].quiet = 1;
+			rearm(m);
+			m->realign = 0;
+			next_full = mono_ms() + m->period_ms + MM_PUSH_MARGIN_MS;
+		}
 		if (m->conn && virConnectIsAlive(m->conn) != 1) {
 			virConnectClose(m->conn); /* reopened next turn */
 			m->conn = NULL;

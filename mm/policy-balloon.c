@@ -19,7 +19,9 @@
  *     keeps its need; the rest of the budget goes to the VMs under
  *     pressure, by mem-weight. Pressure is answered within one statistics
  *     period plus the balloon's deflation (about half a second for
- *     hundreds of MiB under TCG).
+ *     hundreds of MiB under TCG). A VM pressed within hold (2 s) that has
+ *     little free still counts as pressed: its set is still filling what
+ *     it got, and its next statistics may catch it between two growths.
  *   - That is also how memory comes back from a calm VM when another is
  *     pressed: down to its need at once (TMO's pressure-driven reclaim).
  *     Without pressure anywhere, memory beyond the need is taken back
@@ -63,6 +65,7 @@ struct bal_cfg {
 	double shrink;           /* most taken back per decision, of the maximum */
 	uint64_t idle_ns;        /* calm this long before anything is taken back */
 	uint64_t relax_ns;       /* a size that brought pressure is kept off this long */
+	uint64_t hold_ns;        /* still pressed this long after the last sign, unless much is free */
 	uint32_t hyst;           /* MiB: smaller changes are not sent */
 };
 
@@ -75,6 +78,7 @@ static const struct bal_cfg bal_defaults = {
 	.shrink = 0.05,
 	.idle_ns = 3000000000ull,
 	.relax_ns = 30000000000ull,
+	.hold_ns = 2000000000ull,
 	.hyst = 8,
 };
 
@@ -90,6 +94,8 @@ static const struct policy_param bal_params[] = {
 	BAL_PARAM("idle", DURATION, idle_ns, 0, 6e11, "calm this long before memory is taken back"),
 	BAL_PARAM("relax", DURATION, relax_ns, 0, 3.6e12,
 		  "a size that brought pressure is not shrunk to again for this long"),
+	BAL_PARAM("hold", DURATION, hold_ns, 0, 6e10,
+		  "a VM stays pressed this long after the last sign, unless much is free"),
 	BAL_PARAM("hyst", UINT32, hyst, 0, 65536, "changes below this (MiB) are not sent"),
 	{ .name = NULL },
 };
@@ -104,6 +110,7 @@ struct bal_vm {
 	int pressed;
 	uint64_t pressure_kib;   /* the largest size it was pressed at lately (0: none) */
 	uint64_t pressure_ns;    /* ... last seen then */
+	uint64_t sign_ns;        /* the last sign of pressure itself (see bal_cfg.hold_ns) */
 };
 
 struct bal_state {
@@ -178,7 +185,19 @@ static void judge(struct bal_state *s, const struct model_vm *vm, struct bal_vm 
 	floor = floor < x->max_kib ? floor : x->max_kib;
 	w->need = used ? used + res : w->cur;
 	w->need = w->need > floor ? w->need : floor;
-	b->pressed = w->pressed = pressed(c, vm, now);
+	b->pressed = pressed(c, vm, now);
+	/*
+	 * A VM that ran short a moment ago and has little free now is still
+	 * filling what it was given (its statistics caught it between two
+	 * growths): it keeps wanting, or it would wait a report or two for
+	 * the next sign while its set thrashes.
+	 */
+	if (b->pressed)
+		b->sign_ns = now;
+	else if (b->sign_ns && now - b->sign_ns < c->hold_ns &&
+		 (x->usable_kib == WAVE_MEM_NONE || x->usable_kib <= 4 * c->reserve_min * MIB))
+		b->pressed = 1;
+	w->pressed = b->pressed;
 	/* Much free memory now: its demand fell, what it was pressed at no longer says anything. */
 	if (!b->pressed && x->usable_kib != WAVE_MEM_NONE && x->usable_kib > 4 * c->reserve_min * MIB)
 		b->pressure_kib = 0;

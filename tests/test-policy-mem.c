@@ -153,6 +153,45 @@ static void pressure_is_answered_at_once(void **state)
 	assert_int_equal(out[0].p.txn.op_count, 1);
 }
 
+/*
+ * A VM that ran short a moment ago and has little free is still filling
+ * what it got: when the room it waited for appears, it grows, although
+ * its latest statistics show no fault; once it has much free, or the hold
+ * has passed, it does not.
+ */
+static void a_vm_just_pressed_keeps_growing_while_it_fills(void **state)
+{
+	struct guest g[2];
+	unsigned int n;
+
+	guest(&g[0], 1, 512, 200, 150);
+	guest(&g[1], 2, 512, 500, 150);
+	host_budget(700);
+	now += SEC;
+	report_mem(&g[0]);
+	report_mem(&g[1]);
+	decide();
+	/* VM 1 swaps: VM 2 gives down to its need; VM 1 waits for that room. */
+	now += SEC;
+	g[0].used = 192;
+	g[0].swapin_kib += 8192;
+	g[0].majflt += 2000;
+	report_mem(&g[0]);
+	report_mem(&g[1]);
+	n = decide();
+	assert_true(target_of(n, 2, NULL) > 0 && target_of(n, 2, NULL) < 200);
+	assert_int_equal(target_of(n, 1, NULL), 0);
+	g[1].target = g[1].actual = target_of(n, 2, NULL);
+	/* Its next statistics: no new fault, 40 MiB free, the room is there. */
+	now += SEC;
+	g[0].used = 200 - 8 - 40;
+	report_mem(&g[0]);
+	report_mem(&g[1]);
+	n = decide();
+	assert_int_equal(target_of(n, 1, NULL), 700 - g[1].actual); /* all the room, under its 512 */
+	assert_true(700 - g[1].actual < 512);
+}
+
 static void idle_memory_is_taken_back_slowly_never_below_use(void **state)
 {
 	struct guest g;
@@ -557,6 +596,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		CASE(no_budget_no_decisions),
 		CASE(pressure_is_answered_at_once),
+		CASE(a_vm_just_pressed_keeps_growing_while_it_fills),
 		CASE(idle_memory_is_taken_back_slowly_never_below_use),
 		CASE(floors_are_kept),
 		CASE(the_budget_is_split_by_weight_after_needs),
