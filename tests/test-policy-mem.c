@@ -156,8 +156,7 @@ static void pressure_is_answered_at_once(void **state)
 /*
  * A VM that ran short a moment ago and has little free is still filling
  * what it got: when the room it waited for appears, it grows, although
- * its latest statistics show no fault; once it has much free, or the hold
- * has passed, it does not.
+ * its latest statistics show no fault.
  */
 static void a_vm_just_pressed_keeps_growing_while_it_fills(void **state)
 {
