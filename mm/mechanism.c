@@ -368,9 +368,9 @@ static uint64_t mono_ms(void)
 }
 
 /*
- * What a turn reads: nothing (targets only), the balloons (quick: the
- * pressure as read last), the guests whose report is late (quick, those
- * only), or everything.
+ * What a turn reads: nothing (targets only), the balloons on the move
+ * (quick: the pressure as read last), the guests whose report is late
+ * (quick too), or everything.
  */
 enum mm_read { MM_READ_NONE, MM_READ_LATE, MM_READ_QUICK, MM_READ_FULL };
 
@@ -413,7 +413,9 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		memcpy(uuid, s->uuid, sizeof(uuid));
 		memcpy(psi, s->psi, sizeof(psi));
 		pthread_mutex_unlock(&m->lock);
-		if (!want && (!read_due || (read == MM_READ_LATE && !s->late)))
+		/* A quick read is for the balloons on the move (and late reports), not for everyone. */
+		if (!want && (!read_due || (read == MM_READ_LATE && !s->late) ||
+			      (read == MM_READ_QUICK && !s->moving_kib && !s->late)))
 			continue;
 		if (slot_ready(m, s, uuid, gen))
 			err = ENOENT;
