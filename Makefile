@@ -106,7 +106,7 @@ PROGS := $(BIN)/wavectl $(BIN)/waved $(BIN)/wave-agent $(BIN)/wave-switch
 
 # ---- rules -----------------------------------------------------------------
 .PHONY: all lib tests fuzz-build check check-unit check-fuzz fuzz demo bench deps clean help \
-	images guest install uninstall
+	images images-lean guest install uninstall
 
 all: $(PROGS) tests guest
 
@@ -202,6 +202,12 @@ images: $(IMAGES)
 $(IMAGES) &: $(GUEST_BIN) images/init images/mkimages.sh
 	$(call say,IMAGES,$(BUILD)/images)
 	$(Q)./images/mkimages.sh $(BUILD)/images $(GUEST_BIN)
+
+# The lean guest kernel (optional; images/mklean.sh): build/images-lean,
+# for WAVE_IMAGES=build/images-lean.
+images-lean: $(IMAGES)
+	$(call say,IMAGES,$(BUILD)/images-lean)
+	$(Q)./images/mklean.sh $(BUILD)/images-lean $(BUILD)/images
 
 TEST_SCRIPTS := $(patsubst tests/%.sh,$(BUILD)/tests/%,$(wildcard tests/test-*.sh))
 
@@ -327,6 +333,7 @@ help:
 	@echo "Targets:"
 	@echo "  all         build wavectl, the libraries, the guest binary and the tests (default)"
 	@echo "  images      guest kernel and initramfs into $(BUILD)/images (Debian packages)"
+	@echo "  images-lean the lean guest kernel (tinyconfig + images/lean-kernel.config) into $(BUILD)/images-lean"
 	@echo "  deps        install the Debian packages the project needs (root)"
 	@echo "  check       build everything and run every test, fuzzers $(FUZZ_SECONDS)s each"
 	@echo "  check-unit  run the tests without fuzzing"

@@ -49,6 +49,7 @@ struct bm_results {
 	unsigned int demand[BM_NR_PHASES][BM_NR_VMS]; /* MiB (spike: after the jump) */
 	unsigned int low_mib;           /* spike: "enough memory again": MemAvailable above this */
 	char accel[16];
+	char kernel[64];         /* the guests' kernel (the images' kernel-version), "" if unknown */
 };
 
 static inline double bm_mean(const struct bm_phase_result *p, double sum)

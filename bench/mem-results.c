@@ -103,6 +103,7 @@ void bm_print_json(const struct bm_results *res)
 	json_object_object_add(params, "vm_max_mib", json_object_new_int((int)res->vm_max_mib));
 	json_object_object_add(params, "low_mib", json_object_new_int((int)res->low_mib));
 	json_object_object_add(params, "accel", json_object_new_string(res->accel));
+	json_object_object_add(params, "guest_kernel", json_object_new_string(res->kernel));
 	json_object_object_add(root, "params", params);
 	for (int m = 0; m < BM_NR_MODES; m++) {
 		json_object *mo = json_object_new_object();
@@ -212,13 +213,13 @@ int bm_report(const struct bm_results *res, const char *dir)
 	if (!(f = open_in(dir, "report.md")))
 		return -errno;
 	fprintf(f, "# Wave-VM: guest memory by policy against a static split\n\n"
-		   "Three VMs (1 vCPU, %u MiB at most, zram swap, guests under %s) share a budget of "
-		   "%u MiB. %u run(s), %u s per phase, the phases back to back from the same start "
+		   "Three VMs (1 vCPU, %u MiB at most, zram swap, guests under %s, kernel %s) share a "
+		   "budget of %u MiB. %u run(s), %u s per phase, the phases back to back from the same start "
 		   "in every mode. Work: MiB of the guests' working sets touched per second (each "
 		   "set twice a second while it fits).\n\n"
 		   "| mode | phase | work/s | majflt/s | swap-in KiB/s | OOM | budget %% | RSS MiB | react ms |\n"
 		   "|---|---|---|---|---|---|---|---|---|\n", res->vm_max_mib, res->accel,
-		res->budget_mib, res->runs, res->phase_s);
+		res->kernel[0] ? res->kernel : "unknown", res->budget_mib, res->runs, res->phase_s);
 	for (int m = 0; m < BM_NR_MODES; m++)
 		for (int ph = 0; ph < BM_NR_PHASES && ran(res, (enum bm_mode)m); ph++) {
 			const struct bm_phase_result *p = &res->r[m][ph];
