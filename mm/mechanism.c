@@ -544,7 +544,8 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&m->lock);
 		if (!m->conn)
 			m->conn = virConnectOpen(m->uri[0] ? m->uri : NULL);
-		if (turn(m, read, &news, &late) && read >= MM_READ_QUICK)
+		/* A balloon on the move (a target set this turn, or one still under way): watch it. */
+		if (turn(m, read, &news, &late) && next_quick > now + m->period_ms / MM_MOVING_DIV)
 			next_quick = now + m->period_ms / MM_MOVING_DIV;
 		if (lock && read && late && m->late_tries < MM_LATE_TRIES) {
 			m->late_tries++;
