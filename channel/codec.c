@@ -206,7 +206,7 @@ void wave_msg_swab(struct wave_msg *m)
 	case WAVE_MSG_MEM_CTL: {
 		struct wave_mem_ctl *p = &m->p.mctl;
 		SW32(p->vm_id); SW32(p->barrier); SW32(p->target_kib); SW32(p->floor_kib);
-		SW16(p->weight); SW32(p->minor_faults); SW32(p->swap_out_kib);
+		SW16(p->weight); SW32(p->minor_faults); SW32(p->swap_out_kib); SW32(p->used_kib);
 		SW64(p->psi_some_us); SW64(p->psi_full_us);
 		break;
 	}

@@ -34,10 +34,13 @@ if [ -n "$missing" ]; then
 fi
 mkdir -p "$out"
 src="$out/src/linux-source-6.1"
-if [ ! -f "$src/Makefile" ]; then
-	echo "mklean: unpacking $tarball"
+ver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+if [ ! -f "$src/Makefile" ] || [ "$(cat "$out/src/version" 2>/dev/null)" != "$ver" ]; then
+	echo "mklean: unpacking $tarball ($ver)"
+	rm -rf "$out/src"
 	mkdir -p "$out/src"
 	tar -C "$out/src" -xf "$tarball"
+	echo "$ver" > "$out/src/version"
 fi
 
 opts=$(grep -v '^#' "$here/lean-kernel.config" | grep -v '^$')
@@ -45,6 +48,7 @@ cfg="$out/src/config.wanted"
 { echo "$opts"; echo "NR_CPUS=8"; } > "$cfg.new"
 if ! cmp -s "$cfg.new" "$cfg" || [ ! -f "$src/arch/x86/boot/bzImage" ]; then
 	echo "mklean: configuring (tinyconfig + $(echo "$opts" | wc -l) options)"
+	rm -f "$cfg" # stamped again only once the kernel is built
 	make -s -C "$src" tinyconfig >/dev/null
 	for o in $opts; do
 		"$src/scripts/config" --file "$src/.config" -e "$o"

@@ -233,7 +233,7 @@ static int slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigne
 		s->last_actual_kib = s->used_kib = MM_NONE;
 		s->cycle_update = 0;
 		s->late = s->quiet = 0;
-		m->realign = 1; /* its timer runs from its attach: re-arm it with the others */
+		m->realign = 1; /* its timer has a phase of its own: re-arm it with the others */
 		s->moving_kib = s->max_kib = 0;
 		memset(&s->posted, 0, sizeof(s->posted));
 	}
@@ -344,9 +344,9 @@ static void read_stats(struct mm_slot *s, const char *psi, const struct mm_host 
 uint32_t mm_used_then(uint32_t was_kib, uint32_t is_kib, uint32_t usable_kib)
 {
 	if (was_kib == MM_NONE || is_kib == MM_NONE || usable_kib == MM_NONE ||
-	    was_kib >= is_kib + 1024 || is_kib >= was_kib + 1024)
+	    was_kib >= is_kib + 1024 || is_kib >= was_kib + 1024 || usable_kib >= is_kib)
 		return MM_NONE;
-	return is_kib > usable_kib ? is_kib - usable_kib : 0;
+	return is_kib - usable_kib;
 }
 
 static void post_result(struct mm *m, unsigned int k, uint64_t cookie, uint32_t kib, int err,
@@ -403,6 +403,10 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		pthread_mutex_lock(&m->lock);
 		if (!s->used) {
 			pthread_mutex_unlock(&m->lock);
+			if (s->dom) { /* let go: nothing re-arms or reads a VM no longer attached */
+				virDomainFree(s->dom);
+				s->dom = NULL;
+			}
 			continue;
 		}
 		gen = s->gen;
@@ -442,10 +446,12 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 			s->last_actual_kib = st.actual_kib;
 			/* Only full reads and the late one's own move the cycle's stamp. */
 			if (s->balloon && st.last_update > 0 && full) {
+				if (s->quiet && st.last_update != s->cycle_update)
+					m->realign = 1; /* reports again, at the phase its pause left */
 				s->quiet &= st.last_update == s->cycle_update;
 				s->late = st.last_update == s->cycle_update && !s->quiet;
 				s->cycle_update = st.last_update;
-			} else if (s->late && st.last_update != s->cycle_update) {
+			} else if (s->late && st.last_update > 0 && st.last_update != s->cycle_update) {
 				s->late = 0;
 				s->cycle_update = st.last_update;
 			}
@@ -491,13 +497,25 @@ static void tell_owner(struct mm *m)
 	(void)n;
 }
 
-/* Re-arms every guest's statistics timer now (see MM_PUSH_MARGIN_MS). */
+/*
+ * Re-arms every guest's statistics timer now (see MM_PUSH_MARGIN_MS).
+ * QEMU ignores a period equal to the one it has (measured: the next report
+ * came anywhere in the period), so the period is set one second longer,
+ * then back, which re-arms the timer from now (the next report came
+ * 1006-1009 ms later): two calls per guest, only when they drifted.
+ */
 static void rearm(struct mm *m)
 {
-	for (unsigned int k = 0; k < MM_MAX_VMS; k++)
-		if (m->s[k].dom && m->s[k].balloon)
-			virDomainSetMemoryStatsPeriod(m->s[k].dom, (int)m->period_ms / 1000,
-						      VIR_DOMAIN_AFFECT_LIVE);
+	int p = (int)m->period_ms / 1000;
+
+	for (unsigned int k = 0; k < MM_MAX_VMS; k++) {
+		virDomainPtr dom = m->s[k].dom;
+
+		if (!dom || !m->s[k].balloon)
+			continue;
+		virDomainSetMemoryStatsPeriod(dom, p + 1, VIR_DOMAIN_AFFECT_LIVE);
+		virDomainSetMemoryStatsPeriod(dom, p, VIR_DOMAIN_AFFECT_LIVE);
+	}
 }
 
 static void *worker(void *arg)

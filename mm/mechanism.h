@@ -86,7 +86,8 @@ struct mm;
  * the balloon at the read before (was) and at this one (is), both KiB,
  * and the statistics' MemAvailable: they were made between the two reads,
  * so the balloon's size then is known only if it stood still (within a
- * MiB). MM_NONE if not known (or any input is MM_NONE).
+ * MiB). MM_NONE if not known (or any input is MM_NONE, or the guest says
+ * it has more available than its balloon holds).
  */
 uint32_t mm_used_then(uint32_t was_kib, uint32_t is_kib, uint32_t usable_kib);
 

@@ -193,9 +193,11 @@ static void swab_reverses_every_field_and_is_its_own_inverse(void **state)
 	m.p.mctl.weight = 0x0102;
 	m.p.mctl.flags = WAVE_MEM_BALLOON;
 	m.p.mctl.psi_full_us = 0x0102030405060708ull;
+	m.p.mctl.used_kib = 0x01020304;
 	b = m;
 	wave_msg_swab(&b);
 	assert_int_equal(b.p.mctl.weight, 0x0201);
+	assert_int_equal(b.p.mctl.used_kib, 0x04030201);
 	assert_int_equal(b.p.mctl.flags, WAVE_MEM_BALLOON);
 	assert_int_equal(b.p.mctl.psi_full_us, 0x0807060504030201ull);
 	wave_msg_swab(&b);
