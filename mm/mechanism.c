@@ -47,18 +47,23 @@
  * each guest reports at a phase of its own that drifts later by its reply
  * time every period; read on a clock of its own, a report waits up to a
  * period (half on average) before the host sees it, and a guest that has
- * run short is answered that much later. Setting the period again re-arms
- * the timer from that moment: the worker does so for every guest at once,
- * then reads MM_PUSH_MARGIN_MS after the reports are due. A guest whose
- * report is not there yet is read again every MM_LATE_STEP_MS, up to
- * MM_LATE_TRIES times, and then every guest is re-armed again (drift is
- * only ever later; a VM attached since has a phase of its own, and is
- * re-armed with the rest). Only for periods in whole seconds (the guest's
- * period is): else reads keep their own clock.
+ * run short is answered that much later. Setting the period re-arms the
+ * timer from that moment (QEMU ignores the period it already has: it is
+ * set a second longer, then back): the worker does so for every guest at
+ * once, then reads MM_PUSH_MARGIN_MS after the reports are due. A guest
+ * whose report is not there yet is read again every MM_LATE_STEP_MS, up
+ * to MM_LATE_TRIES times; if that took more than MM_REARM_AFTER reads,
+ * every guest is re-armed again (drift is only ever later, a few ms a
+ * period; a re-arm costs two libvirt calls per guest, a late read one for
+ * the late guest alone). A VM attached since, or reporting again after a
+ * pause, has a phase of its own, and is re-armed with the rest. Only for
+ * periods in whole seconds (the guest's period is): else reads keep their
+ * own clock.
  */
 #define MM_PUSH_MARGIN_MS 60
 #define MM_LATE_STEP_MS   40
 #define MM_LATE_TRIES     8
+#define MM_REARM_AFTER    3
 
 /*
  * A kernel file read again every turn: opened once and read from offset 0
@@ -566,8 +571,9 @@ static void *worker(void *arg)
 		if (turn(m, read, &news, &late) && next_quick > now + m->period_ms / MM_MOVING_DIV)
 			next_quick = now + m->period_ms / MM_MOVING_DIV;
 		if (lock && read && late && m->late_tries < MM_LATE_TRIES) {
-			m->late_tries++;
-			m->realign = 1;
+			/* A little late is waited for; later than that, the timers are re-armed. */
+			if (++m->late_tries > MM_REARM_AFTER)
+				m->realign = 1;
 			next_late = now + MM_LATE_STEP_MS;
 		} else if (lock && read && m->realign && m->conn) {
 			for (unsigned int k = 0; k < MM_MAX_VMS; k++)
