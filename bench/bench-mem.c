@@ -94,6 +94,7 @@ static void guest_kernel(char *out, size_t size)
 		fclose(f);
 	}
 }
+
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)

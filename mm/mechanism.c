@@ -114,7 +114,6 @@ struct mm {
 	char uri[256];
 	unsigned int period_ms;
 	int realign;             /* the worker's: re-arm every guest's statistics timer at the end of this cycle */
-	unsigned int late_tries;
 	virConnectPtr conn;      /* the worker's */
 	struct mm_slot s[MM_MAX_VMS];
 	struct mm_result res[MM_MAX_RESULTS];
@@ -259,10 +258,17 @@ static int slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigne
 	return 0;
 }
 
+/* A call on the domain failed: why, in out, and the domain let go (looked up again next time: it may be gone). */
+static void let_go(struct mm_slot *s, struct mm_stats *out)
+{
+	virt_err(out->why, sizeof(out->why));
+	virDomainFree(s->dom);
+	s->dom = NULL;
+}
+
 /*
  * The domain's maximum, read again every MM_MAX_EVERY_MS (it changes only
- * with memory hotplug); 0, or -1 with out->why said and the domain let go
- * (looked up again next time: it may be gone).
+ * with memory hotplug); 0, or -1 with the domain let go (let_go).
  */
 static int read_max(struct mm_slot *s, uint64_t now, struct mm_stats *out)
 {
@@ -271,9 +277,7 @@ static int read_max(struct mm_slot *s, uint64_t now, struct mm_stats *out)
 	if (s->max_kib && now < s->max_read_ms + MM_MAX_EVERY_MS)
 		return 0;
 	if ((max = virDomainGetMaxMemory(s->dom)) == 0) {
-		virt_err(out->why, sizeof(out->why));
-		virDomainFree(s->dom);
-		s->dom = NULL;
+		let_go(s, out);
 		return -1;
 	}
 	s->max_kib = kib32(max);
@@ -309,9 +313,7 @@ static void read_stats(struct mm_slot *s, const char *psi, const struct mm_host 
 	if (read_max(s, now, out))
 		return; /* max_kib 0: nothing known */
 	if ((n = virDomainMemoryStats(s->dom, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0)) < 0) {
-		virt_err(out->why, sizeof(out->why));
-		virDomainFree(s->dom);
-		s->dom = NULL;
+		let_go(s, out);
 		return;
 	}
 	out->max_kib = s->max_kib;
@@ -528,6 +530,7 @@ static void *worker(void *arg)
 	struct mm *m = arg;
 	uint64_t next_full = mono_ms(), next_quick = UINT64_MAX, next_late = UINT64_MAX;
 	int lock = m->period_ms % 1000 == 0; /* reads follow the guests' reports */
+	unsigned int late_tries = 0;         /* late reads since the last full one */
 
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
@@ -554,7 +557,7 @@ static void *worker(void *arg)
 		if (now >= next_full) {
 			read = MM_READ_FULL;
 			next_full = now + m->period_ms;
-			m->late_tries = 0;
+			late_tries = 0;
 		} else if (now >= next_quick) {
 			read = MM_READ_QUICK;
 		} else if (now >= next_late) {
@@ -570,9 +573,9 @@ static void *worker(void *arg)
 		/* A balloon on the move (a target set this turn, or one still under way): watch it. */
 		if (turn(m, read, &news, &late) && next_quick > now + m->period_ms / MM_MOVING_DIV)
 			next_quick = now + m->period_ms / MM_MOVING_DIV;
-		if (lock && read && late && m->late_tries < MM_LATE_TRIES) {
+		if (lock && read && late && late_tries < MM_LATE_TRIES) {
 			/* A little late is waited for; later than that, the timers are re-armed. */
-			if (++m->late_tries > MM_REARM_AFTER)
+			if (++late_tries > MM_REARM_AFTER)
 				m->realign = 1;
 			next_late = now + MM_LATE_STEP_MS;
 		} else if (lock && read && m->realign && m->conn) {
