@@ -29,7 +29,6 @@
 #include "common/opt.h"
 #include "common/parse.h"
 #include "common/site.h"
-#include "kvm-hooks/mech.h"
 #include "tools/wavectl.h"
 #include "vmm/conn.h"
 
@@ -89,32 +88,6 @@ static int pin_now(virDomainPtr dom, int vcpu, unsigned char *map, int maplen)
 	return virDomainPinVcpuFlags(dom, (unsigned int)vcpu, map, maplen, flags) ? -1 : 0;
 }
 
-/* The host thread pinned, set up for reading its class: 0 or -errno. */
-static int target_thread(struct vmm_conn *c, const char *name, int vcpu, struct mech_thread *t)
-{
-	struct vmm_domain d;
-	char why[512];
-	int ret = -ENOENT;
-
-	if (vmm_domain_lookup(c, name, &d, why, sizeof(why)))
-		return -ENOENT;
-	if (vcpu == PIN_EMULATOR)
-		ret = mech_thread_init(t, &mech_linux_ops, d.emulator.tid, NULL, 1);
-	for (unsigned int i = 0; vcpu != PIN_EMULATOR && i < d.nr_vcpus; i++)
-		if (d.vcpus[i].index == (unsigned int)vcpu)
-			ret = mech_thread_init(t, &mech_linux_ops, d.vcpus[i].tid, NULL, 1);
-	vmm_domain_clear(&d);
-	return ret;
-}
-
-/* The thread's scheduling policy (SCHED_*), or -errno. */
-static int policy_of(const struct mech_thread *t)
-{
-	struct mech_state s;
-
-	return mech_get(t, &s) ? -ESRCH : s.policy;
-}
-
 /* Sets the Wave metadata element (NULL: removes it), live only. */
 static int set_meta(virDomainPtr dom, const char *xml)
 {
@@ -123,45 +96,63 @@ static int set_meta(virDomainPtr dom, const char *xml)
 				    VIR_DOMAIN_AFFECT_LIVE) ? -1 : 0;
 }
 
-/* Pins with waved's hands off the VM: managed='no', pin, metadata back. */
-static int pin_released(const struct mech_thread *t, virDomainPtr dom, const char *name,
-			const char *what, int vcpu, unsigned char *map, int maplen)
+/* The VM's Wave metadata, parsed (absent or unreadable: the defaults). */
+static void meta_of(virDomainPtr dom, char **old, struct vmm_meta *m)
 {
-	char *old = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VMM_META_NS,
-					 VIR_DOMAIN_AFFECT_LIVE);
-	struct vmm_meta m;
-	char xml[256], why[256];
-	uint64_t end;
-	int policy, ret = -1;
+	char why[256];
 
-	if (!old || vmm_meta_parse(old, &m, why, sizeof(why)))
-		vmm_meta_defaults(&m);
+	*old = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, VMM_META_NS,
+				    VIR_DOMAIN_AFFECT_LIVE);
+	if (!*old || vmm_meta_parse(*old, m, why, sizeof(why)))
+		vmm_meta_defaults(m);
+}
+
+/*
+ * Pins with waved's hands off the VM: managed='no', pin, metadata back.
+ * The pin is tried again while the kernel still says busy: waved puts the
+ * VM's threads back one by one, and which of them held the group in
+ * SCHED_DEADLINE (a vCPU, QEMU's main thread) is not ours to guess.
+ */
+static int pin_released(virDomainPtr dom, const char *name, const char *what,
+			const struct vmm_meta *m, char *old, int vcpu, unsigned char *map,
+			int maplen)
+{
+	char xml[256], err[512] = "";
+	uint64_t end;
+	int busy = 1, ret = -1;
+
 	snprintf(xml, sizeof(xml), "<vm class='%s' weight='%u' managed='no'/>",
-		 vmm_class_name(m.cls), m.weight);
-	printf("%s: %s is in SCHED_DEADLINE under Wave: asking waved to let go of the VM\n",
-	       name, what);
+		 vmm_class_name(m->cls), m->weight);
+	printf("%s: %s is busy (Wave holds the VM in SCHED_DEADLINE): asking waved to let go "
+	       "of the VM\n", name, what);
 	if (set_meta(dom, xml)) {
 		wave_err("pin: %s: cannot set its metadata: %s", name, virGetLastErrorMessage());
-		free(old);
 		return -1;
 	}
 	end = wave_now_ns() + po.timeout_ns;
-	while ((policy = policy_of(t)) == SCHED_DEADLINE && wave_now_ns() < end)
-		wave_sleep_ns(20 * WAVE_NSEC_PER_MSEC);
-	if (policy == SCHED_DEADLINE)
-		wave_err("pin: %s: %s still in SCHED_DEADLINE after %.0f s: is waved running "
-			 "and managing %s?", name, what, (double)po.timeout_ns / 1e9, name);
-	else if (pin_now(dom, vcpu, map, maplen))
-		wave_err("pin: %s: %s: %s", name, what, virGetLastErrorMessage());
-	else
-		ret = 0;
+	while (busy) {
+		if (!pin_now(dom, vcpu, map, maplen)) {
+			ret = 0;
+			break;
+		}
+		snprintf(err, sizeof(err), "%s", virGetLastErrorMessage());
+		busy = sys_errno() == EBUSY;
+		if (busy && wave_now_ns() >= end)
+			break;
+		if (busy)
+			wave_sleep_ns(20 * WAVE_NSEC_PER_MSEC);
+	}
+	if (ret && busy)
+		wave_err("pin: %s: %s still busy after %.0f s (%s): is waved running and "
+			 "managing %s?", name, what, (double)po.timeout_ns / 1e9, err, name);
+	else if (ret)
+		wave_err("pin: %s: %s: %s", name, what, err);
 	/* The metadata goes back whatever happened: the VM is Wave's again. */
 	if (set_meta(dom, old)) {
 		wave_err("pin: %s: cannot put its metadata back (%s): it stays unmanaged; "
 			 "set it with virsh metadata", name, virGetLastErrorMessage());
 		ret = -1;
 	}
-	free(old);
 	return ret;
 }
 
@@ -173,10 +164,10 @@ static int pin_run(int argc, char **argv)
 	struct vmm_conn *c;
 	virDomainPtr dom = NULL;
 	uint64_t idx, mask;
-	struct mech_thread t;
-	char why[512], buf[32];
+	struct vmm_meta m;
+	char why[512], buf[32], *old = NULL;
 	const char *what;
-	int vcpu;
+	int vcpu, busy;
 
 	if (ret)
 		return ret > 0 ? 0 : 2;
@@ -217,16 +208,22 @@ static int pin_run(int argc, char **argv)
 	if (!pin_now(dom, vcpu, map, maplen)) {
 		printf("%s: %s pinned to CPUs %s\n", name, what, list);
 		ret = 0;
-	} else if (sys_errno() == EBUSY && !target_thread(c, name, vcpu, &t) &&
-		   policy_of(&t) == SCHED_DEADLINE) {
-		if (!pin_released(&t, dom, name, what, vcpu, map, maplen)) {
+		goto out;
+	}
+	/* Read before anything else calls libvirt and resets it. */
+	snprintf(why, sizeof(why), "%s", virGetLastErrorMessage());
+	busy = sys_errno() == EBUSY;
+	meta_of(dom, &old, &m);
+	if (busy && m.managed) {
+		if (!pin_released(dom, name, what, &m, old, vcpu, map, maplen)) {
 			printf("%s: %s pinned to CPUs %s; Wave manages the VM again, within the pin\n",
 			       name, what, list);
 			ret = 0;
 		}
 	} else {
-		wave_err("pin: %s: %s: %s", name, what, virGetLastErrorMessage());
+		wave_err("pin: %s: %s: %s", name, what, why);
 	}
+	free(old);
 out:
 	if (dom)
 		virDomainFree(dom);
