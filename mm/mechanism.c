@@ -97,6 +97,7 @@ struct mm_slot {
 	int64_t cycle_update;    /* the guest's stamp at the last full read (or late read that saw it) */
 	int late;                /* its report due at the last full read is not in yet */
 	int quiet;               /* ... nor after MM_LATE_TRIES: not waited for until it reports */
+	int quiet_posted;        /* quiet, as the owner's side sees it (under the lock) */
 	uint32_t used_kib;       /* see mm_stats.used_kib */
 	struct kfile psi_file;
 	struct mm_stats posted;  /* what was last handed to the owner */
@@ -120,6 +121,7 @@ struct mm {
 	unsigned int nres;
 	struct mm_host host;
 	int host_fresh;
+	struct mm_counters cnt;  /* the worker's, under the lock (quiet_vms: counted when asked) */
 	struct kfile meminfo, host_psi; /* the worker's */
 	/* the owner's, for mm_poll */
 	struct mm_stats poll_st[MM_MAX_VMS];
@@ -483,6 +485,11 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		}
 		moving |= s->moving_kib != 0;
 		*late |= read_due && s->dom && s->late;
+		if (read_due && s->dom && full)
+			m->cnt.full_reads++;
+		else if (read_due && s->dom)
+			*(read == MM_READ_QUICK ? &m->cnt.quick_reads : &m->cnt.late_reads) += 1;
+		s->quiet_posted = s->quiet;
 		pthread_mutex_unlock(&m->lock);
 	}
 	if (full) {
@@ -523,6 +530,19 @@ static void rearm(struct mm *m)
 		virDomainSetMemoryStatsPeriod(dom, p + 1, VIR_DOMAIN_AFFECT_LIVE);
 		virDomainSetMemoryStatsPeriod(dom, p, VIR_DOMAIN_AFFECT_LIVE);
 	}
+	pthread_mutex_lock(&m->lock);
+	m->cnt.rearms++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void mm_get_counters(struct mm *m, struct mm_counters *c)
+{
+	pthread_mutex_lock(&m->lock);
+	*c = m->cnt;
+	c->quiet_vms = 0;
+	for (unsigned int k = 0; k < MM_MAX_VMS; k++)
+		c->quiet_vms += m->s[k].used && m->s[k].quiet_posted;
+	pthread_mutex_unlock(&m->lock);
 }
 
 static void *worker(void *arg)
@@ -579,9 +599,11 @@ static void *worker(void *arg)
 				m->realign = 1;
 			next_late = now + MM_LATE_STEP_MS;
 		} else if (lock && read && m->realign && m->conn) {
+			pthread_mutex_lock(&m->lock);
 			for (unsigned int k = 0; k < MM_MAX_VMS; k++)
 				if (m->s[k].late) /* paused, hung, or no longer reporting */
-					m->s[k].late = 0, m->s[k].quiet = 1;
+					m->s[k].late = 0, m->s[k].quiet = m->s[k].quiet_posted = 1;
+			pthread_mutex_unlock(&m->lock);
 			rearm(m);
 			m->realign = 0;
 			next_full = mono_ms() + m->period_ms + MM_PUSH_MARGIN_MS;

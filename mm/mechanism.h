@@ -117,6 +117,19 @@ int mm_set_target(struct mm *m, unsigned int slot, uint32_t kib, uint64_t cookie
 /* Hands over what the worker posted since the last call. */
 void mm_poll(struct mm *m, const struct mm_cb *cb, void *arg);
 
+/*
+ * The worker's reads so far, for status: what following the guests'
+ * reports costs (each read is one libvirt call for one VM).
+ */
+struct mm_counters {
+	uint64_t full_reads;  /* VMs read at the period's read */
+	uint64_t quick_reads; /* VMs read again while their balloon moved */
+	uint64_t late_reads;  /* VMs read again because their report was late */
+	uint64_t rearms;      /* times every guest's statistics timer was re-armed */
+	uint64_t quiet_vms;   /* VMs that stopped reporting, not waited for (now) */
+};
+void mm_get_counters(struct mm *m, struct mm_counters *c);
+
 /* CPU time the worker thread has used (ns): what observing and setting memory costs the host. */
 uint64_t mm_cpu_ns(const struct mm *m);
 

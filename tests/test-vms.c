@@ -404,6 +404,54 @@ static void memory_control_on_a_real_guest(void **state)
 	assert_int_equal(virsh("setmem", bat, "256M", "--live", NULL, NULL, NULL), 0);
 }
 
+static int reads_teardown(void **state)
+{
+	virsh("resume", bat, NULL, NULL, NULL, NULL, NULL); /* refused if it runs: harmless */
+	return memory_teardown(state);
+}
+
+/*
+ * waved reads each guest's memory just after the guest reports (once a
+ * second): it re-arms the guests' report timers together, reads a late
+ * report again, and stops waiting for a guest that no longer reports (a
+ * paused one: without that, 8 late reads a second) until it reports again,
+ * when every timer is re-armed. Counted in status, checked on a real guest.
+ */
+static void memory_reads_follow_the_guests_reports(void **state)
+{
+	char *wv[] = { "build/bin/waved", "--match", name_prefix, "--rundir", rundir,
+		       "--mode", "observe", NULL };
+	int64_t rearms, late;
+
+	need_root();
+	waved_pid = test_spawn(wv);
+	/* Both guests read every second, their timers re-armed when they came. */
+	assert_int_equal(test_wait_status_stat_above(rundir, "mem_reads", 6, 20), 0);
+	assert_int_equal(test_wait_status_stat_above(rundir, "mem_rearms", 0, 10), 0);
+	assert_int_equal(test_status_stat(rundir, "mem_quiet_vms"), 0);
+
+	rearms = test_status_stat(rundir, "mem_rearms");
+	assert_int_equal(virsh("suspend", bat, NULL, NULL, NULL, NULL, NULL), 0);
+	for (int i = 0; i < 150 && test_status_stat(rundir, "mem_quiet_vms") != 1; i++)
+		usleep(100000);
+	assert_int_equal(test_status_stat(rundir, "mem_quiet_vms"), 1);
+	assert_true(test_status_stat(rundir, "mem_late_reads") >= 8);
+	assert_true(test_status_stat(rundir, "mem_rearms") > rearms);
+	/* Not waited for any more: a paused guest alone would cost 8 reads a second. */
+	late = test_status_stat(rundir, "mem_late_reads");
+	sleep(4);
+	assert_true(test_status_stat(rundir, "mem_late_reads") - late < 12);
+	assert_int_equal(test_status_stat(rundir, "mem_quiet_vms"), 1);
+
+	/* Reporting again: waited for again, every timer re-armed. */
+	rearms = test_status_stat(rundir, "mem_rearms");
+	assert_int_equal(virsh("resume", bat, NULL, NULL, NULL, NULL, NULL), 0);
+	for (int i = 0; i < 100 && test_status_stat(rundir, "mem_quiet_vms") != 0; i++)
+		usleep(100000);
+	assert_int_equal(test_status_stat(rundir, "mem_quiet_vms"), 0);
+	assert_int_equal(test_wait_status_stat_above(rundir, "mem_rearms", rearms, 10), 0);
+}
+
 static void start_agent(void)
 {
 	char *a[] = { "build/bin/wave-agent", "--channel", chan_uri, "--policy", "pin", NULL };
@@ -726,6 +774,7 @@ int main(void)
 		cmocka_unit_test(spin_guest_reports_work),
 		cmocka_unit_test(balloon_stats_via_qmp),
 		cmocka_unit_test_teardown(memory_control_on_a_real_guest, memory_teardown),
+		cmocka_unit_test_teardown(memory_reads_follow_the_guests_reports, reads_teardown),
 		cmocka_unit_test(offloaded_loop_on_real_vms),
 		cmocka_unit_test(stop_is_seen_as_event),
 		cmocka_unit_test(libvirtd_restart_is_survived),

@@ -151,6 +151,16 @@ static void print_table(json_object *s, double cpu_pct, const double *wake)
 	       waved_num(s, "rt_max_thread_cpus"), waved_num(st, "rt_refused"),
 	       waved_num(st, "bad_txns"), waved_num(st, "rx_invalid"), waved_num(st, "resyncs_refused"),
 	       waved_num(st, "evictions"), waved_num(st, "threads_dropped"));
+	if (!strcmp(waved_str(s, "mem_observe"), "libvirt"))
+		printf("memory: budget %.0f MiB; balloons set %.0f, refused %.0f, failed %.0f; "
+		       "VMs read %.0f times (again: %.0f while a balloon moved, %.0f for a late "
+		       "report), report timers re-armed %.0f times, %.0f VMs not reporting; "
+		       "%.2f s CPU so far\n", waved_num(s, "mem_budget_kib") / 1024,
+		       waved_num(st, "mem_set"), waved_num(st, "mem_refused"),
+		       waved_num(st, "mem_failed"), waved_num(st, "mem_reads"),
+		       waved_num(st, "mem_quick_reads"), waved_num(st, "mem_late_reads"),
+		       waved_num(st, "mem_rearms"), waved_num(st, "mem_quiet_vms"),
+		       waved_num(s, "mem_cpu_s"));
 	printf("host: SCHED_DEADLINE accounting rebuilt %.0f times\n\n", waved_num(st, "dl_repairs"));
 	printf("  %-14s %-8s %-10s %7s %-8s %3s %6s %7s  %s\n", "VM", "CLASS", "THREAD", "TID",
 	       "STATE", "CPU", "RUN%", "DELAY%", "SCHED (* changed by Wave)");

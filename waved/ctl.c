@@ -309,6 +309,18 @@ static json_object *status_json(const struct waved *w)
 		json_object_object_add(st, counters[i].name,
 				       json_object_new_int64((int64_t)*(const uint64_t *)(
 					       (const char *)&w->st + counters[i].offset)));
+	if (w->mm) {
+		struct mm_counters mc;
+
+		mm_get_counters(w->mm, &mc);
+		json_object_object_add(st, "mem_reads", json_object_new_int64((int64_t)mc.full_reads));
+		json_object_object_add(st, "mem_quick_reads",
+				       json_object_new_int64((int64_t)mc.quick_reads));
+		json_object_object_add(st, "mem_late_reads",
+				       json_object_new_int64((int64_t)mc.late_reads));
+		json_object_object_add(st, "mem_rearms", json_object_new_int64((int64_t)mc.rearms));
+		json_object_object_add(st, "mem_quiet_vms", json_object_new_int64((int64_t)mc.quiet_vms));
+	}
 	json_object_object_add(st, "last_fallback_lag_us",
 			       json_object_new_double((double)w->st.last_fallback_lag_ns / 1e3));
 	if (w->ch) {
