@@ -5,6 +5,9 @@
 #   vmlinuz         the kernel of Debian's current linux-image-amd64
 #   initramfs.img   busybox-static, the virtio and zram modules (in load order,
 #                   listed in /lib/modules/list for /init), /init and wave-guest
+#   initramfs-redis.img  the same plus Debian's redis server and the libraries
+#                   it links (wave.workload=redis; scripts/mem-server-trial.sh),
+#                   if redis-tools is installed
 # The kernel package is fetched once with 'apt-get download' into
 # OUT/cache and reused; nothing else is downloaded.
 # Usage: images/mkimages.sh OUT WAVE_GUEST_BINARY
@@ -57,7 +60,22 @@ for m in $mods; do
 done
 echo "$mods" > "$root/lib/modules/list"
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -n -9 > "$out/initramfs.img.new"
+# redis-tools ships the server as redis-check-rdb (argv[0] picks the role).
+rs=/usr/bin/redis-check-rdb
+if [ -x "$rs" ]; then
+	cp "$rs" "$root/bin/redis-server"
+	for l in $(ldd "$rs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+		mkdir -p "$root$(dirname "$l")"
+		cp -L "$l" "$root$l"
+	done
+	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -n -9 > "$out/initramfs-redis.img.new"
+	mv "$out/initramfs-redis.img.new" "$out/initramfs-redis.img"
+else
+	echo "mkimages: $rs missing (redis-tools): no redis guest image; run 'make deps'"
+fi
 mv "$out/vmlinuz.new" "$out/vmlinuz"
 mv "$out/initramfs.img.new" "$out/initramfs.img"
 echo "$kver" > "$out/kernel-version"
 echo "mkimages: $out/vmlinuz ($kver), $out/initramfs.img ($(du -k "$out/initramfs.img" | cut -f1) KiB)"
+[ -f "$out/initramfs-redis.img" ] &&
+	echo "mkimages: $out/initramfs-redis.img ($(du -k "$out/initramfs-redis.img" | cut -f1) KiB)"

@@ -9,7 +9,8 @@ set -eu
 # (DPDK); VMs: libvirt, QEMU, XML and JSON parsers for the vmm layer; guest
 # images: busybox, cpio (the kernel itself comes from 'apt-get download' in
 # images/mkimages.sh); the guests' bridge; plots of the benchmark report.
-# wrk and curl: the load of scripts/server-trial.sh.
+# wrk and curl: the load of scripts/server-trial.sh. redis-tools: the server of
+# the redis guest image and redis-benchmark, for scripts/mem-server-trial.sh.
 PKGS="build-essential pkg-config clang libclang-rt-14-dev llvm libbpf-dev bpftool
 libcmocka-dev libdpdk-dev libnuma-dev libssl-dev openssl
 libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients libvirt-dev
@@ -17,7 +18,8 @@ libxml2-dev libjson-c-dev
 qemu-system-x86 seabios ipxe-qemu
 busybox-static cpio gzip iproute2
 gnuplot-nox
-wrk curl"
+wrk curl
+redis-tools"
 
 missing=""
 for p in $PKGS; do
