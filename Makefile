@@ -87,6 +87,9 @@ LIBWAVED   := $(BUILD)/libwaved.a
 GUEST_SRCS := $(wildcard images/guest/*.c)
 GUEST_BIN  := $(BUILD)/images/wave-guest
 IMAGES     := $(BUILD)/images/vmlinuz $(BUILD)/images/initramfs.img
+# The redis guest image, where redis-tools is installed (make deps): built
+# with the others, and again once redis-tools comes.
+IMAGES     += $(if $(wildcard /usr/bin/redis-check-rdb),$(BUILD)/images/initramfs-redis.img)
 
 WAVECTL_SRCS := $(wildcard tools/*.c) $(filter-out bench/dpdk-%.c,$(wildcard bench/*.c))
 WAVECTL_OBJS := $(WAVECTL_SRCS:%.c=$(OBJ)/%.o)

@@ -64,6 +64,11 @@ echo "$mods" > "$root/lib/modules/list"
 rs=/usr/bin/redis-check-rdb
 if [ -x "$rs" ]; then
 	cp "$rs" "$root/bin/redis-server"
+	if ldd "$rs" | grep -q "not found"; then
+		echo "mkimages: $rs links libraries this host lacks:" >&2
+		ldd "$rs" | grep "not found" >&2
+		exit 1
+	fi
 	for l in $(ldd "$rs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
 		mkdir -p "$root$(dirname "$l")"
 		cp -L "$l" "$root$l"
@@ -77,5 +82,6 @@ mv "$out/vmlinuz.new" "$out/vmlinuz"
 mv "$out/initramfs.img.new" "$out/initramfs.img"
 echo "$kver" > "$out/kernel-version"
 echo "mkimages: $out/vmlinuz ($kver), $out/initramfs.img ($(du -k "$out/initramfs.img" | cut -f1) KiB)"
-[ -f "$out/initramfs-redis.img" ] &&
+if [ -f "$out/initramfs-redis.img" ]; then
 	echo "mkimages: $out/initramfs-redis.img ($(du -k "$out/initramfs-redis.img" | cut -f1) KiB)"
+fi

@@ -405,7 +405,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		struct mm_slot *s = &m->s[k];
 		char uuid[40], psi[256], why[128] = "";
 		unsigned int gen;
-		int want, err = 0;
+		int want, was_late, err = 0;
 		uint32_t kib;
 		uint64_t cookie;
 
@@ -430,6 +430,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		if (!want && (!read_due || (read == MM_READ_LATE && !s->late) ||
 			      (read == MM_READ_QUICK && !s->moving_kib && !s->late)))
 			continue;
+		was_late = s->late; /* read again for that, or for a balloon on the move */
 		if (slot_ready(m, s, uuid, gen))
 			err = ENOENT;
 		if (want && !err && virDomainSetMemoryFlags(s->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
@@ -488,7 +489,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		if (read_due && s->dom && full)
 			m->cnt.full_reads++;
 		else if (read_due && s->dom)
-			*(read == MM_READ_QUICK ? &m->cnt.quick_reads : &m->cnt.late_reads) += 1;
+			*(was_late ? &m->cnt.late_reads : &m->cnt.quick_reads) += 1;
 		s->quiet_posted = s->quiet;
 		pthread_mutex_unlock(&m->lock);
 	}
@@ -599,12 +600,12 @@ static void *worker(void *arg)
 				m->realign = 1;
 			next_late = now + MM_LATE_STEP_MS;
 		} else if (lock && read && m->realign && m->conn) {
+			rearm(m); /* counted first: status never shows a quiet VM before its re-arm */
 			pthread_mutex_lock(&m->lock);
 			for (unsigned int k = 0; k < MM_MAX_VMS; k++)
-				if (m->s[k].late) /* paused, hung, or no longer reporting */
+				if (m->s[k].used && m->s[k].late) /* paused, hung, or no longer reporting */
 					m->s[k].late = 0, m->s[k].quiet = m->s[k].quiet_posted = 1;
 			pthread_mutex_unlock(&m->lock);
-			rearm(m);
 			m->realign = 0;
 			next_full = mono_ms() + m->period_ms + MM_PUSH_MARGIN_MS;
 		}
@@ -707,7 +708,7 @@ int mm_attach(struct mm *m, unsigned int slot, const char *uuid, const char *psi
 	pthread_mutex_lock(&m->lock);
 	s->used = 1;
 	s->gen++;
-	s->want = s->busy = s->fresh = 0;
+	s->want = s->busy = s->fresh = s->quiet_posted = 0;
 	snprintf(s->uuid, sizeof(s->uuid), "%s", uuid);
 	snprintf(s->psi, sizeof(s->psi), "%s", psi ? psi : "");
 	kick(m);
@@ -722,7 +723,7 @@ void mm_detach(struct mm *m, unsigned int slot)
 	pthread_mutex_lock(&m->lock);
 	m->s[slot].used = 0;
 	m->s[slot].gen++;
-	m->s[slot].want = m->s[slot].busy = m->s[slot].fresh = 0;
+	m->s[slot].want = m->s[slot].busy = m->s[slot].fresh = m->s[slot].quiet_posted = 0;
 	/* A result the worker posted for it is dropped at mm_poll (gen moved on). */
 	for (unsigned int i = 0; i < m->nres; i++)
 		if (m->res[i].slot == slot)

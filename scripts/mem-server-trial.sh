@@ -14,7 +14,8 @@
 #   offload  the memory policy (balloon) in wave-agent
 #   onhost   the same policy in waved
 # Prints per mode and phase: GETs/s, how long the fill took, the balloons
-# at the end, the loaded VM's swap-ins, the server still up, OOM kills;
+# at the end, what the loaded VM swapped in while it was read (MiB), the
+# server still up, OOM kills;
 # then offload / static per phase. Everything it starts is stopped and
 # removed at the end, on Ctrl-C and on failure. Needs root.
 # Usage: scripts/mem-server-trial.sh [MODES [DATA_MIB [SECONDS [BUDGET_MIB]]]]
@@ -67,7 +68,7 @@ trap 'exit 130' INT TERM
 command -v redis-benchmark >/dev/null || { say "redis-benchmark missing: run 'make deps'"; exit 1; }
 [ -f "$here/build/images/initramfs-redis.img" ] ||
 	{ say "no redis guest image: run 'make deps images'"; exit 1; }
-trial_host_up waved || exit 1
+trial_host_up waved redis-benchmark redis-cli || exit 1
 
 declare -A ip
 launch_vms() {
@@ -117,16 +118,26 @@ balloons() {
 	done
 }
 
-swap_in() { virsh dommemstat "$1" 2>/dev/null | awk '$1 == "swap_in" { print $2 }'; }
+# KiB the guest swapped in so far (0 if it does not answer).
+swap_in() { virsh dommemstat "$1" 2>/dev/null | awk '$1 == "swap_in" { k = $2 } END { print k + 0 }'; }
 
-# GETs/s over SECONDS on VM v, after a warm-up.
+hits() { # v: GETs served that found their key, so far
+	redis-cli -h "${ip[$1]}" info stats 2>/dev/null | tr -d '\r' |
+		awk -F: '$1 == "keyspace_hits" { print $2 }' | grep . || echo 0
+}
+
+# GETs/s over SECONDS on VM v, after a warm-up: the server's own count of
+# hits over the wall time (redis-benchmark -l restarts its figures every
+# batch of requests).
 load() { # v
-	local f
-	f=$(mktemp)
+	local h0 h1 t0 t1
 	timeout "$warm" redis-benchmark -h "${ip[$1]}" -t get -r "$keys" -l -c 8 -q >/dev/null 2>&1
-	timeout "$secs" redis-benchmark -h "${ip[$1]}" -t get -r "$keys" -l -c 8 -q > "$f" 2>&1
-	tr '\r' '\n' < "$f" | sed -n 's/.*(overall: \([0-9.]*\)) avg_msec.*/\1/p' | tail -n 1 | grep . || echo 0
-	rm -f "$f"
+	h0=$(hits "$1")
+	t0=$(date +%s.%N)
+	timeout "$secs" redis-benchmark -h "${ip[$1]}" -t get -r "$keys" -l -c 8 -q >/dev/null 2>&1
+	h1=$(hits "$1")
+	t1=$(date +%s.%N)
+	awk -v a="$h0" -v b="$h1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f\n", (b - a) / (e - s) }'
 }
 
 phase() { # mode name v
@@ -139,7 +150,7 @@ phase() { # mode name v
 	rps=$(load "$3")
 	up=$(redis-cli -h "${ip[$3]}" ping 2>/dev/null | grep -c PONG)
 	printf '%-8s %-6s %9.0f %7.1f   %-14s %9d %3s\n' "$1" "$2" "$rps" \
-		"$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$(balloons)" "$(( $(swap_in "$p-$3") - s0 ))" \
+		"$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" "$(balloons)" "$(( ($(swap_in "$p-$3") - s0) / 1024 ))" \
 		"$([ "$up" = 1 ] && echo yes || echo NO)" | tee -a "$results"
 	[ "$up" = 1 ] || grep -ahiE "out of memory|oom-kill|WAVE-EXIT" \
 		"$WAVE_RUNDIR/console/$p-$3.log" 2>/dev/null | tail -n 3 | sed "s/^/  $p-$3: /"
@@ -147,7 +158,7 @@ phase() { # mode name v
 
 say "$data MiB per loaded server ($keys keys), budget $budget MiB, ${secs}s per phase (after ${warm}s)"
 printf '%-8s %-6s %9s %7s   %-14s %9s %3s\n' mode phase "GETs/s" "fill_s" "balloons_MiB" \
-	swap_ins up
+	swapin_MiB up
 for m in ${modes//,/ }; do
 	say "$m: fresh VMs"
 	launch_vms || exit 1

@@ -53,7 +53,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-trial_host_up waved || exit 1
+trial_host_up waved wrk curl || exit 1
 say "launching the server VM and two batch VMs"
 "$bin/wavectl" launch "$here/images/xml/latency-httpd.xml" --name "$p-lat" > "$out" || exit 1
 ip=$(awk '/address/ { print $2 }' "$out")

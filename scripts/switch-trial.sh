@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-trial_host_up wave-switch || exit 1
+trial_host_up wave-switch wrk || exit 1
 "$bin/wavectl" net up ${WAVE_POLL_IDLE:+--poll-idle "$WAVE_POLL_IDLE"} >/dev/null || { say "wave-switch would not start"; exit 1; }
 sw_pid=$(cat "$WAVE_RUNDIR/switch.pid")
 sw_ns() { awk '{ print $1 }' "/proc/$sw_pid/schedstat"; }

@@ -5,11 +5,13 @@
 
 say() { printf '%s: %s\n' "$trial" "$*" >&2; }
 
-# Checks root, wrk and the build (BINARY must be built), then starts
-# libvirtd and the guests' bridge if they are not there.
-trial_host_up() {
+# Checks root, the load tools (TOOL...) and the build (BINARY must be
+# built), then starts libvirtd and the guests' bridge if they are not there.
+trial_host_up() { # BINARY TOOL...
 	[ "$(id -u)" -eq 0 ] || { say "needs root"; return 1; }
-	command -v wrk >/dev/null || { say "wrk missing: run 'make deps'"; return 1; }
+	for t in "${@:2}"; do
+		command -v "$t" >/dev/null || { say "$t missing: run 'make deps'"; return 1; }
+	done
 	[ -x "$bin/$1" ] && [ -f "$here/build/images/initramfs.img" ] ||
 		{ say "build first: make all images"; return 1; }
 	mkdir -p "$WAVE_RUNDIR"

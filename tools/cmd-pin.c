@@ -118,7 +118,7 @@ static int pin_released(virDomainPtr dom, const char *name, const char *what,
 			int maplen)
 {
 	char xml[256], err[512] = "";
-	uint64_t end;
+	uint64_t end, wait = 20 * WAVE_NSEC_PER_MSEC;
 	int busy = 1, ret = -1;
 
 	snprintf(xml, sizeof(xml), "<vm class='%s' weight='%u' managed='no'/>",
@@ -139,8 +139,9 @@ static int pin_released(virDomainPtr dom, const char *name, const char *what,
 		busy = sys_errno() == EBUSY;
 		if (busy && wave_now_ns() >= end)
 			break;
-		if (busy)
-			wave_sleep_ns(20 * WAVE_NSEC_PER_MSEC);
+		if (busy) /* each refusal is a line in libvirtd's log: back off to 320 ms */
+			wave_sleep_ns(wait);
+		wait = wait < 320 * WAVE_NSEC_PER_MSEC ? 2 * wait : wait;
 	}
 	if (ret && busy)
 		wave_err("pin: %s: %s still busy after %.0f s (%s): is waved running and "
