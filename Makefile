@@ -91,7 +91,7 @@ IMAGES     := $(BUILD)/images/vmlinuz $(BUILD)/images/initramfs.img
 # with the others, and again once redis-tools comes.
 IMAGES     += $(if $(wildcard /usr/bin/redis-check-rdb),$(BUILD)/images/initramfs-redis.img)
 
-WAVECTL_SRCS := $(wildcard tools/*.c) $(filter-out bench/dpdk-%.c,$(wildcard bench/*.c))
+WAVECTL_SRCS := $(wildcard tools/*.c) $(filter-out bench/dpdk-%.c %.bpf.c,$(wildcard bench/*.c))
 WAVECTL_OBJS := $(WAVECTL_SRCS:%.c=$(OBJ)/%.o)
 DPDK_SRCS    := $(wildcard bench/dpdk-*.c)
 DPDK_OBJS    := $(DPDK_SRCS:%.c=$(OBJ)/%.o)
@@ -160,6 +160,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 
 $(OBJ)/kvm-hooks/observe-bpf.o: $(BUILD)/kvm-hooks/hooks.skel.h
 $(OBJ)/kvm-hooks/netobs-bpf.o: $(BUILD)/kvm-hooks/nettap.skel.h
+$(OBJ)/bench/bench-wakeup.o: $(BUILD)/bench/waketimer.skel.h
 
 $(LIBVMM): $(VMM_OBJS)
 	$(call say,AR,$@)

@@ -15,6 +15,7 @@ int bench_sched_main(int argc, char **argv);
 int bench_mem_main(int argc, char **argv);
 int bench_net_main(int argc, char **argv);
 int bench_scale_main(int argc, char **argv);
+int bench_wakeup_main(int argc, char **argv);
 
 /* Percentile p (0..1) of n samples; sorts them in place. 0 if n == 0. */
 uint64_t bench_percentile(uint64_t *samples, size_t n, double p);

@@ -24,6 +24,8 @@ static const struct {
 	  bench_net_main },
 	{ "scale", "one agent against 16 to 1000 stand-in vCPUs: CPU, decisions, lag",
 	  bench_scale_main },
+	{ "wakeup", "what a periodic wakeup costs the host: user-space timer vs BPF timer",
+	  bench_wakeup_main },
 };
 
 static void usage(FILE *f)
@@ -50,6 +52,6 @@ static int bench_run(int argc, char **argv)
 
 const struct wavectl_cmd wavectl_bench_cmd = {
 	.name = "bench",
-	.summary = "run a benchmark (channel, loop, sched, mem)",
+	.summary = "run a benchmark (channel, loop, sched, mem, net, scale, wakeup)",
 	.run = bench_run,
 };
