@@ -40,16 +40,6 @@ results=$(mktemp)
 trial=mem-server-trial
 . "$here/scripts/trial-lib.sh"
 
-stop_daemons() {
-	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-	if [ -n "$waved_pid" ]; then
-		kill "$waved_pid" 2>/dev/null
-		wait "$waved_pid" 2>/dev/null
-	fi
-	agent_pid=""
-	waved_pid=""
-}
-
 stop_vms() {
 	"$bin/wavectl" stop $names >/dev/null 2>&1
 }

@@ -32,16 +32,6 @@ out=$(mktemp)
 trial=server-trial
 . "$here/scripts/trial-lib.sh"
 
-stop_daemons() {
-	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-	if [ -n "$waved_pid" ]; then
-		kill "$waved_pid" 2>/dev/null   # waved restores every baseline on SIGTERM
-		wait "$waved_pid" 2>/dev/null
-	fi
-	agent_pid=""
-	waved_pid=""
-}
-
 cleanup() {
 	trap - EXIT INT TERM
 	say "stopping and removing what was started"

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# Sourced by the trial scripts (server-trial.sh, switch-trial.sh): what
+# Sourced by the trial scripts (server-, mem-server-, switch-trial.sh): what
 # they share. The caller sets trial (its name), here (the tree), bin and
 # WAVE_RUNDIR.
 
@@ -17,6 +17,18 @@ trial_host_up() { # BINARY TOOL...
 	mkdir -p "$WAVE_RUNDIR"
 	"$here/scripts/libvirtd.sh" start >/dev/null && "$here/scripts/net.sh" up >/dev/null ||
 		{ say "libvirtd or the bridge would not start"; return 1; }
+}
+
+# Stops wave-agent and waved if running (their pids in agent_pid and
+# waved_pid, cleared): waved restores every baseline on SIGTERM.
+stop_daemons() {
+	[ -n "${agent_pid:-}" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+	if [ -n "${waved_pid:-}" ]; then
+		kill "$waved_pid" 2>/dev/null
+		wait "$waved_pid" 2>/dev/null
+	fi
+	agent_pid=""
+	waved_pid=""
 }
 
 # Stops the bridge and libvirtd if trial_host_up started them.
