@@ -207,12 +207,26 @@ static int reset(const struct bm_cfg *c, enum bm_mode m)
 	return ret ? ret : pause_s(1);
 }
 
-/* Each VM's balloon and QEMU RSS (MiB) from waved's status; 0 where unknown. */
-static void read_balloons(double *balloon, double *rss, double *mem_cpu_s)
-{
-	json_object *vms, *vm, *mem, *status = waved_status(env.rundir, NULL, 0);
+/* waved's memory worker so far: CPU (s), reads by kind, re-arms (see waved's status). */
+struct mm_seen {
+	double cpu_s, reads[3], rearms;
+};
 
-	*mem_cpu_s = status ? waved_num(status, "mem_cpu_s") : 0;
+static const char *const read_keys[3] = { "mem_reads", "mem_quick_reads", "mem_late_reads" };
+
+/* Each VM's balloon and QEMU RSS (MiB) from waved's status; 0 where unknown. */
+static void read_balloons(double *balloon, double *rss, struct mm_seen *mm)
+{
+	json_object *vms, *vm, *mem, *st, *status = waved_status(env.rundir, NULL, 0);
+
+	memset(mm, 0, sizeof(*mm));
+	mm->cpu_s = status ? waved_num(status, "mem_cpu_s") : 0;
+	if (status && json_object_object_get_ex(status, "stats", &st) &&
+	    json_object_object_get_ex(st, "mem_reads", NULL)) {
+		for (int i = 0; i < 3; i++)
+			mm->reads[i] = waved_num(st, read_keys[i]);
+		mm->rearms = waved_num(st, "mem_rearms");
+	}
 	for (unsigned int k = 0; k < BM_NR_VMS; k++) {
 		balloon[k] = rss[k] = 0;
 		if (!status || !json_object_object_get_ex(status, "vms", &vms))
@@ -244,11 +258,12 @@ struct phase_run {
 /* One sample: balloons against the budget, the timeline, and (spike) whether VM 3 has enough again. */
 static void sample(const struct bm_cfg *c, struct phase_run *pr, struct bm_phase_result *out)
 {
-	double balloon[BM_NR_VMS], rss[BM_NR_VMS], sum = 0, cpu;
+	double balloon[BM_NR_VMS], rss[BM_NR_VMS], sum = 0;
 	struct bm_sample *s = out->tl_n < BM_MAX_SAMPLES ? &out->tl[out->tl_n++] : NULL;
+	struct mm_seen mm;
 	struct sc_report last;
 
-	read_balloons(balloon, rss, &cpu);
+	read_balloons(balloon, rss, &mm);
 	for (unsigned int k = 0; k < BM_NR_VMS; k++) {
 		sum += balloon[k];
 		pr->rss_acc += rss[k];
@@ -284,7 +299,8 @@ static int measure_phase(const struct bm_cfg *c, enum bm_phase ph, struct bm_pha
 {
 	struct phase_run pr = { .react_ms = -1 };
 	uint64_t w0 = bench_proc_cpu_ns(waved), a0 = bench_proc_cpu_ns(agent), t_end, t1;
-	double b[BM_NR_VMS], r[BM_NR_VMS], mem0, mem1, work = 0;
+	double b[BM_NR_VMS], r[BM_NR_VMS], work = 0, dt;
+	struct mm_seen mem0, mem1;
 	struct sc_report last;
 	int ret = 0;
 
@@ -324,7 +340,11 @@ static int measure_phase(const struct bm_cfg *c, enum bm_phase ph, struct bm_pha
 	out->rss_sum += pr.rss_n ? pr.rss_acc / pr.rss_n : 0;
 	out->waved_pct_sum += 100.0 * (double)(bench_proc_cpu_ns(waved) - w0) / (double)(t1 - pr.t0);
 	out->agent_pct_sum += 100.0 * (double)(bench_proc_cpu_ns(agent) - a0) / (double)(t1 - pr.t0);
-	out->waved_mem_pct_sum += 100.0 * (mem1 - mem0) * 1e9 / (double)(t1 - pr.t0);
+	dt = (double)(t1 - pr.t0) / 1e9;
+	out->waved_mem_pct_sum += 100.0 * (mem1.cpu_s - mem0.cpu_s) / dt;
+	for (int i = 0; i < 3; i++)
+		out->reads_sum[i] += (mem1.reads[i] - mem0.reads[i]) / dt;
+	out->rearms_sum += (mem1.rearms - mem0.rearms) / dt;
 	/* Never enough again before the phase ended: as bad as it gets. */
 	if (ph == BM_SPIKE)
 		bench_range_add(&out->react_ms, pr.react_ms >= 0 ? pr.react_ms
