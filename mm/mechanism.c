@@ -26,6 +26,7 @@
 
 #include "common/clock.h"
 #include "mm/mechanism.h"
+#include "mm/mechanism-procfs.h"
 
 #define MM_MAX_RESULTS 64
 /*
@@ -64,16 +65,6 @@
 #define MM_LATE_STEP_MS   40
 #define MM_LATE_TRIES     8
 #define MM_REARM_AFTER    3
-
-/*
- * A kernel file read again every turn: opened once and read from offset 0
- * each time (procfs and cgroup files render afresh at offset 0), which
- * spares a path walk and two syscalls a read. The worker's only.
- */
-struct kfile {
-	int fd;                  /* -1: not open */
-	char path[256];
-};
 
 struct mm_slot {
 	/* owner, under the lock */
@@ -127,82 +118,6 @@ struct mm {
 	struct mm_stats poll_st[MM_MAX_VMS];
 	int poll_fresh[MM_MAX_VMS];
 };
-
-int mm_psi_parse(const char *text, uint64_t *some_us, uint64_t *full_us)
-{
-	const char *some = strstr(text, "some "), *full = strstr(text, "full ");
-	const char *t;
-
-	*some_us = *full_us = 0;
-	if (!some || !(t = strstr(some, "total=")) || sscanf(t, "total=%" SCNu64, some_us) != 1)
-		return -EINVAL;
-	/* Old kernels have no "full" line for memory: some only. */
-	if (full && (t = strstr(full, "total=")) && sscanf(t, "total=%" SCNu64, full_us) != 1)
-		return -EINVAL;
-	return 0;
-}
-
-/* Reads f (opening it as path if it is not, or names another) into buf; -errno on failure. */
-static int kfile_read(struct kfile *f, const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-
-	if (f->fd >= 0 && strcmp(f->path, path)) {
-		close(f->fd);
-		f->fd = -1;
-	}
-	if (f->fd < 0) {
-		if ((f->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			return -errno;
-		snprintf(f->path, sizeof(f->path), "%s", path);
-	}
-	if ((n = pread(f->fd, buf, len - 1, 0)) < 0) {
-		n = -errno;
-		close(f->fd);
-		f->fd = -1;
-		return (int)n;
-	}
-	buf[n] = '\0';
-	return 0;
-}
-
-static void kfile_close(struct kfile *f)
-{
-	if (f->fd >= 0)
-		close(f->fd);
-	f->fd = -1;
-}
-
-static int read_psi(struct kfile *f, const char *path, uint64_t *some, uint64_t *full)
-{
-	char buf[512];
-	int ret = kfile_read(f, path, buf, sizeof(buf));
-
-	return ret ? ret : mm_psi_parse(buf, some, full);
-}
-
-/* A "Key:   N kB" line of /proc/meminfo, or 0. */
-static uint64_t meminfo_kib(const char *text, const char *key)
-{
-	const char *p = strstr(text, key);
-
-	return p ? strtoull(p + strlen(key), NULL, 10) : 0;
-}
-
-static void read_host(struct mm *m, struct mm_host *h)
-{
-	char buf[4096];
-
-	memset(h, 0, sizeof(*h));
-	if (!kfile_read(&m->meminfo, "/proc/meminfo", buf, sizeof(buf))) {
-		h->total_kib = meminfo_kib(buf, "MemTotal:");
-		h->avail_kib = meminfo_kib(buf, "MemAvailable:");
-	}
-	if (h->avail_kib > h->total_kib)
-		h->avail_kib = h->total_kib;
-	if (read_psi(&m->host_psi, "/proc/pressure/memory", &h->psi_some_us, &h->psi_full_us))
-		h->psi_some_us = h->psi_full_us = 0;
-}
 
 static uint32_t kib32(unsigned long long v)
 {
@@ -343,7 +258,7 @@ static void read_stats(struct mm_slot *s, const char *psi, const struct mm_host 
 		out->psi_full_us = s->posted.psi_full_us;
 		return;
 	}
-	out->psi_vm = psi[0] && !read_psi(&s->psi_file, psi, &out->psi_some_us, &out->psi_full_us);
+	out->psi_vm = psi[0] && !mm_read_psi(&s->psi_file, psi, &out->psi_some_us, &out->psi_full_us);
 	if (!out->psi_vm) {
 		out->psi_some_us = host->psi_some_us;
 		out->psi_full_us = host->psi_full_us;
@@ -399,7 +314,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 	int moving = 0;
 
 	if (full)
-		read_host(m, &host);
+		mm_read_host(&m->meminfo, &m->host_psi, &host);
 
 	for (unsigned int k = 0; k < MM_MAX_VMS; k++) {
 		struct mm_slot *s = &m->s[k];
@@ -667,10 +582,10 @@ void mm_close(struct mm *m)
 	for (unsigned int k = 0; k < MM_MAX_VMS; k++) {
 		if (m->s[k].dom)
 			virDomainFree(m->s[k].dom);
-		kfile_close(&m->s[k].psi_file);
+		mm_kfile_close(&m->s[k].psi_file);
 	}
-	kfile_close(&m->meminfo);
-	kfile_close(&m->host_psi);
+	mm_kfile_close(&m->meminfo);
+	mm_kfile_close(&m->host_psi);
 	if (m->conn)
 		virConnectClose(m->conn);
 	close(m->efd);
