@@ -38,8 +38,9 @@ struct bm_phase_result {
 	struct bench_range react_ms;    /* spike: from the rise to enough memory again, each run
 					 * (BM_NEVER_MS: not before the phase ended) */
 	double waved_pct_sum, agent_pct_sum, waved_mem_pct_sum;
-	/* waved's memory reads a second (mem_reads, mem_quick_reads, mem_late_reads), re-arms */
-	double reads_sum[3], rearms_sum;
+	/* waved's memory reads a second (mem_reads, mem_quick_reads, mem_late_reads,
+	 * mem_bulk_reads), re-arms */
+	double reads_sum[4], rearms_sum;
 	struct bm_sample tl[BM_MAX_SAMPLES]; /* the last run's timeline */
 	unsigned int tl_n;
 };

@@ -92,6 +92,8 @@ static json_object *phase_json(const struct bm_phase_result *p, int spike)
 			       json_object_new_double(bm_mean(p, p->reads_sum[1])));
 	json_object_object_add(o, "mem_late_reads_per_s",
 			       json_object_new_double(bm_mean(p, p->reads_sum[2])));
+	json_object_object_add(o, "mem_bulk_reads_per_s",
+			       json_object_new_double(bm_mean(p, p->reads_sum[3])));
 	json_object_object_add(o, "mem_rearms_per_s", json_object_new_double(bm_mean(p, p->rearms_sum)));
 	json_object_object_add(o, "runs", json_object_new_int((int)p->reps));
 	return o;

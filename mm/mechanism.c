@@ -26,9 +26,9 @@
 
 #include "common/clock.h"
 #include "mm/mechanism.h"
+#include "mm/mechanism-int.h"
 #include "mm/mechanism-procfs.h"
 
-#define MM_MAX_RESULTS 64
 /*
  * A balloon shrinking by MM_MOVING_KIB or more to a target set here is
  * read every period / MM_MOVING_DIV until it gets there (or MM_MOVING_MS
@@ -41,7 +41,6 @@
 #define MM_MOVING_DIV 4
 #define MM_MOVING_MS  5000
 #define MM_MOVING_KIB (32 * 1024)
-#define MM_MAX_EVERY_MS 10000
 /*
  * Reads follow the guests' reports. A guest reports when QEMU's statistics
  * timer fires, which QEMU re-arms a period after each report arrives, so
@@ -65,213 +64,6 @@
 #define MM_LATE_STEP_MS   40
 #define MM_LATE_TRIES     8
 #define MM_REARM_AFTER    3
-
-struct mm_slot {
-	/* owner, under the lock */
-	int used;
-	unsigned int gen;
-	char uuid[40], psi[256];
-	int want;                /* a target asked for, not yet taken by the worker */
-	int busy;                /* a target asked for, its result not yet handed over */
-	uint32_t want_kib;
-	uint64_t cookie;
-	struct mm_stats st;      /* worker posts, owner collects when fresh */
-	int fresh;
-	/* worker only */
-	unsigned int wgen;
-	virDomainPtr dom;
-	int balloon;
-	char why[128];
-	int64_t seen_update;     /* the guest's stamp last read, the read time before it, and */
-	uint64_t made_after_ms, last_read_ms; /* ... the last read's (see mm_stats.made_after_ms) */
-	uint32_t last_actual_kib; /* the balloon at the last read */
-	int64_t cycle_update;    /* the guest's stamp at the last full read (or late read that saw it) */
-	int late;                /* its report due at the last full read is not in yet */
-	int quiet;               /* ... nor after MM_LATE_TRIES: not waited for until it reports */
-	int quiet_posted;        /* quiet, as the owner's side sees it (under the lock) */
-	uint32_t used_kib;       /* see mm_stats.used_kib */
-	struct kfile psi_file;
-	struct mm_stats posted;  /* what was last handed to the owner */
-	uint32_t max_kib;        /* the domain's maximum, and when it was read */
-	uint64_t max_read_ms;
-	uint32_t moving_kib;     /* a target set here that the balloon has not reached */
-	uint64_t moving_until;   /* ... watched until then (ms, monotonic) */
-};
-
-struct mm {
-	pthread_t thr;
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	int efd, stop, work;
-	char uri[256];
-	unsigned int period_ms;
-	int realign;             /* the worker's: re-arm every guest's statistics timer at the end of this cycle */
-	virConnectPtr conn;      /* the worker's */
-	struct mm_slot s[MM_MAX_VMS];
-	struct mm_result res[MM_MAX_RESULTS];
-	unsigned int nres;
-	struct mm_host host;
-	int host_fresh;
-	struct mm_counters cnt;  /* the worker's, under the lock (quiet_vms: counted when asked) */
-	struct kfile meminfo, host_psi; /* the worker's */
-	/* the owner's, for mm_poll */
-	struct mm_stats poll_st[MM_MAX_VMS];
-	int poll_fresh[MM_MAX_VMS];
-};
-
-static uint32_t kib32(unsigned long long v)
-{
-	return v >= MM_NONE ? MM_NONE - 1 : (uint32_t)v;
-}
-
-/* libvirt's last error on this thread as an errno and a line. */
-static int virt_err(char *why, size_t len)
-{
-	virErrorPtr e = virGetLastError();
-	int err = EIO;
-
-	if (e && (e->code == VIR_ERR_INVALID_ARG || e->code == VIR_ERR_CONFIG_UNSUPPORTED))
-		err = EINVAL;
-	else if (e && e->code == VIR_ERR_NO_DOMAIN)
-		err = ENOENT;
-	else if (e && e->code == VIR_ERR_OPERATION_INVALID)
-		err = EPERM;
-	snprintf(why, len, "%s", e && e->message ? e->message : "libvirt failed");
-	return err;
-}
-
-/* The worker's view of slot k: the domain looked up, its statistics period set. */
-static int slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigned int gen)
-{
-	if (s->dom && s->wgen == gen)
-		return 0;
-	if (s->dom)
-		virDomainFree(s->dom);
-	s->dom = NULL;
-	if (s->wgen != gen) { /* another VM in the slot: nothing of the last one's holds */
-		s->seen_update = 0;
-		s->made_after_ms = s->last_read_ms = 0;
-		s->last_actual_kib = s->used_kib = MM_NONE;
-		s->cycle_update = 0;
-		s->late = s->quiet = 0;
-		m->realign = 1; /* its timer has a phase of its own: re-arm it with the others */
-		s->moving_kib = s->max_kib = 0;
-		memset(&s->posted, 0, sizeof(s->posted));
-	}
-	s->wgen = gen;
-	s->why[0] = '\0';
-	if (!m->conn || !(s->dom = virDomainLookupByUUIDString(m->conn, uuid))) {
-		if (m->conn)
-			virt_err(s->why, sizeof(s->why));
-		else
-			snprintf(s->why, sizeof(s->why), "no libvirt connection");
-		return -ENOENT;
-	}
-	/* A balloon without statistics, or none at all, is not managed. */
-	s->balloon = virDomainSetMemoryStatsPeriod(s->dom, (int)(m->period_ms + 999) / 1000,
-						   VIR_DOMAIN_AFFECT_LIVE) == 0;
-	if (!s->balloon)
-		virt_err(s->why, sizeof(s->why));
-	return 0;
-}
-
-/* A call on the domain failed: why, in out, and the domain let go (looked up again next time: it may be gone). */
-static void let_go(struct mm_slot *s, struct mm_stats *out)
-{
-	virt_err(out->why, sizeof(out->why));
-	virDomainFree(s->dom);
-	s->dom = NULL;
-}
-
-/*
- * The domain's maximum, read again every MM_MAX_EVERY_MS (it changes only
- * with memory hotplug); 0, or -1 with the domain let go (let_go).
- */
-static int read_max(struct mm_slot *s, uint64_t now, struct mm_stats *out)
-{
-	unsigned long max;
-
-	if (s->max_kib && now < s->max_read_ms + MM_MAX_EVERY_MS)
-		return 0;
-	if ((max = virDomainGetMaxMemory(s->dom)) == 0) {
-		let_go(s, out);
-		return -1;
-	}
-	s->max_kib = kib32(max);
-	s->max_read_ms = now;
-	return 0;
-}
-
-/*
- * Fills out from the domain: its balloon as it is now and the guest's
- * last statistics, one call (virDomainMemoryStats: QEMU's query-balloon
- * and guest-stats). Not the bulk statistics (virConnectGetAllDomainStats),
- * one call for every domain: their balloon.current is libvirt's copy,
- * moved by QEMU's BALLOON_CHANGE events, which QEMU sends at most once a
- * second, so a balloon on the move reads up to a second old there (seen:
- * 511 MiB while the guest was already down to 210), and the guest's use,
- * the balloon less what the guest has free, came out wrong by what it
- * moved meanwhile. host: this turn's read of the host, whose pressure
- * stands in where the VM has none of its own, or NULL on a quick read (a
- * balloon on the move: the pressure as read last).
- */
-static void read_stats(struct mm_slot *s, const char *psi, const struct mm_host *host,
-		       uint64_t now, struct mm_stats *out)
-{
-	virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
-	int n;
-
-	memset(out, 0, sizeof(*out));
-	out->actual_kib = out->available_kib = out->usable_kib = out->unused_kib = MM_NONE;
-	out->caches_kib = out->rss_kib = out->major_faults = out->minor_faults = MM_NONE;
-	out->swap_in_kib = out->swap_out_kib = MM_NONE;
-	out->balloon = s->balloon;
-	snprintf(out->why, sizeof(out->why), "%s", s->why);
-	if (read_max(s, now, out))
-		return; /* max_kib 0: nothing known */
-	if ((n = virDomainMemoryStats(s->dom, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0)) < 0) {
-		let_go(s, out);
-		return;
-	}
-	out->max_kib = s->max_kib;
-	for (int i = 0; i < n; i++) {
-		unsigned long long v = ms[i].val;
-
-		switch (ms[i].tag) {
-		case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON: out->actual_kib = kib32(v); break;
-		case VIR_DOMAIN_MEMORY_STAT_AVAILABLE: out->available_kib = kib32(v); break;
-		case VIR_DOMAIN_MEMORY_STAT_USABLE: out->usable_kib = kib32(v); break;
-		case VIR_DOMAIN_MEMORY_STAT_UNUSED: out->unused_kib = kib32(v); break;
-		case VIR_DOMAIN_MEMORY_STAT_DISK_CACHES: out->caches_kib = kib32(v); break;
-		case VIR_DOMAIN_MEMORY_STAT_RSS: out->rss_kib = kib32(v); break;
-		case VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT: out->major_faults = (uint32_t)v; break;
-		case VIR_DOMAIN_MEMORY_STAT_MINOR_FAULT: out->minor_faults = (uint32_t)v; break;
-		case VIR_DOMAIN_MEMORY_STAT_SWAP_IN: out->swap_in_kib = (uint32_t)v; break;
-		case VIR_DOMAIN_MEMORY_STAT_SWAP_OUT: out->swap_out_kib = (uint32_t)v; break;
-		case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE: out->last_update = (int64_t)v; break;
-		default: break;
-		}
-	}
-	if (!host) {
-		out->psi_vm = s->posted.psi_vm;
-		out->psi_some_us = s->posted.psi_some_us;
-		out->psi_full_us = s->posted.psi_full_us;
-		return;
-	}
-	out->psi_vm = psi[0] && !mm_read_psi(&s->psi_file, psi, &out->psi_some_us, &out->psi_full_us);
-	if (!out->psi_vm) {
-		out->psi_some_us = host->psi_some_us;
-		out->psi_full_us = host->psi_full_us;
-	}
-}
-
-uint32_t mm_used_then(uint32_t was_kib, uint32_t is_kib, uint32_t usable_kib)
-{
-	if (was_kib == MM_NONE || is_kib == MM_NONE || usable_kib == MM_NONE ||
-	    was_kib >= is_kib + 1024 || is_kib >= was_kib + 1024 || usable_kib >= is_kib)
-		return MM_NONE;
-	return is_kib - usable_kib;
-}
 
 static void post_result(struct mm *m, unsigned int k, uint64_t cookie, uint32_t kib, int err,
 			const char *why)
@@ -309,18 +101,21 @@ enum mm_read { MM_READ_NONE, MM_READ_LATE, MM_READ_QUICK, MM_READ_FULL };
 static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 {
 	int read_due = read != MM_READ_NONE, full = read == MM_READ_FULL;
+	struct mm_bulk bulk[MM_MAX_VMS];
 	struct mm_host host;
 	struct mm_stats st;
 	int moving = 0;
 
-	if (full)
+	if (full) {
 		mm_read_host(&m->meminfo, &m->host_psi, &host);
+		mm_read_bulk(m, bulk);
+	}
 
 	for (unsigned int k = 0; k < MM_MAX_VMS; k++) {
 		struct mm_slot *s = &m->s[k];
 		char uuid[40], psi[256], why[128] = "";
 		unsigned int gen;
-		int want, was_late, err = 0;
+		int want, was_late, from_bulk = 0, err = 0;
 		uint32_t kib;
 		uint64_t cookie;
 
@@ -346,10 +141,10 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 			      (read == MM_READ_QUICK && !s->moving_kib && !s->late)))
 			continue;
 		was_late = s->late; /* read again for that, or for a balloon on the move */
-		if (slot_ready(m, s, uuid, gen))
+		if (mm_slot_ready(m, s, uuid, gen))
 			err = ENOENT;
 		if (want && !err && virDomainSetMemoryFlags(s->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
-			err = virt_err(why, sizeof(why));
+			err = mm_virt_err(why, sizeof(why));
 		/* A large shrink leaves room a neighbour may wait for (a growth frees none). */
 		if (want && !err && s->posted.actual_kib != MM_NONE &&
 		    kib + MM_MOVING_KIB <= s->posted.actual_kib) {
@@ -359,7 +154,15 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		if (read_due && s->dom) {
 			uint64_t t = mono_ms();
 
-			read_stats(s, psi, full ? &host : NULL, t, &st);
+			if (full && !want && bulk[k].ok && mm_near(bulk[k].st.actual_kib, s->last_actual_kib)) {
+				st = bulk[k].st;
+				s->max_kib = st.max_kib;
+				mm_read_pressure(s, psi, &host, &st);
+				from_bulk = 1;
+			} else {
+				mm_read_stats(s, psi, full ? &host : NULL, t, &st);
+				s->rest = !want && mm_near(st.actual_kib, s->last_actual_kib);
+			}
 			if (st.last_update != s->seen_update) {
 				s->seen_update = st.last_update;
 				s->made_after_ms = s->last_read_ms ? s->last_read_ms
@@ -401,6 +204,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		}
 		moving |= s->moving_kib != 0;
 		*late |= read_due && s->dom && s->late;
+		m->cnt.bulk_reads += from_bulk;
 		if (read_due && s->dom && full)
 			m->cnt.full_reads++;
 		else if (read_due && s->dom)

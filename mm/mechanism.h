@@ -123,6 +123,7 @@ void mm_poll(struct mm *m, const struct mm_cb *cb, void *arg);
  */
 struct mm_counters {
 	uint64_t full_reads;  /* VMs read at the period's read */
+	uint64_t bulk_reads;  /* ... of them, read together in one call (at rest) */
 	uint64_t quick_reads; /* VMs read again while their balloon moved */
 	uint64_t late_reads;  /* VMs read again because their report was late */
 	uint64_t rearms;      /* times every guest's statistics timer was re-armed */

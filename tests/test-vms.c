@@ -429,6 +429,8 @@ static void memory_reads_follow_the_guests_reports(void **state)
 	assert_int_equal(test_wait_status_stat_above(rundir, "mem_reads", 6, 20), 0);
 	assert_int_equal(test_wait_status_stat_above(rundir, "mem_rearms", 0, 10), 0);
 	assert_int_equal(test_status_stat(rundir, "mem_quiet_vms"), 0);
+	/* Two balloons at rest: read together, in one call. */
+	assert_int_equal(test_wait_status_stat_above(rundir, "mem_bulk_reads", 2, 10), 0);
 
 	rearms = test_status_stat(rundir, "mem_rearms");
 	late = test_status_stat(rundir, "mem_late_reads");

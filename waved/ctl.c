@@ -314,6 +314,7 @@ static json_object *status_json(const struct waved *w)
 
 		mm_get_counters(w->mm, &mc);
 		json_object_object_add(st, "mem_reads", json_object_new_int64((int64_t)mc.full_reads));
+		json_object_object_add(st, "mem_bulk_reads", json_object_new_int64((int64_t)mc.bulk_reads));
 		json_object_object_add(st, "mem_quick_reads",
 				       json_object_new_int64((int64_t)mc.quick_reads));
 		json_object_object_add(st, "mem_late_reads",
