@@ -36,7 +36,7 @@ struct mm_slot {
 	int64_t seen_update;     /* the guest's stamp last read, the read time before it, and */
 	uint64_t made_after_ms, last_read_ms; /* ... the last read's (see mm_stats.made_after_ms) */
 	uint32_t last_actual_kib; /* the balloon at the last read */
-	int rest;                /* it stood still over the last two live reads, no target since */
+	int rest;                /* stood still from one full read to the next, no target or move seen since */
 	int64_t cycle_update;    /* the guest's stamp at the last full read (or late read that saw it) */
 	int late;                /* its report due at the last full read is not in yet */
 	int quiet;               /* ... nor after MM_LATE_TRIES: not waited for until it reports */

@@ -223,7 +223,7 @@ static void bulk_fill(const struct mm_slot *s, const virDomainStatsRecordPtr r, 
  * The statistics of every VM whose balloon is at rest, in one call
  * (virDomainListGetStats: measured 148 us of client CPU for three guests
  * against 586 us for three virDomainMemoryStats). Its balloon.current is
- * libvirt's copy, moved by QEMU's BALLOON_CHANGE events (see read_stats):
+ * libvirt's copy, moved by QEMU's BALLOON_CHANGE events (see mm_read_stats):
  * right for a balloon at rest, and one that starts moving shows at once
  * (QEMU sends the first change of a quiet balloon without delay), so a
  * size other than the last one read sends the VM to a read of its own.

@@ -11,8 +11,6 @@
  * attached something else there since it last looked.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,8 +89,9 @@ static uint64_t mono_ms(void)
 enum mm_read { MM_READ_NONE, MM_READ_LATE, MM_READ_QUICK, MM_READ_FULL };
 
 /*
- * One turn: the targets asked for, then (if due) every VM's memory, one
- * call per VM (see read_stats). Returns whether a balloon is still on the
+ * One turn: the targets asked for, then (if due) every VM's memory: the
+ * balloons at rest in one call (mm_read_bulk), the others one call each
+ * (mm_read_stats). Returns whether a balloon is still on the
  * move (see MM_MOVING_DIV); sets *news if it handed the owner anything (a
  * result, or statistics that changed: the owner is not woken for the same
  * numbers again), and *late if a guest's report due at the last full read
@@ -104,10 +103,12 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 	struct mm_bulk bulk[MM_MAX_VMS];
 	struct mm_host host;
 	struct mm_stats st;
+	uint64_t t_bulk = 0;
 	int moving = 0;
 
 	if (full) {
 		mm_read_host(&m->meminfo, &m->host_psi, &host);
+		t_bulk = mono_ms(); /* the read's time, not when the loop gets to a VM */
 		mm_read_bulk(m, bulk);
 	}
 
@@ -141,6 +142,8 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 			      (read == MM_READ_QUICK && !s->moving_kib && !s->late)))
 			continue;
 		was_late = s->late; /* read again for that, or for a balloon on the move */
+		if (want)
+			s->rest = 0; /* it may move now: read alone until it stands still again */
 		if (mm_slot_ready(m, s, uuid, gen))
 			err = ENOENT;
 		if (want && !err && virDomainSetMemoryFlags(s->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
@@ -154,14 +157,21 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		if (read_due && s->dom) {
 			uint64_t t = mono_ms();
 
-			if (full && !want && bulk[k].ok && mm_near(bulk[k].st.actual_kib, s->last_actual_kib)) {
+			if (full && !want && !s->moving_kib && bulk[k].ok &&
+			    mm_near(bulk[k].st.actual_kib, s->last_actual_kib)) {
+				t = t_bulk;
 				st = bulk[k].st;
 				s->max_kib = st.max_kib;
 				mm_read_pressure(s, psi, &host, &st);
 				from_bulk = 1;
 			} else {
 				mm_read_stats(s, psi, full ? &host : NULL, t, &st);
-				s->rest = !want && mm_near(st.actual_kib, s->last_actual_kib);
+				/*
+				 * At rest: it stood still over a period (full reads) with no
+				 * target since. The quick and late reads, tens of ms apart,
+				 * would take a slow creep for rest: they only clear it.
+				 */
+				s->rest = mm_near(st.actual_kib, s->last_actual_kib) && (full || s->rest);
 			}
 			if (st.last_update != s->seen_update) {
 				s->seen_update = st.last_update;
