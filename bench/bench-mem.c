@@ -209,11 +209,11 @@ static int reset(const struct bm_cfg *c, enum bm_mode m)
 
 /* waved's memory worker so far: CPU (s), reads by kind, re-arms (see waved's status). */
 struct mm_seen {
-	double cpu_s, reads[4], rearms;
+	double cpu_s, reads[BM_NR_READS], rearms;
 };
 
-static const char *const read_keys[4] = { "mem_reads", "mem_quick_reads", "mem_late_reads",
-					  "mem_bulk_reads" };
+const char *const bm_read_keys[BM_NR_READS] = { "mem_reads", "mem_quick_reads",
+						 "mem_late_reads", "mem_bulk_reads" };
 
 /* Each VM's balloon and QEMU RSS (MiB) from waved's status; 0 where unknown. */
 static void read_balloons(double *balloon, double *rss, struct mm_seen *mm)
@@ -224,8 +224,8 @@ static void read_balloons(double *balloon, double *rss, struct mm_seen *mm)
 	mm->cpu_s = status ? waved_num(status, "mem_cpu_s") : 0;
 	if (status && json_object_object_get_ex(status, "stats", &st) &&
 	    json_object_object_get_ex(st, "mem_reads", NULL)) {
-		for (int i = 0; i < 4; i++)
-			mm->reads[i] = waved_num(st, read_keys[i]);
+		for (int i = 0; i < BM_NR_READS; i++)
+			mm->reads[i] = waved_num(st, bm_read_keys[i]);
 		mm->rearms = waved_num(st, "mem_rearms");
 	}
 	for (unsigned int k = 0; k < BM_NR_VMS; k++) {
@@ -343,7 +343,7 @@ static int measure_phase(const struct bm_cfg *c, enum bm_phase ph, struct bm_pha
 	out->agent_pct_sum += 100.0 * (double)(bench_proc_cpu_ns(agent) - a0) / (double)(t1 - pr.t0);
 	dt = (double)(t1 - pr.t0) / 1e9;
 	out->waved_mem_pct_sum += 100.0 * (mem1.cpu_s - mem0.cpu_s) / dt;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < BM_NR_READS; i++)
 		out->reads_sum[i] += (mem1.reads[i] - mem0.reads[i]) / dt;
 	out->rearms_sum += (mem1.rearms - mem0.rearms) / dt;
 	/* Never enough again before the phase ended: as bad as it gets. */

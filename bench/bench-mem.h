@@ -15,6 +15,9 @@ enum bm_mode { BM_STATIC = 0, BM_NONE, BM_OFFLOAD, BM_ONHOST, BM_NR_MODES };
 enum bm_phase { BM_SKEW = 0, BM_SHIFT, BM_SPIKE, BM_NR_PHASES };
 
 extern const char *const bm_mode_names[BM_NR_MODES];
+/* waved's status counters of its memory reads, by kind (reported as KEY_per_s). */
+#define BM_NR_READS 4
+extern const char *const bm_read_keys[BM_NR_READS];
 extern const char *const bm_phase_names[BM_NR_PHASES];
 
 #define BM_NR_VMS 3
@@ -38,9 +41,7 @@ struct bm_phase_result {
 	struct bench_range react_ms;    /* spike: from the rise to enough memory again, each run
 					 * (BM_NEVER_MS: not before the phase ended) */
 	double waved_pct_sum, agent_pct_sum, waved_mem_pct_sum;
-	/* waved's memory reads a second (mem_reads, mem_quick_reads, mem_late_reads,
-	 * mem_bulk_reads), re-arms */
-	double reads_sum[4], rearms_sum;
+	double reads_sum[BM_NR_READS], rearms_sum; /* waved's reads a second, by kind; re-arms */
 	struct bm_sample tl[BM_MAX_SAMPLES]; /* the last run's timeline */
 	unsigned int tl_n;
 };

@@ -87,13 +87,10 @@ static json_object *phase_json(const struct bm_phase_result *p, int spike)
 			       json_object_new_double(bm_mean(p, p->waved_mem_pct_sum)));
 	json_object_object_add(o, "agent_cpu_pct", json_object_new_double(bm_mean(p, p->agent_pct_sum)));
 	/* What the memory CPU went on: libvirt reads of one VM a second, by kind, and re-arms. */
-	json_object_object_add(o, "mem_reads_per_s", json_object_new_double(bm_mean(p, p->reads_sum[0])));
-	json_object_object_add(o, "mem_quick_reads_per_s",
-			       json_object_new_double(bm_mean(p, p->reads_sum[1])));
-	json_object_object_add(o, "mem_late_reads_per_s",
-			       json_object_new_double(bm_mean(p, p->reads_sum[2])));
-	json_object_object_add(o, "mem_bulk_reads_per_s",
-			       json_object_new_double(bm_mean(p, p->reads_sum[3])));
+	for (int i = 0; i < BM_NR_READS; i++) {
+		snprintf(buf, sizeof(buf), "%s_per_s", bm_read_keys[i]);
+		json_object_object_add(o, buf, json_object_new_double(bm_mean(p, p->reads_sum[i])));
+	}
 	json_object_object_add(o, "mem_rearms_per_s", json_object_new_double(bm_mean(p, p->rearms_sum)));
 	json_object_object_add(o, "runs", json_object_new_int((int)p->reps));
 	return o;

@@ -113,6 +113,25 @@ static void stats_init(const struct mm_slot *s, struct mm_stats *out)
 	snprintf(out->why, sizeof(out->why), "%s", s->why);
 }
 
+/* One statistic into out, by its libvirt tag (the live call's and the bulk call's alike). */
+static void stat_set(struct mm_stats *out, int tag, unsigned long long v)
+{
+	switch (tag) {
+	case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON: out->actual_kib = kib32(v); break;
+	case VIR_DOMAIN_MEMORY_STAT_AVAILABLE: out->available_kib = kib32(v); break;
+	case VIR_DOMAIN_MEMORY_STAT_USABLE: out->usable_kib = kib32(v); break;
+	case VIR_DOMAIN_MEMORY_STAT_UNUSED: out->unused_kib = kib32(v); break;
+	case VIR_DOMAIN_MEMORY_STAT_DISK_CACHES: out->caches_kib = kib32(v); break;
+	case VIR_DOMAIN_MEMORY_STAT_RSS: out->rss_kib = kib32(v); break;
+	case VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT: out->major_faults = (uint32_t)v; break;
+	case VIR_DOMAIN_MEMORY_STAT_MINOR_FAULT: out->minor_faults = (uint32_t)v; break;
+	case VIR_DOMAIN_MEMORY_STAT_SWAP_IN: out->swap_in_kib = (uint32_t)v; break;
+	case VIR_DOMAIN_MEMORY_STAT_SWAP_OUT: out->swap_out_kib = (uint32_t)v; break;
+	case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE: out->last_update = (int64_t)v; break;
+	default: break;
+	}
+}
+
 /*
  * Fills out from the domain: its balloon as it is now and the guest's
  * last statistics, one call (virDomainMemoryStats: QEMU's query-balloon
@@ -140,24 +159,8 @@ void mm_read_stats(struct mm_slot *s, const char *psi, const struct mm_host *hos
 		return;
 	}
 	out->max_kib = s->max_kib;
-	for (int i = 0; i < n; i++) {
-		unsigned long long v = ms[i].val;
-
-		switch (ms[i].tag) {
-		case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON: out->actual_kib = kib32(v); break;
-		case VIR_DOMAIN_MEMORY_STAT_AVAILABLE: out->available_kib = kib32(v); break;
-		case VIR_DOMAIN_MEMORY_STAT_USABLE: out->usable_kib = kib32(v); break;
-		case VIR_DOMAIN_MEMORY_STAT_UNUSED: out->unused_kib = kib32(v); break;
-		case VIR_DOMAIN_MEMORY_STAT_DISK_CACHES: out->caches_kib = kib32(v); break;
-		case VIR_DOMAIN_MEMORY_STAT_RSS: out->rss_kib = kib32(v); break;
-		case VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT: out->major_faults = (uint32_t)v; break;
-		case VIR_DOMAIN_MEMORY_STAT_MINOR_FAULT: out->minor_faults = (uint32_t)v; break;
-		case VIR_DOMAIN_MEMORY_STAT_SWAP_IN: out->swap_in_kib = (uint32_t)v; break;
-		case VIR_DOMAIN_MEMORY_STAT_SWAP_OUT: out->swap_out_kib = (uint32_t)v; break;
-		case VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE: out->last_update = (int64_t)v; break;
-		default: break;
-		}
-	}
+	for (int i = 0; i < n; i++)
+		stat_set(out, ms[i].tag, ms[i].val);
 	mm_read_pressure(s, psi, host, out);
 }
 
@@ -183,40 +186,41 @@ int mm_near(uint32_t a, uint32_t b)
 	return a != MM_NONE && b != MM_NONE && a < b + 1024 && b < a + 1024;
 }
 
-static int bulk_field(const virDomainStatsRecordPtr r, const char *name, unsigned long long *v)
-{
-	return virTypedParamsGetULLong(r->params, r->nparams, name, v) == 1;
-}
+/* The bulk call's names for the statistics; without the required ones a VM is read alone. */
+static const struct {
+	int tag;
+	const char *name;
+	int required;
+} bulk_names[] = {
+	{ VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON, "balloon.current", 1 },
+	{ VIR_DOMAIN_MEMORY_STAT_AVAILABLE, "balloon.available", 1 },
+	{ VIR_DOMAIN_MEMORY_STAT_USABLE, "balloon.usable", 1 },
+	{ VIR_DOMAIN_MEMORY_STAT_LAST_UPDATE, "balloon.last-update", 1 },
+	{ VIR_DOMAIN_MEMORY_STAT_UNUSED, "balloon.unused", 0 },
+	{ VIR_DOMAIN_MEMORY_STAT_DISK_CACHES, "balloon.disk_caches", 0 },
+	{ VIR_DOMAIN_MEMORY_STAT_RSS, "balloon.rss", 0 },
+	{ VIR_DOMAIN_MEMORY_STAT_MAJOR_FAULT, "balloon.major_fault", 0 },
+	{ VIR_DOMAIN_MEMORY_STAT_MINOR_FAULT, "balloon.minor_fault", 0 },
+	{ VIR_DOMAIN_MEMORY_STAT_SWAP_IN, "balloon.swap_in", 0 },
+	{ VIR_DOMAIN_MEMORY_STAT_SWAP_OUT, "balloon.swap_out", 0 },
+};
 
 static void bulk_fill(const struct mm_slot *s, const virDomainStatsRecordPtr r, struct mm_bulk *b)
 {
-	unsigned long long cur, max, avail, usable, upd, v;
+	unsigned long long v;
 
 	stats_init(s, &b->st);
-	b->ok = bulk_field(r, "balloon.current", &cur) && bulk_field(r, "balloon.maximum", &max) &&
-		bulk_field(r, "balloon.available", &avail) &&
-		bulk_field(r, "balloon.usable", &usable) && bulk_field(r, "balloon.last-update", &upd);
-	if (!b->ok)
-		return; /* no guest statistics (NOWAIT: a job held the domain): read it alone */
-	b->st.actual_kib = kib32(cur);
-	b->st.max_kib = kib32(max);
-	b->st.available_kib = kib32(avail);
-	b->st.usable_kib = kib32(usable);
-	b->st.last_update = (int64_t)upd;
-	if (bulk_field(r, "balloon.unused", &v))
-		b->st.unused_kib = kib32(v);
-	if (bulk_field(r, "balloon.disk_caches", &v))
-		b->st.caches_kib = kib32(v);
-	if (bulk_field(r, "balloon.rss", &v))
-		b->st.rss_kib = kib32(v);
-	if (bulk_field(r, "balloon.major_fault", &v))
-		b->st.major_faults = (uint32_t)v;
-	if (bulk_field(r, "balloon.minor_fault", &v))
-		b->st.minor_faults = (uint32_t)v;
-	if (bulk_field(r, "balloon.swap_in", &v))
-		b->st.swap_in_kib = (uint32_t)v;
-	if (bulk_field(r, "balloon.swap_out", &v))
-		b->st.swap_out_kib = (uint32_t)v;
+	/* No guest statistics (NOWAIT: a job held the domain): read it alone. */
+	if (virTypedParamsGetULLong(r->params, r->nparams, "balloon.maximum", &v) != 1)
+		return;
+	b->st.max_kib = kib32(v);
+	for (size_t i = 0; i < sizeof(bulk_names) / sizeof(bulk_names[0]); i++) {
+		if (virTypedParamsGetULLong(r->params, r->nparams, bulk_names[i].name, &v) == 1)
+			stat_set(&b->st, bulk_names[i].tag, v);
+		else if (bulk_names[i].required)
+			return;
+	}
+	b->ok = 1;
 }
 
 /*
@@ -258,8 +262,7 @@ void mm_read_bulk(struct mm *m, struct mm_bulk *b)
 
 uint32_t mm_used_then(uint32_t was_kib, uint32_t is_kib, uint32_t usable_kib)
 {
-	if (was_kib == MM_NONE || is_kib == MM_NONE || usable_kib == MM_NONE ||
-	    was_kib >= is_kib + 1024 || is_kib >= was_kib + 1024 || usable_kib >= is_kib)
+	if (!mm_near(was_kib, is_kib) || usable_kib == MM_NONE || usable_kib >= is_kib)
 		return MM_NONE;
 	return is_kib - usable_kib;
 }

@@ -196,7 +196,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 			st.made_after_ms = s->made_after_ms;
 			st.used_kib = s->used_kib;
 			if (st.actual_kib == MM_NONE || t > s->moving_until ||
-			    (st.actual_kib + 1024 > s->moving_kib && st.actual_kib < s->moving_kib + 1024))
+			    mm_near(st.actual_kib, s->moving_kib))
 				s->moving_kib = 0;
 		} else if (read_due) {
 			memset(&st, 0, sizeof(st)); /* max_kib 0: nothing known */
