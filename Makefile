@@ -160,6 +160,7 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 
 $(OBJ)/kvm-hooks/observe-bpf.o: $(BUILD)/kvm-hooks/hooks.skel.h
 $(OBJ)/kvm-hooks/netobs-bpf.o: $(BUILD)/kvm-hooks/nettap.skel.h
+$(OBJ)/kvm-hooks/kbeat.o: $(BUILD)/kvm-hooks/kbeat.skel.h
 $(OBJ)/bench/bench-wakeup.o: $(BUILD)/bench/waketimer.skel.h
 
 $(LIBVMM): $(VMM_OBJS)

@@ -10,8 +10,11 @@
  *    decision, waved applies it; waved times wakeup -> applied. Over shm
  *    with link delay 0 and 2 us (both directions), over tcp and over TLS.
  *  - waved's CPU use managing 16 stand-in vCPUs (2 VMs x 8, latency policy,
- *    each thread busy 10% in 10 ms cycles) at steady state, over shm, tcp
- *    and TLS.
+ *    each thread busy 10% in 10 ms cycles) at steady state, over shm (the
+ *    kernel beating the agent, which reads the thread records itself; and
+ *    waved heartbeating it and exporting, --kernel-watch off), tcp and TLS,
+ *    and onhost. The kernel's timer runs in softirq, charged to no process:
+ *    its CPU (timed inside the callback) is added to waved's.
  *  - fallback detection: the agent is SIGSTOPped; time until waved reports
  *    fallback (lag threshold 10 ms), median of 5.
  *  - what counting the VMs' traffic costs waved: the same 16 vCPUs over shm,
@@ -54,8 +57,12 @@
 
 #define STANDINS 16
 
-/* How waved reaches the policy: the agent over one of three links, or none (onhost). */
-enum link { LINK_SHM, LINK_TCP, LINK_TLS, LINK_ONHOST };
+/*
+ * How waved reaches the policy: the agent over one of three links, or none
+ * (onhost); SHM_WAVED is shm with waved heartbeating the agent and exporting
+ * state itself (--kernel-watch off), as on the links the kernel cannot beat.
+ */
+enum link { LINK_SHM, LINK_TCP, LINK_TLS, LINK_ONHOST, LINK_SHM_WAVED, LINK_NR };
 
 /* waved's tick with its defaults (--export-ms 10, --lag-threshold 10). */
 #define TICK_NS (10 * WAVE_NSEC_PER_MSEC)
@@ -135,7 +142,8 @@ static void bin(const struct env *e, const char *name, char *out, size_t size)
 static int start_pair(struct env *e, const char *vm1, const char *vm2, const char *policy,
 		      const char *delay_us, int poll, enum link link, const char *net)
 {
-	char *uri = link == LINK_SHM ? e->uri : e->tcp_uri;
+	int shm = link == LINK_SHM || link == LINK_SHM_WAVED;
+	char *uri = shm ? e->uri : e->tcp_uri;
 	char waved[PATH_MAX + 16], agent[PATH_MAX + 16];
 	char *wv[24], *ag[16];
 	int n = 0, k = 0;
@@ -158,6 +166,10 @@ static int start_pair(struct env *e, const char *vm1, const char *vm2, const cha
 		wv[n++] = "--channel";
 		wv[n++] = uri;
 	}
+	if (link == LINK_SHM_WAVED) {
+		wv[n++] = "--kernel-watch";
+		wv[n++] = "off";
+	}
 	if (link == LINK_TCP || link == LINK_TLS) {
 		wv[n++] = link == LINK_TLS ? "--psk-file" : "--insecure";
 		if (link == LINK_TLS)
@@ -179,7 +191,7 @@ static int start_pair(struct env *e, const char *vm1, const char *vm2, const cha
 	ag[k++] = agent;
 	ag[k++] = "--channel";
 	ag[k++] = uri;
-	if (link != LINK_SHM) {
+	if (!shm) {
 		ag[k++] = link == LINK_TLS ? "--psk-file" : "--insecure";
 		if (link == LINK_TLS)
 			ag[k++] = e->psk;
@@ -258,10 +270,25 @@ static double waved_stat(const struct env *e, const char *name)
 	return n;
 }
 
-/* What waved did a second in the steady state: wakeups, and decisions applied. */
+/*
+ * What waved did a second in the steady state: wakeups, and decisions
+ * applied; the kernel's heartbeat: its timer's CPU (% of a core, in waved's
+ * CPU too: it is the host's) and its beats.
+ */
 struct rates {
-	double wakes, applied;
+	double wakes, applied, kcpu, kbeats;
 };
+
+/* A number of waved's "kernel_watch" status (kwatch.c), or -1. */
+static double kwatch_num(const struct env *e, const char *name)
+{
+	json_object *s = waved_status(e->rundir, NULL, 0);
+	double n = s ? waved_num(json_object_object_get(s, "kernel_watch"), name) : -1;
+
+	if (s)
+		json_object_put(s);
+	return n;
+}
 
 static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int seconds,
 				   const char *net, double *cpu_pct, struct rates *rate,
@@ -285,21 +312,27 @@ static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int s
 	ret = start_pair(e, vm1, vm2, "latency", NULL, 0, link, net);
 	if (!ret) {
 		uint64_t c0, t0;
-		double w0, a0, dt;
+		double w0, a0, k0, b0, dt, kcpu;
 
 		sleep(2); /* steady state: reservations settled */
 		w0 = waved_stat(e, "wakeups") - waved_stat(e, "wakeups_status");
 		a0 = waved_stat(e, "ok");
+		k0 = kwatch_num(e, "run_ns");
+		b0 = kwatch_num(e, "beats");
 		c0 = bench_proc_cpu_ns(e->waved);
 		t0 = wave_now_ns();
 		sleep(seconds);
 		dt = (double)(wave_now_ns() - t0);
-		*cpu_pct = 100.0 * (double)(bench_proc_cpu_ns(e->waved) - c0) / dt;
+		/* The timer runs in softirq, charged to no process: added to waved's here. */
+		kcpu = k0 < 0 ? 0 : 100.0 * (kwatch_num(e, "run_ns") - k0) / dt;
+		*cpu_pct = 100.0 * (double)(bench_proc_cpu_ns(e->waved) - c0) / dt + kcpu;
 		/* Wakeups for the benchmark's own status requests are not counted. */
 		if (rate) {
 			rate->wakes = w0 < 0 ? -1 : (waved_stat(e, "wakeups") -
 						     waved_stat(e, "wakeups_status") - w0) * 1e9 / dt;
 			rate->applied = a0 < 0 ? -1 : (waved_stat(e, "ok") - a0) * 1e9 / dt;
+			rate->kcpu = kcpu;
+			rate->kbeats = b0 < 0 ? 0 : (kwatch_num(e, "beats") - b0) * 1e9 / dt;
 		}
 		for (int i = 0; detect_ms && i < 5; i++) {
 			uint64_t t, at = 0;
@@ -426,8 +459,9 @@ static double timer_floor(uint64_t period_ns, unsigned int seconds)
 				 r0.ru_stime.tv_usec) * 1e3) / (double)(wave_now_ns() - t0);
 }
 
-static const char *const link_name[4] = { "agent over shm", "agent over tcp:// plaintext",
-					  "agent over tcp:// TLS 1.3", "onhost (no agent)" };
+static const char *const link_name[LINK_NR] = { "agent over shm", "agent over tcp:// plaintext",
+					  "agent over tcp:// TLS 1.3", "onhost (no agent)",
+					  "shm, waved heartbeats" };
 static const char *const lat_row[4] = { "shm, link delay 0 us", "shm, link delay 2 us",
 					"tcp:// plaintext", "tcp:// TLS 1.3" };
 
@@ -436,8 +470,8 @@ struct loop_run {
 	/* decision latency, us: shm with link delay 0 and 2 us, tcp plaintext, tcp TLS */
 	double p50[4], p99[4], n[4];
 	double ev50;                  /* of which the kernel's BPF event delivery, us */
-	double cpu[4];                /* waved CPU %, agent over shm, tcp, TLS; onhost */
-	struct rates rate[4];         /* ... waved's wakeups and decisions applied a second */
+	double cpu[LINK_NR];          /* waved CPU %, by enum link */
+	struct rates rate[LINK_NR];   /* ... waved's wakeups and decisions applied a second */
 	double cpu_net[2];            /* ... shm, a tap with traffic: counted (bpf), not (none) */
 	double detect, detect_max;    /* fallback detection ms (shm): median, worst of 5 */
 	double wake50, wake99, tfloor;/* floors: thread wakeup us, bare tick timer CPU % */
@@ -457,7 +491,7 @@ static int one_run(struct env *e, unsigned int secs, int progress, unsigned int 
 		ret = decision_latency(e, d == 1 ? "2" : NULL, lat_link[d], secs, &r->p50[d],
 				       &r->p99[d], &r->n[d], d ? &ev_other : &r->ev50);
 	}
-	for (int l = LINK_SHM; l <= LINK_ONHOST && !ret; l++) {
+	for (int l = LINK_SHM; l < LINK_NR && !ret; l++) {
 		if (progress)
 			fprintf(stderr, "\rrun %u/%u: waved CPU with 16 vCPUs, %s%s...   ",
 				run, runs, link_name[l], l == LINK_SHM ? ", fallback detection" : "");
@@ -515,9 +549,11 @@ static struct bench_range over_ratio(const struct loop_run *r, unsigned int n, s
 static void print_json(const struct loop_run *runs, unsigned int nruns)
 {
 	static const char *const lat_key[4] = { "delay_us_0", "delay_us_2", "tcp", "tls" };
-	static const char *const cpu_key[4] = { "", "_tcp", "_tls", "_onhost" };
+	static const char *const cpu_key[LINK_NR] = { "", "_tcp", "_tls", "_onhost",
+						      "_waved_beats" };
 	struct bench_range r, det = OVER(detect), tf = OVER(tfloor);
 	struct bench_range vs_onhost = RATIO(cpu[0], cpu[3], 1);
+	struct bench_range waved_vs_onhost = RATIO(cpu[LINK_SHM_WAVED], cpu[3], 1);
 	struct bench_range ev = OVER(ev50), w50 = OVER(wake50), w99 = OVER(wake99);
 	char a[128];
 
@@ -532,7 +568,7 @@ static void print_json(const struct loop_run *runs, unsigned int nruns)
 			printf(", \"bpf_event_us_p50\": %.1f", bench_range_median(&ev));
 		printf("}");
 	}
-	for (int l = 0; l < 4; l++) {
+	for (int l = 0; l < LINK_NR; l++) {
 		r = OVER(cpu[l]);
 		printf(", \"waved_cpu_pct_16_vcpus%s\": %.3f", cpu_key[l], bench_range_median(&r));
 		r = OVER(rate[l].wakes);
@@ -540,7 +576,13 @@ static void print_json(const struct loop_run *runs, unsigned int nruns)
 		r = OVER(rate[l].applied);
 		printf(", \"waved_applied_per_s%s\": %.1f", cpu_key[l], bench_range_median(&r));
 	}
+	r = OVER(rate[0].kcpu);
+	printf(", \"kernel_watch_cpu_pct\": %.3f", bench_range_median(&r));
+	r = OVER(rate[0].kbeats);
+	printf(", \"kernel_beats_per_s\": %.1f", bench_range_median(&r));
 	printf(", \"offload_over_onhost_cpu\": %.2f", bench_range_median(&vs_onhost));
+	printf(", \"offload_waved_beats_over_onhost_cpu\": %.2f",
+	       bench_range_median(&waved_vs_onhost));
 	for (int k = 0; k < 2; k++) {
 		r = OVER(cpu_net[k]);
 		printf(", \"waved_cpu_pct_16_vcpus_net_%s\": %.3f", k ? "off" : "on",
@@ -559,12 +601,14 @@ static void print_json(const struct loop_run *runs, unsigned int nruns)
 		r = OVER(p99[d]);
 		printf("\"decision_us_p99_%s\": %s, ", lat_key[d], bench_range_json(&r, a, sizeof(a)));
 	}
-	for (int l = 0; l < 4; l++) {
+	for (int l = 0; l < LINK_NR; l++) {
 		r = OVER(cpu[l]);
 		printf("\"waved_cpu_pct_16_vcpus%s\": %s, ", cpu_key[l],
 		       bench_range_json(&r, a, sizeof(a)));
 	}
 	printf("\"offload_over_onhost_cpu\": %s, ", bench_range_json(&vs_onhost, a, sizeof(a)));
+	printf("\"offload_waved_beats_over_onhost_cpu\": %s, ",
+	       bench_range_json(&waved_vs_onhost, a, sizeof(a)));
 	printf("\"fallback_detect_ms\": %s, ", bench_range_json(&det, a, sizeof(a)));
 	printf("\"timer_cpu_pct\": %s}}\n", bench_range_json(&tf, a, sizeof(a)));
 }
@@ -576,6 +620,7 @@ static void print_table(const struct loop_run *runs, unsigned int nruns)
 	struct bench_range vs_wake = RATIO(p50[0], wake50, 2), vs_timer = RATIO(cpu[0], tfloor, 1);
 	struct bench_range tls_p50 = RATIO(p50[3], p50[2], 1), tls_cpu = RATIO(cpu[2], cpu[1], 1);
 	struct bench_range vs_onhost = RATIO(cpu[0], cpu[3], 1);
+	struct bench_range waved_vs_onhost = RATIO(cpu[LINK_SHM_WAVED], cpu[3], 1);
 	struct bench_range net_cost = RATIO(cpu_net[0], cpu_net[1], 1);
 	char a[96], b[96], g[48];
 
@@ -600,8 +645,9 @@ static void print_table(const struct loop_run *runs, unsigned int nruns)
 	       bench_range_str(&w99, 1, " us", b, sizeof(b)));
 	printf("  a decision takes two such wakeups of waved: %s that floor at p50\n",
 	       bench_range_str(&vs_wake, 1, "x", a, sizeof(a)));
-	printf("waved CPU, 16 managed vCPUs, steady state, of one core:\n");
-	for (int l = 0; l < 4; l++) {
+	printf("waved CPU, 16 managed vCPUs, steady state, of one core (over shm with the\n"
+	       "kernel's heartbeat timer, whose CPU is added):\n");
+	for (int l = 0; l < LINK_NR; l++) {
 		cpu = OVER(cpu[l]);
 		printf("  %-28s %s", link_name[l], bench_range_str(&cpu, 3, "%", a, sizeof(a)));
 		if (l == 0)
@@ -611,9 +657,16 @@ static void print_table(const struct loop_run *runs, unsigned int nruns)
 		cpu = OVER(rate[l].applied);
 		printf(", %s decisions applied\n", bench_range_str(&cpu, 0, "", a, sizeof(a)));
 	}
+	cpu = OVER(rate[0].kcpu);
+	printf("  of which the kernel's heartbeat timer (agent over shm): %s",
+	       bench_range_str(&cpu, 3, "%", a, sizeof(a)));
+	cpu = OVER(rate[0].kbeats);
+	printf(", %s beats a second\n", bench_range_str(&cpu, 0, "", a, sizeof(a)));
 	printf("  offload's host CPU / onhost's (agent over shm): %s   goal <= 0.5: %s\n",
 	       bench_range_str(&vs_onhost, 2, "x", a, sizeof(a)),
 	       bench_goal(&vs_onhost, BENCH_AT_MOST, 0.5, g, sizeof(g)));
+	printf("  ... with waved heartbeating the agent and exporting (--kernel-watch off): %s\n",
+	       bench_range_str(&waved_vs_onhost, 2, "x", a, sizeof(a)));
 	printf("  (the agent's own CPU is not in these: on an IPU it is not the host's)\n");
 	printf("  what TLS costs, TLS / plaintext tcp: %s\n",
 	       bench_range_str(&tls_cpu, 2, "x", a, sizeof(a)));
@@ -646,9 +699,11 @@ static const struct opt loop_opts[] = {
 	OPT_BOOL("json", 0, &lo.json,
 		 "one JSON object: {\"runs\", \"delay_us_0\": {\"decision_us_p50\",\n"
 		 "\"decision_us_p99\"}, \"delay_us_2\", \"tcp\", \"tls\": {...},\n"
-		 "\"waved_cpu_pct_16_vcpus\" (_tcp, _tls, _onhost, _net_on, _net_off),\n"
-		 "\"waved_wakeups_per_s\" and \"waved_applied_per_s\" (_tcp, _tls, _onhost),\n"
-		 "\"offload_over_onhost_cpu\", \"fallback_detect_ms_max\",\n"
+		 "\"waved_cpu_pct_16_vcpus\" (_tcp, _tls, _onhost, _waved_beats, _net_on,\n"
+		 "_net_off), \"waved_wakeups_per_s\" and \"waved_applied_per_s\" (_tcp, _tls,\n"
+		 "_onhost, _waved_beats), \"kernel_watch_cpu_pct\", \"kernel_beats_per_s\",\n"
+		 "\"offload_over_onhost_cpu\", \"offload_waved_beats_over_onhost_cpu\",\n"
+		 "\"fallback_detect_ms_max\",\n"
 		 "\"lag_threshold_ms\", \"fallback_detect_ms\", \"floor\": {...},\n"
 		 "\"ranges\": {KEY: {\"median\", \"min\", \"max\", \"runs\"}}}; values are medians"),
 	OPT_UINT("runs", "N", &lo.runs, 1, BENCH_MAX_RUNS,

@@ -20,6 +20,7 @@ enum chan_tag {
 	CHAN_TAG_DOORBELL,    /* transport: our doorbell eventfd */
 	CHAN_TAG_RETRY,       /* transport: reconnect timer */
 	CHAN_TAG_ATTACH,      /* transport: attach deadline */
+	CHAN_TAG_WATCH,       /* generic: the user's fd (chan_watch_fd): only ends a wait */
 };
 
 struct chan;
@@ -45,6 +46,8 @@ struct chan;
  * @disarm:  woke up.
  * @drop:    throw the current peer away (protocol error); reconnect/accept anew.
  * @close:   release everything.
+ * @shared_fd: (optional) fd i of those the peer shared at attach
+ *           (CHAN_SHARE_FDS, WAVE_FEAT_KSTATE), or -1. Owned by the channel.
  */
 struct chan_transport_ops {
 	const char *scheme;
@@ -58,6 +61,7 @@ struct chan_transport_ops {
 	void (*disarm)(struct chan *ch);
 	void (*drop)(struct chan *ch);
 	void (*close)(struct chan *ch);
+	int (*shared_fd)(const struct chan *ch, unsigned int i);
 };
 
 extern const struct chan_transport_ops chan_shm_ops;

@@ -40,6 +40,8 @@
 
 #define SHM_NAME_MAX 48
 #define SHM_SEALS    (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+/* The host's offer: the region, its doorbell, and with KSTATE the shared fds. */
+#define SHM_MAX_FDS  (2 + CHAN_SHARE_FDS)
 
 struct shm_priv {
 	struct chan_sock sock;  /* the control connection's lifecycle */
@@ -47,6 +49,7 @@ struct shm_priv {
 	int efd;         /* our doorbell */
 	int peer_efd;
 	int memfd;
+	int share[CHAN_SHARE_FDS]; /* agent: what the host shared (KSTATE), or -1 */
 	struct region region;
 	struct ring_tx tx;
 	struct ring_rx rx;
@@ -64,6 +67,8 @@ static void shm_reset(struct chan *ch)
 
 	chan_close_fd(&p->peer_efd);
 	chan_close_fd(&p->memfd);
+	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)
+		chan_close_fd(&p->share[i]);
 	if (p->region.base)
 		munmap(p->region.base, p->region.size);
 	memset(&p->region, 0, sizeof(p->region));
@@ -77,7 +82,7 @@ static void peer_lost(struct chan *ch, const char *why)
 /* Sends one 64-byte message with fds attached. */
 static int send_with_fds(int sock, const struct wave_msg *m, const int *fds, int nfds)
 {
-	char cbuf[CMSG_SPACE(2 * sizeof(int))] = { 0 };
+	char cbuf[CMSG_SPACE(SHM_MAX_FDS * sizeof(int))] = { 0 };
 	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
 	struct msghdr mh = {
 		.msg_iov = &iov, .msg_iovlen = 1,
@@ -93,15 +98,17 @@ static int send_with_fds(int sock, const struct wave_msg *m, const int *fds, int
 }
 
 /*
- * Receives one 64-byte message and exactly want_fds fds. Every fd received
- * is closed on any error, so a hostile peer cannot make us leak fds.
- * Returns 0, -EAGAIN (nothing yet), -EPIPE (peer closed) or -EPROTO (why set).
+ * Receives one 64-byte message and exactly want_fds fds, or alt_fds if
+ * alt_fds is not 0 (*got says which). Every fd received is closed on any
+ * error, so a hostile peer cannot make us leak fds. Returns 0, -EAGAIN
+ * (nothing yet), -EPIPE (peer closed) or -EPROTO (why set).
  */
-static int recv_with_fds(int sock, struct wave_msg *m, int *fds, int want_fds,
-			 char *why, size_t len)
+static int recv_with_fds(int sock, struct wave_msg *m, int *fds, int want_fds, int alt_fds,
+			 int *got_fds, char *why, size_t len)
 {
 	char cbuf[CMSG_SPACE(8 * sizeof(int))];
 	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	_Static_assert(SHM_MAX_FDS <= 8, "the control buffer holds 8 fds");
 	struct msghdr mh = {
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
@@ -122,22 +129,25 @@ static int recv_with_fds(int sock, struct wave_msg *m, int *fds, int want_fds,
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (got < want_fds)
+			if (got < (alt_fds > want_fds ? alt_fds : want_fds))
 				fds[got] = fd;
 			else
 				close(fd);
 			got++;
 		}
 	}
-	if (r != sizeof(*m) || got != want_fds || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+	if (r != sizeof(*m) || (got != want_fds && (!alt_fds || got != alt_fds)) ||
+	    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 		snprintf(why, len, "attach message of %zd bytes with %d fds (want %zu bytes, %d fds)",
 			 r, got, sizeof(*m), want_fds);
-		for (i = 0; i < got && i < want_fds; i++) {
+		for (i = 0; i < got && i < (alt_fds > want_fds ? alt_fds : want_fds); i++) {
 			close(fds[i]);
 			fds[i] = -1; /* the caller's slots must not name closed fds */
 		}
 		return -EPROTO;
 	}
+	if (got_fds)
+		*got_fds = got;
 	return 0;
 }
 
@@ -165,7 +175,7 @@ static int host_offer(struct chan *ch, int fd)
 	struct wave_msg hello;
 	char mname[80];
 	void *base;
-	int ret, fds[2];
+	int ret, fds[SHM_MAX_FDS], nfds = 2;
 
 	snprintf(mname, sizeof(mname), "wave-shm-%s", p->name);
 	p->memfd = memfd_create(mname, MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -186,7 +196,11 @@ static int host_offer(struct chan *ch, int fd)
 	wave_msg_to_wire(&hello);
 	fds[0] = p->memfd;
 	fds[1] = p->efd;
-	return send_with_fds(fd, &hello, fds, 2);
+	/* What the HELLO's KSTATE bit promises (chan_make_hello announces opts.features). */
+	if (ch->opts.features & WAVE_FEAT_KSTATE)
+		for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)
+			fds[nfds++] = ch->opts.share_fds[i];
+	return send_with_fds(fd, &hello, fds, nfds);
 }
 
 static void host_finish(struct chan *ch)
@@ -196,7 +210,7 @@ static void host_finish(struct chan *ch)
 	char why[160];
 	int ret;
 
-	ret = recv_with_fds(p->sock.conn_fd, &hello, &p->peer_efd, 1, why, sizeof(why));
+	ret = recv_with_fds(p->sock.conn_fd, &hello, &p->peer_efd, 1, 0, NULL, why, sizeof(why));
 	if (ret == -EAGAIN)
 		return;
 	if (ret == -EPROTO)
@@ -274,11 +288,11 @@ static void agent_finish(struct chan *ch)
 {
 	struct shm_priv *p = priv(ch);
 	struct wave_msg hello;
-	int fds[2] = { -1, -1 };
+	int fds[SHM_MAX_FDS] = { -1, -1, -1, -1, -1, -1 };
 	char why[160];
-	int ret;
+	int ret, got = 0;
 
-	ret = recv_with_fds(p->sock.conn_fd, &hello, fds, 2, why, sizeof(why));
+	ret = recv_with_fds(p->sock.conn_fd, &hello, fds, 2, SHM_MAX_FDS, &got, why, sizeof(why));
 	if (ret == -EAGAIN)
 		return;
 	if (ret == -EPIPE) {
@@ -292,8 +306,17 @@ static void agent_finish(struct chan *ch)
 	}
 	p->memfd = fds[0];
 	p->peer_efd = fds[1];
+	for (int i = 2; i < got; i++)
+		p->share[i - 2] = fds[i];
 	if (chan_check_hello(ch, &hello, WAVE_ROLE_HOST, 0)) {
 		peer_lost(ch, "host HELLO rejected");
+		return;
+	}
+	/* The shared fds come exactly with the KSTATE bit (wave_msg_from_wire ran in check_hello). */
+	if ((got == SHM_MAX_FDS) != !!(hello.p.hello.features & WAVE_FEAT_KSTATE)) {
+		chan_reject(ch, CHAN_REJ_ATTACH, "offer with %d fds and KSTATE %s", got,
+			    hello.p.hello.features & WAVE_FEAT_KSTATE ? "on" : "off");
+		peer_lost(ch, "bad offer");
 		return;
 	}
 	ret = agent_accept_offer(ch, &hello);
@@ -373,6 +396,8 @@ static int shm_chan_open(struct chan *ch, const char *addr)
 	ch->priv = p;
 	p->sock.listen_fd = p->sock.conn_fd = p->sock.retry_tfd = p->sock.attach_tfd = -1;
 	p->peer_efd = p->memfd = -1;
+	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)
+		p->share[i] = -1;
 	strcpy(p->name, addr);
 	un = (struct sockaddr_un *)&p->sock.addr;
 	un->sun_family = AF_UNIX;
@@ -466,6 +491,11 @@ static void shm_close(struct chan *ch)
 	ch->priv = NULL;
 }
 
+static int shm_shared_fd(const struct chan *ch, unsigned int i)
+{
+	return ((const struct shm_priv *)ch->priv)->share[i];
+}
+
 const struct chan_transport_ops chan_shm_ops = {
 	.scheme = "shm:",
 	.open = shm_chan_open,
@@ -477,4 +507,5 @@ const struct chan_transport_ops chan_shm_ops = {
 	.disarm = shm_disarm,
 	.drop = shm_drop,
 	.close = shm_close,
+	.shared_fd = shm_shared_fd,
 };

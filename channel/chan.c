@@ -37,6 +37,8 @@ void chan_opts_init(struct chan_opts *o, enum chan_role role)
 	o->spin_ns = CHAN_DEFAULT_SPIN_NS;
 	o->label = role == CHAN_HOST ? "host" : "agent";
 	o->peer_uid = (uid_t)-1;
+	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)
+		o->share_fds[i] = -1;
 }
 
 static int parse_fault(struct chan_opts *o, const char *arg)
@@ -349,6 +351,28 @@ static int fault_active(const struct chan *ch, enum chan_fault_kind kind, uint64
 	return 0;
 }
 
+int chan_fault_now(const struct chan *ch, enum chan_fault_kind kind)
+{
+	return fault_active(ch, kind, wave_now_ns());
+}
+
+int chan_watch_fd(struct chan *ch, int fd)
+{
+	return chan_epoll_add(ch, fd, EPOLLIN, CHAN_TAG_WATCH) ? -errno : 0;
+}
+
+void chan_unwatch_fd(struct chan *ch, int fd)
+{
+	epoll_ctl(ch->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+int chan_shared_fd(const struct chan *ch, unsigned int i)
+{
+	if (!ch->up || i >= CHAN_SHARE_FDS || !ch->ops->shared_fd)
+		return -1;
+	return ch->ops->shared_fd(ch, i);
+}
+
 static int is_heartbeat(const struct wave_msg *m)
 {
 	return m->h.type == WAVE_MSG_HEARTBEAT || m->h.type == WAVE_MSG_HEARTBEAT_ECHO;
@@ -577,6 +601,8 @@ static void dispatch(struct chan *ch, const struct epoll_event *ev, int n)
 				ch->delay_armed_for = 0;
 			continue;
 		}
+		if (ev[i].data.u32 == CHAN_TAG_WATCH)
+			continue; /* the caller's: it only ends the wait */
 		ch->ops->event(ch, (enum chan_tag)ev[i].data.u32, ev[i].events);
 	}
 }

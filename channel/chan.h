@@ -47,6 +47,13 @@ struct chan_fault {
 	uint64_t len_ns;  /* UINT64_MAX: until the channel closes */
 };
 
+/*
+ * With WAVE_FEAT_KSTATE a shm: host passes this many more fds with each
+ * offer: the kernel's thread records (read-only), then the heartbeat's
+ * words and ring (kvm-hooks/kbeat.h, enum kbeat_agent_fd order).
+ */
+#define CHAN_SHARE_FDS 4
+
 struct chan_opts {
 	enum chan_role role;
 	uint32_t ring_slots;      /* host: slots per direction (power of two) */
@@ -60,6 +67,8 @@ struct chan_opts {
 	struct chan_tls_opts tls; /* tcp://: credentials, or plaintext on purpose */
 	uid_t peer_uid;           /* shm: a user besides root and ours whose peer may attach;
 				   * (uid_t)-1: none */
+	int share_fds[CHAN_SHARE_FDS]; /* shm host: passed with every offer when features
+					* has WAVE_FEAT_KSTATE (the caller keeps them open) */
 };
 
 /* Why a peer was refused at attach; each is counted (chan_stats.rejected). */
@@ -204,6 +213,26 @@ int chan_wait(struct chan *ch, int timeout_ms);
  * chan_wait(). The request is one-shot: call it before every sleep.
  */
 int chan_prepare_sleep(struct chan *ch);
+
+/*
+ * Also ends chan_wait() when fd turns readable (level-triggered: the caller
+ * drains it after the wait). 0 or -errno. chan_unwatch_fd() stops that.
+ */
+int chan_watch_fd(struct chan *ch, int fd);
+void chan_unwatch_fd(struct chan *ch, int fd);
+
+/*
+ * Agent: fd i (< CHAN_SHARE_FDS) of those the host shared at this attach
+ * (WAVE_FEAT_KSTATE), or -1. Owned by the channel, closed when the peer
+ * goes: map what it names, do not keep the fd.
+ */
+int chan_shared_fd(const struct chan *ch, unsigned int i);
+
+/*
+ * Nonzero while an injected fault of this kind acts (opts.faults): for a
+ * side path that must fail as the channel would (the kernel heartbeat).
+ */
+int chan_fault_now(const struct chan *ch, enum chan_fault_kind kind);
 
 /* Disconnects the current peer (why is logged); an agent reconnects with backoff. */
 void chan_drop(struct chan *ch, const char *why);

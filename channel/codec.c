@@ -157,7 +157,7 @@ void wave_msg_swab(struct wave_msg *m)
 		struct wave_vcpu_state *p = &m->p.vcpu;
 		SW32(p->vm_id); SW16(p->index); SW16(p->cpu); SW16(p->flags); SW32(p->barrier);
 		SW64(p->run_ns); SW64(p->wait_ns); SW32(p->wakeups); SW32(p->preempts);
-		SW32(p->tid);
+		SW32(p->tid); SW32(p->slot);
 		break;
 	}
 	case WAVE_MSG_HOST_CPU: {
@@ -239,7 +239,7 @@ static const uint64_t zero_bytes[WAVE_MSG_TYPE_MAX] = {
 	[WAVE_MSG_SNAPSHOT_END] = ZF(h.rsvd) | ZF(p.snap.rsvd),
 	[WAVE_MSG_VM_ADD] = ZF(h.rsvd),
 	[WAVE_MSG_VM_DEL] = ZF(h.rsvd) | ZF(p.vm_del.rsvd),
-	[WAVE_MSG_VCPU_STATE] = ZF(h.rsvd) | ZF(p.vcpu.rsvd1),
+	[WAVE_MSG_VCPU_STATE] = ZF(h.rsvd),
 	[WAVE_MSG_HOST_CPU] = ZF(h.rsvd) | ZF(p.cpu.rsvd),
 	[WAVE_MSG_HEARTBEAT] = ZF(h.rsvd) | ZF(p.hb.rsvd1),
 	[WAVE_MSG_HEARTBEAT_ECHO] = ZF(h.rsvd) | ZF(p.hb.rsvd1),
@@ -381,6 +381,8 @@ static int check_vcpu(const struct wave_msg *m, char *why, size_t len)
 		FAIL("VCPU_STATE: cpu %u >= %u", p->cpu, WAVE_MAX_CPUS);
 	if (p->flags & ~WAVE_THREAD_F_KNOWN)
 		FAIL("VCPU_STATE: unknown flags 0x%x", p->flags);
+	if (p->slot > WAVE_KSTATE_SLOTS)
+		FAIL("VCPU_STATE: slot %u > %u", p->slot, WAVE_KSTATE_SLOTS);
 	return 0;
 }
 

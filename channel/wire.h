@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Wave-VM wire format, protocol version 1.4.
+ * Wave-VM wire format, protocol version 1.7.
  *
  * Every message is one 64-byte cache line: a 16-byte header and a 48-byte
  * payload whose layout depends on the type. All fields have explicit widths
@@ -54,6 +54,14 @@
  * as it was then. An agent cannot pair them itself: the host reads the
  * balloon and the guest's statistics at its own moments, and the balloon
  * moves between them.
+ * 1.7 adds WAVE_FEAT_KSTATE: a host on the agent's memory (shm:) passes,
+ * with the region, the fds of the kernel's thread records and of its
+ * heartbeat (kvm-hooks/kbeat.h). Once the agent is in charge, the kernel
+ * beats it every lag threshold and the agent reads the thread records
+ * itself at each beat; the host exports VCPU_STATE only for new threads,
+ * pins and exits, and sends no HEARTBEAT (it hears from the kernel when
+ * a beat goes unanswered). VCPU_STATE's reserved word becomes slot: the
+ * thread's record in that array, plus one (0: none, or no KSTATE).
  */
 #ifndef WAVE_CHANNEL_WIRE_H
 #define WAVE_CHANNEL_WIRE_H
@@ -66,7 +74,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 
 #define WAVE_MAGIC         0x45564157u /* "WAVE" read as little-endian u32 */
 #define WAVE_PROTO_MAJOR   1
-#define WAVE_PROTO_MINOR   6
+#define WAVE_PROTO_MINOR   7
 #define WAVE_PROTO_MIN_MINOR 6 /* the oldest minor a peer may speak */
 #define WAVE_MSG_SIZE      64
 #define WAVE_PAYLOAD_SIZE  48
@@ -83,9 +91,11 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 #define WAVE_FEAT_MEM      (1ULL << 7)
 /* host: I apply SET_NET_RATE on VMs on wave-switch (1.5) */
 #define WAVE_FEAT_NETCTL   (1ULL << 8)
+/* host: I pass the kernel's records and heartbeat fds; agent: I read them (1.7) */
+#define WAVE_FEAT_KSTATE   (1ULL << 9)
 #define WAVE_FEAT_KNOWN    (WAVE_FEAT_BATCH | WAVE_FEAT_PRESTAGE | WAVE_FEAT_TIMESTAMPS | \
 			    WAVE_FEAT_WAKE_SUB | WAVE_FEAT_PINS | WAVE_FEAT_NET | WAVE_FEAT_MEM | \
-			    WAVE_FEAT_NETCTL)
+			    WAVE_FEAT_NETCTL | WAVE_FEAT_KSTATE)
 
 /* Limits every receiver enforces on ids and counts. */
 #define WAVE_MAX_VMS       4096u /* vm_id < WAVE_MAX_VMS */
@@ -97,6 +107,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 #define WAVE_WEIGHT_MIN    1u
 #define WAVE_WEIGHT_MAX    10000u
 #define WAVE_NAME_LEN      16
+#define WAVE_KSTATE_SLOTS  1024u /* the kernel's thread records (HOOKS_MAX_THREADS) */
 
 enum wave_msg_type {
 	WAVE_MSG_INVALID = 0,
@@ -204,7 +215,7 @@ struct wave_vcpu_state {
 	uint32_t wakeups;
 	uint32_t preempts;   /* involuntary switches */
 	uint32_t tid;        /* host thread id, informational */
-	uint32_t rsvd1;
+	uint32_t slot;       /* 1.7, WAVE_FEAT_KSTATE: record slot + 1, <= WAVE_KSTATE_SLOTS; else 0 */
 };
 
 /*

@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/opt.h"
+#include "ipu-sched/kstate.h"
 #include "ipu-sched/sched.h"
 
 #define OUT_MAX 1024
@@ -47,6 +48,8 @@ struct agent {
 	const char *stats_path;      /* --stats: counters as JSON at every report */
 	uint64_t decides, decide_ns[1024]; /* policy runs; the last ones' durations */
 	uint64_t msgs_in;
+	struct kstate ks;            /* the host kernel's state and heartbeat (1.7), if shared */
+	uint64_t kstate_gen;         /* the attach it was mapped for */
 };
 
 static volatile sig_atomic_t stop;
@@ -140,14 +143,16 @@ static void write_stats(const struct agent *a, uint64_t used_ns)
 	qsort(v, n, sizeof(v[0]), cmp_u64);
 	fprintf(f, "{\"cpu_ns\": %llu, \"decides\": %llu, \"decide_us_p50\": %.1f, "
 		   "\"decide_us_p99\": %.1f, \"txns\": %llu, \"ok\": %llu, \"failed\": %llu, "
-		   "\"msgs_in\": %llu, \"resyncs\": %llu, \"echoes\": %llu}\n",
+		   "\"msgs_in\": %llu, \"resyncs\": %llu, \"echoes\": %llu, \"kernel_beats\": %llu, "
+		   "\"kernel_echoes\": %llu, \"kernel_reads\": %llu}\n",
 		(unsigned long long)used_ns, (unsigned long long)a->decides,
 		n ? (double)v[n / 2] / 1e3 : 0, n ? (double)v[n * 99 / 100] / 1e3 : 0,
 		(unsigned long long)a->s.st.txns,
 		(unsigned long long)a->s.st.results[WAVE_ST_OK],
 		(unsigned long long)a->s.st.results[WAVE_ST_FAILED],
 		(unsigned long long)a->msgs_in, (unsigned long long)a->resyncs,
-		(unsigned long long)a->echoes);
+		(unsigned long long)a->echoes, (unsigned long long)a->ks.beats,
+		(unsigned long long)a->ks.echoes, (unsigned long long)a->ks.reads);
 	if (fclose(f) || rename(tmp, a->stats_path))
 		wave_log_rl(WAVE_LOG_WARN, "agent: --stats %s: %s", a->stats_path, strerror(errno));
 }
@@ -159,14 +164,15 @@ static void report(struct agent *a, uint64_t now, const char *when)
 					  (double)(now - a->cpu_t0_ns) : 0;
 
 	wave_info("agent: %s: CPU %.2f%% of one core; %llu txns (%llu ok, %llu stale, %llu "
-		  "refused in fallback, %llu failed), %llu heartbeats echoed", when, pct,
+		  "refused in fallback, %llu failed), %llu heartbeats echoed, %llu kernel beats",
+		  when, pct,
 		  (unsigned long long)a->s.st.txns,
 		  (unsigned long long)a->s.st.results[WAVE_ST_OK],
 		  (unsigned long long)(a->s.st.results[WAVE_ST_STALE_EPOCH] +
 				       a->s.st.results[WAVE_ST_STALE_TARGET]),
 		  (unsigned long long)a->s.st.results[WAVE_ST_FALLBACK],
 		  (unsigned long long)a->s.st.results[WAVE_ST_FAILED],
-		  (unsigned long long)a->echoes);
+		  (unsigned long long)a->echoes, (unsigned long long)a->ks.echoes);
 	if (a->stats_path)
 		write_stats(a, used);
 	a->cpu_t0_ns = now;
@@ -240,6 +246,72 @@ static void decide(struct agent *a, uint64_t now)
 	a->decide_ns[a->decides++ % 1024] = wave_now_ns() - t0;
 }
 
+static void kstate_detach(struct agent *a)
+{
+	if (!kstate_mapped(&a->ks))
+		return;
+	chan_unwatch_fd(a->ch, a->ks.beats_fd);
+	kstate_unmap(&a->ks);
+}
+
+/* A host that shares its kernel's state (1.7): map it, and wake at its beats. */
+static void kstate_attach(struct agent *a, const struct wave_msg *hello)
+{
+	int fds[CHAN_SHARE_FDS];
+	char why[160];
+
+	kstate_detach(a);
+	if (!(hello->p.hello.features & WAVE_FEAT_KSTATE) ||
+	    !(a->copts.features & WAVE_FEAT_KSTATE))
+		return;
+	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)
+		fds[i] = chan_shared_fd(a->ch, i);
+	if (kstate_map(&a->ks, fds, why, sizeof(why)) || chan_watch_fd(a->ch, a->ks.beats_fd)) {
+		/* The host sees no answer to its beats and watches us on the channel. */
+		wave_warn("agent: %s", kstate_mapped(&a->ks) ? "cannot wait on the beats" : why);
+		kstate_detach(a);
+		return;
+	}
+	a->kstate_gen = chan_generation(a->ch);
+	wave_info("agent: reading the host kernel's thread records at its beats");
+}
+
+/*
+ * A new beat: read the records (the policy gets them as VCPU_STATE), then
+ * answer. The answer waits out an emulated link delay, and an injected
+ * stall or heartbeat drop withholds it, as on the channel.
+ */
+static void kstate_poll(struct agent *a, uint64_t now)
+{
+	struct wave_msg m[64];
+	uint64_t seq;
+	unsigned int n;
+
+	if (!kstate_mapped(&a->ks))
+		return;
+	if (!chan_is_up(a->ch) || chan_generation(a->ch) != a->kstate_gen) {
+		kstate_detach(a);
+		return;
+	}
+	seq = kstate_beat(&a->ks);
+	if (seq && seq != a->ks.seen) {
+		a->ks.seen = seq;
+		a->ks.seen_ns = now;
+		a->ks.beats++;
+		do {
+			n = kstate_read(&a->ks, now, m, 64);
+			for (unsigned int i = 0; i < n; i++)
+				if (sched_feed(&a->s, &m[i], now) >= 0)
+					a->state_seen = 1;
+		} while (kstate_more(&a->ks));
+	}
+	if (a->ks.seen == a->ks.echoed || now < a->ks.seen_ns + a->copts.link_delay_ns)
+		return;
+	if (chan_fault_now(a->ch, CHAN_FAULT_STALL) || chan_fault_now(a->ch, CHAN_FAULT_DROP_HB))
+		return;
+	kstate_echo(&a->ks, a->ks.seen, now - a->ks.seen_ns);
+}
+
 static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 {
 	switch (m->h.type) {
@@ -254,6 +326,7 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 		a->env.net = !!(m->p.hello.features & WAVE_FEAT_NET);
 		a->env.mem = !!(m->p.hello.features & WAVE_FEAT_MEM);
 		a->env.netctl = !!(m->p.hello.features & WAVE_FEAT_NETCTL);
+		kstate_attach(a, m);
 		sched_fini(&a->s);
 		if (runtime_init(a))
 			stop = 1;
@@ -270,6 +343,7 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 	default:
 		break;
 	}
+	kstate_learn(&a->ks, m);
 	if (sched_feed(&a->s, m, now) < 0 && a->have_snapshot)
 		resync(a, now, WAVE_RESYNC_GAP);
 	else
@@ -288,7 +362,13 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
  */
 static uint64_t wait_until(const struct agent *a)
 {
-	return a->last_decide + (a->state_seen ? a->tick_ns : 10 * a->tick_ns);
+	uint64_t t = a->last_decide + (a->state_seen ? a->tick_ns : 10 * a->tick_ns);
+
+	/* A kernel beat's answer held back by an emulated link delay. */
+	if (kstate_mapped(&a->ks) && a->ks.seen != a->ks.echoed &&
+	    a->ks.seen_ns + a->copts.link_delay_ns < t)
+		t = a->ks.seen_ns + a->copts.link_delay_ns;
+	return t;
 }
 
 static void run(struct agent *a)
@@ -317,7 +397,8 @@ static void run(struct agent *a)
 			for (int i = 0; i < n; i++)
 				handle(a, &m[i], now);
 		}
-		if (now >= wait_until(a)) {
+		kstate_poll(a, now);
+		if (now >= a->last_decide + (a->state_seen ? a->tick_ns : 10 * a->tick_ns)) {
 			if (a->have_snapshot)
 				decide(a, now);
 			a->last_decide = now;
@@ -359,6 +440,8 @@ int main(int argc, char **argv)
 		a->copts.features |= WAVE_FEAT_PRESTAGE;
 	a->copts.features |= WAVE_FEAT_PINS; /* the model keeps operators' pins */
 	a->copts.features |= WAVE_FEAT_NET;  /* ... and VM traffic */
+	a->copts.features |= WAVE_FEAT_KSTATE; /* ... and, on the host's memory, its kernel's state */
+	a->ks.beats_fd = -1;
 	if (a->mem_policy.ops != &mm_none_ops)
 		a->copts.features |= WAVE_FEAT_MEM; /* ... and guest memory, for a policy to use */
 	if ((ret = chan_open(a->uri, &a->copts, &a->ch))) {
@@ -373,6 +456,7 @@ int main(int argc, char **argv)
 	a->cpu_t0_ns = a->start_ns;
 	a->cpu_used0_ns = 0;
 	report(a, wave_now_ns(), "exit (whole run)");
+	kstate_detach(a);
 	chan_close(a->ch);
 	sched_fini(&a->s);
 	return 0;

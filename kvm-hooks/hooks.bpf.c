@@ -31,6 +31,16 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  */
 const volatile __u64 wake_min_idle_ns = 0;
 
+/*
+ * Set by the loader: keep a copy of every record in "peer_recs" for a peer
+ * on this host's memory (the agent reads it, kwatch.c). The copy, not the
+ * records themselves: whoever maps an array can write it (a shared mapping
+ * needs a writable fd), and only waved and these programs may write what
+ * waved reads and what the lookups trust (tid). A peer that scribbles on
+ * its copy misleads only itself. Off, the verifier drops the copying.
+ */
+const volatile __u32 share = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, HOOKS_MAX_THREADS);
@@ -47,9 +57,39 @@ struct {
 } recs SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HOOKS_MAX_THREADS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct hooks_rec);
+} peer_recs SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
+
+/* The peer's copy of record r (slot), under its own seqcount (hooks.h). */
+static __always_inline void publish(__u32 slot, const struct hooks_rec *r)
+{
+	struct hooks_rec *p;
+
+	if (!share)
+		return;
+	p = bpf_map_lookup_elem(&peer_recs, &slot);
+	if (!p)
+		return;
+	hooks_write_begin(p);
+	p->tid = r->tid;
+	p->state = r->state;
+	p->cpu = r->cpu;
+	p->run_ns = r->run_ns;
+	p->wait_ns = r->wait_ns;
+	p->wakeups = r->wakeups;
+	p->preempts = r->preempts;
+	p->since_ns = r->since_ns;
+	hooks_write_end(p);
+}
 
 static __always_inline struct hooks_rec *lookup(__u32 tid, __u32 *slot)
 {
@@ -107,6 +147,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		}
 		r->since_ns = now;
 		hooks_write_end(r);
+		publish(slot, r);
 	}
 	r = lookup(next->pid, &slot);
 	if (r && r->state != HOOKS_GONE) {
@@ -117,6 +158,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		r->cpu = bpf_get_smp_processor_id();
 		r->since_ns = now;
 		hooks_write_end(r);
+		publish(slot, r);
 	}
 	return 0;
 }
@@ -139,6 +181,7 @@ static __always_inline int wakeup(struct task_struct *p)
 	r->wakeups++;
 	r->since_ns = now;
 	hooks_write_end(r);
+	publish(slot, r);
 	if (r->notify && slept >= wake_min_idle_ns)
 		push(r->tid, slot, cpu, HOOKS_RUNNABLE, now);
 	return 0;
@@ -172,6 +215,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	r->state = HOOKS_GONE;
 	r->since_ns = now;
 	hooks_write_end(r);
+	publish(slot, r);
 	push(r->tid, slot, r->cpu, HOOKS_GONE, now);
 	return 0;
 }

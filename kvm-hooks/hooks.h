@@ -112,6 +112,20 @@ HK_INLINE int hooks_rec_read(const struct hooks_rec *src, struct hooks_rec *dst)
 	}
 	return -EAGAIN;
 }
+
+/*
+ * Counts the time in the current state up to now (CLOCK_MONOTONIC), so that
+ * a reader sees a running thread's run time grow between switches.
+ */
+HK_INLINE void hooks_rec_upto(struct hooks_rec *r, uint64_t now)
+{
+	if (!r->since_ns || now <= r->since_ns)
+		return;
+	if (r->state == HOOKS_RUNNING)
+		r->run_ns += now - r->since_ns;
+	else if (r->state == HOOKS_RUNNABLE)
+		r->wait_ns += now - r->since_ns;
+}
 #endif
 
 /* Ring buffer event: a registered thread woke up or exited. */

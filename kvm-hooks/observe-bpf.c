@@ -10,6 +10,7 @@
  * updated for the wrong thread.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 struct bpf_priv {
 	struct hooks_bpf *skel;
 	struct hooks_rec *recs;   /* mmapped "recs" array */
+	struct hooks_rec *peer;   /* mmapped "peer_recs" (OBS_F_SHARE), or NULL */
 	size_t recs_len;
 	struct ring_buffer *rb;
 	void (*cb)(const struct hooks_event *ev, void *arg);
@@ -68,6 +70,7 @@ static int bpf_open(struct obs *o, char *why, size_t len)
 		goto err_free;
 	}
 	b->skel->rodata->wake_min_idle_ns = o->wake_min_idle_ns;
+	b->skel->rodata->share = !!(o->flags & OBS_F_SHARE);
 	if ((ret = hooks_bpf__load(b->skel))) {
 		ret = wave_reason(why, len, ret, "load: %s (root and a kernel with BTF needed)",
 				  strerror(-ret));
@@ -84,6 +87,16 @@ static int bpf_open(struct obs *o, char *why, size_t len)
 		ret = wave_reason(why, len, -errno, "mmap records: %s", strerror(errno));
 		goto err_destroy;
 	}
+	if (o->flags & OBS_F_SHARE) {
+		b->peer = mmap(NULL, b->recs_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       bpf_map__fd(b->skel->maps.peer_recs), 0);
+		if (b->peer == MAP_FAILED) {
+			b->peer = NULL;
+			ret = wave_reason(why, len, -errno, "mmap the peer's records: %s",
+					  strerror(errno));
+			goto err_unmap;
+		}
+	}
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), on_event, b, NULL);
 	if (!b->rb) {
 		ret = wave_reason(why, len, -errno, "ring buffer: %s", strerror(errno));
@@ -93,6 +106,8 @@ static int bpf_open(struct obs *o, char *why, size_t len)
 	return 0;
 
 err_unmap:
+	if (b->peer)
+		munmap(b->peer, b->recs_len);
 	munmap(b->recs, b->recs_len);
 err_destroy:
 	hooks_bpf__destroy(b->skel);
@@ -101,34 +116,45 @@ err_free:
 	return ret;
 }
 
+/*
+ * A record's start (both copies): through the seqcount like any writer,
+ * and seq itself is never reset: a tracepoint for the slot's previous
+ * thread may still be between its begin and end, and zeroing seq under it
+ * would leave it odd for good.
+ */
+static void rec_start(struct hooks_rec *r, const struct hooks_rec *now, pid_t tid, int notify)
+{
+	hooks_write_begin(r);
+	r->state = now->state;
+	r->cpu = now->cpu;
+	r->run_ns = r->wait_ns = r->wakeups = r->preempts = 0;
+	r->notify = !!notify;
+	r->rsvd = 0;
+	r->since_ns = now->since_ns;
+	hooks_write_end(r);
+	__atomic_store_n(&r->tid, (uint32_t)tid, __ATOMIC_RELEASE);
+}
+
 static int bpf_add(struct obs *o, unsigned int slot, pid_t pid, pid_t tid, int notify)
 {
 	struct bpf_priv *b = o->priv;
-	struct hooks_rec *r = &b->recs[slot];
 	struct hooks_rec now = { 0 };
 	__u32 key = (__u32)tid, val = slot;
 	int ret = obs_proc_sample(pid, tid, &now);
 
 	if (ret)
 		return ret;
-	/*
-	 * Through the seqcount like any writer, and seq itself is never reset:
-	 * a tracepoint for the slot's previous thread may still be between its
-	 * begin and end, and zeroing seq under it would leave it odd for good.
-	 */
-	hooks_write_begin(r);
-	r->state = now.state;
-	r->cpu = now.cpu;
-	r->run_ns = r->wait_ns = r->wakeups = r->preempts = 0;
-	r->notify = !!notify;
-	r->rsvd = 0;
 	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
-	r->since_ns = wave_now_ns();
-	hooks_write_end(r);
-	__atomic_store_n(&r->tid, (uint32_t)tid, __ATOMIC_RELEASE);
+	now.since_ns = wave_now_ns();
+	/* The peer's copy first: the programs write it only once the tid is in the hash. */
+	if (b->peer)
+		rec_start(&b->peer[slot], &now, tid, 0);
+	rec_start(&b->recs[slot], &now, tid, notify);
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.tids), &key, &val, BPF_ANY)) {
 		ret = -errno;
-		r->tid = 0;
+		b->recs[slot].tid = 0;
+		if (b->peer)
+			b->peer[slot].tid = 0;
 		return ret;
 	}
 	return 0;
@@ -141,6 +167,8 @@ static void bpf_del(struct obs *o, unsigned int slot)
 
 	bpf_map_delete_elem(bpf_map__fd(b->skel->maps.tids), &key);
 	__atomic_store_n(&b->recs[slot].tid, 0, __ATOMIC_RELEASE);
+	if (b->peer)
+		__atomic_store_n(&b->peer[slot].tid, 0, __ATOMIC_RELEASE);
 }
 
 static int bpf_read(struct obs *o, unsigned int slot, struct hooks_rec *r)
@@ -153,13 +181,7 @@ static int bpf_read(struct obs *o, unsigned int slot, struct hooks_rec *r)
 		return -EAGAIN;
 	if (r->tid != (uint32_t)o->tid[slot])
 		return -ENOENT;
-	/* Time in the current state counts up to now, so readers see progress. */
-	if (r->since_ns && now > r->since_ns) {
-		if (r->state == HOOKS_RUNNING)
-			r->run_ns += now - r->since_ns;
-		else if (r->state == HOOKS_RUNNABLE)
-			r->wait_ns += now - r->since_ns;
-	}
+	hooks_rec_upto(r, now);
 	return 0;
 }
 
@@ -186,11 +208,24 @@ static void bpf_notify(struct obs *o, unsigned int slot, int on)
 	__atomic_store_n(&b->recs[slot].notify, on ? 1u : 0u, __ATOMIC_RELAXED);
 }
 
+static int bpf_share_fd(struct obs *o)
+{
+	const struct bpf_priv *b = o->priv;
+	int fd;
+
+	if (!b->peer)
+		return -ENOTSUP;
+	fd = fcntl(bpf_map__fd(b->skel->maps.peer_recs), F_DUPFD_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
+}
+
 static void bpf_close(struct obs *o)
 {
 	struct bpf_priv *b = o->priv;
 
 	ring_buffer__free(b->rb);
+	if (b->peer)
+		munmap(b->peer, b->recs_len);
 	munmap(b->recs, b->recs_len);
 	hooks_bpf__destroy(b->skel);
 	free(b);
@@ -205,5 +240,6 @@ const struct obs_ops obs_bpf_ops = {
 	.fd = bpf_fd,
 	.poll = bpf_poll,
 	.notify = bpf_notify,
+	.share_fd = bpf_share_fd,
 	.close = bpf_close,
 };

@@ -139,7 +139,8 @@ const struct wave_name obs_backends[] = {
 	{ "auto", OBS_AUTO }, { "bpf", OBS_BPF }, { "proc", OBS_PROC }, { NULL, 0 },
 };
 
-int obs_open(enum obs_backend want, uint64_t wake_min_idle_ns, struct obs **out)
+int obs_open(enum obs_backend want, uint64_t wake_min_idle_ns, unsigned int flags,
+	     struct obs **out)
 {
 	const struct obs_ops *try[2] = { &obs_bpf_ops, &obs_proc_ops };
 	struct obs *o = calloc(1, sizeof(*o));
@@ -149,6 +150,7 @@ int obs_open(enum obs_backend want, uint64_t wake_min_idle_ns, struct obs **out)
 	if (!o)
 		return -ENOMEM;
 	o->wake_min_idle_ns = wake_min_idle_ns;
+	o->flags = flags;
 	for (int i = 0; i < 2; i++) {
 		if ((want == OBS_BPF && i == 1) || (want == OBS_PROC && i == 0))
 			continue;
@@ -219,6 +221,11 @@ void obs_notify(struct obs *o, int slot, int on)
 {
 	if (slot >= 0 && slot < HOOKS_MAX_THREADS && o->used[slot] && o->ops->notify)
 		o->ops->notify(o, (unsigned int)slot, on);
+}
+
+int obs_share_fd(struct obs *o)
+{
+	return o->ops->share_fd ? o->ops->share_fd(o) : -ENOTSUP;
 }
 
 int obs_fd(const struct obs *o)

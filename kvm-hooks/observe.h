@@ -36,6 +36,10 @@ struct obs;
  * @fd:       pollable fd that turns readable when events are queued, or -1.
  * @poll:     deliver queued events to cb; returns how many.
  * @notify:   (optional) turn events for the thread in slot on or off.
+ * @share_fd: (optional) a new fd naming a copy of the records that a peer
+ *            on this host's memory may map (HOOKS_MAX_THREADS of them,
+ *            slot-indexed; what it writes there misleads only itself);
+ *            -errno (-ENOTSUP: not opened with OBS_F_SHARE, or no BPF).
  * @close:    release everything (BPF programs detach).
  */
 struct obs_ops {
@@ -48,6 +52,7 @@ struct obs_ops {
 	int (*poll)(struct obs *o, void (*cb)(const struct hooks_event *ev, void *arg),
 		    void *arg);
 	void (*notify)(struct obs *o, unsigned int slot, int on);
+	int (*share_fd)(struct obs *o);
 	void (*close)(struct obs *o);
 };
 
@@ -58,11 +63,15 @@ enum obs_backend { OBS_AUTO = 0, OBS_BPF, OBS_PROC };
 /* Their names (common/parse.h): auto, bpf, proc. */
 extern const struct wave_name obs_backends[];
 
+/* obs_open() flags. SHARE: keep the records' copy for a peer (obs_share_fd). */
+#define OBS_F_SHARE 1u
+
 /*
  * Opens the requested backend (AUTO: BPF, else /proc, logged). Wakeups of
  * notify threads become events only after at least wake_min_idle_ns asleep.
  */
-int obs_open(enum obs_backend want, uint64_t wake_min_idle_ns, struct obs **out);
+int obs_open(enum obs_backend want, uint64_t wake_min_idle_ns, unsigned int flags,
+	     struct obs **out);
 void obs_close(struct obs *o);
 const char *obs_name(const struct obs *o);
 
@@ -74,6 +83,8 @@ int obs_fd(const struct obs *o);
 /* Wakeups of the thread in slot become events (on) or not (off). */
 void obs_notify(struct obs *o, int slot, int on);
 int obs_poll(struct obs *o, void (*cb)(const struct hooks_event *ev, void *arg), void *arg);
+/* See @share_fd; the caller owns the fd. */
+int obs_share_fd(struct obs *o);
 
 /* Backend state; the ops above work on it. */
 struct obs {
@@ -82,6 +93,7 @@ struct obs {
 	pid_t pid[HOOKS_MAX_THREADS];
 	pid_t tid[HOOKS_MAX_THREADS];
 	uint64_t wake_min_idle_ns;
+	unsigned int flags;        /* OBS_F_* */
 	void *priv;
 };
 

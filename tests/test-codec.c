@@ -316,8 +316,11 @@ static void reserved_bytes_must_be_zero(void **state)
 {
 	struct wave_msg m = vcpu_msg();
 
-	m.p.vcpu.rsvd1 = 1;
+	m.p.vcpu.slot = WAVE_KSTATE_SLOTS + 1; /* 1.7: the word is a slot, bounded */
 	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "slot 1025"));
+	m.p.vcpu.slot = WAVE_KSTATE_SLOTS;
+	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), 0);
 	m = vcpu_msg();
 	m.h.rsvd = 1;
 	assert_int_equal(wave_msg_check(&m, why, sizeof(why)), -EINVAL);

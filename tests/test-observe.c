@@ -64,7 +64,7 @@ static void observe(enum obs_backend which)
 	struct obs *o;
 	int s1, s2;
 
-	if (obs_open(which, 0, &o))
+	if (obs_open(which, 0, 0, &o))
 		test_skip("the %s backend is not available here", which == OBS_BPF ? "BPF" : "/proc");
 	stop = 0;
 	spin_tid = sleep_tid = 0;

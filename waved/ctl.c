@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/site.h"
 #include "ipu-sched/policy.h"
+#include "kvm-hooks/kbeat.h"
 #include "waved/waved.h"
 
 static void sock_path(const struct waved *w, struct sockaddr_un *a)
@@ -220,6 +221,9 @@ static const struct {
 	{ "wakeups_net", offsetof(struct waved_stats, wakeups_net) },
 	{ "wakeups_other", offsetof(struct waved_stats, wakeups_other) },
 	{ "wakeups_status", offsetof(struct waved_stats, wakeups_status) },
+	{ "wakeups_kbeat", offsetof(struct waved_stats, wakeups_kbeat) },
+	{ "kwatch_starts", offsetof(struct waved_stats, kwatch_starts) },
+	{ "kwatch_refused", offsetof(struct waved_stats, kwatch_refused) },
 	{ "fallbacks", offsetof(struct waved_stats, fallbacks) },
 	{ "handbacks", offsetof(struct waved_stats, handbacks) },
 	{ "last_fallback_ns", offsetof(struct waved_stats, last_fallback_ns) },
@@ -253,6 +257,30 @@ static const struct {
 	{ "tx_dropped", offsetof(struct waved_stats, tx_dropped) },
 	{ "bad_txns", offsetof(struct waved_stats, rx_invalid_txn) },
 };
+
+/*
+ * The kernel's heartbeat (kwatch.c): whether it beats the agent now, and
+ * its counters; the timer's own CPU time is part of what offloading costs
+ * the host (it runs in softirq, charged to no process).
+ */
+static void kwatch_json(const struct waved *w, json_object *o)
+{
+	json_object *k = json_object_new_object();
+	struct kbeat_stats s = { 0 };
+
+	if (w->kb)
+		kbeat_get_stats(w->kb, &s);
+	json_object_object_add(k, "available", json_object_new_boolean(w->kb != NULL));
+	json_object_object_add(k, "on", json_object_new_boolean(w->kw_on));
+	json_object_object_add(k, "fires", json_object_new_int64((int64_t)s.fires));
+	json_object_object_add(k, "beats", json_object_new_int64((int64_t)s.beats));
+	json_object_object_add(k, "stalls", json_object_new_int64((int64_t)s.stalls));
+	json_object_object_add(k, "missed_rings", json_object_new_int64((int64_t)s.missed_rings));
+	json_object_object_add(k, "odd_echoes", json_object_new_int64((int64_t)s.odd_echoes));
+	json_object_object_add(k, "run_ns", json_object_new_int64((int64_t)s.run_ns));
+	json_object_object_add(k, "agent_hold_us", json_object_new_double((double)s.last_hold_ns / 1e3));
+	json_object_object_add(o, "kernel_watch", k);
+}
 
 static json_object *status_json(const struct waved *w)
 {
@@ -288,6 +316,7 @@ static json_object *status_json(const struct waved *w)
 	json_object_object_add(o, "agent_hold_max_us", json_object_new_double(
 		(double)w->wd.max_hold_ns / 1000.0));
 	json_object_object_add(o, "observe", json_object_new_string(obs_name(w->obs)));
+	kwatch_json(w, o);
 	json_object_object_add(o, "net_observe", json_object_new_string(w->net ? netobs_name(w->net)
 										: "none"));
 	json_object_object_add(o, "mem_observe", json_object_new_string(w->mm ? "libvirt" : "none"));

@@ -18,12 +18,19 @@
 #include "channel/codec.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "ipu-sched/kstate.h"
 #include "ipu-sched/sched.h"
 #include "waved/waved.h"
 
 static int to_agent(const struct waved *w)
 {
 	return w->ch && chan_is_up(w->ch);
+}
+
+/* What we announced to the agent. */
+static uint64_t chan_opts_features(const struct waved *w)
+{
+	return w->cfg.chan_opts.features;
 }
 
 void wv_flush(struct waved *w)
@@ -54,7 +61,10 @@ void wv_emit(struct waved *w, const struct wave_msg *m)
 	if ((m->h.type == WAVE_MSG_MEM_STATE || m->h.type == WAVE_MSG_MEM_CTL ||
 	     m->h.type == WAVE_MSG_HOST_MEM) && !(chan_peer_features(w->ch) & WAVE_FEAT_MEM))
 		return;
-	/* Pins only to an agent that said it reads them (wire.h, WAVE_FEAT_PINS). */
+	/*
+	 * Pins only to an agent that said it reads them (wire.h, WAVE_FEAT_PINS);
+	 * record slots only to one that reads the records (WAVE_FEAT_KSTATE).
+	 */
 	if (unlikely((m->h.type == WAVE_MSG_THREAD_CPUS ||
 		      (m->h.type == WAVE_MSG_VCPU_STATE && m->p.vcpu.flags)) &&
 		     !(chan_peer_features(w->ch) & WAVE_FEAT_PINS))) {
@@ -62,6 +72,12 @@ void wv_emit(struct waved *w, const struct wave_msg *m)
 			return;
 		plain = *m;
 		plain.p.vcpu.flags = 0;
+		m = &plain;
+	}
+	if (m->h.type == WAVE_MSG_VCPU_STATE && m->p.vcpu.slot &&
+	    !(chan_peer_features(w->ch) & chan_opts_features(w) & WAVE_FEAT_KSTATE)) {
+		plain = *m;
+		plain.p.vcpu.slot = 0;
 		m = &plain;
 	}
 	if (w->out_n == WV_OUTBOX) {
@@ -109,37 +125,12 @@ void wv_export_vm(struct waved *w, const struct wv_vm *vm, int del)
 	wv_emit(w, &m);
 }
 
-static uint8_t wire_state(uint32_t s)
-{
-	switch (s) {
-	case HOOKS_RUNNING:
-		return WAVE_TS_RUNNING;
-	case HOOKS_RUNNABLE:
-		return WAVE_TS_RUNNABLE;
-	case HOOKS_GONE:
-		return WAVE_TS_GONE;
-	default:
-		return WAVE_TS_BLOCKED;
-	}
-}
-
 static void fill_thread(const struct wv_vm *vm, const struct wv_thread *t, struct wave_msg *m)
 {
-	struct wave_vcpu_state *s = &m->p.vcpu;
-
-	wave_msg_init(m, WAVE_MSG_VCPU_STATE);
-	s->vm_id = vm->id;
-	s->index = t->index;
-	s->kind = t->kind;
-	s->state = wire_state(t->rec.state);
-	s->cpu = t->rec.cpu < WAVE_MAX_CPUS ? (uint16_t)t->rec.cpu : WAVE_CPU_NONE;
-	s->barrier = t->barrier;
-	s->run_ns = t->rec.run_ns;
-	s->wait_ns = t->rec.wait_ns;
-	s->wakeups = (uint32_t)t->rec.wakeups;
-	s->preempts = (uint32_t)t->rec.preempts;
-	s->tid = (uint32_t)t->tid;
-	s->flags = t->pinned ? WAVE_THREAD_PINNED : 0;
+	kstate_fill(m, &t->rec, vm->id, t->index, t->kind, t->barrier,
+		    t->pinned ? WAVE_THREAD_PINNED : 0,
+		    t->slot >= 0 ? (uint32_t)t->slot + 1 : 0);
+	m->p.vcpu.tid = (uint32_t)t->tid;
 }
 
 /* THREAD_CPUS for t, one per 64-CPU window up to the host's last CPU. */
@@ -173,6 +164,7 @@ static void export_rec(struct waved *w, const struct wv_vm *vm, struct wv_thread
 	t->rec = *r;
 	fill_thread(vm, t, &m);
 	t->sent_seq = t->rec.seq;
+	t->sent_barrier = t->barrier;
 	t->exported = 1;
 	w->st.exports++;
 	wv_emit(w, &m);
@@ -198,7 +190,7 @@ void wv_export_thread(struct waved *w, struct wv_vm *vm, struct wv_thread *t)
 		export_rec(w, vm, t, &r);
 }
 
-void wv_export_deltas(struct waved *w, int all)
+void wv_export_deltas(struct waved *w, enum wv_export which)
 {
 	for (unsigned int v = 0; v < WV_MAX_VMS; v++) {
 		struct wv_vm *vm = &w->vms[v];
@@ -207,15 +199,20 @@ void wv_export_deltas(struct waved *w, int all)
 			struct wv_thread *t = &vm->th[i];
 			struct hooks_rec r;
 
-			if (!t->used || obs_read(w->obs, t->slot, &r))
+			if (!t->used)
+				continue;
+			if (which == WV_EXPORT_IDENTITY && t->exported && !t->pin_dirty &&
+			    t->barrier == t->sent_barrier)
+				continue;
+			if (obs_read(w->obs, t->slot, &r))
 				continue;
 			/*
 			 * Unchanged since the last export: skip. A running thread's
 			 * record only moves at switches, yet its run time grows:
 			 * it is exported every period while it runs.
 			 */
-			if (!all && t->exported && r.seq == t->sent_seq && r.state != HOOKS_RUNNING &&
-			    r.state != HOOKS_RUNNABLE)
+			if (which == WV_EXPORT_CHANGED && t->exported && r.seq == t->sent_seq &&
+			    r.state != HOOKS_RUNNING && r.state != HOOKS_RUNNABLE)
 				continue;
 			export_rec(w, vm, t, &r);
 		}
@@ -294,7 +291,7 @@ void wv_snapshot(struct waved *w)
 	for (unsigned int v = 0; v < WV_MAX_VMS; v++)
 		for (unsigned int i = 0; w->vms[v].used && i < WV_MAX_THREADS; i++)
 			w->vms[v].th[i].pin_dirty = 1;
-	wv_export_deltas(w, 1);
+	wv_export_deltas(w, WV_EXPORT_ALL);
 	wv_export_net(w, 1);
 	wv_export_mem(w, 1);
 	wave_msg_init(&m, WAVE_MSG_SNAPSHOT_END);

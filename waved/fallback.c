@@ -95,10 +95,32 @@ void wd_peer(struct watchdog *w, int up)
 	w->last_rtt_ns = 0;
 }
 
+void wd_kernel(struct watchdog *w, int on)
+{
+	w->kernel = on;
+	w->kernel_stalled = 0;
+	w->kernel_lag_ns = 0;
+	w->oldest_seq = w->next_seq;
+	w->last_rtt_ns = 0;
+	if (!on)
+		w->healthy = 0;
+}
+
+void wd_kernel_stall(struct watchdog *w, uint64_t age_ns)
+{
+	if (!w->kernel)
+		return;
+	w->kernel_stalled = 1;
+	w->kernel_lag_ns = age_ns;
+	w->kernel_stalls++;
+}
+
 uint64_t wd_lag(const struct watchdog *w, uint64_t now)
 {
 	uint64_t sent = w->oldest_sent_ns;
 
+	if (w->kernel)
+		return w->kernel_stalled ? w->kernel_lag_ns : 0;
 	if (w->oldest_seq < w->next_seq && now > sent && now - sent > w->last_rtt_ns)
 		return now - sent;
 	return w->last_rtt_ns;
@@ -106,7 +128,7 @@ uint64_t wd_lag(const struct watchdog *w, uint64_t now)
 
 uint64_t wd_deadline(const struct watchdog *w)
 {
-	if (w->oldest_seq >= w->next_seq)
+	if (w->kernel || w->oldest_seq >= w->next_seq)
 		return 0;
 	return w->oldest_sent_ns + w->threshold_ns + 1;
 }
@@ -120,6 +142,8 @@ enum wd_event wd_check(struct watchdog *w, uint64_t now)
 	if (w->state == WD_OFFLOAD) {
 		if (!w->peer_up)
 			w->why = "the agent is gone";
+		else if (w->kernel_stalled)
+			w->why = "the agent left the kernel's beat unanswered";
 		else if (lag > w->threshold_ns)
 			w->why = "the agent lags";
 		else
@@ -179,6 +203,7 @@ static void enter_fallback(struct waved *w)
 		  w->wd.why, (double)w->st.last_fallback_lag_ns / 1e6,
 		  (double)w->cfg.lag_threshold_ns / 1e6,
 		  w->cfg.fallback == WAVED_FB_LOCAL ? w->cfg.policy->ops->name : "cfs");
+	wv_kwatch_stop(w);
 	wv_drop_prestaged(w, NULL, WAVE_ST_FALLBACK);
 	if (w->cfg.fallback == WAVED_FB_CFS)
 		wv_restore_all(w, "fallback to CFS");
@@ -197,6 +222,7 @@ static void hand_back(struct waved *w)
 	if (w->local)
 		sched_reset(w->local);
 	wv_snapshot(w);
+	wv_kwatch_start(w);
 }
 
 /*

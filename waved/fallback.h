@@ -52,6 +52,11 @@ struct watchdog {
 	uint64_t transitions, echoes, bad_echoes;
 	uint64_t lazy_echoes;        /* of echoes: read without a doorbell */
 	const char *why;             /* reason of the last transition */
+	/* The kernel beats the agent instead (wd_kernel): no heartbeats on the channel. */
+	int kernel;
+	int kernel_stalled;          /* ... and it told of a beat left unanswered */
+	uint64_t kernel_lag_ns;      /* ... for how long by then */
+	uint64_t kernel_stalls;
 };
 
 void wd_init(struct watchdog *w, uint64_t threshold_ns, unsigned int handback_n);
@@ -87,6 +92,17 @@ uint64_t wd_lag(const struct watchdog *w, uint64_t now);
  * not up to a heartbeat period later.
  */
 uint64_t wd_deadline(const struct watchdog *w);
+
+/*
+ * The kernel takes over (on) or gives back (off) the beating of the agent
+ * (kvm-hooks/kbeat.h). Either way the heartbeats outstanding on the channel
+ * are forgotten; while on, the lag is 0 until wd_kernel_stall(), and off
+ * starts a new run of healthy echoes.
+ */
+void wd_kernel(struct watchdog *w, int on);
+
+/* The kernel saw a beat unanswered for age_ns: the next check falls back. */
+void wd_kernel_stall(struct watchdog *w, uint64_t age_ns);
 
 /* Evaluates at now; returns the transition to act on, if any. */
 enum wd_event wd_check(struct watchdog *w, uint64_t now);

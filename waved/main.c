@@ -28,7 +28,7 @@
 #include "waved/waved.h"
 
 enum tag { TAG_CHAN = 1, TAG_OBS, TAG_VIRT, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_WATCHDOG, TAG_NET,
-	   TAG_MEM };
+	   TAG_MEM, TAG_KBEAT };
 
 static struct policy_conf policy, mem_policy, net_policy;
 
@@ -140,6 +140,11 @@ static const struct opt waved_opts[] = {
 		 "healthy heartbeats before control goes back to the agent"),
 	OPT_DURATION("export-ms", "MS", &waved_self.cfg.export_ns, WAVE_NSEC_PER_MSEC, WAVE_NSEC_PER_MSEC,
 		     10 * WAVE_NSEC_PER_SEC, "state export period"),
+	OPT_ENUM("kernel-watch", "W", &waved_self.cfg.kernel_watch, wv_kernel_watch_modes,
+		 "an agent on this host's memory (shm:) in charge: the kernel\n"
+		 "beats it every lag threshold and it reads the thread records\n"
+		 "itself, so waved sleeps (auto: with BPF); off: waved\n"
+		 "heartbeats it and exports state every period"),
 	OPT_CALLBACK("cpus", "LIST", &waved_self.cfg.allowed, parse_cpus,
 		     "CPUs decisions may use (default: all online)"),
 	OPT_GROUP("Safety envelope (whoever the agent is)"),
@@ -296,6 +301,8 @@ static void arm_timer(struct waved *w)
 
 	if (!any_vm(w) && !handing_back)
 		period = WAVE_NSEC_PER_SEC;
+	else if (w->kw_on)
+		period = WV_KWATCH_TICK_NS; /* the kernel beats the agent; the host CPUs' pace */
 	if (period == w->tick_ns)
 		return;
 	w->tick_ns = period;
@@ -310,6 +317,8 @@ static void on_chan(struct waved *w)
 	chan_process(w->ch);
 	if (chan_is_up(w->ch) != w->wd.peer_up)
 		wd_peer(&w->wd, chan_is_up(w->ch));
+	if (w->kw_on && !chan_is_up(w->ch))
+		wv_kwatch_stop(w); /* the check below falls back: the agent is gone */
 	while ((n = chan_recv(w->ch, m, 64)) > 0) {
 		for (int i = 0; i < n; i++) {
 			switch (m[i].h.type) {
@@ -379,14 +388,15 @@ static void on_tick(struct waved *w)
 	if (w->ch)
 		on_chan(w); /* also a backstop should a doorbell ever be missed */
 	wv_fallback_check(w);
-	if (due(w->now, &w->next_hb, w->cfg.hb_period_ns))
+	if (!w->kw_on && due(w->now, &w->next_hb, w->cfg.hb_period_ns))
 		wv_heartbeat(w);
 	if (due(w->now, &w->next_cpu, 100 * WAVE_NSEC_PER_MSEC)) {
 		wv_export_cpus(w);
 		wv_export_net(w, 0);
 	}
-	if (due(w->now, &w->next_export, w->cfg.export_ns)) {
-		wv_export_deltas(w, 0);
+	if (due(w->now, &w->next_export, w->kw_on ? WV_KWATCH_TICK_NS : w->cfg.export_ns)) {
+		/* The agent reads the records itself: only what they do not say. */
+		wv_export_deltas(w, w->kw_on ? WV_EXPORT_IDENTITY : WV_EXPORT_CHANGED);
 		if (wv_runs_policy(w))
 			wv_local_decide(w);
 	}
@@ -423,6 +433,7 @@ static void count_wakeup(struct waved *w, const struct epoll_event *ev, int n)
 		case TAG_TIMER: st->wakeups_tick++; break;
 		case TAG_CHAN: st->wakeups_doorbell++; break;
 		case TAG_WATCHDOG: st->wakeups_watchdog++; break;
+		case TAG_KBEAT: break; /* counted by wv_kwatch_event(): only a stall */
 		case TAG_MEM: st->wakeups_mem++; break;
 		case TAG_OBS: st->wakeups_obs++; break;
 		case TAG_NET: st->wakeups_net++; break;
@@ -463,6 +474,12 @@ static void loop(struct waved *w)
 			case TAG_TIMER: on_tick(w); break;
 			case TAG_SIGNAL: on_signal(w); break;
 			case TAG_CTL: wv_ctl_accept(w); break;
+			case TAG_KBEAT:
+				wv_kwatch_event(w);
+				wv_flush(w);
+				arm_timer(w);
+				wv_fallback_arm(w);
+				break;
 			case TAG_WATCHDOG:
 				/* An echo may be waiting: on_chan() reads it, then checks. */
 				if (wv_fallback_timer(w) && w->ch)
@@ -511,6 +528,8 @@ static int setup(struct waved *w)
 		return ret;
 	if ((ret = wv_vms_init(w)))
 		return ret;
+	if ((ret = wv_kwatch_setup(w)))
+		return ret;
 	if (w->cfg.channel &&
 	    (ret = chan_open(w->cfg.channel, &w->cfg.chan_opts, &w->ch)))
 		return ret;
@@ -528,6 +547,8 @@ static int setup(struct waved *w)
 		return -errno;
 	if (w->mm && ep_add(w, mm_fd(w->mm), TAG_MEM))
 		return -errno;
+	if (wv_kwatch_fd(w) >= 0 && ep_add(w, wv_kwatch_fd(w), TAG_KBEAT))
+		return -errno;
 	/*
 	 * A local policy (onhost, or the local fallback) builds its model from a
 	 * snapshot like the agent does, so its decisions carry the current epoch.
@@ -544,6 +565,7 @@ static void teardown(struct waved *w)
 	wv_restore_all(w, "exit");
 	wv_vms_fini(w);
 	chan_close(w->ch);
+	wv_kwatch_fini(w);
 	wv_ctl_close(w);
 	if (w->local) {
 		sched_fini(w->local);

@@ -606,7 +606,8 @@ int wv_vms_init(struct waved *w)
 		wave_info("waved: repaired %d threads left changed by a previous waved", ret);
 	if (left_dl)
 		wv_dl_repair(w, "threads a previous waved left in DEADLINE were restored");
-	ret = obs_open(w->cfg.obs, w->cfg.wake_min_idle_ns, &w->obs);
+	ret = obs_open(w->cfg.obs, w->cfg.wake_min_idle_ns,
+		       wv_kwatch_wanted(&w->cfg) ? OBS_F_SHARE : 0, &w->obs);
 	if (ret) {
 		wave_err("waved: no way to observe threads: %s", strerror(-ret));
 		return ret;

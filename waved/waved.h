@@ -47,8 +47,14 @@ enum waved_fallback { WAVED_FB_CFS = 0, WAVED_FB_LOCAL };
 /* Which wakeups BPF pushes at once: those the policy in charge asks for, or none. */
 enum waved_wake { WV_WAKE_POLICY = 0, WV_WAKE_NONE };
 
+/* Whether the kernel may beat a shm: agent in charge (kwatch.c). */
+enum waved_kwatch { WV_KWATCH_AUTO = 0, WV_KWATCH_OFF };
+/* waved's tick while the kernel beats the agent: the host CPUs' export. */
+#define WV_KWATCH_TICK_NS (100 * WAVE_NSEC_PER_MSEC)
+
 /* Name tables (common/parse.h) of the enums above, for options and status. */
 extern const struct wave_name wv_modes[], wv_fallbacks[], wv_wake_modes[];
+extern const struct wave_name wv_kernel_watch_modes[];
 
 struct sched;       /* the policy runtime (ipu-sched/sched.h), for onhost and local fallback */
 struct policy_conf; /* a policy and its configuration (ipu-sched/policy.h) */
@@ -91,6 +97,7 @@ struct waved_cfg {
 	unsigned int mem_period_ms;/* guest memory read this often (0: not at all) */
 	uint64_t mem_budget_kib;   /* the guests' balloon targets add up to at most this (0: not set) */
 	int use_libvirt, libvirt_too;
+	int kernel_watch;          /* --kernel-watch: let the kernel beat a shm: agent (auto) or not */
 	unsigned int nr_static;
 	struct wv_static_vm statics[WV_MAX_STATIC];
 };
@@ -104,6 +111,7 @@ struct wv_thread {
 	uint32_t barrier;
 	struct mech_thread mech;
 	uint32_t sent_seq;         /* record seq last exported */
+	uint32_t sent_barrier;     /* barrier last exported */
 	int exported;              /* sent at least once this epoch */
 	struct hooks_rec rec;      /* last read */
 	uint64_t rate_t0, rate_run0, rate_wait0;
@@ -191,6 +199,9 @@ struct waved_stats {
 	uint64_t wakeups, wakeups_tick, wakeups_doorbell, wakeups_watchdog, wakeups_mem;
 	uint64_t wakeups_obs, wakeups_net, wakeups_other;
 	uint64_t wakeups_status;   /* of those: for status requests alone (an observer's cost) */
+	uint64_t wakeups_kbeat;    /* the kernel told of a beat left unanswered (kwatch.c) */
+	uint64_t kwatch_starts;    /* times the kernel took over beating the agent */
+	uint64_t kwatch_refused;   /* agents that never answered its beats: watched on the channel */
 	uint64_t txns, results[WAVE_ST_MAX], ops_applied;
 	uint64_t tx_dropped, rx_invalid_txn, snapshots, fallbacks, handbacks;
 	uint64_t wake_events, exports, wake_subs, bad_wake_subs;
@@ -239,6 +250,10 @@ struct waved {
 	uint64_t wd_armed;
 	uint64_t tick_ns;                  /* the periodic timer's period now */
 	struct chan *ch;
+	struct kbeat *kb;          /* the kernel's heartbeat of a shm: agent, or NULL (kwatch.c) */
+	int kw_on;                 /* ... beating the agent in charge now */
+	uint64_t kw_beats0;        /* its beat count when armed */
+	uint64_t kw_refused_gen;   /* 1 + the attach whose agent never answered it */
 	struct obs *obs;
 	struct netobs *net;        /* traffic on the VMs' taps, or NULL (--net-observe none) */
 	struct mm *mm;             /* the guests' memory, or NULL (no libvirt, --mem-period 0) */
@@ -301,7 +316,14 @@ void wv_emit(struct waved *w, const struct wave_msg *m);
 void wv_flush(struct waved *w);
 void wv_snapshot(struct waved *w);
 void wv_export_vm(struct waved *w, const struct wv_vm *vm, int del);
-void wv_export_deltas(struct waved *w, int all);
+/*
+ * VCPU_STATE for the threads: CHANGED, those whose record moved (and those
+ * that run or wait: their times grow); ALL, every one; IDENTITY, only what
+ * an agent reading the records itself cannot know (new threads, new pins
+ * or barriers, exits), with the record as it is.
+ */
+enum wv_export { WV_EXPORT_CHANGED = 0, WV_EXPORT_ALL, WV_EXPORT_IDENTITY };
+void wv_export_deltas(struct waved *w, enum wv_export which);
 void wv_export_thread(struct waved *w, struct wv_vm *vm, struct wv_thread *t);
 /* The policy learns t is gone (a GONE state). */
 void wv_export_gone(struct waved *w, struct wv_vm *vm, struct wv_thread *t);
@@ -413,6 +435,21 @@ void wv_fallback_check(struct waved *w);
 void wv_fallback_arm(struct waved *w);
 /* The watchdog timer fired: returns 1 (drain the channel, then check and re-arm). */
 int wv_fallback_timer(struct waved *w);
+
+/* kwatch.c: the kernel beats a shm: agent in charge, so that waved can sleep. */
+/* Whether the configuration asks for it (offload on shm:, not --kernel-watch off). */
+int wv_kwatch_wanted(const struct waved_cfg *c);
+/* Before the channel opens: load the heartbeat, share the fds (or log why not). 0. */
+int wv_kwatch_setup(struct waved *w);
+void wv_kwatch_fini(struct waved *w);
+/* Readable when the kernel told of a beat left unanswered, or -1. */
+int wv_kwatch_fd(const struct waved *w);
+/* The agent took charge: the kernel beats it, if it can read what we shared. */
+void wv_kwatch_start(struct waved *w);
+/* Fallback (or detach): waved heartbeats the agent on the channel again. */
+void wv_kwatch_stop(struct waved *w);
+/* wv_kwatch_fd() turned readable: a stall falls back. */
+void wv_kwatch_event(struct waved *w);
 
 /* ctl.c */
 int wv_ctl_open(struct waved *w);

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The kernel's heartbeat of a shared-memory agent: what kbeat.bpf.c and an
+ * agent on this host's memory both read. Only the types both sides use
+ * live here (the BPF side includes it too).
+ *
+ * The host (a BPF timer, every period) publishes a beat in a word only it
+ * writes (struct kbeat_host) and rings the agent through a ring buffer; the
+ * agent answers by writing the beat's sequence into a word only it writes
+ * (struct kbeat_echo). At the next fire the timer checks that the last beat
+ * was answered; if not, it tells waved through a second ring buffer, and
+ * only then does waved wake. The agent's word is untrusted: the timer
+ * only compares it with the beat it keeps itself. The host word is a copy
+ * for the agent (which could write it: a shared mapping needs a writable
+ * fd), never read back.
+ *
+ * Ordering: the timer stores host_ns, then host_seq with release semantics
+ * (a BPF atomic exchange is fully ordered), then submits the ring buffer
+ * record; the agent reads host_seq with acquire semantics after it woke.
+ * The agent reads the thread records (hooks.h, seqcount) and then stores
+ * echo_seq with release semantics: an echo means "I have read the state as
+ * of this beat". The timer's plain load of echo_seq needs no ordering: it
+ * compares a value, it reads nothing the agent wrote before it.
+ */
+#ifndef WAVE_KVM_HOOKS_KBEAT_H
+#define WAVE_KVM_HOOKS_KBEAT_H
+
+#include "kvm-hooks/hooks.h"
+
+/* Written by the BPF timer; the agent only reads it. */
+struct kbeat_host {
+	hk_u64 host_seq;   /* the beat last published; 0: none yet */
+	hk_u64 host_ns;    /* when (CLOCK_MONOTONIC), for the record */
+	hk_u64 period_ns;  /* the beat period: the agent's export clock too */
+	hk_u64 rsvd;
+};
+
+/* Written by the agent only. */
+struct kbeat_echo {
+	hk_u64 echo_seq;   /* the newest beat answered */
+	hk_u64 hold_ns;    /* how long the agent held it (its own clock, a duration) */
+};
+
+/* Ring buffer record to the agent ("a beat") and to waved ("a stall"). */
+struct kbeat_event {
+	hk_u64 seq;        /* the beat published, or the one left unanswered */
+	hk_u64 age_ns;     /* stall: how long it has been waiting */
+};
+
+/*
+ * The file offsets at which a BPF ring buffer's two positions are mapped
+ * (the kernel's ABI: the consumer page first, writable; the producer page
+ * next, read-only). An agent that only needs to be woken maps these two
+ * pages and sets the consumer position to the producer's after each wakeup,
+ * which re-arms EPOLLIN; it never reads the records.
+ */
+#define KBEAT_RB_CONSUMER_OFF 0
+
+#ifndef __bpf__
+#include <stddef.h>
+
+/*
+ * The host's side (kbeat.c): loads kbeat.bpf.c, arms and disarms the watch,
+ * reads stalls. Threading: one owner thread (waved's main loop).
+ */
+struct kbeat;
+
+struct kbeat_stats {
+	uint64_t fires, beats, stalls, missed_rings, odd_echoes;
+	uint64_t run_ns;       /* inside the timer callback, all fires */
+	uint64_t last_hold_ns; /* the agent's word, as last read (untrusted) */
+};
+
+/* The fds an agent on this host's memory needs, in the order they are passed. */
+enum kbeat_agent_fd { KBEAT_FD_HOST = 0, KBEAT_FD_ECHO, KBEAT_FD_BEATS, KBEAT_NR_FDS };
+
+/* Loads and sets up; 0 or -errno (why says what failed: root and BPF timers needed). */
+int kbeat_open(struct kbeat **out, char *why, size_t len);
+/* Stops the timer and frees everything. NULL is a no-op. */
+void kbeat_close(struct kbeat *kb);
+/* Starts beating every period_ns, the first beat at once; 0 or -errno. */
+int kbeat_arm(struct kbeat *kb, uint64_t period_ns);
+/* Stops beating (the timer's next fire does nothing). */
+void kbeat_disarm(struct kbeat *kb);
+int kbeat_armed(const struct kbeat *kb);
+/* Readable when a stall was pushed; kbeat_poll() takes them. */
+int kbeat_fd(const struct kbeat *kb);
+/* Takes the stalls pushed so far: how many; *last the newest (if any). */
+int kbeat_poll(struct kbeat *kb, struct kbeat_event *last);
+/* The agent's fds (enum kbeat_agent_fd order), owned by kb: pass, do not close. */
+const int *kbeat_agent_fds(const struct kbeat *kb);
+void kbeat_get_stats(const struct kbeat *kb, struct kbeat_stats *s);
+#endif
+
+#endif
