@@ -20,7 +20,6 @@ enum chan_tag {
 	CHAN_TAG_DOORBELL,    /* transport: our doorbell eventfd */
 	CHAN_TAG_RETRY,       /* transport: reconnect timer */
 	CHAN_TAG_ATTACH,      /* transport: attach deadline */
-	CHAN_TAG_WATCH,       /* generic: the user's fd (chan_watch_fd): only ends a wait */
 };
 
 struct chan;

@@ -288,7 +288,7 @@ static void agent_finish(struct chan *ch)
 {
 	struct shm_priv *p = priv(ch);
 	struct wave_msg hello;
-	int fds[SHM_MAX_FDS] = { -1, -1, -1, -1, -1, -1 };
+	int fds[SHM_MAX_FDS] = { -1, -1, -1, -1, -1 };
 	char why[160];
 	int ret, got = 0;
 

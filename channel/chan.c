@@ -356,16 +356,6 @@ int chan_fault_now(const struct chan *ch, enum chan_fault_kind kind)
 	return fault_active(ch, kind, wave_now_ns());
 }
 
-int chan_watch_fd(struct chan *ch, int fd)
-{
-	return chan_epoll_add(ch, fd, EPOLLIN, CHAN_TAG_WATCH) ? -errno : 0;
-}
-
-void chan_unwatch_fd(struct chan *ch, int fd)
-{
-	epoll_ctl(ch->epfd, EPOLL_CTL_DEL, fd, NULL);
-}
-
 int chan_shared_fd(const struct chan *ch, unsigned int i)
 {
 	if (!ch->up || i >= CHAN_SHARE_FDS || !ch->ops->shared_fd)
@@ -601,8 +591,6 @@ static void dispatch(struct chan *ch, const struct epoll_event *ev, int n)
 				ch->delay_armed_for = 0;
 			continue;
 		}
-		if (ev[i].data.u32 == CHAN_TAG_WATCH)
-			continue; /* the caller's: it only ends the wait */
 		ch->ops->event(ch, (enum chan_tag)ev[i].data.u32, ev[i].events);
 	}
 }

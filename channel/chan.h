@@ -49,10 +49,10 @@ struct chan_fault {
 
 /*
  * With WAVE_FEAT_KSTATE a shm: host passes this many more fds with each
- * offer: the kernel's thread records (read-only), then the heartbeat's
- * words and ring (kvm-hooks/kbeat.h, enum kbeat_agent_fd order).
+ * offer: the kernel's thread records (the peer's copy), then the
+ * heartbeat's words (kvm-hooks/kbeat.h, enum kbeat_agent_fd order).
  */
-#define CHAN_SHARE_FDS 4
+#define CHAN_SHARE_FDS 3
 
 struct chan_opts {
 	enum chan_role role;
@@ -213,13 +213,6 @@ int chan_wait(struct chan *ch, int timeout_ms);
  * chan_wait(). The request is one-shot: call it before every sleep.
  */
 int chan_prepare_sleep(struct chan *ch);
-
-/*
- * Also ends chan_wait() when fd turns readable (level-triggered: the caller
- * drains it after the wait). 0 or -errno. chan_unwatch_fd() stops that.
- */
-int chan_watch_fd(struct chan *ch, int fd);
-void chan_unwatch_fd(struct chan *ch, int fd);
 
 /*
  * Agent: fd i (< CHAN_SHARE_FDS) of those the host shared at this attach

@@ -250,7 +250,6 @@ static void kstate_detach(struct agent *a)
 {
 	if (!kstate_mapped(&a->ks))
 		return;
-	chan_unwatch_fd(a->ch, a->ks.beats_fd);
 	kstate_unmap(&a->ks);
 }
 
@@ -266,10 +265,9 @@ static void kstate_attach(struct agent *a, const struct wave_msg *hello)
 		return;
 	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)
 		fds[i] = chan_shared_fd(a->ch, i);
-	if (kstate_map(&a->ks, fds, why, sizeof(why)) || chan_watch_fd(a->ch, a->ks.beats_fd)) {
+	if (kstate_map(&a->ks, fds, why, sizeof(why))) {
 		/* The host sees no answer to its beats and watches us on the channel. */
-		wave_warn("agent: %s", kstate_mapped(&a->ks) ? "cannot wait on the beats" : why);
-		kstate_detach(a);
+		wave_warn("agent: %s", why);
 		return;
 	}
 	a->kstate_gen = chan_generation(a->ch);
@@ -314,6 +312,8 @@ static void kstate_poll(struct agent *a, uint64_t now)
 
 static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 {
+	struct wave_msg fresh;
+
 	switch (m->h.type) {
 	case WAVE_MSG_HELLO:
 		wave_info("agent: attached to host (generation %llu)%s",
@@ -344,12 +344,16 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 		break;
 	}
 	kstate_learn(&a->ks, m);
+	if (kstate_reread(&a->ks, m, now, &fresh))
+		m = &fresh;
 	if (sched_feed(&a->s, m, now) < 0 && a->have_snapshot)
 		resync(a, now, WAVE_RESYNC_GAP);
 	else
 		a->state_seen = 1;
 	if (m->h.type == WAVE_MSG_SNAPSHOT_END) {
 		a->have_snapshot = 1;
+		if (kstate_mapped(&a->ks))
+			kstate_expect(&a->ks, now);
 		wave_info("agent: snapshot of epoch %u: deciding", m->p.snap.epoch);
 		decide(a, now);
 	}
@@ -362,13 +366,16 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
  */
 static uint64_t wait_until(const struct agent *a)
 {
-	uint64_t t = a->last_decide + (a->state_seen ? a->tick_ns : 10 * a->tick_ns);
+	uint64_t t = a->last_decide + (a->state_seen ? a->tick_ns : 10 * a->tick_ns), k;
 
+	if (!kstate_mapped(&a->ks))
+		return t;
 	/* A kernel beat's answer held back by an emulated link delay. */
-	if (kstate_mapped(&a->ks) && a->ks.seen != a->ks.echoed &&
-	    a->ks.seen_ns + a->copts.link_delay_ns < t)
+	if (a->ks.seen != a->ks.echoed && a->ks.seen_ns + a->copts.link_delay_ns < t)
 		t = a->ks.seen_ns + a->copts.link_delay_ns;
-	return t;
+	/* The next beat. */
+	k = kstate_next_look(&a->ks, wave_now_ns());
+	return k && k < t ? k : t;
 }
 
 static void run(struct agent *a)
@@ -441,7 +448,6 @@ int main(int argc, char **argv)
 	a->copts.features |= WAVE_FEAT_PINS; /* the model keeps operators' pins */
 	a->copts.features |= WAVE_FEAT_NET;  /* ... and VM traffic */
 	a->copts.features |= WAVE_FEAT_KSTATE; /* ... and, on the host's memory, its kernel's state */
-	a->ks.beats_fd = -1;
 	if (a->mem_policy.ops != &mm_none_ops)
 		a->copts.features |= WAVE_FEAT_MEM; /* ... and guest memory, for a policy to use */
 	if ((ret = chan_open(a->uri, &a->copts, &a->ch))) {

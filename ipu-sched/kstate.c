@@ -5,7 +5,6 @@
  * plain memory reads and two stores.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -61,7 +60,6 @@ void kstate_init_mem(struct kstate *k, const struct hooks_rec *recs,
 	k->recs = recs;
 	k->host = host;
 	k->echo = echo;
-	k->beats_fd = -1;
 }
 
 int kstate_mapped(const struct kstate *k)
@@ -74,14 +72,12 @@ void kstate_unmap(struct kstate *k)
 	for (int i = 0; i < KSTATE_MAPS; i++)
 		if (k->map[i])
 			munmap(k->map[i], k->map_len[i]);
-	if (k->beats_fd >= 0)
-		close(k->beats_fd);
 	kstate_init_mem(k, NULL, NULL, NULL);
 }
 
-static int map_one(struct kstate *k, int i, int fd, size_t len, int prot, off_t off)
+static int map_one(struct kstate *k, int i, int fd, size_t len, int prot)
 {
-	void *p = mmap(NULL, len, prot, MAP_SHARED, fd, off);
+	void *p = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
 
 	if (p == MAP_FAILED)
 		return -errno;
@@ -99,32 +95,19 @@ int kstate_map(struct kstate *k, const int *fds, char *why, size_t len)
 	int ret;
 
 	kstate_init_mem(k, NULL, NULL, NULL);
-	/* Records and the host's word read-only (their fds are, too); the echo ours. */
+	/* Only the echo is written: the others are mapped read-only, whatever their fds allow. */
 	what = "the thread records";
-	if ((ret = map_one(k, 0, fds[0], recs_len, PROT_READ, 0)))
+	if ((ret = map_one(k, 0, fds[0], recs_len, PROT_READ)))
 		goto err;
 	what = "the beat word";
-	if ((ret = map_one(k, 1, kb[KBEAT_FD_HOST], pg, PROT_READ, 0)))
+	if ((ret = map_one(k, 1, kb[KBEAT_FD_HOST], pg, PROT_READ)))
 		goto err;
 	what = "the echo word";
-	if ((ret = map_one(k, 2, kb[KBEAT_FD_ECHO], pg, PROT_READ | PROT_WRITE, 0)))
+	if ((ret = map_one(k, 2, kb[KBEAT_FD_ECHO], pg, PROT_READ | PROT_WRITE)))
 		goto err;
-	/* The ring: its consumer page (writable) and producer page only (the kernel's ABI). */
-	what = "the beats ring";
-	if ((ret = map_one(k, 3, kb[KBEAT_FD_BEATS], pg, PROT_READ | PROT_WRITE,
-			   KBEAT_RB_CONSUMER_OFF)) ||
-	    (ret = map_one(k, 4, kb[KBEAT_FD_BEATS], pg, PROT_READ, (off_t)pg)))
-		goto err;
-	k->beats_fd = fcntl(kb[KBEAT_FD_BEATS], F_DUPFD_CLOEXEC, 0);
-	if (k->beats_fd < 0) {
-		ret = -errno;
-		goto err;
-	}
 	k->recs = k->map[0];
 	k->host = k->map[1];
 	k->echo = k->map[2];
-	k->rb_cons = k->map[3];
-	k->rb_prod = k->map[4];
 	return 0;
 err:
 	snprintf(why, len, "cannot map %s the host shared: %s", what, strerror(-ret));
@@ -174,47 +157,95 @@ void kstate_learn(struct kstate *k, const struct wave_msg *m)
 
 uint64_t kstate_beat(struct kstate *k)
 {
-	if (k->rb_cons) {
-		/* Consumed up to the producer: EPOLLIN re-arms on the next record. */
-		uint64_t p = __atomic_load_n(k->rb_prod, __ATOMIC_ACQUIRE);
+	/* Acquire: host_ns and the records are read after the beat (pairs with the timer's xchg). */
+	uint64_t seq = k->host ? __atomic_load_n(&k->host->host_seq, __ATOMIC_ACQUIRE) : 0;
 
-		__atomic_store_n(k->rb_cons, p, __ATOMIC_RELEASE);
+	if (seq && seq != k->seen) {
+		uint64_t period = k->host->period_ns;
+
+		/* The host's word is read, never trusted: a period out of range is the default. */
+		if (period < KSTATE_MIN_PERIOD_NS || period > KSTATE_MAX_PERIOD_NS)
+			period = KSTATE_MIN_PERIOD_NS * 10;
+		k->period_ns = period;
+		k->due_ns = k->host->host_ns + period;
+		k->expect_until = 0;
 	}
-	/* Acquire: the records are read after the beat (pairs with the timer's xchg). */
-	return k->host ? __atomic_load_n(&k->host->host_seq, __ATOMIC_ACQUIRE) : 0;
+	return seq;
+}
+
+void kstate_expect(struct kstate *k, uint64_t now)
+{
+	k->expect_until = now + 2 * (k->period_ns ? k->period_ns : KSTATE_MIN_PERIOD_NS * 10);
+}
+
+uint64_t kstate_next_look(const struct kstate *k, uint64_t now)
+{
+	/* Control just came (a snapshot): the first beat comes at once, if at all. */
+	if (now < k->expect_until)
+		return now + KSTATE_LOOK_AGAIN_NS;
+	if (!k->due_ns)
+		return 0;
+	if (now < k->due_ns + KSTATE_LOOK_AFTER_NS)
+		return k->due_ns + KSTATE_LOOK_AFTER_NS;
+	/* Late (the timer, or we): look again soon; a period late, it stopped (fallback). */
+	if (now < k->due_ns + k->period_ns)
+		return now + KSTATE_LOOK_AGAIN_NS;
+	return 0;
+}
+
+/* The thread in slot i, read now into out: 1, or 0 if unknown or unreadable (counted). */
+static int read_one(struct kstate *k, unsigned int i, uint64_t now, struct wave_msg *out)
+{
+	struct kstate_thread *t = &k->th[i];
+	struct hooks_rec r;
+	char why[128];
+
+	/* Being written, or the slot names another thread now: next time. */
+	if (!t->used || hooks_rec_read(&k->recs[i], &r) || r.tid != t->tid) {
+		k->skipped++;
+		return 0;
+	}
+	t->sent_seq = r.seq;
+	t->exported = 1;
+	hooks_rec_upto(&r, now);
+	kstate_fill(out, &r, t->vm_id, t->index, t->kind, t->barrier, t->flags, i + 1);
+	if (wave_msg_check(out, why, sizeof(why))) {
+		k->bad++;
+		wave_log_rl(WAVE_LOG_WARN, "agent: the host's record %u: %s: dropped", i, why);
+		return 0;
+	}
+	return 1;
+}
+
+int kstate_reread(struct kstate *k, const struct wave_msg *m, uint64_t now, struct wave_msg *out)
+{
+	const struct wave_vcpu_state *s = &m->p.vcpu;
+
+	if (!k->recs || m->h.type != WAVE_MSG_VCPU_STATE || !s->slot || s->state == WAVE_TS_GONE)
+		return 0;
+	return read_one(k, s->slot - 1, now, out);
 }
 
 unsigned int kstate_read(struct kstate *k, uint64_t now, struct wave_msg *out, unsigned int max)
 {
 	unsigned int n = 0, i;
-	char why[128];
 
 	if (!k->cursor)
 		k->reads++;
 	for (i = k->cursor; i < WAVE_KSTATE_SLOTS && n < max; i++) {
-		struct kstate_thread *t = &k->th[i];
-		struct hooks_rec r;
+		const struct kstate_thread *t = &k->th[i];
+		const struct hooks_rec *r = &k->recs[i];
+		uint32_t seq, state;
 
 		if (!t->used)
 			continue;
-		/* Being written, or the slot names another thread now: next time. */
-		if (hooks_rec_read(&k->recs[i], &r) || r.tid != t->tid) {
-			k->skipped++;
+		/* Unchanged, and neither running nor waiting (times that grow): nothing new. */
+		seq = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
+		state = __atomic_load_n(&r->state, __ATOMIC_RELAXED);
+		if (t->exported && seq == t->sent_seq && state != HOOKS_RUNNING &&
+		    state != HOOKS_RUNNABLE)
 			continue;
-		}
-		if (t->exported && r.seq == t->sent_seq && r.state != HOOKS_RUNNING &&
-		    r.state != HOOKS_RUNNABLE)
-			continue;
-		t->sent_seq = r.seq;
-		t->exported = 1;
-		hooks_rec_upto(&r, now);
-		kstate_fill(&out[n], &r, t->vm_id, t->index, t->kind, t->barrier, t->flags, i + 1);
-		if (wave_msg_check(&out[n], why, sizeof(why))) {
-			k->bad++;
-			wave_log_rl(WAVE_LOG_WARN, "agent: the host's record %u: %s: dropped", i, why);
-			continue;
-		}
-		n++;
+		n += (unsigned int)read_one(k, i, now, &out[n]);
 	}
 	k->cursor = i < WAVE_KSTATE_SLOTS ? i : 0;
 	return n;

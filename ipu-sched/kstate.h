@@ -4,8 +4,9 @@
  * WAVE_FEAT_KSTATE): for an agent on the host's memory (shm:), the host
  * passes the fds of the kernel's per-thread records (kvm-hooks/hooks.h)
  * and of its heartbeat (kvm-hooks/kbeat.h). Once the agent is in charge,
- * the kernel beats it every lag threshold; at each beat the agent reads
- * the records of the threads the host told it about and answers the beat.
+ * the kernel publishes a beat every lag threshold; the agent looks a
+ * little after each one is due, reads the records of the threads the host
+ * told it about, and answers the beat.
  * waved then sleeps: it exports only new threads, pins and exits, and
  * wakes for the agent's decisions and for a beat left unanswered.
  *
@@ -32,6 +33,16 @@
 #include "kvm-hooks/hooks.h"
 #include "kvm-hooks/kbeat.h"
 
+/*
+ * Looking for a beat: this long after it is due (a BPF timer fires within
+ * tens of microseconds of its time; the answer must be in before the next
+ * fire, a period later), and again this often while it is late.
+ */
+#define KSTATE_LOOK_AFTER_NS  (300 * 1000ull)
+#define KSTATE_LOOK_AGAIN_NS  (500 * 1000ull)
+#define KSTATE_MIN_PERIOD_NS  (1000 * 1000ull)
+#define KSTATE_MAX_PERIOD_NS  (60 * 1000 * 1000 * 1000ull)
+
 struct kstate_thread {
 	uint32_t tid, vm_id, barrier, sent_seq;
 	uint16_t index, flags;
@@ -42,16 +53,16 @@ struct kstate {
 	const struct hooks_rec *recs;   /* WAVE_KSTATE_SLOTS records, read-only */
 	const struct kbeat_host *host;  /* the kernel's beat word, read-only */
 	struct kbeat_echo *echo;        /* ours */
-	uint64_t *rb_cons;              /* the beats ring's consumer position (ours) */
-	const uint64_t *rb_prod;        /* ... and its producer position */
-	int beats_fd;                   /* a dup of the ring's fd, to wait on; -1: none */
-#define KSTATE_MAPS 5
+#define KSTATE_MAPS 3
 	void *map[KSTATE_MAPS];
 	size_t map_len[KSTATE_MAPS];
 	struct kstate_thread th[WAVE_KSTATE_SLOTS];
 	unsigned int cursor;            /* where a read that filled its buffer goes on */
 	uint64_t echoed;                /* the last beat answered */
 	uint64_t seen, seen_ns;         /* the newest beat seen, and when (for a link delay) */
+	uint64_t due_ns;                /* when the next beat is due (the host's clock: ours) */
+	uint64_t period_ns;             /* the beat period, as the host word says (checked) */
+	uint64_t expect_until;          /* looking for a first beat until then (kstate_expect) */
 	/* Counters. */
 	uint64_t beats, echoes, reads, skipped, bad;
 };
@@ -60,14 +71,14 @@ struct kstate {
 void kstate_fill(struct wave_msg *m, const struct hooks_rec *r, uint32_t vm_id, uint16_t index,
 		 uint8_t kind, uint32_t barrier, uint16_t flags, uint32_t slot1);
 
-/* On plain memory (tests): nothing to map, no ring. */
+/* On plain memory (tests): nothing to map. */
 void kstate_init_mem(struct kstate *k, const struct hooks_rec *recs,
 		     const struct kbeat_host *host, struct kbeat_echo *echo);
 
 /*
- * Maps what fds name (CHAN_SHARE_FDS of them, in the channel's order) and
- * dups the ring's fd to wait on. 0 or -errno (why says which failed); on
- * error nothing stays mapped. kstate_unmap() undoes it (idempotent).
+ * Maps what fds name (CHAN_SHARE_FDS of them, in the channel's order).
+ * 0 or -errno (why says which failed); on error nothing stays mapped.
+ * kstate_unmap() undoes it (idempotent).
  */
 int kstate_map(struct kstate *k, const int *fds, char *why, size_t len);
 void kstate_unmap(struct kstate *k);
@@ -77,10 +88,23 @@ int kstate_mapped(const struct kstate *k);
 void kstate_learn(struct kstate *k, const struct wave_msg *m);
 
 /*
- * The newest beat the kernel published (0: none yet). Re-arms the ring's
- * wakeup first, so that a beat published after this read wakes us again.
+ * The newest beat the kernel published (0: none yet); a new one also sets
+ * when the next is due.
  */
 uint64_t kstate_beat(struct kstate *k);
+
+/*
+ * The host may have just handed control over (a snapshot came): look for
+ * a first beat often for two periods.
+ */
+void kstate_expect(struct kstate *k, uint64_t now);
+
+/*
+ * When to look for the next beat, at now: a little after it is due; if it
+ * is late, again shortly, for up to a period. 0: no beat is expected (none
+ * came, or they stopped: the host watches the agent on the channel).
+ */
+uint64_t kstate_next_look(const struct kstate *k, uint64_t now);
 
 /*
  * Builds up to max VCPU_STATE messages at now: every known thread whose
@@ -91,6 +115,13 @@ uint64_t kstate_beat(struct kstate *k);
  */
 unsigned int kstate_read(struct kstate *k, uint64_t now, struct wave_msg *out, unsigned int max);
 int kstate_more(const struct kstate *k);
+
+/*
+ * For a VCPU_STATE m from the host about a thread whose record we read:
+ * the record as it is now into *out, 1; else 0 (use m). The host's copy
+ * was read earlier than ours: fed after ours, its times would go back.
+ */
+int kstate_reread(struct kstate *k, const struct wave_msg *m, uint64_t now, struct wave_msg *out);
 
 /* Answers beat seq, held for hold_ns (release: after the reads it vouches for). */
 void kstate_echo(struct kstate *k, uint64_t seq, uint64_t hold_ns);

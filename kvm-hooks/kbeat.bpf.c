@@ -10,8 +10,12 @@
  *
  * The period is the lag threshold, so a stop is seen within two thresholds,
  * as with waved's own heartbeats. The beat is also the agent's export
- * clock: woken by it, the agent reads the thread records (hooks.bpf.c's
- * "recs" array, mapped read-only) itself, so waved exports nothing periodic.
+ * clock: the agent looks a little after each beat is due (it knows when
+ * from the host word), reads the thread records (hooks.bpf.c's peer copy)
+ * and answers, so waved exports nothing periodic. Nobody is woken for a
+ * beat: a ring buffer wakeup is an irq_work (a self-IPI on x86), which on
+ * a paravirtual host cost more than the rest of the fire; an agent polls
+ * host memory at its own pace, as one on an IPU would across PCIe.
  *
  * Started from user space with BPF_PROG_TEST_RUN on the syscall program
  * (a timer has no attach point). Alternative rejected: a perf event or
@@ -56,11 +60,6 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4096);
-} kb_beats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4096);
 } kb_stalls SEC(".maps");
 
 /*
@@ -72,21 +71,22 @@ __u32 armed;
 __u64 period_ns;
 __u64 cur_seq, cur_ns; /* the beat last published: what the check trusts (kb_host is a copy) */
 __u32 fresh;           /* armed since the last fire: no beat out yet to check */
-__u64 fires, beats, stalls, missed_rings, odd_echoes;
+__u64 fires, beats, stalls, missed_stalls, odd_echoes;
 __u64 run_ns;     /* time inside the callback, from its first to its last instruction */
 __u64 last_hold_ns;
 
-static __always_inline void ring(void *rb, __u64 seq, __u64 age, __u64 flags)
+/* Tells waved (the only wakeup this program causes). */
+static __always_inline void tell_stall(__u64 seq, __u64 age)
 {
-	struct kbeat_event *e = bpf_ringbuf_reserve(rb, sizeof(*e), 0);
+	struct kbeat_event *e = bpf_ringbuf_reserve(&kb_stalls, sizeof(*e), 0);
 
 	if (!e) {
-		missed_rings++;
+		missed_stalls++;
 		return;
 	}
 	e->seq = seq;
 	e->age_ns = age;
-	bpf_ringbuf_submit(e, flags);
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP_FLAG);
 }
 
 static int kb_fire(void *map, int *key, struct kb_timer *kt)
@@ -108,7 +108,7 @@ static int kb_fire(void *map, int *key, struct kb_timer *kt)
 			odd_echoes++;
 		stalls++;
 		armed = 0;
-		ring(&kb_stalls, cur_seq, t0 - cur_ns, BPF_RB_FORCE_WAKEUP_FLAG);
+		tell_stall(cur_seq, t0 - cur_ns);
 		run_ns += bpf_ktime_get_ns() - t0;
 		return 0;
 	}
@@ -121,7 +121,6 @@ static int kb_fire(void *map, int *key, struct kb_timer *kt)
 	/* Fully ordered: host_ns (and the records the agent will read) before the new seq. */
 	__sync_lock_test_and_set(&h->host_seq, cur_seq);
 	beats++;
-	ring(&kb_beats, cur_seq, 0, BPF_RB_FORCE_WAKEUP_FLAG);
 	bpf_timer_start(&kt->t, period_ns, 0);
 	run_ns += bpf_ktime_get_ns() - t0;
 	return 0;

@@ -4,14 +4,11 @@
  * syscall program that arms the timer; stalls come back through a ring
  * buffer that waved polls with its other fds. There is nothing to attach.
  *
- * The agent gets three fds, made once here and passed at every attach:
- * the host's beat word, its own echo word, and the beats ring buffer (it
- * maps that ring's consumer page to re-arm its wakeups). Each is writable
- * (a shared mapping needs a writable fd: one opened with BPF_F_RDONLY
- * cannot be mapped at all), so nothing the timer trusts lives in them:
- * the beat it checks is its own (.bss), the host word only a copy, and a
- * hostile consumer position only makes the ring look full, so the agent
- * misses its beats and falls back.
+ * The agent gets two fds, made once here and passed at every attach: the
+ * host's beat word and its own echo word. Both are writable (a shared
+ * mapping needs a writable fd: one opened with BPF_F_RDONLY cannot be
+ * mapped at all), so nothing the timer trusts lives in them: the beat it
+ * checks is its own (.bss), the host word only a copy for the agent.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,7 +69,6 @@ int kbeat_open(struct kbeat **out, char *why, size_t len)
 	}
 	kb->agent_fds[KBEAT_FD_HOST] = fcntl(bpf_map__fd(kb->skel->maps.kb_host), F_DUPFD_CLOEXEC, 0);
 	kb->agent_fds[KBEAT_FD_ECHO] = fcntl(bpf_map__fd(kb->skel->maps.kb_echo), F_DUPFD_CLOEXEC, 0);
-	kb->agent_fds[KBEAT_FD_BEATS] = fcntl(bpf_map__fd(kb->skel->maps.kb_beats), F_DUPFD_CLOEXEC, 0);
 	for (int i = 0; i < KBEAT_NR_FDS; i++)
 		if (kb->agent_fds[i] < 0) {
 			ret = wave_reason(why, len, -errno, "the agent's fds: %s", strerror(errno));
@@ -161,7 +157,7 @@ void kbeat_get_stats(const struct kbeat *kb, struct kbeat_stats *s)
 	s->fires = __atomic_load_n(&b->fires, __ATOMIC_RELAXED);
 	s->beats = __atomic_load_n(&b->beats, __ATOMIC_RELAXED);
 	s->stalls = __atomic_load_n(&b->stalls, __ATOMIC_RELAXED);
-	s->missed_rings = __atomic_load_n(&b->missed_rings, __ATOMIC_RELAXED);
+	s->missed_stalls = __atomic_load_n(&b->missed_stalls, __ATOMIC_RELAXED);
 	s->odd_echoes = __atomic_load_n(&b->odd_echoes, __ATOMIC_RELAXED);
 	s->run_ns = __atomic_load_n(&b->run_ns, __ATOMIC_RELAXED);
 	s->last_hold_ns = __atomic_load_n(&b->last_hold_ns, __ATOMIC_RELAXED);

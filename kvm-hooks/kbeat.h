@@ -4,9 +4,9 @@
  * agent on this host's memory both read. Only the types both sides use
  * live here (the BPF side includes it too).
  *
- * The host (a BPF timer, every period) publishes a beat in a word only it
- * writes (struct kbeat_host) and rings the agent through a ring buffer; the
- * agent answers by writing the beat's sequence into a word only it writes
+ * The host (a BPF timer, every period) publishes a beat in a word it
+ * writes (struct kbeat_host); the agent, looking a little after each beat
+ * is due, answers by writing the beat's sequence into a word it writes
  * (struct kbeat_echo). At the next fire the timer checks that the last beat
  * was answered; if not, it tells waved through a second ring buffer, and
  * only then does waved wake. The agent's word is untrusted: the timer
@@ -15,8 +15,8 @@
  * fd), never read back.
  *
  * Ordering: the timer stores host_ns, then host_seq with release semantics
- * (a BPF atomic exchange is fully ordered), then submits the ring buffer
- * record; the agent reads host_seq with acquire semantics after it woke.
+ * (a BPF atomic exchange is fully ordered); the agent reads host_seq with
+ * acquire semantics, then host_ns.
  * The agent reads the thread records (hooks.h, seqcount) and then stores
  * echo_seq with release semantics: an echo means "I have read the state as
  * of this beat". The timer's plain load of echo_seq needs no ordering: it
@@ -41,20 +41,11 @@ struct kbeat_echo {
 	hk_u64 hold_ns;    /* how long the agent held it (its own clock, a duration) */
 };
 
-/* Ring buffer record to the agent ("a beat") and to waved ("a stall"). */
+/* Ring buffer record to waved: a stall. */
 struct kbeat_event {
-	hk_u64 seq;        /* the beat published, or the one left unanswered */
-	hk_u64 age_ns;     /* stall: how long it has been waiting */
+	hk_u64 seq;        /* the beat left unanswered */
+	hk_u64 age_ns;     /* how long it had been waiting */
 };
-
-/*
- * The file offsets at which a BPF ring buffer's two positions are mapped
- * (the kernel's ABI: the consumer page first, writable; the producer page
- * next, read-only). An agent that only needs to be woken maps these two
- * pages and sets the consumer position to the producer's after each wakeup,
- * which re-arms EPOLLIN; it never reads the records.
- */
-#define KBEAT_RB_CONSUMER_OFF 0
 
 #ifndef __bpf__
 #include <stddef.h>
@@ -66,13 +57,13 @@ struct kbeat_event {
 struct kbeat;
 
 struct kbeat_stats {
-	uint64_t fires, beats, stalls, missed_rings, odd_echoes;
+	uint64_t fires, beats, stalls, missed_stalls, odd_echoes;
 	uint64_t run_ns;       /* inside the timer callback, all fires */
 	uint64_t last_hold_ns; /* the agent's word, as last read (untrusted) */
 };
 
 /* The fds an agent on this host's memory needs, in the order they are passed. */
-enum kbeat_agent_fd { KBEAT_FD_HOST = 0, KBEAT_FD_ECHO, KBEAT_FD_BEATS, KBEAT_NR_FDS };
+enum kbeat_agent_fd { KBEAT_FD_HOST = 0, KBEAT_FD_ECHO, KBEAT_NR_FDS };
 
 /* Loads and sets up; 0 or -errno (why says what failed: root and BPF timers needed). */
 int kbeat_open(struct kbeat **out, char *why, size_t len);

@@ -275,7 +275,7 @@ static void kwatch_json(const struct waved *w, json_object *o)
 	json_object_object_add(k, "fires", json_object_new_int64((int64_t)s.fires));
 	json_object_object_add(k, "beats", json_object_new_int64((int64_t)s.beats));
 	json_object_object_add(k, "stalls", json_object_new_int64((int64_t)s.stalls));
-	json_object_object_add(k, "missed_rings", json_object_new_int64((int64_t)s.missed_rings));
+	json_object_object_add(k, "missed_stalls", json_object_new_int64((int64_t)s.missed_stalls));
 	json_object_object_add(k, "odd_echoes", json_object_new_int64((int64_t)s.odd_echoes));
 	json_object_object_add(k, "run_ns", json_object_new_int64((int64_t)s.run_ns));
 	json_object_object_add(k, "agent_hold_us", json_object_new_double((double)s.last_hold_ns / 1e3));
