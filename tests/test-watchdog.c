@@ -6,7 +6,8 @@
  * after a long stall; and waved's way of reading echoes while the agent is
  * in charge (lazily: at the tick that sends the next heartbeat, or at the
  * watchdog deadline when it comes first), which must see the same
- * failures within 2x the threshold with no wakeup beyond the tick.
+ * failures within 2x the threshold with no wakeup beyond the tick; and
+ * the kernel beating the agent instead.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -292,6 +293,43 @@ static void lazy_reading_sees_a_slow_link(void **state)
 	assert_int_equal(lazy_run(&l, 400 * MS, 1 * MS, UINT64_MAX, &at), WD_HAND_BACK);
 }
 
+/*
+ * The kernel beats the agent (waved/kwatch.c): while it does, no heartbeat
+ * is outstanding, so the lag is 0 and there is no deadline to wake for; a
+ * stall it reports falls back at the next check, with the stall's age as
+ * the lag; given back, the watchdog needs fresh healthy echoes again.
+ */
+static void kernel_beating_costs_no_deadline_and_a_stall_falls_back(void **state)
+{
+	uint64_t at;
+
+	wd_peer(&w, 1);
+	run(200 * MS, 1 * MS, NULL);
+	assert_int_equal(w.state, WD_OFFLOAD);
+	/* A heartbeat sent before the kernel took over will never be answered: forgotten. */
+	wd_sent(&w, now);
+	wd_kernel(&w, 1);
+	assert_int_equal(wd_deadline(&w), 0);
+	now += 500 * MS;
+	assert_int_equal(wd_lag(&w, now), 0);
+	assert_int_equal(wd_check(&w, now), WD_NONE);
+	/* A stall of 12 ms: fallback, and the lag says how long the beat waited. */
+	wd_kernel_stall(&w, 12 * MS);
+	assert_int_equal(wd_lag(&w, now), 12 * MS);
+	assert_int_equal(wd_check(&w, now), WD_ENTER_FALLBACK);
+	assert_string_equal(w.why, "the agent left the kernel's beat unanswered");
+	assert_int_equal(w.kernel_stalls, 1);
+	/* waved takes the watch back: heartbeats on the channel, a new run of echoes. */
+	wd_kernel(&w, 0);
+	assert_int_equal(w.healthy, 0);
+	assert_int_equal(run(50 * MS, 1 * MS, NULL), WD_NONE);
+	assert_int_equal(run(200 * MS, 1 * MS, &at), WD_HAND_BACK);
+	/* A stall reported when the kernel is not beating (a late event) changes nothing. */
+	wd_kernel_stall(&w, 50 * MS);
+	assert_int_equal(w.kernel_stalled, 0);
+	assert_int_equal(wd_check(&w, now), WD_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +342,7 @@ int main(void)
 		cmocka_unit_test_setup(lazy_echoes_cost_no_wakeup, setup),
 		cmocka_unit_test_setup(lazy_reading_sees_a_stop_within_twice_the_threshold, setup),
 		cmocka_unit_test_setup(lazy_reading_sees_a_slow_link, setup),
+		cmocka_unit_test_setup(kernel_beating_costs_no_deadline_and_a_stall_falls_back, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

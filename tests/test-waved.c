@@ -326,6 +326,92 @@ static void killed_waved_is_repaired_by_the_next(void **state)
 	assert_true(at_baseline());
 }
 
+static int64_t waved_stat(const char *key);
+
+/* Whether the kernel beats the agent now (status "kernel_watch": "on"). */
+static int kernel_beats(void)
+{
+	json_object *s = test_waved_status(rundir), *k, *on;
+	int r;
+
+	assert_non_null(s);
+	r = json_object_object_get_ex(s, "kernel_watch", &k) &&
+	    json_object_object_get_ex(k, "on", &on) && json_object_get_boolean(on);
+	json_object_put(s);
+	return r;
+}
+
+static int64_t wakeups_over(unsigned int ms)
+{
+	int64_t w0 = waved_stat("wakeups") - waved_stat("wakeups_status");
+
+	usleep(ms * 1000);
+	return waved_stat("wakeups") - waved_stat("wakeups_status") - w0;
+}
+
+/*
+ * In charge over shm, the agent is beaten by the kernel and reads the
+ * records itself: waved wakes about ten times a second, not a hundred; a
+ * stop is a beat left unanswered, and the hand-back gives the beating back.
+ */
+static void the_kernel_beats_the_agent_and_waved_sleeps(void **state)
+{
+	json_object *s, *why;
+
+	need_two_cpus();
+	offload_pinned();
+	assert_int_equal(wait_for(kernel_beats, 2000), 0);
+	assert_true(wakeups_over(2000) < 2 * 40);
+	kill(agent_pid, SIGSTOP);
+	assert_true(test_wait_waved_state(rundir, "fallback", 1000) >= 0);
+	s = test_waved_status(rundir);
+	assert_non_null(s);
+	assert_true(json_object_object_get_ex(s, "why", &why));
+	assert_string_equal(json_object_get_string(why), "the agent left the kernel's beat unanswered");
+	json_object_put(s);
+	assert_false(kernel_beats());
+	assert_true(at_baseline());
+	kill(agent_pid, SIGCONT);
+	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
+	assert_int_equal(wait_for(kernel_beats, 2000), 0);
+	assert_int_equal(wait_for(pinned, 3000), 0);
+	assert_int_equal(waved_stat("kwatch_starts"), 2);
+}
+
+/*
+ * Heartbeats dropped by the link (an injected fault on the agent's side)
+ * while the kernel beats: the agent withholds its answers as the channel
+ * would, so waved falls back, and takes the agent back once they come.
+ */
+static void dropped_answers_to_the_kernel_mean_fallback(void **state)
+{
+	char *argv[] = { "build/bin/wave-agent", "--channel", uri, "--policy", "pin",
+			 "--link-fault", "drop-hb@1500ms+300ms", NULL };
+
+	need_two_cpus();
+	start_waved();
+	agent_pid = test_spawn(argv);
+	assert_true(test_wait_waved_state(rundir, "offload", 1400) >= 0);
+	assert_int_equal(wait_for(kernel_beats, 1000), 0);
+	assert_true(test_wait_waved_state(rundir, "fallback", 2000) >= 0);
+	assert_true(waved_stat("wakeups_kbeat") >= 1);
+	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
+	assert_int_equal(wait_for(kernel_beats, 2000), 0);
+}
+
+/* --kernel-watch off: waved heartbeats the agent and exports every period, as before. */
+static void without_the_kernel_waved_heartbeats_the_agent(void **state)
+{
+	need_two_cpus();
+	start_waved_opt("--kernel-watch", "off");
+	start_agent(NULL);
+	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
+	assert_int_equal(wait_for(pinned, 3000), 0);
+	assert_false(kernel_beats());
+	assert_true(wakeups_over(1000) >= 50);
+	assert_int_equal(waved_stat("kwatch_starts"), 0);
+}
+
 /* The test itself is the agent now: it talks to waved directly. */
 struct fake_agent {
 	struct chan *ch;
@@ -739,6 +825,9 @@ int main(void)
 		CASE(killed_agent_means_fallback_restart_takes_over),
 		CASE(slow_link_means_fallback),
 		CASE(killed_waved_is_repaired_by_the_next),
+		CASE(the_kernel_beats_the_agent_and_waved_sleeps),
+		CASE(without_the_kernel_waved_heartbeats_the_agent),
+		CASE(dropped_answers_to_the_kernel_mean_fallback),
 		CASE(hostile_agent_is_refused),
 		cmocka_unit_test_prestate_setup_teardown(hostile_agent_is_refused_over_tls,
 							 tls_case_setup, case_teardown, NULL),
