@@ -429,8 +429,8 @@ static void shm_wrong_version_refused_at_attach(void **state)
  * A raw host offering a region; flaw() spoils it before it is sent. The
  * agent must refuse it for reason r, saying what (text in its reason).
  */
-static void shm_raw_host_offer(const char *uri, int seal, void (*flaw)(void *base),
-			       enum chan_reject r, const char *text)
+static void shm_raw_host_offer_as(const char *uri, int seal, void (*flaw)(void *base),
+				  uint64_t features, enum chan_reject r, const char *text)
 {
 	struct sockaddr_un a;
 	socklen_t alen;
@@ -453,6 +453,7 @@ static void shm_raw_host_offer(const char *uri, int seal, void (*flaw)(void *bas
 	if (seal)
 		assert_int_equal(fcntl(fds[0], F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
 	fds[1] = eventfd(0, 0);
+	hello.p.hello.features |= features;
 
 	agent = test_open_agent(uri, NULL);
 	csock = accept(lsock, NULL, NULL);
@@ -473,6 +474,19 @@ static void shm_raw_host_offer(const char *uri, int seal, void (*flaw)(void *bas
 	close(fds[1]);
 	close(csock);
 	close(lsock);
+}
+
+static void shm_raw_host_offer(const char *uri, int seal, void (*flaw)(void *base),
+			       enum chan_reject r, const char *text)
+{
+	shm_raw_host_offer_as(uri, seal, flaw, 0, r, text);
+}
+
+/* A host that says it shares its kernel's state (1.7) must pass the fds for it. */
+static void shm_agent_refuses_kstate_without_its_fds(void **state)
+{
+	shm_raw_host_offer_as(test_uri(*state), 1, NULL, WAVE_FEAT_KSTATE, CHAN_REJ_ATTACH,
+			      "offer with 2 fds and KSTATE on");
 }
 
 static void shm_agent_refuses_unsealed_region(void **state)
@@ -518,6 +532,7 @@ int main(void)
 		ON(shm_impossible_credit_drops_generation, "shm"),
 		ON(shm_wrong_version_refused_at_attach, "shm"),
 		ON(shm_agent_refuses_unsealed_region, "shm"),
+		ON(shm_agent_refuses_kstate_without_its_fds, "shm"),
 		ON(shm_agent_refuses_corrupt_region, "shm"),
 		ON(shm_agent_refuses_region_offsets_outside, "shm"),
 	};

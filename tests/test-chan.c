@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -357,6 +359,47 @@ static void two_hosts_cannot_share_a_uri(void **state)
 	cmocka_unit_test_prestate_setup_teardown(fn, test_uri_setup, test_uri_teardown, \
 						 (void *)"tls")
 
+/*
+ * shm: with KSTATE the host passes its shared fds at every attach, and the
+ * agent gets them (new fds naming the same files); without it, none.
+ */
+static void shm_shared_fds_reach_the_agent(void **state)
+{
+	const char *uri = "shm:test-share";
+	struct chan_opts ho;
+	struct chan *host, *agent;
+	struct stat a, b;
+	int fds[CHAN_SHARE_FDS];
+
+	(void)state;
+	test_opts_init(&ho, CHAN_HOST, uri);
+	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++) {
+		fds[i] = memfd_create("share", MFD_CLOEXEC);
+		assert_true(fds[i] >= 0);
+		ho.share_fds[i] = fds[i];
+	}
+	ho.features |= WAVE_FEAT_KSTATE;
+	test_open_pair(uri, &ho, NULL, &host, &agent);
+	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++) {
+		int got = chan_shared_fd(agent, i);
+
+		assert_true(got >= 0 && got != fds[i]);
+		assert_int_equal(fstat(got, &a), 0);
+		assert_int_equal(fstat(fds[i], &b), 0);
+		assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+	}
+	assert_int_equal(chan_shared_fd(agent, CHAN_SHARE_FDS), -1);
+	assert_int_equal(chan_shared_fd(host, 0), -1);
+	chan_close(agent);
+	chan_close(host);
+	test_open_pair(uri, NULL, NULL, &host, &agent);
+	assert_int_equal(chan_shared_fd(agent, 0), -1);
+	chan_close(agent);
+	chan_close(host);
+	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)
+		close(fds[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +416,7 @@ int main(void)
 		BOTH(idle_wait_sleeps),
 		BOTH(two_hosts_cannot_share_a_uri),
 		cmocka_unit_test(bad_uris_are_refused),
+		cmocka_unit_test(shm_shared_fds_reach_the_agent),
 	};
 
 	wave_log_init("test-chan", getenv("WAVE_TEST_VERBOSE") ? WAVE_LOG_DEBUG : WAVE_LOG_ERR);
