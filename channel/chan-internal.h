@@ -78,6 +78,7 @@ struct chan {
 	uint64_t instance;         /* ours, random per process */
 	uint64_t peer_instance;
 	struct wave_msg peer_hello;/* host order, delivered first after attach */
+	uint64_t our_features;     /* what our HELLO of the current attach announced */
 	int hello_pending;
 	int stamp;                 /* the peer asked for send timestamps */
 	int quiet;                 /* this send rings no doorbell (chan_send_quiet) */

@@ -167,6 +167,22 @@ static int name_ok(const char *name)
 	return 1;
 }
 
+/*
+ * The fds to share with this offer (WAVE_FEAT_KSTATE): appended to fds at
+ * *n. Returns 0, or -errno with nothing appended (offer without them).
+ */
+static int share_fds(struct chan *ch, int *fds, int *n)
+{
+	int ret;
+
+	if (!(ch->opts.features & WAVE_FEAT_KSTATE) || !ch->opts.share)
+		return -ENOTSUP;
+	if ((ret = ch->opts.share(ch->opts.share_arg, fds + *n)))
+		return ret;
+	*n += CHAN_SHARE_FDS;
+	return 0;
+}
+
 /* Host: a new agent connected. Build its region and offer it. */
 static int host_offer(struct chan *ch, int fd)
 {
@@ -193,14 +209,18 @@ static int host_offer(struct chan *ch, int fd)
 	}
 	ch->generation = p->sock.next_gen++;
 	chan_make_hello(ch, &hello, ch->opts.ring_slots);
-	wave_msg_to_wire(&hello);
 	fds[0] = p->memfd;
 	fds[1] = p->efd;
-	/* What the HELLO's KSTATE bit promises (chan_make_hello announces opts.features). */
-	if (ch->opts.features & WAVE_FEAT_KSTATE)
-		for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)
-			fds[nfds++] = ch->opts.share_fds[i];
-	return send_with_fds(fd, &hello, fds, nfds);
+	/* The KSTATE bit says the fds come with it (the agent checks). */
+	if (share_fds(ch, fds, &nfds)) {
+		hello.p.hello.features &= ~WAVE_FEAT_KSTATE;
+		ch->our_features = hello.p.hello.features;
+	}
+	wave_msg_to_wire(&hello);
+	ret = send_with_fds(fd, &hello, fds, nfds);
+	for (int i = 2; i < nfds; i++)
+		close(fds[i]);
+	return ret;
 }
 
 static void host_finish(struct chan *ch)

@@ -37,8 +37,6 @@ void chan_opts_init(struct chan_opts *o, enum chan_role role)
 	o->spin_ns = CHAN_DEFAULT_SPIN_NS;
 	o->label = role == CHAN_HOST ? "host" : "agent";
 	o->peer_uid = (uid_t)-1;
-	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)
-		o->share_fds[i] = -1;
 }
 
 static int parse_fault(struct chan_opts *o, const char *arg)
@@ -244,6 +242,7 @@ void chan_make_hello(struct chan *ch, struct wave_msg *m, uint32_t ring_slots)
 	if (ch->opts.timestamps || ch->opts.link_delay_ns)
 		m->p.hello.features |= WAVE_FEAT_TIMESTAMPS;
 	m->p.hello.features |= ch->opts.features & WAVE_FEAT_KNOWN;
+	ch->our_features = m->p.hello.features;
 }
 
 void chan_peer_up(struct chan *ch, uint64_t gen, const struct wave_msg *hello)
@@ -691,6 +690,11 @@ int chan_is_up(const struct chan *ch)
 uint64_t chan_peer_features(const struct chan *ch)
 {
 	return ch->peer_hello.p.hello.features;
+}
+
+uint64_t chan_features(const struct chan *ch)
+{
+	return ch->up ? ch->our_features & ch->peer_hello.p.hello.features : 0;
 }
 
 uint64_t chan_generation(const struct chan *ch)

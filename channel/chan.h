@@ -67,8 +67,13 @@ struct chan_opts {
 	struct chan_tls_opts tls; /* tcp://: credentials, or plaintext on purpose */
 	uid_t peer_uid;           /* shm: a user besides root and ours whose peer may attach;
 				   * (uid_t)-1: none */
-	int share_fds[CHAN_SHARE_FDS]; /* shm host: passed with every offer when features
-					* has WAVE_FEAT_KSTATE (the caller keeps them open) */
+	/*
+	 * shm host, with WAVE_FEAT_KSTATE in features: called at every offer
+	 * for the fds to pass with it, new ones the channel closes once sent.
+	 * 0, or -errno: this offer goes without them, and without KSTATE.
+	 */
+	int (*share)(void *arg, int fds[CHAN_SHARE_FDS]);
+	void *share_arg;
 };
 
 /* Why a peer was refused at attach; each is counted (chan_stats.rejected). */
@@ -234,6 +239,8 @@ int chan_is_up(const struct chan *ch);
 uint64_t chan_generation(const struct chan *ch);
 /* WAVE_FEAT_* bits the current (or last) peer announced in its HELLO. */
 uint64_t chan_peer_features(const struct chan *ch);
+/* The features both sides announced at this attach (what may be used); 0 while down. */
+uint64_t chan_features(const struct chan *ch);
 const struct chan_stats *chan_get_stats(const struct chan *ch);
 /*
  * How a peer proves who it is, for status output: "TLS 1.3, pre-shared

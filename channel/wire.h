@@ -58,10 +58,13 @@
  * with the region, the fds of the kernel's thread records and of its
  * heartbeat (kvm-hooks/kbeat.h). Once the agent is in charge, the kernel
  * beats it every lag threshold and the agent reads the thread records
- * itself at each beat; the host exports VCPU_STATE only for new threads,
- * pins and exits, and sends no HEARTBEAT (it hears from the kernel when
- * a beat goes unanswered). VCPU_STATE's reserved word becomes slot: the
- * thread's record in that array, plus one (0: none, or no KSTATE).
+ * itself at each beat; the host sends VCPU_STATE only for what the records
+ * do not say (new threads, pins, new barriers, exits), for wakeups the
+ * policy subscribed to and in snapshots, and no HEARTBEAT (it hears from
+ * the kernel when a beat goes unanswered). VCPU_STATE's reserved word
+ * becomes slot: the thread's record in that array, plus one (0: none, or
+ * no KSTATE). A 1.6 peer expects two fds at a shm attach: 1.7 is the
+ * oldest minor a peer may speak.
  */
 #ifndef WAVE_CHANNEL_WIRE_H
 #define WAVE_CHANNEL_WIRE_H
@@ -75,7 +78,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ||
 #define WAVE_MAGIC         0x45564157u /* "WAVE" read as little-endian u32 */
 #define WAVE_PROTO_MAJOR   1
 #define WAVE_PROTO_MINOR   7
-#define WAVE_PROTO_MIN_MINOR 6 /* the oldest minor a peer may speak */
+#define WAVE_PROTO_MIN_MINOR 7 /* the oldest minor a peer may speak */
 #define WAVE_MSG_SIZE      64
 #define WAVE_PAYLOAD_SIZE  48
 

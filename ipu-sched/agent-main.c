@@ -151,8 +151,8 @@ static void write_stats(const struct agent *a, uint64_t used_ns)
 		(unsigned long long)a->s.st.results[WAVE_ST_OK],
 		(unsigned long long)a->s.st.results[WAVE_ST_FAILED],
 		(unsigned long long)a->msgs_in, (unsigned long long)a->resyncs,
-		(unsigned long long)a->echoes, (unsigned long long)a->ks.beats,
-		(unsigned long long)a->ks.echoes, (unsigned long long)a->ks.reads);
+		(unsigned long long)a->echoes, (unsigned long long)a->ks.c.beats,
+		(unsigned long long)a->ks.c.echoes, (unsigned long long)a->ks.c.reads);
 	if (fclose(f) || rename(tmp, a->stats_path))
 		wave_log_rl(WAVE_LOG_WARN, "agent: --stats %s: %s", a->stats_path, strerror(errno));
 }
@@ -164,7 +164,8 @@ static void report(struct agent *a, uint64_t now, const char *when)
 					  (double)(now - a->cpu_t0_ns) : 0;
 
 	wave_info("agent: %s: CPU %.2f%% of one core; %llu txns (%llu ok, %llu stale, %llu "
-		  "refused in fallback, %llu failed), %llu heartbeats echoed, %llu kernel beats",
+		  "refused in fallback, %llu failed), %llu heartbeats echoed, %llu kernel beats "
+		  "answered",
 		  when, pct,
 		  (unsigned long long)a->s.st.txns,
 		  (unsigned long long)a->s.st.results[WAVE_ST_OK],
@@ -172,7 +173,7 @@ static void report(struct agent *a, uint64_t now, const char *when)
 				       a->s.st.results[WAVE_ST_STALE_TARGET]),
 		  (unsigned long long)a->s.st.results[WAVE_ST_FALLBACK],
 		  (unsigned long long)a->s.st.results[WAVE_ST_FAILED],
-		  (unsigned long long)a->echoes, (unsigned long long)a->ks.echoes);
+		  (unsigned long long)a->echoes, (unsigned long long)a->ks.c.echoes);
 	if (a->stats_path)
 		write_stats(a, used);
 	a->cpu_t0_ns = now;
@@ -260,8 +261,7 @@ static void kstate_attach(struct agent *a, const struct wave_msg *hello)
 	char why[160];
 
 	kstate_detach(a);
-	if (!(hello->p.hello.features & WAVE_FEAT_KSTATE) ||
-	    !(a->copts.features & WAVE_FEAT_KSTATE))
+	if (!(chan_features(a->ch) & WAVE_FEAT_KSTATE))
 		return;
 	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)
 		fds[i] = chan_shared_fd(a->ch, i);
@@ -295,7 +295,7 @@ static void kstate_poll(struct agent *a, uint64_t now)
 	if (seq && seq != a->ks.seen) {
 		a->ks.seen = seq;
 		a->ks.seen_ns = now;
-		a->ks.beats++;
+		a->ks.c.beats++;
 		do {
 			n = kstate_read(&a->ks, now, m, 64);
 			for (unsigned int i = 0; i < n; i++)
@@ -370,8 +370,12 @@ static uint64_t wait_until(const struct agent *a)
 
 	if (!kstate_mapped(&a->ks))
 		return t;
-	/* A kernel beat's answer held back by an emulated link delay. */
-	if (a->ks.seen != a->ks.echoed && a->ks.seen_ns + a->copts.link_delay_ns < t)
+	/*
+	 * A kernel beat's answer held back by an emulated link delay (not one
+	 * withheld by an injected fault: that waits for the next beat).
+	 */
+	if (a->ks.seen != a->ks.echoed && a->ks.seen_ns + a->copts.link_delay_ns < t &&
+	    a->ks.seen_ns + a->copts.link_delay_ns > wave_now_ns())
 		t = a->ks.seen_ns + a->copts.link_delay_ns;
 	/* The next beat. */
 	k = kstate_next_look(&a->ks, wave_now_ns());

@@ -67,12 +67,21 @@ int kstate_mapped(const struct kstate *k)
 	return k->recs != NULL;
 }
 
+/* Forgets the mapping and the threads; the counters go on over attaches. */
+static void forget(struct kstate *k)
+{
+	struct kstate_counters c = k->c;
+
+	kstate_init_mem(k, NULL, NULL, NULL);
+	k->c = c;
+}
+
 void kstate_unmap(struct kstate *k)
 {
 	for (int i = 0; i < KSTATE_MAPS; i++)
 		if (k->map[i])
 			munmap(k->map[i], k->map_len[i]);
-	kstate_init_mem(k, NULL, NULL, NULL);
+	forget(k);
 }
 
 static int map_one(struct kstate *k, int i, int fd, size_t len, int prot)
@@ -94,7 +103,7 @@ int kstate_map(struct kstate *k, const int *fds, char *why, size_t len)
 	const char *what;
 	int ret;
 
-	kstate_init_mem(k, NULL, NULL, NULL);
+	forget(k);
 	/* Only the echo is written: the others are mapped read-only, whatever their fds allow. */
 	what = "the thread records";
 	if ((ret = map_one(k, 0, fds[0], recs_len, PROT_READ)))
@@ -202,7 +211,7 @@ static int read_one(struct kstate *k, unsigned int i, uint64_t now, struct wave_
 
 	/* Being written, or the slot names another thread now: next time. */
 	if (!t->used || hooks_rec_read(&k->recs[i], &r) || r.tid != t->tid) {
-		k->skipped++;
+		k->c.skipped++;
 		return 0;
 	}
 	t->sent_seq = r.seq;
@@ -210,7 +219,7 @@ static int read_one(struct kstate *k, unsigned int i, uint64_t now, struct wave_
 	hooks_rec_upto(&r, now);
 	kstate_fill(out, &r, t->vm_id, t->index, t->kind, t->barrier, t->flags, i + 1);
 	if (wave_msg_check(out, why, sizeof(why))) {
-		k->bad++;
+		k->c.bad++;
 		wave_log_rl(WAVE_LOG_WARN, "agent: the host's record %u: %s: dropped", i, why);
 		return 0;
 	}
@@ -231,7 +240,7 @@ unsigned int kstate_read(struct kstate *k, uint64_t now, struct wave_msg *out, u
 	unsigned int n = 0, i;
 
 	if (!k->cursor)
-		k->reads++;
+		k->c.reads++;
 	for (i = k->cursor; i < WAVE_KSTATE_SLOTS && n < max; i++) {
 		const struct kstate_thread *t = &k->th[i];
 		const struct hooks_rec *r = &k->recs[i];
@@ -262,5 +271,5 @@ void kstate_echo(struct kstate *k, uint64_t seq, uint64_t hold_ns)
 	/* Release: the record reads this answer vouches for come before it. */
 	__atomic_store_n(&k->echo->echo_seq, seq, __ATOMIC_RELEASE);
 	k->echoed = seq;
-	k->echoes++;
+	k->c.echoes++;
 }

@@ -36,10 +36,12 @@
 /*
  * Looking for a beat: this long after it is due (a BPF timer fires within
  * tens of microseconds of its time; the answer must be in before the next
- * fire, a period later), and again this often while it is late.
+ * fire, a period later), and again this often while it is late. The
+ * agent's waits are in whole milliseconds, hence a millisecond each; the
+ * host beats no faster than every 5 ms (WV_KWATCH_MIN_PERIOD_NS).
  */
-#define KSTATE_LOOK_AFTER_NS  (300 * 1000ull)
-#define KSTATE_LOOK_AGAIN_NS  (500 * 1000ull)
+#define KSTATE_LOOK_AFTER_NS  (1000 * 1000ull)
+#define KSTATE_LOOK_AGAIN_NS  (1000 * 1000ull)
 #define KSTATE_MIN_PERIOD_NS  (1000 * 1000ull)
 #define KSTATE_MAX_PERIOD_NS  (60 * 1000 * 1000 * 1000ull)
 
@@ -63,8 +65,9 @@ struct kstate {
 	uint64_t due_ns;                /* when the next beat is due (the host's clock: ours) */
 	uint64_t period_ns;             /* the beat period, as the host word says (checked) */
 	uint64_t expect_until;          /* looking for a first beat until then (kstate_expect) */
-	/* Counters. */
-	uint64_t beats, echoes, reads, skipped, bad;
+	struct kstate_counters {
+		uint64_t beats, echoes, reads, skipped, bad;
+	} c;                            /* over the process's life */
 };
 
 /* Fills m with the VCPU_STATE of record r for the thread named by the rest. */

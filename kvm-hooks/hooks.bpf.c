@@ -69,17 +69,18 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
-/* The peer's copy of record r (slot), under its own seqcount (hooks.h). */
+/* The peer's copy of record r (slot), under its own, self-healing seqcount (hooks.h). */
 static __always_inline void publish(__u32 slot, const struct hooks_rec *r)
 {
 	struct hooks_rec *p;
+	__u32 odd;
 
 	if (!share)
 		return;
 	p = bpf_map_lookup_elem(&peer_recs, &slot);
 	if (!p)
 		return;
-	hooks_write_begin(p);
+	odd = hooks_peer_write_begin(p);
 	p->tid = r->tid;
 	p->state = r->state;
 	p->cpu = r->cpu;
@@ -88,7 +89,7 @@ static __always_inline void publish(__u32 slot, const struct hooks_rec *r)
 	p->wakeups = r->wakeups;
 	p->preempts = r->preempts;
 	p->since_ns = r->since_ns;
-	hooks_write_end(p);
+	hooks_peer_write_end(p, odd);
 }
 
 static __always_inline struct hooks_rec *lookup(__u32 tid, __u32 *slot)

@@ -86,6 +86,28 @@ HK_INLINE void hooks_write_end(struct hooks_rec *r)
 	__asm__ __volatile__("" : : "r"(old));
 }
 
+/*
+ * The peer's copy (hooks.bpf.c "peer_recs") is written the same way, but
+ * its seq is set rather than added to: the peer can write its copy, and a
+ * seq it left odd would otherwise stay odd (each write adds two) and hide
+ * the record from every later reader. Set, the next write makes it even
+ * again. One writer per slot at a time, as for the records (the loader
+ * writes a slot only before its tid is in the hash). Exchanges are fully
+ * ordered, like the fetch-and-adds above.
+ */
+HK_INLINE hk_u32 hooks_peer_write_begin(struct hooks_rec *r)
+{
+	hk_u32 odd = r->seq | 1;
+
+	__sync_lock_test_and_set(&r->seq, odd);
+	return odd;
+}
+
+HK_INLINE void hooks_peer_write_end(struct hooks_rec *r, hk_u32 odd)
+{
+	__sync_lock_test_and_set(&r->seq, odd + 1);
+}
+
 #ifndef __bpf__
 #define HOOKS_READ_TRIES 64
 

@@ -2,9 +2,8 @@
 /*
  * The kernel watches a shared-memory agent so that waved need not wake to
  * do it (kbeat.h has the protocol). A BPF timer fires every period: it
- * checks that the agent answered the last beat, publishes the next one and
- * rings the agent; a beat left unanswered for a whole period is pushed to
- * waved as a stall, and the timer stops until waved arms it again (waved
+ * checks that the agent answered the last beat and publishes the next one;
+ * a beat left unanswered for a whole period is pushed to waved as a stall, and the timer stops until waved arms it again (waved
  * then watches the agent itself, through the channel, until it hands
  * control back).
  *
@@ -41,7 +40,13 @@ struct {
 	__type(value, struct kb_timer);
 } kb_timers SEC(".maps");
 
-struct {
+/*
+ * The two words live in maps of their own per attach: waved makes a fresh
+ * pair for each agent it offers them to and puts them in these slots, so a
+ * process that held an earlier pair (an agent that left, or was refused)
+ * can write to it forever without its answer ever being read again.
+ */
+struct kb_host_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, int);
@@ -49,13 +54,31 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 } kb_host SEC(".maps");
 
-struct {
+struct kb_echo_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, int);
 	__type(value, struct kbeat_echo);
 	__uint(map_flags, BPF_F_MMAPABLE);
 } kb_echo SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, int);
+	__array(values, struct kb_host_map);
+} kb_host_of SEC(".maps") = {
+	.values = { [0] = &kb_host },
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, int);
+	__array(values, struct kb_echo_map);
+} kb_echo_of SEC(".maps") = {
+	.values = { [0] = &kb_echo },
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -66,8 +89,10 @@ struct {
  * Control and counters (the skeleton's .bss, mapped by waved). armed: set
  * by kb_arm, cleared by waved (disarm) or by the timer on a stall; a fire
  * that finds it clear does nothing and does not start the timer again.
+ * arm_gen names each arming; a stall carries it, so that waved ignores one
+ * that an earlier arming left behind.
  */
-__u32 armed;
+__u32 armed, arm_gen;
 __u64 period_ns;
 __u64 cur_seq, cur_ns; /* the beat last published: what the check trusts (kb_host is a copy) */
 __u32 fresh;           /* armed since the last fire: no beat out yet to check */
@@ -75,7 +100,10 @@ __u64 fires, beats, stalls, missed_stalls, odd_echoes;
 __u64 run_ns;     /* time inside the callback, from its first to its last instruction */
 __u64 last_hold_ns;
 
-/* Tells waved (the only wakeup this program causes). */
+/*
+ * Tells waved (the only wakeup this program causes). If the ring is full,
+ * waved finds the timer disarmed at its next tick and treats it the same.
+ */
 static __always_inline void tell_stall(__u64 seq, __u64 age)
 {
 	struct kbeat_event *e = bpf_ringbuf_reserve(&kb_stalls, sizeof(*e), 0);
@@ -86,7 +114,17 @@ static __always_inline void tell_stall(__u64 seq, __u64 age)
 	}
 	e->seq = seq;
 	e->age_ns = age;
+	e->arm_gen = arm_gen;
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP_FLAG);
+}
+
+/* The current attach's word in outer (a map of maps), or NULL. */
+static __always_inline void *word(void *outer)
+{
+	int k = 0;
+	void *inner = bpf_map_lookup_elem(outer, &k);
+
+	return inner ? bpf_map_lookup_elem(inner, &k) : NULL;
 }
 
 static int kb_fire(void *map, int *key, struct kb_timer *kt)
@@ -94,11 +132,12 @@ static int kb_fire(void *map, int *key, struct kb_timer *kt)
 	__u64 t0 = bpf_ktime_get_ns(), echo;
 	struct kbeat_host *h;
 	struct kbeat_echo *e;
-	int k = 0;
 
-	h = bpf_map_lookup_elem(&kb_host, &k);
-	e = bpf_map_lookup_elem(&kb_echo, &k);
-	if (!h || !e || !armed)
+	if (!armed)
+		return 0;
+	h = word(&kb_host_of);
+	e = word(&kb_echo_of);
+	if (!h || !e)
 		return 0;
 	fires++;
 	echo = e->echo_seq;
@@ -121,6 +160,7 @@ static int kb_fire(void *map, int *key, struct kb_timer *kt)
 	/* Fully ordered: host_ns (and the records the agent will read) before the new seq. */
 	__sync_lock_test_and_set(&h->host_seq, cur_seq);
 	beats++;
+	/* Cannot fail for an initialised timer; if it did, waved sees fires stop. */
 	bpf_timer_start(&kt->t, period_ns, 0);
 	run_ns += bpf_ktime_get_ns() - t0;
 	return 0;
@@ -128,30 +168,35 @@ static int kb_fire(void *map, int *key, struct kb_timer *kt)
 
 /*
  * Arms the watch: the first beat goes out at once (one period from now is
- * too late for an agent just handed control).
- * Returns 0, or which step failed.
+ * too late for an agent just handed control). A callback of an earlier
+ * arming may be running on another CPU: the timer is cancelled first (that
+ * waits for it), so it cannot publish a beat under the new arming. The
+ * echo word needs no clearing: the sequence goes on, so no old answer
+ * matches a new beat, and the first fire checks nothing (fresh).
+ * Returns 0, or which step failed (and stays disarmed).
  */
 SEC("syscall")
 int kb_arm(void *ctx)
 {
 	struct kb_timer *kt;
-	struct kbeat_host *h;
-	struct kbeat_echo *e;
 	int k = 0, ret;
 
 	kt = bpf_map_lookup_elem(&kb_timers, &k);
-	h = bpf_map_lookup_elem(&kb_host, &k);
-	e = bpf_map_lookup_elem(&kb_echo, &k);
-	if (!kt || !h || !e)
+	if (!kt)
 		return 1;
-	/* -EBUSY: initialised by an earlier arm; the callback stays set. */
+	armed = 0;
+	/* -EBUSY: initialised by an earlier arming; the callback stays set. */
 	ret = bpf_timer_init(&kt->t, &kb_timers, 1 /* CLOCK_MONOTONIC */);
 	if (ret && ret != -16)
 		return 2;
+	bpf_timer_cancel(&kt->t);
 	bpf_timer_set_callback(&kt->t, kb_fire);
-	/* The echo word is cleared; the sequence goes on, so no old echo matches a new beat. */
-	e->echo_seq = 0;
+	arm_gen++;
 	fresh = 1;
 	armed = 1;
-	return bpf_timer_start(&kt->t, 1000, 0) ? 3 : 0;
+	if (bpf_timer_start(&kt->t, 1000, 0)) {
+		armed = 0;
+		return 3;
+	}
+	return 0;
 }

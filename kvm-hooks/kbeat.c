@@ -4,8 +4,9 @@
  * syscall program that arms the timer; stalls come back through a ring
  * buffer that waved polls with its other fds. There is nothing to attach.
  *
- * The agent gets two fds, made once here and passed at every attach: the
- * host's beat word and its own echo word. Both are writable (a shared
+ * The agent gets two fds, a fresh pair for each attach: the host's beat
+ * word and its own echo word, each a one-entry array that waved puts in
+ * the slot the timer reads (a map of maps). Both are writable (a shared
  * mapping needs a writable fd: one opened with BPF_F_RDONLY cannot be
  * mapped at all), so nothing the timer trusts lives in them: the beat it
  * checks is its own (.bss), the host word only a copy for the agent.
@@ -29,17 +30,20 @@ struct kbeat {
 	struct ring_buffer *stalls;
 	struct kbeat_event last;
 	int got;
-	int agent_fds[KBEAT_NR_FDS];
 };
 
 static int on_stall(void *ctx, void *data, size_t size)
 {
 	struct kbeat *kb = ctx;
+	struct kbeat_event ev;
 
-	if (size >= sizeof(struct kbeat_event)) {
-		memcpy(&kb->last, data, sizeof(kb->last));
-		kb->got++;
-	}
+	if (size < sizeof(ev))
+		return 0;
+	memcpy(&ev, data, sizeof(ev));
+	if (ev.arm_gen != __atomic_load_n(&kb->skel->bss->arm_gen, __ATOMIC_RELAXED))
+		return 0;
+	kb->last = ev;
+	kb->got++;
 	return 0;
 }
 
@@ -50,8 +54,6 @@ int kbeat_open(struct kbeat **out, char *why, size_t len)
 
 	if (!kb)
 		return wave_reason(why, len, -ENOMEM, "out of memory");
-	for (int i = 0; i < KBEAT_NR_FDS; i++)
-		kb->agent_fds[i] = -1;
 	kb->skel = kbeat_bpf__open();
 	if (!kb->skel) {
 		ret = wave_reason(why, len, -errno, "open: %s", strerror(errno));
@@ -67,21 +69,9 @@ int kbeat_open(struct kbeat **out, char *why, size_t len)
 		ret = wave_reason(why, len, -errno, "ring buffer: %s", strerror(errno));
 		goto err_destroy;
 	}
-	kb->agent_fds[KBEAT_FD_HOST] = fcntl(bpf_map__fd(kb->skel->maps.kb_host), F_DUPFD_CLOEXEC, 0);
-	kb->agent_fds[KBEAT_FD_ECHO] = fcntl(bpf_map__fd(kb->skel->maps.kb_echo), F_DUPFD_CLOEXEC, 0);
-	for (int i = 0; i < KBEAT_NR_FDS; i++)
-		if (kb->agent_fds[i] < 0) {
-			ret = wave_reason(why, len, -errno, "the agent's fds: %s", strerror(errno));
-			goto err_fds;
-		}
 	*out = kb;
 	return 0;
 
-err_fds:
-	for (int i = 0; i < KBEAT_NR_FDS; i++)
-		if (kb->agent_fds[i] >= 0)
-			close(kb->agent_fds[i]);
-	ring_buffer__free(kb->stalls);
 err_destroy:
 	kbeat_bpf__destroy(kb->skel);
 err_free:
@@ -94,12 +84,44 @@ void kbeat_close(struct kbeat *kb)
 	if (!kb)
 		return;
 	kbeat_disarm(kb);
-	for (int i = 0; i < KBEAT_NR_FDS; i++)
-		close(kb->agent_fds[i]);
 	ring_buffer__free(kb->stalls);
 	/* Freeing the timers map cancels a pending timer. */
 	kbeat_bpf__destroy(kb->skel);
 	free(kb);
+}
+
+/* A new one-entry mmapable array like template, put in slot 0 of outer; its fd, or -errno. */
+static int new_word(const struct bpf_map *template, const struct bpf_map *outer)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_MMAPABLE);
+	int k = 0, fd, ret;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, bpf_map__name(template), sizeof(int),
+			    bpf_map__value_size(template), 1, &o);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_update_elem(bpf_map__fd(outer), &k, &fd, BPF_ANY)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int kbeat_new_words(struct kbeat *kb, int fds[KBEAT_NR_FDS])
+{
+	int ret;
+
+	fds[KBEAT_FD_HOST] = new_word(kb->skel->maps.kb_host, kb->skel->maps.kb_host_of);
+	if (fds[KBEAT_FD_HOST] < 0)
+		return fds[KBEAT_FD_HOST];
+	fds[KBEAT_FD_ECHO] = new_word(kb->skel->maps.kb_echo, kb->skel->maps.kb_echo_of);
+	if (fds[KBEAT_FD_ECHO] < 0) {
+		ret = fds[KBEAT_FD_ECHO];
+		close(fds[KBEAT_FD_HOST]);
+		return ret;
+	}
+	return 0;
 }
 
 int kbeat_arm(struct kbeat *kb, uint64_t period_ns)
@@ -143,11 +165,6 @@ int kbeat_poll(struct kbeat *kb, struct kbeat_event *last)
 	if (n && last)
 		*last = kb->last;
 	return n;
-}
-
-const int *kbeat_agent_fds(const struct kbeat *kb)
-{
-	return kb->agent_fds;
 }
 
 void kbeat_get_stats(const struct kbeat *kb, struct kbeat_stats *s)

@@ -8,11 +8,11 @@
  * writes (struct kbeat_host); the agent, looking a little after each beat
  * is due, answers by writing the beat's sequence into a word it writes
  * (struct kbeat_echo). At the next fire the timer checks that the last beat
- * was answered; if not, it tells waved through a second ring buffer, and
- * only then does waved wake. The agent's word is untrusted: the timer
- * only compares it with the beat it keeps itself. The host word is a copy
- * for the agent (which could write it: a shared mapping needs a writable
- * fd), never read back.
+ * was answered; if not, it tells waved through a ring buffer, and only
+ * then does waved wake. The agent's word is untrusted: the timer only
+ * compares it with the beat it keeps itself. The host word is a copy for
+ * the agent (which could write it: a shared mapping needs a writable fd),
+ * never read back. Each attach gets a fresh pair of words (kbeat_new_words).
  *
  * Ordering: the timer stores host_ns, then host_seq with release semantics
  * (a BPF atomic exchange is fully ordered); the agent reads host_seq with
@@ -45,6 +45,8 @@ struct kbeat_echo {
 struct kbeat_event {
 	hk_u64 seq;        /* the beat left unanswered */
 	hk_u64 age_ns;     /* how long it had been waiting */
+	hk_u32 arm_gen;    /* of the arming it belongs to (kbeat_armed_gen) */
+	hk_u32 rsvd;
 };
 
 #ifndef __bpf__
@@ -62,13 +64,19 @@ struct kbeat_stats {
 	uint64_t last_hold_ns; /* the agent's word, as last read (untrusted) */
 };
 
-/* The fds an agent on this host's memory needs, in the order they are passed. */
+/* The words' fds an agent on this host's memory gets, in the order they are passed. */
 enum kbeat_agent_fd { KBEAT_FD_HOST = 0, KBEAT_FD_ECHO, KBEAT_NR_FDS };
 
 /* Loads and sets up; 0 or -errno (why says what failed: root and BPF timers needed). */
 int kbeat_open(struct kbeat **out, char *why, size_t len);
 /* Stops the timer and frees everything. NULL is a no-op. */
 void kbeat_close(struct kbeat *kb);
+/*
+ * A fresh pair of words for the next attach, in place of the last: what
+ * the timer reads from now on. fds[] get new fds (the caller's to pass and
+ * close); the last pair's holders are never read again. 0 or -errno.
+ */
+int kbeat_new_words(struct kbeat *kb, int fds[KBEAT_NR_FDS]);
 /* Starts beating every period_ns, the first beat at once; 0 or -errno. */
 int kbeat_arm(struct kbeat *kb, uint64_t period_ns);
 /* Stops beating (the timer's next fire does nothing). */
@@ -76,10 +84,11 @@ void kbeat_disarm(struct kbeat *kb);
 int kbeat_armed(const struct kbeat *kb);
 /* Readable when a stall was pushed; kbeat_poll() takes them. */
 int kbeat_fd(const struct kbeat *kb);
-/* Takes the stalls pushed so far: how many; *last the newest (if any). */
+/*
+ * Takes the stalls pushed so far: how many of the current arming (those of
+ * an earlier one are dropped); *last the newest (if any).
+ */
 int kbeat_poll(struct kbeat *kb, struct kbeat_event *last);
-/* The agent's fds (enum kbeat_agent_fd order), owned by kb: pass, do not close. */
-const int *kbeat_agent_fds(const struct kbeat *kb);
 void kbeat_get_stats(const struct kbeat *kb, struct kbeat_stats *s);
 #endif
 

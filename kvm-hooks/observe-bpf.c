@@ -122,16 +122,25 @@ err_free:
  * thread may still be between its begin and end, and zeroing seq under it
  * would leave it odd for good.
  */
-static void rec_start(struct hooks_rec *r, const struct hooks_rec *now, pid_t tid, int notify)
+static void rec_start(struct hooks_rec *r, const struct hooks_rec *now, pid_t tid, int notify,
+		      int peer)
 {
-	hooks_write_begin(r);
+	hk_u32 odd = 0;
+
+	if (peer)
+		odd = hooks_peer_write_begin(r);
+	else
+		hooks_write_begin(r);
 	r->state = now->state;
 	r->cpu = now->cpu;
 	r->run_ns = r->wait_ns = r->wakeups = r->preempts = 0;
 	r->notify = !!notify;
 	r->rsvd = 0;
 	r->since_ns = now->since_ns;
-	hooks_write_end(r);
+	if (peer)
+		hooks_peer_write_end(r, odd);
+	else
+		hooks_write_end(r);
 	__atomic_store_n(&r->tid, (uint32_t)tid, __ATOMIC_RELEASE);
 }
 
@@ -148,8 +157,8 @@ static int bpf_add(struct obs *o, unsigned int slot, pid_t pid, pid_t tid, int n
 	now.since_ns = wave_now_ns();
 	/* The peer's copy first: the programs write it only once the tid is in the hash. */
 	if (b->peer)
-		rec_start(&b->peer[slot], &now, tid, 0);
-	rec_start(&b->recs[slot], &now, tid, notify);
+		rec_start(&b->peer[slot], &now, tid, 0, 1);
+	rec_start(&b->recs[slot], &now, tid, notify, 0);
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.tids), &key, &val, BPF_ANY)) {
 		ret = -errno;
 		b->recs[slot].tid = 0;

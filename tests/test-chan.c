@@ -359,9 +359,27 @@ static void two_hosts_cannot_share_a_uri(void **state)
 	cmocka_unit_test_prestate_setup_teardown(fn, test_uri_setup, test_uri_teardown, \
 						 (void *)"tls")
 
+/* chan_opts.share for the test: new fds naming the test's memfds. */
+static int share_memfds(void *arg, int fds[CHAN_SHARE_FDS])
+{
+	const int *mine = arg;
+
+	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)
+		fds[i] = dup(mine[i]);
+	return 0;
+}
+
+static int share_nothing(void *arg, int fds[CHAN_SHARE_FDS])
+{
+	(void)arg;
+	(void)fds;
+	return -ENOMEM;
+}
+
 /*
- * shm: with KSTATE the host passes its shared fds at every attach, and the
- * agent gets them (new fds naming the same files); without it, none.
+ * shm: with KSTATE the host passes what its share callback gives at every
+ * attach, and the agent gets them (new fds naming the same files); if the
+ * callback fails, the offer goes without them and without KSTATE.
  */
 static void shm_shared_fds_reach_the_agent(void **state)
 {
@@ -376,8 +394,9 @@ static void shm_shared_fds_reach_the_agent(void **state)
 	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++) {
 		fds[i] = memfd_create("share", MFD_CLOEXEC);
 		assert_true(fds[i] >= 0);
-		ho.share_fds[i] = fds[i];
 	}
+	ho.share = share_memfds;
+	ho.share_arg = fds;
 	ho.features |= WAVE_FEAT_KSTATE;
 	test_open_pair(uri, &ho, NULL, &host, &agent);
 	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++) {
@@ -390,10 +409,15 @@ static void shm_shared_fds_reach_the_agent(void **state)
 	}
 	assert_int_equal(chan_shared_fd(agent, CHAN_SHARE_FDS), -1);
 	assert_int_equal(chan_shared_fd(host, 0), -1);
+	/* The agent did not announce KSTATE: nothing to use on either side. */
+	assert_int_equal(chan_features(host) & WAVE_FEAT_KSTATE, 0);
 	chan_close(agent);
 	chan_close(host);
-	test_open_pair(uri, NULL, NULL, &host, &agent);
+
+	ho.share = share_nothing;
+	test_open_pair(uri, &ho, NULL, &host, &agent);
 	assert_int_equal(chan_shared_fd(agent, 0), -1);
+	assert_int_equal(chan_peer_features(agent) & WAVE_FEAT_KSTATE, 0);
 	chan_close(agent);
 	chan_close(host);
 	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)

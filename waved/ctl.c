@@ -224,6 +224,7 @@ static const struct {
 	{ "wakeups_kbeat", offsetof(struct waved_stats, wakeups_kbeat) },
 	{ "kwatch_starts", offsetof(struct waved_stats, kwatch_starts) },
 	{ "kwatch_refused", offsetof(struct waved_stats, kwatch_refused) },
+	{ "kwatch_silent", offsetof(struct waved_stats, kwatch_silent) },
 	{ "fallbacks", offsetof(struct waved_stats, fallbacks) },
 	{ "handbacks", offsetof(struct waved_stats, handbacks) },
 	{ "last_fallback_ns", offsetof(struct waved_stats, last_fallback_ns) },

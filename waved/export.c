@@ -11,6 +11,7 @@
  * copy. A wakeup event (BPF ring buffer) exports its thread at once, so an
  * event-driven policy need not wait for the next period.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,12 +28,6 @@ static int to_agent(const struct waved *w)
 	return w->ch && chan_is_up(w->ch);
 }
 
-/* What we announced to the agent. */
-static uint64_t chan_opts_features(const struct waved *w)
-{
-	return w->cfg.chan_opts.features;
-}
-
 void wv_flush(struct waved *w)
 {
 	int n;
@@ -46,21 +41,21 @@ void wv_flush(struct waved *w)
 	w->out_n -= (unsigned int)n;
 }
 
-void wv_emit(struct waved *w, const struct wave_msg *m)
+int wv_emit(struct waved *w, const struct wave_msg *m)
 {
 	struct wave_msg plain;
 
 	if (w->local)
 		sched_feed(w->local, m, w->now);
 	if (!to_agent(w))
-		return;
+		return 0;
 	/* Traffic only to an agent that said it reads it (wire.h, WAVE_FEAT_NET). */
 	if (m->h.type == WAVE_MSG_NET_STATE && !(chan_peer_features(w->ch) & WAVE_FEAT_NET))
-		return;
+		return 0;
 	/* Memory only to an agent that said it reads it (wire.h, WAVE_FEAT_MEM). */
 	if ((m->h.type == WAVE_MSG_MEM_STATE || m->h.type == WAVE_MSG_MEM_CTL ||
 	     m->h.type == WAVE_MSG_HOST_MEM) && !(chan_peer_features(w->ch) & WAVE_FEAT_MEM))
-		return;
+		return 0;
 	/*
 	 * Pins only to an agent that said it reads them (wire.h, WAVE_FEAT_PINS);
 	 * record slots only to one that reads the records (WAVE_FEAT_KSTATE).
@@ -69,13 +64,13 @@ void wv_emit(struct waved *w, const struct wave_msg *m)
 		      (m->h.type == WAVE_MSG_VCPU_STATE && m->p.vcpu.flags)) &&
 		     !(chan_peer_features(w->ch) & WAVE_FEAT_PINS))) {
 		if (m->h.type == WAVE_MSG_THREAD_CPUS)
-			return;
+			return 0;
 		plain = *m;
 		plain.p.vcpu.flags = 0;
 		m = &plain;
 	}
 	if (m->h.type == WAVE_MSG_VCPU_STATE && m->p.vcpu.slot &&
-	    !(chan_peer_features(w->ch) & chan_opts_features(w) & WAVE_FEAT_KSTATE)) {
+	    !(chan_features(w->ch) & WAVE_FEAT_KSTATE)) {
 		plain = *m;
 		plain.p.vcpu.slot = 0;
 		m = &plain;
@@ -83,14 +78,19 @@ void wv_emit(struct waved *w, const struct wave_msg *m)
 	if (w->out_n == WV_OUTBOX) {
 		wv_flush(w);
 		if (w->out_n == WV_OUTBOX) {
-			/* The agent does not keep up; the watchdog will notice. */
+			/*
+			 * The agent does not keep up: the watchdog (or the kernel's
+			 * beat) will notice. Periodic state goes out again anyway;
+			 * the caller keeps what must not be lost for later.
+			 */
 			w->st.tx_dropped++;
-			return;
+			return -ENOBUFS;
 		}
 	}
 	w->outbox[w->out_n++] = *m;
 	if (w->out_n >= 32)
 		wv_flush(w);
+	return 0;
 }
 
 static void fill_vm_add(const struct wv_vm *vm, struct wave_msg *m)
@@ -163,11 +163,13 @@ static void export_rec(struct waved *w, const struct wv_vm *vm, struct wv_thread
 
 	t->rec = *r;
 	fill_thread(vm, t, &m);
+	w->st.exports++;
+	/* Dropped (the outbox is full): sent again at the next export, even an identity one. */
+	if (wv_emit(w, &m))
+		return;
 	t->sent_seq = t->rec.seq;
 	t->sent_barrier = t->barrier;
 	t->exported = 1;
-	w->st.exports++;
-	wv_emit(w, &m);
 	if (t->pinned && t->pin_dirty)
 		export_pin(w, vm, t);
 	t->pin_dirty = 0;

@@ -34,54 +34,70 @@ const struct wave_name wv_kernel_watch_modes[] = {
 	{ "auto", WV_KWATCH_AUTO }, { "off", WV_KWATCH_OFF }, { NULL, 0 },
 };
 
-/* The records' fd is ours; the heartbeat's belong to kb. */
-static void close_shared(struct waved *w)
-{
-	if (w->cfg.chan_opts.share_fds[0] >= 0)
-		close(w->cfg.chan_opts.share_fds[0]);
-	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)
-		w->cfg.chan_opts.share_fds[i] = -1;
-}
+/* Arms in a row with no beat answered before an attach is watched on the channel only. */
+#define KWATCH_MAX_UNANSWERED 3
 
 int wv_kwatch_wanted(const struct waved_cfg *c)
 {
 	return c->mode == WAVED_OFFLOAD && c->kernel_watch != WV_KWATCH_OFF && c->channel &&
-	       !strncmp(c->channel, "shm:", 4);
+	       !strncmp(c->channel, "shm:", 4) && c->lag_threshold_ns >= WV_KWATCH_MIN_PERIOD_NS;
 }
 
-int wv_kwatch_setup(struct waved *w)
+void wv_kwatch_load(struct waved *w)
 {
 	char why[200];
-	int fd, ret;
 
 	if (!wv_kwatch_wanted(&w->cfg))
-		return 0;
+		return;
+	if (kbeat_open(&w->kb, why, sizeof(why))) {
+		w->kb = NULL;
+		wave_info("waved: the agent is heartbeaten by waved: no kernel heartbeat: %s", why);
+	}
+}
+
+/* chan_opts.share: for each offer, the records' copy and a fresh pair of words. */
+static int kwatch_share(void *arg, int fds[CHAN_SHARE_FDS])
+{
+	struct waved *w = arg;
+	int ret;
+
+	fds[0] = obs_share_fd(w->obs);
+	if (fds[0] < 0)
+		return fds[0];
+	if ((ret = kbeat_new_words(w->kb, fds + 1))) {
+		close(fds[0]);
+		return ret;
+	}
+	return 0;
+}
+
+void wv_kwatch_setup(struct waved *w)
+{
+	int fd;
+
+	if (!w->kb)
+		return;
 	fd = obs_share_fd(w->obs);
 	if (fd < 0) {
 		wave_info("waved: the agent is heartbeaten by waved: the thread records cannot be "
 			  "shared (%s observation: %s)", obs_name(w->obs), strerror(-fd));
-		return 0;
+		kbeat_close(w->kb);
+		w->kb = NULL;
+		return;
 	}
-	if ((ret = kbeat_open(&w->kb, why, sizeof(why)))) {
-		close(fd);
-		wave_info("waved: the agent is heartbeaten by waved: no kernel heartbeat: %s", why);
-		return 0;
-	}
-	w->cfg.chan_opts.share_fds[0] = fd;
-	memcpy(&w->cfg.chan_opts.share_fds[1], kbeat_agent_fds(w->kb),
-	       KBEAT_NR_FDS * sizeof(int));
+	close(fd);
+	w->cfg.chan_opts.share = kwatch_share;
+	w->cfg.chan_opts.share_arg = w;
 	w->cfg.chan_opts.features |= WAVE_FEAT_KSTATE;
 	wave_info("waved: an agent on this host's memory is beaten by the kernel every %.1f ms "
 		  "while in charge, and reads the thread records itself",
 		  (double)w->cfg.lag_threshold_ns / 1e6);
-	return 0;
 }
 
 void wv_kwatch_fini(struct waved *w)
 {
 	kbeat_close(w->kb);
 	w->kb = NULL;
-	close_shared(w);
 }
 
 int wv_kwatch_fd(const struct waved *w)
@@ -94,10 +110,14 @@ void wv_kwatch_start(struct waved *w)
 	struct kbeat_stats s;
 	int ret;
 
-	if (!w->kb || w->kw_on || !wv_agent_in_charge(w) || !w->ch || !chan_is_up(w->ch) ||
-	    !(chan_peer_features(w->ch) & WAVE_FEAT_KSTATE) ||
+	if (!w->kb || w->kw_on || !wv_agent_in_charge(w) || !w->ch ||
+	    !(chan_features(w->ch) & WAVE_FEAT_KSTATE) ||
 	    w->kw_refused_gen == 1 + chan_generation(w->ch))
 		return;
+	if (w->kw_gen != 1 + chan_generation(w->ch)) {
+		w->kw_gen = 1 + chan_generation(w->ch);
+		w->kw_unanswered = 0;
+	}
 	kbeat_get_stats(w->kb, &s);
 	if ((ret = kbeat_arm(w->kb, w->cfg.lag_threshold_ns))) {
 		wave_log_rl(WAVE_LOG_WARN, "waved: cannot start the kernel's heartbeat: %s; "
@@ -106,6 +126,8 @@ void wv_kwatch_start(struct waved *w)
 	}
 	w->kw_on = 1;
 	w->kw_beats0 = s.beats;
+	w->kw_fires = s.fires;
+	w->kw_fires_ns = w->now;
 	w->st.kwatch_starts++;
 	wd_kernel(&w->wd, 1);
 }
@@ -117,27 +139,62 @@ void wv_kwatch_stop(struct waved *w)
 	kbeat_disarm(w->kb);
 	w->kw_on = 0;
 	wd_kernel(&w->wd, 0);
-	/* The heartbeats on the channel start again now, not a period later. */
+	/* Heartbeats and export on the channel start again now, not a period later. */
 	w->next_hb = 0;
+	w->next_export = 0;
+}
+
+/* The kernel says (or its silence says) the agent's beat went unanswered. */
+static void stalled(struct waved *w, uint64_t age_ns)
+{
+	struct kbeat_stats s;
+
+	kbeat_get_stats(w->kb, &s);
+	/* Only the beat published at arming: the agent answered none. */
+	if (s.beats - w->kw_beats0 <= 1 && ++w->kw_unanswered >= KWATCH_MAX_UNANSWERED &&
+	    w->ch) {
+		w->kw_refused_gen = 1 + chan_generation(w->ch);
+		w->st.kwatch_refused++;
+		wave_warn("waved: the agent answered none of the kernel's beats %d times: it is "
+			  "watched on the channel until it attaches again", KWATCH_MAX_UNANSWERED);
+	} else if (s.beats - w->kw_beats0 > 1) {
+		w->kw_unanswered = 0;
+	}
+	wd_kernel_stall(&w->wd, age_ns);
+	w->now = wave_now_ns();
+	wv_fallback_check(w);
 }
 
 void wv_kwatch_event(struct waved *w)
 {
 	struct kbeat_event ev;
-	struct kbeat_stats s;
 
 	if (!w->kb || !kbeat_poll(w->kb, &ev) || !w->kw_on)
 		return;
 	w->st.wakeups_kbeat++;
+	stalled(w, ev.age_ns);
+}
+
+/*
+ * At waved's tick: a timer that stopped without a word (its stall lost to a
+ * full ring, or a failed restart) is a stall too, so that no agent is ever
+ * left unwatched.
+ */
+void wv_kwatch_check(struct waved *w)
+{
+	struct kbeat_stats s;
+
+	if (!w->kw_on)
+		return;
 	kbeat_get_stats(w->kb, &s);
-	/* Only the beat published at arming (1): the agent never answered one. */
-	if (s.beats - w->kw_beats0 <= 1 && w->ch) {
-		w->kw_refused_gen = 1 + chan_generation(w->ch);
-		w->st.kwatch_refused++;
-		wave_warn("waved: the agent never answered the kernel's heartbeat: it is watched "
-			  "on the channel until it attaches again");
+	if (s.fires != w->kw_fires) {
+		w->kw_fires = s.fires;
+		w->kw_fires_ns = w->now;
 	}
-	wd_kernel_stall(&w->wd, ev.age_ns);
-	w->now = wave_now_ns();
-	wv_fallback_check(w);
+	if (kbeat_armed(w->kb) && w->now - w->kw_fires_ns <= 3 * w->cfg.lag_threshold_ns)
+		return;
+	w->st.kwatch_silent++;
+	wave_log_rl(WAVE_LOG_WARN, "waved: the kernel's heartbeat stopped without a stall: "
+		    "taken as one");
+	stalled(w, w->now - w->kw_fires_ns);
 }

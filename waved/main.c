@@ -139,12 +139,14 @@ static const struct opt waved_opts[] = {
 	OPT_UINT("handback", "N", &waved_self.cfg.handback_n, 1, 100000,
 		 "healthy heartbeats before control goes back to the agent"),
 	OPT_DURATION("export-ms", "MS", &waved_self.cfg.export_ns, WAVE_NSEC_PER_MSEC, WAVE_NSEC_PER_MSEC,
-		     10 * WAVE_NSEC_PER_SEC, "state export period"),
+		     10 * WAVE_NSEC_PER_SEC,
+		     "state export period (while the kernel beats a shm: agent,\n"
+		     "the agent reads the records itself at each beat instead)"),
 	OPT_ENUM("kernel-watch", "W", &waved_self.cfg.kernel_watch, wv_kernel_watch_modes,
 		 "an agent on this host's memory (shm:) in charge: the kernel\n"
-		 "beats it every lag threshold and it reads the thread records\n"
-		 "itself, so waved sleeps (auto: with BPF); off: waved\n"
-		 "heartbeats it and exports state every period"),
+		 "beats it every lag threshold (5 ms or more) and it reads the\n"
+		 "thread records itself, so waved sleeps (auto: with BPF);\n"
+		 "off: waved heartbeats it and exports state every period"),
 	OPT_CALLBACK("cpus", "LIST", &waved_self.cfg.allowed, parse_cpus,
 		     "CPUs decisions may use (default: all online)"),
 	OPT_GROUP("Safety envelope (whoever the agent is)"),
@@ -301,7 +303,7 @@ static void arm_timer(struct waved *w)
 
 	if (!any_vm(w) && !handing_back)
 		period = WAVE_NSEC_PER_SEC;
-	else if (w->kw_on)
+	else if (w->kw_on && !w->out_n)
 		period = WV_KWATCH_TICK_NS; /* the kernel beats the agent; the host CPUs' pace */
 	if (period == w->tick_ns)
 		return;
@@ -387,6 +389,7 @@ static void on_tick(struct waved *w)
 		return;
 	if (w->ch)
 		on_chan(w); /* also a backstop should a doorbell ever be missed */
+	wv_kwatch_check(w);
 	wv_fallback_check(w);
 	if (!w->kw_on && due(w->now, &w->next_hb, w->cfg.hb_period_ns))
 		wv_heartbeat(w);
@@ -526,10 +529,10 @@ static int setup(struct waved *w)
 	}
 	if ((ret = wv_ctl_open(w)))
 		return ret;
+	wv_kwatch_load(w);
 	if ((ret = wv_vms_init(w)))
 		return ret;
-	if ((ret = wv_kwatch_setup(w)))
-		return ret;
+	wv_kwatch_setup(w);
 	if (w->cfg.channel &&
 	    (ret = chan_open(w->cfg.channel, &w->cfg.chan_opts, &w->ch)))
 		return ret;

@@ -607,7 +607,7 @@ int wv_vms_init(struct waved *w)
 	if (left_dl)
 		wv_dl_repair(w, "threads a previous waved left in DEADLINE were restored");
 	ret = obs_open(w->cfg.obs, w->cfg.wake_min_idle_ns,
-		       wv_kwatch_wanted(&w->cfg) ? OBS_F_SHARE : 0, &w->obs);
+		       w->kb ? OBS_F_SHARE : 0, &w->obs);
 	if (ret) {
 		wave_err("waved: no way to observe threads: %s", strerror(-ret));
 		return ret;

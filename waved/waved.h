@@ -51,6 +51,11 @@ enum waved_wake { WV_WAKE_POLICY = 0, WV_WAKE_NONE };
 enum waved_kwatch { WV_KWATCH_AUTO = 0, WV_KWATCH_OFF };
 /* waved's tick while the kernel beats the agent: the host CPUs' export. */
 #define WV_KWATCH_TICK_NS (100 * WAVE_NSEC_PER_MSEC)
+/*
+ * The shortest lag threshold the kernel beats at: the agent waits in whole
+ * milliseconds, and looks about a millisecond after each beat is due.
+ */
+#define WV_KWATCH_MIN_PERIOD_NS (5 * WAVE_NSEC_PER_MSEC)
 
 /* Name tables (common/parse.h) of the enums above, for options and status. */
 extern const struct wave_name wv_modes[], wv_fallbacks[], wv_wake_modes[];
@@ -202,6 +207,7 @@ struct waved_stats {
 	uint64_t wakeups_kbeat;    /* the kernel told of a beat left unanswered (kwatch.c) */
 	uint64_t kwatch_starts;    /* times the kernel took over beating the agent */
 	uint64_t kwatch_refused;   /* agents that never answered its beats: watched on the channel */
+	uint64_t kwatch_silent;    /* its timer stopped without telling: taken as a stall */
 	uint64_t txns, results[WAVE_ST_MAX], ops_applied;
 	uint64_t tx_dropped, rx_invalid_txn, snapshots, fallbacks, handbacks;
 	uint64_t wake_events, exports, wake_subs, bad_wake_subs;
@@ -253,6 +259,9 @@ struct waved {
 	struct kbeat *kb;          /* the kernel's heartbeat of a shm: agent, or NULL (kwatch.c) */
 	int kw_on;                 /* ... beating the agent in charge now */
 	uint64_t kw_beats0;        /* its beat count when armed */
+	uint64_t kw_fires, kw_fires_ns; /* its fires as last seen moving, and when */
+	uint64_t kw_gen;           /* 1 + the attach kw_unanswered counts for */
+	unsigned int kw_unanswered;/* arms in a row this attach answered no beat of */
 	uint64_t kw_refused_gen;   /* 1 + the attach whose agent never answered it */
 	struct obs *obs;
 	struct netobs *net;        /* traffic on the VMs' taps, or NULL (--net-observe none) */
@@ -312,7 +321,8 @@ void wv_drop_thread(struct waved *w, struct wv_vm *vm, struct wv_thread *t, cons
 void wv_rt_recount(struct waved *w);
 
 /* export.c */
-void wv_emit(struct waved *w, const struct wave_msg *m);
+/* 0, or -ENOBUFS if the agent's outbox was full and m was dropped (counted). */
+int wv_emit(struct waved *w, const struct wave_msg *m);
 void wv_flush(struct waved *w);
 void wv_snapshot(struct waved *w);
 void wv_export_vm(struct waved *w, const struct wv_vm *vm, int del);
@@ -439,8 +449,10 @@ int wv_fallback_timer(struct waved *w);
 /* kwatch.c: the kernel beats a shm: agent in charge, so that waved can sleep. */
 /* Whether the configuration asks for it (offload on shm:, not --kernel-watch off). */
 int wv_kwatch_wanted(const struct waved_cfg *c);
-/* Before the channel opens: load the heartbeat, share the fds (or log why not). 0. */
-int wv_kwatch_setup(struct waved *w);
+/* Before observation starts: load the heartbeat (or log why not). */
+void wv_kwatch_load(struct waved *w);
+/* Before the channel opens: share the records and the words at each offer (or log why not). */
+void wv_kwatch_setup(struct waved *w);
 void wv_kwatch_fini(struct waved *w);
 /* Readable when the kernel told of a beat left unanswered, or -1. */
 int wv_kwatch_fd(const struct waved *w);
@@ -450,6 +462,8 @@ void wv_kwatch_start(struct waved *w);
 void wv_kwatch_stop(struct waved *w);
 /* wv_kwatch_fd() turned readable: a stall falls back. */
 void wv_kwatch_event(struct waved *w);
+/* At the tick: a timer that stopped without a stall is taken as one. */
+void wv_kwatch_check(struct waved *w);
 
 /* ctl.c */
 int wv_ctl_open(struct waved *w);
