@@ -254,20 +254,21 @@ static int decision_latency(struct env *e, const char *delay_us, enum link link,
 	return ret;
 }
 
-/*
- * waved's CPU with 16 stand-in vCPUs; then, if detect_ms, fallback
- * detection. With net, the latency VM's tap carries traffic and waved
- * observes it so (--net-observe net).
- */
-/* One of waved's counters so far (status "stats"), or -1. */
-static double waved_stat(const struct env *e, const char *name)
+/* A number in waved's status object group ("stats", "kernel_watch"), or -1. */
+static double status_num(const struct env *e, const char *group, const char *name)
 {
 	json_object *s = waved_status(e->rundir, NULL, 0);
-	double n = s ? waved_num(json_object_object_get(s, "stats"), name) : -1;
+	double n = s ? waved_num(json_object_object_get(s, group), name) : -1;
 
 	if (s)
 		json_object_put(s);
 	return n;
+}
+
+/* One of waved's counters so far, or -1. */
+static double waved_stat(const struct env *e, const char *name)
+{
+	return status_num(e, "stats", name);
 }
 
 /*
@@ -282,14 +283,14 @@ struct rates {
 /* A number of waved's "kernel_watch" status (kwatch.c), or -1. */
 static double kwatch_num(const struct env *e, const char *name)
 {
-	json_object *s = waved_status(e->rundir, NULL, 0);
-	double n = s ? waved_num(json_object_object_get(s, "kernel_watch"), name) : -1;
-
-	if (s)
-		json_object_put(s);
-	return n;
+	return status_num(e, "kernel_watch", name);
 }
 
+/*
+ * waved's CPU with 16 stand-in vCPUs; then, if detect_ms, fallback
+ * detection. With net, the latency VM's tap carries traffic and waved
+ * observes it so (--net-observe net).
+ */
 static int steady_cpu_and_fallback(struct env *e, enum link link, unsigned int seconds,
 				   const char *net, double *cpu_pct, struct rates *rate,
 				   double *detect_ms, double *detect_max_ms)

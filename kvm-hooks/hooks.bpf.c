@@ -48,21 +48,14 @@ struct {
 	__type(value, __u32); /* slot in recs */
 } tids SEC(".maps");
 
-struct {
+/* The records (waved's), and the peer's copy of them: one layout, slot-indexed. */
+struct recs_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, HOOKS_MAX_THREADS);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct hooks_rec);
-} recs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, HOOKS_MAX_THREADS);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct hooks_rec);
-} peer_recs SEC(".maps");
+} recs SEC(".maps"), peer_recs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
