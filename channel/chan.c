@@ -648,7 +648,8 @@ static int spin(struct chan *ch, uint64_t spin_end)
 	return 0;
 }
 
-int chan_wait(struct chan *ch, int timeout_ms)
+/* Spins, then sleeps until a message, an event, or timeout (as epoll_pwait2's; NULL: forever). */
+static int wait_for(struct chan *ch, const struct timespec *timeout)
 {
 	struct epoll_event ev[8];
 	uint64_t spin_ns;
@@ -661,7 +662,7 @@ int chan_wait(struct chan *ch, int timeout_ms)
 		if (spin(ch, wave_now_ns() + spin_ns))
 			return 1;
 	}
-	n = epoll_wait(ch->epfd, ev, 8, timeout_ms);
+	n = epoll_pwait2(ch->epfd, ev, 8, timeout, NULL);
 	if (ch->up)
 		ch->ops->disarm(ch);
 	if (n < 0)
@@ -671,6 +672,22 @@ int chan_wait(struct chan *ch, int timeout_ms)
 	if (r)
 		return r;
 	return ready(ch);
+}
+
+int chan_wait(struct chan *ch, int timeout_ms)
+{
+	struct timespec t = { .tv_sec = timeout_ms / 1000, .tv_nsec = (timeout_ms % 1000) * 1000000L };
+
+	return wait_for(ch, timeout_ms < 0 ? NULL : &t);
+}
+
+int chan_wait_until(struct chan *ch, uint64_t deadline_ns)
+{
+	uint64_t now = wave_now_ns(), d = deadline_ns > now ? deadline_ns - now : 0;
+	struct timespec t = { .tv_sec = (time_t)(d / WAVE_NSEC_PER_SEC),
+			      .tv_nsec = (long)(d % WAVE_NSEC_PER_SEC) };
+
+	return wait_for(ch, &t);
 }
 
 int chan_prepare_sleep(struct chan *ch)

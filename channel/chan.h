@@ -208,6 +208,8 @@ int chan_process(struct chan *ch);
  * are ready, 0 on timeout (or an attach/detach event), -errno on error.
  */
 int chan_wait(struct chan *ch, int timeout_ms);
+/* The same, until deadline_ns (CLOCK_MONOTONIC), to the nanosecond. */
+int chan_wait_until(struct chan *ch, uint64_t deadline_ns);
 
 /*
  * For a host-side event loop that sleeps on chan_fd() itself instead of

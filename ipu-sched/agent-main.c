@@ -307,7 +307,7 @@ static void kstate_poll(struct agent *a, uint64_t now)
 		return;
 	if (chan_fault_now(a->ch, CHAN_FAULT_STALL) || chan_fault_now(a->ch, CHAN_FAULT_DROP_HB))
 		return;
-	kstate_echo(&a->ks, a->ks.seen, now - a->ks.seen_ns);
+	kstate_echo(&a->ks, a->ks.seen, now);
 }
 
 static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
@@ -396,11 +396,7 @@ static void run(struct agent *a)
 		if (a->poll) {
 			chan_process(a->ch);
 		} else {
-			uint64_t t = wave_now_ns(), until = wait_until(a);
-			int ms = until > t ? (int)((until - t + WAVE_NSEC_PER_MSEC - 1) /
-						   WAVE_NSEC_PER_MSEC) : 0;
-
-			chan_wait(a->ch, ms);
+			chan_wait_until(a->ch, wait_until(a));
 		}
 		now = wave_now_ns();
 		while ((n = chan_recv(a->ch, m, 64)) > 0) {

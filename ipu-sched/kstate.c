@@ -265,9 +265,11 @@ int kstate_more(const struct kstate *k)
 	return k->cursor != 0;
 }
 
-void kstate_echo(struct kstate *k, uint64_t seq, uint64_t hold_ns)
+void kstate_echo(struct kstate *k, uint64_t seq, uint64_t now)
 {
-	k->echo->hold_ns = hold_ns;
+	uint64_t at = k->host ? k->host->host_ns : 0;
+
+	k->echo->lag_ns = now > at ? now - at : 0;
 	/* Release: the record reads this answer vouches for come before it. */
 	__atomic_store_n(&k->echo->echo_seq, seq, __ATOMIC_RELEASE);
 	k->echoed = seq;

@@ -36,12 +36,11 @@
 /*
  * Looking for a beat: this long after it is due (a BPF timer fires within
  * tens of microseconds of its time; the answer must be in before the next
- * fire, a period later), and again this often while it is late. The
- * agent's waits are in whole milliseconds, hence a millisecond each; the
- * host beats no faster than every 5 ms (WV_KWATCH_MIN_PERIOD_NS).
+ * fire, a period later), and again this often while it is late. The host
+ * beats no faster than every 5 ms (WV_KWATCH_MIN_PERIOD_NS).
  */
-#define KSTATE_LOOK_AFTER_NS  (1000 * 1000ull)
-#define KSTATE_LOOK_AGAIN_NS  (1000 * 1000ull)
+#define KSTATE_LOOK_AFTER_NS  (200 * 1000ull)
+#define KSTATE_LOOK_AGAIN_NS  (500 * 1000ull)
 #define KSTATE_MIN_PERIOD_NS  (1000 * 1000ull)
 #define KSTATE_MAX_PERIOD_NS  (60 * 1000 * 1000 * 1000ull)
 
@@ -126,7 +125,10 @@ int kstate_more(const struct kstate *k);
  */
 int kstate_reread(struct kstate *k, const struct wave_msg *m, uint64_t now, struct wave_msg *out);
 
-/* Answers beat seq, held for hold_ns (release: after the reads it vouches for). */
-void kstate_echo(struct kstate *k, uint64_t seq, uint64_t hold_ns);
+/*
+ * Answers beat seq at now, with the lag since the kernel published it (one
+ * clock: the host's memory is ours). Release: after the reads it vouches for.
+ */
+void kstate_echo(struct kstate *k, uint64_t seq, uint64_t now);
 
 #endif

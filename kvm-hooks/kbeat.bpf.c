@@ -98,7 +98,7 @@ __u64 cur_seq, cur_ns; /* the beat last published: what the check trusts (kb_hos
 __u32 fresh;           /* armed since the last fire: no beat out yet to check */
 __u64 fires, beats, stalls, missed_stalls, odd_echoes;
 __u64 run_ns;     /* time inside the callback, from its first to its last instruction */
-__u64 last_hold_ns;
+__u64 last_lag_ns, max_lag_ns; /* the agent's answers, bounded by the period */
 
 /*
  * Tells waved (the only wakeup this program causes). If the ring is full,
@@ -152,7 +152,10 @@ static int kb_fire(void *map, int *key, struct kb_timer *kt)
 		return 0;
 	}
 	fresh = 0;
-	last_hold_ns = e->hold_ns;
+	/* The agent's word: at most a period, since it answered before this fire. */
+	last_lag_ns = e->lag_ns < period_ns ? e->lag_ns : period_ns;
+	if (last_lag_ns > max_lag_ns)
+		max_lag_ns = last_lag_ns;
 	cur_seq++;
 	cur_ns = t0;
 	h->host_ns = t0;
@@ -193,6 +196,7 @@ int kb_arm(void *ctx)
 	bpf_timer_set_callback(&kt->t, kb_fire);
 	arm_gen++;
 	fresh = 1;
+	last_lag_ns = max_lag_ns = 0;
 	armed = 1;
 	if (bpf_timer_start(&kt->t, 1000, 0)) {
 		armed = 0;

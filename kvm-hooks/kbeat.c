@@ -177,5 +177,6 @@ void kbeat_get_stats(const struct kbeat *kb, struct kbeat_stats *s)
 	s->missed_stalls = __atomic_load_n(&b->missed_stalls, __ATOMIC_RELAXED);
 	s->odd_echoes = __atomic_load_n(&b->odd_echoes, __ATOMIC_RELAXED);
 	s->run_ns = __atomic_load_n(&b->run_ns, __ATOMIC_RELAXED);
-	s->last_hold_ns = __atomic_load_n(&b->last_hold_ns, __ATOMIC_RELAXED);
+	s->last_lag_ns = __atomic_load_n(&b->last_lag_ns, __ATOMIC_RELAXED);
+	s->max_lag_ns = __atomic_load_n(&b->max_lag_ns, __ATOMIC_RELAXED);
 }

@@ -38,7 +38,8 @@ struct kbeat_host {
 /* Written by the agent only. */
 struct kbeat_echo {
 	hk_u64 echo_seq;   /* the newest beat answered */
-	hk_u64 hold_ns;    /* how long the agent held it (its own clock, a duration) */
+	hk_u64 lag_ns;     /* from the beat's host_ns to this answer: the two share a
+			    * clock (one host's memory); untrusted, only shown */
 };
 
 /* Ring buffer record to waved: a stall. */
@@ -61,7 +62,8 @@ struct kbeat;
 struct kbeat_stats {
 	uint64_t fires, beats, stalls, missed_stalls, odd_echoes;
 	uint64_t run_ns;       /* inside the timer callback, all fires */
-	uint64_t last_hold_ns; /* the agent's word, as last read (untrusted) */
+	uint64_t last_lag_ns;  /* the agent's word, as last read (untrusted, bounded) */
+	uint64_t max_lag_ns;   /* ... the most since the last arming */
 };
 
 /* The words' fds an agent on this host's memory gets, in the order they are passed. */

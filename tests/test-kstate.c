@@ -231,9 +231,9 @@ static void beats_are_looked_for_after_they_are_due_and_answered(void **state)
 	/* Late: look again shortly, for up to a period; then it stopped (fallback). */
 	assert_int_equal(kstate_next_look(&k, 1023 * MS), 1023 * MS + KSTATE_LOOK_AGAIN_NS);
 	assert_int_equal(kstate_next_look(&k, 1042 * MS), 0);
-	kstate_echo(&k, seq, 300000);
+	kstate_echo(&k, seq, 1002 * MS + 300000);
 	assert_int_equal(echo.echo_seq, 1);
-	assert_int_equal(echo.hold_ns, 300000);
+	assert_int_equal(echo.lag_ns, 1 * MS + 300000);
 	/* A period out of range in the host's word is not believed: the default (10 ms). */
 	host.period_ns = 1;
 	host.host_seq = 2;

@@ -313,6 +313,11 @@ static void kernel_beating_costs_no_deadline_and_a_stall_falls_back(void **state
 	now += 500 * MS;
 	assert_int_equal(wd_lag(&w, now), 0);
 	assert_int_equal(wd_check(&w, now), WD_NONE);
+	/* The agent's word on its lag is shown, never a reason to fall back. */
+	wd_kernel_lag(&w, 2 * MS, 4 * MS);
+	assert_int_equal(wd_lag(&w, now), 2 * MS);
+	assert_int_equal(w.max_lag_ns, 4 * MS);
+	assert_int_equal(wd_check(&w, now), WD_NONE);
 	/* A stall of 12 ms: fallback, and the lag says how long the beat waited. */
 	wd_kernel_stall(&w, 12 * MS);
 	assert_int_equal(wd_lag(&w, now), 12 * MS);

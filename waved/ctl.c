@@ -279,7 +279,8 @@ static void kwatch_json(const struct waved *w, json_object *o)
 	json_object_object_add(k, "missed_stalls", json_object_new_int64((int64_t)s.missed_stalls));
 	json_object_object_add(k, "odd_echoes", json_object_new_int64((int64_t)s.odd_echoes));
 	json_object_object_add(k, "run_ns", json_object_new_int64((int64_t)s.run_ns));
-	json_object_object_add(k, "agent_hold_us", json_object_new_double((double)s.last_hold_ns / 1e3));
+	json_object_object_add(k, "lag_us", json_object_new_double((double)s.last_lag_ns / 1e3));
+	json_object_object_add(k, "lag_max_us", json_object_new_double((double)s.max_lag_ns / 1e3));
 	json_object_object_add(o, "kernel_watch", k);
 }
 

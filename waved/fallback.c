@@ -106,6 +106,15 @@ void wd_kernel(struct watchdog *w, int on)
 		w->healthy = 0;
 }
 
+void wd_kernel_lag(struct watchdog *w, uint64_t lag_ns, uint64_t max_ns)
+{
+	if (!w->kernel || w->kernel_stalled)
+		return;
+	w->kernel_lag_ns = lag_ns;
+	if (max_ns > w->max_lag_ns)
+		w->max_lag_ns = max_ns;
+}
+
 void wd_kernel_stall(struct watchdog *w, uint64_t age_ns)
 {
 	if (!w->kernel)
@@ -120,7 +129,7 @@ uint64_t wd_lag(const struct watchdog *w, uint64_t now)
 	uint64_t sent = w->oldest_sent_ns;
 
 	if (w->kernel)
-		return w->kernel_stalled ? w->kernel_lag_ns : 0;
+		return w->kernel_lag_ns;
 	if (w->oldest_seq < w->next_seq && now > sent && now - sent > w->last_rtt_ns)
 		return now - sent;
 	return w->last_rtt_ns;

@@ -96,10 +96,18 @@ uint64_t wd_deadline(const struct watchdog *w);
 /*
  * The kernel takes over (on) or gives back (off) the beating of the agent
  * (kvm-hooks/kbeat.h). Either way the heartbeats outstanding on the channel
- * are forgotten; while on, the lag is 0 until wd_kernel_stall(), and off
+ * are forgotten; while on, the lag is what wd_kernel_lag() says until
+ * wd_kernel_stall(), and off
  * starts a new run of healthy echoes.
  */
 void wd_kernel(struct watchdog *w, int on);
+
+/*
+ * What the agent said of its answers' lag (the last, the most since the
+ * kernel took over): shown as the lag, never a reason to fall back (the
+ * kernel bounds it by its period; a stall is).
+ */
+void wd_kernel_lag(struct watchdog *w, uint64_t lag_ns, uint64_t max_ns);
 
 /* The kernel saw a beat unanswered for age_ns: the next check falls back. */
 void wd_kernel_stall(struct watchdog *w, uint64_t age_ns);

@@ -187,6 +187,7 @@ void wv_kwatch_check(struct waved *w)
 	if (!w->kw_on)
 		return;
 	kbeat_get_stats(w->kb, &s);
+	wd_kernel_lag(&w->wd, s.last_lag_ns, s.max_lag_ns);
 	if (s.fires != w->kw_fires) {
 		w->kw_fires = s.fires;
 		w->kw_fires_ns = w->now;
