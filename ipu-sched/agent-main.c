@@ -279,8 +279,23 @@ static void kstate_attach(struct agent *a, const struct wave_msg *hello)
  * answer. The answer waits out an emulated link delay, and an injected
  * stall or heartbeat drop withholds it, as on the channel.
  */
+/*
+ * When the answer to the beat last seen is due: once an emulated link
+ * delay has passed since it was seen. 0: nothing to answer, or an injected
+ * stall or heartbeat drop withholds it (as it would on the channel).
+ */
+static uint64_t answer_due(const struct agent *a)
+{
+	if (a->ks.seen == a->ks.echoed || chan_fault_now(a->ch, CHAN_FAULT_STALL) ||
+	    chan_fault_now(a->ch, CHAN_FAULT_DROP_HB))
+		return 0;
+	return a->ks.seen_ns + a->copts.link_delay_ns;
+}
+
 static void kstate_poll(struct agent *a, uint64_t now)
 {
+	uint64_t due;
+
 	struct wave_msg m[64];
 	uint64_t seq;
 	unsigned int n;
@@ -303,11 +318,9 @@ static void kstate_poll(struct agent *a, uint64_t now)
 					a->state_seen = 1;
 		} while (kstate_more(&a->ks));
 	}
-	if (a->ks.seen == a->ks.echoed || now < a->ks.seen_ns + a->copts.link_delay_ns)
-		return;
-	if (chan_fault_now(a->ch, CHAN_FAULT_STALL) || chan_fault_now(a->ch, CHAN_FAULT_DROP_HB))
-		return;
-	kstate_echo(&a->ks, a->ks.seen, now);
+	due = answer_due(a);
+	if (due && now >= due)
+		kstate_echo(&a->ks, a->ks.seen, now);
 }
 
 static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
@@ -370,13 +383,10 @@ static uint64_t wait_until(const struct agent *a)
 
 	if (!kstate_mapped(&a->ks))
 		return t;
-	/*
-	 * A kernel beat's answer held back by an emulated link delay (not one
-	 * withheld by an injected fault: that waits for the next beat).
-	 */
-	if (a->ks.seen != a->ks.echoed && a->ks.seen_ns + a->copts.link_delay_ns < t &&
-	    a->ks.seen_ns + a->copts.link_delay_ns > wave_now_ns())
-		t = a->ks.seen_ns + a->copts.link_delay_ns;
+	/* A kernel beat's answer held back by an emulated link delay (due now: no wait). */
+	k = answer_due(a);
+	if (k && k < t)
+		t = k;
 	/* The next beat. */
 	k = kstate_next_look(&a->ks, wave_now_ns());
 	return k && k < t ? k : t;

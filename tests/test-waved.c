@@ -415,6 +415,28 @@ static void dropped_answers_to_the_kernel_mean_fallback(void **state)
 	assert_int_equal(wait_for(kernel_beats, 2000), 0);
 }
 
+/*
+ * An emulated link delay shorter than the agent's own loop (2 us, as the
+ * benchmarks run) delays each answer, never past the next beat: the agent
+ * stays in charge.
+ */
+static void a_short_link_delay_keeps_the_kernels_beat_answered(void **state)
+{
+	int64_t fb;
+
+	need_two_cpus();
+	start_waved();
+	start_agent("2");
+	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
+	need_kernel_watch();
+	assert_int_equal(wait_for(kernel_beats, 2000), 0);
+	fb = waved_stat("fallbacks");
+	usleep(2000000);
+	assert_int_equal(waved_stat("fallbacks"), fb);
+	assert_int_equal(waved_stat("wakeups_kbeat"), 0);
+	assert_true(kernel_beats());
+}
+
 /* --kernel-watch off: waved heartbeats the agent and exports every period, as before. */
 static void without_the_kernel_waved_heartbeats_the_agent(void **state)
 {
@@ -844,6 +866,7 @@ int main(void)
 		CASE(the_kernel_beats_the_agent_and_waved_sleeps),
 		CASE(without_the_kernel_waved_heartbeats_the_agent),
 		CASE(dropped_answers_to_the_kernel_mean_fallback),
+		CASE(a_short_link_delay_keeps_the_kernels_beat_answered),
 		CASE(hostile_agent_is_refused),
 		cmocka_unit_test_prestate_setup_teardown(hostile_agent_is_refused_over_tls,
 							 tls_case_setup, case_teardown, NULL),
