@@ -254,8 +254,8 @@ static void kstate_detach(struct agent *a)
 	kstate_unmap(&a->ks);
 }
 
-/* A host that shares its kernel's state (1.7): map it, and wake at its beats. */
-static void kstate_attach(struct agent *a, const struct wave_msg *hello)
+/* A host that shares its kernel's state (1.7, both sides announced KSTATE): map it. */
+static void kstate_attach(struct agent *a)
 {
 	int fds[CHAN_SHARE_FDS];
 	char why[160];
@@ -275,11 +275,6 @@ static void kstate_attach(struct agent *a, const struct wave_msg *hello)
 }
 
 /*
- * A new beat: read the records (the policy gets them as VCPU_STATE), then
- * answer. The answer waits out an emulated link delay, and an injected
- * stall or heartbeat drop withholds it, as on the channel.
- */
-/*
  * When the answer to the beat last seen is due: once an emulated link
  * delay has passed since it was seen. 0: nothing to answer, or an injected
  * stall or heartbeat drop withholds it (as it would on the channel).
@@ -292,12 +287,14 @@ static uint64_t answer_due(const struct agent *a)
 	return a->ks.seen_ns + a->copts.link_delay_ns;
 }
 
+/*
+ * A new beat: read the records (the policy gets them as VCPU_STATE), then
+ * answer when it is due (answer_due).
+ */
 static void kstate_poll(struct agent *a, uint64_t now)
 {
-	uint64_t due;
-
 	struct wave_msg m[64];
-	uint64_t seq;
+	uint64_t seq, due;
 	unsigned int n;
 
 	if (!kstate_mapped(&a->ks))
@@ -339,13 +336,15 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 		a->env.net = !!(m->p.hello.features & WAVE_FEAT_NET);
 		a->env.mem = !!(m->p.hello.features & WAVE_FEAT_MEM);
 		a->env.netctl = !!(m->p.hello.features & WAVE_FEAT_NETCTL);
-		kstate_attach(a, m);
+		kstate_attach(a);
 		sched_fini(&a->s);
 		if (runtime_init(a))
 			stop = 1;
 		return;
 	case WAVE_MSG_HEARTBEAT:
 		echo(a, m, now);
+		/* The host watches us on the channel: the kernel does not beat. */
+		kstate_quiet(&a->ks);
 		return;
 	case WAVE_MSG_TXN_RESULT:
 		sched_result(&a->s, &m->p.result);
@@ -366,7 +365,7 @@ static void handle(struct agent *a, const struct wave_msg *m, uint64_t now)
 	if (m->h.type == WAVE_MSG_SNAPSHOT_END) {
 		a->have_snapshot = 1;
 		if (kstate_mapped(&a->ks))
-			kstate_expect(&a->ks, now);
+			kstate_expect(&a->ks);
 		wave_info("agent: snapshot of epoch %u: deciding", m->p.snap.epoch);
 		decide(a, now);
 	}

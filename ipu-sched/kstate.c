@@ -177,29 +177,35 @@ uint64_t kstate_beat(struct kstate *k)
 			period = KSTATE_MIN_PERIOD_NS * 10;
 		k->period_ns = period;
 		k->due_ns = k->host->host_ns + period;
-		k->expect_until = 0;
+		k->beating = 1;
 	}
 	return seq;
 }
 
-void kstate_expect(struct kstate *k, uint64_t now)
+void kstate_expect(struct kstate *k)
 {
-	k->expect_until = now + 2 * (k->period_ns ? k->period_ns : KSTATE_MIN_PERIOD_NS * 10);
+	k->beating = 1;
+	k->due_ns = 0;
+}
+
+void kstate_quiet(struct kstate *k)
+{
+	k->beating = 0;
 }
 
 uint64_t kstate_next_look(const struct kstate *k, uint64_t now)
 {
-	/* Control just came (a snapshot): the first beat comes at once, if at all. */
-	if (now < k->expect_until)
-		return now + KSTATE_LOOK_AGAIN_NS;
-	if (!k->due_ns)
+	if (!k->beating)
 		return 0;
-	if (now < k->due_ns + KSTATE_LOOK_AFTER_NS)
+	if (k->due_ns && now < k->due_ns + KSTATE_LOOK_AFTER_NS)
 		return k->due_ns + KSTATE_LOOK_AFTER_NS;
-	/* Late (the timer, or we): look again soon; a period late, it stopped (fallback). */
-	if (now < k->due_ns + k->period_ns)
-		return now + KSTATE_LOOK_AGAIN_NS;
-	return 0;
+	/*
+	 * The first beat, or a late one: the timer runs in softirq, which a
+	 * loaded host defers, for milliseconds, to ksoftirqd. Never given up
+	 * on while the host may be beating: a beat looked for only at the next
+	 * decision would go unanswered.
+	 */
+	return now + KSTATE_LOOK_AGAIN_NS;
 }
 
 /* The thread in slot i, read now into out: 1, or 0 if unknown or unreadable (counted). */

@@ -63,7 +63,7 @@ struct kstate {
 	uint64_t seen, seen_ns;         /* the newest beat seen, and when (for a link delay) */
 	uint64_t due_ns;                /* when the next beat is due (the host's clock: ours) */
 	uint64_t period_ns;             /* the beat period, as the host word says (checked) */
-	uint64_t expect_until;          /* looking for a first beat until then (kstate_expect) */
+	int beating;                    /* the host may be beating us: look for beats */
 	struct kstate_counters {
 		uint64_t beats, echoes, reads, skipped, bad;
 	} c;                            /* over the process's life */
@@ -97,14 +97,16 @@ uint64_t kstate_beat(struct kstate *k);
 
 /*
  * The host may have just handed control over (a snapshot came): look for
- * a first beat often for two periods.
+ * a first beat. kstate_quiet(): it heartbeats on the channel (a HEARTBEAT
+ * came), so it does not beat through the kernel: stop looking.
  */
-void kstate_expect(struct kstate *k, uint64_t now);
+void kstate_expect(struct kstate *k);
+void kstate_quiet(struct kstate *k);
 
 /*
  * When to look for the next beat, at now: a little after it is due; if it
- * is late, again shortly, for up to a period. 0: no beat is expected (none
- * came, or they stopped: the host watches the agent on the channel).
+ * is late (or the first is awaited), again shortly, until it comes or the
+ * host is heard heartbeating. 0: no beat is expected.
  */
 uint64_t kstate_next_look(const struct kstate *k, uint64_t now);
 
