@@ -239,6 +239,9 @@ $(BUILD)/tests/test-policy $(BUILD)/tests/test-policy-net $(BUILD)/tests/test-po
 # waved's decision-path tests share waved in memory (tests/waved-fixture.c).
 test_extra += $(if $(filter test-waved-apply test-waved-vmops,$(1)),$(OBJ)/tests/waved-fixture.o)
 $(BUILD)/tests/test-waved-apply $(BUILD)/tests/test-waved-vmops: $(OBJ)/tests/waved-fixture.o
+# The process-level waved tests share their harness (tests/waved-run.c).
+test_extra += $(if $(filter test-waved test-kwatch,$(1)),$(OBJ)/tests/waved-run.o)
+$(BUILD)/tests/test-waved $(BUILD)/tests/test-kwatch: $(OBJ)/tests/waved-run.o
 # test-vms plays the agent for memory (tests/mem-agent.c).
 test_extra += $(if $(filter test-vms,$(1)),$(OBJ)/tests/mem-agent.o)
 $(BUILD)/tests/test-vms: $(OBJ)/tests/mem-agent.o
