@@ -37,7 +37,8 @@ const struct wave_name wv_kernel_watch_modes[] = {
 /* Arms in a row with no beat answered before an attach is watched on the channel only. */
 #define KWATCH_MAX_UNANSWERED 3
 
-int wv_kwatch_wanted(const struct waved_cfg *c)
+/* Whether the configuration asks for it (offload on shm:, not --kernel-watch off). */
+static int wanted(const struct waved_cfg *c)
 {
 	return c->mode == WAVED_OFFLOAD && c->kernel_watch != WV_KWATCH_OFF && c->channel &&
 	       !strncmp(c->channel, "shm:", 4) && c->lag_threshold_ns >= WV_KWATCH_MIN_PERIOD_NS;
@@ -47,7 +48,7 @@ void wv_kwatch_load(struct waved *w)
 {
 	char why[200];
 
-	if (!wv_kwatch_wanted(&w->cfg))
+	if (!wanted(&w->cfg))
 		return;
 	if (kbeat_open(&w->kb, why, sizeof(why))) {
 		w->kb = NULL;
@@ -171,7 +172,6 @@ void wv_kwatch_event(struct waved *w)
 
 	if (!w->kb || !kbeat_poll(w->kb, &ev) || !w->kw_on)
 		return;
-	w->st.wakeups_kbeat++;
 	stalled(w, ev.age_ns);
 }
 
@@ -184,6 +184,8 @@ void wv_kwatch_check(struct waved *w)
 {
 	struct kbeat_stats s;
 
+	/* A stall the timer pushed, not yet taken (its wakeup in the same batch as this tick). */
+	wv_kwatch_event(w);
 	if (!w->kw_on)
 		return;
 	kbeat_get_stats(w->kb, &s);

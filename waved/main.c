@@ -436,7 +436,7 @@ static void count_wakeup(struct waved *w, const struct epoll_event *ev, int n)
 		case TAG_TIMER: st->wakeups_tick++; break;
 		case TAG_CHAN: st->wakeups_doorbell++; break;
 		case TAG_WATCHDOG: st->wakeups_watchdog++; break;
-		case TAG_KBEAT: break; /* counted by wv_kwatch_event(): only a stall */
+		case TAG_KBEAT: st->wakeups_kbeat++; break; /* only a stall rings it */
 		case TAG_MEM: st->wakeups_mem++; break;
 		case TAG_OBS: st->wakeups_obs++; break;
 		case TAG_NET: st->wakeups_net++; break;

@@ -447,8 +447,6 @@ void wv_fallback_arm(struct waved *w);
 int wv_fallback_timer(struct waved *w);
 
 /* kwatch.c: the kernel beats a shm: agent in charge, so that waved can sleep. */
-/* Whether the configuration asks for it (offload on shm:, not --kernel-watch off). */
-int wv_kwatch_wanted(const struct waved_cfg *c);
 /* Before observation starts: load the heartbeat (or log why not). */
 void wv_kwatch_load(struct waved *w);
 /* Before the channel opens: share the records and the words at each offer (or log why not). */
