@@ -247,20 +247,13 @@ static void decide(struct agent *a, uint64_t now)
 	a->decide_ns[a->decides++ % 1024] = wave_now_ns() - t0;
 }
 
-static void kstate_detach(struct agent *a)
-{
-	if (!kstate_mapped(&a->ks))
-		return;
-	kstate_unmap(&a->ks);
-}
-
 /* A host that shares its kernel's state (1.7, both sides announced KSTATE): map it. */
 static void kstate_attach(struct agent *a)
 {
 	int fds[CHAN_SHARE_FDS];
 	char why[160];
 
-	kstate_detach(a);
+	kstate_unmap(&a->ks);
 	if (!(chan_features(a->ch) & WAVE_FEAT_KSTATE))
 		return;
 	for (unsigned int i = 0; i < CHAN_SHARE_FDS; i++)
@@ -300,7 +293,7 @@ static void kstate_poll(struct agent *a, uint64_t now)
 	if (!kstate_mapped(&a->ks))
 		return;
 	if (!chan_is_up(a->ch) || chan_generation(a->ch) != a->kstate_gen) {
-		kstate_detach(a);
+		kstate_unmap(&a->ks);
 		return;
 	}
 	seq = kstate_beat(&a->ks);
@@ -471,7 +464,7 @@ int main(int argc, char **argv)
 	a->cpu_t0_ns = a->start_ns;
 	a->cpu_used0_ns = 0;
 	report(a, wave_now_ns(), "exit (whole run)");
-	kstate_detach(a);
+	kstate_unmap(&a->ks);
 	chan_close(a->ch);
 	sched_fini(&a->s);
 	return 0;

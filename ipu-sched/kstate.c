@@ -103,7 +103,7 @@ int kstate_map(struct kstate *k, const int *fds, char *why, size_t len)
 	const char *what;
 	int ret;
 
-	forget(k);
+	kstate_unmap(k);
 	/* Only the echo is written: the others are mapped read-only, whatever their fds allow. */
 	what = "the thread records";
 	if ((ret = map_one(k, 0, fds[0], recs_len, PROT_READ)))
@@ -250,15 +250,13 @@ unsigned int kstate_read(struct kstate *k, uint64_t now, struct wave_msg *out, u
 	for (i = k->cursor; i < WAVE_KSTATE_SLOTS && n < max; i++) {
 		const struct kstate_thread *t = &k->th[i];
 		const struct hooks_rec *r = &k->recs[i];
-		uint32_t seq, state;
 
 		if (!t->used)
 			continue;
-		/* Unchanged, and neither running nor waiting (times that grow): nothing new. */
-		seq = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
-		state = __atomic_load_n(&r->state, __ATOMIC_RELAXED);
-		if (t->exported && seq == t->sent_seq && state != HOOKS_RUNNING &&
-		    state != HOOKS_RUNNABLE)
+		/* A first look without the seqcount: read_one() makes a consistent copy. */
+		if (t->exported && hooks_rec_quiet(__atomic_load_n(&r->seq, __ATOMIC_ACQUIRE),
+						   __atomic_load_n(&r->state, __ATOMIC_RELAXED),
+						   t->sent_seq))
 			continue;
 		n += (unsigned int)read_one(k, i, now, &out[n]);
 	}

@@ -78,9 +78,9 @@ void kstate_init_mem(struct kstate *k, const struct hooks_rec *recs,
 		     const struct kbeat_host *host, struct kbeat_echo *echo);
 
 /*
- * Maps what fds name (CHAN_SHARE_FDS of them, in the channel's order).
- * 0 or -errno (why says which failed); on error nothing stays mapped.
- * kstate_unmap() undoes it (idempotent).
+ * Maps what fds name (CHAN_SHARE_FDS of them, in the channel's order), in
+ * place of what was mapped. 0 or -errno (why says which failed); on error
+ * nothing stays mapped. kstate_unmap() undoes it (idempotent).
  */
 int kstate_map(struct kstate *k, const int *fds, char *why, size_t len);
 void kstate_unmap(struct kstate *k);

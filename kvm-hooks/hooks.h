@@ -136,6 +136,17 @@ HK_INLINE int hooks_rec_read(const struct hooks_rec *src, struct hooks_rec *dst)
 }
 
 /*
+ * Whether a record read with seq and state says nothing new to a reader
+ * that last passed on the one with sent_seq: it did not change, and the
+ * thread neither runs nor waits for a CPU (those times grow between
+ * switches, so such a thread is passed on at every read).
+ */
+HK_INLINE int hooks_rec_quiet(hk_u32 seq, hk_u32 state, hk_u32 sent_seq)
+{
+	return seq == sent_seq && state != HOOKS_RUNNING && state != HOOKS_RUNNABLE;
+}
+
+/*
  * Counts the time in the current state up to now (CLOCK_MONOTONIC), so that
  * a reader sees a running thread's run time grow between switches.
  */

@@ -208,13 +208,8 @@ void wv_export_deltas(struct waved *w, enum wv_export which)
 				continue;
 			if (obs_read(w->obs, t->slot, &r))
 				continue;
-			/*
-			 * Unchanged since the last export: skip. A running thread's
-			 * record only moves at switches, yet its run time grows:
-			 * it is exported every period while it runs.
-			 */
-			if (which == WV_EXPORT_CHANGED && t->exported && r.seq == t->sent_seq &&
-			    r.state != HOOKS_RUNNING && r.state != HOOKS_RUNNABLE)
+			if (which == WV_EXPORT_CHANGED && t->exported &&
+			    hooks_rec_quiet(r.seq, r.state, t->sent_seq))
 				continue;
 			export_rec(w, vm, t, &r);
 		}
