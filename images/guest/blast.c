@@ -11,6 +11,12 @@
  * Pacing is by the clock, in bursts of at most 1 ms worth, so a rate holds
  * whatever the guest's timer resolution; send errors (a full queue) are
  * counted, not fatal.
+ *
+ * The acks must not drown in the flood they control: the control socket
+ * sends at TC_PRIO_CONTROL (the guest qdisc's first band, ahead of the
+ * flood), a raised rate starts after its ack is queued, a lowered one
+ * before. Otherwise a full queue drops the ack of 'flat out' or of
+ * 'quiet', and the benchmark gives up on a guest that obeyed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/pkt_sched.h>
 #include <unistd.h>
 
 #include "images/guest/guest.h"
@@ -77,6 +84,7 @@ static int control_socket(unsigned int port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	struct timeval tv = { .tv_usec = 100000 };
+	int prio = TC_PRIO_CONTROL;
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a))) {
@@ -85,6 +93,7 @@ static int control_socket(unsigned int port)
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof(prio));
 	return fd;
 }
 
@@ -115,8 +124,10 @@ int guest_blast(const struct guest_cfg *cfg)
 		uint64_t now = guest_now_ns();
 
 		if (n == (ssize_t)sizeof(m) && m.magic == BLAST_MAGIC) {
-			atomic_store(&rate_mbit, m.cost_us);
+			if (m.cost_us < atomic_load(&rate_mbit))
+				atomic_store(&rate_mbit, m.cost_us);
 			sendto(ctl, &m, sizeof(m), 0, (struct sockaddr *)&from, fl); /* the ack */
+			atomic_store(&rate_mbit, m.cost_us);
 		}
 		if (now >= next_report) {
 			unsigned long long bytes = atomic_load(&sent_bytes);
