@@ -57,7 +57,7 @@
  * 1.7 adds WAVE_FEAT_KSTATE: a host on the agent's memory (shm:) passes,
  * with the region, the fds of the kernel's thread records and of its
  * heartbeat (kvm-hooks/kbeat.h). Once the agent is in charge, the kernel
- * beats it every lag threshold and the agent reads the thread records
+ * beats it every half lag threshold and the agent reads the thread records
  * itself at each beat; the host sends VCPU_STATE only for what the records
  * do not say (new threads, pins, new barriers, exits), for wakeups the
  * policy subscribed to and in snapshots, and no HEARTBEAT (it hears from

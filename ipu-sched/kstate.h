@@ -4,7 +4,7 @@
  * WAVE_FEAT_KSTATE): for an agent on the host's memory (shm:), the host
  * passes the fds of the kernel's per-thread records (kvm-hooks/hooks.h)
  * and of its heartbeat (kvm-hooks/kbeat.h). Once the agent is in charge,
- * the kernel publishes a beat every lag threshold; the agent looks a
+ * the kernel publishes a beat every half lag threshold; the agent looks a
  * little after each one is due, reads the records of the threads the host
  * told it about, and answers the beat.
  * waved then sleeps: it exports only new threads, pins and exits, and
@@ -37,7 +37,7 @@
  * Looking for a beat: this long after it is due (a BPF timer fires within
  * tens of microseconds of its time; the answer must be in before the next
  * fire, a period later), and again this often while it is late. The host
- * beats no faster than every 5 ms (WV_KWATCH_MIN_PERIOD_NS).
+ * beats no faster than every 5 ms (WV_KWATCH_MIN_THRESHOLD_NS).
  */
 #define KSTATE_LOOK_AFTER_NS  (200 * 1000ull)
 #define KSTATE_LOOK_AGAIN_NS  (500 * 1000ull)

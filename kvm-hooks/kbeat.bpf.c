@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * The kernel watches a shared-memory agent so that waved need not wake to
- * do it (kbeat.h has the protocol). A BPF timer fires every period: it
- * checks that the agent answered the last beat and publishes the next one;
- * a beat left unanswered for a whole period is pushed to waved as a stall, and the timer stops until waved arms it again (waved
- * then watches the agent itself, through the channel, until it hands
- * control back).
+ * do it (kbeat.h has the protocol). A BPF timer fires every period, half
+ * the lag threshold: it checks that the agent answered the beat published
+ * two fires ago (one threshold ago) and publishes the next one; a beat
+ * left unanswered for the threshold is pushed to waved as a stall, and the
+ * timer stops until waved arms it again (waved then watches the agent
+ * itself, through the channel, until it hands control back).
  *
- * The period is the lag threshold, so a stop is seen within two thresholds,
- * as with waved's own heartbeats. The beat is also the agent's export
+ * So an agent that stops is seen between one threshold and one and a half
+ * after it stopped (the next beat comes within half a threshold), plus
+ * however late the timer runs; an agent that answers within the threshold
+ * is never a stall. Rejected: a period of a whole threshold, checking the
+ * last beat, which costs half the fires but sees a stop only within two
+ * thresholds, and a timer late by a few milliseconds (softirq work on a
+ * loaded host) takes it past them. The beat is also the agent's export
  * clock: the agent looks a little after each beat is due (it knows when
  * from the host word), reads the thread records (hooks.bpf.c's peer copy)
  * and answers, so waved exports nothing periodic. Nobody is woken for a
@@ -93,12 +99,14 @@ struct {
  * that an earlier arming left behind.
  */
 __u32 armed, arm_gen;
-__u64 period_ns;
-__u64 cur_seq, cur_ns; /* the beat last published: what the check trusts (kb_host is a copy) */
-__u32 fresh;           /* armed since the last fire: no beat out yet to check */
+__u64 period_ns;       /* half the lag threshold */
+/* The beats last published: what the check trusts (kb_host is a copy). */
+__u64 cur_seq, cur_ns;   /* at the last fire */
+__u64 due_seq, due_ns;   /* at the fire before it: must be answered at the next fire */
+__u32 fresh;             /* fires since arming that have nothing to check yet (2, 1, 0) */
 __u64 fires, beats, stalls, missed_stalls, odd_echoes;
 __u64 run_ns;     /* time inside the callback, from its first to its last instruction */
-__u64 last_lag_ns, max_lag_ns; /* the agent's answers, bounded by the period */
+__u64 last_lag_ns, max_lag_ns; /* the agent's answers, bounded by two periods */
 
 /*
  * Tells waved (the only wakeup this program causes). If the ring is full,
@@ -141,21 +149,28 @@ static int kb_fire(void *map, int *key, struct kb_timer *kt)
 		return 0;
 	fires++;
 	echo = e->echo_seq;
-	if (!fresh && echo != cur_seq) {
-		/* A value from the future is no answer either (the word is the agent's). */
+	/*
+	 * The due beat or a newer one answered; a value from the future is no
+	 * answer either (the word is the agent's). Until two beats are out,
+	 * there is no due beat of this arming.
+	 */
+	if (!fresh && (echo < due_seq || echo > cur_seq)) {
 		if (echo > cur_seq)
 			odd_echoes++;
 		stalls++;
 		armed = 0;
-		tell_stall(cur_seq, t0 - cur_ns);
+		tell_stall(due_seq, t0 - due_ns);
 		run_ns += bpf_ktime_get_ns() - t0;
 		return 0;
 	}
-	fresh = 0;
-	/* The agent's word: at most a period, since it answered before this fire. */
-	last_lag_ns = e->lag_ns < period_ns ? e->lag_ns : period_ns;
+	if (fresh)
+		fresh--;
+	/* The agent's word: at most two periods, since it answered in time. */
+	last_lag_ns = e->lag_ns < 2 * period_ns ? e->lag_ns : 2 * period_ns;
 	if (last_lag_ns > max_lag_ns)
 		max_lag_ns = last_lag_ns;
+	due_seq = cur_seq;
+	due_ns = cur_ns;
 	cur_seq++;
 	cur_ns = t0;
 	h->host_ns = t0;
@@ -175,7 +190,7 @@ static int kb_fire(void *map, int *key, struct kb_timer *kt)
  * arming may be running on another CPU: the timer is cancelled first (that
  * waits for it), so it cannot publish a beat under the new arming. The
  * echo word needs no clearing: the sequence goes on, so no old answer
- * matches a new beat, and the first fire checks nothing (fresh).
+ * reaches a new beat, and the first two fires check nothing (fresh).
  * Returns 0, or which step failed (and stays disarmed).
  */
 SEC("syscall")
@@ -195,7 +210,7 @@ int kb_arm(void *ctx)
 	bpf_timer_cancel(&kt->t);
 	bpf_timer_set_callback(&kt->t, kb_fire);
 	arm_gen++;
-	fresh = 1;
+	fresh = 2;
 	last_lag_ns = max_lag_ns = 0;
 	armed = 1;
 	if (bpf_timer_start(&kt->t, 1000, 0)) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * Loader of kbeat.bpf.c (kbeat.h): open, set the period, load, run the
+ * Loader of kbeat.bpf.c (kbeat.h): open, load, set the period, run the
  * syscall program that arms the timer; stalls come back through a ring
  * buffer that waved polls with its other fds. There is nothing to attach.
  *
@@ -124,12 +124,12 @@ int kbeat_new_words(struct kbeat *kb, int fds[KBEAT_NR_FDS])
 	return 0;
 }
 
-int kbeat_arm(struct kbeat *kb, uint64_t period_ns)
+int kbeat_arm(struct kbeat *kb, uint64_t threshold_ns)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, topts);
 	int ret;
 
-	kb->skel->bss->period_ns = period_ns;
+	kb->skel->bss->period_ns = threshold_ns / 2;
 	ret = bpf_prog_test_run_opts(bpf_program__fd(kb->skel->progs.kb_arm), &topts);
 	if (ret)
 		return ret < 0 ? ret : -EIO;

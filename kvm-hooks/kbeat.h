@@ -4,12 +4,13 @@
  * agent on this host's memory both read. Only the types both sides use
  * live here (the BPF side includes it too).
  *
- * The host (a BPF timer, every period) publishes a beat in a word it
- * writes (struct kbeat_host); the agent, looking a little after each beat
- * is due, answers by writing the beat's sequence into a word it writes
- * (struct kbeat_echo). At the next fire the timer checks that the last beat
- * was answered; if not, it tells waved through a ring buffer, and only
- * then does waved wake. The agent's word is untrusted: the timer only
+ * The host (a BPF timer, every period: half the lag threshold) publishes
+ * a beat in a word it writes (struct kbeat_host); the agent, looking a
+ * little after each beat is due, answers by writing the beat's sequence
+ * into a word it writes (struct kbeat_echo). Two fires later (one
+ * threshold) the timer checks that the beat, or a newer one, was answered;
+ * if not, it tells waved through a ring buffer, and only then does waved
+ * wake. The agent's word is untrusted: the timer only
  * compares it with the beat it keeps itself. The host word is a copy for
  * the agent (which could write it: a shared mapping needs a writable fd),
  * never read back. Each attach gets a fresh pair of words (kbeat_new_words).
@@ -79,8 +80,11 @@ void kbeat_close(struct kbeat *kb);
  * close); the last pair's holders are never read again. 0 or -errno.
  */
 int kbeat_new_words(struct kbeat *kb, int fds[KBEAT_NR_FDS]);
-/* Starts beating every period_ns, the first beat at once; 0 or -errno. */
-int kbeat_arm(struct kbeat *kb, uint64_t period_ns);
+/*
+ * Starts beating every threshold_ns / 2, the first beat at once; a beat
+ * the agent leaves unanswered for threshold_ns is a stall. 0 or -errno.
+ */
+int kbeat_arm(struct kbeat *kb, uint64_t threshold_ns);
 /* Stops beating (the timer's next fire does nothing). */
 void kbeat_disarm(struct kbeat *kb);
 int kbeat_armed(const struct kbeat *kb);

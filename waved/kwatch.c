@@ -3,17 +3,18 @@
  * The kernel watches the agent so that waved can sleep (protocol 1.7,
  * kvm-hooks/kbeat.h). For an agent on this host's memory (shm:), waved
  * passes it the kernel's thread records and heartbeat at attach. Once the
- * agent is in charge, a BPF timer beats it every lag threshold; the agent
- * reads the records at each beat and answers it. waved then sends no
+ * agent is in charge, a BPF timer beats it every half lag threshold; the
+ * agent reads the records at each beat and answers it. waved then sends no
  * heartbeats and no periodic state (only new threads, pins and exits), and
  * its tick slows to the host CPUs' 100 ms: it wakes for decisions, for its
  * own slow work, and when the kernel tells of a beat left unanswered, which
  * is a fallback like a late echo. In fallback waved watches the agent on
  * the channel again, and gives the beating back to the kernel with control.
  *
- * Detection stays within two thresholds: the beat that goes unanswered was
- * published at most one threshold after the agent stopped, and is checked
- * one threshold later. An agent that never answers a beat (it could not
+ * Detection stays within one and a half thresholds (plus how late the
+ * timer runs): the beat that goes unanswered was published at most half a
+ * threshold after the agent stopped, and is checked one threshold later.
+ * An agent that never answers a beat (it could not
  * map what we passed) is watched on the channel for the rest of its attach.
  *
  * Alternative rejected: waved's own timer at the same rate (what runs
@@ -41,7 +42,7 @@ const struct wave_name wv_kernel_watch_modes[] = {
 static int wanted(const struct waved_cfg *c)
 {
 	return c->mode == WAVED_OFFLOAD && c->kernel_watch != WV_KWATCH_OFF && c->channel &&
-	       !strncmp(c->channel, "shm:", 4) && c->lag_threshold_ns >= WV_KWATCH_MIN_PERIOD_NS;
+	       !strncmp(c->channel, "shm:", 4) && c->lag_threshold_ns >= WV_KWATCH_MIN_THRESHOLD_NS;
 }
 
 void wv_kwatch_load(struct waved *w)

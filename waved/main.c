@@ -144,8 +144,8 @@ static const struct opt waved_opts[] = {
 		     "the agent reads the records itself at each beat instead)"),
 	OPT_ENUM("kernel-watch", "W", &waved_self.cfg.kernel_watch, wv_kernel_watch_modes,
 		 "an agent on this host's memory (shm:) in charge: the kernel\n"
-		 "beats it every lag threshold (5 ms or more) and it reads the\n"
-		 "thread records itself, so waved sleeps (auto: with BPF);\n"
+		 "beats it every half lag threshold (of 5 ms or more) and it reads\n"
+		 "the thread records itself, so waved sleeps (auto: with BPF);\n"
 		 "off: waved heartbeats it and exports state every period"),
 	OPT_CALLBACK("cpus", "LIST", &waved_self.cfg.allowed, parse_cpus,
 		     "CPUs decisions may use (default: all online)"),

@@ -52,10 +52,11 @@ enum waved_kwatch { WV_KWATCH_AUTO = 0, WV_KWATCH_OFF };
 /* waved's tick while the kernel beats the agent: the host CPUs' export. */
 #define WV_KWATCH_TICK_NS (100 * WAVE_NSEC_PER_MSEC)
 /*
- * The shortest lag threshold the kernel beats at: the agent waits in whole
- * milliseconds, and looks about a millisecond after each beat is due.
+ * The shortest lag threshold the kernel watches (it beats every half of
+ * it): the agent waits in whole milliseconds, and looks about a
+ * millisecond after each beat is due.
  */
-#define WV_KWATCH_MIN_PERIOD_NS (5 * WAVE_NSEC_PER_MSEC)
+#define WV_KWATCH_MIN_THRESHOLD_NS (5 * WAVE_NSEC_PER_MSEC)
 
 /* Name tables (common/parse.h) of the enums above, for options and status. */
 extern const struct wave_name wv_modes[], wv_fallbacks[], wv_wake_modes[];
