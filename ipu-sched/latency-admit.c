@@ -31,6 +31,13 @@
  * Below level 1 a reservation over its grant is shrunk to it at once
  * (want_runtime), so what the threads hold fits as soon as the decisions
  * are applied; the shrinks go out with the growths of the same pass.
+ * Below level 1, grants move only by a useful step: the share of the
+ * way follows the threads' demands, which are noisy, so a grant within
+ * LAT_GRANT_STILL of the last pass's is kept as long as the kept grants
+ * still fit the budget (else the new ones are taken, which fit by
+ * construction). Level 1 needs none: its grants are the caps.
+ * Without that, eight squeezed threads sampled every 5 ms had their
+ * reservations changed 50 times a second, each change a transaction.
  * The order is static, so which threads are protected does not flap with
  * noise. Rejected alternative: FIFO with budgets for the threads that do
  * not fit. Under CONFIG_RT_GROUP_SCHED it needs an RT budget on every
@@ -46,6 +53,8 @@
 #define LAT_GRANT_MIN_NS 50000.0
 /* Reservations are rounded to 50 us steps: keep this much of the budget for that. */
 #define LAT_ADMIT_MARGIN 0.95
+/* A new grant this close to the last (a fraction of it) is not worth a change. */
+#define LAT_GRANT_STILL 0.2
 /* The host's default envelope (waved --rt-max-total) when the host does not say. */
 #define LAT_DEFAULT_SHARE 0.75
 
@@ -97,6 +106,7 @@ static unsigned int candidates(struct lat_state *s, const struct model *m, doubl
 			struct lat_cand *c = &s->cand[n];
 			double d = lat_thread_demand(s, t);
 
+			c->held = lt->grant;
 			lt->grant = 0;
 			if (model_thread_pinned(t) || cap < LAT_GRANT_MIN_NS)
 				continue;
@@ -135,6 +145,41 @@ static double between(double lo, double hi, double f)
 	return lo + f * (hi - lo);
 }
 
+/* The last grant may stand for the new one g: close to it, and within the thread's cap. */
+static int still(const struct lat_cand *c, uint64_t g)
+{
+	return c->held && (double)c->held <= c->cap &&
+	       fabs((double)c->held - (double)g) < LAT_GRANT_STILL * (double)c->held;
+}
+
+/*
+ * Keeps each grant that moved by less than LAT_GRANT_STILL since the last
+ * pass (none is kept for a thread that lost its grant or had none), if
+ * the grants then still fit the budget.
+ */
+static void hold_still(struct lat_state *s, unsigned int n, double budget)
+{
+	double sum = 0, kept = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		const struct lat_cand *c = &s->cand[i];
+		uint64_t g = s->th[c->v][c->slot].grant;
+
+		sum += (double)g;
+		if (g && still(c, g))
+			kept += (double)c->held - (double)g;
+	}
+	if (sum + kept > budget)
+		return;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct lat_cand *c = &s->cand[i];
+		struct lat_thread *lt = &s->th[c->v][c->slot];
+
+		if (lt->grant && still(c, lt->grant))
+			lt->grant = c->held;
+	}
+}
+
 void lat_admit(struct lat_state *s, const struct model *m)
 {
 	double thread_ns, budget = budget_ns(s, m, &thread_ns), sum[4], used = 0, f = 0;
@@ -169,4 +214,6 @@ void lat_admit(struct lat_state *s, const struct model *m)
 		else
 			s->refused++;
 	}
+	if (s->squeezed)
+		hold_still(s, n, budget);
 }

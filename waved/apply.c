@@ -515,9 +515,14 @@ static void apply_txn(struct waved *w, const struct wave_txn *ops, unsigned int 
 			wv_drop_thread(w, c.vm[k], c.t[k], "its thread is gone or its id was reused");
 		return;
 	}
-	for (k = 0; k < n; k++)
+	for (k = 0; k < n; k++) {
+		wave_dbg("waved: TXN %u op %u: %s on %s thread %d (policy %u, runtime %llu ns)",
+			 ops->txn_id, k, wave_op_name(ops[k].op), c.vm[k]->name, (int)c.t[k]->tid,
+			 ops[k].policy, ops[k].op == WAVE_OP_SET_CLASS ?
+			 (unsigned long long)ops[k].u.cls.runtime_ns : 0ull);
 		if (op_rt_bw(&ops[k]) >= 0)
 			c.t[k]->rt_bw = op_rt_bw(&ops[k]);
+	}
 	wv_rt_recount(w);
 	count_demotions(&c);
 	w->st.ops_applied += n;
