@@ -31,7 +31,7 @@
  * Below level 1 a reservation over its grant is shrunk to it at once
  * (want_runtime), so what the threads hold fits as soon as the decisions
  * are applied; the shrinks go out with the growths of the same pass.
- * Below level 1, grants move only by a useful step: the share of the
+ * There grants move only by a useful step, too: the share of the
  * way follows the threads' demands, which are noisy, so a grant within
  * LAT_GRANT_STILL of the last pass's is kept as long as the kept grants
  * still fit the budget (else the new ones are taken, which fit by
