@@ -35,7 +35,9 @@
  * way follows the threads' demands, which are noisy, so a grant within
  * LAT_GRANT_STILL of the last pass's is kept as long as the kept grants
  * still fit the budget (else the new ones are taken, which fit by
- * construction). Level 1 needs none: its grants are the caps.
+ * construction). Level 1 needs none: its grants are the caps. The
+ * price: a squeezed thread may hold up to a fifth less than admission
+ * would give it now, while its demand stays within the band.
  * Without that, eight squeezed threads sampled every 5 ms had their
  * reservations changed 50 times a second, each change a transaction.
  * The order is static, so which threads are protected does not flap with
@@ -95,8 +97,13 @@ static unsigned int candidates(struct lat_state *s, const struct model *m, doubl
 		const struct model_thread *t;
 		double cap = lat_vm_cap_ns(s, lv);
 
-		if (!vm->present || vm->cls != WAVE_CLASS_LATENCY || lv->hog)
+		if (!vm->present || vm->cls != WAVE_CLASS_LATENCY || lv->hog) {
+			/* No grant, and none to hold when it is a candidate again. */
+			if (vm->present)
+				MODEL_FOR_EACH_THREAD(vm, t)
+					lat_thread_of(s, m, vm, t)->grant = 0;
 			continue;
+		}
 		/* A busy VM's threads share its budget: each cap scaled alike (busy_scale). */
 		if (lv->busy && lv->scale < 1)
 			cap = fmax(cap * lv->scale, (double)s->cfg.rmin_ns);
@@ -106,7 +113,7 @@ static unsigned int candidates(struct lat_state *s, const struct model *m, doubl
 			struct lat_cand *c = &s->cand[n];
 			double d = lat_thread_demand(s, t);
 
-			c->held = lt->grant;
+			c->last_grant = lt->grant;
 			lt->grant = 0;
 			if (model_thread_pinned(t) || cap < LAT_GRANT_MIN_NS)
 				continue;
@@ -148,8 +155,8 @@ static double between(double lo, double hi, double f)
 /* The last grant may stand for the new one g: close to it, and within the thread's cap. */
 static int still(const struct lat_cand *c, uint64_t g)
 {
-	return c->held && (double)c->held <= c->cap &&
-	       fabs((double)c->held - (double)g) < LAT_GRANT_STILL * (double)c->held;
+	return c->last_grant && (double)c->last_grant <= c->cap &&
+	       fabs((double)c->last_grant - (double)g) < LAT_GRANT_STILL * (double)c->last_grant;
 }
 
 /*
@@ -167,7 +174,7 @@ static void hold_still(struct lat_state *s, unsigned int n, double budget)
 
 		sum += (double)g;
 		if (g && still(c, g))
-			kept += (double)c->held - (double)g;
+			kept += (double)c->last_grant - (double)g;
 	}
 	if (sum + kept > budget)
 		return;
@@ -176,7 +183,7 @@ static void hold_still(struct lat_state *s, unsigned int n, double budget)
 		struct lat_thread *lt = &s->th[c->v][c->slot];
 
 		if (lt->grant && still(c, lt->grant))
-			lt->grant = c->held;
+			lt->grant = c->last_grant;
 	}
 }
 

@@ -59,7 +59,7 @@ struct lat_cand {
 	uint16_t v, slot;
 	uint32_t weight;
 	double want, floor, token, cap; /* ns per period: latency-admit.c */
-	uint64_t held;                  /* its grant of the last pass */
+	uint64_t last_grant;     /* its grant of the last pass */
 };
 
 struct lat_vm {

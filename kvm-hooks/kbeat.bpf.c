@@ -210,7 +210,7 @@ int kb_arm(void *ctx)
 	bpf_timer_cancel(&kt->t);
 	bpf_timer_set_callback(&kt->t, kb_fire);
 	arm_gen++;
-	fresh = 2;
+	fresh = KBEAT_FRESH_BEATS;
 	last_lag_ns = max_lag_ns = 0;
 	armed = 1;
 	if (bpf_timer_start(&kt->t, 1000, 0)) {

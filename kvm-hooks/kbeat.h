@@ -28,6 +28,14 @@
 
 #include "kvm-hooks/hooks.h"
 
+/*
+ * Beats published at arming before the first is checked (the first goes
+ * out at once, the second a period later; the third fire checks the
+ * first): an agent that answered none of an arming's beats leaves exactly
+ * this many published when its stall comes.
+ */
+#define KBEAT_FRESH_BEATS 2
+
 /* Written by the BPF timer; the agent only reads it. */
 struct kbeat_host {
 	hk_u64 host_seq;   /* the beat last published; 0: none yet */

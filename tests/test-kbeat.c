@@ -4,11 +4,11 @@
  * as the agent: it maps the two words as an agent does and answers beats
  * as it likes. A beat answered later than a period but within the
  * threshold is no stall; a silent agent is a stall of a beat it left
- * unanswered, at least a threshold old, and the timer stops; an answer
- * from the future is no answer; a new arming is not fooled by the old
- * arming's answers. The thresholds are long (200 ms) so a loaded machine
- * cannot turn an answer in time into a late one. Needs root and BPF
- * timers; skipped otherwise.
+ * unanswered, a threshold old, and the timer stops; an answer from the
+ * future is no answer; a new arming is not fooled by the old arming's
+ * answers, and gives a slow agent its threshold. The thresholds are long
+ * (200 ms) so a loaded machine cannot turn an answer in time into a late
+ * one. Needs root and BPF timers; skipped otherwise.
  */
 #include <errno.h>
 #include <poll.h>
@@ -197,9 +197,14 @@ static void a_silent_agent_is_a_stall_a_threshold_old(void **state)
 	last = f->echo->echo_seq;
 	assert_true(last > 0);
 	assert_int_equal(wait_stall(f, 2000, &ev), 1);
-	/* The first beat it left unanswered, waiting at least the threshold. */
+	/*
+	 * The first beat it left unanswered, waiting the threshold: at least
+	 * that, and not a period more (a check of an older beat would make
+	 * it 1.5 thresholds; 50 ms of slack for a late softirq).
+	 */
 	assert_int_equal(ev.seq, last + 1);
 	assert_true(ev.age_ns >= THRESHOLD_NS);
+	assert_true(ev.age_ns < THRESHOLD_NS + THRESHOLD_NS / 4);
 	assert_false(kbeat_armed(f->kb));
 	kbeat_get_stats(f->kb, &st);
 	assert_int_equal(st.stalls, 1);
@@ -242,6 +247,30 @@ static void a_new_arming_is_not_fooled_by_old_answers(void **state)
 	assert_int_equal(ev.seq, first);
 }
 
+/*
+ * Armed again after a stall, for an agent slower than a period: the first
+ * beats of the new arming are checked only once it had a threshold to
+ * answer them, never against the beat the old arming left unanswered.
+ */
+static void a_new_arming_gives_a_slow_agent_its_threshold(void **state)
+{
+	struct fixture *f = need(state);
+	struct kbeat_stats st;
+	struct kbeat_event ev;
+
+	assert_int_equal(kbeat_arm(f->kb, THRESHOLD_NS), 0);
+	assert_int_equal(wait_stall(f, 2000, &ev), 1);
+	/* Answering again, later than a period (100 ms), within the threshold. */
+	start_answering(f, 130);
+	assert_int_equal(kbeat_arm(f->kb, THRESHOLD_NS), 0);
+	assert_int_equal(wait_stall(f, 1000, &ev), 0);
+	assert_true(kbeat_armed(f->kb));
+	kbeat_get_stats(f->kb, &st);
+	assert_true(st.max_lag_ns >= THRESHOLD_NS / 2);
+	stop_answering(f);
+	kbeat_disarm(f->kb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +278,7 @@ int main(void)
 		cmocka_unit_test(a_silent_agent_is_a_stall_a_threshold_old),
 		cmocka_unit_test(an_answer_from_the_future_is_no_answer),
 		cmocka_unit_test(a_new_arming_is_not_fooled_by_old_answers),
+		cmocka_unit_test(a_new_arming_gives_a_slow_agent_its_threshold),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

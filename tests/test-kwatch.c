@@ -149,6 +149,53 @@ static void a_short_link_delay_keeps_the_kernels_beat_answered(void **state)
 	assert_true(kernel_beats());
 }
 
+static void ignore(const struct wave_msg *m, void *arg)
+{
+	(void)m;
+	(void)arg;
+}
+
+/*
+ * An agent that takes the kernel's state (WAVE_FEAT_KSTATE) but never
+ * answers a beat (it maps nothing: the test answers the channel's
+ * heartbeats only). Each arming ends in fallback and a hand-back; after
+ * three, waved gives up on the kernel for this attach and watches the
+ * agent on the channel, which keeps it in charge.
+ */
+static void an_agent_that_never_answers_the_kernel_is_watched_on_the_channel(void **state)
+{
+	struct chan_opts o;
+	struct chan *ch;
+	uint64_t end;
+
+	need_two_cpus();
+	start_waved();
+	test_opts_init(&o, CHAN_AGENT, uri);
+	o.features |= WAVE_FEAT_KSTATE;
+	ch = test_open_agent(uri, &o);
+	assert_non_null(ch);
+	end = wave_now_ns() + 5 * WAVE_NSEC_PER_SEC;
+	while (!test_waved_state_is(rundir, "offload") && wave_now_ns() < end)
+		test_agent_pump(ch, 100, ignore, NULL);
+	assert_true(test_waved_state_is(rundir, "offload"));
+	end = wave_now_ns() + 8 * WAVE_NSEC_PER_SEC;
+	while (waved_stat("kwatch_refused") < 1 && wave_now_ns() < end)
+		test_agent_pump(ch, 100, ignore, NULL);
+	if (waved_stat("kwatch_starts") == 0) {
+		chan_close(ch);
+		need_kernel_watch(); /* skips if the kernel cannot beat here */
+		fail_msg("the kernel never beat the agent");
+	}
+	assert_int_equal(waved_stat("kwatch_refused"), 1);
+	assert_int_equal(waved_stat("kwatch_starts"), 3);
+	/* Watched on the channel from now on: in charge, and no more armings. */
+	test_agent_pump(ch, 1000, ignore, NULL);
+	assert_true(test_waved_state_is(rundir, "offload"));
+	assert_false(kernel_beats());
+	assert_int_equal(waved_stat("kwatch_starts"), 3);
+	chan_close(ch);
+}
+
 /* --kernel-watch off: waved heartbeats the agent and exports every period, as before. */
 static void without_the_kernel_waved_heartbeats_the_agent(void **state)
 {
@@ -171,6 +218,7 @@ int main(void)
 		CASE(without_the_kernel_waved_heartbeats_the_agent),
 		CASE(dropped_answers_to_the_kernel_mean_fallback),
 		CASE(a_short_link_delay_keeps_the_kernels_beat_answered),
+		CASE(an_agent_that_never_answers_the_kernel_is_watched_on_the_channel),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

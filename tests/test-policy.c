@@ -346,11 +346,16 @@ static void latency_growth_stays_within_what_the_host_admits(void **state)
  * VM, each waking every 10 ms for about 1 ms (jittered, like the stand-ins
  * of bench loop), want more than the host admits; their state arrives
  * every 5 ms and the policy decides every 10 ms. Once settled, a grant
- * moves only by a useful step: at most one change per thread in 4 s.
+ * moves only by a useful step: at most one change per thread in 4 s. What
+ * they hold stays within what the host admits throughout, and when the
+ * others calm down (a tenth of the demand), the one still busy gets the
+ * room they leave.
  */
 static void latency_squeezed_reservations_hold_still(void **state)
 {
 	static struct fake_thread t[8];
+	const uint64_t budget = 1500000ull * 5; /* 0.75 of 2 CPUs, 5 ms periods */
+	uint64_t held[8] = { 0 }, total = 0, before_step = 0;
 	unsigned int changes = 0, first = 0;
 	uint32_t rnd = 1;
 
@@ -358,14 +363,17 @@ static void latency_squeezed_reservations_hold_still(void **state)
 	add_cpus_admitting(750000);
 	add_vm(1, WAVE_CLASS_LATENCY, 8, 100);
 	init_threads(t, 8, 1, 8);
-	for (unsigned int ms = 1; ms <= 5000; ms++) {
+	for (unsigned int ms = 1; ms <= 7000; ms++) {
 		now += MS;
 		for (unsigned int i = 0; i < 8; i++) {
+			uint64_t burst;
+
 			if ((ms + i) % 10)
 				continue;
 			rnd = rnd * 1103515245u + 12345u;
-			t[i].run += 700000 + (rnd >> 8) % 600000;   /* 0.7-1.3 ms */
-			t[i].wait += (rnd >> 4) % 300000;           /* 0-0.3 ms queued */
+			burst = 700000 + (rnd >> 8) % 600000;           /* 0.7-1.3 ms */
+			t[i].run += i && ms > 5000 ? burst / 10 : burst;
+			t[i].wait += (rnd >> 4) % 300000;               /* 0-0.3 ms queued */
 			t[i].wakeups++;
 		}
 		if (ms % 5 == 0)
@@ -373,17 +381,27 @@ static void latency_squeezed_reservations_hold_still(void **state)
 				report(&t[i]);
 		if (ms % 10)
 			continue;
+		if (ms == 5000)
+			before_step = held[0];
 		for (unsigned int i = 0, n = decide(); i < n; i++) {
+			const struct wave_txn *op = &out[i].p.txn;
+			uint64_t r;
+
 			if (!is_op(i, WAVE_OP_SET_CLASS))
 				continue;
-			if (ms > 1000)
+			r = op->policy == WAVE_SCHED_DEADLINE ? op->u.cls.runtime_ns : 0;
+			total = total - held[op->index] + r;
+			held[op->index] = r;
+			assert_true(total <= budget);
+			if (ms > 1000 && ms <= 5000)
 				changes++;
-			else
-				first += out[i].p.txn.policy == WAVE_SCHED_DEADLINE;
+			else if (ms <= 1000)
+				first += r > 0;
 		}
 	}
 	assert_true(first >= 8);     /* each got a reservation */
 	assert_true(changes <= 8);
+	assert_true(before_step > 0 && held[0] > before_step * 6 / 5);
 }
 
 static void latency_hog_is_demoted_then_forgiven(void **state)

@@ -93,7 +93,7 @@ void wv_kwatch_setup(struct waved *w)
 	w->cfg.chan_opts.features |= WAVE_FEAT_KSTATE;
 	wave_info("waved: an agent on this host's memory is beaten by the kernel every %.1f ms "
 		  "while in charge, and reads the thread records itself",
-		  (double)w->cfg.lag_threshold_ns / 1e6);
+		  (double)w->cfg.lag_threshold_ns / 2e6);
 }
 
 void wv_kwatch_fini(struct waved *w)
@@ -152,14 +152,14 @@ static void stalled(struct waved *w, uint64_t age_ns)
 	struct kbeat_stats s;
 
 	kbeat_get_stats(w->kb, &s);
-	/* Only the beat published at arming: the agent answered none. */
-	if (s.beats - w->kw_beats0 <= 1 && ++w->kw_unanswered >= KWATCH_MAX_UNANSWERED &&
-	    w->ch) {
+	/* Only the beats published before the first check: the agent answered none. */
+	if (s.beats - w->kw_beats0 <= KBEAT_FRESH_BEATS &&
+	    ++w->kw_unanswered >= KWATCH_MAX_UNANSWERED && w->ch) {
 		w->kw_refused_gen = 1 + chan_generation(w->ch);
 		w->st.kwatch_refused++;
 		wave_warn("waved: the agent answered none of the kernel's beats %d times: it is "
 			  "watched on the channel until it attaches again", KWATCH_MAX_UNANSWERED);
-	} else if (s.beats - w->kw_beats0 > 1) {
+	} else if (s.beats - w->kw_beats0 > KBEAT_FRESH_BEATS) {
 		w->kw_unanswered = 0;
 	}
 	wd_kernel_stall(&w->wd, age_ns);
