@@ -152,38 +152,38 @@ static double between(double lo, double hi, double f)
 	return lo + f * (hi - lo);
 }
 
-/* The last grant may stand for the new one g: close to it, and within the thread's cap. */
-static int still(const struct lat_cand *c, uint64_t g)
+/*
+ * The grant a thread gets for the new one g: its last, if that is close
+ * to g and within the thread's cap (none is kept for a thread that lost
+ * its grant or had none), else g.
+ */
+static uint64_t still(const struct lat_cand *c, uint64_t g)
 {
-	return c->last_grant && (double)c->last_grant <= c->cap &&
-	       fabs((double)c->last_grant - (double)g) < LAT_GRANT_STILL * (double)c->last_grant;
+	uint64_t last = c->last_grant;
+
+	if (!g || !last || (double)last > c->cap ||
+	    fabs((double)last - (double)g) >= LAT_GRANT_STILL * (double)last)
+		return g;
+	return last;
 }
 
-/*
- * Keeps each grant that moved by less than LAT_GRANT_STILL since the last
- * pass (none is kept for a thread that lost its grant or had none), if
- * the grants then still fit the budget.
- */
+/* Keeps the grants that moved by less than LAT_GRANT_STILL, if they then still fit the budget. */
 static void hold_still(struct lat_state *s, unsigned int n, double budget)
 {
-	double sum = 0, kept = 0;
+	double sum = 0;
 
 	for (unsigned int i = 0; i < n; i++) {
 		const struct lat_cand *c = &s->cand[i];
-		uint64_t g = s->th[c->v][c->slot].grant;
 
-		sum += (double)g;
-		if (g && still(c, g))
-			kept += (double)c->last_grant - (double)g;
+		sum += (double)still(c, s->th[c->v][c->slot].grant);
 	}
-	if (sum + kept > budget)
+	if (sum > budget)
 		return;
 	for (unsigned int i = 0; i < n; i++) {
 		const struct lat_cand *c = &s->cand[i];
 		struct lat_thread *lt = &s->th[c->v][c->slot];
 
-		if (lt->grant && still(c, lt->grant))
-			lt->grant = c->last_grant;
+		lt->grant = still(c, lt->grant);
 	}
 }
 

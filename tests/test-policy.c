@@ -298,6 +298,25 @@ static void latency_reservations_fit_what_the_host_admits(void **state)
 	assert_int_equal(sum, 17 * 500000ull);
 }
 
+/* What add_cpus_admitting(750000) admits: 0.75 of 2 CPUs, ns per 5 ms period. */
+#define ADMITTED_NS (1500000ull * 5)
+
+/*
+ * The host's view of what the threads hold: SET_CLASS op applied to
+ * thread k in held[] and to the total, which must stay within what the
+ * host admits (checked as waved checks, one decision after the other).
+ * Returns what thread k held before.
+ */
+static uint64_t hold(const struct wave_txn *op, unsigned int k, uint64_t *held, uint64_t *total)
+{
+	uint64_t was = held[k];
+
+	held[k] = op->policy == WAVE_SCHED_DEADLINE ? op->u.cls.runtime_ns : 0;
+	*total = *total - was + held[k];
+	assert_true(*total <= ADMITTED_NS);
+	return was;
+}
+
 /*
  * Reservations that grow stay within what the host admits at every step,
  * checked as the host checks them: one decision after the other, each
@@ -308,7 +327,6 @@ static void latency_reservations_fit_what_the_host_admits(void **state)
 static void latency_growth_stays_within_what_the_host_admits(void **state)
 {
 	static struct fake_thread t[5];
-	const uint64_t budget = 1500000ull * 5; /* 0.75 of 2 CPUs, 5 ms periods */
 	uint64_t held[5] = { 0 }, total = 0, most = 0;
 	unsigned int grows = 0;
 
@@ -323,22 +341,19 @@ static void latency_growth_stays_within_what_the_host_admits(void **state)
 		for (unsigned int i = 0; i < n; i++) {
 			const struct wave_txn *op = &out[i].p.txn;
 			unsigned int k = op->kind == WAVE_KIND_VCPU ? op->index : 4;
-			uint64_t r = op->op == WAVE_OP_SET_CLASS && op->policy == WAVE_SCHED_DEADLINE ?
-				     op->u.cls.runtime_ns : 0;
+			uint64_t was;
 
 			if (op->op != WAVE_OP_SET_CLASS)
 				continue;
-			grows += r > held[k];
-			total = total - held[k] + r;
-			held[k] = r;
-			assert_true(total <= budget);
+			was = hold(op, k, held, &total);
+			grows += held[k] > was;
 			if (total > most)
 				most = total;
 		}
 		run_for(t, 5, 100 * MS, 0.08, 0.5, 10 * MS);
 	}
 	assert_true(grows > 5);            /* they did grow */
-	assert_true(most > budget / 2);    /* ... into the room there is */
+	assert_true(most > ADMITTED_NS / 2); /* ... into the room there is */
 }
 
 /*
@@ -354,7 +369,6 @@ static void latency_growth_stays_within_what_the_host_admits(void **state)
 static void latency_squeezed_reservations_hold_still(void **state)
 {
 	static struct fake_thread t[8];
-	const uint64_t budget = 1500000ull * 5; /* 0.75 of 2 CPUs, 5 ms periods */
 	uint64_t held[8] = { 0 }, total = 0, before_step = 0;
 	unsigned int changes = 0, first = 0;
 	uint32_t rnd = 1;
@@ -385,18 +399,14 @@ static void latency_squeezed_reservations_hold_still(void **state)
 			before_step = held[0];
 		for (unsigned int i = 0, n = decide(); i < n; i++) {
 			const struct wave_txn *op = &out[i].p.txn;
-			uint64_t r;
 
 			if (!is_op(i, WAVE_OP_SET_CLASS))
 				continue;
-			r = op->policy == WAVE_SCHED_DEADLINE ? op->u.cls.runtime_ns : 0;
-			total = total - held[op->index] + r;
-			held[op->index] = r;
-			assert_true(total <= budget);
+			hold(op, op->index, held, &total);
 			if (ms > 1000 && ms <= 5000)
 				changes++;
 			else if (ms <= 1000)
-				first += r > 0;
+				first += held[op->index] > 0;
 		}
 	}
 	assert_true(first >= 8);     /* each got a reservation */

@@ -150,16 +150,17 @@ void wv_kwatch_stop(struct waved *w)
 static void stalled(struct waved *w, uint64_t age_ns)
 {
 	struct kbeat_stats s;
+	int none;
 
 	kbeat_get_stats(w->kb, &s);
 	/* Only the beats published before the first check: the agent answered none. */
-	if (s.beats - w->kw_beats0 <= KBEAT_FRESH_BEATS &&
-	    ++w->kw_unanswered >= KWATCH_MAX_UNANSWERED && w->ch) {
+	none = s.beats - w->kw_beats0 <= KBEAT_FRESH_BEATS;
+	if (none && ++w->kw_unanswered >= KWATCH_MAX_UNANSWERED && w->ch) {
 		w->kw_refused_gen = 1 + chan_generation(w->ch);
 		w->st.kwatch_refused++;
 		wave_warn("waved: the agent answered none of the kernel's beats %d times: it is "
 			  "watched on the channel until it attaches again", KWATCH_MAX_UNANSWERED);
-	} else if (s.beats - w->kw_beats0 > KBEAT_FRESH_BEATS) {
+	} else if (!none) {
 		w->kw_unanswered = 0;
 	}
 	wd_kernel_stall(&w->wd, age_ns);
