@@ -163,32 +163,38 @@ static void mark(const struct sc_client *cl, struct phase_mark *m)
 		m->cpu[CPU_BATVMS] += bench_proc_cpu_ns(env.be.vm[SE_VM_BAT + i].pid);
 }
 
-/*
- * The latency VM's demotions so far (waved's status), or -1 if waved does
- * not answer; with fired, also the prestaged decisions fired so far.
- */
-static int64_t lat_demotions_fired(int64_t *fired)
+/* What waved's status counts so far; each -1 if waved does not answer. */
+struct waved_counts {
+	int64_t demotions;           /* of the latency VM */
+	int64_t fired;               /* prestaged decisions fired */
+	int64_t fallbacks;           /* times waved lost the agent */
+};
+
+static void waved_counts(struct waved_counts *c)
 {
 	json_object *st = waved_status(env.be.rundir, NULL, 0), *vms, *vm, *stats;
-	int64_t n = -1;
 
-	if (fired)
-		*fired = st && json_object_object_get_ex(st, "stats", &stats)
-			 ? (int64_t)waved_num(stats, "prestaged_fired") : -1;
+	c->demotions = c->fired = c->fallbacks = -1;
+	if (st && json_object_object_get_ex(st, "stats", &stats)) {
+		c->fired = (int64_t)waved_num(stats, "prestaged_fired");
+		c->fallbacks = (int64_t)waved_num(stats, "fallbacks");
+	}
 	if (st && json_object_object_get_ex(st, "vms", &vms))
 		for (size_t i = 0; i < json_object_array_length(vms); i++) {
 			vm = json_object_array_get_idx(vms, i);
 			if (!strcmp(waved_str(vm, "class"), "latency"))
-				n = (int64_t)waved_num(vm, "demotions");
+				c->demotions = (int64_t)waved_num(vm, "demotions");
 		}
 	if (st)
 		json_object_put(st);
-	return n;
 }
 
 static int64_t lat_demotions(void)
 {
-	return lat_demotions_fired(NULL);
+	struct waved_counts c;
+
+	waved_counts(&c);
+	return c.demotions;
 }
 
 /*
@@ -223,10 +229,13 @@ static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_p
 	unsigned int n;
 	int ret;
 
-	int64_t f0, f1, d0 = lat_demotions_fired(&f0), d1;
+	struct waved_counts c0, c1;
+	int64_t d0;
 	uint64_t t0 = wave_now_ns();
 	double demote_ms = -1;
 
+	waved_counts(&c0);
+	d0 = c0.demotions;
 	sc_set_load(cl, res->rate[ph], res->cost_us[ph]);
 	if (ph == BS_HOG && sc_hog(cl, BS_HOG_THREADS))
 		wave_warn("bench sched: the echo guest did not acknowledge HOG");
@@ -237,11 +246,13 @@ static int measure_phase(const struct bs_cfg *c, struct sc_client *cl, enum bs_p
 	mark(cl, &m0);
 	ret = pause_watching(c->phase_s, ph == BS_HOG && d0 >= 0, d0, t0, &demote_ms);
 	mark(cl, &m1);
-	d1 = lat_demotions_fired(&f1);
-	if (d0 >= 0 && d1 >= d0)
-		bench_range_add(&out->demotions_runs, (double)(d1 - d0));
-	if (f0 >= 0 && f1 >= f0)
-		out->fired_sum += (double)(f1 - f0);
+	waved_counts(&c1);
+	if (d0 >= 0 && c1.demotions >= d0)
+		bench_range_add(&out->demotions_runs, (double)(c1.demotions - d0));
+	if (c0.fired >= 0 && c1.fired >= c0.fired)
+		out->fired_sum += (double)(c1.fired - c0.fired);
+	if (c0.fallbacks >= 0 && c1.fallbacks >= c0.fallbacks)
+		out->fallbacks_sum += (double)(c1.fallbacks - c0.fallbacks);
 	if (ph == BS_HOG && d0 >= 0)
 		bench_range_add(&out->demote_ms_runs, demote_ms);
 	if (ph == BS_HOG && sc_hog(cl, 0)) {
@@ -438,8 +449,8 @@ static const struct opt sched_opts[] = {
 		 "one JSON object: {\"host\", \"params\", \"modes\": {MODE: {PHASE:\n"
 		 "{lat_us_p50, lat_us_p99, lat_us_p999, lost, sent, batch_units_per_s,\n"
 		 "waved_cpu_pct, waved_wakeups_per_s, agent_cpu_pct, latency_vm_cpu_pct, batch_vms_cpu_pct,\n"
-		 "demotions (-1: no waved), demote_ms (hog), prestaged_fired\n"
-		 "(per run)}}},\n"
+		 "demotions (-1: no waved), demote_ms (hog), prestaged_fired and\n"
+		 "fallbacks (waved lost the agent; per run)}}},\n"
 		 "\"goals\": [{what, want, op, median, min, max, runs, verdict}],\n"
 		 "\"delay_sweep\"}"),
 	OPT_STRING("report", "DIR", &opt_cfg.report,

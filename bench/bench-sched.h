@@ -21,6 +21,7 @@ struct bs_phase_result {
 	double latvm_pct_sum;        /* CPU of the latency VM's QEMU (all its threads) */
 	double batvm_pct_sum;        /* CPU of the batch VMs' QEMUs, together */
 	double fired_sum;            /* prestaged decisions fired (waved), summed over runs */
+	double fallbacks_sum;        /* times waved fell back (lost the agent), summed over runs */
 	double wakes_sum;            /* waved's wakeups a second (not for status), summed */
 	unsigned int reps;           /* runs measured */
 	struct bench_range p99_runs; /* p99 (us) of each run alone */

@@ -171,20 +171,23 @@ static void write_md(const struct bs_results *res, FILE *f)
 		   "busy %.0f req/s x %u us (a server near saturation, not a hog); "
 		   "hog: steady load while the latency guest burns CPU on its vCPUs. "
 		   "'demotions': times the policy demoted the latency VM (CFS quota on its "
-		   "vCPUs) in the phase, over all runs.\n\n",
+		   "vCPUs) in the phase, over all runs; 'fallbacks': times waved lost the agent "
+		   "and fell back, per run (the agent and waved run at SCHED_FIFO %s, the agent "
+		   "on this host's CPUs, competing with the VMs).\n\n",
 		res->ncpus, res->rate[BS_STEADY], res->cost_us[BS_STEADY], res->rate[BS_STEP],
-		res->cost_us[BS_STEP], res->rate[BS_BUSY], res->cost_us[BS_BUSY]);
-	fprintf(f, "| mode | phase | p50 us | p99 us | p99.9 us | lost | batch units/s | batch VMs %% | latency VM %% | waved %% | waved wakeups/s | agent %% | demotions |\n"
-		   "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+		res->cost_us[BS_STEP], res->rate[BS_BUSY], res->cost_us[BS_BUSY], BE_DAEMON_PRIO);
+	fprintf(f, "| mode | phase | p50 us | p99 us | p99.9 us | lost | batch units/s | batch VMs %% | latency VM %% | waved %% | waved wakeups/s | agent %% | demotions | fallbacks |\n"
+		   "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int m = 0; m < SE_NR_MODES; m++)
 		for (int ph = 0; ph < BS_NR_PHASES; ph++) {
 			const struct bs_phase_result *p = &r[m][ph];
 
-			fprintf(f, "| %s | %s | %.0f | %.0f | %.0f | %llu | %.0f | %.1f | %.1f | %.3f | %.0f | %.3f | %lld |\n",
+			fprintf(f, "| %s | %s | %.0f | %.0f | %.0f | %llu | %.0f | %.1f | %.1f | %.3f | %.0f | %.3f | %lld | %.1f |\n",
 				se_mode_names[m], bs_phase_names[ph], p->p50, p->p99, p->p999,
 				(unsigned long long)p->lost, bs_mean(p, p->units_s_sum),
 				bs_mean(p, p->batvm_pct_sum), bs_mean(p, p->latvm_pct_sum), bs_mean(p, p->waved_pct_sum),
-				bs_mean(p, p->wakes_sum), bs_mean(p, p->agent_pct_sum), (long long)bs_demotions(p));
+				bs_mean(p, p->wakes_sum), bs_mean(p, p->agent_pct_sum), (long long)bs_demotions(p),
+				bs_mean(p, p->fallbacks_sum));
 		}
 	write_goals(res, f);
 	fprintf(f, "\n## Plots\n\n![latency CDF](cdf.png)\n\n![p99 and batch throughput](phases.png)\n\n");

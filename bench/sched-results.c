@@ -33,6 +33,7 @@ static json_object *phase_json(const struct bs_phase_result *p)
 			       json_object_new_double(bs_mean(p, p->batvm_pct_sum)));
 	json_object_object_add(o, "demotions", json_object_new_int64(bs_demotions(p)));
 	json_object_object_add(o, "prestaged_fired", json_object_new_double(bs_mean(p, p->fired_sum)));
+	json_object_object_add(o, "fallbacks", json_object_new_double(bs_mean(p, p->fallbacks_sum)));
 	if (p->demote_ms_runs.n)
 		json_object_object_add(o, "demote_ms", json_object_new_double(bs_demote_ms(p)));
 	return o;
@@ -170,19 +171,19 @@ void bs_print_table(const struct bs_results *res)
 	unsigned int ng = bs_goals(res, g);
 	char a[96], v[48];
 
-	printf("\n%-8s %-6s %10s %10s %10s %6s %12s %8s %8s %8s %8s %6s\n", "mode", "phase", "p50 us",
-	       "p99 us", "p99.9 us", "lost", "batch u/s", "batVMs%", "latVM%", "waved%", "agent%",
-	       "demote");
+	printf("\n%-8s %-6s %10s %10s %10s %6s %12s %8s %8s %8s %8s %6s %6s\n", "mode", "phase",
+	       "p50 us", "p99 us", "p99.9 us", "lost", "batch u/s", "batVMs%", "latVM%", "waved%",
+	       "agent%", "demote", "fallbk");
 	for (int m = 0; m < SE_NR_MODES; m++)
 		for (int ph = 0; ph < BS_NR_PHASES; ph++) {
 			const struct bs_phase_result *p = &r[m][ph];
 
-			printf("%-8s %-6s %10.0f %10.0f %10.0f %6llu %12.0f %8.1f %8.1f %8.3f %8.3f %6lld\n",
+			printf("%-8s %-6s %10.0f %10.0f %10.0f %6llu %12.0f %8.1f %8.1f %8.3f %8.3f %6lld %6.1f\n",
 			       ph ? "" : se_mode_names[m], bs_phase_names[ph], p->p50, p->p99, p->p999,
 			       (unsigned long long)p->lost, bs_mean(p, p->units_s_sum),
 			       bs_mean(p, p->batvm_pct_sum), bs_mean(p, p->latvm_pct_sum),
 			       bs_mean(p, p->waved_pct_sum), bs_mean(p, p->agent_pct_sum),
-			       (long long)bs_demotions(p));
+			       (long long)bs_demotions(p), bs_mean(p, p->fallbacks_sum));
 		}
 	printf("\ngoals (each a ratio within a run; median, min-max over %u run%s):\n", res->runs,
 	       res->runs == 1 ? "" : "s");

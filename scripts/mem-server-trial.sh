@@ -84,17 +84,17 @@ start_mode() {
 		done
 		;;
 	offload)
-		"$bin/waved" --mode offload --policy cfs --mem-budget "$budget" --match "$p-" \
-			--channel "$chan" >> "$WAVE_RUNDIR/waved.log" 2>&1 &
+		run_daemon "$WAVE_RUNDIR/waved.log" "$bin/waved" --mode offload --policy cfs \
+			--mem-budget "$budget" --match "$p-" --channel "$chan"
 		waved_pid=$!
 		sleep 0.5
-		"$bin/wave-agent" --channel "$chan" --policy cfs --mem-policy balloon --report-s 0 \
-			>> "$WAVE_RUNDIR/agent.log" 2>&1 &
+		run_daemon "$WAVE_RUNDIR/agent.log" "$bin/wave-agent" --channel "$chan" --policy cfs \
+			--mem-policy balloon --report-s 0
 		agent_pid=$!
 		;;
 	onhost)
-		"$bin/waved" --mode onhost --policy cfs --mem-policy balloon --mem-budget "$budget" \
-			--match "$p-" >> "$WAVE_RUNDIR/waved.log" 2>&1 &
+		run_daemon "$WAVE_RUNDIR/waved.log" "$bin/waved" --mode onhost --policy cfs \
+			--mem-policy balloon --mem-budget "$budget" --match "$p-"
 		waved_pid=$!
 		;;
 	*) say "unknown mode $1 (static, offload, onhost)"; return 1 ;;

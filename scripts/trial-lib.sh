@@ -19,6 +19,20 @@ trial_host_up() { # BINARY TOOL...
 		{ say "libvirtd or the bridge would not start"; return 1; }
 }
 
+# Runs a Wave daemon (waved, wave-agent) in the background, appending its
+# output to LOG, at SCHED_FIFO $daemon_prio, as the benchmarks and the demo
+# run them (bench/vmenv.h): the agent stands for an IPU's own cores, and the
+# host's control plane must not wait behind the VMs it manages. An agent
+# left at SCHED_OTHER on two cores shared with six busy vCPU threads missed
+# the kernel's beat and sent waved into fallback about 30 times in 20 s.
+# Its pid is in $! as for any background job.
+daemon_prio=20
+run_daemon() { # LOG BINARY ARG...
+	local log=$1
+	shift
+	chrt -f "$daemon_prio" "$@" >> "$log" 2>&1 &
+}
+
 # Stops wave-agent and waved if running (their pids in agent_pid and
 # waved_pid, cleared): waved restores every baseline on SIGTERM.
 stop_daemons() {
