@@ -81,7 +81,8 @@ static const struct opt agent_opts[] = {
 		     "report own CPU use this often (0: at exit only)"),
 	OPT_STRING("stats", "FILE", &agent_self.stats_path,
 		   "at every report, write the counters to FILE as JSON\n"
-		   "(CPU, decisions, policy run time p50/p99, messages, resyncs)"),
+		   "(CPU, decisions, policy run time p50/p99, messages, resyncs,\n"
+		   "thread samples that came behind one already seen)"),
 	CHAN_TLS_OPTS(&agent_self.copts),
 	CHAN_HOST_USER_OPT(&agent_self.copts),
 	CHAN_LINK_OPTS(&agent_self.copts),
@@ -144,7 +145,7 @@ static void write_stats(const struct agent *a, uint64_t used_ns)
 	fprintf(f, "{\"cpu_ns\": %llu, \"decides\": %llu, \"decide_us_p50\": %.1f, "
 		   "\"decide_us_p99\": %.1f, \"txns\": %llu, \"ok\": %llu, \"failed\": %llu, "
 		   "\"msgs_in\": %llu, \"resyncs\": %llu, \"echoes\": %llu, \"kernel_beats\": %llu, "
-		   "\"kernel_echoes\": %llu, \"kernel_reads\": %llu}\n",
+		   "\"kernel_echoes\": %llu, \"kernel_reads\": %llu, \"model_steps_back\": %llu}\n",
 		(unsigned long long)used_ns, (unsigned long long)a->decides,
 		n ? (double)v[n / 2] / 1e3 : 0, n ? (double)v[n * 99 / 100] / 1e3 : 0,
 		(unsigned long long)a->s.st.txns,
@@ -152,7 +153,8 @@ static void write_stats(const struct agent *a, uint64_t used_ns)
 		(unsigned long long)a->s.st.results[WAVE_ST_FAILED],
 		(unsigned long long)a->msgs_in, (unsigned long long)a->resyncs,
 		(unsigned long long)a->echoes, (unsigned long long)a->ks.c.beats,
-		(unsigned long long)a->ks.c.echoes, (unsigned long long)a->ks.c.reads);
+		(unsigned long long)a->ks.c.echoes, (unsigned long long)a->ks.c.reads,
+		(unsigned long long)a->s.model.steps_back);
 	if (fclose(f) || rename(tmp, a->stats_path))
 		wave_log_rl(WAVE_LOG_WARN, "agent: --stats %s: %s", a->stats_path, strerror(errno));
 }

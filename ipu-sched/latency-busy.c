@@ -58,8 +58,22 @@ static double vm_cpus(const struct model_vm *vm, int slow)
 }
 
 /*
+ * The learned cost per packet is trusted once it rests on LAT_LEARN_NS of
+ * samples; before that only the ceiling holds. One sample is never the
+ * answer: a server kept pressed by its load is unpressed only for moments,
+ * and such a moment can be a glitch (measured: one sample, taken while the
+ * model had just lost a thread's use, set the cost of a busy web server to
+ * a hundredth of the real one, and the server was demoted and never
+ * forgiven).
+ */
+#define LAT_LEARN_NS (1000 * 1000000ull)
+/* A sample weighs at most this much time (the policy may not have looked for a while). */
+#define LAT_LEARN_STEP_NS (100 * 1000000ull)
+#define LAT_LEARN_TAU_NS (5000 * 1000000ull)
+
+/*
  * Whether cpus (CPUs of use) are explained by the packets arriving for the
- * VM now (the header says when). Without a learned cost per packet, only
+ * VM now (the header says when). Without a trusted cost per packet, only
  * the ceiling (busy_cost) holds.
  */
 static int use_explained(const struct lat_state *s, const struct lat_vm *lv,
@@ -71,29 +85,31 @@ static int use_explained(const struct lat_state *s, const struct lat_vm *lv,
 	if (!vm->net.present || rate < (double)c->busy_rate)
 		return 0;
 	limit = (double)c->busy_cost_ns / 1e9;
-	if (lv->base_cost > 0 && lv->base_cost * c->busy_factor < limit)
+	if (lv->learned_ns >= LAT_LEARN_NS && lv->base_cost * c->busy_factor < limit)
 		limit = lv->base_cost * c->busy_factor;
 	return cpus / rate <= limit;
 }
 
 /*
  * What a packet costs the VM while it is not pressed (not hot at its cap,
- * not a hog): learned over seconds (a time constant of 5 s), so a hog
- * cannot teach it its own cost.
+ * not a hog): the mean over the time learned so far, then a moving mean
+ * over LAT_LEARN_TAU_NS, each sample weighing the time since the last
+ * pass (at most LAT_LEARN_STEP_NS), so a hog cannot teach it its own cost
+ * and a moment cannot teach it anything.
  */
 static void learn_cost(const struct lat_state *s, struct lat_vm *lv, const struct model_vm *vm,
-		       uint64_t now)
+		       uint64_t dt)
 {
-	double rate = model_net_rx_rate(vm, now, 0), per;
+	double rate = model_net_rx_rate(vm, lv->pass_ns, 0), per, span;
 
-	if (!vm->net.present || rate < (double)s->cfg.busy_rate)
+	if (!vm->net.present || rate < (double)s->cfg.busy_rate || !dt)
 		return;
 	per = vm_cpus(vm, 0) / rate;
-	if (lv->base_cost <= 0)
-		lv->base_cost = per;
-	else if (now > lv->base_ns)
-		lv->base_cost += (1.0 - exp(-(double)(now - lv->base_ns) / 5e9)) * (per - lv->base_cost);
-	lv->base_ns = now;
+	if (dt > LAT_LEARN_STEP_NS)
+		dt = LAT_LEARN_STEP_NS;
+	lv->learned_ns += dt;
+	span = (double)(lv->learned_ns < LAT_LEARN_TAU_NS ? lv->learned_ns : LAT_LEARN_TAU_NS);
+	lv->base_cost += (double)dt / span * (per - lv->base_cost);
 }
 
 /*
@@ -125,18 +141,22 @@ void lat_update_hog(struct lat_state *s, const struct model *m, const struct mod
 		    uint64_t now)
 {
 	struct lat_vm *lv = &s->vm[lat_slot_of(m, vm)];
+	uint64_t dt;
 	int at_cap, hot;
 	double p;
 
 	if (lv->id != vm->id) {
 		memset(lv, 0, sizeof(*lv));
 		lv->id = vm->id;
+		lv->pass_ns = now;
 	}
+	dt = now > lv->pass_ns ? now - lv->pass_ns : 0;
+	lv->pass_ns = now;
 	p = vm_pressure(s, m, vm, &at_cap);
 	hot = p >= s->cfg.hog_util && at_cap;
 	/* Only from a VM that gets what it wants: not at its cap, not a hog, not waiting to run. */
 	if (!hot && !lv->hog && vm_delay(vm) < s->cfg.grow_delay)
-		learn_cost(s, lv, vm, now);
+		learn_cost(s, lv, vm, dt);
 	if (!lv->hog) {
 		lv->busy = use_explained(s, lv, vm, vm_cpus(vm, 0), now);
 		if (hot && !lv->busy) {

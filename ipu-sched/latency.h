@@ -68,9 +68,10 @@ struct lat_vm {
 	int busy;              /* its use is explained by its traffic now */
 	uint64_t hot_since, calm_since;
 	uint64_t last_active;  /* lend: last wakeup or busy sample */
-	double base_cost;      /* CPU-seconds per arriving packet while not pressed (0: unknown) */
+	double base_cost;      /* CPU-seconds per arriving packet while not pressed */
+	uint64_t learned_ns;   /* how much time base_cost rests on (LAT_LEARN_NS: trusted) */
 	double hog_cpus;       /* what its vCPUs used when it was demoted, CPUs */
-	uint64_t base_ns;      /* when base_cost was last updated */
+	uint64_t pass_ns;      /* when lat_update_hog last looked at it */
 	double scale;          /* busy: the share of its demand its reservations may have */
 };
 

@@ -101,40 +101,58 @@ static int apply_vcpu(struct model *m, const struct wave_vcpu_state *s, uint64_t
 		memset(t, 0, sizeof(*t));
 		return 1;
 	}
-	/* A new thread behind the target, or counters that went backwards: start over. */
-	if (!t->present || t->barrier != s->barrier || t->tid != s->tid ||
-	    s->run_ns < t->run_ns || s->wait_ns < t->wait_ns) {
+	/* A new thread behind the target: start over. */
+	if (!t->present || t->barrier != s->barrier || t->tid != s->tid) {
 		memset(t, 0, sizeof(*t));
 		t->present = 1;
 		t->seen_ns = now;
 	} else if (now > t->seen_ns) {
 		uint64_t dt = now - t->seen_ns;
+		/*
+		 * The counters only grow, but each sample is brought up to the
+		 * time its reader took it (hooks_rec_upto: a running or waiting
+		 * thread's current stretch counted so far), and samples of one
+		 * thread come from two readers, waved and this agent's own
+		 * look at the records, each at its own time: a sample taken
+		 * earlier can arrive after a later one, counters up to the
+		 * thread's current stretch behind (measured: waits 0.1-36 ms
+		 * back, every second or two under load). That is no progress,
+		 * not a new thread: starting over there zeroed the thread's use
+		 * for a moment, and the latency policy once learned a busy
+		 * server's cost per packet from that moment and demoted it.
+		 */
+		uint64_t run = s->run_ns > t->run_ns ? s->run_ns : t->run_ns;
+		uint64_t wait = s->wait_ns > t->wait_ns ? s->wait_ns : t->wait_ns;
 
-		t->util = ewma(t->util, (double)(s->run_ns - t->run_ns) / (double)dt, dt,
-			       MODEL_TAU_NS);
-		t->delay = ewma(t->delay, (double)(s->wait_ns - t->wait_ns) / (double)dt, dt,
-				MODEL_TAU_NS);
-		t->util_slow = ewma(t->util_slow, (double)(s->run_ns - t->run_ns) / (double)dt,
-				    dt, 10 * MODEL_TAU_NS);
+		if (run != s->run_ns || wait != s->wait_ns)
+			m->steps_back++;
+		t->util = ewma(t->util, (double)(run - t->run_ns) / (double)dt, dt, MODEL_TAU_NS);
+		t->delay = ewma(t->delay, (double)(wait - t->wait_ns) / (double)dt, dt, MODEL_TAU_NS);
+		t->util_slow = ewma(t->util_slow, (double)(run - t->run_ns) / (double)dt, dt,
+				    10 * MODEL_TAU_NS);
 		/* Per activation: what a wakeup costs, and how long it waits to run. */
 		if (s->wakeups > t->wakeups) {
 			double w = (double)(s->wakeups - t->wakeups);
 
-			t->burst_ns = per_wake(t->burst_ns, (double)(s->run_ns - t->run_ns) / w, w);
+			t->burst_ns = per_wake(t->burst_ns, (double)(run - t->run_ns) / w, w);
 			t->wait_per_wake_ns = per_wake(t->wait_per_wake_ns,
-						       (double)(s->wait_ns - t->wait_ns) / w, w);
+						       (double)(wait - t->wait_ns) / w, w);
 		}
 		t->seen_ns = now;
 	}
+	/* Monotonic: what the thread is known to have run and waited so far. */
+	if (s->run_ns > t->run_ns)
+		t->run_ns = s->run_ns;
+	if (s->wait_ns > t->wait_ns)
+		t->wait_ns = s->wait_ns;
 	t->kind = s->kind;
 	t->index = s->index;
 	t->tid = s->tid;
 	t->barrier = s->barrier;
 	t->state = s->state;
 	t->cpu = s->cpu;
-	t->run_ns = s->run_ns;
-	t->wait_ns = s->wait_ns;
-	t->wakeups = s->wakeups;
+	if (s->wakeups > t->wakeups)
+		t->wakeups = s->wakeups;
 	t->preempts = s->preempts;
 	t->flags = s->flags;
 	if (!(s->flags & WAVE_THREAD_PINNED))

@@ -140,6 +140,7 @@ struct model {
 	struct model_host_mem host_mem;
 	uint64_t ignored;         /* messages naming what the model cannot hold */
 	uint64_t updates;         /* state messages applied */
+	uint64_t steps_back;      /* thread samples behind one already applied (no progress) */
 };
 
 void model_init(struct model *m);

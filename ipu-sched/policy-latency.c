@@ -27,7 +27,7 @@
  *    its taps, NET_STATE). Its use is explained when packets arrive
  *    (busy_rate per second at least) and the CPU it spends per arriving
  *    packet stays within busy_factor of what it spent per packet while it
- *    was not pressed (learned slowly, over seconds, and never from a hog),
+ *    was not pressed (learned over seconds, trusted after one, never from a hog),
  *    and under busy_cost. A busy VM is never demoted; its reservations
  *    grow to its demand up to busy_rcap of a period each and busy_share of
  *    the allowed CPUs together, so the batch VMs keep the rest. Linux

@@ -6,8 +6,10 @@
  * them without traffic, with only a trickle of packets, or with its usual
  * request stream but far more CPU per request, is a hog and demoted within
  * a second; traffic stopping under a busy VM turns it into a hog as fast.
+ * A moment of lower use teaches nothing about what a packet costs.
  * Also the model's packet rates (NET_STATE): rates, decay over silence,
- * counts that go back, messages for another barrier.
+ * counts that go back, messages for another barrier; and thread samples
+ * that arrive behind one already applied.
  */
 #include <errno.h>
 #include <math.h>
@@ -219,6 +221,66 @@ static void without_network_state_a_pressed_vm_is_a_hog(void **state)
 	assert_int_equal(seen.quotas, 2);
 }
 
+/*
+ * A server pressed by its load from the start, 1.2 CPUs for 400 packets/s
+ * (3 ms a packet, under the 5 ms ceiling), whose use dips for 300 ms while
+ * the packets keep coming: the dip is no lesson in what a packet costs
+ * (learned from it alone, 0.4 ms, it would make the server a hog).
+ */
+static void a_moment_unpressed_does_not_teach_the_cost(void **state)
+{
+	struct seen seen = { 0 };
+
+	(void)state;
+	setup_vms();
+	phase(3000, 0.6, 0.4, 400, &seen);
+	assert_int_equal(seen.quotas, 0);
+	phase(300, 0.05, 0, 400, &seen);
+	phase(3000, 0.6, 0.4, 400, &seen);
+	assert_int_equal(seen.quotas, 0);
+	assert_int_equal(seen.others, 0);
+	/* And a second of it is a lesson: the same dearer load is a hog then. */
+	phase(1500, 0.05, 0, 400, &seen);
+	phase(3000, 0.6, 0.4, 400, &seen);
+	assert_int_equal(seen.quotas, 2);
+}
+
+/*
+ * The model's thread counters: a sample that comes in behind one already
+ * applied (taken earlier by the other reader) is no progress, not a new
+ * thread; a new barrier is.
+ */
+static void model_thread_samples_behind_are_no_progress(void **state)
+{
+	const struct model_thread *t;
+	uint64_t back0;
+
+	(void)state;
+	setup_vms();
+	run_for(lat, 3, 1000 * MS, 0.6, 0.3, 10 * MS);
+	t = model_thread_c(&s.model, 1, WAVE_KIND_VCPU, 0);
+	assert_non_null(t);
+	assert_true(fabs(t->util - 0.6) < 0.02);
+	back0 = s.model.steps_back;
+	/* Taken 36 ms of waiting ago, applied now. */
+	now += 5 * MS;
+	lat[0].wait -= 36 * MS;
+	report(&lat[0]);
+	lat[0].wait += 36 * MS;
+	assert_int_equal(s.model.steps_back, back0 + 1);
+	assert_true(t->util > 0.5);
+	assert_true(t->delay > 0.2);
+	/* What follows counts from what was known: no double count either. */
+	run_for(lat, 3, 200 * MS, 0.6, 0.3, 10 * MS);
+	assert_true(fabs(t->util - 0.6) < 0.02);
+	assert_true(fabs(t->delay - 0.3) < 0.02);
+	/* A new barrier: another thread behind the slot, the counts start over. */
+	lat[0].barrier++;
+	now += 10 * MS;
+	report(&lat[0]);
+	assert_true(t->util == 0 && t->delay == 0);
+}
+
 static void model_packet_rates(void **state)
 {
 	const struct model_vm *vm;
@@ -266,6 +328,8 @@ int main(void)
 		cmocka_unit_test_teardown(demoted_hog_under_its_quota_is_not_forgiven, teardown),
 		cmocka_unit_test_teardown(refused_growth_does_not_delay_a_demotion, teardown),
 		cmocka_unit_test_teardown(without_network_state_a_pressed_vm_is_a_hog, teardown),
+		cmocka_unit_test_teardown(a_moment_unpressed_does_not_teach_the_cost, teardown),
+		cmocka_unit_test_teardown(model_thread_samples_behind_are_no_progress, teardown),
 		cmocka_unit_test_teardown(model_packet_rates, teardown),
 	};
 
