@@ -107,6 +107,14 @@ double bs_mean(const struct bs_phase_result *p, double sum)
 	return p->reps ? sum / p->reps : 0;
 }
 
+int bs_mode_ran(const struct bs_phase_result *phases)
+{
+	for (int ph = 0; ph < BS_NR_PHASES; ph++)
+		if (phases[ph].reps)
+			return 1;
+	return 0;
+}
+
 int64_t bs_demotions(const struct bs_phase_result *p)
 {
 	double sum = 0;

@@ -55,6 +55,8 @@ struct bs_results {
 double bs_mean(const struct bs_phase_result *p, double sum);
 /* Demotions of the latency VM in a phase, over all runs (-1: waved never said). */
 int64_t bs_demotions(const struct bs_phase_result *p);
+/* Whether a mode was measured at all (its phases have runs): tables leave the rest out. */
+int bs_mode_ran(const struct bs_phase_result *phases);
 /* The slowest first demotion of the runs, ms; -1 if a run had none (or none was timed). */
 double bs_demote_ms(const struct bs_phase_result *p);
 

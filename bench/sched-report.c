@@ -179,7 +179,7 @@ static void write_md(const struct bs_results *res, FILE *f)
 	fprintf(f, "| mode | phase | p50 us | p99 us | p99.9 us | lost | batch units/s | batch VMs %% | latency VM %% | waved %% | waved wakeups/s | agent %% | demotions | fallbacks |\n"
 		   "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int m = 0; m < SE_NR_MODES; m++)
-		for (int ph = 0; ph < BS_NR_PHASES; ph++) {
+		for (int ph = 0; bs_mode_ran(r[m]) && ph < BS_NR_PHASES; ph++) {
 			const struct bs_phase_result *p = &r[m][ph];
 
 			fprintf(f, "| %s | %s | %.0f | %.0f | %.0f | %llu | %.0f | %.1f | %.1f | %.3f | %.0f | %.3f | %lld | %.1f |\n",

@@ -175,7 +175,7 @@ void bs_print_table(const struct bs_results *res)
 	       "p50 us", "p99 us", "p99.9 us", "lost", "batch u/s", "batVMs%", "latVM%", "waved%",
 	       "agent%", "demote", "fallbk");
 	for (int m = 0; m < SE_NR_MODES; m++)
-		for (int ph = 0; ph < BS_NR_PHASES; ph++) {
+		for (int ph = 0; bs_mode_ran(r[m]) && ph < BS_NR_PHASES; ph++) {
 			const struct bs_phase_result *p = &r[m][ph];
 
 			printf("%-8s %-6s %10.0f %10.0f %10.0f %6llu %12.0f %8.1f %8.1f %8.3f %8.3f %6lld %6.1f\n",
