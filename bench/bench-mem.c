@@ -141,7 +141,7 @@ static int mode_start(const struct bm_cfg *c, enum bm_mode m)
 	char *offload[] = { "--mode", "offload", "--policy", "cfs", "--mem-budget", budget, "--match",
 			    env.prefix, "--rundir", env.rundir, "--channel", env.chan, NULL };
 	char *ag[] = { "--channel", env.chan, "--policy", "cfs", "--mem-policy", "balloon",
-		       "--report-s", "0", NULL };
+		       "--report-s", "0", "--reserve", BE_AGENT_RESERVE, NULL };
 	char *onhost[] = { "--mode", "onhost", "--policy", "cfs", "--mem-policy", "balloon",
 			   "--mem-budget", budget, "--match", env.prefix, "--rundir", env.rundir,
 			   NULL };

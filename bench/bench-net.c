@@ -325,7 +325,7 @@ static int mode_start(const struct bn_cfg *c, enum bn_mode m)
 	char *offload[] = { "--mode", "offload", "--policy", pol, "--match", env.prefix,
 			    "--rundir", env.rundir, "--channel", env.chan, "--switch-ctl", ctl, NULL };
 	char *ag[] = { "--channel", env.chan, "--policy", pol, "--net-policy", "share",
-		       "--net-policy-opt", link, "--report-s", "0", NULL };
+		       "--net-policy-opt", link, "--report-s", "0", "--reserve", BE_AGENT_RESERVE, NULL };
 	char *onhost[] = { "--mode", "onhost", "--policy", pol, "--net-policy", "share",
 			   "--net-policy-opt", link, "--match", env.prefix, "--rundir", env.rundir,
 			   "--switch-ctl", ctl, NULL };

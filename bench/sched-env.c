@@ -207,7 +207,7 @@ int se_mode_start(struct se_env *e, enum se_mode m, unsigned int delay_us)
 			 "--rundir", e->be.rundir, "--channel", e->be.chan, "--link-delay", delay,
 			 "--net-fire", NULL };
 	char *agent[] = { "--channel", e->be.chan, "--policy", "latency", "--report-s", "0",
-			  "--link-delay", delay, NULL };
+			  "--link-delay", delay, "--reserve", BE_AGENT_RESERVE, NULL };
 	int ret = 0;
 
 	snprintf(delay, sizeof(delay), "%u", delay_us);

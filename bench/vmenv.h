@@ -6,7 +6,9 @@
  * VMs launched from images/xml/ with names unique to the run ('wavectl
  * launch'/'stop'), a run directory of their own (consoles, waved's status
  * socket), and the daemons at SCHED_FIFO 20 (a host's control plane is not
- * starved by its own VMs; the agent stands for IPU cores). Everything
+ * starved by its own VMs), the agent with a SCHED_DEADLINE reservation of
+ * its own on top (BE_AGENT_RESERVE: it stands for an IPU's cores, and FIFO
+ * waits behind the latency VMs' reservations). Everything
  * started is stopped by be_teardown(), also after a partial setup.
  */
 #ifndef WAVE_BENCH_VMENV_H
@@ -18,6 +20,7 @@
 
 #define BE_MAX_VMS 8
 #define BE_DAEMON_PRIO "20"
+#define BE_AGENT_RESERVE "1ms/5ms"  /* wave-agent --reserve */
 
 struct bench_vm {
 	char name[48];

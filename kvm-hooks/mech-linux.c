@@ -18,33 +18,8 @@
 #include "common/knob.h"
 #include "common/log.h"
 #include "common/procstat.h"
+#include "common/sched-attr.h"
 #include "kvm-hooks/mech.h"
-
-/*
- * struct sched_attr as the kernel defines it (SCHED_ATTR_SIZE_VER0); the
- * uapi header cannot be included next to glibc's <sched.h>.
- */
-struct sched_attr {
-	uint32_t size;
-	uint32_t sched_policy;
-	uint64_t sched_flags;
-	int32_t sched_nice;
-	uint32_t sched_priority;
-	uint64_t sched_runtime;
-	uint64_t sched_deadline;
-	uint64_t sched_period;
-};
-_Static_assert(sizeof(struct sched_attr) == 48, "SCHED_ATTR_SIZE_VER0");
-
-static int sys_sched_setattr(pid_t tid, struct sched_attr *a)
-{
-	return syscall(SYS_sched_setattr, tid, a, 0) ? -errno : 0;
-}
-
-static int sys_sched_getattr(pid_t tid, struct sched_attr *a)
-{
-	return syscall(SYS_sched_getattr, tid, a, sizeof(*a), 0) ? -errno : 0;
-}
 
 static unsigned long long linux_identity(pid_t tid)
 {
@@ -119,7 +94,7 @@ static int linux_get(const struct mech_thread *t, struct mech_state *s)
 	s->weight = s->quota_us = s->period_us = -1;
 	if (sched_getaffinity(t->tid, sizeof(s->affinity), &s->affinity))
 		return -errno;
-	if ((ret = sys_sched_getattr(t->tid, &a)))
+	if ((ret = wave_sched_getattr(t->tid, &a)))
 		return ret;
 	s->policy = (int)a.sched_policy;
 	s->nice = a.sched_nice;
@@ -225,9 +200,9 @@ static int linux_sched_class(const struct mech_thread *t, const struct mech_stat
 	if (s->policy != SCHED_DEADLINE) {
 		memset(&cur, 0, sizeof(cur));
 		cur.size = sizeof(cur);
-		was_dl = !sys_sched_getattr(t->tid, &cur) && cur.sched_policy == SCHED_DEADLINE;
+		was_dl = !wave_sched_getattr(t->tid, &cur) && cur.sched_policy == SCHED_DEADLINE;
 	}
-	ret = sys_sched_setattr(t->tid, &a);
+	ret = wave_sched_setattr(t->tid, &a);
 	if (!ret && was_dl)
 		*left_dl = 1;
 	return ret;

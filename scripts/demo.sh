@@ -69,10 +69,11 @@ until grep -q "WAVE-READY workload=echo" "$rundir/console/demo$$-lat.log" 2>/dev
 	sleep 0.1
 done
 
-# Both daemons at SCHED_FIFO 20: the agent stands for an IPU's own cores, and
-# a host's control plane is not starved by the VMs it manages.
+# Both daemons at SCHED_FIFO 20: a host's control plane is not starved by
+# the VMs it manages; the agent, standing for an IPU's own cores, also
+# takes a SCHED_DEADLINE reservation (FIFO waits behind the latency VM's).
 step "starting wave-agent (the emulated IPU) and waved (offload over shm)"
-chrt -f 20 "$bin/wave-agent" --channel "shm:demo$$" --report-s 0 >"$rundir/agent.log" 2>&1 &
+chrt -f 20 "$bin/wave-agent" --channel "shm:demo$$" --report-s 0 --reserve 1ms/5ms >"$rundir/agent.log" 2>&1 &
 agent_pid=$!
 chrt -f 20 "$bin/waved" --mode offload --channel "shm:demo$$" --match "demo$$-" \
 	>"$rundir/waved.log" 2>&1 &

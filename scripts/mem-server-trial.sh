@@ -89,7 +89,7 @@ start_mode() {
 		waved_pid=$!
 		sleep 0.5
 		run_daemon "$WAVE_RUNDIR/agent.log" "$bin/wave-agent" --channel "$chan" --policy cfs \
-			--mem-policy balloon --report-s 0
+			--mem-policy balloon --report-s 0 --reserve "$agent_reserve"
 		agent_pid=$!
 		;;
 	onhost)

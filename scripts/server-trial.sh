@@ -84,7 +84,7 @@ start_mode() {
 			--match "$p-" --channel "$chan" $extra
 		waved_pid=$!
 		run_daemon "$WAVE_RUNDIR/agent.log" "$bin/wave-agent" --channel "$chan" \
-			--policy latency --report-s 0
+			--policy latency --report-s 0 --reserve "$agent_reserve"
 		agent_pid=$! ;;
 	esac
 	sleep 5   # attached, and the policy settled on the idle server

@@ -21,12 +21,14 @@ trial_host_up() { # BINARY TOOL...
 
 # Runs a Wave daemon (waved, wave-agent) in the background, appending its
 # output to LOG, at SCHED_FIFO $daemon_prio, as the benchmarks and the demo
-# run them (bench/vmenv.h): the agent stands for an IPU's own cores, and the
-# host's control plane must not wait behind the VMs it manages. An agent
-# left at SCHED_OTHER on two cores shared with six busy vCPU threads missed
-# the kernel's beat and sent waved into fallback about 30 times in 20 s.
+# run them (bench/vmenv.h): the host's control plane must not wait behind
+# the VMs it manages. The agent also takes --reserve "$agent_reserve": it
+# stands for an IPU's own cores. Left at SCHED_OTHER on two cores shared
+# with six busy vCPU threads, it missed the kernel's beat and sent waved
+# into fallback about 30 times in 20 s; at FIFO alone, 2-7 times.
 # Its pid is in $! as for any background job.
 daemon_prio=20
+agent_reserve=1ms/5ms
 run_daemon() { # LOG BINARY ARG...
 	local log=$1
 	shift

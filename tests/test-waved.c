@@ -8,7 +8,8 @@
  * is healthy; a waved killed with SIGKILL leaves threads changed and the
  * next waved repairs them; a hostile agent's transactions (unknown VM or
  * vCPU, CPU outside --cpus, stale epoch or barrier, a flood) are refused
- * with a status, counted, never applied, over shm and over TLS.
+ * with a status, counted, never applied, over shm and over TLS; an agent
+ * with --reserve runs under SCHED_DEADLINE and does its work.
  *
  * Every process it starts dies with it (PR_SET_PDEATHSIG) and is killed by
  * pid in teardown; its run directory is removed.
@@ -40,7 +41,9 @@
 #include "channel/codec.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/sched-attr.h"
 #include "common/site.h"
+#include "kvm-hooks/mech.h"
 #include "tests/tap.h"
 #include "tests/util.h"
 #include "tests/waved-run.h"
@@ -80,6 +83,38 @@ static void stopped_agent_means_fallback_then_handback(void **state)
 	kill(agent_pid, SIGCONT);
 	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
 	assert_int_equal(wait_for(pinned, 3000), 0);
+}
+
+/*
+ * --reserve: the agent runs under SCHED_DEADLINE with what it asked for,
+ * and places the threads as ever; a reservation that is none is refused
+ * at the start (exit status 2).
+ */
+static void reserved_agent_runs_under_deadline(void **state)
+{
+	char *bad[] = { "build/bin/wave-agent", "--channel", uri, "--reserve", "5ms/1ms", NULL };
+	struct sched_attr at = { .size = sizeof(at) };
+	pid_t p;
+	int st;
+
+	need_two_cpus();
+	if (geteuid())
+		skip();
+	/* Earlier tests' threads may have left DEADLINE accounting behind (mech-linux.c). */
+	mech_linux_ops.dl_repair();
+	start_waved();
+	start_agent_opt("--reserve", "1ms/5ms");
+	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
+	assert_int_equal(wait_for(pinned, 3000), 0);
+	assert_int_equal(wave_sched_getattr(agent_pid, &at), 0);
+	assert_int_equal(at.sched_policy, SCHED_DEADLINE);
+	assert_int_equal(at.sched_runtime, 1000000);
+	assert_int_equal(at.sched_period, 5000000);
+	p = test_spawn(bad);
+	assert_true(p > 0);
+	assert_int_equal(waitpid(p, &st, 0), p);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 2);
 }
 
 static void killed_agent_means_fallback_restart_takes_over(void **state)
@@ -523,6 +558,7 @@ int main(void)
 		CASE(agent_places_threads),
 		CASE(stopped_agent_means_fallback_then_handback),
 		CASE(killed_agent_means_fallback_restart_takes_over),
+		CASE(reserved_agent_runs_under_deadline),
 		CASE(slow_link_means_fallback),
 		CASE(killed_waved_is_repaired_by_the_next),
 		CASE(hostile_agent_is_refused),

@@ -101,12 +101,17 @@ void start_waved(void)
 	start_waved_opt(NULL, NULL);
 }
 
-void start_agent(const char *delay_us)
+void start_agent_opt(const char *opt, const char *val)
 {
 	char *argv[] = { "build/bin/wave-agent", "--channel", uri, "--policy", "pin",
-			 delay_us ? "--link-delay" : NULL, (char *)delay_us, NULL };
+			 (char *)opt, (char *)val, NULL };
 
 	agent_pid = test_spawn(argv);
+}
+
+void start_agent(const char *delay_us)
+{
+	start_agent_opt(delay_us ? "--link-delay" : NULL, delay_us);
 }
 
 int pinned(void)

@@ -31,6 +31,8 @@ void start_waved_opt(const char *opt, const char *val);
 void start_waved(void);
 /* The agent (pin policy), with an emulated link delay in us (NULL: none). */
 void start_agent(const char *delay_us);
+/* wave-agent (policy pin) with one more option (opt NULL: none). */
+void start_agent_opt(const char *opt, const char *val);
 /* pin's placement reached the stand-ins / every stand-in is at its baseline. */
 int pinned(void);
 int at_baseline(void);
