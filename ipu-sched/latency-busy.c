@@ -98,9 +98,9 @@ static int use_explained(const struct lat_state *s, const struct lat_vm *lv,
  * and a moment cannot teach it anything.
  */
 static void learn_cost(const struct lat_state *s, struct lat_vm *lv, const struct model_vm *vm,
-		       uint64_t dt)
+		       uint64_t now, uint64_t dt)
 {
-	double rate = model_net_rx_rate(vm, lv->pass_ns, 0), per, span;
+	double rate = model_net_rx_rate(vm, now, 0), per, span;
 
 	if (!vm->net.present || rate < (double)s->cfg.busy_rate || !dt)
 		return;
@@ -156,7 +156,7 @@ void lat_update_hog(struct lat_state *s, const struct model *m, const struct mod
 	hot = p >= s->cfg.hog_util && at_cap;
 	/* Only from a VM that gets what it wants: not at its cap, not a hog, not waiting to run. */
 	if (!hot && !lv->hog && vm_delay(vm) < s->cfg.grow_delay)
-		learn_cost(s, lv, vm, dt);
+		learn_cost(s, lv, vm, now, dt);
 	if (!lv->hog) {
 		lv->busy = use_explained(s, lv, vm, vm_cpus(vm, 0), now);
 		if (hot && !lv->busy) {

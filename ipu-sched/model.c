@@ -121,26 +121,24 @@ static int apply_vcpu(struct model *m, const struct wave_vcpu_state *s, uint64_t
 		 * for a moment, and the latency policy once learned a busy
 		 * server's cost per packet from that moment and demoted it.
 		 */
-		uint64_t run = s->run_ns > t->run_ns ? s->run_ns : t->run_ns;
-		uint64_t wait = s->wait_ns > t->wait_ns ? s->wait_ns : t->wait_ns;
+		double ran = s->run_ns > t->run_ns ? (double)(s->run_ns - t->run_ns) : 0;
+		double waited = s->wait_ns > t->wait_ns ? (double)(s->wait_ns - t->wait_ns) : 0;
 
-		if (run != s->run_ns || wait != s->wait_ns)
+		if (s->run_ns < t->run_ns || s->wait_ns < t->wait_ns)
 			m->steps_back++;
-		t->util = ewma(t->util, (double)(run - t->run_ns) / (double)dt, dt, MODEL_TAU_NS);
-		t->delay = ewma(t->delay, (double)(wait - t->wait_ns) / (double)dt, dt, MODEL_TAU_NS);
-		t->util_slow = ewma(t->util_slow, (double)(run - t->run_ns) / (double)dt, dt,
-				    10 * MODEL_TAU_NS);
+		t->util = ewma(t->util, ran / (double)dt, dt, MODEL_TAU_NS);
+		t->delay = ewma(t->delay, waited / (double)dt, dt, MODEL_TAU_NS);
+		t->util_slow = ewma(t->util_slow, ran / (double)dt, dt, 10 * MODEL_TAU_NS);
 		/* Per activation: what a wakeup costs, and how long it waits to run. */
 		if (s->wakeups > t->wakeups) {
 			double w = (double)(s->wakeups - t->wakeups);
 
-			t->burst_ns = per_wake(t->burst_ns, (double)(run - t->run_ns) / w, w);
-			t->wait_per_wake_ns = per_wake(t->wait_per_wake_ns,
-						       (double)(wait - t->wait_ns) / w, w);
+			t->burst_ns = per_wake(t->burst_ns, ran / w, w);
+			t->wait_per_wake_ns = per_wake(t->wait_per_wake_ns, waited / w, w);
 		}
 		t->seen_ns = now;
 	}
-	/* Monotonic: what the thread is known to have run and waited so far. */
+	/* Monotonic (above): what the thread is known to have run and waited so far. */
 	if (s->run_ns > t->run_ns)
 		t->run_ns = s->run_ns;
 	if (s->wait_ns > t->wait_ns)
