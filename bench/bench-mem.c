@@ -59,9 +59,9 @@ const char *const bm_mode_names[BM_NR_MODES] = { "static", "none", "offload", "o
 const char *const bm_phase_names[BM_NR_PHASES] = { "skew", "shift", "spike" };
 
 /* Keys of the guests' WAVE-MEM reports, in sc_report.v order. */
-enum { K_UNITS, K_WS, K_AVAIL, K_MAJFLT, K_PSWPIN, K_OOM, NR_K };
+enum { K_UNITS, K_WS, K_AVAIL, K_MAJFLT, K_PSWPIN, K_OOM, K_BALLOON, NR_K };
 static const char *const report_keys[] = { "units", "ws_mib", "avail_mib", "majflt", "pswpin",
-					   "oom_kills", NULL };
+					   "oom_kills", "balloon_mib", NULL };
 
 struct bm_cfg {
 	int quick, json;
@@ -215,9 +215,18 @@ struct mm_seen {
 const char *const bm_read_keys[BM_NR_READS] = { "mem_reads", "mem_quick_reads",
 						 "mem_late_reads", "mem_bulk_reads" };
 
-/* Each VM's balloon and QEMU RSS (MiB) from waved's status; 0 where unknown. */
+/*
+ * Each VM's balloon (MiB) as its guest counts it in its latest report
+ * (its maximum less what it gave the balloon), and its QEMU RSS (MiB)
+ * from waved's status; 0 where unknown. Not the balloon in waved's
+ * status: waved reads a balloon live only where its policy needs it, and
+ * otherwise shows libvirt's copy, which lags a moving balloon by up to a
+ * second; the budget is judged by what the guests hold.
+ */
 static void read_balloons(double *balloon, double *rss, struct mm_seen *mm)
 {
+	struct sc_report last;
+
 	json_object *vms, *vm, *mem, *st, *status = waved_status(env.rundir, NULL, 0);
 
 	memset(mm, 0, sizeof(*mm));
@@ -237,9 +246,10 @@ static void read_balloons(double *balloon, double *rss, struct mm_seen *mm)
 			if (strcmp(waved_str(vm, "name"), env.vm[k].name) ||
 			    !json_object_object_get_ex(vm, "mem", &mem))
 				continue;
-			balloon[k] = waved_num(mem, "actual_kib") / 1024;
 			rss[k] = waved_num(mem, "rss_kib") / 1024;
 		}
+		if (!sc_last(&rep, k, &last) && last.v[K_BALLOON] <= res.vm_max_mib)
+			balloon[k] = res.vm_max_mib - (double)last.v[K_BALLOON];
 	}
 	if (status)
 		json_object_put(status);

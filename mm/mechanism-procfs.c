@@ -81,13 +81,15 @@ void mm_read_host(struct kfile *meminfo, struct kfile *psi, struct mm_host *h)
 {
 	char buf[4096];
 
-	memset(h, 0, sizeof(*h));
-	if (!kfile_read(meminfo, "/proc/meminfo", buf, sizeof(buf))) {
-		h->total_kib = meminfo_kib(buf, "MemTotal:");
-		h->avail_kib = meminfo_kib(buf, "MemAvailable:");
+	if (meminfo) {
+		h->total_kib = h->avail_kib = 0;
+		if (!kfile_read(meminfo, "/proc/meminfo", buf, sizeof(buf))) {
+			h->total_kib = meminfo_kib(buf, "MemTotal:");
+			h->avail_kib = meminfo_kib(buf, "MemAvailable:");
+		}
+		if (h->avail_kib > h->total_kib)
+			h->avail_kib = h->total_kib;
 	}
-	if (h->avail_kib > h->total_kib)
-		h->avail_kib = h->total_kib;
 	if (mm_read_psi(psi, "/proc/pressure/memory", &h->psi_some_us, &h->psi_full_us))
 		h->psi_some_us = h->psi_full_us = 0;
 }

@@ -22,7 +22,10 @@
  * a new child starts with the size asked for, so an OOM shows in the
  * reports instead of ending the guest. Every period:
  *   WAVE-MEM seq=N ms=T units=U ws_mib=W avail_mib=A majflt=F pswpin=P oom_kills=K
- * (cumulative counts; A is MemAvailable).
+ *            balloon_mib=B
+ * (cumulative counts; A is MemAvailable; B what the balloon holds now, from
+ * the guest's own count of pages it gave the balloon and got back: a
+ * measure of the balloon that owes nothing to the host's reading of it).
  */
 #include <endian.h>
 #include <errno.h>
@@ -112,6 +115,15 @@ static unsigned long long proc_value(const char *path, const char *key)
 	if (f)
 		fclose(f);
 	return v;
+}
+
+/* What the balloon holds (pages given less pages taken back), MiB. */
+static unsigned long long balloon_mib(void)
+{
+	unsigned long long in = proc_value("/proc/vmstat", "balloon_inflate");
+	unsigned long long out = proc_value("/proc/vmstat", "balloon_deflate");
+
+	return in > out ? (in - out) * PAGE >> 20 : 0;
 }
 
 static pid_t start_toucher(unsigned int rate, unsigned int hz)
@@ -211,12 +223,13 @@ int guest_mem(const struct guest_cfg *cfg)
 		if (ticks % per)
 			continue;
 		guest_report(cfg, "WAVE-MEM seq=%llu ms=%llu units=%llu ws_mib=%u avail_mib=%llu "
-			     "majflt=%llu pswpin=%llu oom_kills=%llu", (unsigned long long)seq++,
+			     "majflt=%llu pswpin=%llu oom_kills=%llu balloon_mib=%llu",
+			     (unsigned long long)seq++,
 			     (unsigned long long)((guest_now_ns() - t0) / 1000000),
 			     (unsigned long long)atomic_load(&sh->units), atomic_load(&sh->want_mib),
 			     proc_value("/proc/meminfo", "MemAvailable") / 1024,
 			     proc_value("/proc/vmstat", "pgmajfault"),
 			     proc_value("/proc/vmstat", "pswpin"),
-			     proc_value("/proc/vmstat", "oom_kill") - kills0);
+			     proc_value("/proc/vmstat", "oom_kill") - kills0, balloon_mib());
 	}
 }
