@@ -218,10 +218,8 @@ const char *const bm_read_keys[BM_NR_READS] = { "mem_reads", "mem_quick_reads",
 /*
  * Each VM's balloon (MiB) as its guest counts it in its latest report
  * (its maximum less what it gave the balloon), and its QEMU RSS (MiB)
- * from waved's status; 0 where unknown. Not the balloon in waved's
- * status: waved reads a balloon live only where its policy needs it, and
- * otherwise shows libvirt's copy, which lags a moving balloon by up to a
- * second; the budget is judged by what the guests hold.
+ * from waved's status; 0 where unknown. The budget is judged by what the
+ * guests hold, not by the host's reading of the balloons it is judged on.
  */
 static void read_balloons(double *balloon, double *rss, struct mm_seen *mm)
 {

@@ -36,8 +36,7 @@ struct mm_slot {
 	int64_t seen_update;     /* the guest's stamp last read, the read time before it, and */
 	uint64_t made_after_ms, last_read_ms; /* ... the last read's (see mm_stats.made_after_ms) */
 	uint32_t last_actual_kib; /* the balloon at the last read */
-	int last_copy;           /* ... as libvirt's copy (the bulk call), not read live */
-	uint64_t moved_ms;       /* the last target set or move seen (see mm_stood_still) */
+	int rest;                /* stood still from one full read to the next, no target or move seen since */
 	int64_t cycle_update;    /* the guest's stamp at the last full read (or late read that saw it) */
 	int late;                /* its report due at the last full read is not in yet */
 	int quiet;               /* ... nor after MM_LATE_TRIES: not waited for until it reports */
@@ -90,7 +89,7 @@ void mm_read_stats(struct mm_slot *s, const char *psi, const struct mm_host *hos
 		   uint64_t now, struct mm_stats *out);
 void mm_read_pressure(struct mm_slot *s, const char *psi, const struct mm_host *host,
 		      struct mm_stats *out);
-/* The statistics of every VM not watched on the move, in one call, into b[slot] (MM_MAX_VMS). */
+/* The statistics of every VM at rest, in one call, into b[slot] (MM_MAX_VMS). */
 void mm_read_bulk(struct mm *m, struct mm_bulk *b);
 
 #endif

@@ -2,8 +2,8 @@
 /*
  * The memory worker's libvirt reads: a domain looked up and its statistics
  * period set, its balloon and the guest's statistics read on their own
- * (live) or, every VM's together, in one call (the balloon as libvirt's
- * copy). Worker thread only; nothing here takes the lock.
+ * (live) or, for balloons at rest, all in one call. Worker thread only;
+ * nothing here takes the lock.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -52,8 +52,7 @@ int mm_slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigned in
 		s->made_after_ms = s->last_read_ms = 0;
 		s->last_actual_kib = s->used_kib = MM_NONE;
 		s->cycle_update = 0;
-		s->late = s->quiet = s->last_copy = 0;
-		s->moved_ms = 0;
+		s->late = s->quiet = s->rest = 0;
 		m->realign = 1; /* its timer has a phase of its own: re-arm it with the others */
 		s->moving_kib = s->max_kib = 0;
 		memset(&s->posted, 0, sizeof(s->posted));
@@ -81,6 +80,7 @@ static void let_go(struct mm_slot *s, struct mm_stats *out)
 	mm_virt_err(out->why, sizeof(out->why));
 	virDomainFree(s->dom);
 	s->dom = NULL;
+	s->rest = 0;
 }
 
 /*
@@ -135,10 +135,15 @@ static void stat_set(struct mm_stats *out, int tag, unsigned long long v)
 /*
  * Fills out from the domain: its balloon as it is now and the guest's
  * last statistics, one call (virDomainMemoryStats: QEMU's query-balloon
- * and guest-stats), for a balloon whose size matters now (watched on the
- * move: the room it leaves) or that the bulk call missed. host: this
- * turn's read of the host, whose pressure stands in where the VM has none
- * of its own, or NULL on a quick read (the pressure as read last).
+ * and guest-stats), for any balloon that may be moving. Not the bulk
+ * statistics (mm_read_bulk) then: their balloon.current is libvirt's copy,
+ * moved by QEMU's BALLOON_CHANGE events, which QEMU sends at most once a
+ * second, so a balloon on the move reads up to a second old there (seen:
+ * 511 MiB while the guest was already down to 210), and the guest's use,
+ * the balloon less what the guest has free, came out wrong by what it
+ * moved meanwhile. host: this turn's read of the host, whose pressure
+ * stands in where the VM has none of its own, or NULL on a quick read (a
+ * balloon on the move: the pressure as read last).
  */
 void mm_read_stats(struct mm_slot *s, const char *psi, const struct mm_host *host,
 		   uint64_t now, struct mm_stats *out)
@@ -200,12 +205,6 @@ static const struct {
 	{ VIR_DOMAIN_MEMORY_STAT_SWAP_OUT, "balloon.swap_out", 0 },
 };
 
-/* Whether the bulk call reads slot s. */
-static int bulk_reads(const struct mm_slot *s)
-{
-	return s->dom && s->balloon && !s->moving_kib;
-}
-
 static void bulk_fill(const struct mm_slot *s, const virDomainStatsRecordPtr r, struct mm_bulk *b)
 {
 	unsigned long long v;
@@ -225,19 +224,13 @@ static void bulk_fill(const struct mm_slot *s, const virDomainStatsRecordPtr r, 
 }
 
 /*
- * The statistics of every VM not watched on the move, in one call
+ * The statistics of every VM whose balloon is at rest, in one call
  * (virDomainListGetStats: measured 148 us of client CPU for three guests
- * against 586 us for three virDomainMemoryStats; on a busy host a call
- * costs 300-450 us, most of it libvirt's event-loop bookkeeping, so calls
- * are what to save). The guests' statistics are read from QEMU then, but
- * balloon.current is libvirt's copy, moved by QEMU's BALLOON_CHANGE
- * events, which QEMU sends at most once a second: a balloon on the move
- * reads up to a second old (seen: 511 MiB while the guest was already
- * down to 210). That is safe for the budget (a shrinking balloon counts
- * larger, a growing one is counted at its target), and the guest's use,
- * the balloon less what the guest has free, is paired only with a copy
- * that cannot be late (mm_stood_still); a balloon whose room a neighbour
- * waits for is read live (mm_read_stats).
+ * against 586 us for three virDomainMemoryStats). Its balloon.current is
+ * libvirt's copy, moved by QEMU's BALLOON_CHANGE events (see mm_read_stats):
+ * right for a balloon at rest, and one that starts moving shows at once
+ * (QEMU sends the first change of a quiet balloon without delay), so a
+ * size other than the last one read sends the VM to a read of its own.
  */
 void mm_read_bulk(struct mm *m, struct mm_bulk *b)
 {
@@ -248,7 +241,7 @@ void mm_read_bulk(struct mm *m, struct mm_bulk *b)
 
 	memset(b, 0, sizeof(*b) * MM_MAX_VMS);
 	for (unsigned int k = 0; k < MM_MAX_VMS; k++)
-		if (bulk_reads(&m->s[k]))
+		if (m->s[k].dom && m->s[k].balloon && m->s[k].rest)
 			doms[n++] = m->s[k].dom;
 	if (n < 2)
 		return; /* one VM: its own call costs the same */
@@ -259,7 +252,7 @@ void mm_read_bulk(struct mm *m, struct mm_bulk *b)
 		if (virDomainGetUUID(recs[i]->dom, got))
 			continue;
 		for (unsigned int k = 0; k < MM_MAX_VMS; k++)
-			if (bulk_reads(&m->s[k]) && !virDomainGetUUID(m->s[k].dom, want) &&
+			if (m->s[k].dom && m->s[k].rest && !virDomainGetUUID(m->s[k].dom, want) &&
 			    !memcmp(want, got, sizeof(want)))
 				bulk_fill(&m->s[k], recs[i], &b[k]);
 	}
@@ -272,10 +265,4 @@ uint32_t mm_used_then(uint32_t was_kib, uint32_t is_kib, uint32_t usable_kib)
 	if (!mm_near(was_kib, is_kib) || usable_kib == MM_NONE || usable_kib >= is_kib)
 		return MM_NONE;
 	return is_kib - usable_kib;
-}
-
-int mm_stood_still(uint32_t was_kib, uint32_t is_kib, int copy, uint64_t was_ms,
-		   uint64_t moved_ms)
-{
-	return mm_near(was_kib, is_kib) && (!copy || was_ms >= moved_ms + MM_COPY_LAG_MS);
 }

@@ -59,7 +59,11 @@
  * own clock.
  */
 #define MM_PUSH_MARGIN_MS 60
-/* The host's MemTotal and MemAvailable (reported, not decided on) are read this often; its PSI every period. */
+/*
+ * The host's MemTotal and MemAvailable (reported, not decided on) are
+ * read this often; its PSI, which stands in for a VM without its own,
+ * every period. meminfo is the dearest file the worker reads.
+ */
 #define MM_MEMINFO_EVERY_MS 10000
 #define MM_LATE_STEP_MS   40
 #define MM_LATE_TRIES     8
@@ -91,9 +95,9 @@ static uint64_t mono_ms(void)
 enum mm_read { MM_READ_NONE, MM_READ_LATE, MM_READ_QUICK, MM_READ_FULL };
 
 /*
- * One turn: the targets asked for, then (if due) every VM's memory: all
- * in one call (mm_read_bulk), but for the balloons watched on the move
- * (and a VM the bulk call missed), one call each (mm_read_stats). Returns whether a balloon is still on the
+ * One turn: the targets asked for, then (if due) every VM's memory: the
+ * balloons at rest in one call (mm_read_bulk), the others one call each
+ * (mm_read_stats). Returns whether a balloon is still on the
  * move (see MM_MOVING_DIV); sets *news if it handed the owner anything (a
  * result, or statistics that changed: the owner is not woken for the same
  * numbers again), and *late if a guest's report due at the last full read
@@ -112,7 +116,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		uint64_t now = mono_ms();
 		int meminfo = !m->meminfo_ms || now >= m->meminfo_ms + MM_MEMINFO_EVERY_MS;
 
-		host = m->host;
+		host = m->host; /* the worker's own copy: only it writes m->host */
 		mm_read_host(meminfo ? &m->meminfo : NULL, &m->host_psi, &host);
 		m->meminfo_ms = meminfo ? now : m->meminfo_ms;
 		t_bulk = mono_ms(); /* the read's time, not when the loop gets to a VM */
@@ -149,12 +153,12 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 			      (read == MM_READ_QUICK && !s->moving_kib && !s->late)))
 			continue;
 		was_late = s->late; /* read again for that, or for a balloon on the move */
+		if (want)
+			s->rest = 0; /* it may move now: read alone until it stands still again */
 		if (mm_slot_ready(m, s, uuid, gen))
 			err = ENOENT;
 		if (want && !err && virDomainSetMemoryFlags(s->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
 			err = mm_virt_err(why, sizeof(why));
-		if (want)
-			s->moved_ms = mono_ms(); /* it may move from now on */
 		/* A large shrink leaves room a neighbour may wait for (a growth frees none). */
 		if (want && !err && s->posted.actual_kib != MM_NONE &&
 		    kib + MM_MOVING_KIB <= s->posted.actual_kib) {
@@ -163,9 +167,9 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		}
 		if (read_due && s->dom) {
 			uint64_t t = mono_ms();
-			int still;
 
-			if (full && !s->moving_kib && bulk[k].ok) {
+			if (full && !want && !s->moving_kib && bulk[k].ok &&
+			    mm_near(bulk[k].st.actual_kib, s->last_actual_kib)) {
 				t = t_bulk;
 				st = bulk[k].st;
 				s->max_kib = st.max_kib; /* read_max need not ask again */
@@ -174,23 +178,22 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 				from_bulk = 1;
 			} else {
 				mm_read_stats(s, psi, full ? &host : NULL, t, &st);
+				/*
+				 * At rest: it stood still over a period (full reads) with no
+				 * target since. The quick and late reads, tens of ms apart,
+				 * would take a slow creep for rest: they only clear it.
+				 */
+				s->rest = mm_near(st.actual_kib, s->last_actual_kib) && (full || s->rest);
 			}
-			still = s->last_read_ms &&
-				mm_stood_still(s->last_actual_kib, st.actual_kib, from_bulk || s->last_copy,
-					       s->last_read_ms, s->moved_ms);
-			if (!mm_near(st.actual_kib, s->last_actual_kib))
-				s->moved_ms = t;
 			if (st.last_update != s->seen_update) {
 				s->seen_update = st.last_update;
 				s->made_after_ms = s->last_read_ms ? s->last_read_ms
 								   : t - m->period_ms;
-				s->used_kib = still ? mm_used_then(s->last_actual_kib, st.actual_kib,
-								   st.usable_kib)
-						    : MM_NONE;
+				s->used_kib = mm_used_then(s->last_read_ms ? s->last_actual_kib : MM_NONE,
+							   st.actual_kib, st.usable_kib);
 			}
 			s->last_read_ms = t;
 			s->last_actual_kib = st.actual_kib;
-			s->last_copy = from_bulk;
 			/* Only full reads and the late one's own move the cycle's stamp. */
 			if (s->balloon && st.last_update > 0 && full) {
 				if (s->quiet && st.last_update != s->cycle_update)

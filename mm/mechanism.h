@@ -44,12 +44,11 @@ struct mm_stats {
 	 * What the guest used when it made that report, in balloon terms: the
 	 * balloon then less the guest's MemAvailable (its own use and what its
 	 * kernel keeps from MemTotal; with deflate-on-OOM the balloon's pages
-	 * count in neither). MM_NONE if unknown: the balloon moved (or may
-	 * have: mm_stood_still) between the read before the report and the
-	 * read that saw it, so its size when the guest made it is not known
-	 * (a later report tells). Read the balloon and the report apart and
-	 * they are up to a period apart: a balloon on the move is off by what
-	 * it moved.
+	 * count in neither). MM_NONE if unknown: the balloon moved between the
+	 * read before the report and the read that saw it, so its size when
+	 * the guest made it is not known (the next report, a period later,
+	 * tells). Read the balloon and the report apart and they are up to a
+	 * period apart: a balloon on the move is off by what it moved.
 	 */
 	uint32_t used_kib;
 	uint64_t psi_some_us, psi_full_us;     /* memory pressure, cumulative */
@@ -93,27 +92,6 @@ struct mm;
 uint32_t mm_used_then(uint32_t was_kib, uint32_t is_kib, uint32_t usable_kib);
 
 /*
- * How late libvirt's copy of a balloon's size may be (ms): the copy moves
- * with QEMU's BALLOON_CHANGE events, and QEMU sends one at most once a
- * second (the first of a quiet spell at once, then the latest each
- * second), so a copy read at t shows the balloon as it was at t - 1 s at
- * the latest; 200 ms more for the event's way through libvirtd.
- */
-#define MM_COPY_LAG_MS 1200
-
-/*
- * Whether a balloon read as was_kib at one read (at was_ms) and is_kib at
- * the next stood still in between, so that statistics the guest made
- * between the two reads can be paired with it. Read live (copy 0) both
- * show the balloon as it was: within a MiB of each other is enough. If
- * either is libvirt's copy (copy 1), equal copies say so only if nothing
- * set the balloon moving (a target, a move seen: moved_ms) for
- * MM_COPY_LAG_MS before the earlier read: a move since may not show yet.
- */
-int mm_stood_still(uint32_t was_kib, uint32_t is_kib, int copy, uint64_t was_ms,
-		   uint64_t moved_ms);
-
-/*
  * Connects to libvirt at uri (NULL: the default) on a new worker thread
  * that reads every period_ms. 0 or -errno (nothing started).
  */
@@ -145,7 +123,7 @@ void mm_poll(struct mm *m, const struct mm_cb *cb, void *arg);
  */
 struct mm_counters {
 	uint64_t full_reads;  /* VMs read at the period's read */
-	uint64_t bulk_reads;  /* ... of them, read together in one call */
+	uint64_t bulk_reads;  /* ... of them, read together in one call (at rest) */
 	uint64_t quick_reads; /* VMs read again while their balloon moved */
 	uint64_t late_reads;  /* VMs read again because their report was late */
 	uint64_t rearms;      /* times every guest's statistics timer was re-armed */

@@ -157,25 +157,6 @@ static void use_is_paired_only_with_a_balloon_that_stood_still(void **state)
 	assert_int_equal(mm_used_then(100 << 10, 100 << 10, 200 << 10), MM_NONE); /* a lying guest */
 }
 
-/*
- * Read live, equal sizes say the balloon stood still. libvirt's copy (the
- * bulk call) may lag a move by up to MM_COPY_LAG_MS, so equal copies say
- * so only when nothing set the balloon moving for that long before the
- * earlier read.
- */
-static void a_copy_of_the_balloon_is_trusted_only_after_its_lag(void **state)
-{
-	uint64_t t = 100000, moved = t - MM_COPY_LAG_MS;
-
-	(void)state;
-	assert_true(mm_stood_still(300 << 10, 300 << 10, 0, t, t));       /* live: a target just set */
-	assert_false(mm_stood_still(300 << 10, 290 << 10, 0, t, 0));      /* live, moved */
-	assert_true(mm_stood_still(300 << 10, 300 << 10, 1, t, moved));   /* copy, quiet long enough */
-	assert_false(mm_stood_still(300 << 10, 300 << 10, 1, t, moved + 1)); /* a move may not show yet */
-	assert_false(mm_stood_still(300 << 10, 290 << 10, 1, t, 0));      /* copy, moved */
-	assert_false(mm_stood_still(MM_NONE, 300 << 10, 1, t, 0));        /* nothing read before */
-}
-
 static void psi_totals_parsed(void **state)
 {
 	uint64_t some, full;
@@ -205,7 +186,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(psi_totals_parsed),
 		cmocka_unit_test(use_is_paired_only_with_a_balloon_that_stood_still),
-		cmocka_unit_test(a_copy_of_the_balloon_is_trusted_only_after_its_lag),
 		cmocka_unit_test(statistics_arrive_once_the_host_every_period),
 		cmocka_unit_test(targets_within_the_maximum_apply_beyond_it_fail),
 		cmocka_unit_test(a_missing_domain_is_reported),
