@@ -39,6 +39,8 @@ struct mm_slot {
 	int rest;                /* stood still from one full read to the next, no target or move seen since */
 	int64_t cycle_update;    /* the guest's stamp at the last full read (or late read that saw it) */
 	int late;                /* its report due at the last full read is not in yet */
+	int swapping;            /* its last report showed swap-ins or major faults since the one before */
+	uint32_t rep_swap_in, rep_major; /* ... that report's counters (MM_NONE: none yet) */
 	int quiet;               /* ... nor after MM_LATE_TRIES: not waited for until it reports */
 	int quiet_posted;        /* quiet, as the owner's side sees it (under the lock) */
 	uint32_t used_kib;       /* see mm_stats.used_kib */

@@ -52,7 +52,8 @@ int mm_slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigned in
 		s->made_after_ms = s->last_read_ms = 0;
 		s->last_actual_kib = s->used_kib = MM_NONE;
 		s->cycle_update = 0;
-		s->late = s->quiet = s->rest = 0;
+		s->late = s->quiet = s->rest = s->swapping = 0;
+		s->rep_swap_in = s->rep_major = MM_NONE;
 		m->realign = 1; /* its timer has a phase of its own: re-arm it with the others */
 		s->moving_kib = s->max_kib = 0;
 		memset(&s->posted, 0, sizeof(s->posted));

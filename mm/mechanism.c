@@ -49,11 +49,16 @@
  * timer from that moment (QEMU ignores the period it already has: it is
  * set a second longer, then back): the worker does so for every guest at
  * once, then reads MM_PUSH_MARGIN_MS after the reports are due. A guest
- * whose report is not there yet is read again every MM_LATE_STEP_MS, up
- * to MM_LATE_TRIES times; if that took more than MM_REARM_AFTER reads,
- * every guest is re-armed again (drift is only ever later, a few ms a
- * period; a re-arm costs two libvirt calls per guest, a late read one for
- * the late guest alone). A VM attached since, or reporting again after a
+ * whose report is not there yet is read again after MM_LATE_STEP_MS, then
+ * after twice as long each time, up to MM_LATE_TRIES times (600 ms in
+ * all); if that took more than MM_REARM_AFTER reads, every guest is
+ * re-armed again (drift is only ever later, a few ms a period; a re-arm
+ * costs two libvirt calls per guest, a late read one for the late guest
+ * alone). A guest whose last report showed it swapping in or faulting is
+ * not waited for: it is short of memory, its vCPU is busy bringing pages
+ * back, so its reports come late every period (seen: 2.3 late reads a
+ * second, each a libvirt call), and its next report adds little to what
+ * the last said; it is read at the next period. A VM attached since, or reporting again after a
  * pause, has a phase of its own, and is re-armed with the rest. Only for
  * periods in whole seconds (the guest's period is): else reads keep their
  * own clock.
@@ -66,7 +71,7 @@
  */
 #define MM_MEMINFO_EVERY_MS 10000
 #define MM_LATE_STEP_MS   40
-#define MM_LATE_TRIES     8
+#define MM_LATE_TRIES     4
 #define MM_REARM_AFTER    3
 
 static void post_result(struct mm *m, unsigned int k, uint64_t cookie, uint32_t kib, int err,
@@ -187,6 +192,12 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 			}
 			if (st.last_update != s->seen_update) {
 				s->seen_update = st.last_update;
+				s->swapping = (st.swap_in_kib != MM_NONE && s->rep_swap_in != MM_NONE &&
+					       st.swap_in_kib > s->rep_swap_in) ||
+					      (st.major_faults != MM_NONE && s->rep_major != MM_NONE &&
+					       st.major_faults > s->rep_major);
+				s->rep_swap_in = st.swap_in_kib;
+				s->rep_major = st.major_faults;
 				s->made_after_ms = s->last_read_ms ? s->last_read_ms
 								   : t - m->period_ms;
 				s->used_kib = mm_used_then(s->last_read_ms ? s->last_actual_kib : MM_NONE,
@@ -199,7 +210,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 				if (s->quiet && st.last_update != s->cycle_update)
 					m->realign = 1; /* reports again, at the phase its pause left */
 				s->quiet &= st.last_update == s->cycle_update;
-				s->late = st.last_update == s->cycle_update && !s->quiet;
+				s->late = st.last_update == s->cycle_update && !s->quiet && !s->swapping;
 				s->cycle_update = st.last_update;
 			} else if (s->late && st.last_update > 0 && st.last_update != s->cycle_update) {
 				s->late = 0;
@@ -339,7 +350,7 @@ static void *worker(void *arg)
 			/* A little late is waited for; later than that, the timers are re-armed. */
 			if (++late_tries > MM_REARM_AFTER)
 				m->realign = 1;
-			next_late = now + MM_LATE_STEP_MS;
+			next_late = now + ((uint64_t)MM_LATE_STEP_MS << (late_tries - 1));
 		} else if (lock && read && m->realign && m->conn) {
 			rearm(m); /* counted first: status never shows a quiet VM before its re-arm */
 			pthread_mutex_lock(&m->lock);
