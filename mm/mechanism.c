@@ -58,8 +58,9 @@
  * not waited for: it is short of memory, its vCPU is busy bringing pages
  * back, so its reports come late every period (seen: 2.3 late reads a
  * second, each a libvirt call), and its next report adds little to what
- * the last said; it is read at the next period. A VM attached since, or reporting again after a
- * pause, has a phase of its own, and is re-armed with the rest. Only for
+ * the last said; it is read at the next period. A VM attached since, or
+ * reporting again after a pause, has a phase of its own, and is re-armed
+ * with the rest. Only for
  * periods in whole seconds (the guest's period is): else reads keep their
  * own clock.
  */

@@ -413,9 +413,12 @@ static int reads_teardown(void **state)
 /*
  * waved reads each guest's memory just after the guest reports (once a
  * second): it re-arms the guests' report timers together, reads a late
- * report again, and stops waiting for a guest that no longer reports (a
- * paused one: without that, 8 late reads a second) until it reports again,
- * when every timer is re-armed. Counted in status, checked on a real guest.
+ * report again (4 times, backing off), and stops waiting for a guest that
+ * no longer reports (a paused one: without that, 4 late reads a second)
+ * until it reports again, when every timer is re-armed. Counted in
+ * status, checked on a real guest. How many late reads the pause itself
+ * takes is not asserted exactly: a guest already late when it is paused
+ * has had some of them before.
  */
 static void memory_reads_follow_the_guests_reports(void **state)
 {
@@ -444,11 +447,11 @@ static void memory_reads_follow_the_guests_reports(void **state)
 	for (int i = 0; i < 150 && test_status_stat(rundir, "mem_quiet_vms") != 1; i++)
 		usleep(100000);
 	assert_int_equal(test_status_stat(rundir, "mem_quiet_vms"), 1);
-	assert_true(test_status_stat(rundir, "mem_late_reads") >= late + 8);
+	assert_true(test_status_stat(rundir, "mem_late_reads") > late);
 	assert_true(test_status_stat(rundir, "mem_rearms") > rearms);
-	/* Not waited for any more: a paused guest alone would cost 8 reads a second. */
+	/* Not waited for any more: a paused guest alone would cost 24 reads in 6 s. */
 	late = test_status_stat(rundir, "mem_late_reads");
-	sleep(4);
+	sleep(6);
 	assert_true(test_status_stat(rundir, "mem_late_reads") - late < 12);
 	assert_int_equal(test_status_stat(rundir, "mem_quiet_vms"), 1);
 
