@@ -60,9 +60,8 @@
  * second, each a libvirt call), and its next report adds little to what
  * the last said; it is read at the next period. A VM attached since, or
  * reporting again after a pause, has a phase of its own, and is re-armed
- * with the rest. Only for
- * periods in whole seconds (the guest's period is): else reads keep their
- * own clock.
+ * with the rest. Only for periods in whole seconds (the guest's period
+ * is): else reads keep their own clock.
  */
 #define MM_PUSH_MARGIN_MS 60
 /*
