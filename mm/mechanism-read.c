@@ -267,3 +267,13 @@ uint32_t mm_used_then(uint32_t was_kib, uint32_t is_kib, uint32_t usable_kib)
 		return MM_NONE;
 	return is_kib - usable_kib;
 }
+
+static int grew(uint32_t was, uint32_t is)
+{
+	return was != MM_NONE && is != MM_NONE && is > was;
+}
+
+int mm_report_swapping(uint32_t was_swap_in_kib, uint32_t was_major, const struct mm_stats *is)
+{
+	return grew(was_swap_in_kib, is->swap_in_kib) || grew(was_major, is->major_faults);
+}

@@ -192,10 +192,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 			}
 			if (st.last_update != s->seen_update) {
 				s->seen_update = st.last_update;
-				s->swapping = (st.swap_in_kib != MM_NONE && s->rep_swap_in != MM_NONE &&
-					       st.swap_in_kib > s->rep_swap_in) ||
-					      (st.major_faults != MM_NONE && s->rep_major != MM_NONE &&
-					       st.major_faults > s->rep_major);
+				s->swapping = mm_report_swapping(s->rep_swap_in, s->rep_major, &st);
 				s->rep_swap_in = st.swap_in_kib;
 				s->rep_major = st.major_faults;
 				s->made_after_ms = s->last_read_ms ? s->last_read_ms

@@ -90,6 +90,14 @@ struct mm;
  * it has more available than its balloon holds).
  */
 uint32_t mm_used_then(uint32_t was_kib, uint32_t is_kib, uint32_t usable_kib);
+/*
+ * Whether a guest's new report (is) shows it short of memory: its
+ * swap-ins or major faults grew since its report before, whose counts
+ * were was_swap_in_kib and was_major (MM_NONE, on either side: not
+ * reported, says nothing). Such a guest is not waited for when its next
+ * report is late (see mechanism.c).
+ */
+int mm_report_swapping(uint32_t was_swap_in_kib, uint32_t was_major, const struct mm_stats *is);
 
 /*
  * Connects to libvirt at uri (NULL: the default) on a new worker thread

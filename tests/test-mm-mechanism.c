@@ -157,6 +157,26 @@ static void use_is_paired_only_with_a_balloon_that_stood_still(void **state)
 	assert_int_equal(mm_used_then(100 << 10, 100 << 10, 200 << 10), MM_NONE); /* a lying guest */
 }
 
+/*
+ * A report shows the guest swapping when its swap-ins or major faults grew
+ * since the report before; counts missing on either side say nothing.
+ */
+static void swapping_is_growth_of_swap_ins_or_major_faults(void **state)
+{
+	struct mm_stats is = { .swap_in_kib = 1000, .major_faults = 50 };
+
+	(void)state;
+	assert_false(mm_report_swapping(1000, 50, &is));
+	assert_true(mm_report_swapping(999, 50, &is));
+	assert_true(mm_report_swapping(1000, 49, &is));
+	assert_false(mm_report_swapping(MM_NONE, MM_NONE, &is)); /* the first report */
+	is.swap_in_kib = MM_NONE;
+	assert_false(mm_report_swapping(10, 50, &is));
+	assert_true(mm_report_swapping(10, 40, &is));
+	is.major_faults = MM_NONE;
+	assert_false(mm_report_swapping(10, 40, &is)); /* the guest reports neither */
+}
+
 static void psi_totals_parsed(void **state)
 {
 	uint64_t some, full;
@@ -186,6 +206,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(psi_totals_parsed),
 		cmocka_unit_test(use_is_paired_only_with_a_balloon_that_stood_still),
+		cmocka_unit_test(swapping_is_growth_of_swap_ins_or_major_faults),
 		cmocka_unit_test(statistics_arrive_once_the_host_every_period),
 		cmocka_unit_test(targets_within_the_maximum_apply_beyond_it_fail),
 		cmocka_unit_test(a_missing_domain_is_reported),
