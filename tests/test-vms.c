@@ -688,9 +688,10 @@ static long long vcpu_quota(const char *name, unsigned int idx)
  * Operators keep their tools while waved and wave-agent (latency policy) run:
  * wavectl pin on a vCPU in SCHED_DEADLINE, virsh vcpupin on one that is not,
  * live metadata (a bad value refused, the old kept; a good one taken),
- * schedinfo adopted (counted where Wave held the VM throughout) and not fought, suspend/resume and setmem reported, a
- * shutdown request and a destroy survived. The batch VM still runs from the
- * cases before; the latency VM is launched again.
+ * schedinfo adopted (counted where Wave held the VM throughout) and not
+ * fought, suspend/resume and setmem reported, a shutdown request and a
+ * destroy survived. The batch VM still runs from the cases before; the
+ * latency VM is launched again.
  */
 static void operators_tools_under_wave(void **state)
 {
