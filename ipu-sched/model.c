@@ -335,7 +335,8 @@ static int apply_mem_ctl(struct model *m, const struct wave_mem_ctl *c, uint64_t
 	x->psi_some_us = c->psi_some_us;
 	x->ctl_ns = now;
 	/* Not known this time (the balloon moved while the guest counted): the last estimate stands. */
-	if (c->used_kib && c->used_kib != WAVE_MEM_NONE)
+	x->used_stale = !c->used_kib || c->used_kib == WAVE_MEM_NONE;
+	if (!x->used_stale)
 		x->used_kib = c->used_kib;
 	return 1;
 }

@@ -100,6 +100,11 @@ struct model_mem {
 	 * host knew, in balloon terms (MEM_CTL used_kib), KiB; 0: unknown.
 	 */
 	uint32_t used_kib;
+	/*
+	 * The host could not tell the use at the latest statistics (the
+	 * balloon moved while the guest counted): used_kib is older than them.
+	 */
+	int used_stale;
 	double major_per_s, swap_in_kib_per_s; /* over the guest's last interval */
 	double stall;             /* share over the last MEM_CTL interval */
 };

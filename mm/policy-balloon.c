@@ -28,6 +28,9 @@
  *     slowly: only from a VM calm for idle-time, at most shrink x its
  *     maximum per decision (one per report, about a second), like ESX's
  *     idle-memory tax: reclaim is cheap to delay and expensive to overdo.
+ *   - A VM whose use the host could not tell at its latest statistics
+ *     (its balloon moved while the guest counted) gives nothing away on
+ *     the estimate before: that is older than what the guest did since.
  *   - A size at which the VM was pressed is not shrunk to again for
  *     relax (30 s): the working-set estimate missed something there (page
  *     cache it needs, zram's own memory), and probing lower more often
@@ -208,6 +211,19 @@ static void judge(struct bal_state *s, const struct model_vm *vm, struct bal_vm 
 	if (!b->pressed && b->pressure_kib && now - b->pressure_ns < c->relax_ns &&
 	    b->pressure_kib + c->reserve_min * MIB > w->need)
 		w->need = b->pressure_kib + c->reserve_min * MIB;
+	/*
+	 * Its use unknown at its latest statistics (its balloon moved while
+	 * the guest counted): the estimate before is older than what the guest
+	 * did since, and a VM that just grew is still filling what it got
+	 * (seen: a VM filling 420 MiB judged by its use of a phase before, 162,
+	 * and cut to 179). Nothing is taken from it on that estimate; its next
+	 * statistics, a period later, tell.
+	 */
+	if (x->used_stale) {
+		uint64_t keep = size < w->cur ? size : w->cur;
+
+		w->need = w->need > keep ? w->need : keep;
+	}
 	w->need = w->need < x->max_kib ? w->need : x->max_kib;
 	if (b->pressed) {
 		/* The size at which pressure began (not what it grew to since). */

@@ -557,6 +557,49 @@ static void use_is_what_the_host_paired_and_an_unknown_keeps_the_last(void **sta
 	assert_int_equal(vm->mem.used_kib, 158 * MIB);
 }
 
+/*
+ * A VM whose use the host could not tell at its latest statistics (its
+ * balloon moved while the guest counted) is not shrunk on the estimate
+ * before, which is older than what it did since: a VM that grew is still
+ * filling what it got. Its next statistics, paired, say how far it may
+ * give way to a pressed neighbour.
+ */
+static void an_unknown_use_takes_nothing_away(void **state)
+{
+	struct guest g[2];
+	unsigned int n;
+	uint32_t t;
+
+	guest(&g[0], 1, 512, 420, 150); /* used 158 in balloon terms, a phase ago */
+	guest(&g[1], 2, 512, 300, 250);
+	host_budget(720);
+	now += SEC;
+	report_mem(&g[0]);
+	report_mem(&g[1]);
+	decide();
+	/* VM 1 now fills its 420 (its use not paired this time); VM 2 swaps. */
+	now += SEC;
+	g[0].used_unknown = 1;
+	g[0].used = 300;
+	g[1].used = 290;
+	g[1].swapin_kib += 8192;
+	g[1].majflt += 2000;
+	report_mem(&g[0]);
+	report_mem(&g[1]);
+	n = decide();
+	assert_int_equal(target_of(n, 1, NULL), 0);
+	/* Paired again: it uses 308 of its 420, and gives way down to its need at once. */
+	now += SEC;
+	g[0].used_unknown = 0;
+	g[1].swapin_kib += 8192;
+	g[1].majflt += 2000;
+	report_mem(&g[0]);
+	report_mem(&g[1]);
+	n = decide();
+	t = target_of(n, 1, NULL);
+	assert_true(t >= 308 + 16 && t < 420);
+}
+
 /* The latency policy and the memory policy side by side: their transactions stay apart. */
 static void composed_with_the_scheduler(void **state)
 {
@@ -605,6 +648,7 @@ int main(void)
 		CASE(composed_with_the_scheduler),
 		CASE(rates_move_with_the_guests_statistics),
 		CASE(use_is_what_the_host_paired_and_an_unknown_keeps_the_last),
+	CASE(an_unknown_use_takes_nothing_away),
 		CASE(the_bench_phases_fit_when_the_budget_does),
 		CASE(a_budget_too_small_keeps_its_bounds),
 	};

@@ -143,6 +143,7 @@ static json_object *mem_json(const struct wv_vm *vm)
 	json_object_object_add(o, "weight", json_object_new_int((int)vm->mem.weight));
 	json_object_object_add(o, "available_kib", mem_num(s->available_kib));
 	json_object_object_add(o, "usable_kib", mem_num(s->usable_kib));
+	json_object_object_add(o, "used_kib", mem_num(s->used_kib));
 	json_object_object_add(o, "unused_kib", mem_num(s->unused_kib));
 	json_object_object_add(o, "caches_kib", mem_num(s->caches_kib));
 	json_object_object_add(o, "rss_kib", mem_num(s->rss_kib));
