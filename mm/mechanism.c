@@ -58,7 +58,10 @@
  * not waited for: it is short of memory, its vCPU is busy bringing pages
  * back, so its reports come late every period (seen: 2.3 late reads a
  * second, each a libvirt call), and its next report adds little to what
- * the last said; it is read at the next period. A VM attached since, or
+ * the last said; it is read at the next period. Nor is a guest whose
+ * balloon is shrinking (MM_MOVING_KIB): its vCPU is busy giving pages to
+ * the balloon, its report comes late, and the reads of the moving balloon,
+ * four a period, see the report when it comes. A VM attached since, or
  * reporting again after a pause, has a phase of its own, and is re-armed
  * with the rest. Only for periods in whole seconds (the guest's period
  * is): else reads keep their own clock.
@@ -207,7 +210,8 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 				if (s->quiet && st.last_update != s->cycle_update)
 					m->realign = 1; /* reports again, at the phase its pause left */
 				s->quiet &= st.last_update == s->cycle_update;
-				s->late = st.last_update == s->cycle_update && !s->quiet && !s->swapping;
+				s->late = st.last_update == s->cycle_update && !s->quiet && !s->swapping &&
+					  !s->moving_kib;
 				s->cycle_update = st.last_update;
 			} else if (s->late && st.last_update > 0 && st.last_update != s->cycle_update) {
 				s->late = 0;
