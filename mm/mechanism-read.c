@@ -277,3 +277,8 @@ int mm_report_swapping(uint32_t was_swap_in_kib, uint32_t was_major, const struc
 {
 	return grew(was_swap_in_kib, is->swap_in_kib) || grew(was_major, is->major_faults);
 }
+
+int mm_late_awaited(int quiet, int swapping, uint32_t moving_kib)
+{
+	return !quiet && !swapping && !moving_kib;
+}

@@ -210,8 +210,8 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 				if (s->quiet && st.last_update != s->cycle_update)
 					m->realign = 1; /* reports again, at the phase its pause left */
 				s->quiet &= st.last_update == s->cycle_update;
-				s->late = st.last_update == s->cycle_update && !s->quiet && !s->swapping &&
-					  !s->moving_kib;
+				s->late = st.last_update == s->cycle_update &&
+					  mm_late_awaited(s->quiet, s->swapping, s->moving_kib);
 				s->cycle_update = st.last_update;
 			} else if (s->late && st.last_update > 0 && st.last_update != s->cycle_update) {
 				s->late = 0;

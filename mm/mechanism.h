@@ -98,6 +98,13 @@ uint32_t mm_used_then(uint32_t was_kib, uint32_t is_kib, uint32_t usable_kib);
  * report is late (see mechanism.c).
  */
 int mm_report_swapping(uint32_t was_swap_in_kib, uint32_t was_major, const struct mm_stats *is);
+/*
+ * Whether a guest whose report is not in at a full read is read again for
+ * it (see mechanism.c): not if it stopped reporting (quiet), if its last
+ * report showed it swapping (mm_report_swapping), or if its balloon is
+ * shrinking to a target (moving_kib; read four times a period anyway).
+ */
+int mm_late_awaited(int quiet, int swapping, uint32_t moving_kib);
 
 /*
  * Connects to libvirt at uri (NULL: the default) on a new worker thread

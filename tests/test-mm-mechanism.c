@@ -177,6 +177,20 @@ static void swapping_is_growth_of_swap_ins_or_major_faults(void **state)
 	assert_false(mm_report_swapping(10, 40, &is)); /* the guest reports neither */
 }
 
+/*
+ * A report not in at a full read is read again for, unless the guest
+ * stopped reporting, is swapping, or its balloon is shrinking (its moving
+ * balloon is read four times a period anyway).
+ */
+static void late_reports_awaited_only_from_guests_that_may_send_them(void **state)
+{
+	(void)state;
+	assert_true(mm_late_awaited(0, 0, 0));
+	assert_false(mm_late_awaited(1, 0, 0));
+	assert_false(mm_late_awaited(0, 1, 0));
+	assert_false(mm_late_awaited(0, 0, 200 << 10));
+}
+
 static void psi_totals_parsed(void **state)
 {
 	uint64_t some, full;
@@ -207,6 +221,7 @@ int main(void)
 		cmocka_unit_test(psi_totals_parsed),
 		cmocka_unit_test(use_is_paired_only_with_a_balloon_that_stood_still),
 		cmocka_unit_test(swapping_is_growth_of_swap_ins_or_major_faults),
+		cmocka_unit_test(late_reports_awaited_only_from_guests_that_may_send_them),
 		cmocka_unit_test(statistics_arrive_once_the_host_every_period),
 		cmocka_unit_test(targets_within_the_maximum_apply_beyond_it_fail),
 		cmocka_unit_test(a_missing_domain_is_reported),

@@ -573,29 +573,20 @@ static void an_unknown_use_takes_nothing_away(void **state)
 	guest(&g[0], 1, 512, 420, 150); /* used 158 in balloon terms, a phase ago */
 	guest(&g[1], 2, 512, 300, 250);
 	host_budget(720);
-	now += SEC;
-	report_mem(&g[0]);
-	report_mem(&g[1]);
-	decide();
+	second(g, 2);
 	/* VM 1 now fills its 420 (its use not paired this time); VM 2 swaps. */
-	now += SEC;
 	g[0].used_unknown = 1;
 	g[0].used = 300;
 	g[1].used = 290;
 	g[1].swapin_kib += 8192;
 	g[1].majflt += 2000;
-	report_mem(&g[0]);
-	report_mem(&g[1]);
-	n = decide();
+	n = second(g, 2);
 	assert_int_equal(target_of(n, 1, NULL), 0);
 	/* Paired again: it uses 308 of its 420, and gives way down to its need at once. */
-	now += SEC;
 	g[0].used_unknown = 0;
 	g[1].swapin_kib += 8192;
 	g[1].majflt += 2000;
-	report_mem(&g[0]);
-	report_mem(&g[1]);
-	n = decide();
+	n = second(g, 2);
 	t = target_of(n, 1, NULL);
 	assert_true(t >= 308 + 16 && t < 420);
 }
