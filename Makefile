@@ -242,9 +242,10 @@ $(BUILD)/tests/test-waved-apply $(BUILD)/tests/test-waved-vmops: $(OBJ)/tests/wa
 # The process-level waved tests share their harness (tests/waved-run.c).
 test_extra += $(if $(filter test-waved test-kwatch,$(1)),$(OBJ)/tests/waved-run.o)
 $(BUILD)/tests/test-waved $(BUILD)/tests/test-kwatch: $(OBJ)/tests/waved-run.o
-# test-vms plays the agent for memory (tests/mem-agent.c).
-test_extra += $(if $(filter test-vms,$(1)),$(OBJ)/tests/mem-agent.o)
-$(BUILD)/tests/test-vms: $(OBJ)/tests/mem-agent.o
+# test-vms plays the agent for memory (tests/mem-agent.c); its operators'
+# tools case is a file of its own (tests/vms-operators.c).
+test_extra += $(if $(filter test-vms,$(1)),$(OBJ)/tests/mem-agent.o $(OBJ)/tests/vms-operators.o)
+$(BUILD)/tests/test-vms: $(OBJ)/tests/mem-agent.o $(OBJ)/tests/vms-operators.o
 
 $(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL_OBJS) $(LIBWAVED) $(LIBVMM) $(LIBWAVE)
 	@mkdir -p $(@D)

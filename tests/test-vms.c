@@ -8,7 +8,8 @@
  * one is healthy, baselines restored when waved stops), a stop seen as an
  * event, a libvirtd restart survived, and operators' tools under Wave: real
  * virsh (vcpupin, metadata --live, schedinfo, suspend/resume, setmem,
- * shutdown, destroy) and wavectl pin while waved and wave-agent run.
+ * shutdown, destroy) and wavectl pin while waved and wave-agent run (that
+ * case in vms-operators.c; what the files share in vms.h).
  *
  * Everything it starts is removed on every path: the domains (by their
  * unique names "wt<pid>-..."), their console files, the bridge and
@@ -46,16 +47,17 @@
 #include "images/guest/guest.h"
 #include "tests/mem-agent.h"
 #include "tests/util.h"
+#include "tests/vms.h"
 #include "vmm/conn.h"
 #include "vmm/procfs.h"
 
 #define BOOT_TIMEOUT_S 180
 
-static char rundir[64], lat[32], bat[32], lat_console[128], bat_console[128];
-static char name_prefix[32], chan_uri[64];
-static pid_t waved_pid, agent_pid;
+char rundir[64], lat[32], bat[32], name_prefix[32], chan_uri[64];
+pid_t waved_pid, agent_pid;
+struct vmm_conn *conn;
+static char lat_console[128], bat_console[128];
 static int ready; /* setup done: teardown has work */
-static struct vmm_conn *conn;
 
 
 static void cleanup(void)
@@ -141,12 +143,11 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static void need_root(void)
+void need_root(void)
 {
 	if (geteuid() != 0)
 		test_skip("needs root (libvirtd, QEMU guests, BPF)");
 }
-
 
 static void launch_both(void **state)
 {
@@ -307,8 +308,8 @@ static void balloon_stats_via_qmp(void **state)
 	assert_true(b.total > 128ll << 20 && b.total <= 256ll << 20);
 }
 
-static int virsh(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
-		 const char *a6, const char *a7)
+int virsh(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
+	  const char *a6, const char *a7)
 {
 	char *argv[] = { "/usr/bin/virsh", "-q", "-c", "qemu:///system", (char *)a1, (char *)a2,
 			 (char *)a3, (char *)a4, (char *)a5, (char *)a6, (char *)a7, NULL };
@@ -341,6 +342,7 @@ static void memory_control_on_a_real_guest(void **state)
 		       rundir, "--mem-period", "500", "--mem-budget", "384", "--lag-threshold",
 		       "500", "--handback", "3", NULL };
 	struct test_mem_agent *a = &mem_agent;
+	json_object *doc = NULL, *vmj, *mem, *used;
 	struct chan_opts o;
 	uint32_t old;
 
@@ -380,6 +382,13 @@ static void memory_control_on_a_real_guest(void **state)
 				    a->ctl.used_kib + a->st.usable_kib != 200 << 10); i++)
 		test_mem_pump(a, 100);
 	assert_int_equal(a->ctl.used_kib + a->st.usable_kib, 200 << 10);
+	/* waved's status shows that use too, for operators. */
+	vmj = test_status_vm(rundir, bat, &doc);
+	assert_non_null(vmj);
+	assert_true(json_object_object_get_ex(vmj, "mem", &mem) &&
+		    json_object_object_get_ex(mem, "used_kib", &used));
+	assert_true(json_object_get_int64(used) > 0 && json_object_get_int64(used) < 200 << 10);
+	json_object_put(doc);
 	/* Refused: above the maximum; growth past the budget (the other VM holds 256). */
 	assert_int_equal(test_set_balloon(a, 2, 300, 0), WAVE_ST_INVALID);
 	assert_int_equal(test_set_balloon(a, 3, 250, 0), WAVE_ST_INVALID);
@@ -587,222 +596,6 @@ static void libvirtd_restart_is_survived(void **state)
 	assert_int_equal(d.nr_vcpus, 2);
 	vmm_domain_clear(&d);
 	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STOPPED, bat, 2000), -ETIMEDOUT);
-}
-
-/* ---- operators' tools under Wave ---- */
-
-
-/* waved's status document, through tests/util.c, for this test's rundir. */
-static void field(const char *name, int idx, const char *key, char *out, size_t size)
-{
-	test_status_field(rundir, name, idx, key, out, size);
-}
-
-static int64_t stat_of(const char *key)
-{
-	return test_status_stat(rundir, key);
-}
-
-static int wait_field(const char *name, int idx, const char *key, const char *want, int timeout_s)
-{
-	return test_wait_status_field(rundir, name, idx, key, want, timeout_s);
-}
-
-static int wait_stat_above(const char *key, int64_t above, int timeout_s)
-{
-	return test_wait_status_stat_above(rundir, key, above, timeout_s);
-}
-
-static int only_cpu(const char *name, unsigned int idx, int cpu)
-{
-	struct vmm_domain d;
-	char why[512];
-	cpu_set_t s;
-	int ok = 0;
-
-	if (vmm_domain_lookup(conn, name, &d, why, sizeof(why)))
-		return 0;
-	for (unsigned int k = 0; k < d.nr_vcpus; k++)
-		if (d.vcpus[k].index == idx && !sched_getaffinity(d.vcpus[k].tid, sizeof(s), &s))
-			ok = CPU_COUNT(&s) == 1 && CPU_ISSET(cpu, &s);
-	vmm_domain_clear(&d);
-	return ok;
-}
-
-/* The emulator thread (QEMU's main thread) runs on exactly CPU cpu, outside SCHED_DEADLINE. */
-static int emulator_only_cpu(const char *name, int cpu)
-{
-	struct vmm_domain d;
-	char why[512];
-	cpu_set_t s;
-	int ok;
-
-	if (vmm_domain_lookup(conn, name, &d, why, sizeof(why)))
-		return 0;
-	ok = !sched_getaffinity(d.emulator.tid, sizeof(s), &s) && CPU_COUNT(&s) == 1 &&
-	     CPU_ISSET(cpu, &s) && sched_getscheduler(d.emulator.tid) != SCHED_DEADLINE;
-	vmm_domain_clear(&d);
-	return ok;
-}
-
-/* Whether Wave holds (has changed) either of the batch VM's vCPU threads. */
-static int bat_held(void)
-{
-	char got[16];
-	int held = 0;
-
-	for (int k = 0; k < 2; k++) {
-		field(bat, k, "managed", got, sizeof(got));
-		held |= !strcmp(got, "true");
-	}
-	return held;
-}
-
-/* vCPU idx's CFS quota (cgroup v1 cpu.cfs_quota_us, v2 the first field of cpu.max), or -2. */
-static long long vcpu_quota(const char *name, unsigned int idx)
-{
-	struct vmm_domain d;
-	char why[512], path[VMM_PATH_MAX + 32], buf[64] = "";
-	long long q = -2;
-	FILE *f = NULL;
-
-	if (vmm_domain_lookup(conn, name, &d, why, sizeof(why)))
-		return q;
-	for (unsigned int k = 0; k < d.nr_vcpus && !f; k++)
-		if (d.vcpus[k].index == idx && d.vcpus[k].cgroup[0]) {
-			snprintf(path, sizeof(path), "%s/cpu.cfs_quota_us", d.vcpus[k].cgroup);
-			if (!(f = fopen(path, "r"))) {
-				snprintf(path, sizeof(path), "%s/cpu.max", d.vcpus[k].cgroup);
-				f = fopen(path, "r");
-			}
-		}
-	if (f && fgets(buf, sizeof(buf), f))
-		q = !strncmp(buf, "max", 3) ? -1 : atoll(buf);
-	if (f)
-		fclose(f);
-	vmm_domain_clear(&d);
-	return q;
-}
-
-/*
- * Operators keep their tools while waved and wave-agent (latency policy) run:
- * wavectl pin on a vCPU in SCHED_DEADLINE, virsh vcpupin on one that is not,
- * live metadata (a bad value refused, the old kept; a good one taken),
- * schedinfo adopted (counted where Wave held the VM throughout) and not
- * fought, suspend/resume and setmem reported, a shutdown request and a
- * destroy survived. The batch VM still runs from the cases before; the
- * latency VM is launched again.
- */
-static void operators_tools_under_wave(void **state)
-{
-	char *l[] = { "build/bin/wavectl", "launch", "images/xml/latency-echo.xml", "--name", lat,
-		      NULL };
-	char *pin[] = { "build/bin/wavectl", "pin", lat, "1", "1", NULL };
-	char *pin_emu[] = { "build/bin/wavectl", "pin", lat, "emulator", "0", NULL };
-	char *wv[] = { "build/bin/waved", "--match", name_prefix, "--channel", chan_uri, "--rundir",
-		       rundir, "--lag-threshold", "20", "--handback", "10", NULL };
-	char *ag[] = { "build/bin/wave-agent", "--channel", chan_uri, "--policy", "latency", NULL };
-	char got[256];
-	int64_t n;
-	int held;
-
-	need_root();
-	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
-		test_skip("needs two CPUs");
-	assert_int_equal(test_run(l, 0), 0);
-	assert_int_equal(test_vmm_wait_event(conn, VMM_EV_STARTED, lat, 10000), 0);
-	waved_pid = test_spawn(wv);
-	agent_pid = test_spawn(ag);
-	assert_true(test_wait_waved_state(rundir, "offload", 20000) >= 0);
-
-	/* A vCPU in SCHED_DEADLINE: vcpupin cannot, wavectl pin can, and Wave keeps to it. */
-	assert_int_equal(wait_field(lat, 1, "sched", "deadline", 20), 0);
-	assert_int_equal(test_run(pin, 0), 0);
-	assert_int_equal(wait_field(lat, 1, "pinned", "1", 10), 0);
-	assert_true(only_cpu(lat, 1, 1));
-	sleep(2);
-	assert_true(only_cpu(lat, 1, 1));
-	field(lat, 1, "sched", got, sizeof(got));
-	assert_string_equal(got, "other");
-	assert_int_equal(wait_field(lat, 0, "sched", "deadline", 10), 0); /* the other keeps its own */
-	/* The emulator thread, reserved for too, the same way. */
-	assert_int_equal(test_run(pin_emu, 0), 0);
-	sleep(2);
-	assert_true(emulator_only_cpu(lat, 0));
-
-	/* virsh vcpupin on a vCPU that is not in DEADLINE: followed, and kept. */
-	assert_int_equal(virsh("vcpupin", bat, "0", "0", "--live", NULL, NULL), 0);
-	assert_int_equal(wait_field(bat, 0, "pinned", "0", 5), 0);
-	sleep(2);
-	assert_true(only_cpu(bat, 0, 0));
-
-	/* Live metadata: a bad value is refused whole, a good one taken within a second or two. */
-	n = stat_of("metadata_refused");
-	assert_int_equal(virsh("metadata", bat, "urn:wave-vm:domain:1", "--key", "wave", "--set",
-			       "<vm class='fast' weight='300'/>"), 0);
-	assert_int_equal(wait_stat_above("metadata_refused", n, 5), 0);
-	field(bat, -1, "metadata_refused", got, sizeof(got));
-	assert_non_null(strstr(got, "class='fast'"));
-	field(bat, -1, "class", got, sizeof(got));
-	assert_string_equal(got, "batch");
-	field(bat, -1, "weight", got, sizeof(got));
-	assert_string_equal(got, "100");
-	assert_int_equal(virsh("metadata", bat, "urn:wave-vm:domain:1", "--key", "wave", "--set",
-			       "<vm class='batch' weight='300'/>"), 0);
-	assert_int_equal(wait_field(bat, -1, "weight", "300", 5), 0);
-
-	/*
-	 * schedinfo: the operator's quota is kept, and is what Wave leaves
-	 * behind. A thread Wave holds adopts it (counted). One it lets go of
-	 * meanwhile (the policy may have nothing to change on it for a while)
-	 * has nothing to adopt, and takes the quota as its baseline when Wave
-	 * holds it again: the count is asserted only if Wave held the VM
-	 * throughout; what stays of the quota is asserted either way.
-	 */
-	n = stat_of("tunings_adopted");
-	held = bat_held();
-	assert_int_equal(virsh("schedinfo", bat, "--live", "--set", "vcpu_quota=50000", NULL, NULL),
-			 0);
-	for (int i = 0; i < 50 && held && stat_of("tunings_adopted") == n; i++) {
-		held = bat_held();
-		usleep(100000);
-	}
-	if (held)
-		assert_true(stat_of("tunings_adopted") > n);
-	sleep(2);
-	assert_int_equal(vcpu_quota(bat, 1), 50000);
-
-	/* Pause, resume, a new balloon target: reported, nothing fought. */
-	assert_int_equal(virsh("suspend", bat, NULL, NULL, NULL, NULL, NULL), 0);
-	assert_int_equal(wait_field(bat, -1, "state", "paused", 5), 0);
-	assert_int_equal(virsh("resume", bat, NULL, NULL, NULL, NULL, NULL), 0);
-	assert_int_equal(wait_field(bat, -1, "state", "running", 5), 0);
-	assert_int_equal(virsh("setmem", bat, "200M", "--live", NULL, NULL, NULL), 0);
-	assert_int_equal(wait_field(bat, -1, "memory_kib", "204800", 30), 0);
-
-	/* A shutdown request (the guest ignores ACPI) and a destroy: waved stays up. */
-	assert_int_equal(virsh("shutdown", bat, NULL, NULL, NULL, NULL, NULL), 0);
-	assert_int_equal(virsh("destroy", lat, NULL, NULL, NULL, NULL, NULL), 0);
-	for (int i = 0; i < 50; i++) {
-		json_object *doc;
-		int gone = !test_status_vm(rundir, lat, &doc) && doc;
-
-		json_object_put(doc);
-		if (gone)
-			break;
-		usleep(100000);
-	}
-	field(lat, -1, "name", got, sizeof(got));
-	assert_string_equal(got, "");
-	assert_int_equal(kill(waved_pid, 0), 0);
-	field(bat, -1, "class", got, sizeof(got));
-	assert_string_equal(got, "batch");
-
-	/* waved lets go: the operator's pin and quota stay. */
-	test_end(&agent_pid);
-	test_end(&waved_pid);
-	assert_true(only_cpu(bat, 0, 0));
-	assert_int_equal(vcpu_quota(bat, 1), 50000);
 }
 
 int main(void)
