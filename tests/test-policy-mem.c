@@ -639,7 +639,7 @@ int main(void)
 		CASE(composed_with_the_scheduler),
 		CASE(rates_move_with_the_guests_statistics),
 		CASE(use_is_what_the_host_paired_and_an_unknown_keeps_the_last),
-	CASE(an_unknown_use_takes_nothing_away),
+		CASE(an_unknown_use_takes_nothing_away),
 		CASE(the_bench_phases_fit_when_the_budget_does),
 		CASE(a_budget_too_small_keeps_its_bounds),
 	};
