@@ -213,7 +213,8 @@ struct mm_seen {
 };
 
 const char *const bm_read_keys[BM_NR_READS] = { "mem_reads", "mem_quick_reads",
-						 "mem_late_reads", "mem_bulk_reads" };
+						 "mem_late_reads", "mem_bulk_reads",
+						 "mem_set", "mem_calls" };
 
 /*
  * Each VM's balloon (MiB) as its guest counts it in its latest report

@@ -15,8 +15,8 @@ enum bm_mode { BM_STATIC = 0, BM_NONE, BM_OFFLOAD, BM_ONHOST, BM_NR_MODES };
 enum bm_phase { BM_SKEW = 0, BM_SHIFT, BM_SPIKE, BM_NR_PHASES };
 
 extern const char *const bm_mode_names[BM_NR_MODES];
-/* waved's status counters of its memory reads, by kind (reported as KEY_per_s). */
-#define BM_NR_READS 4
+/* waved's status counters of its memory work: reads by kind, balloons set, libvirt calls (reported as KEY_per_s). */
+#define BM_NR_READS 6
 extern const char *const bm_read_keys[BM_NR_READS];
 extern const char *const bm_phase_names[BM_NR_PHASES];
 

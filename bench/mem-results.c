@@ -86,7 +86,7 @@ static json_object *phase_json(const struct bm_phase_result *p, int spike)
 	json_object_object_add(o, "waved_mem_cpu_pct",
 			       json_object_new_double(bm_mean(p, p->waved_mem_pct_sum)));
 	json_object_object_add(o, "agent_cpu_pct", json_object_new_double(bm_mean(p, p->agent_pct_sum)));
-	/* What the memory CPU went on: libvirt reads of one VM a second, by kind, and re-arms. */
+	/* What the memory CPU went on, a second: reads of one VM by kind, balloons set, libvirt calls, re-arms. */
 	for (int i = 0; i < BM_NR_READS; i++) {
 		snprintf(buf, sizeof(buf), "%s_per_s", bm_read_keys[i]);
 		json_object_object_add(o, buf, json_object_new_double(bm_mean(p, p->reads_sum[i])));

@@ -68,6 +68,7 @@ struct mm {
 	int host_fresh;
 	uint64_t meminfo_ms;     /* the worker's: when it last read the host's meminfo */
 	struct mm_counters cnt;  /* the worker's, under the lock (quiet_vms: counted when asked) */
+	uint64_t calls;          /* the worker's: libvirt calls made (cnt.calls: as last posted) */
 	struct kfile meminfo, host_psi; /* the worker's */
 	/* the owner's, for mm_poll */
 	struct mm_stats poll_st[MM_MAX_VMS];
@@ -87,7 +88,7 @@ int mm_slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigned in
 /* Within a MiB of each other, both known. */
 int mm_near(uint32_t a, uint32_t b);
 /* s's balloon and statistics, live; pressure from psi, else host (NULL: as read last). */
-void mm_read_stats(struct mm_slot *s, const char *psi, const struct mm_host *host,
+void mm_read_stats(struct mm *m, struct mm_slot *s, const char *psi, const struct mm_host *host,
 		   uint64_t now, struct mm_stats *out);
 void mm_read_pressure(struct mm_slot *s, const char *psi, const struct mm_host *host,
 		      struct mm_stats *out);

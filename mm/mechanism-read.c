@@ -60,6 +60,7 @@ int mm_slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigned in
 	}
 	s->wgen = gen;
 	s->why[0] = '\0';
+	m->calls += m->conn != NULL;
 	if (!m->conn || !(s->dom = virDomainLookupByUUIDString(m->conn, uuid))) {
 		if (m->conn)
 			mm_virt_err(s->why, sizeof(s->why));
@@ -68,6 +69,7 @@ int mm_slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigned in
 		return -ENOENT;
 	}
 	/* A balloon without statistics, or none at all, is not managed. */
+	m->calls++;
 	s->balloon = virDomainSetMemoryStatsPeriod(s->dom, (int)(m->period_ms + 999) / 1000,
 						   VIR_DOMAIN_AFFECT_LIVE) == 0;
 	if (!s->balloon)
@@ -88,12 +90,13 @@ static void let_go(struct mm_slot *s, struct mm_stats *out)
  * The domain's maximum, read again every MM_MAX_EVERY_MS (it changes only
  * with memory hotplug); 0, or -1 with the domain let go (let_go).
  */
-static int read_max(struct mm_slot *s, uint64_t now, struct mm_stats *out)
+static int read_max(struct mm *m, struct mm_slot *s, uint64_t now, struct mm_stats *out)
 {
 	unsigned long max;
 
 	if (s->max_kib && now < s->max_read_ms + MM_MAX_EVERY_MS)
 		return 0;
+	m->calls++;
 	if ((max = virDomainGetMaxMemory(s->dom)) == 0) {
 		let_go(s, out);
 		return -1;
@@ -146,15 +149,16 @@ static void stat_set(struct mm_stats *out, int tag, unsigned long long v)
  * stands in where the VM has none of its own, or NULL on a quick read (a
  * balloon on the move: the pressure as read last).
  */
-void mm_read_stats(struct mm_slot *s, const char *psi, const struct mm_host *host,
+void mm_read_stats(struct mm *m, struct mm_slot *s, const char *psi, const struct mm_host *host,
 		   uint64_t now, struct mm_stats *out)
 {
 	virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
 	int n;
 
 	stats_init(s, out);
-	if (read_max(s, now, out))
+	if (read_max(m, s, now, out))
 		return; /* max_kib 0: nothing known */
+	m->calls++;
 	if ((n = virDomainMemoryStats(s->dom, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0)) < 0) {
 		let_go(s, out);
 		return;
@@ -247,6 +251,7 @@ void mm_read_bulk(struct mm *m, struct mm_bulk *b)
 	if (n < 2)
 		return; /* one VM: its own call costs the same */
 	doms[n] = NULL;
+	m->calls++;
 	nrec = virDomainListGetStats(doms, VIR_DOMAIN_STATS_BALLOON, &recs,
 				     VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 	for (int i = 0; i < nrec; i++) {

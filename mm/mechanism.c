@@ -165,6 +165,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 			s->rest = 0; /* it may move now: read alone until it stands still again */
 		if (mm_slot_ready(m, s, uuid, gen))
 			err = ENOENT;
+		m->calls += want && !err;
 		if (want && !err && virDomainSetMemoryFlags(s->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
 			err = mm_virt_err(why, sizeof(why));
 		/* A large shrink leaves room a neighbour may wait for (a growth frees none). */
@@ -185,7 +186,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 				mm_read_pressure(s, psi, &host, &st);
 				from_bulk = 1;
 			} else {
-				mm_read_stats(s, psi, full ? &host : NULL, t, &st);
+				mm_read_stats(m, s, psi, full ? &host : NULL, t, &st);
 				/*
 				 * At rest: it stood still over a period (full reads) with no
 				 * target since. The quick and late reads, tens of ms apart,
@@ -239,6 +240,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		moving |= s->moving_kib != 0;
 		*late |= read_due && s->dom && s->late;
 		m->cnt.bulk_reads += from_bulk;
+		m->cnt.calls = m->calls;
 		if (read_due && s->dom && full)
 			m->cnt.full_reads++;
 		else if (read_due && s->dom)
@@ -248,6 +250,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 	}
 	if (full) {
 		pthread_mutex_lock(&m->lock);
+		m->cnt.calls = m->calls;
 		m->host = host;
 		m->host_fresh = 1;
 		pthread_mutex_unlock(&m->lock);
@@ -283,9 +286,11 @@ static void rearm(struct mm *m)
 			continue;
 		virDomainSetMemoryStatsPeriod(dom, p + 1, VIR_DOMAIN_AFFECT_LIVE);
 		virDomainSetMemoryStatsPeriod(dom, p, VIR_DOMAIN_AFFECT_LIVE);
+		m->calls += 2;
 	}
 	pthread_mutex_lock(&m->lock);
 	m->cnt.rearms++;
+	m->cnt.calls = m->calls;
 	pthread_mutex_unlock(&m->lock);
 }
 

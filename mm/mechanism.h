@@ -142,6 +142,7 @@ struct mm_counters {
 	uint64_t quick_reads; /* VMs read again while their balloon moved */
 	uint64_t late_reads;  /* VMs read again because their report was late */
 	uint64_t rearms;      /* times every guest's statistics timer was re-armed */
+	uint64_t calls;       /* libvirt calls made (each a round trip to libvirtd: what the CPU goes on) */
 	uint64_t quiet_vms;   /* VMs that stopped reporting, not waited for (now) */
 };
 void mm_get_counters(struct mm *m, struct mm_counters *c);

@@ -82,6 +82,7 @@ static int bogus_seen(const struct seen *x) { return x->nst[1] >= 1; }
 static void statistics_arrive_once_the_host_every_period(void **state)
 {
 	static struct seen x;
+	struct mm_counters c;
 	struct mm *m;
 
 	assert_int_equal(mm_open(URI, 100, &m), 0);
@@ -94,6 +95,10 @@ static void statistics_arrive_once_the_host_every_period(void **state)
 	x.nhost = 0;
 	assert_true(wait_seen(m, &x, host_thrice, 3000));
 	assert_int_equal(x.nst[0], 1); /* the test driver's numbers never change */
+	/* Each read of a VM alone is a libvirt call, and the lookup and the period one each. */
+	mm_get_counters(m, &c);
+	assert_true(c.full_reads >= 3);
+	assert_true(c.calls >= c.full_reads - c.bulk_reads + 2);
 	mm_close(m);
 }
 

@@ -155,14 +155,14 @@ static void print_table(json_object *s, double cpu_pct, const double *wake)
 		printf("memory: budget %.0f MiB; balloons set %.0f, refused %.0f, failed %.0f; "
 		       "VMs read %.0f times (%.0f of them together, at rest; again: %.0f while "
 		       "a balloon moved, %.0f for a late report), report timers re-armed %.0f "
-		       "times, %.0f VMs not reporting; %.2f s CPU so far\n",
+		       "times, %.0f VMs not reporting; %.0f libvirt calls, %.2f s CPU so far\n",
 		       waved_num(s, "mem_budget_kib") / 1024,
 		       waved_num(st, "mem_set"), waved_num(st, "mem_refused"),
 		       waved_num(st, "mem_failed"), waved_num(st, "mem_reads"),
 		       waved_num(st, "mem_bulk_reads"),
 		       waved_num(st, "mem_quick_reads"), waved_num(st, "mem_late_reads"),
 		       waved_num(st, "mem_rearms"), waved_num(st, "mem_quiet_vms"),
-		       waved_num(s, "mem_cpu_s"));
+		       waved_num(st, "mem_calls"), waved_num(s, "mem_cpu_s"));
 	printf("host: SCHED_DEADLINE accounting rebuilt %.0f times\n\n", waved_num(st, "dl_repairs"));
 	printf("  %-14s %-8s %-10s %7s %-8s %3s %6s %7s  %s\n", "VM", "CLASS", "THREAD", "TID",
 	       "STATE", "CPU", "RUN%", "DELAY%", "SCHED (* changed by Wave)");

@@ -352,6 +352,7 @@ static json_object *status_json(const struct waved *w)
 		json_object_object_add(st, "mem_late_reads",
 				       json_object_new_int64((int64_t)mc.late_reads));
 		json_object_object_add(st, "mem_rearms", json_object_new_int64((int64_t)mc.rearms));
+		json_object_object_add(st, "mem_calls", json_object_new_int64((int64_t)mc.calls));
 		json_object_object_add(st, "mem_quiet_vms", json_object_new_int64((int64_t)mc.quiet_vms));
 	}
 	json_object_object_add(st, "last_fallback_lag_us",
