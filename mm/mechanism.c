@@ -26,6 +26,7 @@
 #include "mm/mechanism.h"
 #include "mm/mechanism-int.h"
 #include "mm/mechanism-procfs.h"
+#include "vmm/evloop.h"
 
 /*
  * A balloon shrinking by MM_MOVING_KIB or more to a target set here is
@@ -347,8 +348,9 @@ static void *worker(void *arg)
 		if (read)
 			next_late = UINT64_MAX;
 		pthread_mutex_unlock(&m->lock);
+		/* Without an event-loop watch: its calls wake no other thread (vmm/evloop.h). */
 		if (!m->conn)
-			m->conn = virConnectOpen(m->uri[0] ? m->uri : NULL);
+			m->conn = vmm_virt_open_unwatched(m->uri[0] ? m->uri : NULL);
 		/* A balloon on the move (a target set this turn, or one still under way): watch it. */
 		if (turn(m, read, &news, &late) && next_quick > now + m->period_ms / MM_MOVING_DIV)
 			next_quick = now + m->period_ms / MM_MOVING_DIV;

@@ -8,7 +8,8 @@
  * (virDomainSetMemoryFlags, live).
  *
  * Everything that talks to libvirt runs on a worker thread of its own with
- * its own connection: a statistics call takes the domain's job in libvirtd
+ * its own connection (one without an event-loop watch, so that its calls
+ * wake no other thread: vmm/evloop.h): a statistics call takes the domain's job in libvirtd
  * and can wait on a guest, and waved's loop must never stall (a stall there
  * reads as agent lag). The worker reads every period and carries out
  * targets as they are asked for; its results wait in a mailbox, and an

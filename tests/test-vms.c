@@ -49,6 +49,7 @@
 #include "tests/util.h"
 #include "tests/vms.h"
 #include "vmm/conn.h"
+#include "vmm/evloop.h"
 #include "vmm/procfs.h"
 
 #define BOOT_TIMEOUT_S 180
@@ -306,6 +307,29 @@ static void balloon_stats_via_qmp(void **state)
 	virDomainFree(dom);
 	assert_true(ok);
 	assert_true(b.total > 128ll << 20 && b.total <= 256ll << 20);
+}
+
+/*
+ * The memory worker's kind of connection (vmm/evloop.h): libvirtd's
+ * socket is refused a watch, and calls still answer without the loop.
+ */
+static void an_unwatched_connection_calls_without_a_watch(void **state)
+{
+	virDomainMemoryStatStruct ms[VIR_DOMAIN_MEMORY_STAT_NR];
+	unsigned long refused = vmm_evloop_refused();
+	virConnectPtr c;
+	virDomainPtr dom;
+
+	need_root();
+	c = vmm_virt_open_unwatched("qemu:///system");
+	assert_non_null(c);
+	assert_int_equal(vmm_evloop_refused(), refused + 1);
+	assert_int_equal(virConnectIsAlive(c), 1);
+	dom = virDomainLookupByName(c, bat);
+	assert_non_null(dom);
+	assert_true(virDomainMemoryStats(dom, ms, VIR_DOMAIN_MEMORY_STAT_NR, 0) > 0);
+	virDomainFree(dom);
+	virConnectClose(c);
 }
 
 int virsh(const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
@@ -606,6 +630,7 @@ int main(void)
 		cmocka_unit_test(echo_guest_answers_udp),
 		cmocka_unit_test(spin_guest_reports_work),
 		cmocka_unit_test(balloon_stats_via_qmp),
+		cmocka_unit_test(an_unwatched_connection_calls_without_a_watch),
 		cmocka_unit_test_teardown(memory_control_on_a_real_guest, memory_teardown),
 		cmocka_unit_test_teardown(memory_reads_follow_the_guests_reports, reads_teardown),
 		cmocka_unit_test(offloaded_loop_on_real_vms),

@@ -2,7 +2,7 @@
 /*
  * libvirt connection, event thread, event queue and reconnect (conn.h).
  *
- * The event thread runs virEventRunDefaultImpl() and nothing else; libvirt
+ * The event thread runs Wave's libvirt event loop (evloop.h) and nothing else; libvirt
  * calls our lifecycle and close callbacks there, and they only append to a
  * bounded queue under a mutex and bump an eventfd. Everything that talks to
  * libvirt (open, list, resolve) runs on the owner thread. On overflow the
@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "vmm/conn-internal.h"
+#include "vmm/evloop.h"
 
 #define EVQ_SIZE 256
 #define RECONNECT_NS WAVE_NSEC_PER_SEC
@@ -70,7 +71,7 @@ static void quiet_errors(void *opaque, virErrorPtr err)
 static void event_impl_init(void)
 {
 	virSetErrorFunc(NULL, quiet_errors);
-	event_impl_ret = virEventRegisterDefaultImpl();
+	event_impl_ret = vmm_evloop_register();
 }
 
 const char *vmm_virt_error(void)
@@ -192,19 +193,16 @@ static void close_cb(virConnectPtr conn, int reason, void *opaque)
 	kick(c);
 }
 
-static void wake_cb(int timer, void *opaque)
-{
-	(void)opaque;
-	virEventRemoveTimeout(timer);
-}
-
 static void *event_thread(void *arg)
 {
 	struct vmm_conn *c = arg;
 
-	while (!c->stop)
-		if (virEventRunDefaultImpl() < 0)
-			wave_dbg("vmm: event loop: %s", vmm_virt_error());
+	while (!c->stop) {
+		int err = vmm_evloop_run_once();
+
+		if (err)
+			wave_dbg("vmm: event loop: %s", strerror(-err));
+	}
 	return NULL;
 }
 
@@ -269,7 +267,8 @@ int vmm_conn_open(const char *uri, int retry, struct vmm_conn **out, char *why, 
 
 	pthread_once(&event_impl_once, event_impl_init);
 	if (event_impl_ret < 0)
-		return wave_reason(why, len, -EIO, "libvirt event loop: %s", vmm_virt_error());
+		return wave_reason(why, len, event_impl_ret, "libvirt event loop: %s",
+				   strerror(-event_impl_ret));
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return wave_reason(why, len, -ENOMEM, "out of memory");
@@ -302,7 +301,7 @@ int vmm_conn_open(const char *uri, int retry, struct vmm_conn **out, char *why, 
 
 err_thread:
 	c->stop = 1;
-	virEventAddTimeout(0, wake_cb, NULL, NULL);
+	vmm_evloop_wake();
 	pthread_join(c->evthread, NULL);
 err_fd:
 	close(c->efd);
@@ -319,8 +318,7 @@ void vmm_conn_close(struct vmm_conn *c)
 	disconnect(c);
 	if (c->evthread_up) {
 		c->stop = 1;
-		/* A timer that fires at once wakes the loop so it sees stop. */
-		virEventAddTimeout(0, wake_cb, NULL, NULL);
+		vmm_evloop_wake(); /* its turn returns and sees stop */
 		pthread_join(c->evthread, NULL);
 	}
 	close(c->efd);

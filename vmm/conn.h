@@ -4,12 +4,13 @@
  * is made of (QEMU process, vCPU threads, emulator and I/O threads, cgroup
  * directories, taps, Wave metadata), and when they start and stop.
  *
- * libvirt's default event loop runs on a thread of its own; its lifecycle
- * callbacks only queue events and make vmm_conn_fd() readable, so the
- * owner (waved's epoll loop, wavectl) handles them on its own thread and
- * never blocks in a callback. The alternative, plugging libvirt into our
- * epoll with virEventRegisterImpl, re-implements libvirt's timer and
- * handle bookkeeping for no gain.
+ * libvirt's event loop (Wave's own, vmm/evloop.h: it lets a connection
+ * for synchronous calls go without a watch) runs on a thread of its own;
+ * its lifecycle callbacks only queue events and make vmm_conn_fd()
+ * readable, so the owner (waved's epoll loop, wavectl) handles them on its
+ * own thread and never blocks in a callback. The alternative, running the
+ * loop inside waved's epoll, would tie libvirt's keepalive to the owner's
+ * pace.
  *
  * Besides starts and stops, what operators do to a running domain through
  * libvirt is queued as events too: tuning (vcpupin, emulatorpin,
