@@ -130,14 +130,16 @@ static void dropped_answers_to_the_kernel_mean_fallback(void **state)
 /*
  * An emulated link delay shorter than the agent's own loop (2 us, as the
  * benchmarks run) delays each answer, never past the next beat: the agent
- * stays in charge.
+ * stays in charge. The threshold is 100 ms here, not the harness's 20: a
+ * 20 ms stall of the agent on a busy shared 2-core machine is a real lag
+ * (and a fallback), which is not what this case is about.
  */
 static void a_short_link_delay_keeps_the_kernels_beat_answered(void **state)
 {
 	int64_t fb;
 
 	need_two_cpus();
-	start_waved();
+	start_waved_opt("--lag-threshold", "100");
 	start_agent("2");
 	assert_true(test_wait_waved_state(rundir, "offload", 5000) >= 0);
 	need_kernel_watch();

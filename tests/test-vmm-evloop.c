@@ -6,7 +6,7 @@
  * readable and not while turned off, timeouts keep their intervals, free
  * functions run after the turn and never inside a remove, callbacks may
  * change the tables, and a change on another thread wakes a waiting turn.
- * This test's thread runs the turns. That a real libvirtd connection opened
+ * This test's thread runs the turns, but where it starts the loop's thread. That a real libvirtd connection opened
  * unwatched gets no watch is checked in test-vms, where libvirtd runs.
  */
 #include <errno.h>
@@ -47,8 +47,9 @@ static void on_timeout(int id, void *opaque)
 
 	h->last_id = id;
 	h->last_ns = wave_now_ns();
-	if (!h->n++)
+	if (!h->n)
 		h->first_ns = h->last_ns;
+	__atomic_add_fetch(&h->n, 1, __ATOMIC_RELEASE); /* read by another thread in one case */
 }
 
 static void on_free(void *opaque)
@@ -234,6 +235,38 @@ static void a_change_on_another_thread_wakes_a_waiting_turn(void **state)
 	assert_int_equal(vmm_evloop_run_once(), 0);
 }
 
+/* n as the loop thread last wrote it. */
+static int seen(const struct hits *h)
+{
+	return __atomic_load_n(&h->n, __ATOMIC_ACQUIRE);
+}
+
+static void the_loop_thread_lives_while_it_has_users(void **state)
+{
+	struct hits h = { 0 };
+	struct timespec d = { 0, 50 * 1000 * 1000 };
+	int id, n;
+
+	(void)state;
+	assert_int_equal(vmm_evloop_start(), 0);
+	assert_int_equal(vmm_evloop_start(), 0); /* a second user: the same thread */
+	id = virEventAddTimeout(5, on_timeout, &h, on_free);
+	for (int i = 0; i < 200 && seen(&h) < 3; i++)
+		nanosleep(&d, NULL);
+	assert_true(seen(&h) >= 3);
+	vmm_evloop_stop(); /* one user left: it goes on */
+	n = seen(&h);
+	for (int i = 0; i < 200 && seen(&h) == n; i++)
+		nanosleep(&d, NULL);
+	assert_true(seen(&h) > n);
+	assert_int_equal(virEventRemoveTimeout(id), 0);
+	vmm_evloop_stop(); /* the last: ends after a last turn, which frees what was removed */
+	assert_int_equal(h.freed, 1);
+	n = seen(&h);
+	nanosleep(&d, NULL);
+	assert_int_equal(seen(&h), n);
+}
+
 static void an_unwatched_connection_works_without_the_loop(void **state)
 {
 	unsigned long refused = vmm_evloop_refused();
@@ -269,6 +302,7 @@ int main(void)
 		cmocka_unit_test(timeouts_keep_their_intervals),
 		cmocka_unit_test(callbacks_may_change_the_tables),
 		cmocka_unit_test(a_change_on_another_thread_wakes_a_waiting_turn),
+		cmocka_unit_test(the_loop_thread_lives_while_it_has_users),
 		cmocka_unit_test(an_unwatched_connection_works_without_the_loop),
 	};
 

@@ -2,7 +2,8 @@
 /*
  * libvirt connection, event thread, event queue and reconnect (conn.h).
  *
- * The event thread runs Wave's libvirt event loop (evloop.h) and nothing else; libvirt
+ * The event thread (the process's one, shared by every connection) runs
+ * Wave's libvirt event loop (evloop.h) and nothing else; libvirt
  * calls our lifecycle and close callbacks there, and they only append to a
  * bounded queue under a mutex and bump an eventfd. Everything that talks to
  * libvirt (open, list, resolve) runs on the owner thread. On overflow the
@@ -41,8 +42,7 @@ struct vmm_conn {
 	int lifecycle_cb;          /* callback id, -1 if none */
 	int extra_cb[NR_EXTRA_CB]; /* callback ids, -1 if none */
 	int efd;
-	pthread_t evthread;
-	int evthread_up;
+	int loop_up;               /* a user of the process's libvirt event loop thread */
 	/* Written by the event thread, under lock. */
 	pthread_mutex_t lock;
 	struct vmm_event q[EVQ_SIZE];
@@ -50,7 +50,6 @@ struct vmm_conn {
 	int overflow;
 	int closed;                /* libvirt told us the connection died */
 	/* Owner thread only. */
-	volatile int stop;
 	int relist;
 	uint64_t next_try_ns;
 	struct known *known;
@@ -193,19 +192,6 @@ static void close_cb(virConnectPtr conn, int reason, void *opaque)
 	kick(c);
 }
 
-static void *event_thread(void *arg)
-{
-	struct vmm_conn *c = arg;
-
-	while (!c->stop) {
-		int err = vmm_evloop_run_once();
-
-		if (err)
-			wave_dbg("vmm: event loop: %s", strerror(-err));
-	}
-	return NULL;
-}
-
 /* Owner: drop the libvirt connection (after a close, or at the end). */
 static void disconnect(struct vmm_conn *c)
 {
@@ -282,11 +268,12 @@ int vmm_conn_open(const char *uri, int retry, struct vmm_conn **out, char *why, 
 		ret = wave_reason(why, len, -errno, "eventfd: %s", strerror(errno));
 		goto err_free;
 	}
-	if (pthread_create(&c->evthread, NULL, event_thread, c)) {
-		ret = wave_reason(why, len, -EAGAIN, "cannot start the libvirt event thread");
+	if ((ret = vmm_evloop_start())) {
+		ret = wave_reason(why, len, ret, "cannot start the libvirt event thread: %s",
+				  strerror(-ret));
 		goto err_fd;
 	}
-	c->evthread_up = 1;
+	c->loop_up = 1;
 	ret = try_connect(c, why, len);
 	if (ret && !retry)
 		goto err_thread;
@@ -300,9 +287,7 @@ int vmm_conn_open(const char *uri, int retry, struct vmm_conn **out, char *why, 
 	return 0;
 
 err_thread:
-	c->stop = 1;
-	vmm_evloop_wake();
-	pthread_join(c->evthread, NULL);
+	vmm_evloop_stop();
 err_fd:
 	close(c->efd);
 err_free:
@@ -316,11 +301,8 @@ void vmm_conn_close(struct vmm_conn *c)
 	if (!c)
 		return;
 	disconnect(c);
-	if (c->evthread_up) {
-		c->stop = 1;
-		vmm_evloop_wake(); /* its turn returns and sees stop */
-		pthread_join(c->evthread, NULL);
-	}
+	if (c->loop_up)
+		vmm_evloop_stop();
 	close(c->efd);
 	pthread_mutex_destroy(&c->lock);
 	free(c->known);

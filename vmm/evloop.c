@@ -2,7 +2,8 @@
 /*
  * libvirt's event loop, Wave's own (see evloop.h for why).
  *
- * One process-wide table of handles and one of timeouts under a mutex.
+ * One process-wide table of handles and one of timeouts under a mutex;
+ * one turn at a time (a second mutex, held through the turn).
  * A turn builds its pollfd list and the nearest deadline under the lock,
  * polls unlocked, then runs the due callbacks one at a time with the lock
  * dropped around each: a callback may change the tables (libvirt removes
@@ -55,17 +56,26 @@ static struct {
 	int waiting;             /* a turn is in poll, on thread 'leader' */
 	pthread_t leader;
 	unsigned long refused;
-	/* the loop thread's own */
+	/* the turn's own, under turn_lock */
+	pthread_mutex_t turn_lock;
 	struct pollfd *pfd;
 	int *pid;                /* handle id of pfd[i] (i >= 1) */
 	size_t cap_pfd;
-} loop = { .lock = PTHREAD_MUTEX_INITIALIZER, .wfd = -1 };
+} loop = { .lock = PTHREAD_MUTEX_INITIALIZER, .turn_lock = PTHREAD_MUTEX_INITIALIZER, .wfd = -1 };
 
 /* Set on a thread inside vmm_virt_open_unwatched(): its connection gets no watch. */
 static __thread int unwatched;
 
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 static int reg_ret;
+
+/* The loop thread and its users (vmm_evloop_start), under their own lock. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_t thr;
+	unsigned int users;
+	volatile int quit;
+} runner = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* When a timeout of interval_ms set now is due (ns, monotonic). */
 static uint64_t due_after(int interval_ms)
@@ -367,9 +377,11 @@ int vmm_evloop_run_once(void)
 	int n, wait_ms, r, err = 0;
 	uint64_t drain;
 
+	pthread_mutex_lock(&loop.turn_lock);
 	pthread_mutex_lock(&loop.lock);
 	if ((n = build(&wait_ms)) < 0) {
 		pthread_mutex_unlock(&loop.lock);
+		pthread_mutex_unlock(&loop.turn_lock);
 		return n;
 	}
 	loop.waiting = 1;
@@ -390,6 +402,7 @@ int vmm_evloop_run_once(void)
 	}
 	purge();
 	pthread_mutex_unlock(&loop.lock);
+	pthread_mutex_unlock(&loop.turn_lock);
 	return err;
 }
 
@@ -411,4 +424,38 @@ unsigned long vmm_evloop_refused(void)
 	n = loop.refused;
 	pthread_mutex_unlock(&loop.lock);
 	return n;
+}
+
+static void *loop_thread(void *arg)
+{
+	(void)arg;
+	while (!runner.quit)
+		if (vmm_evloop_run_once())
+			usleep(10000); /* poll failed (ENOMEM): not a spin */
+	return NULL;
+}
+
+int vmm_evloop_start(void)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&runner.lock);
+	if (!runner.users) {
+		runner.quit = 0;
+		ret = -pthread_create(&runner.thr, NULL, loop_thread, NULL);
+	}
+	runner.users += !ret;
+	pthread_mutex_unlock(&runner.lock);
+	return ret;
+}
+
+void vmm_evloop_stop(void)
+{
+	pthread_mutex_lock(&runner.lock);
+	if (runner.users && !--runner.users) {
+		runner.quit = 1;
+		vmm_evloop_wake(); /* its turn returns, sees quit */
+		pthread_join(runner.thr, NULL);
+	}
+	pthread_mutex_unlock(&runner.lock);
 }

@@ -2,7 +2,7 @@
 /*
  * libvirt's event loop, Wave's own: poll(2) over the handles libvirt adds
  * and a list of its timeouts, registered with virEventRegisterImpl and
- * run by the vmm event thread (vmm/conn.c).
+ * run by one thread per process (vmm_evloop_start, for vmm/conn.c).
  *
  * Why not libvirt's default loop (virEventRegisterDefaultImpl): libvirt's
  * client puts a watch on every connection's socket once any loop is
@@ -40,6 +40,15 @@ int vmm_evloop_run_once(void);
 
 /* Makes a turn that is waiting return (any thread). */
 void vmm_evloop_wake(void);
+
+/*
+ * The process's one loop thread, shared by its users (every vmm
+ * connection): the first start creates it, the last stop ends it after a
+ * last turn (which runs the free functions of what was removed before).
+ * Turns are never run by two threads at once. 0 or -errno.
+ */
+int vmm_evloop_start(void);
+void vmm_evloop_stop(void);
 
 /*
  * Opens uri (NULL: libvirt's default) for synchronous calls from the
