@@ -305,10 +305,38 @@ static void sample(const struct bm_cfg *c, struct phase_run *pr, struct bm_phase
 	}
 }
 
+/*
+ * libvirtd's pid (from its pidfile, checked against its command name), 0
+ * if none: every statistics read and balloon target is a call that
+ * libvirtd serves on the host too, so its CPU is part of what memory
+ * control costs the host (with what else libvirtd does meanwhile).
+ */
+static pid_t libvirtd_pid(void)
+{
+	char path[64], comm[32] = "";
+	FILE *f = fopen("/run/libvirtd.pid", "r");
+	int pid = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	if (pid <= 0 || !(f = fopen(path, "r")))
+		return 0;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	return strncmp(comm, "libvirtd\n", 9) ? 0 : (pid_t)pid;
+}
+
 static int measure_phase(const struct bm_cfg *c, enum bm_phase ph, struct bm_phase_result *out)
 {
 	struct phase_run pr = { .react_ms = -1 };
+	pid_t lv = libvirtd_pid();
 	uint64_t w0 = bench_proc_cpu_ns(waved), a0 = bench_proc_cpu_ns(agent), t_end, t1;
+	uint64_t l0 = bench_proc_cpu_ns(lv);
 	double b[BM_NR_VMS], r[BM_NR_VMS], work = 0, dt;
 	struct mm_seen mem0, mem1;
 	struct sc_report last;
@@ -350,6 +378,7 @@ static int measure_phase(const struct bm_cfg *c, enum bm_phase ph, struct bm_pha
 	out->rss_sum += pr.rss_n ? pr.rss_acc / pr.rss_n : 0;
 	out->waved_pct_sum += 100.0 * (double)(bench_proc_cpu_ns(waved) - w0) / (double)(t1 - pr.t0);
 	out->agent_pct_sum += 100.0 * (double)(bench_proc_cpu_ns(agent) - a0) / (double)(t1 - pr.t0);
+	out->libvirtd_pct_sum += 100.0 * (double)(bench_proc_cpu_ns(lv) - l0) / (double)(t1 - pr.t0);
 	dt = (double)(t1 - pr.t0) / 1e9;
 	out->waved_mem_pct_sum += 100.0 * (mem1.cpu_s - mem0.cpu_s) / dt;
 	for (int i = 0; i < BM_NR_READS; i++)
@@ -392,7 +421,8 @@ static const struct opt mem_opts[] = {
 		 "one JSON object: {\"params\" (guest_kernel too), \"modes\": {MODE: {PHASE: {work_per_s,\n"
 		 "work_per_s_vm, major_faults_per_s, swap_in_per_s, oom_kills,\n"
 		 "budget_max_pct, rss_sum_mib, react_ms (spike), waved_cpu_pct,\n"
-		 "waved_mem_cpu_pct, agent_cpu_pct}}}, \"goals\": [...]}"),
+		 "waved_mem_cpu_pct, agent_cpu_pct, libvirtd_cpu_pct, mem_*_per_s}}},\n"
+		 "\"goals\": [...]}"),
 	OPT_STRING("report", "DIR", &opt_cfg.report,
 		   "also write DIR/report.md and per mode a plot of each VM's\n"
 		   "balloon and demand over time (gnuplot)"),

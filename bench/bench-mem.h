@@ -40,7 +40,7 @@ struct bm_phase_result {
 	double rss_sum;                 /* MiB, mean over the phase, summed over runs */
 	struct bench_range react_ms;    /* spike: from the rise to enough memory again, each run
 					 * (BM_NEVER_MS: not before the phase ended) */
-	double waved_pct_sum, agent_pct_sum, waved_mem_pct_sum;
+	double waved_pct_sum, agent_pct_sum, waved_mem_pct_sum, libvirtd_pct_sum;
 	double reads_sum[BM_NR_READS], rearms_sum; /* waved's reads a second, by kind; re-arms */
 	struct bm_sample tl[BM_MAX_SAMPLES]; /* the last run's timeline */
 	unsigned int tl_n;

@@ -86,6 +86,8 @@ static json_object *phase_json(const struct bm_phase_result *p, int spike)
 	json_object_object_add(o, "waved_mem_cpu_pct",
 			       json_object_new_double(bm_mean(p, p->waved_mem_pct_sum)));
 	json_object_object_add(o, "agent_cpu_pct", json_object_new_double(bm_mean(p, p->agent_pct_sum)));
+	json_object_object_add(o, "libvirtd_cpu_pct",
+			       json_object_new_double(bm_mean(p, p->libvirtd_pct_sum)));
 	/* What the memory CPU went on, a second: reads of one VM by kind, balloons set, libvirt calls, re-arms. */
 	for (int i = 0; i < BM_NR_READS; i++) {
 		snprintf(buf, sizeof(buf), "%s_per_s", bm_read_keys[i]);
@@ -137,9 +139,9 @@ static void print_goals(const struct bm_results *res, FILE *f, int md)
 
 void bm_print_table(const struct bm_results *res)
 {
-	printf("\n%-8s %-6s %10s %22s %8s %9s %4s %8s %8s %8s %8s %8s\n", "mode", "phase",
+	printf("\n%-8s %-6s %10s %22s %8s %9s %4s %8s %8s %8s %8s %8s %9s\n", "mode", "phase",
 	       "work/s", "per VM", "majflt/s", "swapin/s", "oom", "budget%", "rss MiB",
-	       "react ms", "waved%", "agent%");
+	       "react ms", "waved%", "agent%", "libvirtd%");
 	for (int m = 0; m < BM_NR_MODES; m++)
 		for (int ph = 0; ph < BM_NR_PHASES && ran(res, (enum bm_mode)m); ph++) {
 			const struct bm_phase_result *p = &res->r[m][ph];
@@ -147,13 +149,14 @@ void bm_print_table(const struct bm_results *res)
 
 			snprintf(vm, sizeof(vm), "%.0f/%.0f/%.0f", bm_mean(p, p->work_vm_sum[0]),
 				 bm_mean(p, p->work_vm_sum[1]), bm_mean(p, p->work_vm_sum[2]));
-			printf("%-8s %-6s %10.0f %22s %8.0f %9.0f %4llu %8.0f %8.0f %8.0f %8.3f %8.3f\n",
+			printf("%-8s %-6s %10.0f %22s %8.0f %9.0f %4llu %8.0f %8.0f %8.0f %8.3f %8.3f %9.3f\n",
 			       ph ? "" : bm_mode_names[m], bm_phase_names[ph],
 			       bench_range_median(&p->work), vm, bm_mean(p, p->majflt_sum),
 			       bm_mean(p, p->swapin_sum), (unsigned long long)p->oom_kills,
 			       p->budget_max_pct, bm_mean(p, p->rss_sum),
 			       ph == BM_SPIKE ? bench_range_max(&p->react_ms) : 0,
-			       bm_mean(p, p->waved_pct_sum), bm_mean(p, p->agent_pct_sum));
+			       bm_mean(p, p->waved_pct_sum), bm_mean(p, p->agent_pct_sum),
+			       bm_mean(p, p->libvirtd_pct_sum));
 		}
 	printf("\ngoals (each within a run; median, min-max over %u run%s):\n", res->runs,
 	       res->runs == 1 ? "" : "s");

@@ -37,6 +37,7 @@ struct mm_slot {
 	uint64_t made_after_ms, last_read_ms; /* ... the last read's (see mm_stats.made_after_ms) */
 	uint32_t last_actual_kib; /* the balloon at the last read */
 	int rest;                /* stood still from one full read to the next, no target or move seen since */
+	uint32_t set_kib;        /* the last target set here (0: none since attached) */
 	int64_t cycle_update;    /* the guest's stamp at the last full read (or late read that saw it) */
 	int late;                /* its report due at the last full read is not in yet */
 	int swapping;            /* its last report showed swap-ins or major faults since the one before */

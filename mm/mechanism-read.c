@@ -55,7 +55,7 @@ int mm_slot_ready(struct mm *m, struct mm_slot *s, const char *uuid, unsigned in
 		s->late = s->quiet = s->rest = s->swapping = 0;
 		s->rep_swap_in = s->rep_major = MM_NONE;
 		m->realign = 1; /* its timer has a phase of its own: re-arm it with the others */
-		s->moving_kib = s->max_kib = 0;
+		s->moving_kib = s->max_kib = s->set_kib = 0;
 		memset(&s->posted, 0, sizeof(s->posted));
 	}
 	s->wgen = gen;
@@ -281,6 +281,14 @@ static int grew(uint32_t was, uint32_t is)
 int mm_report_swapping(uint32_t was_swap_in_kib, uint32_t was_major, const struct mm_stats *is)
 {
 	return grew(was_swap_in_kib, is->swap_in_kib) || grew(was_major, is->major_faults);
+}
+
+int mm_at_rest(int full, int set_now, int was_rest, uint32_t was_kib, uint32_t is_kib,
+	       uint32_t set_kib)
+{
+	if (!full)
+		return was_rest && mm_near(is_kib, was_kib);
+	return !set_now && (mm_near(is_kib, was_kib) || (set_kib && mm_near(is_kib, set_kib)));
 }
 
 int mm_late_awaited(int quiet, int swapping, uint32_t moving_kib)

@@ -169,6 +169,8 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		m->calls += want && !err;
 		if (want && !err && virDomainSetMemoryFlags(s->dom, kib, VIR_DOMAIN_AFFECT_LIVE) < 0)
 			err = mm_virt_err(why, sizeof(why));
+		if (want && !err)
+			s->set_kib = kib;
 		/* A large shrink leaves room a neighbour may wait for (a growth frees none). */
 		if (want && !err && s->posted.actual_kib != MM_NONE &&
 		    kib + MM_MOVING_KIB <= s->posted.actual_kib) {
@@ -189,11 +191,13 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 			} else {
 				mm_read_stats(m, s, psi, full ? &host : NULL, t, &st);
 				/*
-				 * At rest: it stood still over a period (full reads) with no
-				 * target since. The quick and late reads, tens of ms apart,
-				 * would take a slow creep for rest: they only clear it.
+				 * A VM taxed in small steps gets to each target before the
+				 * next full read: it is read alone once per step, not twice
+				 * (a policy steps every other period at most: its statistics
+				 * right after a step say nothing of its use).
 				 */
-				s->rest = mm_near(st.actual_kib, s->last_actual_kib) && (full || s->rest);
+				s->rest = mm_at_rest(full, want, s->rest, s->last_actual_kib,
+						     st.actual_kib, s->set_kib);
 			}
 			if (st.last_update != s->seen_update) {
 				s->seen_update = st.last_update;

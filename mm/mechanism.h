@@ -106,6 +106,18 @@ int mm_report_swapping(uint32_t was_swap_in_kib, uint32_t was_major, const struc
  * shrinking to a target (moving_kib; read four times a period anyway).
  */
 int mm_late_awaited(int quiet, int swapping, uint32_t moving_kib);
+/*
+ * Whether a balloon read alone is at rest after this read, so that the
+ * next full read may take it from the bulk call (libvirt's copy of its
+ * size, which QEMU's BALLOON_CHANGE events keep, a second late at most):
+ * a full read (full) with no target set this turn (set_now) that finds it
+ * where the read before did (was_kib) or at the last target set (set_kib:
+ * it got there, and moves no more). A quick or late read only keeps rest
+ * (was_rest) while it stands still: reads tens of ms apart would take a
+ * slow creep for rest. All KiB; MM_NONE or 0 compares as unknown.
+ */
+int mm_at_rest(int full, int set_now, int was_rest, uint32_t was_kib, uint32_t is_kib,
+	       uint32_t set_kib);
 
 /*
  * Connects to libvirt at uri (NULL: the default) on a new worker thread

@@ -196,6 +196,28 @@ static void late_reports_awaited_only_from_guests_that_may_send_them(void **stat
 	assert_false(mm_late_awaited(0, 0, 200 << 10));
 }
 
+/*
+ * A balloon read alone is at rest, and may be read from the bulk call
+ * next, after a full read finds it where it was or at its last target,
+ * with no target set in the same turn; quick and late reads only keep it.
+ */
+static void at_rest_where_it_stood_or_where_it_was_sent(void **state)
+{
+	uint32_t was = 300 << 10, set = 270 << 10;
+
+	(void)state;
+	assert_true(mm_at_rest(1, 0, 0, was, was + 1023, 0));   /* stood still over a period */
+	assert_true(mm_at_rest(1, 0, 0, was, set, set));        /* got to its target */
+	assert_true(mm_at_rest(1, 0, 0, was, set + 512, set));
+	assert_false(mm_at_rest(1, 0, 0, was, set + 8192, set)); /* still on its way */
+	assert_false(mm_at_rest(1, 1, 1, was, was, 0));         /* a target set this turn */
+	assert_false(mm_at_rest(1, 0, 1, was, MM_NONE, set));   /* no size read */
+	assert_false(mm_at_rest(1, 0, 0, MM_NONE, 1 << 9, 0));  /* no target yet, first read */
+	assert_true(mm_at_rest(0, 0, 1, was, was, 0));          /* a quick read keeps it */
+	assert_false(mm_at_rest(0, 0, 0, was, was, 0));         /* ... never makes it */
+	assert_false(mm_at_rest(0, 0, 1, was, set, set));       /* ... and a move clears it */
+}
+
 static void psi_totals_parsed(void **state)
 {
 	uint64_t some, full;
@@ -227,6 +249,7 @@ int main(void)
 		cmocka_unit_test(use_is_paired_only_with_a_balloon_that_stood_still),
 		cmocka_unit_test(swapping_is_growth_of_swap_ins_or_major_faults),
 		cmocka_unit_test(late_reports_awaited_only_from_guests_that_may_send_them),
+		cmocka_unit_test(at_rest_where_it_stood_or_where_it_was_sent),
 		cmocka_unit_test(statistics_arrive_once_the_host_every_period),
 		cmocka_unit_test(targets_within_the_maximum_apply_beyond_it_fail),
 		cmocka_unit_test(a_missing_domain_is_reported),
