@@ -44,6 +44,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/opt.h"
+#include "common/procstat.h"
 #include "common/site.h"
 #include "common/spawn.h"
 #include "images/guest/guest.h"
@@ -313,22 +314,7 @@ static void sample(const struct bm_cfg *c, struct phase_run *pr, struct bm_phase
  */
 static pid_t libvirtd_pid(void)
 {
-	char path[64], comm[32] = "";
-	FILE *f = fopen("/run/libvirtd.pid", "r");
-	int pid = 0;
-
-	if (!f)
-		return 0;
-	if (fscanf(f, "%d", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	if (pid <= 0 || !(f = fopen(path, "r")))
-		return 0;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = '\0';
-	fclose(f);
-	return strncmp(comm, "libvirtd\n", 9) ? 0 : (pid_t)pid;
+	return wave_pidfile_pid("/run/libvirtd.pid", "libvirtd\n");
 }
 
 static int measure_phase(const struct bm_cfg *c, enum bm_phase ph, struct bm_phase_result *out)

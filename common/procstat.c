@@ -73,3 +73,23 @@ uint64_t wave_proc_runtime_ns(pid_t pid)
 	closedir(dir);
 	return sum;
 }
+
+pid_t wave_pidfile_pid(const char *pidfile, const char *comm)
+{
+	char path[64], name[64] = "";
+	FILE *f = fopen(pidfile, "r");
+	long pid = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	if (pid <= 0 || !(f = fopen(path, "r")))
+		return 0;
+	if (!fgets(name, sizeof(name), f))
+		name[0] = '\0';
+	fclose(f);
+	return strncmp(name, comm, strlen(comm)) ? 0 : (pid_t)pid;
+}

@@ -31,4 +31,11 @@ int wave_procstat(pid_t pid, pid_t tid, struct wave_procstat *s);
  */
 uint64_t wave_proc_runtime_ns(pid_t pid);
 
+/*
+ * The pid in pidfile if that process is alive and its command name
+ * (/proc/PID/comm, which ends in a newline) begins with comm: end comm
+ * with "\n" to ask for the whole name. 0 otherwise.
+ */
+pid_t wave_pidfile_pid(const char *pidfile, const char *comm);
+
 #endif

@@ -6,8 +6,9 @@
  * readable and not while turned off, timeouts keep their intervals, free
  * functions run after the turn and never inside a remove, callbacks may
  * change the tables, and a change on another thread wakes a waiting turn.
- * This test's thread runs the turns, but where it starts the loop's thread. That a real libvirtd connection opened
- * unwatched gets no watch is checked in test-vms, where libvirtd runs.
+ * This test's thread runs the turns, except in the case that starts the
+ * loop's own thread. That a real libvirtd connection opened unwatched
+ * gets no watch is checked in test-vms, where libvirtd runs.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -33,6 +33,7 @@
 
 #include "common/log.h"
 #include "common/opt.h"
+#include "common/procstat.h"
 #include "common/site.h"
 #include "netctl/switch-client.h"
 #include "tools/wavectl.h"
@@ -76,23 +77,10 @@ static const struct opt_cmd net_cmd = {
 
 static pid_t read_pid(void)
 {
-	char path[4096], comm[64] = "", proc[64];
-	long pid = 0;
-	FILE *f;
+	char path[4096];
 
 	site_path(path, sizeof(path), NULL, SWC_PID);
-	if (!(f = fopen(path, "r")))
-		return 0;
-	if (fscanf(f, "%ld", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	snprintf(proc, sizeof(proc), "/proc/%ld/comm", pid);
-	if (pid <= 0 || !(f = fopen(proc, "r")))
-		return 0;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = 0;
-	fclose(f);
-	return strncmp(comm, "wave-switch", 11) ? 0 : (pid_t)pid;
+	return wave_pidfile_pid(path, "wave-switch");
 }
 
 /* Plugs the tap into the bridge (SIOCBRADDIF) and keeps the host's IPv6 chatter off it. */

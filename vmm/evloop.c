@@ -23,10 +23,12 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "vmm/evloop.h"
 
 struct ev_handle {
@@ -429,9 +431,14 @@ unsigned long vmm_evloop_refused(void)
 static void *loop_thread(void *arg)
 {
 	(void)arg;
-	while (!runner.quit)
-		if (vmm_evloop_run_once())
+	while (!runner.quit) {
+		int err = vmm_evloop_run_once();
+
+		if (err) {
+			wave_dbg("vmm: event loop: %s", strerror(-err));
 			usleep(10000); /* poll failed (ENOMEM): not a spin */
+		}
+	}
 	return NULL;
 }
 
