@@ -291,6 +291,14 @@ int mm_at_rest(int full, int set_now, int was_rest, uint32_t was_kib, uint32_t i
 	return !set_now && (mm_near(is_kib, was_kib) || (set_kib && mm_near(is_kib, set_kib)));
 }
 
+int mm_awaits_room(int swapping, uint32_t usable_kib, uint32_t actual_kib, uint32_t max_kib)
+{
+	int short_of = swapping || (usable_kib != MM_NONE && usable_kib < MM_SHORT_KIB);
+
+	return short_of && actual_kib != MM_NONE && max_kib && !mm_near(actual_kib, max_kib) &&
+	       actual_kib < max_kib;
+}
+
 int mm_late_awaited(int quiet, int swapping, uint32_t moving_kib)
 {
 	return !quiet && !swapping && !moving_kib;

@@ -31,11 +31,14 @@
 /*
  * A balloon shrinking by MM_MOVING_KIB or more to a target set here is
  * read every period / MM_MOVING_DIV until it gets there (or MM_MOVING_MS
- * pass): the room it leaves is what a pressed neighbour waits for, and a
- * policy that learns of it a period late answers pressure a period late.
- * Such shrinks are rare and short (a few hundred MiB take under two
- * seconds), so this costs next to nothing at rest; the small steps in
- * which a policy takes idle memory back are not watched.
+ * pass) while another VM awaits room (mm_awaits_room: short of memory at
+ * its last report, and below its maximum): the room it leaves is what
+ * that neighbour waits for, and a policy that learns of it a period late
+ * answers pressure a period late. With no one waiting, the next full
+ * read sees the shrink soon enough, as it sees the small
+ * steps in which a policy takes idle memory back. Watched shrinks are
+ * rare and short (a few hundred MiB take under two seconds), so this costs
+ * next to nothing at rest.
  */
 #define MM_MOVING_DIV 4
 #define MM_MOVING_MS  5000
@@ -61,8 +64,9 @@
  * second, each a libvirt call), and its next report adds little to what
  * the last said; it is read at the next period. Nor is a guest whose
  * balloon is shrinking (MM_MOVING_KIB): its vCPU is busy giving pages to
- * the balloon, its report comes late, and the reads of the moving balloon,
- * four a period, see the report when it comes. A VM attached since, or
+ * the balloon, its report comes late, and the reads of the moving balloon
+ * (four a period while a neighbour awaits the room, else the next full
+ * read) see the report when it comes. A VM attached since, or
  * reporting again after a pause, has a phase of its own, and is re-armed
  * with the rest. Only for periods in whole seconds (the guest's period
  * is): else reads keep their own clock.
@@ -94,6 +98,19 @@ static void post_result(struct mm *m, unsigned int k, uint64_t cookie, uint32_t 
 static uint64_t mono_ms(void)
 {
 	return wave_now_ns() / WAVE_NSEC_PER_MSEC;
+}
+
+/* Whether a VM other than slot k awaits room (mm_awaits_room): k's shrink makes it. */
+static int room_awaited(const struct mm *m, unsigned int k)
+{
+	for (unsigned int j = 0; j < MM_MAX_VMS; j++) {
+		const struct mm_slot *s = &m->s[j];
+
+		if (j != k && s->dom &&
+		    mm_awaits_room(s->swapping, s->posted.usable_kib, s->posted.actual_kib, s->max_kib))
+			return 1;
+	}
+	return 0;
 }
 
 /*
@@ -159,7 +176,8 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 		pthread_mutex_unlock(&m->lock);
 		/* A quick read is for the balloons on the move (and late reports), not for everyone. */
 		if (!want && (!read_due || (read == MM_READ_LATE && !s->late) ||
-			      (read == MM_READ_QUICK && !s->moving_kib && !s->late)))
+			      (read == MM_READ_QUICK && !(s->moving_kib && room_awaited(m, k)) &&
+			       !s->late)))
 			continue;
 		was_late = s->late; /* read again for that, or for a balloon on the move */
 		if (want)
@@ -242,7 +260,7 @@ static int turn(struct mm *m, enum mm_read read, int *news, int *late)
 			s->fresh = 1;
 			*news = 1;
 		}
-		moving |= s->moving_kib != 0;
+		moving |= s->moving_kib && room_awaited(m, k);
 		*late |= read_due && s->dom && s->late;
 		m->cnt.bulk_reads += from_bulk;
 		m->cnt.calls = m->calls;

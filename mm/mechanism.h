@@ -103,9 +103,22 @@ int mm_report_swapping(uint32_t was_swap_in_kib, uint32_t was_major, const struc
  * Whether a guest whose report is not in at a full read is read again for
  * it (see mechanism.c): not if it stopped reporting (quiet), if its last
  * report showed it swapping (mm_report_swapping), or if its balloon is
- * shrinking to a target (moving_kib; read four times a period anyway).
+ * shrinking to a target (moving_kib: giving pages to the balloon keeps its
+ * vCPU busy, so its reports come late while it moves; it is read four
+ * times a period while a neighbour awaits the room, else at the next full
+ * read).
  */
 int mm_late_awaited(int quiet, int swapping, uint32_t moving_kib);
+/*
+ * Whether a guest awaits room made elsewhere: short of memory as its last
+ * report shows (swapping in or faulting: swapping, mm_report_swapping; or
+ * under MM_SHORT_KIB usable) with its balloon below its maximum (a guest
+ * at its maximum cannot take room, however short it is). A balloon
+ * shrinking for room is watched only while some other guest awaits it
+ * (see mechanism.c). KiB; MM_NONE (or max 0): not known, says nothing.
+ */
+#define MM_SHORT_KIB (8 * 1024)
+int mm_awaits_room(int swapping, uint32_t usable_kib, uint32_t actual_kib, uint32_t max_kib);
 /*
  * Whether a balloon read alone is at rest after this read, so that the
  * next full read may take it from the bulk call (libvirt's copy of its

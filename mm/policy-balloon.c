@@ -26,8 +26,15 @@
  *     pressed: down to its need at once (TMO's pressure-driven reclaim).
  *     Without pressure anywhere, memory beyond the need is taken back
  *     slowly: only from a VM calm for idle-time, at most shrink x its
- *     maximum per decision (one per report, about a second), like ESX's
- *     idle-memory tax: reclaim is cheap to delay and expensive to overdo.
+ *     maximum per decision (one per report, about a second; one every
+ *     other report in practice, as the statistics right after a step
+ *     cannot tell the use), like ESX's idle-memory tax: reclaim is cheap
+ *     to delay and expensive to overdo. shrink is 10%, not less: every
+ *     step costs the host a target and a read of its own (libvirt calls
+ *     that libvirtd serves too), and the need below which no step goes is
+ *     the same for any step, so a step larger by x only lets a wrong
+ *     estimate of the use cost up to x more before the next report stops
+ *     it.
  *   - A VM whose use the host could not tell at its latest statistics
  *     (its balloon moved while the guest counted) gives nothing away on
  *     the estimate before: that is older than what the guest did since.
@@ -78,7 +85,7 @@ static const struct bal_cfg bal_defaults = {
 	.stall_hi = 0.02,
 	.swap_hi = 256,
 	.fault_hi = 100,
-	.shrink = 0.05,
+	.shrink = 0.10,
 	.idle_ns = 3000000000ull,
 	.relax_ns = 30000000000ull,
 	.hold_ns = 2000000000ull,

@@ -197,6 +197,26 @@ static void late_reports_awaited_only_from_guests_that_may_send_them(void **stat
 }
 
 /*
+ * A guest awaits room when its last report showed it swapping or nearly
+ * out of usable memory, and its balloon can still grow.
+ */
+static void room_awaited_by_a_short_guest_below_its_maximum(void **state)
+{
+	uint32_t max = 512 << 10, at = 300 << 10;
+
+	(void)state;
+	assert_true(mm_awaits_room(1, 200 << 10, at, max));
+	assert_true(mm_awaits_room(0, MM_SHORT_KIB - 1, at, max));
+	assert_false(mm_awaits_room(0, MM_SHORT_KIB, at, max));
+	assert_false(mm_awaits_room(0, 16 << 10, at, max)); /* a guest taxed to its need keeps more */
+	assert_false(mm_awaits_room(0, MM_NONE, at, max));  /* not reported: says nothing */
+	assert_false(mm_awaits_room(1, 0, max, max));       /* at its maximum: no room helps */
+	assert_false(mm_awaits_room(1, 0, max - 512, max));
+	assert_false(mm_awaits_room(1, 0, MM_NONE, max));   /* size unknown */
+	assert_false(mm_awaits_room(1, 0, at, 0));
+}
+
+/*
  * A balloon read alone is at rest, and may be read from the bulk call
  * next, after a full read finds it where it was or at its last target,
  * with no target set in the same turn; quick and late reads only keep it.
@@ -249,6 +269,7 @@ int main(void)
 		cmocka_unit_test(use_is_paired_only_with_a_balloon_that_stood_still),
 		cmocka_unit_test(swapping_is_growth_of_swap_ins_or_major_faults),
 		cmocka_unit_test(late_reports_awaited_only_from_guests_that_may_send_them),
+		cmocka_unit_test(room_awaited_by_a_short_guest_below_its_maximum),
 		cmocka_unit_test(at_rest_where_it_stood_or_where_it_was_sent),
 		cmocka_unit_test(statistics_arrive_once_the_host_every_period),
 		cmocka_unit_test(targets_within_the_maximum_apply_beyond_it_fail),
