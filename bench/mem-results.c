@@ -137,25 +137,39 @@ static void print_goals(const struct bm_results *res, FILE *f, int md)
 	bench_goals_print(g, bm_goals(res, g), f, md);
 }
 
+/* The spike's react time as the tables show it: the slowest run's ms, "never", or blank. */
+static const char *react_text(const struct bm_phase_result *p, int ph, char *buf, size_t len)
+{
+	double ms = bench_range_max(&p->react_ms);
+
+	if (ph != BM_SPIKE || !p->react_ms.n)
+		snprintf(buf, len, "%s", ph == BM_SPIKE ? "-" : "");
+	else if (ms >= BM_NEVER_MS)
+		snprintf(buf, len, "never");
+	else
+		snprintf(buf, len, "%.0f", ms);
+	return buf;
+}
+
 void bm_print_table(const struct bm_results *res)
 {
-	printf("\n%-8s %-6s %10s %22s %8s %9s %4s %8s %8s %8s %8s %8s %9s\n", "mode", "phase",
+	printf("\n%-8s %-6s %10s %22s %8s %9s %4s %8s %8s %8s %8s %8s %8s %9s\n", "mode", "phase",
 	       "work/s", "per VM", "majflt/s", "swapin/s", "oom", "budget%", "rss MiB",
-	       "react ms", "waved%", "agent%", "libvirtd%");
+	       "react ms", "waved%", "mem%", "agent%", "libvirtd%");
 	for (int m = 0; m < BM_NR_MODES; m++)
 		for (int ph = 0; ph < BM_NR_PHASES && ran(res, (enum bm_mode)m); ph++) {
 			const struct bm_phase_result *p = &res->r[m][ph];
-			char vm[64];
+			char vm[64], react[16];
 
 			snprintf(vm, sizeof(vm), "%.0f/%.0f/%.0f", bm_mean(p, p->work_vm_sum[0]),
 				 bm_mean(p, p->work_vm_sum[1]), bm_mean(p, p->work_vm_sum[2]));
-			printf("%-8s %-6s %10.0f %22s %8.0f %9.0f %4llu %8.0f %8.0f %8.0f %8.3f %8.3f %9.3f\n",
+			printf("%-8s %-6s %10.0f %22s %8.0f %9.0f %4llu %8.0f %8.0f %8s %8.3f %8.3f %8.3f %9.3f\n",
 			       ph ? "" : bm_mode_names[m], bm_phase_names[ph],
 			       bench_range_median(&p->work), vm, bm_mean(p, p->majflt_sum),
 			       bm_mean(p, p->swapin_sum), (unsigned long long)p->oom_kills,
 			       p->budget_max_pct, bm_mean(p, p->rss_sum),
-			       ph == BM_SPIKE ? bench_range_max(&p->react_ms) : 0,
-			       bm_mean(p, p->waved_pct_sum), bm_mean(p, p->agent_pct_sum),
+			       react_text(p, ph, react, sizeof(react)), bm_mean(p, p->waved_pct_sum),
+			       bm_mean(p, p->waved_mem_pct_sum), bm_mean(p, p->agent_pct_sum),
 			       bm_mean(p, p->libvirtd_pct_sum));
 		}
 	printf("\ngoals (each within a run; median, min-max over %u run%s):\n", res->runs,
@@ -226,18 +240,21 @@ int bm_report(const struct bm_results *res, const char *dir)
 		   "budget of %u MiB. %u run(s), %u s per phase, the phases back to back from the same start "
 		   "in every mode. Work: MiB of the guests' working sets touched per second (each "
 		   "set twice a second while it fits).\n\n"
-		   "| mode | phase | work/s | majflt/s | swap-in KiB/s | OOM | budget %% | RSS MiB | react ms |\n"
-		   "|---|---|---|---|---|---|---|---|---|\n", res->vm_max_mib, res->accel,
+		   "| mode | phase | work/s | majflt/s | swap-in KiB/s | OOM | budget %% | RSS MiB | react ms "
+		   "| waved's memory worker, %% of a core | libvirtd, %% of a core |\n"
+		   "|---|---|---|---|---|---|---|---|---|---|---|\n", res->vm_max_mib, res->accel,
 		res->kernel[0] ? res->kernel : "unknown", res->budget_mib, res->runs, res->phase_s);
 	for (int m = 0; m < BM_NR_MODES; m++)
 		for (int ph = 0; ph < BM_NR_PHASES && ran(res, (enum bm_mode)m); ph++) {
 			const struct bm_phase_result *p = &res->r[m][ph];
+			char react[16];
 
-			fprintf(f, "| %s | %s | %.0f | %.0f | %.0f | %llu | %.0f | %.0f | %s |\n",
+			fprintf(f, "| %s | %s | %.0f | %.0f | %.0f | %llu | %.0f | %.0f | %s | %.3f | %.3f |\n",
 				bm_mode_names[m], bm_phase_names[ph], bench_range_median(&p->work),
 				bm_mean(p, p->majflt_sum), bm_mean(p, p->swapin_sum),
 				(unsigned long long)p->oom_kills, p->budget_max_pct,
-				bm_mean(p, p->rss_sum), ph == BM_SPIKE ? "see goals" : "");
+				bm_mean(p, p->rss_sum), react_text(p, ph, react, sizeof(react)),
+				bm_mean(p, p->waved_mem_pct_sum), bm_mean(p, p->libvirtd_pct_sum));
 		}
 	fprintf(f, "\n## Goals\n\n| goal | value | want | |\n|---|---|---|---|\n");
 	print_goals(res, f, 1);
