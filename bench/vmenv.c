@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* The environment of benchmarks on real VMs (vmenv.h). */
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +32,10 @@ static void paths(struct bench_env *e)
 
 	site_bindir(e->bindir, sizeof(e->bindir));
 	/* BIN = <repo>/build/bin: scripts in <repo>/scripts, images in <repo>/build/images */
-	snprintf(tmp, sizeof(tmp), "%s", e->bindir);
-	snprintf(e->images, sizeof(e->images), "%s/images", dirname(tmp));
+	site_images_dir(e->images, sizeof(e->images));
 	snprintf(tmp, sizeof(tmp), "%s/../../scripts", e->bindir);
 	if (!realpath(tmp, e->scripts))
 		snprintf(e->scripts, sizeof(e->scripts), "scripts");
-	if (getenv("WAVE_IMAGES") && *getenv("WAVE_IMAGES"))
-		snprintf(e->images, sizeof(e->images), "%s", getenv("WAVE_IMAGES"));
 }
 
 static int script(const struct bench_env *e, const char *name, const char *verb, int quiet)

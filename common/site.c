@@ -37,8 +37,13 @@ void site_images_dir(char *buf, size_t size)
 {
 	char bin[PATH_MAX];
 
-	if (getenv("WAVE_IMAGES") && *getenv("WAVE_IMAGES")) {
-		snprintf(buf, size, "%s", getenv("WAVE_IMAGES"));
+	const char *env = getenv("WAVE_IMAGES");
+
+	/* Made absolute: the paths go into domain XML, where libvirt takes no relative one. */
+	if (env && *env) {
+		char abs[PATH_MAX];
+
+		snprintf(buf, size, "%s", realpath(env, abs) ? abs : env);
 		return;
 	}
 	/*
