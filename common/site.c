@@ -35,9 +35,8 @@ void site_bindir(char *buf, size_t size)
 
 void site_images_dir(char *buf, size_t size)
 {
-	char bin[PATH_MAX];
-
 	const char *env = getenv("WAVE_IMAGES");
+	char bin[PATH_MAX];
 
 	/* Made absolute: the paths go into domain XML, where libvirt takes no relative one. */
 	if (env && *env) {

@@ -29,7 +29,11 @@
 
 /* The directory of this executable (build/bin), or "." if unknown. */
 void site_bindir(char *buf, size_t size);
-/* The guest image directory: $WAVE_IMAGES, else BIN/../images or BIN/../share/wave-vm/images. */
+/*
+ * The guest image directory: $WAVE_IMAGES (made absolute where it exists:
+ * its paths go into domain XML), else BIN/../images or
+ * BIN/../share/wave-vm/images.
+ */
 void site_images_dir(char *buf, size_t size);
 const char *site_rundir(void);
 /* DIR/NAME with DIR the run directory rundir, or site_rundir() if NULL. */

@@ -92,6 +92,13 @@ static void harness_produces_every_number(void **state)
 	assert_true(json_object_array_length(v) >= 10);
 	json_object_put(root);
 	test_files_exist(dir, files, sizeof(files) / sizeof(files[0]));
+	/* The report's spike rows say how fast (ms) or "never", with the CPU columns after. */
+	snprintf(cmd, sizeof(cmd),
+		 "grep -Eq '^\\| static \\| spike \\|.*\\| (never|[0-9]+) \\| [0-9.]+ \\| [0-9.]+ \\|$' "
+		 "%s/report.md",
+		 dir);
+	if (system(cmd) != 0)
+		fail_msg("report.md: the static spike row lacks its react time or CPU columns");
 }
 
 static int teardown(void **state)
